@@ -1,0 +1,2 @@
+//! The command line: argument definitions and the code behind each subcommand.
+//! `main.rs` only parses and calls [`run`].

@@ -1,0 +1,3 @@
+//! The `hotspot-agent` binary: parse the command line and call into the library.
+
+fn main() {}

@@ -1,0 +1,1 @@
+//! The local SQLite store: schema, migrations, one file per table family.

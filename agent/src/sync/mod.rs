@@ -1,0 +1,1 @@
+//! The link to the central office over MQTT: messages, outbox pump, commands, signatures.

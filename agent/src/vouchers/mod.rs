@@ -1,0 +1,1 @@
+//! Vouchers: codes, plans, the issuance state machine, the pool, enforcement and reconcile.

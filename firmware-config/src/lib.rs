@@ -1,0 +1,201 @@
+//! Typed, validated configuration for hotspot-agent.
+//!
+//! A configuration file is TOML. It is parsed into the raw `*Config` structs of
+//! this crate (every field has a default, so an empty file is a valid
+//! configuration that runs against the simulated router and devices), then
+//! [`Config::validate`] checks it and returns errors that name the file, the
+//! key, the bad value and what is allowed.
+//!
+//! Sections, each in its own module:
+//! - `[agent]`: site identity and where state lives ([`AgentConfig`]);
+//! - `[[router]]`: the MikroTik routers the agent drives ([`router`]);
+//! - `[vouchers]`, `[[plan]]`, `[[profile]]`, `[enforcement]`: what is sold ([`plans`]);
+//! - `[kiosk]`: coin acceptor, printer, display, buttons ([`kiosk`]);
+//! - `[central]`: the MQTT link to the central office ([`central`]).
+
+pub mod central;
+pub mod error;
+pub mod kiosk;
+pub mod plans;
+pub mod router;
+pub mod secret;
+pub mod units;
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+pub use central::CentralConfig;
+pub use error::{ConfigError, Problem};
+pub use kiosk::KioskConfig;
+pub use plans::{EnforcementConfig, PlanConfig, ProfileConfig, VoucherCodeConfig};
+pub use router::{RouterConfig, Transport};
+pub use secret::Secret;
+pub use units::{ByteSize, Duration};
+
+/// The bundled default configuration, printed by `hotspot-agent config default`.
+pub const DEFAULT_TOML: &str = include_str!("default.toml");
+
+/// A whole configuration file.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Site identity and local state.
+    pub agent: AgentConfig,
+    /// Routers, addressed by name. With none, the agent uses the built-in simulated router.
+    #[serde(rename = "router")]
+    pub routers: Vec<RouterConfig>,
+    /// How voucher codes and passwords are made.
+    pub vouchers: VoucherCodeConfig,
+    /// What is sold.
+    #[serde(rename = "plan")]
+    pub plans: Vec<PlanConfig>,
+    /// Hotspot user profiles the plans use; created on the router by `profiles sync`.
+    #[serde(rename = "profile")]
+    pub profiles: Vec<ProfileConfig>,
+    /// The enforcement loop (data quota, validity).
+    pub enforcement: EnforcementConfig,
+    /// Kiosk devices and selling mode.
+    pub kiosk: KioskConfig,
+    /// Link to the central office; off when `broker` is empty.
+    pub central: CentralConfig,
+}
+
+/// `[agent]`: who this kiosk is and where it keeps its state.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct AgentConfig {
+    /// Site id used in MQTT topics and on every sale; letters, digits, `-` and `_`.
+    pub site_id: String,
+    /// Name printed on tickets and shown on the display.
+    pub site_name: String,
+    /// Folder for the SQLite store. Under systemd this is `$STATE_DIRECTORY`.
+    pub state_dir: PathBuf,
+    /// Log format: `text`, `json` or `journald`.
+    pub log_format: String,
+}
+
+impl Default for AgentConfig {
+    fn default() -> Self {
+        AgentConfig {
+            site_id: "demo-site".into(),
+            site_name: "Hotspot WiFi".into(),
+            state_dir: PathBuf::from("./hotspot-state"),
+            log_format: "text".into(),
+        }
+    }
+}
+
+impl Config {
+    /// Parses TOML text; `origin` names the file in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
+        toml::from_str(text).map_err(|e| ConfigError::Syntax {
+            file: origin.to_string(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Reads, parses and validates a file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let origin = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+            file: origin.clone(),
+            message: e.to_string(),
+        })?;
+        let config = Config::parse(&text, &origin)?;
+        config.validate(&origin)?;
+        Ok(config)
+    }
+
+    /// The bundled default, parsed.
+    pub fn bundled_default() -> Config {
+        // The bundled file is checked by a unit test, so this cannot fail at run time.
+        Config::parse(DEFAULT_TOML, "<bundled default>").unwrap_or_default()
+    }
+
+    /// Checks every section; returns all problems found, not only the first.
+    pub fn validate(&self, origin: &str) -> Result<(), ConfigError> {
+        let mut problems = Vec::new();
+        if self.agent.site_id.is_empty()
+            || !self
+                .agent
+                .site_id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            problems.push(Problem::new(
+                "agent.site_id",
+                &self.agent.site_id,
+                "one or more of letters, digits, '-' and '_' (it becomes part of MQTT topics)",
+            ));
+        }
+        if !matches!(self.agent.log_format.as_str(), "text" | "json" | "journald") {
+            problems.push(Problem::new(
+                "agent.log_format",
+                &self.agent.log_format,
+                "one of text, json, journald",
+            ));
+        }
+        router::validate(&self.routers, &mut problems);
+        plans::validate(self, &mut problems);
+        kiosk::validate(&self.kiosk, self, &mut problems);
+        central::validate(&self.central, &mut problems);
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError::Invalid {
+                file: origin.to_string(),
+                problems,
+            })
+        }
+    }
+
+    /// A plan by id.
+    pub fn plan(&self, id: &str) -> Option<&PlanConfig> {
+        self.plans.iter().find(|p| p.id == id)
+    }
+
+    /// A router by name; `None` picks the first one.
+    pub fn router(&self, name: Option<&str>) -> Option<&RouterConfig> {
+        match name {
+            Some(n) => self.routers.iter().find(|r| r.name == n),
+            None => self.routers.first(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bundled_default_parses_and_validates() {
+        let config = Config::parse(DEFAULT_TOML, "default.toml").expect("bundled default parses");
+        config.validate("default.toml").expect("bundled default is valid");
+        assert!(!config.plans.is_empty(), "the default sells something");
+    }
+
+    #[test]
+    fn empty_file_is_a_valid_config() {
+        let config = Config::parse("", "empty.toml").unwrap();
+        config.validate("empty.toml").unwrap();
+        assert!(config.routers.is_empty());
+    }
+
+    #[test]
+    fn unknown_key_is_named_in_the_error() {
+        let err = Config::parse("[agent]\nsite_idd = \"x\"\n", "bad.toml").unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("bad.toml"), "{text}");
+        assert!(text.contains("site_idd"), "{text}");
+    }
+
+    #[test]
+    fn bad_site_id_names_key_value_and_allowed() {
+        let config = Config::parse("[agent]\nsite_id = \"a/b\"\n", "x.toml").unwrap();
+        let text = config.validate("x.toml").unwrap_err().to_string();
+        assert!(text.contains("agent.site_id"), "{text}");
+        assert!(text.contains("a/b"), "{text}");
+        assert!(text.contains("letters, digits"), "{text}");
+    }
+}
