@@ -68,14 +68,12 @@ impl Duration {
                 "d" => 86_400_000_000,
                 "h" => 3_600_000_000,
                 "m" => 60_000_000,
-                "s" | "" => 1_000_000,
+                "s" => 1_000_000,
                 "ms" => 1_000,
                 "us" => 1,
+                "" => return Err(format!("number without a unit in duration {text:?} (use w, d, h, m, s, ms, us)")),
                 _ => return Err(format!("unknown unit {unit:?} in duration {text:?} (use w, d, h, m, s, ms, us)")),
             };
-            if unit.is_empty() && !tail.trim().is_empty() {
-                return Err(format!("cannot read duration {text:?}"));
-            }
             total_us += n * mult;
             rest = tail;
         }
