@@ -1,4 +1,13 @@
 //! Talking to MikroTik RouterOS: the binary API codec and client, the REST client,
 //! transport detection, the typed model, and (with the `sim` feature) a simulated router.
 
+pub mod client;
+pub mod error;
+pub mod hotspot;
+pub mod model;
 pub mod proto;
+
+pub use client::{ConnectionInfo, Router, RouterSettings};
+pub use error::RouterError;
+pub use hotspot::{HotspotApi, UserQuery};
+pub use model::{ActiveSession, HotspotHost, HotspotUser, NewUser, Record, RouterVersion, SystemResource, UserProfile, UserUpdate};
