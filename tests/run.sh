@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The whole test suite, on a fresh Debian machine or a developer's laptop.
+# Installs what the tests need (as root: Debian packages; Python packages with pip),
+# then runs every Rust test (unit, integration, pseudo-terminal, mosquitto, third-party
+# RouterOS clients) and, unless SKIP_CROSS=1, the ARM build and its qemu smoke run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || need_apt+=(mosquitto)
+command -v socat >/dev/null || need_apt+=(socat)
+command -v zbarimg >/dev/null || need_apt+=(zbar-tools)
+if [ "${SKIP_CROSS:-0}" != 1 ]; then
+  command -v qemu-aarch64 >/dev/null || need_apt+=(qemu-user)
+  command -v aarch64-linux-gnu-gcc >/dev/null || need_apt+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
+fi
+if [ ${#need_apt[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "== installing Debian packages: ${need_apt[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  else
+    echo "missing Debian packages: ${need_apt[*]} (run: sudo apt-get install ${need_apt[*]})" >&2
+    exit 1
+  fi
+fi
+if ! python3 -c 'import librouteros, routeros_api' 2>/dev/null; then
+  echo "== installing Python packages for the third-party RouterOS checks"
+  python3 -m pip install -q librouteros routeros-api
+fi
+
+echo "== cargo test (workspace)"
+cargo test --workspace --no-fail-fast 2>&1 | tee /tmp/hotspot-cargo-test.log
+status=${PIPESTATUS[0]}
+[ "$status" = 0 ] || exit "$status"
+
+if [ "${SKIP_CROSS:-0}" != 1 ] && [ -x cross/smoke.sh ]; then
+  echo "== ARM build and qemu smoke run"
+  cross/smoke.sh
+fi
