@@ -63,7 +63,9 @@ const RPI_HEADER: &[u32] = &[
 
 /// H618 lines on the Orange Pi Zero 3 26-pin header (PH2..PH9 = 226..233, PC5..PC11,
 /// PC14, PC15 = 69..75, 78, 79).
-const OPI_ZERO3_HEADER: &[u32] = &[69, 70, 71, 72, 73, 74, 75, 78, 79, 226, 227, 228, 229, 230, 231, 232, 233];
+const OPI_ZERO3_HEADER: &[u32] = &[
+    69, 70, 71, 72, 73, 74, 75, 78, 79, 226, 227, 228, 229, 230, 231, 232, 233,
+];
 
 const RPI_SOURCE: &str = "BCM numbering, https://pinout.xyz";
 
@@ -90,17 +92,20 @@ const fn rpi(id: &'static str, description: &'static str) -> BoardPreset {
 pub const PRESETS: &[BoardPreset] = &[
     rpi("rpi3", "Raspberry Pi 3 B/B+ (64-bit or 32-bit OS)"),
     rpi("rpi4", "Raspberry Pi 4 B"),
-    rpi("rpi5", "Raspberry Pi 5 (kernel 6.6.45+; older: gpio_chip = \"/dev/gpiochip4\")"),
+    rpi(
+        "rpi5",
+        "Raspberry Pi 5 (kernel 6.6.45+; older: gpio_chip = \"/dev/gpiochip4\")",
+    ),
     rpi("rpi-zero2w", "Raspberry Pi Zero 2 W"),
     BoardPreset {
         id: "opi-zero3",
         description: "Orange Pi Zero 3 (Allwinner H618), 26-pin header",
         gpio_chip: "/dev/gpiochip0",
         header_lines: OPI_ZERO3_HEADER,
-        coin_line: 73,              // PC9, pin 7
-        coin_inhibit_line: 70,      // PC6, pin 11
+        coin_line: 73,               // PC9, pin 7
+        coin_inhibit_line: 70,       // PC6, pin 11
         button_lines: &[75, 69, 72], // PC11 pin 12, PC5 pin 13, PC8 pin 15
-        led_line: 79,               // PC15, pin 16
+        led_line: 79,                // PC15, pin 16
         i2c_bus: "/dev/i2c-3",
         printer_port: "/dev/ttyS5",
         source: "Orange Pi Zero 3 user manual, 26-pin table; line = bank*32 + index",
@@ -181,10 +186,16 @@ impl BoardConfig {
             gpio_chip: self.gpio_chip.clone().unwrap_or_else(|| p.gpio_chip.into()),
             coin_line: self.coin_line.unwrap_or(p.coin_line),
             coin_inhibit_line: self.coin_inhibit_line.unwrap_or(p.coin_inhibit_line),
-            button_lines: self.button_lines.clone().unwrap_or_else(|| p.button_lines.to_vec()),
+            button_lines: self
+                .button_lines
+                .clone()
+                .unwrap_or_else(|| p.button_lines.to_vec()),
             led_line: self.led_line.unwrap_or(p.led_line),
             i2c_bus: self.i2c_bus.clone().unwrap_or_else(|| p.i2c_bus.into()),
-            printer_port: self.printer_port.clone().unwrap_or_else(|| p.printer_port.into()),
+            printer_port: self
+                .printer_port
+                .clone()
+                .unwrap_or_else(|| p.printer_port.into()),
         })
     }
 
@@ -243,7 +254,11 @@ pub(crate) fn validate(board: &BoardConfig, problems: &mut Vec<Problem>) {
             problems.push(Problem::new(key.clone(), line, allowed()));
         }
         if let Some((other, _)) = roles[..i].iter().find(|(_, l)| l == line) {
-            problems.push(Problem::new(key.clone(), line, format!("a line not already used by {other}")));
+            problems.push(Problem::new(
+                key.clone(),
+                line,
+                format!("a line not already used by {other}"),
+            ));
         }
     }
     if b.button_lines.len() > 8 {
@@ -259,7 +274,11 @@ pub(crate) fn validate(board: &BoardConfig, problems: &mut Vec<Problem>) {
         ("board.printer_port", &b.printer_port),
     ] {
         if !path.starts_with("/dev/") {
-            problems.push(Problem::new(key, path.display(), "a device path under /dev/"));
+            problems.push(Problem::new(
+                key,
+                path.display(),
+                "a device path under /dev/",
+            ));
         }
     }
 }
@@ -269,7 +288,11 @@ fn list_lines(lines: &[u32]) -> String {
     let contiguous = lines.windows(2).all(|w| w[1] == w[0] + 1);
     match (lines.first(), lines.last()) {
         (Some(a), Some(b)) if contiguous => format!("{a}..{b}"),
-        _ => lines.iter().map(|l| l.to_string()).collect::<Vec<_>>().join(", "),
+        _ => lines
+            .iter()
+            .map(|l| l.to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
     }
 }
 
@@ -298,7 +321,10 @@ mod tests {
         let config = Config::parse(text, "b.toml").unwrap();
         let board = config.board.resolve().expect("rpi4 resolves");
         assert_eq!(board.coin_line, 23, "the override wins");
-        assert_eq!(board.coin_inhibit_line, 27, "other keys keep the preset's value");
+        assert_eq!(
+            board.coin_inhibit_line, 27,
+            "other keys keep the preset's value"
+        );
         assert_eq!(board.i2c_bus.to_str(), Some("/dev/i2c-1"));
     }
 

@@ -2,3 +2,4 @@
 //! transport detection, the typed model, and (with the `sim` feature) a simulated router.
 
 pub mod proto;
+pub mod setup_script;
