@@ -15,7 +15,12 @@
 use std::fmt::Write as _;
 use std::net::IpAddr;
 
-use firmware_config::{Config, ProfileConfig, Secret};
+use firmware_config::{Config, ProfileConfig, Secret, Transport};
+
+const POLICIES_V6: &str = "api,read,write,test";
+const POLICIES_V7: &str = "api,read,write,test,rest-api";
+/// RouterOS condition: true on RouterOS 7 (`version` reads like `7.16.2 (stable)`).
+const IS_V7: &str = "[:pick [/system resource get version] 0 1] = \"7\"";
 
 /// What the plain (unencrypted, port 8728) API service should become.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,8 +44,9 @@ pub struct SetupOptions {
     pub group: String,
     /// That user's password; written into the script, so keep the script private.
     pub password: Secret,
-    /// RouterOS major version: 7 also grants `rest-api`.
-    pub routeros_major: u8,
+    /// RouterOS major version: 7 also grants `rest-api` and sets up `www-ssl` for REST.
+    /// `None` (the default) lets the script ask the router, so one script fits both.
+    pub routeros_major: Option<u8>,
     /// Name of the certificate created for api-ssl.
     pub certificate: String,
     /// What happens to the plain API service.
@@ -48,7 +54,8 @@ pub struct SetupOptions {
 }
 
 impl SetupOptions {
-    /// Defaults: user and group `hotspot-agent`, RouterOS 7, plain API disabled.
+    /// Defaults: user and group `hotspot-agent`, version detected by the script, plain
+    /// API disabled.
     pub fn new(
         agent_address: IpAddr,
         router_host: impl Into<String>,
@@ -60,19 +67,43 @@ impl SetupOptions {
             api_user: "hotspot-agent".into(),
             group: "hotspot-agent".into(),
             password,
-            routeros_major: 7,
+            routeros_major: None,
             certificate: "hotspot-agent-api".into(),
             plain_api: PlainApi::Disable,
         }
     }
 
+    /// Uses the first `[[router]]` of `config` for the router's address and the user
+    /// name (when it is not the factory `admin`), and its transport for the plain API:
+    /// kept for the agent only with `transport = "api"`, else disabled.
+    pub fn from_config(config: &Config, agent_address: IpAddr, password: Secret) -> SetupOptions {
+        let mut opts = SetupOptions::new(agent_address, "192.168.88.1", password);
+        if let Some(r) = config.router(None) {
+            if !r.host.is_empty() {
+                opts.router_host = r.host.clone();
+            }
+            if r.username != "admin" && !r.username.is_empty() {
+                opts.api_user = r.username.clone();
+            }
+            if r.transport == Transport::Api {
+                opts.plain_api = PlainApi::RestrictToAgent;
+            }
+            if r.transport == Transport::Rest {
+                opts.routeros_major = Some(7);
+            }
+        }
+        opts
+    }
+
     /// The group's policies: `api` to log in over the binary API, `read`/`write` for
-    /// users, profiles and sessions, `test` for ping; `rest-api` on RouterOS 7.
+    /// users, profiles and sessions, `test` for ping; `rest-api` on RouterOS 7 (RouterOS
+    /// 6 refuses that name, so with the version unknown the script adds it when it
+    /// finds itself on 7).
     pub fn policies(&self) -> &'static str {
-        if self.routeros_major >= 7 {
-            "api,read,write,test,rest-api"
+        if self.routeros_major.unwrap_or(6) >= 7 {
+            POLICIES_V7
         } else {
-            "api,read,write,test"
+            POLICIES_V6
         }
     }
 
@@ -198,10 +229,10 @@ pub fn setup_script(config: &Config, opts: &SetupOptions) -> String {
     let _ = writeln!(
         out,
         "#    (hotspot users, profiles, sessions), test (ping){}.",
-        if opts.routeros_major >= 7 {
-            ", rest-api (REST)"
-        } else {
-            ""
+        match opts.routeros_major {
+            Some(7..) => ", rest-api (REST)",
+            Some(_) => "",
+            None => ", and rest-api (REST) on RouterOS 7",
         }
     );
     ensure(
@@ -211,6 +242,12 @@ pub fn setup_script(config: &Config, opts: &SetupOptions) -> String {
         &format!(" policy={}", opts.policies()),
         &format!("policy={}", opts.policies()),
     );
+    if opts.routeros_major.is_none() {
+        let _ = writeln!(
+            out,
+            ":if ({IS_V7}) do={{ /user group set [find name={group}] policy={POLICIES_V7} }}"
+        );
+    }
     let _ = writeln!(out);
 
     let _ = writeln!(
@@ -281,7 +318,8 @@ pub fn setup_script(config: &Config, opts: &SetupOptions) -> String {
             let _ = writeln!(out, "/ip service set api address={cidr} disabled=no");
         }
     }
-    if opts.routeros_major >= 7 {
+    let www_ssl = format!("/ip service set www-ssl certificate={cert} disabled=no");
+    if opts.routeros_major.unwrap_or(7) >= 7 {
         let _ = writeln!(
             out,
             "# REST (RouterOS 7) is served by www-ssl, which also serves WebFig, so its"
@@ -290,10 +328,14 @@ pub fn setup_script(config: &Config, opts: &SetupOptions) -> String {
             out,
             "# address list is left as it is; only the certificate is set."
         );
-        let _ = writeln!(
-            out,
-            "/ip service set www-ssl certificate={cert} disabled=no"
-        );
+        match opts.routeros_major {
+            None => {
+                let _ = writeln!(out, ":if ({IS_V7}) do={{ {www_ssl} }}");
+            }
+            Some(_) => {
+                let _ = writeln!(out, "{www_ssl}");
+            }
+        }
     }
     let _ = writeln!(out);
 
@@ -413,15 +455,60 @@ mod tests {
     }
 
     #[test]
-    fn the_group_gets_only_the_agents_policies() {
+    fn with_the_version_unknown_rest_api_is_granted_only_on_routeros_7() {
         let s = script();
+        let set = line_starting(&s, "/user group set");
+        assert!(
+            set.ends_with("policy=api,read,write,test"),
+            "valid on 6 and 7: {set}"
+        );
+        let v7 = line_starting(
+            &s,
+            ":if ([:pick [/system resource get version] 0 1] = \"7\") do={ /user group set",
+        );
+        assert!(v7.contains("policy=api,read,write,test,rest-api }"), "{v7}");
+        let www = line_starting(
+            &s,
+            ":if ([:pick [/system resource get version] 0 1] = \"7\") do={ /ip service set www-ssl",
+        );
+        assert!(www.contains("certificate=\"hotspot-agent-api\""), "{www}");
+    }
+
+    #[test]
+    fn options_from_config_follow_the_first_router() {
+        let text = "[[router]]\nhost = \"10.5.0.1\"\ntransport = \"api\"\nusername = \"kiosk\"\n";
+        let config = Config::parse(text, "r.toml").unwrap();
+        let o = SetupOptions::from_config(&config, "10.5.0.9".parse().unwrap(), Secret::new("x"));
+        assert_eq!(o.router_host, "10.5.0.1");
+        assert_eq!(o.api_user, "kiosk");
+        assert_eq!(o.plain_api, PlainApi::RestrictToAgent);
+        let o = SetupOptions::from_config(
+            &Config::default(),
+            "10.5.0.9".parse().unwrap(),
+            Secret::new("x"),
+        );
+        assert_eq!(
+            o.api_user, "hotspot-agent",
+            "admin is never reused for the agent"
+        );
+    }
+
+    #[test]
+    fn the_group_gets_only_the_agents_policies() {
+        let mut v7 = opts();
+        v7.routeros_major = Some(7);
+        let s = setup_script(&Config::bundled_default(), &v7);
         let set = line_starting(&s, "/user group set");
         assert!(
             set.ends_with("policy=api,read,write,test,rest-api"),
             "{set}"
         );
+        assert!(
+            !s.contains("system resource get version"),
+            "no detection when the version is known"
+        );
         let mut v6 = opts();
-        v6.routeros_major = 6;
+        v6.routeros_major = Some(6);
         let s6 = setup_script(&Config::bundled_default(), &v6);
         let set6 = line_starting(&s6, "/user group set");
         assert!(set6.ends_with("policy=api,read,write,test"), "{set6}");
