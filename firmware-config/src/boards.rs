@@ -210,6 +210,70 @@ impl BoardConfig {
     }
 }
 
+/// The `[kiosk.*]` keys a board's wiring stands for, as dotted paths with values.
+/// The lamp has no kiosk key; it is read from [`Board`] directly.
+pub fn kiosk_keys(board: &Board) -> Vec<(&'static str, toml::Value)> {
+    let path = |p: &PathBuf| toml::Value::String(p.display().to_string());
+    let lines = toml::Value::Array(
+        board
+            .button_lines
+            .iter()
+            .map(|l| toml::Value::Integer(i64::from(*l)))
+            .collect(),
+    );
+    vec![
+        ("kiosk.coin.gpio_chip", path(&board.gpio_chip)),
+        (
+            "kiosk.coin.pulse_line",
+            toml::Value::Integer(i64::from(board.coin_line)),
+        ),
+        (
+            "kiosk.coin.inhibit_line",
+            toml::Value::Integer(i64::from(board.coin_inhibit_line)),
+        ),
+        ("kiosk.buttons.gpio_chip", path(&board.gpio_chip)),
+        ("kiosk.buttons.lines", lines),
+        ("kiosk.display.i2c_bus", path(&board.i2c_bus)),
+        ("kiosk.printer.port", path(&board.printer_port)),
+    ]
+}
+
+/// Fills the `[kiosk.*]` device keys a file leaves out with its board's wiring, so
+/// `[board] preset = "rpi4"` is all an operator writes, and a key written in
+/// `[kiosk.coin]` still wins over the preset. Runs on the parsed TOML document,
+/// before it becomes a [`crate::Config`], because only there "not written" can be
+/// told from "written with the default value". A document without a valid preset is
+/// left alone (validation reports the preset).
+pub fn apply_board_defaults(doc: &mut toml::Table) {
+    let Some(toml::Value::Table(board)) = doc.get("board") else {
+        return;
+    };
+    let Ok(board) = BoardConfig::deserialize(toml::Value::Table(board.clone())) else {
+        return;
+    };
+    let Some(resolved) = board.resolve() else {
+        return;
+    };
+    for (dotted, value) in kiosk_keys(&resolved) {
+        let mut table = &mut *doc;
+        let mut parts = dotted.split('.').peekable();
+        while let Some(part) = parts.next() {
+            if parts.peek().is_none() {
+                table.entry(part.to_string()).or_insert(value);
+                break;
+            }
+            let entry = table
+                .entry(part.to_string())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            match entry {
+                toml::Value::Table(t) => table = t,
+                // A non-table where a section belongs: leave it for the parser to report.
+                _ => break,
+            }
+        }
+    }
+}
+
 fn preset_names() -> String {
     let names: Vec<&str> = PRESETS.iter().map(|p| p.id).collect();
     format!("one of none, {}", names.join(", "))
@@ -362,6 +426,47 @@ mod tests {
     fn overrides_without_a_preset_are_refused() {
         let err = problems("[board]\ncoin_line = 17\n");
         assert!(err.contains("overrides need a preset"), "{err}");
+    }
+
+    #[test]
+    fn board_defaults_fill_only_the_kiosk_keys_a_file_leaves_out() {
+        let text = "[board]\npreset = \"opi-zero3\"\n[kiosk.coin]\npulse_line = 74\n";
+        let mut doc: toml::Table = toml::from_str(text).unwrap();
+        super::apply_board_defaults(&mut doc);
+        let coin = doc["kiosk"]["coin"].as_table().unwrap();
+        assert_eq!(
+            coin["pulse_line"].as_integer(),
+            Some(74),
+            "the file's key wins"
+        );
+        assert_eq!(
+            coin["inhibit_line"].as_integer(),
+            Some(70),
+            "PC6 from the preset"
+        );
+        assert_eq!(coin["gpio_chip"].as_str(), Some("/dev/gpiochip0"));
+        assert_eq!(
+            doc["kiosk"]["display"]["i2c_bus"].as_str(),
+            Some("/dev/i2c-3")
+        );
+        assert_eq!(doc["kiosk"]["printer"]["port"].as_str(), Some("/dev/ttyS5"));
+        let lines: Vec<i64> = doc["kiosk"]["buttons"]["lines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|v| v.as_integer())
+            .collect();
+        assert_eq!(lines, vec![75, 69, 72]);
+    }
+
+    #[test]
+    fn board_defaults_leave_a_file_without_a_preset_alone() {
+        let mut doc: toml::Table = toml::from_str("[board]\npreset = \"none\"\n").unwrap();
+        super::apply_board_defaults(&mut doc);
+        assert!(!doc.contains_key("kiosk"));
+        let mut doc: toml::Table = toml::from_str("[board]\npreset = \"rpi9\"\n").unwrap();
+        super::apply_board_defaults(&mut doc);
+        assert!(!doc.contains_key("kiosk"));
     }
 
     #[test]
