@@ -8,6 +8,7 @@
 pub mod cli;
 pub mod kiosk;
 pub mod routeros;
+pub mod service;
 pub mod store;
 pub mod sync;
 pub mod vouchers;

@@ -11,8 +11,10 @@
 //! - `[[router]]`: the MikroTik routers the agent drives ([`router`]);
 //! - `[vouchers]`, `[[plan]]`, `[[profile]]`, `[enforcement]`: what is sold ([`plans`]);
 //! - `[kiosk]`: coin acceptor, printer, display, buttons ([`kiosk`]);
-//! - `[central]`: the MQTT link to the central office ([`central`]).
+//! - `[central]`: the MQTT link to the central office ([`central`]);
+//! - `[board]`: which board the kiosk runs on and how its devices are wired ([`boards`]).
 
+pub mod boards;
 pub mod central;
 pub mod error;
 pub mod kiosk;
@@ -25,6 +27,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub use boards::{Board, BoardConfig};
 pub use central::CentralConfig;
 pub use error::{ConfigError, Problem};
 pub use kiosk::KioskConfig;
@@ -59,6 +62,8 @@ pub struct Config {
     pub kiosk: KioskConfig,
     /// Link to the central office; off when `broker` is empty.
     pub central: CentralConfig,
+    /// The board and its wiring; `preset = "none"` (the default) means no GPIO hardware.
+    pub board: BoardConfig,
 }
 
 /// `[agent]`: who this kiosk is and where it keeps its state.
@@ -140,6 +145,7 @@ impl Config {
         plans::validate(self, &mut problems);
         kiosk::validate(&self.kiosk, self, &mut problems);
         central::validate(&self.central, &mut problems);
+        boards::validate(&self.board, &mut problems);
         if problems.is_empty() {
             Ok(())
         } else {
@@ -148,6 +154,22 @@ impl Config {
                 problems,
             })
         }
+    }
+
+    /// Every secret the configuration holds, read from its `password_file` where one is
+    /// set. Fails on a secret file that is missing or readable by other users, so the
+    /// agent refuses to start with one (and `config check` reports it).
+    pub fn secrets(&self) -> Result<Vec<Secret>, ConfigError> {
+        let mut out = Vec::new();
+        for (i, r) in self.routers.iter().enumerate() {
+            out.push(r.resolve_password(i)?);
+        }
+        match &self.central.password_file {
+            Some(path) => out.push(Secret::from_file(path, "central.password_file")?),
+            None => out.extend(self.central.password.clone()),
+        }
+        out.retain(|s| !s.is_empty());
+        Ok(out)
     }
 
     /// A plan by id.
@@ -188,6 +210,26 @@ mod tests {
         let text = err.to_string();
         assert!(text.contains("bad.toml"), "{text}");
         assert!(text.contains("site_idd"), "{text}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_world_readable_password_file_stops_secret_loading() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("router.pass");
+        std::fs::write(&path, "r0uter\n").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o604)).unwrap();
+        let text = format!("[[router]]\nhost = \"10.0.0.1\"\npassword_file = {:?}\n", path);
+        let config = Config::parse(&text, "s.toml").unwrap();
+        config.validate("s.toml").unwrap();
+        let err = config.secrets().unwrap_err().to_string();
+        assert!(err.contains("router[0].password_file"), "{err}");
+        assert!(err.contains("readable by other users"), "{err}");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let secrets = config.secrets().unwrap();
+        assert_eq!(secrets.len(), 1);
+        assert_eq!(secrets[0].expose(), "r0uter");
     }
 
     #[test]

@@ -2,6 +2,9 @@
 //! `main.rs` only parses and calls [`run`]. This module is the binary's code kept in
 //! the library so tests can drive it; like `main.rs` it reports errors with `anyhow`.
 
+pub mod config;
+pub mod router_setup;
+
 use std::path::PathBuf;
 
 use anyhow::{bail, Context as _};
@@ -65,6 +68,9 @@ fn parse_transport(text: &str) -> Result<Transport, String> {
 pub enum Command {
     /// Print the version.
     Version,
+    /// Check or print configuration files; list board presets.
+    #[command(subcommand)]
+    Config(config::ConfigCmd),
 }
 
 /// Loads the configuration named on the command line, or the bundled default.
@@ -140,5 +146,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("hotspot-agent {}", env!("CARGO_PKG_VERSION"));
             Ok(())
         }
+        Command::Config(cmd) => config::run(cmd),
     }
 }

@@ -6,6 +6,7 @@ pub mod error;
 pub mod hotspot;
 pub mod model;
 pub mod proto;
+pub mod setup_script;
 
 pub use client::{ConnectionInfo, Router, RouterSettings};
 pub use error::RouterError;
