@@ -7,6 +7,7 @@
 //! machine). The sale itself is not done here: the runner calls a [`Seller`],
 //! which the vouchers layer implements.
 
+pub mod canvas;
 pub mod coin;
 pub mod display;
 pub mod machine;
