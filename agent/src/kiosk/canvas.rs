@@ -23,14 +23,21 @@ pub struct QrError {
 impl QrError {
     /// A payload the printer cannot hold.
     pub fn too_long(len: usize) -> QrError {
-        QrError { len, message: "1 to 7089 bytes fit in a printer QR code".into() }
+        QrError {
+            len,
+            message: "1 to 7089 bytes fit in a printer QR code".into(),
+        }
     }
 }
 
 impl Canvas {
     /// A blank canvas.
     pub fn new(width: u32, height: u32) -> Canvas {
-        Canvas { width, height, pixels: vec![false; (width * height) as usize] }
+        Canvas {
+            width,
+            height,
+            pixels: vec![false; (width * height) as usize],
+        }
     }
 
     /// Width in pixels.
@@ -94,7 +101,14 @@ impl Canvas {
 
     /// Draws the QR code of `data` with `module` pixels per module and a
     /// `quiet`-module white border, top left at (x, y); returns its side in pixels.
-    pub fn draw_qr(&mut self, data: &[u8], x: u32, y: u32, module: u32, quiet: u32) -> Result<u32, QrError> {
+    pub fn draw_qr(
+        &mut self,
+        data: &[u8],
+        x: u32,
+        y: u32,
+        module: u32,
+        quiet: u32,
+    ) -> Result<u32, QrError> {
         let code = qr(data)?;
         let n = code.width() as u32;
         let colors = code.to_colors();
@@ -109,7 +123,11 @@ impl Canvas {
                 let (mx, my) = (i as u32 % n, i as u32 / n);
                 for dy in 0..module {
                     for dx in 0..module {
-                        self.set(x + (quiet + mx) * module + dx, y + (quiet + my) * module + dy, true);
+                        self.set(
+                            x + (quiet + mx) * module + dx,
+                            y + (quiet + my) * module + dy,
+                            true,
+                        );
                     }
                 }
             }
@@ -121,8 +139,10 @@ impl Canvas {
 /// The QR code the printer and the display show: error correction M, as the
 /// printer's native QR uses (`GS ( k` function 169, n = 49).
 pub fn qr(data: &[u8]) -> Result<qrcode::QrCode, QrError> {
-    qrcode::QrCode::with_error_correction_level(data, qrcode::EcLevel::M)
-        .map_err(|e| QrError { len: data.len(), message: e.to_string() })
+    qrcode::QrCode::with_error_correction_level(data, qrcode::EcLevel::M).map_err(|e| QrError {
+        len: data.len(),
+        message: e.to_string(),
+    })
 }
 
 impl OriginDimensions for Canvas {
@@ -135,7 +155,10 @@ impl DrawTarget for Canvas {
     type Color = BinaryColor;
     type Error = core::convert::Infallible;
 
-    fn draw_iter<I: IntoIterator<Item = Pixel<BinaryColor>>>(&mut self, pixels: I) -> Result<(), Self::Error> {
+    fn draw_iter<I: IntoIterator<Item = Pixel<BinaryColor>>>(
+        &mut self,
+        pixels: I,
+    ) -> Result<(), Self::Error> {
         for Pixel(p, c) in pixels {
             if p.x >= 0 && p.y >= 0 {
                 self.set(p.x as u32, p.y as u32, c.is_on());

@@ -73,11 +73,19 @@ pub fn data_size(bytes: u64) -> String {
 
 /// `2026-11-22 11:23` in local time `offset_minutes` east of UTC.
 pub fn date_time(at: SystemTime, offset_minutes: i32) -> String {
-    let secs = at.duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0) + i64::from(offset_minutes) * 60;
+    let secs = at
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+        + i64::from(offset_minutes) * 60;
     let days = secs.div_euclid(86_400);
     let in_day = secs.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
-    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}", in_day / 3600, in_day % 3600 / 60)
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}",
+        in_day / 3600,
+        in_day % 3600 / 60
+    )
 }
 
 /// Days since 1970-01-01 to (year, month, day), proleptic Gregorian.
@@ -102,7 +110,10 @@ mod tests {
     #[test]
     fn money_shows_whole_units_and_cents() {
         assert_eq!(Money::default().show(5), "PHP 5");
-        let eur = Money { currency: "EUR".into(), decimals: 2 };
+        let eur = Money {
+            currency: "EUR".into(),
+            decimals: 2,
+        };
         assert_eq!(eur.show(150), "EUR 1.50");
         assert_eq!(eur.show(7), "EUR 0.07");
     }

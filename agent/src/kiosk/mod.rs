@@ -10,8 +10,8 @@
 pub mod canvas;
 pub mod coin;
 pub mod display;
-pub mod machine;
 pub mod labels;
+pub mod machine;
 pub mod printer;
 pub mod runner;
 #[cfg(feature = "sim")]
@@ -150,13 +150,27 @@ pub enum SellError {
 /// display shows the credit only after that.
 pub trait Seller: Send + Sync + 'static {
     /// Records inserted money before anything else happens with it.
-    fn record_credit(&self, amount: u64) -> impl Future<Output = Result<CreditId, SellError>> + Send;
+    fn record_credit(
+        &self,
+        amount: u64,
+    ) -> impl Future<Output = Result<CreditId, SellError>> + Send;
     /// Sells `request.item` against the credit.
-    fn sell(&self, request: SaleRequest) -> impl Future<Output = Result<SoldVoucher, SellError>> + Send;
+    fn sell(
+        &self,
+        request: SaleRequest,
+    ) -> impl Future<Output = Result<SoldVoucher, SellError>> + Send;
     /// Records credit the customer leaves behind (`carry_over = false`): kept by the operator.
-    fn forfeit_credit(&self, amount: u64, credits: Vec<CreditId>) -> impl Future<Output = Result<(), SellError>> + Send;
+    fn forfeit_credit(
+        &self,
+        amount: u64,
+        credits: Vec<CreditId>,
+    ) -> impl Future<Output = Result<(), SellError>> + Send;
     /// Records that the voucher reached the customer (`printed` = on paper, else on the display).
-    fn delivered(&self, sale_id: &str, printed: bool) -> impl Future<Output = Result<(), SellError>> + Send;
+    fn delivered(
+        &self,
+        sale_id: &str,
+        printed: bool,
+    ) -> impl Future<Output = Result<(), SellError>> + Send;
     /// Whether a sale could complete now (router reachable or a pooled voucher left).
     fn can_sell(&self) -> Result<(), Reason>;
 }

@@ -72,7 +72,11 @@ pub enum CctalkError {
     TooLong(usize),
     /// A reply of the wrong shape for its request.
     #[error("ccTalk reply to header {header} has {got} data bytes, expected {expected}: check the acceptor address and model")]
-    BadReply { header: u8, got: usize, expected: usize },
+    BadReply {
+        header: u8,
+        got: usize,
+        expected: usize,
+    },
     /// The device said NAK or BUSY.
     #[error("ccTalk device refused header {header} (reply header {reply})")]
     Refused { header: u8, reply: u8 },
@@ -81,12 +85,18 @@ pub enum CctalkError {
 impl Frame {
     /// A request from the host to `dest`.
     pub fn request(dest: u8, header: u8, data: &[u8]) -> Frame {
-        Frame { dest, src: HOST, header, data: data.to_vec() }
+        Frame {
+            dest,
+            src: HOST,
+            header,
+            data: data.to_vec(),
+        }
     }
 
     /// The bytes on the wire, checksum last.
     pub fn encode(&self) -> Result<Vec<u8>, CctalkError> {
-        let len = u8::try_from(self.data.len()).map_err(|_| CctalkError::TooLong(self.data.len()))?;
+        let len =
+            u8::try_from(self.data.len()).map_err(|_| CctalkError::TooLong(self.data.len()))?;
         let mut out = Vec::with_capacity(self.data.len() + 5);
         out.extend_from_slice(&[self.dest, len, self.src, self.header]);
         out.extend_from_slice(&self.data);
@@ -156,11 +166,16 @@ impl Decoder {
 
 impl Decoder {
     fn complete_at(&self, buf: &[u8], i: usize) -> bool {
-        let Some(&len) = buf.get(i + 1) else { return false };
+        let Some(&len) = buf.get(i + 1) else {
+            return false;
+        };
         let total = usize::from(len) + 5;
         len <= self.max_data
             && buf.len() >= i + total
-            && buf[i..i + total].iter().fold(0u8, |a, b| a.wrapping_add(*b)) == 0
+            && buf[i..i + total]
+                .iter()
+                .fold(0u8, |a, b| a.wrapping_add(*b))
+                == 0
     }
 }
 
@@ -232,7 +247,10 @@ impl BufferedCredit {
                 (channel, sorter) => Some(CreditEvent::Credit { channel, sorter }),
             };
         }
-        Ok(BufferedCredit { counter: reply.data[0], events })
+        Ok(BufferedCredit {
+            counter: reply.data[0],
+            events,
+        })
     }
 
     /// The data bytes of this reply (for simulators).
@@ -254,7 +272,10 @@ pub fn check_reply(reply: &Frame, request_header: u8) -> Result<(), CctalkError>
     if reply.header == header::ACK {
         Ok(())
     } else {
-        Err(CctalkError::Refused { header: request_header, reply: reply.header })
+        Err(CctalkError::Refused {
+            header: request_header,
+            reply: reply.header,
+        })
     }
 }
 
@@ -294,8 +315,9 @@ impl EventTracker {
         let previous = self.last.replace(reply.counter);
         let mut out = NewEvents::default();
         if reply.counter == 0 {
-            // 0 only after power-up or reset; report it once per reset.
-            out.reset = previous != Some(0);
+            // 0 only after power-up or reset; report it once per reset. A 0 on the
+            // first read is the power-up the host is configuring anyway.
+            out.reset = previous.is_some_and(|p| p != 0);
             return out;
         }
         let Some(prev) = previous else {
@@ -309,7 +331,11 @@ impl EventTracker {
         };
         let kept = new.min(5) as usize;
         out.lost = new - kept as u32;
-        out.events = reply.events[..kept].iter().rev().filter_map(|e| *e).collect();
+        out.events = reply.events[..kept]
+            .iter()
+            .rev()
+            .filter_map(|e| *e)
+            .collect();
         out
     }
 }
@@ -321,13 +347,19 @@ mod tests {
     #[test]
     fn simple_poll_encodes_with_a_zero_sum_checksum() {
         // dest 2, 0 data bytes, src 1, header 254: 2+0+1+254 = 257 = 1 mod 256, checksum 255.
-        assert_eq!(request::simple_poll(2).encode().unwrap(), vec![0x02, 0x00, 0x01, 0xFE, 0xFF]);
+        assert_eq!(
+            request::simple_poll(2).encode().unwrap(),
+            vec![0x02, 0x00, 0x01, 0xFE, 0xFF]
+        );
     }
 
     #[test]
     fn read_buffered_credit_request_matches_the_spec_example() {
         // [2, 0, 1, 229, checksum]: 2+1+229 = 232, checksum 24.
-        assert_eq!(request::read_buffered_credit(2).encode().unwrap(), vec![2, 0, 1, 229, 24]);
+        assert_eq!(
+            request::read_buffered_credit(2).encode().unwrap(),
+            vec![2, 0, 1, 229, 24]
+        );
     }
 
     #[test]
@@ -336,11 +368,21 @@ mod tests {
         let bytes = request::modify_inhibit(2, 0b111).encode().unwrap();
         assert_eq!(&bytes[..6], &[2, 2, 1, 231, 0x07, 0x00]);
         assert_eq!(bytes.iter().fold(0u8, |a, b| a.wrapping_add(*b)), 0);
-        assert_eq!(&request::modify_master_inhibit(2, true).encode().unwrap()[3..5], &[228, 1]);
+        assert_eq!(
+            &request::modify_master_inhibit(2, true).encode().unwrap()[3..5],
+            &[228, 1]
+        );
     }
 
     fn reply(data: &[u8]) -> Vec<u8> {
-        Frame { dest: HOST, src: 2, header: 0, data: data.to_vec() }.encode().unwrap()
+        Frame {
+            dest: HOST,
+            src: 2,
+            header: 0,
+            data: data.to_vec(),
+        }
+        .encode()
+        .unwrap()
     }
 
     #[test]
@@ -380,17 +422,32 @@ mod tests {
         let mut buf = BytesMut::from(&request::read_buffered_credit(2).encode().unwrap()[..]);
         buf.extend_from_slice(&reply(&[0; 11]));
         let d = Decoder::default();
-        assert_eq!(d.decode(&mut buf).unwrap().dest, 2, "echo: the caller drops it");
+        assert_eq!(
+            d.decode(&mut buf).unwrap().dest,
+            2,
+            "echo: the caller drops it"
+        );
         assert_eq!(d.decode(&mut buf).unwrap().dest, HOST);
     }
 
     #[test]
     fn buffered_credit_reads_credits_and_errors() {
         // counter 7; event 1: coin 3 to sorter 1; event 2: error 1 (reject coin); rest null.
-        let frame = Frame { dest: 1, src: 2, header: 0, data: vec![7, 3, 1, 0, 1, 0, 0, 0, 0, 0, 0] };
+        let frame = Frame {
+            dest: 1,
+            src: 2,
+            header: 0,
+            data: vec![7, 3, 1, 0, 1, 0, 0, 0, 0, 0, 0],
+        };
         let bc = BufferedCredit::parse(&frame).unwrap();
         assert_eq!(bc.counter, 7);
-        assert_eq!(bc.events[0], Some(CreditEvent::Credit { channel: 3, sorter: 1 }));
+        assert_eq!(
+            bc.events[0],
+            Some(CreditEvent::Credit {
+                channel: 3,
+                sorter: 1
+            })
+        );
         assert_eq!(bc.events[1], Some(CreditEvent::Error { code: 1 }));
         assert_eq!(bc.events[2], None);
         assert_eq!(bc.to_data(), frame.data);
@@ -398,17 +455,31 @@ mod tests {
 
     #[test]
     fn a_short_229_reply_is_an_error() {
-        let frame = Frame { dest: 1, src: 2, header: 0, data: vec![7, 3] };
-        assert!(matches!(BufferedCredit::parse(&frame), Err(CctalkError::BadReply { got: 2, .. })));
+        let frame = Frame {
+            dest: 1,
+            src: 2,
+            header: 0,
+            data: vec![7, 3],
+        };
+        assert!(matches!(
+            BufferedCredit::parse(&frame),
+            Err(CctalkError::BadReply { got: 2, .. })
+        ));
     }
 
     fn bc(counter: u8, events: &[(u8, u8)]) -> BufferedCredit {
-        let mut out = BufferedCredit { counter, events: [None; 5] };
+        let mut out = BufferedCredit {
+            counter,
+            events: [None; 5],
+        };
         for (i, (a, b)) in events.iter().enumerate() {
             out.events[i] = Some(if *a == 0 {
                 CreditEvent::Error { code: *b }
             } else {
-                CreditEvent::Credit { channel: *a, sorter: *b }
+                CreditEvent::Credit {
+                    channel: *a,
+                    sorter: *b,
+                }
             });
         }
         out
@@ -421,7 +492,16 @@ mod tests {
         let n = t.update(&bc(11, &[(3, 1), (2, 1), (1, 1)]));
         assert_eq!(
             n.events,
-            vec![CreditEvent::Credit { channel: 2, sorter: 1 }, CreditEvent::Credit { channel: 3, sorter: 1 }],
+            vec![
+                CreditEvent::Credit {
+                    channel: 2,
+                    sorter: 1
+                },
+                CreditEvent::Credit {
+                    channel: 3,
+                    sorter: 1
+                }
+            ],
             "oldest first"
         );
     }
@@ -433,7 +513,13 @@ mod tests {
         let n = t.update(&bc(1, &[(3, 1), (2, 1), (1, 1)]));
         // 254 -> 255 -> 1: two new events.
         assert_eq!(n.events.len(), 2);
-        assert_eq!(n.events[1], CreditEvent::Credit { channel: 3, sorter: 1 });
+        assert_eq!(
+            n.events[1],
+            CreditEvent::Credit {
+                channel: 3,
+                sorter: 1
+            }
+        );
         assert!(!n.reset);
     }
 
@@ -445,7 +531,20 @@ mod tests {
         assert!(n.reset && n.events.is_empty());
         assert!(!t.update(&bc(0, &[])).reset, "still 0: same reset");
         let n = t.update(&bc(1, &[(2, 1)]));
-        assert_eq!(n.events, vec![CreditEvent::Credit { channel: 2, sorter: 1 }]);
+        assert_eq!(
+            n.events,
+            vec![CreditEvent::Credit {
+                channel: 2,
+                sorter: 1
+            }]
+        );
+    }
+
+    #[test]
+    fn a_zero_counter_on_the_first_read_is_not_a_reset() {
+        let mut t = EventTracker::new();
+        assert!(!t.update(&bc(0, &[])).reset);
+        assert_eq!(t.update(&bc(1, &[(2, 1)])).events.len(), 1);
     }
 
     #[test]

@@ -11,7 +11,9 @@ use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 
-use super::cctalk::{check_reply, request, BufferedCredit, CreditEvent, Decoder, EventTracker, Frame, HOST};
+use super::cctalk::{
+    check_reply, request, BufferedCredit, CreditEvent, Decoder, EventTracker, Frame, HOST,
+};
 use super::{Coin, CoinError, CoinReport, CoinSource};
 
 /// How the task talks to the acceptor.
@@ -37,7 +39,11 @@ impl CctalkSettings {
             address: c.address,
             poll_interval: c.poll_interval.std(),
             reply_timeout: Duration::from_millis(200),
-            channel_values: c.channel_values.iter().map(|cv| (cv.channel, cv.value)).collect(),
+            channel_values: c
+                .channel_values
+                .iter()
+                .map(|cv| (cv.channel, cv.value))
+                .collect(),
         }
     }
 
@@ -73,7 +79,10 @@ impl<P: AsyncRead + AsyncWrite + Unpin> Link<P> {
     /// `Ok(None)` = no (valid) reply in time.
     async fn transact(&mut self, frame: Frame) -> Result<Option<Frame>, CoinError> {
         let device = self.settings.device.clone();
-        let io = |source| CoinError::Io { device: device.clone(), source };
+        let io = |source| CoinError::Io {
+            device: device.clone(),
+            source,
+        };
         let bytes = frame.encode().map_err(|e| io(std::io::Error::other(e)))?;
         // Stale bytes (a late reply, noise) must not be taken as this reply.
         self.buf.clear();
@@ -102,7 +111,9 @@ impl<P: AsyncRead + AsyncWrite + Unpin> Link<P> {
         let a = self.settings.address;
         let mask = self.settings.enable_mask();
         let r1 = self.transact(request::modify_inhibit(a, mask)).await?;
-        let r2 = self.transact(request::modify_master_inhibit(a, !inhibited)).await?;
+        let r2 = self
+            .transact(request::modify_master_inhibit(a, !inhibited))
+            .await?;
         Ok(matches!((r1, r2), (Some(x), Some(y)) if x.header == 0 && y.header == 0))
     }
 }
@@ -117,11 +128,18 @@ pub async fn run<P: AsyncRead + AsyncWrite + Unpin>(
 ) -> Result<(), CoinError> {
     let span = tracing::info_span!("cctalk", device = %settings.device, address = settings.address);
     let _enter = span.enter();
-    let mut link = Link { port, buf: BytesMut::new(), decoder: Decoder::default(), settings };
+    let mut link = Link {
+        port,
+        buf: BytesMut::new(),
+        decoder: Decoder::default(),
+        settings,
+    };
     let mut tracker = EventTracker::new();
     let mut inhibited = true;
     let mut online = false;
     let mut configured = false;
+    // The master inhibit still has to be set to `inhibited` after a (re)configure.
+    let mut need_master = true;
     let mut misses = 0u32;
     let mut tick = tokio::time::interval(link.settings.poll_interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -134,6 +152,11 @@ pub async fn run<P: AsyncRead + AsyncWrite + Unpin>(
             cmd = inhibit.recv() => {
                 let Some(on) = cmd else { return Ok(()) };
                 inhibited = on;
+                // Until configured (and the event counter read), the acceptor stays
+                // inhibited; `configure` applies the wanted state.
+                if !configured || need_master {
+                    continue;
+                }
                 let reply = link.transact(request::modify_master_inhibit(link.settings.address, !on)).await?;
                 if reply.is_none() {
                     tracing::warn!(inhibit = on, "acceptor did not acknowledge master inhibit; will resend");
@@ -142,7 +165,9 @@ pub async fn run<P: AsyncRead + AsyncWrite + Unpin>(
             }
             _ = tick.tick() => {
                 if !configured {
-                    configured = link.configure(inhibited).await?;
+                    // Configure inhibited and read the event counter first, so the
+                    // baseline holds no coin of ours; enable after that read.
+                    configured = link.configure(true).await?;
                     if !configured {
                         misses += 1;
                         if online || misses == 3 {
@@ -151,6 +176,7 @@ pub async fn run<P: AsyncRead + AsyncWrite + Unpin>(
                         }
                         continue;
                     }
+                    need_master = true;
                 }
                 let reply = link.transact(request::read_buffered_credit(link.settings.address)).await?;
                 let Some(reply) = reply else {
@@ -177,14 +203,12 @@ pub async fn run<P: AsyncRead + AsyncWrite + Unpin>(
                 let new = tracker.update(&credit);
                 if new.reset {
                     tracing::warn!("acceptor reset (event counter 0): re-sending inhibits");
-                    send(CoinReport::Fault("coin acceptor was reset; re-enabled".into())).await?;
-                    configured = link.configure(inhibited).await?;
-                    if configured {
-                        send(CoinReport::Online).await?;
-                    }
+                    send(CoinReport::Warning("coin acceptor was reset (event counter 0); inhibits re-sent".into())).await?;
+                    configured = link.configure(true).await?;
+                    need_master = true;
                 }
                 if new.lost > 0 {
-                    send(CoinReport::Fault(format!("{} coin acceptor event(s) lost between polls", new.lost))).await?;
+                    send(CoinReport::Warning(format!("{} coin acceptor event(s) lost between polls", new.lost))).await?;
                 }
                 for event in new.events {
                     match event {
@@ -195,7 +219,7 @@ pub async fn run<P: AsyncRead + AsyncWrite + Unpin>(
                                     send(CoinReport::Coin(Coin { value, source: CoinSource::Channel(channel) })).await?;
                                 }
                                 None => {
-                                    send(CoinReport::Fault(format!(
+                                    send(CoinReport::Warning(format!(
                                         "coin in channel {channel} has no value: add it to [kiosk.coin] channel_values"
                                     ))).await?;
                                 }
@@ -204,6 +228,10 @@ pub async fn run<P: AsyncRead + AsyncWrite + Unpin>(
                         // Rejected coins, slugs and the like: the acceptor returned them.
                         CreditEvent::Error { code } => tracing::debug!(code, "acceptor error event"),
                     }
+                }
+                if need_master && configured {
+                    let ok = link.transact(request::modify_master_inhibit(link.settings.address, !inhibited)).await?;
+                    need_master = ok.is_none();
                 }
             }
         }

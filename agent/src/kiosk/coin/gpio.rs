@@ -24,7 +24,9 @@ pub struct Edge {
 /// Where edges come from and where the inhibit goes.
 pub trait PulseSource: Send + 'static {
     /// The next edge; `None` when the source is gone.
-    fn next_edge(&mut self) -> impl std::future::Future<Output = Result<Option<Edge>, CoinError>> + Send;
+    fn next_edge(
+        &mut self,
+    ) -> impl std::future::Future<Output = Result<Option<Edge>, CoinError>> + Send;
     /// Drives the acceptor's inhibit input (`true` = refuse coins).
     fn set_inhibit(&mut self, on: bool) -> Result<(), CoinError>;
 }
@@ -38,9 +40,14 @@ pub async fn run<S: PulseSource>(
 ) -> Result<(), CoinError> {
     let mut decoder = PulseDecoder::new(config, Instant::now());
     source.set_inhibit(true)?;
-    reports.send(CoinReport::Online).await.map_err(|_| CoinError::Closed)?;
+    reports
+        .send(CoinReport::Online)
+        .await
+        .map_err(|_| CoinError::Closed)?;
     loop {
-        let deadline = decoder.next_deadline().unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+        let deadline = decoder
+            .next_deadline()
+            .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
         let event = tokio::select! {
             cmd = inhibit.recv() => {
                 let Some(on) = cmd else { return Ok(()) };
@@ -62,7 +69,7 @@ pub async fn run<S: PulseSource>(
                 tracing::debug!(width_ms = width.as_millis() as u64, "noise on the coin line");
                 None
             }
-            Some(PulseEvent::Rejected { pulses, reason }) => Some(CoinReport::Fault(format!(
+            Some(PulseEvent::Rejected { pulses, reason }) => Some(CoinReport::Warning(format!(
                 "pulse train of {pulses} pulses not credited ({reason:?}): check the acceptor's pulse setting against [kiosk.coin] pulse_values"
             ))),
             None => None,
@@ -96,7 +103,9 @@ impl GpioPulseSource {
         if c.active_low {
             flags |= LineRequestFlags::ACTIVE_LOW;
         }
-        let line = chip.get_line(c.pulse_line).map_err(|e| err(c.pulse_line, &e))?;
+        let line = chip
+            .get_line(c.pulse_line)
+            .map_err(|e| err(c.pulse_line, &e))?;
         let mut events = line
             .events(flags, EventRequestFlags::BOTH_EDGES, "hotspot-agent-coin")
             .map_err(|e| err(c.pulse_line, &e))?;
@@ -105,8 +114,12 @@ impl GpioPulseSource {
                 let l = chip.get_line(n).map_err(|e| err(n, &e))?;
                 // Start refusing coins until the kiosk says it can sell.
                 Some(
-                    l.request(LineRequestFlags::OUTPUT, u8::from(c.inhibit_level), "hotspot-agent-inhibit")
-                        .map_err(|e| err(n, &e))?,
+                    l.request(
+                        LineRequestFlags::OUTPUT,
+                        u8::from(c.inhibit_level),
+                        "hotspot-agent-inhibit",
+                    )
+                    .map_err(|e| err(n, &e))?,
                 )
             }
             None => None,
@@ -126,11 +139,20 @@ impl GpioPulseSource {
                             let now = Instant::now();
                             let (ns0, t0) = *anchor.get_or_insert((ev.timestamp(), now));
                             let at = t0
-                                .checked_add(Duration::from_nanos(ev.timestamp().saturating_sub(ns0)))
+                                .checked_add(Duration::from_nanos(
+                                    ev.timestamp().saturating_sub(ns0),
+                                ))
                                 .map_or(now, |t| t.min(now));
-                            Ok(Edge { active: matches!(ev.event_type(), EventType::RisingEdge), at })
+                            Ok(Edge {
+                                active: matches!(ev.event_type(), EventType::RisingEdge),
+                                at,
+                            })
                         }
-                        Err(e) => Err(CoinError::Gpio { chip: chip_name.clone(), line: pulse_line, message: e.to_string() }),
+                        Err(e) => Err(CoinError::Gpio {
+                            chip: chip_name.clone(),
+                            line: pulse_line,
+                            message: e.to_string(),
+                        }),
                     };
                     let failed = item.is_err();
                     if tx.blocking_send(item).is_err() || failed {
@@ -155,13 +177,20 @@ impl PulseSource for GpioPulseSource {
     }
 
     fn set_inhibit(&mut self, on: bool) -> Result<(), CoinError> {
-        let Some(line) = &self.inhibit else { return Ok(()) };
-        let level = if on { self.inhibit_level } else { !self.inhibit_level };
-        line.set_value(u8::from(level)).map_err(|e| CoinError::Gpio {
-            chip: self.chip.clone(),
-            line: self.inhibit_line,
-            message: e.to_string(),
-        })
+        let Some(line) = &self.inhibit else {
+            return Ok(());
+        };
+        let level = if on {
+            self.inhibit_level
+        } else {
+            !self.inhibit_level
+        };
+        line.set_value(u8::from(level))
+            .map_err(|e| CoinError::Gpio {
+                chip: self.chip.clone(),
+                line: self.inhibit_line,
+                message: e.to_string(),
+            })
     }
 }
 
@@ -196,16 +225,37 @@ mod tests {
         let (_itx, irx) = mpsc::channel(1);
         let (rtx, mut rrx) = mpsc::channel(8);
         let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let source = ChannelPulseSource { edges: erx, inhibit_log: log.clone() };
+        let source = ChannelPulseSource {
+            edges: erx,
+            inhibit_log: log.clone(),
+        };
         let task = tokio::spawn(run(source, PulseConfig::default(), irx, rtx));
         assert_eq!(rrx.recv().await, Some(CoinReport::Online));
         let t0 = Instant::now();
         for i in 0..5u64 {
-            etx.send(Edge { active: true, at: t0 + Duration::from_millis(100 * i) }).await.unwrap();
-            etx.send(Edge { active: false, at: t0 + Duration::from_millis(100 * i + 40) }).await.unwrap();
+            etx.send(Edge {
+                active: true,
+                at: t0 + Duration::from_millis(100 * i),
+            })
+            .await
+            .unwrap();
+            etx.send(Edge {
+                active: false,
+                at: t0 + Duration::from_millis(100 * i + 40),
+            })
+            .await
+            .unwrap();
         }
-        let report = tokio::time::timeout(Duration::from_secs(3), rrx.recv()).await.unwrap();
-        assert_eq!(report, Some(CoinReport::Coin(Coin { value: 5, source: CoinSource::Pulses(5) })));
+        let report = tokio::time::timeout(Duration::from_secs(3), rrx.recv())
+            .await
+            .unwrap();
+        assert_eq!(
+            report,
+            Some(CoinReport::Coin(Coin {
+                value: 5,
+                source: CoinSource::Pulses(5)
+            }))
+        );
         assert_eq!(log.lock().unwrap().first(), Some(&true), "starts inhibited");
         task.abort();
     }

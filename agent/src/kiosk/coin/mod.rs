@@ -78,6 +78,9 @@ pub enum CoinReport {
     Coin(Coin),
     /// The acceptor answers and accepts coins (again).
     Online,
-    /// The acceptor stopped answering, reset, or reported a fault; text for the operator.
+    /// The acceptor stopped answering; coins cannot be taken. Text for the operator.
     Fault(String),
+    /// Something the operator should know that does not stop sales (a train not
+    /// credited, events lost, a reset the task recovered from).
+    Warning(String),
 }

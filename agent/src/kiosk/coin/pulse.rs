@@ -112,7 +112,9 @@ impl PulseDecoder {
         match (self.line, active) {
             (Line::Quiet { since }, true) => {
                 // A train that ended before this pulse must be closed first.
-                let closed = if self.pulses > 0 && now.saturating_duration_since(since) >= self.config.train_gap {
+                let closed = if self.pulses > 0
+                    && now.saturating_duration_since(since) >= self.config.train_gap
+                {
                     self.finish_train()
                 } else {
                     None
@@ -127,7 +129,9 @@ impl PulseDecoder {
                     None
                 } else {
                     let done = self.settle_pulse(start, end);
-                    let closed = if self.pulses > 0 && now.saturating_duration_since(end) >= self.config.train_gap {
+                    let closed = if self.pulses > 0
+                        && now.saturating_duration_since(end) >= self.config.train_gap
+                    {
                         self.finish_train()
                     } else {
                         None
@@ -148,17 +152,24 @@ impl PulseDecoder {
     /// notices a line held active for too long.
     pub fn poll(&mut self, now: Instant) -> Option<PulseEvent> {
         match self.line {
-            Line::Falling { start, end } if now.saturating_duration_since(end) >= self.config.noise => {
+            Line::Falling { start, end }
+                if now.saturating_duration_since(end) >= self.config.noise =>
+            {
                 self.line = Line::Quiet { since: end };
                 if let Some(event) = self.settle_pulse(start, end) {
                     return Some(event);
                 }
                 self.poll(now)
             }
-            Line::Quiet { since } if self.pulses > 0 && now.saturating_duration_since(since) >= self.config.train_gap => {
+            Line::Quiet { since }
+                if self.pulses > 0
+                    && now.saturating_duration_since(since) >= self.config.train_gap =>
+            {
                 self.finish_train()
             }
-            Line::Active { start } if now.saturating_duration_since(start) > self.config.max_width => {
+            Line::Active { start }
+                if now.saturating_duration_since(start) > self.config.max_width =>
+            {
                 // Mark now so a stuck line cannot later look like a coin.
                 self.spoiled = true;
                 None
@@ -172,7 +183,9 @@ impl PulseDecoder {
         match self.line {
             Line::Falling { end, .. } => Some(end + self.config.noise),
             Line::Quiet { since } if self.pulses > 0 => Some(since + self.config.train_gap),
-            Line::Active { start } => Some(start + self.config.max_width + Duration::from_millis(1)),
+            Line::Active { start } => {
+                Some(start + self.config.max_width + Duration::from_millis(1))
+            }
             _ => None,
         }
     }
@@ -241,14 +254,22 @@ mod tests {
 
     /// `n` pulses of `width` ms every `period` ms from `at`.
     fn train(at: u64, n: u64, width: u64, period: u64) -> Vec<(bool, u64)> {
-        (0..n).flat_map(|i| [(true, at + i * period), (false, at + i * period + width)]).collect()
+        (0..n)
+            .flat_map(|i| [(true, at + i * period), (false, at + i * period + width)])
+            .collect()
     }
 
     #[test]
     fn five_dg600f_pulses_make_a_five_coin() {
         // DG600F medium setting: 45 ms pulses; 100 ms period.
         let events = run(&train(10, 5, 45, 100), 1500);
-        assert_eq!(events, vec![PulseEvent::Coin { value: 5, pulses: 5 }]);
+        assert_eq!(
+            events,
+            vec![PulseEvent::Coin {
+                value: 5,
+                pulses: 5
+            }]
+        );
     }
 
     #[test]
@@ -259,7 +280,13 @@ mod tests {
             assert_eq!(d.handle_edge(level, t0 + ms(at)), None);
         }
         assert_eq!(d.poll(t0 + ms(349)), None, "still inside the 300 ms gap");
-        assert_eq!(d.poll(t0 + ms(350)), Some(PulseEvent::Coin { value: 1, pulses: 1 }));
+        assert_eq!(
+            d.poll(t0 + ms(350)),
+            Some(PulseEvent::Coin {
+                value: 1,
+                pulses: 1
+            })
+        );
         assert_eq!(d.poll(t0 + ms(2000)), None, "reported once");
     }
 
@@ -269,7 +296,10 @@ mod tests {
         edges.extend(train(1000, 1, 3, 10));
         let events = run(&edges, 2000);
         assert_eq!(events.len(), 3, "{events:?}");
-        assert!(events.iter().all(|e| matches!(e, PulseEvent::Noise { .. })), "{events:?}");
+        assert!(
+            events.iter().all(|e| matches!(e, PulseEvent::Noise { .. })),
+            "{events:?}"
+        );
     }
 
     #[test]
@@ -280,15 +310,33 @@ mod tests {
         edges.push((false, 165));
         edges.sort_by_key(|e| e.1);
         let events = run(&edges, 1500);
-        assert!(events.contains(&PulseEvent::Coin { value: 5, pulses: 5 }), "{events:?}");
-        assert_eq!(events.iter().filter(|e| matches!(e, PulseEvent::Coin { .. })).count(), 1);
+        assert!(
+            events.contains(&PulseEvent::Coin {
+                value: 5,
+                pulses: 5
+            }),
+            "{events:?}"
+        );
+        assert_eq!(
+            events
+                .iter()
+                .filter(|e| matches!(e, PulseEvent::Coin { .. }))
+                .count(),
+            1
+        );
     }
 
     #[test]
     fn bounce_inside_a_pulse_does_not_split_it() {
         // One 60 ms pulse with a 4 ms drop in the middle (worn contact).
         let events = run(&[(true, 0), (false, 30), (true, 34), (false, 60)], 800);
-        assert_eq!(events, vec![PulseEvent::Coin { value: 1, pulses: 1 }]);
+        assert_eq!(
+            events,
+            vec![PulseEvent::Coin {
+                value: 1,
+                pulses: 1
+            }]
+        );
     }
 
     #[test]
@@ -299,7 +347,16 @@ mod tests {
         let events = run(&edges, 2000);
         assert_eq!(
             events,
-            vec![PulseEvent::Coin { value: 5, pulses: 5 }, PulseEvent::Coin { value: 1, pulses: 1 }]
+            vec![
+                PulseEvent::Coin {
+                    value: 5,
+                    pulses: 5
+                },
+                PulseEvent::Coin {
+                    value: 1,
+                    pulses: 1
+                }
+            ]
         );
     }
 
@@ -308,10 +365,19 @@ mod tests {
         let t0 = Instant::now();
         let mut d = PulseDecoder::new(PulseConfig::default(), t0);
         let mut events = Vec::new();
-        for (level, at) in train(0, 1, 40, 100).into_iter().chain(train(500, 1, 40, 100)) {
+        for (level, at) in train(0, 1, 40, 100)
+            .into_iter()
+            .chain(train(500, 1, 40, 100))
+        {
             events.extend(d.handle_edge(level, t0 + ms(at)));
         }
-        assert_eq!(events, vec![PulseEvent::Coin { value: 1, pulses: 1 }]);
+        assert_eq!(
+            events,
+            vec![PulseEvent::Coin {
+                value: 1,
+                pulses: 1
+            }]
+        );
         events.extend(d.poll(t0 + ms(900)));
         assert_eq!(events.len(), 2, "{events:?}");
     }
@@ -325,8 +391,14 @@ mod tests {
         assert_eq!(
             events,
             vec![
-                PulseEvent::Rejected { pulses: 2, reason: RejectReason::UnknownCount },
-                PulseEvent::Rejected { pulses: 3, reason: RejectReason::UnknownCount },
+                PulseEvent::Rejected {
+                    pulses: 2,
+                    reason: RejectReason::UnknownCount
+                },
+                PulseEvent::Rejected {
+                    pulses: 3,
+                    reason: RejectReason::UnknownCount
+                },
             ]
         );
     }
@@ -336,7 +408,10 @@ mod tests {
         let events = run(&[(true, 0), (false, 400)], 1200);
         assert_eq!(
             events,
-            vec![PulseEvent::Rejected { pulses: 1, reason: RejectReason::PulseTooLong }]
+            vec![PulseEvent::Rejected {
+                pulses: 1,
+                reason: RejectReason::PulseTooLong
+            }]
         );
     }
 
@@ -349,8 +424,14 @@ mod tests {
         assert_eq!(
             events,
             vec![
-                PulseEvent::Rejected { pulses: 1, reason: RejectReason::PulseTooLong },
-                PulseEvent::Coin { value: 1, pulses: 1 },
+                PulseEvent::Rejected {
+                    pulses: 1,
+                    reason: RejectReason::PulseTooLong
+                },
+                PulseEvent::Coin {
+                    value: 1,
+                    pulses: 1
+                },
             ]
         );
     }
@@ -360,7 +441,10 @@ mod tests {
         let events = run(&train(0, 3, 40, 100), 1200);
         assert_eq!(
             events,
-            vec![PulseEvent::Rejected { pulses: 3, reason: RejectReason::UnknownCount }]
+            vec![PulseEvent::Rejected {
+                pulses: 3,
+                reason: RejectReason::UnknownCount
+            }]
         );
     }
 
@@ -368,7 +452,13 @@ mod tests {
     fn tb74_bill_pulses_100_ms_apart_count_as_one_train() {
         // TB-74: 50 ms pulses, 100 ms gap between them; 10 pulses = 10.
         let events = run(&train(0, 10, 50, 150), 3000);
-        assert_eq!(events, vec![PulseEvent::Coin { value: 10, pulses: 10 }]);
+        assert_eq!(
+            events,
+            vec![PulseEvent::Coin {
+                value: 10,
+                pulses: 10
+            }]
+        );
     }
 
     #[test]
@@ -377,6 +467,12 @@ mod tests {
         let mut edges = vec![(true, 0), (false, 25)];
         edges.extend([(true, 100), (false, 250)]);
         let events = run(&edges, 1000);
-        assert_eq!(events, vec![PulseEvent::Rejected { pulses: 2, reason: RejectReason::UnknownCount }]);
+        assert_eq!(
+            events,
+            vec![PulseEvent::Rejected {
+                pulses: 2,
+                reason: RejectReason::UnknownCount
+            }]
+        );
     }
 }

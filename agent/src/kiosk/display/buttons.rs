@@ -15,14 +15,22 @@ pub struct Debouncer {
 impl Debouncer {
     /// Released at start.
     pub fn new(debounce: Duration) -> Debouncer {
-        Debouncer { debounce, stable: false, pending: None }
+        Debouncer {
+            debounce,
+            stable: false,
+            pending: None,
+        }
     }
 
     /// A raw level change (`pressed` in logical terms) at `now`.
     /// Returns `Some(true)` for a press that has already held long enough.
     pub fn handle_level(&mut self, pressed: bool, now: Instant) -> Option<bool> {
         let out = self.poll(now);
-        self.pending = if pressed == self.stable { None } else { Some((pressed, now)) };
+        self.pending = if pressed == self.stable {
+            None
+        } else {
+            Some((pressed, now))
+        };
         out
     }
 
@@ -45,11 +53,15 @@ impl Debouncer {
 }
 
 /// Reads buttons from GPIO lines and sends the index of each debounced press.
-pub fn spawn_gpio(cfg: &firmware_config::kiosk::ButtonsConfig, presses: mpsc::Sender<usize>) -> Result<(), String> {
+pub fn spawn_gpio(
+    cfg: &firmware_config::kiosk::ButtonsConfig,
+    presses: mpsc::Sender<usize>,
+) -> Result<(), String> {
     use linux_embedded_hal::gpio_cdev::{Chip, EventRequestFlags, EventType, LineRequestFlags};
     let debounce = cfg.debounce.std();
     for (index, &line) in cfg.lines.iter().enumerate() {
-        let mut chip = Chip::new(&cfg.gpio_chip).map_err(|e| format!("button GPIO {}: {e}", cfg.gpio_chip))?;
+        let mut chip =
+            Chip::new(&cfg.gpio_chip).map_err(|e| format!("button GPIO {}: {e}", cfg.gpio_chip))?;
         let mut flags = LineRequestFlags::INPUT;
         if cfg.active_low {
             flags |= LineRequestFlags::ACTIVE_LOW;
@@ -64,7 +76,13 @@ pub fn spawn_gpio(cfg: &firmware_config::kiosk::ButtonsConfig, presses: mpsc::Se
             .name(format!("button-{index}"))
             .spawn(move || {
                 while let Ok(ev) = events.get_event() {
-                    if tx.blocking_send((matches!(ev.event_type(), EventType::RisingEdge), Instant::now())).is_err() {
+                    if tx
+                        .blocking_send((
+                            matches!(ev.event_type(), EventType::RisingEdge),
+                            Instant::now(),
+                        ))
+                        .is_err()
+                    {
                         return;
                     }
                 }
@@ -73,7 +91,9 @@ pub fn spawn_gpio(cfg: &firmware_config::kiosk::ButtonsConfig, presses: mpsc::Se
         tokio::spawn(async move {
             let mut d = Debouncer::new(debounce);
             loop {
-                let deadline = d.next_deadline().unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+                let deadline = d
+                    .next_deadline()
+                    .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
                 let settled = tokio::select! {
                     ev = rx.recv() => match ev {
                         Some((level, at)) => d.handle_level(level, at),

@@ -75,7 +75,11 @@ impl std::fmt::Debug for Screen {
         match self {
             Screen::Starting => f.write_str("Starting"),
             Screen::Idle { credit, .. } => write!(f, "Idle(credit {credit:?})"),
-            Screen::Credit { credit, seconds_left, .. } => write!(f, "Credit({credit}, {seconds_left}s)"),
+            Screen::Credit {
+                credit,
+                seconds_left,
+                ..
+            } => write!(f, "Credit({credit}, {seconds_left}s)"),
             Screen::Working { what } => write!(f, "Working({what})"),
             Screen::Voucher { code, note, .. } => write!(f, "Voucher({code}, {note})"),
             Screen::OutOfService { reason } => write!(f, "OutOfService({reason})"),
@@ -85,7 +89,10 @@ impl std::fmt::Debug for Screen {
 
 fn text(c: &mut Canvas, s: &str, font: &MonoFont<'_>, x: i32, y: i32, align: Alignment) {
     let style = MonoTextStyle::new(font, BinaryColor::On);
-    let ts = TextStyleBuilder::new().alignment(align).baseline(Baseline::Top).build();
+    let ts = TextStyleBuilder::new()
+        .alignment(align)
+        .baseline(Baseline::Top)
+        .build();
     let max = (WIDTH / font.character_size.width) as usize;
     let s: String = printable(s).chars().take(max).collect();
     // Canvas drawing is infallible.
@@ -106,7 +113,11 @@ pub fn draw(screen: &Screen) -> Canvas {
             centered(&mut c, "Starting", big, 16);
             centered(&mut c, "please wait", small, 38);
         }
-        Screen::Idle { site, offers, credit } => {
+        Screen::Idle {
+            site,
+            offers,
+            credit,
+        } => {
             centered(&mut c, site, small, 0);
             let _ = Rectangle::new(Point::new(0, 11), Size::new(WIDTH, 1))
                 .into_styled(PrimitiveStyle::with_fill(BinaryColor::On))
@@ -116,10 +127,18 @@ pub fn draw(screen: &Screen) -> Canvas {
                 text(&mut c, name, small, 0, y, Alignment::Left);
                 text(&mut c, price, small, WIDTH as i32 - 1, y, Alignment::Right);
             }
-            let bottom = if credit.is_empty() { "Insert coin".to_string() } else { format!("Credit {credit}") };
+            let bottom = if credit.is_empty() {
+                "Insert coin".to_string()
+            } else {
+                format!("Credit {credit}")
+            };
             centered(&mut c, &bottom, small, 54);
         }
-        Screen::Credit { credit, buys, seconds_left } => {
+        Screen::Credit {
+            credit,
+            buys,
+            seconds_left,
+        } => {
             centered(&mut c, credit, big, 0);
             for (i, line) in buys.iter().take(3).enumerate() {
                 text(&mut c, line, small, 0, 18 + 10 * i as i32, Alignment::Left);
@@ -130,7 +149,12 @@ pub fn draw(screen: &Screen) -> Canvas {
             centered(&mut c, what, big, 16);
             centered(&mut c, "please wait", small, 38);
         }
-        Screen::Voucher { code, password, url, note } => {
+        Screen::Voucher {
+            code,
+            password,
+            url,
+            note,
+        } => {
             // QR at 1 pixel per module on the left, text on the right: a phone
             // camera reads a 33-module code from an OLED at arm's length.
             let side = c.draw_qr(url.as_bytes(), 0, 0, 1, 2).unwrap_or(0);
@@ -146,7 +170,11 @@ pub fn draw(screen: &Screen) -> Canvas {
                 text(&mut c, &fit(p.expose()), small, x, y + 11, Alignment::Left);
                 y += 22;
             }
-            for (i, word) in wrap(note, cols).iter().take(((64 - y) / 10) as usize).enumerate() {
+            for (i, word) in wrap(note, cols)
+                .iter()
+                .take(((64 - y) / 10) as usize)
+                .enumerate()
+            {
                 text(&mut c, word, small, x, y + 10 * i as i32, Alignment::Left);
             }
         }
@@ -186,17 +214,32 @@ mod tests {
     use crate::kiosk::printer::render::zbar_decode;
 
     fn ink(c: &Canvas) -> usize {
-        (0..c.height()).flat_map(|y| (0..c.width()).map(move |x| (x, y))).filter(|&(x, y)| c.get(x, y)).count()
+        (0..c.height())
+            .flat_map(|y| (0..c.width()).map(move |x| (x, y)))
+            .filter(|&(x, y)| c.get(x, y))
+            .count()
     }
 
     #[test]
     fn every_screen_draws_something_different() {
         let screens = [
             Screen::Starting,
-            Screen::Idle { site: "Cafe".into(), offers: vec![("1 hour".into(), "PHP 5".into())], credit: String::new() },
-            Screen::Credit { credit: "PHP 7".into(), buys: vec!["1 hour".into()], seconds_left: 30 },
-            Screen::Working { what: "Printing".into() },
-            Screen::OutOfService { reason: "network down".into() },
+            Screen::Idle {
+                site: "Cafe".into(),
+                offers: vec![("1 hour".into(), "PHP 5".into())],
+                credit: String::new(),
+            },
+            Screen::Credit {
+                credit: "PHP 7".into(),
+                buys: vec!["1 hour".into()],
+                seconds_left: 30,
+            },
+            Screen::Working {
+                what: "Printing".into(),
+            },
+            Screen::OutOfService {
+                reason: "network down".into(),
+            },
         ];
         let frames: Vec<Canvas> = screens.iter().map(draw).collect();
         for (s, f) in screens.iter().zip(&frames) {
@@ -233,6 +276,9 @@ mod tests {
 
     #[test]
     fn words_wrap_at_the_column_limit() {
-        assert_eq!(wrap("printer out of paper", 11), vec!["printer out", "of paper"]);
+        assert_eq!(
+            wrap("printer out of paper", 11),
+            vec!["printer out", "of paper"]
+        );
     }
 }

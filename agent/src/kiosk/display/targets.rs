@@ -24,7 +24,10 @@ pub enum DisplayError {
 }
 
 fn err(device: &str, e: impl std::fmt::Display) -> DisplayError {
-    DisplayError::Device { device: device.to_string(), message: e.to_string() }
+    DisplayError::Device {
+        device: device.to_string(),
+        message: e.to_string(),
+    }
 }
 
 /// Something that shows a 128x64 frame.
@@ -45,7 +48,11 @@ impl PngDir {
     pub fn new(dir: impl Into<PathBuf>, scale: u32) -> Result<PngDir, DisplayError> {
         let dir = dir.into();
         std::fs::create_dir_all(&dir).map_err(|e| err(&dir.display().to_string(), e))?;
-        Ok(PngDir { dir, count: 0, scale: scale.max(1) })
+        Ok(PngDir {
+            dir,
+            count: 0,
+            scale: scale.max(1),
+        })
     }
 }
 
@@ -65,7 +72,8 @@ impl Panel for PngDir {
         let png = scaled(frame, self.scale).to_png();
         self.count += 1;
         let device = self.dir.display().to_string();
-        std::fs::write(self.dir.join(format!("screen-{:04}.png", self.count)), &png).map_err(|e| err(&device, e))?;
+        std::fs::write(self.dir.join(format!("screen-{:04}.png", self.count)), &png)
+            .map_err(|e| err(&device, e))?;
         // Written beside and renamed, so a viewer never reads half a file.
         let tmp = self.dir.join(".current.png");
         std::fs::write(&tmp, &png).map_err(|e| err(&device, e))?;
@@ -101,26 +109,45 @@ pub struct Framebuffer {
 impl Framebuffer {
     /// Reads `/sys/class/graphics/fbN/{virtual_size,bits_per_pixel,stride}`.
     pub fn open(path: &str) -> Result<Framebuffer, DisplayError> {
-        let name = std::path::Path::new(path).file_name().and_then(|n| n.to_str()).unwrap_or("fb0");
+        let name = std::path::Path::new(path)
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("fb0");
         let sys = |f: &str| {
             std::fs::read_to_string(format!("/sys/class/graphics/{name}/{f}"))
                 .map(|s| s.trim().to_string())
                 .map_err(|e| err(path, format!("reading {f} from sysfs: {e}")))
         };
         let size = sys("virtual_size")?;
-        let (w, h) = size.split_once(',').ok_or_else(|| err(path, format!("odd virtual_size {size:?}")))?;
+        let (w, h) = size
+            .split_once(',')
+            .ok_or_else(|| err(path, format!("odd virtual_size {size:?}")))?;
         let num = |s: &str| s.trim().parse::<u32>().map_err(|e| err(path, e));
         let (width, height, bpp) = (num(w)?, num(h)?, num(&sys("bits_per_pixel")?)?);
         if bpp != 16 && bpp != 32 {
-            return Err(err(path, format!("{bpp} bits per pixel: only 16 (RGB565) and 32 (XRGB8888) are supported")));
+            return Err(err(
+                path,
+                format!("{bpp} bits per pixel: only 16 (RGB565) and 32 (XRGB8888) are supported"),
+            ));
         }
-        let stride = sys("stride").ok().and_then(|s| s.parse().ok()).unwrap_or(width * bpp / 8);
-        Ok(Framebuffer { path: path.to_string(), width, height, bpp, stride })
+        let stride = sys("stride")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(width * bpp / 8);
+        Ok(Framebuffer {
+            path: path.to_string(),
+            width,
+            height,
+            bpp,
+            stride,
+        })
     }
 
     /// The raw bytes for `frame`, scaled and centred: white ink on black.
     pub fn encode(&self, frame: &Canvas) -> Vec<u8> {
-        let scale = (self.width / frame.width()).min(self.height / frame.height()).max(1);
+        let scale = (self.width / frame.width())
+            .min(self.height / frame.height())
+            .max(1);
         let x0 = self.width.saturating_sub(frame.width() * scale) / 2;
         let y0 = self.height.saturating_sub(frame.height() * scale) / 2;
         let px = (self.bpp / 8) as usize;
@@ -131,7 +158,11 @@ impl Framebuffer {
                 if on {
                     let at = (y * self.stride) as usize + x as usize * px;
                     // RGB565 white = 0xFFFF; XRGB8888 white = 0x00FFFFFF (little endian).
-                    let white: &[u8] = if px == 2 { &[0xFF, 0xFF] } else { &[0xFF, 0xFF, 0xFF, 0x00] };
+                    let white: &[u8] = if px == 2 {
+                        &[0xFF, 0xFF]
+                    } else {
+                        &[0xFF, 0xFF, 0xFF, 0x00]
+                    };
                     out[at..at + px].copy_from_slice(white);
                 }
             }
@@ -163,10 +194,19 @@ impl Ssd1306Panel {
         use ssd1306::prelude::*;
         let i2c = linux_embedded_hal::I2cdev::new(bus).map_err(|e| err(bus, e))?;
         let interface = ssd1306::I2CDisplayInterface::new_custom_address(i2c, address);
-        let mut display = ssd1306::Ssd1306::new(interface, DisplaySize128x64, DisplayRotation::Rotate0)
-            .into_buffered_graphics_mode();
-        display.init().map_err(|e| err(bus, format!("{e:?} (is the OLED at address {address:#04x}?)")))?;
-        Ok(Ssd1306Panel { device: bus.to_string(), display })
+        let mut display =
+            ssd1306::Ssd1306::new(interface, DisplaySize128x64, DisplayRotation::Rotate0)
+                .into_buffered_graphics_mode();
+        display.init().map_err(|e| {
+            err(
+                bus,
+                format!("{e:?} (is the OLED at address {address:#04x}?)"),
+            )
+        })?;
+        Ok(Ssd1306Panel {
+            device: bus.to_string(),
+            display,
+        })
     }
 }
 
@@ -178,7 +218,9 @@ impl Panel for Ssd1306Panel {
                 self.display.set_pixel(x, y, frame.get(x, y));
             }
         }
-        self.display.flush().map_err(|e| err(&self.device, format!("{e:?}")))
+        self.display
+            .flush()
+            .map_err(|e| err(&self.device, format!("{e:?}")))
     }
 }
 
@@ -228,7 +270,13 @@ mod tests {
 
     #[test]
     fn framebuffer_rgb565_scales_and_centres_the_frame() {
-        let fb = Framebuffer { path: String::new(), width: 320, height: 240, bpp: 16, stride: 640 };
+        let fb = Framebuffer {
+            path: String::new(),
+            width: 320,
+            height: 240,
+            bpp: 16,
+            stride: 640,
+        };
         let mut frame = Canvas::new(128, 64);
         frame.set(0, 0, true);
         let bytes = fb.encode(&frame);
@@ -245,7 +293,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut p = PngDir::new(dir.path(), 2).unwrap();
         p.show(&draw(&Screen::Starting)).unwrap();
-        p.show(&draw(&Screen::Working { what: "x".into() })).unwrap();
+        p.show(&draw(&Screen::Working { what: "x".into() }))
+            .unwrap();
         assert!(dir.path().join("screen-0002.png").exists());
         let png = std::fs::read(dir.path().join("current.png")).unwrap();
         assert_eq!(&png[16..20], &256u32.to_be_bytes(), "128 px scaled twice");

@@ -177,7 +177,9 @@ impl Machine {
         }
         match self.phase {
             Phase::Idle | Phase::Credit { .. } | Phase::Showing { .. } => {
-                self.phase = Phase::Credit { deadline: now + self.cfg.insert_window };
+                self.phase = Phase::Credit {
+                    deadline: now + self.cfg.insert_window,
+                };
                 if self.cfg.auto_buy && self.cfg.nothing_better(self.credit) {
                     out.extend(self.buy_best(now));
                 } else {
@@ -191,9 +193,17 @@ impl Machine {
     }
 
     /// The seller could not record a coin: stop taking money.
-    pub fn handle_credit_failed(&mut self, amount: u64, error: &SellError, now: Instant) -> Vec<Action> {
+    pub fn handle_credit_failed(
+        &mut self,
+        amount: u64,
+        error: &SellError,
+        now: Instant,
+    ) -> Vec<Action> {
         self.seller = Err(Reason::Store(error.to_string()));
-        let mut out = vec![Action::Alert(Alert::CreditNotRecorded { amount, error: error.to_string() })];
+        let mut out = vec![Action::Alert(Alert::CreditNotRecorded {
+            amount,
+            error: error.to_string(),
+        })];
         out.extend(self.reconcile(now));
         out
     }
@@ -207,11 +217,15 @@ impl Machine {
             Phase::Showing { .. } => self.go_idle(),
             Phase::Idle | Phase::Credit { .. } => match self.cfg.mode {
                 SellMode::Plans => {
-                    let Some(plan) = self.cfg.plans.get(n).cloned() else { return vec![] };
+                    let Some(plan) = self.cfg.plans.get(n).cloned() else {
+                        return vec![];
+                    };
                     if plan.price <= self.credit && self.credit > 0 {
                         self.sell(Item::Plan(plan.id), now)
                     } else if self.credit > 0 || matches!(self.phase, Phase::Credit { .. }) {
-                        self.phase = Phase::Credit { deadline: now + self.cfg.insert_window };
+                        self.phase = Phase::Credit {
+                            deadline: now + self.cfg.insert_window,
+                        };
                         vec![Action::Show(self.credit_screen(now))]
                     } else {
                         vec![]
@@ -250,7 +264,11 @@ impl Machine {
     }
 
     /// The seller answered a `Sell`.
-    pub fn handle_sale_result(&mut self, result: Result<SoldVoucher, SellError>, now: Instant) -> Vec<Action> {
+    pub fn handle_sale_result(
+        &mut self,
+        result: Result<SoldVoucher, SellError>,
+        now: Instant,
+    ) -> Vec<Action> {
         if self.phase != Phase::Issuing {
             return vec![];
         }
@@ -261,7 +279,9 @@ impl Machine {
                 if let SellError::Unavailable(reason) = e {
                     self.seller = Err(reason);
                 }
-                self.phase = Phase::Credit { deadline: now + self.cfg.insert_window };
+                self.phase = Phase::Credit {
+                    deadline: now + self.cfg.insert_window,
+                };
                 out.extend(self.reconcile(now));
                 if !out.iter().any(|a| matches!(a, Action::Show(_))) {
                     if self.blocked.is_some() {
@@ -277,16 +297,31 @@ impl Machine {
         self.credit = self.credit.saturating_sub(voucher.price);
         let mut out = Vec::new();
         if self.credit > 0 && !self.cfg.carry_over {
-            out.push(Action::Forfeit { amount: self.credit });
+            out.push(Action::Forfeit {
+                amount: self.credit,
+            });
             self.credit = 0;
         }
         if self.cfg.has_printer && self.printer == PrinterState::Ready {
-            let ticket = Ticket::for_voucher(&voucher, &self.cfg.site_name, &self.cfg.money, self.cfg.utc_offset_minutes);
+            let ticket = Ticket::for_voucher(
+                &voucher,
+                &self.cfg.site_name,
+                &self.cfg.money,
+                self.cfg.utc_offset_minutes,
+            );
             out.push(Action::Print(ticket));
-            out.push(Action::Show(Screen::Working { what: "Printing".into() }));
-            self.phase = Phase::Printing { voucher: Box::new(voucher) };
+            out.push(Action::Show(Screen::Working {
+                what: "Printing".into(),
+            }));
+            self.phase = Phase::Printing {
+                voucher: Box::new(voucher),
+            };
         } else {
-            let note = if self.cfg.has_printer { "No ticket: scan or note the code" } else { "Scan or note the code" };
+            let note = if self.cfg.has_printer {
+                "No ticket: scan or note the code"
+            } else {
+                "Scan or note the code"
+            };
             out.extend(self.show_voucher(&voucher, note, false, now));
         }
         out
@@ -308,12 +343,22 @@ impl Machine {
             PrintOutcome::OutOfPaper => {
                 self.printer = PrinterState::PaperOut;
                 out.push(Action::Alert(Alert::PaperOut));
-                out.extend(self.show_voucher(&voucher, "No paper: scan or note the code", false, now));
+                out.extend(self.show_voucher(
+                    &voucher,
+                    "No paper: scan or note the code",
+                    false,
+                    now,
+                ));
             }
             PrintOutcome::Failed(e) => {
                 self.printer = PrinterState::Offline;
                 out.push(Action::Alert(Alert::PrinterFailed(e)));
-                out.extend(self.show_voucher(&voucher, "No ticket: scan or note the code", false, now));
+                out.extend(self.show_voucher(
+                    &voucher,
+                    "No ticket: scan or note the code",
+                    false,
+                    now,
+                ));
             }
         }
         out.extend(self.reconcile(now));
@@ -321,7 +366,11 @@ impl Machine {
     }
 
     /// Whether the seller could sell now (polled by the runner).
-    pub fn handle_seller_health(&mut self, health: Result<(), Reason>, now: Instant) -> Vec<Action> {
+    pub fn handle_seller_health(
+        &mut self,
+        health: Result<(), Reason>,
+        now: Instant,
+    ) -> Vec<Action> {
         if self.seller == health {
             return vec![];
         }
@@ -392,11 +441,16 @@ impl Machine {
                 (_, Some(r)) if !matches!(r, Reason::Starting | Reason::Stopping) => {
                     out.push(Action::Alert(Alert::OutOfService(r.to_string())))
                 }
-                (Some(p), None) if *p != Reason::Starting => out.push(Action::Alert(Alert::BackInService)),
+                (Some(p), None) if *p != Reason::Starting => {
+                    out.push(Action::Alert(Alert::BackInService))
+                }
                 _ => {}
             }
             // A sale under way finishes its own screens first.
-            let busy = matches!(self.phase, Phase::Issuing | Phase::Printing { .. } | Phase::Showing { .. });
+            let busy = matches!(
+                self.phase,
+                Phase::Issuing | Phase::Printing { .. } | Phase::Showing { .. }
+            );
             if !busy {
                 if blocked.is_some() {
                     self.phase = Phase::Idle;
@@ -437,7 +491,14 @@ impl Machine {
             SellMode::Rates => match self.cfg.best_time(self.credit) {
                 Some((time, price)) => {
                     let profile = self.cfg.rate_profile.clone();
-                    self.sell(Item::Time { time, price, profile }, now)
+                    self.sell(
+                        Item::Time {
+                            time,
+                            price,
+                            profile,
+                        },
+                        now,
+                    )
                 }
                 None => vec![],
             },
@@ -447,13 +508,26 @@ impl Machine {
     fn sell(&mut self, item: Item, _now: Instant) -> Vec<Action> {
         self.phase = Phase::Issuing;
         vec![
-            Action::Sell { item, credit: self.credit },
-            Action::Show(Screen::Working { what: "Issuing".into() }),
+            Action::Sell {
+                item,
+                credit: self.credit,
+            },
+            Action::Show(Screen::Working {
+                what: "Issuing".into(),
+            }),
         ]
     }
 
-    fn show_voucher(&mut self, v: &SoldVoucher, note: &str, printed: bool, now: Instant) -> Vec<Action> {
-        self.phase = Phase::Showing { until: now + self.cfg.show_voucher_for };
+    fn show_voucher(
+        &mut self,
+        v: &SoldVoucher,
+        note: &str,
+        printed: bool,
+        now: Instant,
+    ) -> Vec<Action> {
+        self.phase = Phase::Showing {
+            until: now + self.cfg.show_voucher_for,
+        };
         vec![
             Action::Show(Screen::Voucher {
                 code: v.code.clone(),
@@ -461,7 +535,10 @@ impl Machine {
                 url: v.login_url.clone(),
                 note: note.into(),
             }),
-            Action::Delivered { sale_id: v.sale_id.clone(), printed },
+            Action::Delivered {
+                sale_id: v.sale_id.clone(),
+                printed,
+            },
         ]
     }
 
@@ -482,16 +559,26 @@ impl Machine {
         Screen::Idle {
             site: self.cfg.site_name.clone(),
             offers: self.cfg.idle_offers(),
-            credit: if self.credit > 0 { self.cfg.money.show(self.credit) } else { String::new() },
+            credit: if self.credit > 0 {
+                self.cfg.money.show(self.credit)
+            } else {
+                String::new()
+            },
         }
     }
 
     fn out_of_service_screen(&self) -> Screen {
-        let reason = self.blocked.as_ref().map(|r| r.to_string()).unwrap_or_default();
+        let reason = self
+            .blocked
+            .as_ref()
+            .map(|r| r.to_string())
+            .unwrap_or_default();
         match (&self.blocked, self.credit) {
             (Some(Reason::Starting), 0) => Screen::Starting,
             (_, 0) => Screen::OutOfService { reason },
-            (_, c) => Screen::OutOfService { reason: format!("{reason}; credit {} kept", self.cfg.money.show(c)) },
+            (_, c) => Screen::OutOfService {
+                reason: format!("{reason}; credit {} kept", self.cfg.money.show(c)),
+            },
         }
     }
 }

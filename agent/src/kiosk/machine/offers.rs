@@ -67,13 +67,21 @@ impl MachineConfig {
                 .plans
                 .iter()
                 .filter(|p| p.kiosk)
-                .map(|p| Offer { id: p.id.clone(), name: p.name.clone(), price: p.price })
+                .map(|p| Offer {
+                    id: p.id.clone(),
+                    name: p.name.clone(),
+                    price: p.price,
+                })
                 .collect(),
             rates: k.rates.iter().map(|r| (r.credit, r.time.std())).collect(),
             rate_profile: k.rate_profile.clone(),
             site_name: c.agent.site_name.clone(),
-            money: Money { currency: c.vouchers.currency.clone(), decimals: c.vouchers.currency_decimals },
-            utc_offset_minutes: firmware_config::kiosk::parse_utc_offset(&k.utc_offset).unwrap_or(0),
+            money: Money {
+                currency: c.vouchers.currency.clone(),
+                decimals: c.vouchers.currency_decimals,
+            },
+            utc_offset_minutes: firmware_config::kiosk::parse_utc_offset(&k.utc_offset)
+                .unwrap_or(0),
             has_printer: k.printer.kind != PrinterKind::None,
             has_display: k.display.kind != DisplayKind::None,
         }
@@ -98,19 +106,35 @@ impl MachineConfig {
     /// Whether waiting for more coins could buy anything better.
     pub fn nothing_better(&self, credit: u64) -> bool {
         match self.mode {
-            SellMode::Plans => self.plans.iter().map(|p| p.price).max().is_some_and(|m| credit >= m),
-            SellMode::Rates => self.rates.iter().map(|r| r.0).max().is_some_and(|m| credit >= m),
+            SellMode::Plans => self
+                .plans
+                .iter()
+                .map(|p| p.price)
+                .max()
+                .is_some_and(|m| credit >= m),
+            SellMode::Rates => self
+                .rates
+                .iter()
+                .map(|r| r.0)
+                .max()
+                .is_some_and(|m| credit >= m),
         }
     }
 
     /// Idle screen lines: `(name, price)`.
     pub fn idle_offers(&self) -> Vec<(String, String)> {
         match self.mode {
-            SellMode::Plans => self.plans.iter().map(|p| (p.name.clone(), self.money.show(p.price))).collect(),
+            SellMode::Plans => self
+                .plans
+                .iter()
+                .map(|p| (p.name.clone(), self.money.show(p.price)))
+                .collect(),
             SellMode::Rates => {
                 let mut r = self.rates.clone();
                 r.sort();
-                r.iter().map(|(c, t)| (labels::time_span(*t), self.money.show(*c))).collect()
+                r.iter()
+                    .map(|(c, t)| (labels::time_span(*t), self.money.show(*c)))
+                    .collect()
             }
         }
     }
@@ -131,7 +155,10 @@ impl MachineConfig {
                 })
                 .collect(),
             SellMode::Rates => match self.best_time(credit) {
-                Some((t, _)) => vec![format!("Buys {}", labels::time_span(t)), "Press to buy".into()],
+                Some((t, _)) => vec![
+                    format!("Buys {}", labels::time_span(t)),
+                    "Press to buy".into(),
+                ],
                 None => vec!["Insert more".into()],
             },
         }
@@ -149,7 +176,9 @@ pub fn best_time(rates: &[(u64, Duration)], credit: u64) -> Option<(Duration, u6
     const DP_LIMIT: u64 = 100_000;
     if credit > DP_LIMIT {
         let mut sorted: Vec<_> = rates.iter().filter(|r| r.0 > 0).copied().collect();
-        sorted.sort_by(|a, b| (b.1.as_secs_f64() / b.0 as f64).total_cmp(&(a.1.as_secs_f64() / a.0 as f64)));
+        sorted.sort_by(|a, b| {
+            (b.1.as_secs_f64() / b.0 as f64).total_cmp(&(a.1.as_secs_f64() / a.0 as f64))
+        });
         let (mut left, mut time) = (credit, Duration::ZERO);
         for (c, t) in sorted {
             time += t * (left / c) as u32;

@@ -17,10 +17,22 @@ fn cfg() -> MachineConfig {
         auto_buy: false,
         show_voucher_for: Duration::from_secs(20),
         plans: vec![
-            Offer { id: "1h".into(), name: "1 hour".into(), price: 5 },
-            Offer { id: "1d".into(), name: "1 day".into(), price: 20 },
+            Offer {
+                id: "1h".into(),
+                name: "1 hour".into(),
+                price: 5,
+            },
+            Offer {
+                id: "1d".into(),
+                name: "1 day".into(),
+                price: 20,
+            },
         ],
-        rates: vec![(1, Duration::from_secs(600)), (5, Duration::from_secs(3600)), (10, Duration::from_secs(7200))],
+        rates: vec![
+            (1, Duration::from_secs(600)),
+            (5, Duration::from_secs(3600)),
+            (10, Duration::from_secs(7200)),
+        ],
         rate_profile: "default".into(),
         site_name: "Cafe".into(),
         money: Money::default(),
@@ -45,7 +57,10 @@ fn ready(cfg: MachineConfig) -> (Machine, Instant) {
 
 /// Inserts a coin and confirms the commit, as the runner does.
 fn coin(m: &mut Machine, value: u64, now: Instant) -> Vec<Action> {
-    assert_eq!(m.handle_coin(value, now), vec![Action::CommitCredit { amount: value }]);
+    assert_eq!(
+        m.handle_coin(value, now),
+        vec![Action::CommitCredit { amount: value }]
+    );
     m.handle_credit_committed(value, now)
 }
 
@@ -80,23 +95,37 @@ fn plan(id: &str) -> Item {
 fn starting_inhibits_then_ready_enables_without_an_alert() {
     let t0 = Instant::now();
     let mut m = Machine::new(cfg());
-    assert_eq!(m.start(t0), vec![Action::Inhibit(true), Action::Show(Screen::Starting)]);
+    assert_eq!(
+        m.start(t0),
+        vec![Action::Inhibit(true), Action::Show(Screen::Starting)]
+    );
     let out = m.handle_ready(t0);
     assert!(out.contains(&Action::Inhibit(false)), "{out:?}");
     assert!(matches!(screen(&out), Some(Screen::Idle { .. })), "{out:?}");
-    assert!(!out.iter().any(|a| matches!(a, Action::Alert(_))), "{out:?}");
+    assert!(
+        !out.iter().any(|a| matches!(a, Action::Alert(_))),
+        "{out:?}"
+    );
 }
 
 #[test]
 fn a_coin_is_committed_before_the_screen_changes() {
     let (mut m, t0) = ready(cfg());
     let first = m.handle_coin(5, t0);
-    assert_eq!(first, vec![Action::CommitCredit { amount: 5 }], "nothing shown before the commit");
+    assert_eq!(
+        first,
+        vec![Action::CommitCredit { amount: 5 }],
+        "nothing shown before the commit"
+    );
     assert_eq!(m.credit(), 0);
     let out = m.handle_credit_committed(5, t0);
     assert_eq!(m.credit(), 5);
     match screen(&out) {
-        Some(Screen::Credit { credit, buys, seconds_left }) => {
+        Some(Screen::Credit {
+            credit,
+            buys,
+            seconds_left,
+        }) => {
             assert_eq!(credit, "PHP 5");
             assert_eq!(buys[0], "1:1 hour OK");
             assert_eq!(buys[1], "2:1 day +15");
@@ -136,8 +165,16 @@ fn the_whole_path_ends_with_a_ticket_the_voucher_on_screen_and_idle() {
     });
     assert_eq!(ticket.expect("a ticket").code, "KX7M4TRA");
     let out = m.handle_print_result(PrintOutcome::Printed { paper_low: false }, t0 + s(3));
-    assert!(out.contains(&Action::Delivered { sale_id: "sale-1".into(), printed: true }), "{out:?}");
-    assert!(matches!(screen(&out), Some(Screen::Voucher { note, .. }) if note == "Take your ticket"));
+    assert!(
+        out.contains(&Action::Delivered {
+            sale_id: "sale-1".into(),
+            printed: true
+        }),
+        "{out:?}"
+    );
+    assert!(
+        matches!(screen(&out), Some(Screen::Voucher { note, .. }) if note == "Take your ticket")
+    );
     assert!(m.handle_tick(t0 + s(22)).is_empty(), "voucher stays 20 s");
     let out = m.handle_tick(t0 + s(23));
     assert!(matches!(screen(&out), Some(Screen::Idle { credit, .. }) if credit.is_empty()));
@@ -157,7 +194,10 @@ fn leftover_credit_is_forfeited_and_recorded_when_not_carried_over() {
 
 #[test]
 fn leftover_credit_carries_over_when_the_operator_wants_it() {
-    let (mut m, t0) = ready(MachineConfig { carry_over: true, ..cfg() });
+    let (mut m, t0) = ready(MachineConfig {
+        carry_over: true,
+        ..cfg()
+    });
     coin(&mut m, 5, t0);
     coin(&mut m, 1, t0);
     m.handle_button(0, t0);
@@ -165,7 +205,10 @@ fn leftover_credit_carries_over_when_the_operator_wants_it() {
     assert!(!out.iter().any(|a| matches!(a, Action::Forfeit { .. })));
     m.handle_print_result(PrintOutcome::Printed { paper_low: false }, t0);
     let out = m.handle_tick(t0 + s(60));
-    assert!(matches!(screen(&out), Some(Screen::Idle { credit, .. }) if credit == "PHP 1"), "{out:?}");
+    assert!(
+        matches!(screen(&out), Some(Screen::Idle { credit, .. }) if credit == "PHP 1"),
+        "{out:?}"
+    );
     assert_eq!(m.credit(), 1);
 }
 
@@ -175,25 +218,40 @@ fn the_insert_window_keeps_the_credit_by_default() {
     coin(&mut m, 1, t0);
     let out = m.handle_tick(t0 + s(30));
     assert!(sells(&out).is_empty());
-    assert!(matches!(screen(&out), Some(Screen::Idle { credit, .. }) if credit == "PHP 1"), "{out:?}");
+    assert!(
+        matches!(screen(&out), Some(Screen::Idle { credit, .. }) if credit == "PHP 1"),
+        "{out:?}"
+    );
     assert_eq!(m.credit(), 1, "credit is never lost to a timeout");
     // The customer comes back and adds more.
     coin(&mut m, 5, t0 + s(100));
-    assert_eq!(sells(&m.handle_button(0, t0 + s(101))), vec![(plan("1h"), 6)]);
+    assert_eq!(
+        sells(&m.handle_button(0, t0 + s(101))),
+        vec![(plan("1h"), 6)]
+    );
 }
 
 #[test]
 fn the_insert_window_buys_the_best_plan_when_configured() {
-    let (mut m, t0) = ready(MachineConfig { buy_on_timeout: true, ..cfg() });
+    let (mut m, t0) = ready(MachineConfig {
+        buy_on_timeout: true,
+        ..cfg()
+    });
     coin(&mut m, 10, t0);
     coin(&mut m, 10, t0 + s(5));
-    assert!(m.handle_tick(t0 + s(34)).iter().all(|a| !matches!(a, Action::Sell { .. })));
+    assert!(m
+        .handle_tick(t0 + s(34))
+        .iter()
+        .all(|a| !matches!(a, Action::Sell { .. })));
     assert_eq!(sells(&m.handle_tick(t0 + s(35))), vec![(plan("1d"), 20)]);
 }
 
 #[test]
 fn buy_best_with_too_little_credit_keeps_it() {
-    let (mut m, t0) = ready(MachineConfig { buy_on_timeout: true, ..cfg() });
+    let (mut m, t0) = ready(MachineConfig {
+        buy_on_timeout: true,
+        ..cfg()
+    });
     coin(&mut m, 1, t0);
     let out = m.handle_tick(t0 + s(30));
     assert!(sells(&out).is_empty());
@@ -202,22 +260,41 @@ fn buy_best_with_too_little_credit_keeps_it() {
 
 #[test]
 fn rates_mode_sells_the_most_time_the_credit_buys() {
-    let (mut m, t0) = ready(MachineConfig { mode: SellMode::Rates, ..cfg() });
+    let (mut m, t0) = ready(MachineConfig {
+        mode: SellMode::Rates,
+        ..cfg()
+    });
     coin(&mut m, 5, t0);
     let out = coin(&mut m, 1, t0);
-    assert!(matches!(screen(&out), Some(Screen::Credit { buys, .. }) if buys[0] == "Buys 1h 10m"), "{out:?}");
+    assert!(
+        matches!(screen(&out), Some(Screen::Credit { buys, .. }) if buys[0] == "Buys 1h 10m"),
+        "{out:?}"
+    );
     coin(&mut m, 1, t0);
     let sold = sells(&m.handle_button(0, t0));
     assert_eq!(
         sold,
-        vec![(Item::Time { time: Duration::from_secs(80 * 60), price: 7, profile: "default".into() }, 7)]
+        vec![(
+            Item::Time {
+                time: Duration::from_secs(80 * 60),
+                price: 7,
+                profile: "default".into()
+            },
+            7
+        )]
     );
 }
 
 #[test]
 fn auto_buy_sells_as_soon_as_the_dearest_plan_is_paid() {
-    let (mut m, t0) = ready(MachineConfig { auto_buy: true, ..cfg() });
-    assert!(sells(&coin(&mut m, 10, t0)).is_empty(), "a dearer plan is still possible");
+    let (mut m, t0) = ready(MachineConfig {
+        auto_buy: true,
+        ..cfg()
+    });
+    assert!(
+        sells(&coin(&mut m, 10, t0)).is_empty(),
+        "a dearer plan is still possible"
+    );
     assert_eq!(sells(&coin(&mut m, 10, t0)), vec![(plan("1d"), 20)]);
 }
 
@@ -229,7 +306,10 @@ fn paper_out_shows_the_voucher_with_its_qr_and_alerts() {
     m.handle_sale_result(Ok(voucher("KX7M4TRA", 5)), t0);
     let out = m.handle_print_result(PrintOutcome::OutOfPaper, t0 + s(1));
     assert!(out.contains(&Action::Alert(Alert::PaperOut)), "{out:?}");
-    assert!(out.contains(&Action::Delivered { sale_id: "sale-1".into(), printed: false }));
+    assert!(out.contains(&Action::Delivered {
+        sale_id: "sale-1".into(),
+        printed: false
+    }));
     match screen(&out) {
         Some(Screen::Voucher { code, url, .. }) => {
             assert_eq!(code, "KX7M4TRA");
@@ -237,19 +317,28 @@ fn paper_out_shows_the_voucher_with_its_qr_and_alerts() {
         }
         other => panic!("{other:?}"),
     }
-    assert!(!out.contains(&Action::Inhibit(true)), "the display can still deliver vouchers");
+    assert!(
+        !out.contains(&Action::Inhibit(true)),
+        "the display can still deliver vouchers"
+    );
     // The next sale goes straight to the display.
     m.handle_tick(t0 + s(60));
     coin(&mut m, 5, t0 + s(61));
     m.handle_button(0, t0 + s(61));
     let out = m.handle_sale_result(Ok(voucher("B", 5)), t0 + s(61));
-    assert!(!out.iter().any(|a| matches!(a, Action::Print(_))), "{out:?}");
+    assert!(
+        !out.iter().any(|a| matches!(a, Action::Print(_))),
+        "{out:?}"
+    );
     assert!(matches!(screen(&out), Some(Screen::Voucher { code, .. }) if code == "B"));
 }
 
 #[test]
 fn paper_out_without_a_display_inhibits_after_the_voucher() {
-    let (mut m, t0) = ready(MachineConfig { has_display: false, ..cfg() });
+    let (mut m, t0) = ready(MachineConfig {
+        has_display: false,
+        ..cfg()
+    });
     coin(&mut m, 5, t0);
     m.handle_button(0, t0);
     m.handle_sale_result(Ok(voucher("A", 5)), t0);
@@ -267,9 +356,15 @@ fn an_unreachable_router_with_no_pool_inhibits_and_says_why() {
     let (mut m, t0) = ready(cfg());
     let out = m.handle_seller_health(Err(Reason::RouterUnreachable), t0);
     assert!(out.contains(&Action::Inhibit(true)), "{out:?}");
-    assert!(matches!(screen(&out), Some(Screen::OutOfService { reason }) if reason == "network down"));
+    assert!(
+        matches!(screen(&out), Some(Screen::OutOfService { reason }) if reason == "network down")
+    );
     assert!(out.contains(&Action::Alert(Alert::OutOfService("network down".into()))));
-    assert!(m.handle_seller_health(Err(Reason::RouterUnreachable), t0).is_empty(), "no repeat");
+    assert!(
+        m.handle_seller_health(Err(Reason::RouterUnreachable), t0)
+            .is_empty(),
+        "no repeat"
+    );
     let out = m.handle_seller_health(Ok(()), t0 + s(5));
     assert!(out.contains(&Action::Inhibit(false)));
     assert!(matches!(screen(&out), Some(Screen::Idle { .. })));
@@ -281,7 +376,9 @@ fn a_failed_sale_keeps_the_credit_and_lets_the_customer_retry() {
     coin(&mut m, 5, t0);
     m.handle_button(0, t0);
     let out = m.handle_sale_result(Err(SellError::Failed("timeout".into())), t0 + s(2));
-    assert!(out.iter().any(|a| matches!(a, Action::Alert(Alert::SaleFailed(_)))));
+    assert!(out
+        .iter()
+        .any(|a| matches!(a, Action::Alert(Alert::SaleFailed(_)))));
     assert!(matches!(screen(&out), Some(Screen::Credit { .. })));
     assert_eq!(m.credit(), 5);
     assert_eq!(sells(&m.handle_button(0, t0 + s(3))), vec![(plan("1h"), 5)]);
@@ -308,13 +405,19 @@ fn health_lost_during_a_sale_waits_for_the_voucher_screen_to_end() {
     m.handle_button(0, t0);
     let out = m.handle_seller_health(Err(Reason::RouterUnreachable), t0);
     assert!(out.contains(&Action::Inhibit(true)));
-    assert!(screen(&out).is_none(), "the sale in flight keeps its screen");
+    assert!(
+        screen(&out).is_none(),
+        "the sale in flight keeps its screen"
+    );
     m.handle_sale_result(Ok(voucher("A", 5)), t0);
     let out = m.handle_print_result(PrintOutcome::Printed { paper_low: true }, t0);
     assert!(out.contains(&Action::Alert(Alert::PaperLow)));
     assert!(matches!(screen(&out), Some(Screen::Voucher { .. })));
     let out = m.handle_tick(t0 + s(30));
-    assert!(matches!(screen(&out), Some(Screen::OutOfService { .. })), "{out:?}");
+    assert!(
+        matches!(screen(&out), Some(Screen::OutOfService { .. })),
+        "{out:?}"
+    );
 }
 
 #[test]
@@ -323,10 +426,18 @@ fn a_coin_slipping_in_while_inhibited_is_kept_and_shown() {
     m.handle_seller_health(Err(Reason::RouterUnreachable), t0);
     let out = coin(&mut m, 5, t0);
     assert!(sells(&out).is_empty());
-    assert!(matches!(screen(&out), Some(Screen::OutOfService { reason }) if reason.contains("PHP 5 kept")));
-    assert!(m.handle_button(0, t0).is_empty(), "no sale while out of service");
+    assert!(
+        matches!(screen(&out), Some(Screen::OutOfService { reason }) if reason.contains("PHP 5 kept"))
+    );
+    assert!(
+        m.handle_button(0, t0).is_empty(),
+        "no sale while out of service"
+    );
     let out = m.handle_seller_health(Ok(()), t0 + s(1));
-    assert!(matches!(screen(&out), Some(Screen::Idle { credit, .. }) if credit == "PHP 5"), "{out:?}");
+    assert!(
+        matches!(screen(&out), Some(Screen::Idle { credit, .. }) if credit == "PHP 5"),
+        "{out:?}"
+    );
 }
 
 #[test]
@@ -335,13 +446,18 @@ fn a_credit_that_cannot_be_recorded_stops_the_coin_slot() {
     m.handle_coin(5, t0);
     let out = m.handle_credit_failed(5, &SellError::Failed("disk full".into()), t0);
     assert!(out.contains(&Action::Inhibit(true)), "{out:?}");
-    assert!(out.iter().any(|a| matches!(a, Action::Alert(Alert::CreditNotRecorded { amount: 5, .. }))));
+    assert!(out
+        .iter()
+        .any(|a| matches!(a, Action::Alert(Alert::CreditNotRecorded { amount: 5, .. }))));
     assert_eq!(m.credit(), 0, "unrecorded money is not sold against");
 }
 
 #[test]
 fn coins_during_a_sale_are_counted_and_left_over() {
-    let (mut m, t0) = ready(MachineConfig { carry_over: true, ..cfg() });
+    let (mut m, t0) = ready(MachineConfig {
+        carry_over: true,
+        ..cfg()
+    });
     coin(&mut m, 5, t0);
     m.handle_button(0, t0);
     let out = coin(&mut m, 10, t0);
@@ -354,7 +470,12 @@ fn coins_during_a_sale_are_counted_and_left_over() {
 fn the_countdown_redraws_once_a_second() {
     let (mut m, t0) = ready(cfg());
     coin(&mut m, 1, t0);
-    let redraws = (1..=40).filter(|i| !m.handle_tick(t0 + Duration::from_millis(250 * i)).is_empty()).count();
+    let redraws = (1..=40)
+        .filter(|i| {
+            !m.handle_tick(t0 + Duration::from_millis(250 * i))
+                .is_empty()
+        })
+        .count();
     // 10 s of ticks: seconds_left goes 29, 28, ..., 20.
     assert_eq!(redraws, 10);
 }
@@ -364,7 +485,9 @@ fn stopping_inhibits_and_says_so() {
     let (mut m, t0) = ready(cfg());
     let out = m.stop(t0);
     assert!(out.contains(&Action::Inhibit(true)));
-    assert!(matches!(screen(&out), Some(Screen::OutOfService { reason }) if reason == "shutting down"));
+    assert!(
+        matches!(screen(&out), Some(Screen::OutOfService { reason }) if reason == "shutting down")
+    );
 }
 
 #[test]
@@ -379,12 +502,17 @@ fn a_coin_acceptor_fault_inhibits_and_alerts() {
 
 #[test]
 fn separate_passwords_show_on_the_voucher_screen() {
-    let (mut m, t0) = ready(MachineConfig { has_printer: false, ..cfg() });
+    let (mut m, t0) = ready(MachineConfig {
+        has_printer: false,
+        ..cfg()
+    });
     coin(&mut m, 5, t0);
     m.handle_button(0, t0);
     let out = m.handle_sale_result(Ok(sample_voucher("USER1", "493817")), t0);
     match screen(&out) {
-        Some(Screen::Voucher { password: Some(p), .. }) => assert_eq!(p.expose(), "493817"),
+        Some(Screen::Voucher {
+            password: Some(p), ..
+        }) => assert_eq!(p.expose(), "493817"),
         other => panic!("{other:?}"),
     }
 }

@@ -14,7 +14,9 @@ pub enum PrinterError {
     #[error("printer {0} is out of paper: load a new roll")]
     OutOfPaper(String),
     /// No answer to the status request.
-    #[error("printer {0} does not answer DLE EOT 4: check power, cable and [kiosk.printer] port/baud")]
+    #[error(
+        "printer {0} does not answer DLE EOT 4: check power, cable and [kiosk.printer] port/baud"
+    )]
     NoAnswer(String),
     /// Writing to the port failed.
     #[error("printer {device}: {message}: check the cable and [kiosk.printer] port")]
@@ -44,14 +46,20 @@ impl PrinterHandle {
     /// Prints `bytes` if there is paper; returns the paper status after printing.
     pub async fn print(&self, bytes: Vec<u8>) -> Result<PaperStatus, PrinterError> {
         let (tx, rx) = oneshot::channel();
-        self.tx.send(Request::Print(bytes, tx)).await.map_err(|_| PrinterError::Closed)?;
+        self.tx
+            .send(Request::Print(bytes, tx))
+            .await
+            .map_err(|_| PrinterError::Closed)?;
         rx.await.map_err(|_| PrinterError::Closed)?
     }
 
     /// Asks the paper sensors.
     pub async fn status(&self) -> Result<PaperStatus, PrinterError> {
         let (tx, rx) = oneshot::channel();
-        self.tx.send(Request::Status(tx)).await.map_err(|_| PrinterError::Closed)?;
+        self.tx
+            .send(Request::Status(tx))
+            .await
+            .map_err(|_| PrinterError::Closed)?;
         rx.await.map_err(|_| PrinterError::Closed)?
     }
 }
@@ -59,10 +67,12 @@ impl PrinterHandle {
 /// Opens a printer serial port, 8N1.
 pub fn open_port(path: &str, baud: u32) -> Result<tokio_serial::SerialStream, PrinterError> {
     use tokio_serial::SerialPortBuilderExt;
-    tokio_serial::new(path, baud).open_native_async().map_err(|e| PrinterError::Io {
-        device: path.to_string(),
-        message: e.to_string(),
-    })
+    tokio_serial::new(path, baud)
+        .open_native_async()
+        .map_err(|e| PrinterError::Io {
+            device: path.to_string(),
+            message: e.to_string(),
+        })
 }
 
 /// Starts the printer task on `port`; `device` names it in errors.
@@ -94,7 +104,10 @@ async fn run<P: AsyncRead + AsyncWrite + Unpin>(
                     if before.out {
                         return Err(PrinterError::OutOfPaper(device.clone()));
                     }
-                    let io = |e: std::io::Error| PrinterError::Io { device: device.clone(), message: e.to_string() };
+                    let io = |e: std::io::Error| PrinterError::Io {
+                        device: device.clone(),
+                        message: e.to_string(),
+                    };
                     port.write_all(&bytes).await.map_err(io)?;
                     port.flush().await.map_err(io)?;
                     // The printer answers the status request after the ticket it has buffered.
@@ -115,7 +128,10 @@ async fn status<P: AsyncRead + AsyncWrite + Unpin>(
     device: &str,
     timeout: Duration,
 ) -> Result<PaperStatus, PrinterError> {
-    let io = |e: std::io::Error| PrinterError::Io { device: device.to_string(), message: e.to_string() };
+    let io = |e: std::io::Error| PrinterError::Io {
+        device: device.to_string(),
+        message: e.to_string(),
+    };
     port.write_all(&PAPER_STATUS_REQUEST).await.map_err(io)?;
     port.flush().await.map_err(io)?;
     let deadline = tokio::time::Instant::now() + timeout;

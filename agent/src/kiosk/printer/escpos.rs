@@ -93,7 +93,12 @@ impl EscPos {
     }
 
     /// A QR code drawn by the printer: model 2, `module` dots per module (1-16).
-    pub fn qr_native(&mut self, data: &[u8], module: u8, level: QrLevel) -> Result<&mut Self, QrError> {
+    pub fn qr_native(
+        &mut self,
+        data: &[u8],
+        module: u8,
+        level: QrLevel,
+    ) -> Result<&mut Self, QrError> {
         // Store function: pL pH count the 3 bytes `cn fn m` plus the data; at most 7089.
         let len = data.len() + 3;
         if data.is_empty() || len > 7092 {
@@ -102,11 +107,29 @@ impl EscPos {
         // fn 165: select model 2 (n1 = 50), n2 = 0.
         self.raw(&[0x1D, 0x28, 0x6B, 0x04, 0x00, 0x31, 0x41, 0x32, 0x00]);
         // fn 167: module size.
-        self.raw(&[0x1D, 0x28, 0x6B, 0x03, 0x00, 0x31, 0x43, module.clamp(1, 16)]);
+        self.raw(&[
+            0x1D,
+            0x28,
+            0x6B,
+            0x03,
+            0x00,
+            0x31,
+            0x43,
+            module.clamp(1, 16),
+        ]);
         // fn 169: error correction level.
         self.raw(&[0x1D, 0x28, 0x6B, 0x03, 0x00, 0x31, 0x45, level as u8]);
         // fn 180: store the data in the symbol storage area (m = 48).
-        self.raw(&[0x1D, 0x28, 0x6B, (len & 0xFF) as u8, (len >> 8) as u8, 0x31, 0x50, 0x30]);
+        self.raw(&[
+            0x1D,
+            0x28,
+            0x6B,
+            (len & 0xFF) as u8,
+            (len >> 8) as u8,
+            0x31,
+            0x50,
+            0x30,
+        ]);
         self.raw(data);
         // fn 181: print the stored symbol (m = 48).
         Ok(self.raw(&[0x1D, 0x28, 0x6B, 0x03, 0x00, 0x31, 0x51, 0x30]))
@@ -116,7 +139,16 @@ impl EscPos {
     pub fn raster(&mut self, image: &Canvas) -> &mut Self {
         let x = image.width().div_ceil(8);
         let y = image.height();
-        self.raw(&[0x1D, 0x76, 0x30, 0x00, (x & 0xFF) as u8, (x >> 8) as u8, (y & 0xFF) as u8, (y >> 8) as u8]);
+        self.raw(&[
+            0x1D,
+            0x76,
+            0x30,
+            0x00,
+            (x & 0xFF) as u8,
+            (x >> 8) as u8,
+            (y & 0xFF) as u8,
+            (y >> 8) as u8,
+        ]);
         let rows = image.packed_rows();
         self.raw(&rows)
     }
@@ -166,7 +198,9 @@ pub fn ticket_bytes(t: &Ticket, paper: Paper, qr: QrMode) -> Result<Vec<u8>, QrE
             Style::Heading | Style::Code => {
                 // Double size halves the characters per line; long codes stay single width.
                 let big = b.text.len() <= width / 2;
-                p.align(Align::Center).bold(true).size(if big { 2 } else { 1 }, 2);
+                p.align(Align::Center)
+                    .bold(true)
+                    .size(if big { 2 } else { 1 }, 2);
                 p.line(&clip(&b.text, width)).size(1, 1).bold(false)
             }
         };
@@ -209,7 +243,10 @@ impl PaperStatus {
         if byte & 0b1001_0011 != 0b0001_0010 {
             return None;
         }
-        Some(PaperStatus { near_end: byte & 0b0000_1100 != 0, out: byte & 0b0110_0000 != 0 })
+        Some(PaperStatus {
+            near_end: byte & 0b0000_1100 != 0,
+            out: byte & 0b0110_0000 != 0,
+        })
     }
 }
 
@@ -220,7 +257,12 @@ mod tests {
     use crate::kiosk::printer::sample_voucher;
 
     fn ticket() -> Ticket {
-        Ticket::for_voucher(&sample_voucher("KX7M4TRA", "KX7M4TRA"), "Cafe WiFi", &Money::default(), 0)
+        Ticket::for_voucher(
+            &sample_voucher("KX7M4TRA", "KX7M4TRA"),
+            "Cafe WiFi",
+            &Money::default(),
+            0,
+        )
     }
 
     fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
@@ -255,7 +297,10 @@ mod tests {
         let at = find(&bytes, url).expect("QR payload");
         assert!(at > store);
         assert_eq!(&bytes[bytes.len() - 4..], &[0x1D, 0x56, 0x42, 0x00]);
-        assert!(find(&bytes, b"Password").is_none(), "user = password: one code only");
+        assert!(
+            find(&bytes, b"Password").is_none(),
+            "user = password: one code only"
+        );
     }
 
     #[test]
@@ -264,7 +309,12 @@ mod tests {
         t.site_name = "A very long site name that never fits on 58 mm paper".into();
         let bytes = ticket_bytes(&t, Paper::Mm58, QrMode::Native).unwrap();
         for line in bytes.split(|b| *b == 0x0A) {
-            let text: Vec<u8> = line.iter().rev().take_while(|b| (0x20..0x7F).contains(*b)).copied().collect();
+            let text: Vec<u8> = line
+                .iter()
+                .rev()
+                .take_while(|b| (0x20..0x7F).contains(*b))
+                .copied()
+                .collect();
             assert!(text.len() <= 32, "{}", String::from_utf8_lossy(&text));
         }
     }
@@ -279,16 +329,43 @@ mod tests {
         );
         assert_eq!(x, 576 / 8);
         assert!(y > 100 && y < 576, "{y}");
-        assert!(find(&bytes, &[0x1D, 0x28, 0x6B]).is_none(), "no native QR in raster mode");
+        assert!(
+            find(&bytes, &[0x1D, 0x28, 0x6B]).is_none(),
+            "no native QR in raster mode"
+        );
     }
 
     #[test]
     fn paper_status_reads_end_and_near_end() {
         // 0x12: fixed bits only, paper present.
-        assert_eq!(PaperStatus::parse(0x12), Some(PaperStatus { out: false, near_end: false }));
-        assert_eq!(PaperStatus::parse(0x1E), Some(PaperStatus { out: false, near_end: true }));
-        assert_eq!(PaperStatus::parse(0x72), Some(PaperStatus { out: true, near_end: false }));
-        assert_eq!(PaperStatus::parse(0x7E), Some(PaperStatus { out: true, near_end: true }));
+        assert_eq!(
+            PaperStatus::parse(0x12),
+            Some(PaperStatus {
+                out: false,
+                near_end: false
+            })
+        );
+        assert_eq!(
+            PaperStatus::parse(0x1E),
+            Some(PaperStatus {
+                out: false,
+                near_end: true
+            })
+        );
+        assert_eq!(
+            PaperStatus::parse(0x72),
+            Some(PaperStatus {
+                out: true,
+                near_end: false
+            })
+        );
+        assert_eq!(
+            PaperStatus::parse(0x7E),
+            Some(PaperStatus {
+                out: true,
+                near_end: true
+            })
+        );
         // Not a status byte: fixed bits wrong.
         assert_eq!(PaperStatus::parse(0x00), None);
         assert_eq!(PaperStatus::parse(0xFF), None);

@@ -73,13 +73,21 @@ pub struct Ticket {
 
 impl std::fmt::Debug for Ticket {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Ticket").field("code", &self.code).field("plan_name", &self.plan_name).finish_non_exhaustive()
+        f.debug_struct("Ticket")
+            .field("code", &self.code)
+            .field("plan_name", &self.plan_name)
+            .finish_non_exhaustive()
     }
 }
 
 impl Ticket {
     /// The ticket for a sold voucher.
-    pub fn for_voucher(v: &SoldVoucher, site_name: &str, money: &Money, utc_offset_minutes: i32) -> Ticket {
+    pub fn for_voucher(
+        v: &SoldVoucher,
+        site_name: &str,
+        money: &Money,
+        utc_offset_minutes: i32,
+    ) -> Ticket {
         let mut limits = Vec::new();
         if let Some(t) = v.time_limit {
             limits.push(format!("Time: {}", labels::time_span(t)));
@@ -144,7 +152,10 @@ pub struct Block {
 
 impl Block {
     fn new(text: &str, style: Style) -> Block {
-        Block { text: text.to_string(), style }
+        Block {
+            text: text.to_string(),
+            style,
+        }
     }
 }
 
@@ -164,7 +175,9 @@ pub enum Style {
 /// Characters a thermal printer's default code page prints as themselves:
 /// printable ASCII; anything else becomes `?`.
 pub fn printable(text: &str) -> String {
-    text.chars().map(|c| if (' '..='~').contains(&c) { c } else { '?' }).collect()
+    text.chars()
+        .map(|c| if (' '..='~').contains(&c) { c } else { '?' })
+        .collect()
 }
 
 /// `http://<dns_name>/login?username=..&password=..`, query values percent-encoded
@@ -221,11 +234,21 @@ mod tests {
 
     #[test]
     fn the_password_is_printed_only_when_it_differs_from_the_code() {
-        let same = Ticket::for_voucher(&sample_voucher("KX7M4TRA", "KX7M4TRA"), "Cafe", &Money::default(), 0);
+        let same = Ticket::for_voucher(
+            &sample_voucher("KX7M4TRA", "KX7M4TRA"),
+            "Cafe",
+            &Money::default(),
+            0,
+        );
         assert!(same.password.is_none());
         let texts: Vec<String> = same.blocks().0.into_iter().map(|b| b.text).collect();
         assert!(texts.contains(&"Code:".to_string()), "{texts:?}");
-        let separate = Ticket::for_voucher(&sample_voucher("KX7M4TRA", "493817"), "Cafe", &Money::default(), 0);
+        let separate = Ticket::for_voucher(
+            &sample_voucher("KX7M4TRA", "493817"),
+            "Cafe",
+            &Money::default(),
+            0,
+        );
         let texts: Vec<String> = separate.blocks().0.into_iter().map(|b| b.text).collect();
         assert!(texts.contains(&"493817".to_string()), "{texts:?}");
     }
@@ -241,7 +264,12 @@ mod tests {
 
     #[test]
     fn debug_output_hides_the_password() {
-        let t = Ticket::for_voucher(&sample_voucher("C", "secret99"), "Cafe", &Money::default(), 0);
+        let t = Ticket::for_voucher(
+            &sample_voucher("C", "secret99"),
+            "Cafe",
+            &Money::default(),
+            0,
+        );
         assert!(!format!("{t:?}").contains("secret99"));
         assert!(!format!("{:?}", sample_voucher("C", "secret99")).contains("secret99"));
     }

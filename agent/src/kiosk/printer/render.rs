@@ -29,7 +29,11 @@ pub fn render(t: &Ticket, paper: Paper) -> Result<Canvas, QrError> {
             Style::Centered => draw(&mut c, &text, &FONT_10X20, 1, y, true),
             Style::Heading | Style::Code => {
                 let font = &FONT_9X18_BOLD;
-                let scale = if text.len() as u32 * font.character_size.width * 2 <= width { 2 } else { 1 };
+                let scale = if text.len() as u32 * font.character_size.width * 2 <= width {
+                    2
+                } else {
+                    1
+                };
                 draw(&mut c, &text, font, scale, y, true)
             }
         };
@@ -51,10 +55,19 @@ fn draw(c: &mut Canvas, text: &str, font: &MonoFont<'_>, scale: u32, y: u32, cen
     let text: String = text.chars().take(fit).collect();
     let mut line = Canvas::new((text.len() as u32 * cw).max(1), ch);
     // Drawing on a Canvas cannot fail (its error type is Infallible).
-    let _ = Text::with_baseline(&text, Point::zero(), MonoTextStyle::new(font, BinaryColor::On), Baseline::Top)
-        .draw(&mut line);
+    let _ = Text::with_baseline(
+        &text,
+        Point::zero(),
+        MonoTextStyle::new(font, BinaryColor::On),
+        Baseline::Top,
+    )
+    .draw(&mut line);
     let w = line.width() * scale;
-    let x = if center { c.width().saturating_sub(w) / 2 } else { 4 };
+    let x = if center {
+        c.width().saturating_sub(w) / 2
+    } else {
+        4
+    };
     blit(c, &line, x, y, scale);
     ch * scale + 4
 }
@@ -85,7 +98,12 @@ pub(crate) fn zbar_decode(png: &[u8]) -> Option<Vec<String>> {
         .arg(file.path())
         .output()
         .ok()?;
-    Some(String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect())
+    Some(
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect(),
+    )
 }
 
 #[cfg(test)]
@@ -105,7 +123,11 @@ mod tests {
             return;
         };
         assert_eq!(found, vec![v.login_url.clone()]);
-        assert!(v.login_url.contains("password=p%40ss%20word"), "{}", v.login_url);
+        assert!(
+            v.login_url.contains("password=p%40ss%20word"),
+            "{}",
+            v.login_url
+        );
     }
 
     #[test]
@@ -121,9 +143,17 @@ mod tests {
 
     #[test]
     fn the_code_is_drawn_in_ink() {
-        let t = Ticket::for_voucher(&sample_voucher("KX7M4TRA", "KX7M4TRA"), "Cafe", &Money::default(), 0);
+        let t = Ticket::for_voucher(
+            &sample_voucher("KX7M4TRA", "KX7M4TRA"),
+            "Cafe",
+            &Money::default(),
+            0,
+        );
         let canvas = render(&t, Paper::Mm58).unwrap();
-        let ink = (0..canvas.height()).flat_map(|y| (0..384).map(move |x| (x, y))).filter(|&(x, y)| canvas.get(x, y)).count();
+        let ink = (0..canvas.height())
+            .flat_map(|y| (0..384).map(move |x| (x, y)))
+            .filter(|&(x, y)| canvas.get(x, y))
+            .count();
         assert!(ink > 1000, "{ink}");
     }
 }
