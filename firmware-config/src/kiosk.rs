@@ -88,9 +88,18 @@ impl Default for KioskConfig {
             utc_offset: "+00:00".into(),
             // JuanFi's table (field-notes.md): 1 = 10 min, 5 = 60 min, 10 = 120 min.
             rates: vec![
-                RateConfig { credit: 1, time: Duration::from_secs(600) },
-                RateConfig { credit: 5, time: Duration::from_secs(3600) },
-                RateConfig { credit: 10, time: Duration::from_secs(7200) },
+                RateConfig {
+                    credit: 1,
+                    time: Duration::from_secs(600),
+                },
+                RateConfig {
+                    credit: 5,
+                    time: Duration::from_secs(3600),
+                },
+                RateConfig {
+                    credit: 10,
+                    time: Duration::from_secs(7200),
+                },
             ],
             rate_profile: "default".into(),
             coin: CoinConfig::default(),
@@ -188,18 +197,36 @@ impl Default for CoinConfig {
             max_pulse: Duration(std::time::Duration::from_millis(180)),
             train_gap: Duration(std::time::Duration::from_millis(300)),
             pulse_values: vec![
-                PulseValue { pulses: 1, value: 1 },
-                PulseValue { pulses: 5, value: 5 },
-                PulseValue { pulses: 10, value: 10 },
+                PulseValue {
+                    pulses: 1,
+                    value: 1,
+                },
+                PulseValue {
+                    pulses: 5,
+                    value: 5,
+                },
+                PulseValue {
+                    pulses: 10,
+                    value: 10,
+                },
             ],
             port: "/dev/ttyUSB0".into(),
             baud: 9600,
             address: 2,
             poll_interval: Duration(std::time::Duration::from_millis(150)),
             channel_values: vec![
-                ChannelValue { channel: 1, value: 1 },
-                ChannelValue { channel: 2, value: 5 },
-                ChannelValue { channel: 3, value: 10 },
+                ChannelValue {
+                    channel: 1,
+                    value: 1,
+                },
+                ChannelValue {
+                    channel: 2,
+                    value: 5,
+                },
+                ChannelValue {
+                    channel: 3,
+                    value: 10,
+                },
             ],
         }
     }
@@ -348,13 +375,25 @@ fn ms(d: Duration) -> u128 {
 pub(crate) fn validate(kiosk: &KioskConfig, config: &Config, problems: &mut Vec<Problem>) {
     let secs = |d: Duration| d.std().as_secs_f64();
     if !(5.0..=600.0).contains(&secs(kiosk.insert_window)) {
-        problems.push(Problem::new("kiosk.insert_window", kiosk.insert_window, "5s to 10m"));
+        problems.push(Problem::new(
+            "kiosk.insert_window",
+            kiosk.insert_window,
+            "5s to 10m",
+        ));
     }
     if !(1.0..=600.0).contains(&secs(kiosk.show_voucher_for)) {
-        problems.push(Problem::new("kiosk.show_voucher_for", kiosk.show_voucher_for, "1s to 10m"));
+        problems.push(Problem::new(
+            "kiosk.show_voucher_for",
+            kiosk.show_voucher_for,
+            "1s to 10m",
+        ));
     }
     if parse_utc_offset(&kiosk.utc_offset).is_none() {
-        problems.push(Problem::new("kiosk.utc_offset", &kiosk.utc_offset, "+HH:MM or -HH:MM, e.g. \"+08:00\""));
+        problems.push(Problem::new(
+            "kiosk.utc_offset",
+            &kiosk.utc_offset,
+            "+HH:MM or -HH:MM, e.g. \"+08:00\"",
+        ));
     }
     match kiosk.mode {
         SellMode::Plans => {
@@ -368,11 +407,21 @@ pub(crate) fn validate(kiosk: &KioskConfig, config: &Config, problems: &mut Vec<
         }
         SellMode::Rates => {
             if kiosk.rates.is_empty() {
-                problems.push(Problem::new("kiosk.rate", "none", "at least one [[kiosk.rate]] in rates mode"));
+                problems.push(Problem::new(
+                    "kiosk.rate",
+                    "none",
+                    "at least one [[kiosk.rate]] in rates mode",
+                ));
             }
             if kiosk.rate_profile.is_empty() {
-                problems.push(Problem::new("kiosk.rate_profile", "", "a hotspot user profile name, e.g. \"default\""));
-            } else if kiosk.rate_profile != "default" && !config.profiles.iter().any(|p| p.name == kiosk.rate_profile) {
+                problems.push(Problem::new(
+                    "kiosk.rate_profile",
+                    "",
+                    "a hotspot user profile name, e.g. \"default\"",
+                ));
+            } else if kiosk.rate_profile != "default"
+                && !config.profiles.iter().any(|p| p.name == kiosk.rate_profile)
+            {
                 problems.push(Problem::new(
                     "kiosk.rate_profile",
                     &kiosk.rate_profile,
@@ -383,36 +432,71 @@ pub(crate) fn validate(kiosk: &KioskConfig, config: &Config, problems: &mut Vec<
     }
     for (i, r) in kiosk.rates.iter().enumerate() {
         if r.credit == 0 {
-            problems.push(Problem::new(format!("kiosk.rate[{i}].credit"), 0, "1 or more"));
+            problems.push(Problem::new(
+                format!("kiosk.rate[{i}].credit"),
+                0,
+                "1 or more",
+            ));
         }
         if r.time.std().as_secs() < 60 {
-            problems.push(Problem::new(format!("kiosk.rate[{i}].time"), r.time, "1m or more"));
+            problems.push(Problem::new(
+                format!("kiosk.rate[{i}].time"),
+                r.time,
+                "1m or more",
+            ));
         }
         if kiosk.rates[..i].iter().any(|o| o.credit == r.credit) {
-            problems.push(Problem::new(format!("kiosk.rate[{i}].credit"), r.credit, "a credit no other rate uses"));
+            problems.push(Problem::new(
+                format!("kiosk.rate[{i}].credit"),
+                r.credit,
+                "a credit no other rate uses",
+            ));
         }
     }
     validate_coin(&kiosk.coin, problems);
     let p = &kiosk.printer;
     if !matches!(p.paper_mm, 58 | 80) {
-        problems.push(Problem::new("kiosk.printer.paper_mm", p.paper_mm, "58 or 80"));
+        problems.push(Problem::new(
+            "kiosk.printer.paper_mm",
+            p.paper_mm,
+            "58 or 80",
+        ));
     }
     if p.kind == PrinterKind::Escpos {
         if p.port.is_empty() {
-            problems.push(Problem::new("kiosk.printer.port", "", "a serial device such as /dev/ttyS0"));
+            problems.push(Problem::new(
+                "kiosk.printer.port",
+                "",
+                "a serial device such as /dev/ttyS0",
+            ));
         }
         if !matches!(p.baud, 9600 | 19200 | 38400 | 57600 | 115200) {
-            problems.push(Problem::new("kiosk.printer.baud", p.baud, "9600, 19200, 38400, 57600 or 115200"));
+            problems.push(Problem::new(
+                "kiosk.printer.baud",
+                p.baud,
+                "9600, 19200, 38400, 57600 or 115200",
+            ));
         }
     }
     let d = &kiosk.display;
     if d.kind == DisplayKind::Ssd1306 && !matches!(d.i2c_address, 0x3C | 0x3D) {
-        problems.push(Problem::new("kiosk.display.i2c_address", d.i2c_address, "0x3C (60) or 0x3D (61)"));
+        problems.push(Problem::new(
+            "kiosk.display.i2c_address",
+            d.i2c_address,
+            "0x3C (60) or 0x3D (61)",
+        ));
     }
     if d.kind == DisplayKind::Png && d.png_dir.is_empty() {
-        problems.push(Problem::new("kiosk.display.png_dir", "", "a folder to write screens to"));
+        problems.push(Problem::new(
+            "kiosk.display.png_dir",
+            "",
+            "a folder to write screens to",
+        ));
     }
-    if d.kind == DisplayKind::None && p.kind == PrinterKind::None && kiosk.coin.kind != CoinKind::None {
+    if d.kind == DisplayKind::None
+        && p.kind == PrinterKind::None
+        && kiosk.coin.kind != CoinKind::None
+    {
         problems.push(Problem::new(
             "kiosk.display.kind",
             "none",
@@ -421,7 +505,11 @@ pub(crate) fn validate(kiosk: &KioskConfig, config: &Config, problems: &mut Vec<
     }
     let b = &kiosk.buttons;
     if !(5..=200).contains(&ms(b.debounce)) {
-        problems.push(Problem::new("kiosk.buttons.debounce", b.debounce, "5ms to 200ms"));
+        problems.push(Problem::new(
+            "kiosk.buttons.debounce",
+            b.debounce,
+            "5ms to 200ms",
+        ));
     }
     let mut seen = std::collections::BTreeSet::new();
     for line in &b.lines {
@@ -435,10 +523,18 @@ fn validate_coin(c: &CoinConfig, problems: &mut Vec<Problem>) {
     match c.kind {
         CoinKind::Pulse | CoinKind::Sim => {
             if ms(c.noise) > 50 {
-                problems.push(Problem::new("kiosk.coin.noise", c.noise, "50ms or less (real pulses are 25 ms and up)"));
+                problems.push(Problem::new(
+                    "kiosk.coin.noise",
+                    c.noise,
+                    "50ms or less (real pulses are 25 ms and up)",
+                ));
             }
             if c.min_pulse < c.noise {
-                problems.push(Problem::new("kiosk.coin.min_pulse", c.min_pulse, "at least kiosk.coin.noise"));
+                problems.push(Problem::new(
+                    "kiosk.coin.min_pulse",
+                    c.min_pulse,
+                    "at least kiosk.coin.noise",
+                ));
             }
             if c.max_pulse <= c.min_pulse || ms(c.max_pulse) > 1000 {
                 problems.push(Problem::new(
@@ -448,10 +544,18 @@ fn validate_coin(c: &CoinConfig, problems: &mut Vec<Problem>) {
                 ));
             }
             if !(50..=2000).contains(&ms(c.train_gap)) || c.train_gap <= c.noise {
-                problems.push(Problem::new("kiosk.coin.train_gap", c.train_gap, "50ms to 2s (field notes: 100-500 ms)"));
+                problems.push(Problem::new(
+                    "kiosk.coin.train_gap",
+                    c.train_gap,
+                    "50ms to 2s (field notes: 100-500 ms)",
+                ));
             }
             if c.pulse_values.is_empty() {
-                problems.push(Problem::new("kiosk.coin.pulse_values", "[]", "at least one { pulses, value }"));
+                problems.push(Problem::new(
+                    "kiosk.coin.pulse_values",
+                    "[]",
+                    "at least one { pulses, value }",
+                ));
             }
             for (i, pv) in c.pulse_values.iter().enumerate() {
                 if pv.pulses == 0 || pv.pulses > 100 || pv.value == 0 {
@@ -470,12 +574,20 @@ fn validate_coin(c: &CoinConfig, problems: &mut Vec<Problem>) {
                 }
             }
             if c.kind == CoinKind::Pulse && c.gpio_chip.is_empty() {
-                problems.push(Problem::new("kiosk.coin.gpio_chip", "", "a GPIO chip such as /dev/gpiochip0"));
+                problems.push(Problem::new(
+                    "kiosk.coin.gpio_chip",
+                    "",
+                    "a GPIO chip such as /dev/gpiochip0",
+                ));
             }
         }
         CoinKind::Cctalk => {
             if c.port.is_empty() {
-                problems.push(Problem::new("kiosk.coin.port", "", "a serial device such as /dev/ttyUSB0"));
+                problems.push(Problem::new(
+                    "kiosk.coin.port",
+                    "",
+                    "a serial device such as /dev/ttyUSB0",
+                ));
             }
             if c.address == 0 || c.address == 1 {
                 problems.push(Problem::new(
@@ -501,7 +613,11 @@ fn validate_coin(c: &CoinConfig, problems: &mut Vec<Problem>) {
                 }
             }
             if c.channel_values.is_empty() {
-                problems.push(Problem::new("kiosk.coin.channel_values", "[]", "at least one { channel, value }"));
+                problems.push(Problem::new(
+                    "kiosk.coin.channel_values",
+                    "[]",
+                    "at least one { channel, value }",
+                ));
             }
         }
         CoinKind::None => {}

@@ -377,7 +377,18 @@ impl SimPulses {
     /// `pulses` pulses of `width`, `period` apart, starting now; returns when the
     /// last pulse ends (the decoder reports the coin one train gap later).
     pub async fn insert(&self, pulses: u32, width: Duration, period: Duration) -> Instant {
-        let t0 = Instant::now();
+        self.insert_at(Instant::now(), pulses, width, period).await
+    }
+
+    /// Like [`SimPulses::insert`] with the train starting at `t0`, which may be in
+    /// the past (edges carry their own timestamps, as kernel GPIO events do).
+    pub async fn insert_at(
+        &self,
+        t0: Instant,
+        pulses: u32,
+        width: Duration,
+        period: Duration,
+    ) -> Instant {
         let mut end = t0;
         for i in 0..pulses {
             let start = t0 + period * i;

@@ -167,13 +167,9 @@ impl PulseDecoder {
             {
                 self.finish_train()
             }
-            Line::Active { start }
-                if now.saturating_duration_since(start) > self.config.max_width =>
-            {
-                // Mark now so a stuck line cannot later look like a coin.
-                self.spoiled = true;
-                None
-            }
+            // A line held active is judged when it falls (`settle_pulse` spoils a
+            // pulse longer than `max_width`); until then it cannot end a train.
+            // Judging it here would misread edges that are delivered late.
             _ => None,
         }
     }
@@ -183,9 +179,6 @@ impl PulseDecoder {
         match self.line {
             Line::Falling { end, .. } => Some(end + self.config.noise),
             Line::Quiet { since } if self.pulses > 0 => Some(since + self.config.train_gap),
-            Line::Active { start } => {
-                Some(start + self.config.max_width + Duration::from_millis(1))
-            }
             _ => None,
         }
     }
