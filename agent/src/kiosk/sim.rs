@@ -108,7 +108,7 @@ async fn acceptor(
             cmd = commands.recv() => match cmd {
                 None => return,
                 Some(AcceptorCommand::Insert(ch)) => {
-                    let enabled = state.accepting && ch >= 1 && ch <= 16 && state.mask & (1 << (ch - 1)) != 0;
+                    let enabled = state.accepting && (1..=16).contains(&ch) && state.mask & (1 << (ch - 1)) != 0;
                     // Error code 2 = inhibited coin (ccTalk error code table).
                     let e = if enabled { CreditEvent::Credit { channel: ch, sorter: 1 } } else { CreditEvent::Error { code: 2 } };
                     push(&mut counter, &mut events, e);
