@@ -9,7 +9,8 @@ use bytes::BytesMut;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, watch};
 
-use super::coin::cctalk::{header, BufferedCredit, CreditEvent, Decoder, Frame, HOST};
+use super::coin::cctalk::{header, Decoder, Frame, HOST};
+use super::coin::cctalk_credit::{BufferedCredit, CreditEvent};
 use super::coin::gpio::{ChannelPulseSource, Edge};
 
 /// A pseudo-terminal pair: `(device end, agent end)`. Both are raw.

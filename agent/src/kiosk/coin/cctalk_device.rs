@@ -11,9 +11,8 @@ use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 
-use super::cctalk::{
-    check_reply, request, BufferedCredit, CreditEvent, Decoder, EventTracker, Frame, HOST,
-};
+use super::cctalk::{check_reply, request, Decoder, Frame, HOST};
+use super::cctalk_credit::{BufferedCredit, CreditEvent, EventTracker};
 use super::{Coin, CoinError, CoinReport, CoinSource};
 
 /// How the task talks to the acceptor.

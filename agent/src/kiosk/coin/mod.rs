@@ -1,6 +1,7 @@
 //! Coin and bill acceptors: the pulse decoder, the ccTalk codec and device task, GPIO input.
 
 pub mod cctalk;
+pub mod cctalk_credit;
 pub mod cctalk_device;
 pub mod gpio;
 pub mod pulse;

@@ -291,11 +291,7 @@ async fn coins_and_a_button_through_the_runner_print_a_ticket_with_the_code() {
         })
         .expect("a sale");
     assert_eq!(code.1, 6);
-    assert!(
-        printed.lines.contains(&code.0),
-        "{:?}",
-        printed.lines
-    );
+    assert!(printed.lines.contains(&code.0), "{:?}", printed.lines);
     assert!(printed
         .qr
         .unwrap()
