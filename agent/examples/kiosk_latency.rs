@@ -76,7 +76,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         display_errors,
     };
     let seller = Arc::new(MemorySeller::new(&config));
-    let (_handle, _task) = spawn_runner(&config, seller.clone(), devices, None);
+    let (handle, task) = spawn_runner(&config, seller.clone(), devices, None);
     tokio::time::sleep(Duration::from_millis(200)).await;
 
     let width = Duration::from_millis(40);
@@ -108,6 +108,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
     }
+    handle.stop().await;
+    task.await?;
     samples.sort();
     let mean = samples.iter().sum::<Duration>() / samples.len() as u32;
     println!(

@@ -353,3 +353,64 @@ async fn with_the_router_down_the_coin_slot_is_inhibited() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn with_the_paper_out_the_voucher_goes_to_the_display_and_the_operator_hears() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = sim_config(dir.path());
+    let seller = Arc::new(MemorySeller::new(&config));
+    let (alerts_tx, mut alerts) = mpsc::channel(16);
+    let kiosk = crate::kiosk::runner::start(&config, seller.clone(), Some(alerts_tx))
+        .await
+        .unwrap();
+    let acceptor = kiosk.sim.acceptor.clone().unwrap();
+    let printer = kiosk.sim.printer.clone().unwrap();
+    acceptor.wait_for(|s| s.accepting).await;
+    printer.set_paper(true, false);
+    acceptor.insert(2).await;
+    tokio::time::timeout(WAIT, async {
+        while !seller.events().contains(&SellerEvent::Credit(5)) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .unwrap();
+    kiosk.handle.press(0).await;
+    let alert = tokio::time::timeout(WAIT, async {
+        loop {
+            match alerts.recv().await {
+                Some(crate::kiosk::machine::Alert::PaperOut) | None => return true,
+                Some(_) => continue,
+            }
+        }
+    })
+    .await
+    .unwrap();
+    assert!(alert);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        seller
+            .events()
+            .iter()
+            .any(|e| matches!(e, SellerEvent::Delivered { printed: false, .. })),
+        "{:?}",
+        seller.events()
+    );
+    assert!(printer
+        .next_ticket(Duration::from_millis(200))
+        .await
+        .is_none());
+    // The display (a PNG panel here) shows the voucher's QR: decode it.
+    let png = std::fs::read(dir.path().join("current.png")).unwrap();
+    if let Some(found) = crate::kiosk::printer::render::zbar_decode(&png) {
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].starts_with("http://hotspot.lan/login?username=SIM"),
+            "{found:?}"
+        );
+    }
+    assert!(
+        acceptor.state().accepting,
+        "a display can still deliver: keep selling"
+    );
+}
