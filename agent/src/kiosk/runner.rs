@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use firmware_config::kiosk::{CoinKind, DisplayKind, PrinterKind, QrMethod};
 use firmware_config::Config;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use super::coin::{CoinHandle, CoinReport};
@@ -64,15 +64,43 @@ pub struct SimDevices {
     pub printer: Option<super::sim::SimPrinter>,
     /// Presses a button.
     pub buttons: Option<mpsc::Sender<usize>>,
+    /// `[kiosk.coin] channel_values` of the simulated acceptor.
+    pub channel_values: Vec<(u8, u64)>,
 }
 
 /// Cloneable handle to a running kiosk.
 #[derive(Clone)]
 pub struct KioskHandle {
     tx: mpsc::Sender<Input>,
+    status: watch::Receiver<KioskStatus>,
+}
+
+/// What the kiosk is doing, for status reports and the demo.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KioskStatus {
+    /// Credit on the kiosk (committed, not yet spent).
+    pub credit: u64,
+    /// Why it cannot sell, if it cannot.
+    pub out_of_service: Option<String>,
+    /// The screen shown last (its `Debug` form: no passwords).
+    pub screen: String,
+    /// Vouchers delivered since start (printed or on the display).
+    pub delivered: u64,
 }
 
 impl KioskHandle {
+    /// The latest status.
+    pub fn status(&self) -> KioskStatus {
+        self.status.borrow().clone()
+    }
+
+    /// Waits until `pred` holds for the status (or the runner ends).
+    pub async fn wait_for(&self, pred: impl Fn(&KioskStatus) -> bool) -> KioskStatus {
+        let mut rx = self.status.clone();
+        let got = rx.wait_for(|s| pred(s)).await.map(|s| s.clone());
+        got.unwrap_or_else(|_| self.status())
+    }
+
     /// Presses button `n` (0-based), as a GPIO button would.
     pub async fn press(&self, n: usize) {
         let _ = self.tx.send(Input::Button(n)).await;
@@ -157,6 +185,12 @@ pub async fn start<S: Seller>(
             let (device_end, agent_end) =
                 super::sim::pty_pair().map_err(|e| dev("coin acceptor")(&e))?;
             sim.acceptor = Some(super::sim::SimAcceptor::spawn(device_end, k.coin.address));
+            sim.channel_values = k
+                .coin
+                .channel_values
+                .iter()
+                .map(|c| (c.channel, c.value))
+                .collect();
             let (handle, rx) = CoinHandle::channel();
             let mut settings = super::coin::cctalk_device::CctalkSettings::from_config(&k.coin);
             settings.device = "simulated ccTalk acceptor".into();
@@ -263,6 +297,7 @@ pub fn spawn_runner<S: Seller>(
     alerts: Option<mpsc::Sender<Alert>>,
 ) -> (KioskHandle, JoinHandle<()>) {
     let (tx, rx) = mpsc::channel(64);
+    let (status_tx, status) = watch::channel(KioskStatus::default());
     let machine = Machine::new(MachineConfig::from_config(config));
     let paper = Paper::from_mm(config.kiosk.printer.paper_mm);
     let qr = match config.kiosk.printer.qr {
@@ -279,9 +314,10 @@ pub fn spawn_runner<S: Seller>(
         qr,
         credits: Vec::new(),
         sold_credits: Vec::new(),
+        status: status_tx,
     };
     let task = tokio::spawn(runner.run(rx));
-    (KioskHandle { tx }, task)
+    (KioskHandle { tx, status }, task)
 }
 
 struct Runner<S: Seller> {
@@ -296,6 +332,7 @@ struct Runner<S: Seller> {
     credits: Vec<CreditId>,
     /// Credits of the sale just made, for a forfeit of its leftover.
     sold_credits: Vec<CreditId>,
+    status: watch::Sender<KioskStatus>,
 }
 
 impl<S: Seller> Runner<S> {
@@ -402,6 +439,18 @@ impl<S: Seller> Runner<S> {
 
     /// Performs actions in order; results that come back at once are performed too.
     async fn perform(&mut self, actions: Vec<Action>) {
+        self.perform_all(actions).await;
+        let credit = self.machine.credit();
+        let blocked = self.machine.blocked().map(|r| r.to_string());
+        self.status.send_if_modified(|s| {
+            let changed = s.credit != credit || s.out_of_service != blocked;
+            s.credit = credit;
+            s.out_of_service = blocked;
+            changed
+        });
+    }
+
+    async fn perform_all(&mut self, actions: Vec<Action>) {
         let mut queue: VecDeque<Action> = actions.into();
         while let Some(action) = queue.pop_front() {
             match action {
@@ -442,6 +491,12 @@ impl<S: Seller> Runner<S> {
                     });
                 }
                 Action::Show(screen) => {
+                    let text = format!("{screen:?}");
+                    self.status.send_if_modified(|s| {
+                        let changed = s.screen != text;
+                        s.screen = text;
+                        changed
+                    });
                     if let Some(d) = &self.devices.display {
                         d.show(screen).await;
                     }
@@ -466,6 +521,7 @@ impl<S: Seller> Runner<S> {
                     }
                 }
                 Action::Delivered { sale_id, printed } => {
+                    self.status.send_modify(|s| s.delivered += 1);
                     let seller = self.seller.clone();
                     tokio::spawn(async move {
                         if let Err(e) = seller.delivered(&sale_id, printed).await {

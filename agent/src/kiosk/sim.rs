@@ -185,10 +185,25 @@ pub struct PrintedTicket {
     pub lines: Vec<String>,
     /// Payload of the native QR code (`GS ( k` function 180), if any.
     pub qr: Option<String>,
+    /// Line index the QR code was printed before.
+    pub qr_line: usize,
     /// Raster images (`GS v 0`) as `(width in dots, height)`.
     pub images: Vec<(u32, u32)>,
     /// When the cut command's last byte arrived.
     pub at: Instant,
+}
+
+impl PrintedTicket {
+    /// The ticket as it came out, as a PNG: the text lines read back and the QR
+    /// code redrawn from its payload (for the demo; styles are not kept).
+    pub fn to_png(&self, paper: super::printer::Paper) -> Result<Vec<u8>, super::canvas::QrError> {
+        Ok(super::printer::render::render_lines(
+            &self.lines,
+            self.qr.as_deref().map(|q| (self.qr_line, q)),
+            paper,
+        )?
+        .to_png())
+    }
 }
 
 /// Controls a simulated printer.
@@ -267,6 +282,7 @@ async fn printer(
                             bytes,
                             lines: t.lines,
                             qr: t.qr,
+                            qr_line: t.qr_line,
                             images: t.images,
                             at: Instant::now(),
                         })
@@ -282,6 +298,7 @@ struct TicketParse {
     line: Vec<u8>,
     lines: Vec<String>,
     qr: Option<String>,
+    qr_line: usize,
     images: Vec<(u32, u32)>,
 }
 
@@ -336,6 +353,7 @@ fn step(b: &[u8], t: &mut TicketParse) -> Step {
                 // fn 180 (0x50): store QR data after `cn fn m`.
                 if total >= 8 && b[6] == 0x50 {
                     t.qr = Some(String::from_utf8_lossy(&b[8..total]).into_owned());
+                    t.qr_line = t.lines.len();
                 }
                 Step::Done(total)
             }
@@ -413,6 +431,7 @@ impl SimPulses {
     }
 }
 
+pub mod demo;
 pub mod seller;
 #[cfg(test)]
 mod tests;

@@ -47,6 +47,34 @@ pub fn render_png(t: &Ticket, paper: Paper) -> Result<Vec<u8>, QrError> {
     Ok(render(t, paper)?.to_png())
 }
 
+/// Plain text lines with a QR code of `qr.1` before line `qr.0`: how a ticket read
+/// back from ESC/POS bytes looks (the simulated printer's preview).
+pub fn render_lines(
+    lines: &[String],
+    qr: Option<(usize, &str)>,
+    paper: Paper,
+) -> Result<Canvas, QrError> {
+    let mut c = Canvas::new(paper.dots(), 3000);
+    let mut y = 8u32;
+    for i in 0..=lines.len() {
+        if let Some((at, payload)) = qr {
+            if at == i {
+                let image = qr_image(payload.as_bytes(), paper)?;
+                blit(&mut c, &image, 0, y, 1);
+                y += image.height() + 8;
+            }
+        }
+        if let Some(line) = lines.get(i) {
+            y += draw(&mut c, &printable(line), &FONT_10X20, 1, y, true);
+        }
+        if y > 2800 {
+            break;
+        }
+    }
+    c.truncate(y + 24);
+    Ok(c)
+}
+
 /// Draws one line `scale` times enlarged; returns the height used.
 fn draw(c: &mut Canvas, text: &str, font: &MonoFont<'_>, scale: u32, y: u32, center: bool) -> u32 {
     let cw = font.character_size.width;

@@ -414,3 +414,24 @@ async fn with_the_paper_out_the_voucher_goes_to_the_display_and_the_operator_hea
         "a display can still deliver: keep selling"
     );
 }
+
+#[tokio::test]
+async fn the_demo_purchase_returns_a_ticket_and_the_status_follows() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = sim_config(dir.path());
+    let seller = Arc::new(MemorySeller::new(&config));
+    let kiosk = crate::kiosk::runner::start(&config, seller.clone(), None)
+        .await
+        .unwrap();
+    // Channels 2 + 2 = 10: button 0 buys "1 hour" (5), 5 stays (carry_over).
+    let ticket = demo::purchase(&kiosk, &[2, 2], 0, WAIT).await.unwrap();
+    assert!(
+        ticket.lines.iter().any(|l| l.starts_with("SIM")),
+        "{:?}",
+        ticket.lines
+    );
+    let status = kiosk.handle.wait_for(|s| s.delivered == 1).await;
+    assert_eq!(status.credit, 5);
+    assert_eq!(status.out_of_service, None);
+    assert!(status.screen.starts_with("Voucher"), "{}", status.screen);
+}
