@@ -172,5 +172,6 @@ pub trait Seller: Send + Sync + 'static {
         printed: bool,
     ) -> impl Future<Output = Result<(), SellError>> + Send;
     /// Whether a sale could complete now (router reachable or a pooled voucher left).
+    /// The kiosk task calls this every 250 ms: answer from cached state, never block.
     fn can_sell(&self) -> Result<(), Reason>;
 }
