@@ -1,0 +1,87 @@
+//! Coin and bill acceptors: the pulse decoder, the ccTalk codec and device task, GPIO input.
+
+pub mod cctalk;
+pub mod cctalk_credit;
+pub mod cctalk_device;
+pub mod gpio;
+pub mod pulse;
+
+use tokio::sync::mpsc;
+
+/// Errors of the coin device tasks.
+#[derive(Debug, thiserror::Error)]
+pub enum CoinError {
+    /// The serial port or GPIO line failed.
+    #[error("coin acceptor on {device}: {source}: check the cable and [kiosk.coin]")]
+    Io {
+        /// Device path.
+        device: String,
+        /// What failed.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The GPIO chip or line could not be opened or read.
+    #[error("coin acceptor GPIO {chip} line {line}: {message}: check [kiosk.coin] gpio_chip and pulse_line/inhibit_line")]
+    Gpio {
+        /// Chip path.
+        chip: String,
+        /// Line offset.
+        line: u32,
+        /// What failed.
+        message: String,
+    },
+    /// The runner went away; the task ends.
+    #[error("coin acceptor task stopped: the kiosk runner is gone")]
+    Closed,
+}
+
+/// Cloneable handle to a coin device task: sets the inhibit.
+#[derive(Debug, Clone)]
+pub struct CoinHandle {
+    tx: mpsc::Sender<bool>,
+}
+
+impl CoinHandle {
+    /// A handle and the receiver the device task listens on.
+    pub fn channel() -> (CoinHandle, mpsc::Receiver<bool>) {
+        let (tx, rx) = mpsc::channel(8);
+        (CoinHandle { tx }, rx)
+    }
+
+    /// `true` makes the acceptor refuse coins.
+    pub async fn inhibit(&self, on: bool) -> Result<(), CoinError> {
+        self.tx.send(on).await.map_err(|_| CoinError::Closed)
+    }
+}
+
+/// Money accepted by an acceptor, in the smallest currency unit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Coin {
+    /// Credit value.
+    pub value: u64,
+    /// Where it came from: pulses in the train, or the ccTalk credit channel.
+    pub source: CoinSource,
+}
+
+/// How the acceptor told us about a coin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CoinSource {
+    /// A pulse train of this many pulses.
+    Pulses(u32),
+    /// A ccTalk credit on this channel.
+    Channel(u8),
+}
+
+/// What a coin device task reports to the runner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CoinReport {
+    /// Money was accepted.
+    Coin(Coin),
+    /// The acceptor answers and accepts coins (again).
+    Online,
+    /// The acceptor stopped answering; coins cannot be taken. Text for the operator.
+    Fault(String),
+    /// Something the operator should know that does not stop sales (a train not
+    /// credited, events lost, a reset the task recovered from).
+    Warning(String),
+}
