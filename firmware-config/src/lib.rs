@@ -94,10 +94,20 @@ impl Default for AgentConfig {
 impl Config {
     /// Parses TOML text; `origin` names the file in errors.
     pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
-        toml::from_str(text).map_err(|e| ConfigError::Syntax {
+        let syntax = |e: toml::de::Error| ConfigError::Syntax {
             file: origin.to_string(),
             message: e.to_string(),
-        })
+        };
+        let config: Config = toml::from_str(text).map_err(syntax)?;
+        if config.board.preset.is_empty() || config.board.preset == "none" {
+            return Ok(config);
+        }
+        // A board preset fills the device keys the file leaves out. Only then is the
+        // file parsed a second time, through a table, so that TOML errors above keep
+        // their line numbers.
+        let mut doc: toml::Table = toml::from_str(text).map_err(syntax)?;
+        boards::apply_board_defaults(&mut doc);
+        Config::deserialize(toml::Value::Table(doc)).map_err(syntax)
     }
 
     /// Reads, parses and validates a file.
@@ -202,6 +212,14 @@ mod tests {
         let config = Config::parse("", "empty.toml").unwrap();
         config.validate("empty.toml").unwrap();
         assert!(config.routers.is_empty());
+    }
+
+    #[test]
+    fn a_board_preset_fills_device_keys_the_file_leaves_out() {
+        let text = "[board]\npreset = \"rpi4\"\n[kiosk.printer]\nport = \"/dev/ttyUSB7\"\n";
+        let config = Config::parse(text, "b.toml").unwrap();
+        assert_eq!(config.kiosk.coin.pulse_line, 17, "coin line from the rpi4 preset");
+        assert_eq!(config.kiosk.printer.port, "/dev/ttyUSB7", "a key in the file wins over the preset");
     }
 
     #[test]
