@@ -176,7 +176,7 @@ impl Router {
         };
         // Reading the version proves the login works and fills in the info.
         let version_text = router
-            .print(path::RESOURCE, &[], Some("version"))
+            .print(path::RESOURCE, &[], None)
             .await?
             .first()
             .and_then(|r| r.get("version").cloned())
@@ -291,3 +291,7 @@ fn with_attrs(path: &str, attrs: &[(String, String)]) -> Command {
         .iter()
         .fold(Command::new(path), |cmd, (k, v)| cmd.attr(k.as_str(), v.as_str()))
 }
+
+#[cfg(test)]
+#[path = "client_tests.rs"]
+mod tests;

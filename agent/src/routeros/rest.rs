@@ -197,6 +197,20 @@ impl RestClient {
         let io_kind = std::error::Error::source(t)
             .and_then(|s| s.downcast_ref::<std::io::Error>())
             .map(|e| e.kind());
+        if let Some(tls) = &self.cfg.tls {
+            // ureq reports handshake failures as failed connections; rustls's words
+            // ("invalid peer certificate") tell them apart.
+            let lower = text.to_lowercase();
+            if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake") {
+                if let Some((expected, got)) = tls.mismatch() {
+                    return RouterError::FingerprintMismatch { router, expected, got };
+                }
+                return RouterError::Tls {
+                    router,
+                    reason: tls.explain(&text),
+                };
+            }
+        }
         match t.kind() {
             ureq::ErrorKind::ConnectionFailed | ureq::ErrorKind::Dns => {
                 // ureq reports a connect timeout as a failed connection.
@@ -213,18 +227,6 @@ impl RestClient {
                 }
             }
             _ => {}
-        }
-        if let Some(tls) = &self.cfg.tls {
-            if let Some((expected, got)) = tls.mismatch() {
-                return RouterError::FingerprintMismatch { router, expected, got };
-            }
-            let lower = text.to_lowercase();
-            if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake") {
-                return RouterError::Tls {
-                    router,
-                    reason: tls.explain(&text),
-                };
-            }
         }
         match io_kind {
             Some(std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock) => RouterError::Timeout {
@@ -345,4 +347,4 @@ fn transport_reason(t: &ureq::Transport) -> String {
 
 #[cfg(test)]
 #[path = "rest_tests.rs"]
-mod tests;
+pub(crate) mod tests;

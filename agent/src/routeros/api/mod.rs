@@ -11,7 +11,7 @@
 mod conn;
 mod mux;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use std::sync::Arc;
 use std::time::Duration;
