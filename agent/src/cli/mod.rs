@@ -2,6 +2,8 @@
 //! `main.rs` only parses and calls [`run`]. This module is the binary's code kept in
 //! the library so tests can drive it; like `main.rs` it reports errors with `anyhow`.
 
+pub mod router;
+
 use std::path::PathBuf;
 
 use anyhow::{bail, Context as _};

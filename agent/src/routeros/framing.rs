@@ -108,3 +108,64 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod prop {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Decodes `bytes` delivered in pieces of `chunk` bytes; stops at the first error.
+    fn decode_in_chunks(bytes: &[u8], chunk: usize) -> (Vec<Vec<Vec<u8>>>, Option<String>) {
+        let mut codec = SentenceCodec::new(Limits { max_word: 300, max_words: 16 });
+        let mut buf = BytesMut::new();
+        let mut out = Vec::new();
+        for piece in bytes.chunks(chunk.max(1)) {
+            buf.extend_from_slice(piece);
+            loop {
+                match codec.decode(&mut buf) {
+                    Ok(Some(words)) => out.push(words),
+                    Ok(None) => break,
+                    Err(e) => return (out, Some(e.to_string())),
+                }
+            }
+        }
+        (out, None)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+        #[test]
+        fn random_bytes_never_panic_and_chunking_does_not_change_the_outcome(
+            bytes in proptest::collection::vec(any::<u8>(), 0..600),
+            chunk in 1usize..40,
+        ) {
+            let whole = decode_in_chunks(&bytes, bytes.len().max(1));
+            let pieces = decode_in_chunks(&bytes, chunk);
+            prop_assert_eq!(&whole, &pieces);
+            for words in &whole.0 {
+                prop_assert!(!words.is_empty(), "empty sentences are skipped");
+                prop_assert!(words.len() <= 16);
+                prop_assert!(words.iter().all(|w| !w.is_empty() && w.len() <= 300));
+            }
+        }
+
+        #[test]
+        fn encoded_sentences_come_back_whatever_the_chunking(
+            sentences in proptest::collection::vec(
+                proptest::collection::vec(proptest::collection::vec(any::<u8>(), 1..200), 1..6),
+                1..5,
+            ),
+            chunk in 1usize..50,
+        ) {
+            let mut bytes = Vec::new();
+            for s in &sentences {
+                crate::routeros::proto::encode_sentence(s, &mut bytes);
+            }
+            let (decoded, err) = decode_in_chunks(&bytes, chunk);
+            prop_assert_eq!(err, None);
+            prop_assert_eq!(decoded, sentences);
+        }
+    }
+}
