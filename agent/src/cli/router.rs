@@ -64,7 +64,8 @@ pub async fn test_router(settings: RouterSettings) -> RouterTestReport {
     let name = settings.name.clone();
     let result: Result<(Router, String, String, Vec<UserProfile>), RouterError> = async {
         let router = Router::connect(settings).await?;
-        let (identity, resource, profiles) = tokio::join!(router.identity(), router.resource(), router.profiles());
+        let (identity, resource, profiles) =
+            tokio::join!(router.identity(), router.resource(), router.profiles());
         Ok((router, identity?, resource?.board_name, profiles?))
     }
     .await;
@@ -112,7 +113,11 @@ pub async fn run(cmd: RouterCmd, cli: &Cli) -> anyhow::Result<()> {
 }
 
 /// Like [`run`], handing the test outcome to `record` before printing (SQLite hook).
-pub async fn run_with(cmd: RouterCmd, cli: &Cli, record: impl FnOnce(&RouterTestOutcome)) -> anyhow::Result<()> {
+pub async fn run_with(
+    cmd: RouterCmd,
+    cli: &Cli,
+    record: impl FnOnce(&RouterTestOutcome),
+) -> anyhow::Result<()> {
     match cmd {
         RouterCmd::Test { json } => {
             let config = load_config(cli)?;
@@ -168,7 +173,14 @@ pub fn render(report: &RouterTestReport) -> String {
                 None => p.name.clone(),
             })
             .collect();
-        line("profiles", &if profiles.is_empty() { "(none)".to_string() } else { profiles.join(", ") });
+        line(
+            "profiles",
+            &if profiles.is_empty() {
+                "(none)".to_string()
+            } else {
+                profiles.join(", ")
+            },
+        );
     }
     line("elapsed", &format!("{} ms", o.elapsed.as_millis()));
     line("result", if o.ok { "ok" } else { "FAILED" });
@@ -207,12 +219,25 @@ mod tests {
                 let tag = format!(".tag={}", cmd.tag.clone().unwrap_or_default());
                 match cmd.path.as_str() {
                     "/system/resource/print" => {
-                        p.send(&["!re", "=version=6.49.10 (long-term)", "=board-name=hAP ac2", &tag]).await
+                        p.send(&[
+                            "!re",
+                            "=version=6.49.10 (long-term)",
+                            "=board-name=hAP ac2",
+                            &tag,
+                        ])
+                        .await
                     }
                     "/system/identity/print" => p.send(&["!re", "=name=kiosk", &tag]).await,
                     "/ip/hotspot/user/profile/print" => {
-                        p.send(&["!re", "=.id=*1", "=name=1h", "=rate-limit=2M/4M", "=shared-users=1", &tag])
-                            .await
+                        p.send(&[
+                            "!re",
+                            "=.id=*1",
+                            "=name=1h",
+                            "=rate-limit=2M/4M",
+                            "=shared-users=1",
+                            &tag,
+                        ])
+                        .await
                     }
                     _ => {}
                 }
@@ -223,9 +248,18 @@ mod tests {
         let report = test_router(settings(port)).await;
         assert!(report.outcome.ok, "{:?}", report.outcome.error);
         assert_eq!(report.outcome.transport.as_deref(), Some("api"));
-        assert_eq!(report.outcome.version.as_deref(), Some("6.49.10 (long-term)"));
+        assert_eq!(
+            report.outcome.version.as_deref(),
+            Some("6.49.10 (long-term)")
+        );
         let text = render(&report);
-        for part in ["kiosk", "hAP ac2", "1h (2M/4M)", "6.49.10 (long-term)", "result     ok"] {
+        for part in [
+            "kiosk",
+            "hAP ac2",
+            "1h (2M/4M)",
+            "6.49.10 (long-term)",
+            "result     ok",
+        ] {
             assert!(text.contains(part), "{part} missing in\n{text}");
         }
     }
@@ -234,14 +268,18 @@ mod tests {
     async fn a_failed_router_test_keeps_the_error_and_is_not_ok() {
         let port = fake_router(|mut p: Peer, _| async move {
             let _ = p.read().await;
-            p.send(&["!trap", "=message=invalid user name or password (6)"]).await;
+            p.send(&["!trap", "=message=invalid user name or password (6)"])
+                .await;
             p.send(&["!done"]).await;
         })
         .await;
         let report = test_router(settings(port)).await;
         assert!(!report.outcome.ok);
         let error = report.outcome.error.clone().unwrap();
-        assert!(error.contains("invalid user name or password (6)"), "{error}");
+        assert!(
+            error.contains("invalid user name or password (6)"),
+            "{error}"
+        );
         assert!(render(&report).contains("FAILED"));
     }
 }

@@ -80,7 +80,11 @@ impl RouterSettings {
         Ok(ApiConfig {
             router: self.name.clone(),
             host: self.host.clone(),
-            port: if tls { self.api_ssl_port } else { self.api_port },
+            port: if tls {
+                self.api_ssl_port
+            } else {
+                self.api_port
+            },
             tls: if tls { Some(self.tls()?) } else { None },
             username: self.username.clone(),
             password: self.password.clone(),
@@ -95,7 +99,11 @@ impl RouterSettings {
             router: self.name.clone(),
             host: self.host.clone(),
             port: self.rest_port,
-            tls: if self.rest_tls { Some(self.tls()?) } else { None },
+            tls: if self.rest_tls {
+                Some(self.tls()?)
+            } else {
+                None
+            },
             username: self.username.clone(),
             password: self.password.clone(),
             timeout,
@@ -139,26 +147,36 @@ impl Router {
     /// Connects (and with `auto`, detects the transport), logs in and reads the version.
     pub async fn connect(settings: RouterSettings) -> Result<Router, RouterError> {
         let (backend, transport, reason) = match settings.transport {
-            Transport::Api => (Backend::Api(ApiClient::spawn(settings.api_config(false)?)), Transport::Api, None),
-            Transport::ApiSsl => (Backend::Api(ApiClient::spawn(settings.api_config(true)?)), Transport::ApiSsl, None),
+            Transport::Api => (
+                Backend::Api(ApiClient::spawn(settings.api_config(false)?)),
+                Transport::Api,
+                None,
+            ),
+            Transport::ApiSsl => (
+                Backend::Api(ApiClient::spawn(settings.api_config(true)?)),
+                Transport::ApiSsl,
+                None,
+            ),
             Transport::Rest => (
                 Backend::Rest(RestClient::new(settings.rest_config(settings.timeout)?)),
                 Transport::Rest,
                 None,
             ),
-            Transport::Auto => match detect::probe_rest(settings.rest_config(detect::PROBE_TIMEOUT)?).await {
-                RestProbe::Rest { version } => (
-                    Backend::Rest(RestClient::new(settings.rest_config(settings.timeout)?)),
-                    Transport::Rest,
-                    Some(format!("REST answered {version}")),
-                ),
-                RestProbe::Refused(e) => return Err(e),
-                RestProbe::NoRest(why) => (
-                    Backend::Api(ApiClient::spawn(settings.api_config(false)?)),
-                    Transport::Api,
-                    Some(format!("no REST on :{} ({why})", settings.rest_port)),
-                ),
-            },
+            Transport::Auto => {
+                match detect::probe_rest(settings.rest_config(detect::PROBE_TIMEOUT)?).await {
+                    RestProbe::Rest { version } => (
+                        Backend::Rest(RestClient::new(settings.rest_config(settings.timeout)?)),
+                        Transport::Rest,
+                        Some(format!("REST answered {version}")),
+                    ),
+                    RestProbe::Refused(e) => return Err(e),
+                    RestProbe::NoRest(why) => (
+                        Backend::Api(ApiClient::spawn(settings.api_config(false)?)),
+                        Transport::Api,
+                        Some(format!("no REST on :{} ({why})", settings.rest_port)),
+                    ),
+                }
+            }
         };
         let addr = match &backend {
             Backend::Api(c) => c.config().addr(),
@@ -172,7 +190,11 @@ impl Router {
             reason: String::new(),
         };
         let mut router = Router {
-            inner: Arc::new(Inner { settings, info, backend }),
+            inner: Arc::new(Inner {
+                settings,
+                info,
+                backend,
+            }),
         };
         // Reading the version proves the login works and fills in the info.
         let version_text = router
@@ -205,7 +227,12 @@ impl Router {
     }
 
     /// `print` with query words (without `?`) and an optional `.proplist`.
-    pub async fn print(&self, path: &str, queries: &[String], proplist: Option<&str>) -> Result<Vec<Record>, RouterError> {
+    pub async fn print(
+        &self,
+        path: &str,
+        queries: &[String],
+        proplist: Option<&str>,
+    ) -> Result<Vec<Record>, RouterError> {
         match &self.inner.backend {
             Backend::Api(api) => {
                 let mut cmd = Command::new(format!("{path}/print"));
@@ -227,18 +254,27 @@ impl Router {
             Backend::Api(api) => {
                 let command = format!("{path}/add");
                 let response = api.call(with_attrs(&command, attrs)).await?;
-                response.done.get("ret").cloned().ok_or_else(|| RouterError::Unexpected {
-                    router: self.name().to_string(),
-                    command,
-                    detail: "!done carried no =ret= with the new id".into(),
-                })
+                response
+                    .done
+                    .get("ret")
+                    .cloned()
+                    .ok_or_else(|| RouterError::Unexpected {
+                        router: self.name().to_string(),
+                        command,
+                        detail: "!done carried no =ret= with the new id".into(),
+                    })
             }
             Backend::Rest(rest) => rest.add(path, attrs).await,
         }
     }
 
     /// `set` on one item.
-    pub async fn set(&self, path: &str, id: &str, attrs: &[(String, String)]) -> Result<(), RouterError> {
+    pub async fn set(
+        &self,
+        path: &str,
+        id: &str,
+        attrs: &[(String, String)],
+    ) -> Result<(), RouterError> {
         match &self.inner.backend {
             Backend::Api(api) => {
                 let cmd = with_attrs(&format!("{path}/set"), attrs).attr(".id", id);
@@ -251,17 +287,27 @@ impl Router {
     /// `remove` of one item.
     pub async fn remove(&self, path: &str, id: &str) -> Result<(), RouterError> {
         match &self.inner.backend {
-            Backend::Api(api) => api.call(Command::new(format!("{path}/remove")).attr(".id", id)).await.map(|_| ()),
+            Backend::Api(api) => api
+                .call(Command::new(format!("{path}/remove")).attr(".id", id))
+                .await
+                .map(|_| ()),
             Backend::Rest(rest) => rest.remove(path, id).await,
         }
     }
 
     /// Any other command of a menu (`reset-counters`, `enable`, …); returns `!re` records
     /// plus, if `!done` carried data, one record with it.
-    pub async fn command(&self, path: &str, command: &str, attrs: &[(String, String)]) -> Result<Vec<Record>, RouterError> {
+    pub async fn command(
+        &self,
+        path: &str,
+        command: &str,
+        attrs: &[(String, String)],
+    ) -> Result<Vec<Record>, RouterError> {
         match &self.inner.backend {
             Backend::Api(api) => {
-                let mut response = api.call(with_attrs(&format!("{path}/{command}"), attrs)).await?;
+                let mut response = api
+                    .call(with_attrs(&format!("{path}/{command}"), attrs))
+                    .await?;
                 if !response.done.is_empty() {
                     response.rows.push(response.done);
                 }
@@ -274,9 +320,17 @@ impl Router {
     /// A streaming command (`listen`, or `print` with `=follow=`): records arrive until
     /// the [`Listener`] is cancelled or dropped. Binary API only: REST cuts commands
     /// after 60 s (routeros-reference.md §6).
-    pub async fn stream(&self, path: &str, command: &str, attrs: &[(String, String)]) -> Result<Listener, RouterError> {
+    pub async fn stream(
+        &self,
+        path: &str,
+        command: &str,
+        attrs: &[(String, String)],
+    ) -> Result<Listener, RouterError> {
         match &self.inner.backend {
-            Backend::Api(api) => api.stream(with_attrs(&format!("{path}/{command}"), attrs)).await,
+            Backend::Api(api) => {
+                api.stream(with_attrs(&format!("{path}/{command}"), attrs))
+                    .await
+            }
             Backend::Rest(_) => Err(RouterError::Unexpected {
                 router: self.name().to_string(),
                 command: format!("{path}/{command}"),
@@ -287,9 +341,9 @@ impl Router {
 }
 
 fn with_attrs(path: &str, attrs: &[(String, String)]) -> Command {
-    attrs
-        .iter()
-        .fold(Command::new(path), |cmd, (k, v)| cmd.attr(k.as_str(), v.as_str()))
+    attrs.iter().fold(Command::new(path), |cmd, (k, v)| {
+        cmd.attr(k.as_str(), v.as_str())
+    })
 }
 
 #[cfg(test)]

@@ -45,10 +45,16 @@ pub async fn probe_rest(cfg: RestConfig) -> RestProbe {
 
 fn classify(e: RouterError) -> RestProbe {
     match e {
-        RouterError::BadCredentials { .. } | RouterError::FingerprintMismatch { .. } => RestProbe::Refused(e),
+        RouterError::BadCredentials { .. } | RouterError::FingerprintMismatch { .. } => {
+            RestProbe::Refused(e)
+        }
         RouterError::Unreachable { reason, .. } => RestProbe::NoRest(reason.to_lowercase()),
-        RouterError::Timeout { after, .. } => RestProbe::NoRest(format!("no answer within {after:?}")),
-        RouterError::Trap { status, message, .. } => RestProbe::NoRest(match status {
+        RouterError::Timeout { after, .. } => {
+            RestProbe::NoRest(format!("no answer within {after:?}"))
+        }
+        RouterError::Trap {
+            status, message, ..
+        } => RestProbe::NoRest(match status {
             Some(code) => format!("HTTP {code}: {message}"),
             None => message,
         }),

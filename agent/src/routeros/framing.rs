@@ -79,18 +79,30 @@ mod tests {
 
     #[test]
     fn oversized_words_and_control_bytes_are_errors() {
-        let mut codec = SentenceCodec::new(Limits { max_word: 16, max_words: 4 });
+        let mut codec = SentenceCodec::new(Limits {
+            max_word: 16,
+            max_words: 4,
+        });
         // 11 = a 17-byte word, one over the limit: refused before the bytes arrive.
         let mut buf = BytesMut::from(&[0x11][..]);
         assert!(matches!(
             codec.decode(&mut buf),
-            Err(FramingError::Proto(ProtoError::WordTooLong { len: 17, max: 16 }))
+            Err(FramingError::Proto(ProtoError::WordTooLong {
+                len: 17,
+                max: 16
+            }))
         ));
         let mut buf = BytesMut::from(&[0xF8][..]);
-        assert!(matches!(codec.decode(&mut buf), Err(FramingError::Proto(ProtoError::ControlByte(0xF8)))));
+        assert!(matches!(
+            codec.decode(&mut buf),
+            Err(FramingError::Proto(ProtoError::ControlByte(0xF8)))
+        ));
         // Five one-byte words: more than four words in a sentence.
         let mut buf = BytesMut::from(&[1, b'a', 1, b'b', 1, b'c', 1, b'd', 1, b'e', 0][..]);
-        assert!(matches!(codec.decode(&mut buf), Err(FramingError::Proto(ProtoError::TooManyWords(4)))));
+        assert!(matches!(
+            codec.decode(&mut buf),
+            Err(FramingError::Proto(ProtoError::TooManyWords(4)))
+        ));
     }
 
     #[test]
@@ -102,8 +114,8 @@ mod tests {
         assert_eq!(
             &dst[..],
             &[
-                0x07, b'/', b'c', b'a', b'n', b'c', b'e', b'l', 0x06, b'=', b't', b'a', b'g', b'=', b'2', 0x06, b'.', b't',
-                b'a', b'g', b'=', b'7', 0x00
+                0x07, b'/', b'c', b'a', b'n', b'c', b'e', b'l', 0x06, b'=', b't', b'a', b'g', b'=',
+                b'2', 0x06, b'.', b't', b'a', b'g', b'=', b'7', 0x00
             ][..]
         );
     }
@@ -117,7 +129,10 @@ mod prop {
 
     /// Decodes `bytes` delivered in pieces of `chunk` bytes; stops at the first error.
     fn decode_in_chunks(bytes: &[u8], chunk: usize) -> (Vec<Vec<Vec<u8>>>, Option<String>) {
-        let mut codec = SentenceCodec::new(Limits { max_word: 300, max_words: 16 });
+        let mut codec = SentenceCodec::new(Limits {
+            max_word: 300,
+            max_words: 16,
+        });
         let mut buf = BytesMut::new();
         let mut out = Vec::new();
         for piece in bytes.chunks(chunk.max(1)) {

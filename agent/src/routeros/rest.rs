@@ -69,7 +69,10 @@ impl RestConfig {
 
     /// `host:port` for messages.
     pub fn addr(&self) -> String {
-        self.base().split_once("://").map(|(_, a)| a.to_string()).unwrap_or_default()
+        self.base()
+            .split_once("://")
+            .map(|(_, a)| a.to_string())
+            .unwrap_or_default()
     }
 }
 
@@ -83,7 +86,9 @@ pub struct RestClient {
 
 impl fmt::Debug for RestClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RestClient").field("cfg", &self.cfg).finish_non_exhaustive()
+        f.debug_struct("RestClient")
+            .field("cfg", &self.cfg)
+            .finish_non_exhaustive()
     }
 }
 
@@ -110,8 +115,11 @@ impl RestClient {
         if let Some(tls) = &cfg.tls {
             builder = builder.tls_config(tls.config());
         }
-        let token = base64::engine::general_purpose::STANDARD
-            .encode(format!("{}:{}", cfg.username, cfg.password.expose()));
+        let token = base64::engine::general_purpose::STANDARD.encode(format!(
+            "{}:{}",
+            cfg.username,
+            cfg.password.expose()
+        ));
         RestClient {
             agent: builder.build(),
             auth: format!("Basic {token}"),
@@ -126,16 +134,26 @@ impl RestClient {
 
     /// One request; `path` is below `/rest` (e.g. `/system/resource`). Returns the JSON
     /// body (`Null` for an empty one).
-    pub async fn request(&self, method: &'static str, path: &str, body: Option<Value>) -> Result<Value, RouterError> {
+    pub async fn request(
+        &self,
+        method: &'static str,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, RouterError> {
         let this = self.clone();
         let path = path.to_string();
         let router = self.cfg.router.clone();
         tokio::task::spawn_blocking(move || this.request_blocking(method, &path, body))
             .await
-            .unwrap_or_else(|_| Err(RouterError::Closed { router }))
+            .unwrap_or(Err(RouterError::Closed { router }))
     }
 
-    fn request_blocking(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value, RouterError> {
+    fn request_blocking(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, RouterError> {
         let url = format!("{}/rest{}", self.cfg.base(), path);
         let command = format!("{method} /rest{path}");
         let req = self
@@ -158,14 +176,22 @@ impl RestClient {
                     detail: format!("{command} answered with something that is not JSON ({e})"),
                 })
             }
-            Err(ureq::Error::Status(status, resp)) => Err(self.status_error(&command, status, &read_body(resp))),
+            Err(ureq::Error::Status(status, resp)) => {
+                Err(self.status_error(&command, status, &read_body(resp)))
+            }
             Err(ureq::Error::Transport(t)) => Err(self.transport_error(&command, &t)),
         }
     }
 
     fn status_error(&self, command: &str, status: u16, body: &str) -> RouterError {
         let parsed: Option<Map<String, Value>> = serde_json::from_str(body).ok();
-        let field = |k: &str| parsed.as_ref().and_then(|m| m.get(k)).and_then(Value::as_str).map(str::to_string);
+        let field = |k: &str| {
+            parsed
+                .as_ref()
+                .and_then(|m| m.get(k))
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        };
         let message = field("detail")
             .or_else(|| field("message"))
             .unwrap_or_else(|| format!("HTTP {status}"));
@@ -201,9 +227,14 @@ impl RestClient {
             // ureq reports handshake failures as failed connections; rustls's words
             // ("invalid peer certificate") tell them apart.
             let lower = text.to_lowercase();
-            if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake") {
+            if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake")
+            {
                 if let Some((expected, got)) = tls.mismatch() {
-                    return RouterError::FingerprintMismatch { router, expected, got };
+                    return RouterError::FingerprintMismatch {
+                        router,
+                        expected,
+                        got,
+                    };
                 }
                 return RouterError::Tls {
                     router,
@@ -229,11 +260,13 @@ impl RestClient {
             _ => {}
         }
         match io_kind {
-            Some(std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock) => RouterError::Timeout {
-                router,
-                command: command.to_string(),
-                after: self.cfg.timeout,
-            },
+            Some(std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock) => {
+                RouterError::Timeout {
+                    router,
+                    command: command.to_string(),
+                    after: self.cfg.timeout,
+                }
+            }
             _ if text.contains("timed out") => RouterError::Timeout {
                 router,
                 command: command.to_string(),
@@ -244,7 +277,12 @@ impl RestClient {
     }
 
     /// `print`: `GET`, or `POST …/print` when there are queries or a proplist.
-    pub async fn print(&self, path: &str, queries: &[String], proplist: Option<&str>) -> Result<Vec<Record>, RouterError> {
+    pub async fn print(
+        &self,
+        path: &str,
+        queries: &[String],
+        proplist: Option<&str>,
+    ) -> Result<Vec<Record>, RouterError> {
         let value = if queries.is_empty() && proplist.is_none() {
             self.request("GET", path, None).await?
         } else {
@@ -255,7 +293,8 @@ impl RestClient {
             if let Some(p) = proplist {
                 body.insert(".proplist".into(), json!(p));
             }
-            self.request("POST", &format!("{path}/print"), Some(Value::Object(body))).await?
+            self.request("POST", &format!("{path}/print"), Some(Value::Object(body)))
+                .await?
         };
         self.records(path, value)
     }
@@ -263,7 +302,11 @@ impl RestClient {
     /// `add` (`PUT`); returns the new `.id`.
     pub async fn add(&self, path: &str, attrs: &[(String, String)]) -> Result<String, RouterError> {
         let value = self.request("PUT", path, Some(object(attrs))).await?;
-        let record = self.records(path, value)?.into_iter().next().unwrap_or_default();
+        let record = self
+            .records(path, value)?
+            .into_iter()
+            .next()
+            .unwrap_or_default();
         record
             .get(".id")
             .or_else(|| record.get("ret"))
@@ -276,9 +319,16 @@ impl RestClient {
     }
 
     /// `set` (`PATCH`).
-    pub async fn set(&self, path: &str, id: &str, attrs: &[(String, String)]) -> Result<(), RouterError> {
+    pub async fn set(
+        &self,
+        path: &str,
+        id: &str,
+        attrs: &[(String, String)],
+    ) -> Result<(), RouterError> {
         let item = format!("{path}/{}", encode_segment(id));
-        self.request("PATCH", &item, Some(object(attrs))).await.map(|_| ())
+        self.request("PATCH", &item, Some(object(attrs)))
+            .await
+            .map(|_| ())
     }
 
     /// `remove` (`DELETE`).
@@ -288,9 +338,18 @@ impl RestClient {
     }
 
     /// Any other command (`POST`): `!re` data comes as an array, `!done` data as an object.
-    pub async fn command(&self, path: &str, command: &str, attrs: &[(String, String)]) -> Result<Vec<Record>, RouterError> {
+    pub async fn command(
+        &self,
+        path: &str,
+        command: &str,
+        attrs: &[(String, String)],
+    ) -> Result<Vec<Record>, RouterError> {
         let value = self
-            .request("POST", &format!("{path}/{}", encode_segment(command)), Some(object(attrs)))
+            .request(
+                "POST",
+                &format!("{path}/{}", encode_segment(command)),
+                Some(object(attrs)),
+            )
             .await?;
         self.records(path, value)
     }
@@ -328,7 +387,12 @@ impl RestClient {
 }
 
 fn object(attrs: &[(String, String)]) -> Value {
-    Value::Object(attrs.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect())
+    Value::Object(
+        attrs
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+            .collect(),
+    )
 }
 
 fn read_body(resp: ureq::Response) -> String {
@@ -341,7 +405,10 @@ fn read_body(resp: ureq::Response) -> String {
 fn transport_reason(t: &ureq::Transport) -> String {
     match std::error::Error::source(t) {
         Some(source) => source.to_string(),
-        None => t.message().map(str::to_string).unwrap_or_else(|| t.to_string()),
+        None => t
+            .message()
+            .map(str::to_string)
+            .unwrap_or_else(|| t.to_string()),
     }
 }
 

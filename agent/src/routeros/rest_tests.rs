@@ -35,8 +35,14 @@ fn read_request(stream: &mut impl Read) -> Option<Seen> {
                     .find(|h| h.name.eq_ignore_ascii_case(name))
                     .map(|h| String::from_utf8_lossy(h.value).into_owned())
             };
-            let len: usize = header("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
-            let seen_head = (req.method?.to_string(), req.path?.to_string(), header("authorization"));
+            let len: usize = header("content-length")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            let seen_head = (
+                req.method?.to_string(),
+                req.path?.to_string(),
+                header("authorization"),
+            );
             while buf.len() < head + len {
                 let n = stream.read(&mut chunk).ok()?;
                 if n == 0 {
@@ -92,7 +98,9 @@ pub(crate) fn http_router(
                     }
                 }
                 Some(cfg) => {
-                    let Ok(conn) = rustls::ServerConnection::new(cfg) else { return };
+                    let Ok(conn) = rustls::ServerConnection::new(cfg) else {
+                        return;
+                    };
                     let mut tls = rustls::StreamOwned::new(conn, stream);
                     if let Some(seen) = read_request(&mut tls) {
                         let (status, body) = script(&seen);
@@ -126,30 +134,51 @@ fn plain(port: u16) -> RestClient {
 
 #[tokio::test]
 async fn print_with_queries_posts_query_and_proplist_with_basic_auth() {
-    let (port, seen) = http_router(None, |_| (200, r#"[{".id":"*1","name":"v1","uptime":"0s"}]"#.into()));
+    let (port, seen) = http_router(None, |_| {
+        (200, r#"[{".id":"*1","name":"v1","uptime":"0s"}]"#.into())
+    });
     let rows = plain(port)
-        .print("/ip/hotspot/user", &["name=v1".to_string()], Some(".id,name"))
+        .print(
+            "/ip/hotspot/user",
+            &["name=v1".to_string()],
+            Some(".id,name"),
+        )
         .await
         .unwrap();
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0]["name"], "v1");
     let req = seen.recv().unwrap();
-    assert_eq!((req.method.as_str(), req.path.as_str()), ("POST", "/rest/ip/hotspot/user/print"));
+    assert_eq!(
+        (req.method.as_str(), req.path.as_str()),
+        ("POST", "/rest/ip/hotspot/user/print")
+    );
     let body: Value = serde_json::from_str(&req.body).unwrap();
-    assert_eq!(body, json!({".query": ["name=v1"], ".proplist": ".id,name"}));
+    assert_eq!(
+        body,
+        json!({".query": ["name=v1"], ".proplist": ".id,name"})
+    );
     // admin:pw
     assert_eq!(req.auth.as_deref(), Some("Basic YWRtaW46cHc="));
 }
 
 #[tokio::test]
 async fn a_singleton_reads_as_a_bare_object_or_a_one_element_array() {
-    for body in [r#"{"version":"7.18 (stable)"}"#, r#"[{"version":"7.18 (stable)"}]"#] {
+    for body in [
+        r#"{"version":"7.18 (stable)"}"#,
+        r#"[{"version":"7.18 (stable)"}]"#,
+    ] {
         let (port, seen) = http_router(None, move |_| (200, body.to_string()));
-        let rows = plain(port).print("/system/resource", &[], None).await.unwrap();
+        let rows = plain(port)
+            .print("/system/resource", &[], None)
+            .await
+            .unwrap();
         assert_eq!(rows.len(), 1, "{body}");
         assert_eq!(rows[0]["version"], "7.18 (stable)");
         let req = seen.recv().unwrap();
-        assert_eq!((req.method.as_str(), req.path.as_str()), ("GET", "/rest/system/resource"));
+        assert_eq!(
+            (req.method.as_str(), req.path.as_str()),
+            ("GET", "/rest/system/resource")
+        );
     }
 }
 
@@ -157,12 +186,21 @@ async fn a_singleton_reads_as_a_bare_object_or_a_one_element_array() {
 async fn add_puts_and_returns_the_new_id() {
     let (port, seen) = http_router(None, |_| (201, r#"{".id":"*2A","name":"v2"}"#.into()));
     let id = plain(port)
-        .add("/ip/hotspot/user", &[("name".into(), "v2".into()), ("limit-uptime".into(), "1h".into())])
+        .add(
+            "/ip/hotspot/user",
+            &[
+                ("name".into(), "v2".into()),
+                ("limit-uptime".into(), "1h".into()),
+            ],
+        )
         .await
         .unwrap();
     assert_eq!(id, "*2A");
     let req = seen.recv().unwrap();
-    assert_eq!((req.method.as_str(), req.path.as_str()), ("PUT", "/rest/ip/hotspot/user"));
+    assert_eq!(
+        (req.method.as_str(), req.path.as_str()),
+        ("PUT", "/rest/ip/hotspot/user")
+    );
     let body: Value = serde_json::from_str(&req.body).unwrap();
     assert_eq!(body, json!({"name": "v2", "limit-uptime": "1h"}));
 }
@@ -174,7 +212,13 @@ async fn set_and_remove_put_the_id_in_the_path_with_a_literal_star() {
         _ => (204, String::new()),
     });
     let c = plain(port);
-    c.set("/ip/hotspot/user", "*1", &[("disabled".into(), "yes".into())]).await.unwrap();
+    c.set(
+        "/ip/hotspot/user",
+        "*1",
+        &[("disabled".into(), "yes".into())],
+    )
+    .await
+    .unwrap();
     c.remove("/ip/hotspot/user", "*1").await.unwrap();
     c.remove("/interface", "ether 1").await.unwrap();
     let paths: Vec<(String, String)> = seen.try_iter().map(|s| (s.method, s.path)).collect();
@@ -183,7 +227,10 @@ async fn set_and_remove_put_the_id_in_the_path_with_a_literal_star() {
         [
             ("PATCH".to_string(), "/rest/ip/hotspot/user/*1".to_string()),
             ("DELETE".to_string(), "/rest/ip/hotspot/user/*1".to_string()),
-            ("DELETE".to_string(), "/rest/interface/ether%201".to_string()),
+            (
+                "DELETE".to_string(),
+                "/rest/interface/ether%201".to_string()
+            ),
         ]
     );
 }
@@ -196,15 +243,25 @@ async fn other_commands_post_and_read_an_object_or_an_array() {
     });
     let c = plain(port);
     let none = c
-        .command("/ip/hotspot/user", "reset-counters", &[(".id".into(), "*1".into())])
+        .command(
+            "/ip/hotspot/user",
+            "reset-counters",
+            &[(".id".into(), "*1".into())],
+        )
         .await
         .unwrap();
     assert!(none.is_empty());
-    let ret = c.command("/user", "add", &[("name".into(), "x".into())]).await.unwrap();
+    let ret = c
+        .command("/user", "add", &[("name".into(), "x".into())])
+        .await
+        .unwrap();
     assert_eq!(ret[0]["ret"], "*2");
     let first = seen.recv().unwrap();
     assert_eq!(first.method, "POST");
-    assert_eq!(serde_json::from_str::<Value>(&first.body).unwrap(), json!({".id": "*1"}));
+    assert_eq!(
+        serde_json::from_str::<Value>(&first.body).unwrap(),
+        json!({".id": "*1"})
+    );
 }
 
 #[tokio::test]
@@ -216,10 +273,18 @@ async fn an_error_body_keeps_the_routers_detail_and_status() {
                 .into(),
         )
     });
-    let err = plain(port).add("/ip/hotspot/user", &[("name".into(), "v1".into())]).await.unwrap_err();
+    let err = plain(port)
+        .add("/ip/hotspot/user", &[("name".into(), "v1".into())])
+        .await
+        .unwrap_err();
     match &err {
-        RouterError::Trap { message, status, .. } => {
-            assert_eq!(message, "failure: already have user with this name for this server");
+        RouterError::Trap {
+            message, status, ..
+        } => {
+            assert_eq!(
+                message,
+                "failure: already have user with this name for this server"
+            );
             assert_eq!(*status, Some(400));
         }
         other => panic!("{other}"),
@@ -229,20 +294,44 @@ async fn an_error_body_keeps_the_routers_detail_and_status() {
 
 #[tokio::test]
 async fn not_found_without_detail_is_no_such_item() {
-    let (port, _) = http_router(None, |_| (404, r#"{"error":404,"message":"Not Found"}"#.into()));
-    let err = plain(port).remove("/ip/hotspot/user", "*9").await.unwrap_err();
+    let (port, _) = http_router(None, |_| {
+        (404, r#"{"error":404,"message":"Not Found"}"#.into())
+    });
+    let err = plain(port)
+        .remove("/ip/hotspot/user", "*9")
+        .await
+        .unwrap_err();
     assert!(err.is_no_such_item(), "{err}");
     assert_eq!(err.trap_message(), Some("Not Found"));
 }
 
 #[tokio::test]
 async fn status_401_is_bad_credentials_and_403_a_missing_rest_api_policy() {
-    let (port, _) = http_router(None, |_| (401, r#"{"error":401,"message":"Unauthorized"}"#.into()));
-    let err = plain(port).print("/system/resource", &[], None).await.unwrap_err();
+    let (port, _) = http_router(None, |_| {
+        (401, r#"{"error":401,"message":"Unauthorized"}"#.into())
+    });
+    let err = plain(port)
+        .print("/system/resource", &[], None)
+        .await
+        .unwrap_err();
     assert!(matches!(err, RouterError::BadCredentials { .. }), "{err}");
-    let (port, _) = http_router(None, |_| (403, r#"{"error":403,"message":"Forbidden"}"#.into()));
-    let err = plain(port).print("/system/resource", &[], None).await.unwrap_err();
-    assert!(matches!(err, RouterError::MissingPolicy { policy: "rest-api", .. }), "{err}");
+    let (port, _) = http_router(None, |_| {
+        (403, r#"{"error":403,"message":"Forbidden"}"#.into())
+    });
+    let err = plain(port)
+        .print("/system/resource", &[], None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            RouterError::MissingPolicy {
+                policy: "rest-api",
+                ..
+            }
+        ),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -250,11 +339,17 @@ async fn a_refused_connection_is_unreachable_and_html_is_a_protocol_error() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     drop(listener);
-    let err = plain(port).print("/system/resource", &[], None).await.unwrap_err();
+    let err = plain(port)
+        .print("/system/resource", &[], None)
+        .await
+        .unwrap_err();
     assert!(matches!(err, RouterError::Unreachable { .. }), "{err}");
 
     let (port, _) = http_router(None, |_| (200, "<html>RouterOS</html>".into()));
-    let err = plain(port).print("/system/resource", &[], None).await.unwrap_err();
+    let err = plain(port)
+        .print("/system/resource", &[], None)
+        .await
+        .unwrap_err();
     assert!(matches!(err, RouterError::Protocol { .. }), "{err}");
 }
 
@@ -307,6 +402,9 @@ async fn a_silent_server_is_a_timeout() {
     });
     let mut cfg = rest_config(port, None);
     cfg.timeout = Duration::from_millis(300);
-    let err = RestClient::new(cfg).print("/system/resource", &[], None).await.unwrap_err();
+    let err = RestClient::new(cfg)
+        .print("/system/resource", &[], None)
+        .await
+        .unwrap_err();
     assert!(matches!(err, RouterError::Timeout { .. }), "{err}");
 }

@@ -18,7 +18,9 @@ use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls::{
+    CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
+};
 use sha2::{Digest, Sha256};
 
 /// Why a TLS client configuration could not be built.
@@ -42,7 +44,10 @@ pub fn cert_fingerprint(der: &[u8]) -> [u8; 32] {
 
 /// A fingerprint as colon-separated upper-case hex, as RouterOS and browsers show it.
 pub fn fingerprint_hex(fp: &[u8; 32]) -> String {
-    fp.iter().map(|b| format!("{b:02X}")).collect::<Vec<_>>().join(":")
+    fp.iter()
+        .map(|b| format!("{b:02X}"))
+        .collect::<Vec<_>>()
+        .join(":")
 }
 
 /// The ring provider every TLS client here uses.
@@ -83,7 +88,9 @@ impl fmt::Debug for RouterVerifier {
             Trust::Ca(_) => "ca",
             Trust::Nothing => "nothing",
         };
-        f.debug_struct("RouterVerifier").field("trust", &mode).finish()
+        f.debug_struct("RouterVerifier")
+            .field("trust", &mode)
+            .finish()
     }
 }
 
@@ -105,10 +112,16 @@ impl ServerCertVerifier for RouterVerifier {
             Trust::Pinned(pin) if *pin == fp => Ok(ServerCertVerified::assertion()),
             Trust::Pinned(_) => {
                 seen.mismatch = true;
-                Err(rustls::Error::InvalidCertificate(CertificateError::ApplicationVerificationFailure))
+                Err(rustls::Error::InvalidCertificate(
+                    CertificateError::ApplicationVerificationFailure,
+                ))
             }
-            Trust::Ca(webpki) => webpki.verify_server_cert(end_entity, intermediates, server_name, ocsp, now),
-            Trust::Nothing => Err(rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer)),
+            Trust::Ca(webpki) => {
+                webpki.verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
+            }
+            Trust::Nothing => Err(rustls::Error::InvalidCertificate(
+                CertificateError::UnknownIssuer,
+            )),
         };
         if let Ok(mut slot) = self.seen.lock() {
             *slot = seen;
@@ -161,7 +174,10 @@ impl fmt::Debug for RouterTls {
 impl RouterTls {
     /// Trusts the certificate with this SHA-256 fingerprint, else a certificate signed by
     /// the CA in `ca_file` (for the router's host name or IP), else nothing.
-    pub fn new(fingerprint: Option<[u8; 32]>, ca_file: Option<&Path>) -> Result<RouterTls, TlsSetupError> {
+    pub fn new(
+        fingerprint: Option<[u8; 32]>,
+        ca_file: Option<&Path>,
+    ) -> Result<RouterTls, TlsSetupError> {
         let provider = provider();
         let trust = match (fingerprint, ca_file) {
             (Some(fp), _) => Trust::Pinned(fp),
@@ -226,7 +242,10 @@ impl RouterTls {
     }
 }
 
-fn ca_verifier(path: &Path, provider: &Arc<CryptoProvider>) -> Result<Arc<WebPkiServerVerifier>, TlsSetupError> {
+fn ca_verifier(
+    path: &Path,
+    provider: &Arc<CryptoProvider>,
+) -> Result<Arc<WebPkiServerVerifier>, TlsSetupError> {
     let err = |reason: String| TlsSetupError::CaFile {
         path: path.display().to_string(),
         reason,
@@ -263,9 +282,18 @@ mod tests {
 
     #[test]
     fn ip_addresses_and_names_become_server_names() {
-        assert!(matches!(server_name("10.0.0.1").unwrap(), ServerName::IpAddress(_)));
-        assert!(matches!(server_name("[::1]").unwrap(), ServerName::IpAddress(_)));
-        assert!(matches!(server_name("router.lan").unwrap(), ServerName::DnsName(_)));
+        assert!(matches!(
+            server_name("10.0.0.1").unwrap(),
+            ServerName::IpAddress(_)
+        ));
+        assert!(matches!(
+            server_name("[::1]").unwrap(),
+            ServerName::IpAddress(_)
+        ));
+        assert!(matches!(
+            server_name("router.lan").unwrap(),
+            ServerName::DnsName(_)
+        ));
         assert!(server_name("bad name").is_err());
     }
 

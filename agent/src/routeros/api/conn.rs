@@ -42,13 +42,19 @@ pub(crate) async fn open(cfg: &ApiConfig) -> Result<Transport, RouterError> {
     let io: Box<dyn Io> = match &cfg.tls {
         None => Box::new(tcp),
         Some(tls) => {
-            let name = crate::routeros::tls::server_name(&cfg.host).map_err(|e| RouterError::Tls {
-                router: cfg.router.clone(),
-                reason: e.to_string(),
-            })?;
+            let name =
+                crate::routeros::tls::server_name(&cfg.host).map_err(|e| RouterError::Tls {
+                    router: cfg.router.clone(),
+                    reason: e.to_string(),
+                })?;
             let connector = tokio_rustls::TlsConnector::from(tls.config());
             match tokio::time::timeout(cfg.timeout, connector.connect(name, tcp)).await {
-                Err(_) => return Err(unreachable(format!("TLS handshake not finished within {:?}", cfg.timeout))),
+                Err(_) => {
+                    return Err(unreachable(format!(
+                        "TLS handshake not finished within {:?}",
+                        cfg.timeout
+                    )))
+                }
                 Ok(Err(e)) => {
                     if let Some((expected, got)) = tls.mismatch() {
                         return Err(RouterError::FingerprintMismatch {
@@ -94,11 +100,15 @@ pub(crate) async fn login(t: &mut Transport, cfg: &ApiConfig) -> Result<(), Rout
         return Ok(());
     };
     // Pre-6.43: the router ignored our arguments and sent a challenge.
-    let response = proto::challenge_response(cfg.password.expose(), challenge).map_err(|e| RouterError::Protocol {
-        router: cfg.router.clone(),
-        detail: e.to_string(),
+    let response = proto::challenge_response(cfg.password.expose(), challenge).map_err(|e| {
+        RouterError::Protocol {
+            router: cfg.router.clone(),
+            detail: e.to_string(),
+        }
     })?;
-    let answer = Command::new("/login").attr("name", user).attr("response", response);
+    let answer = Command::new("/login")
+        .attr("name", user)
+        .attr("response", response);
     match exchange(t, cfg, &answer).await? {
         Ok(_) => Ok(()),
         Err(message) => Err(login_refused(cfg, message)),
@@ -125,7 +135,11 @@ fn login_refused(cfg: &ApiConfig, message: String) -> RouterError {
 
 /// Sends one untagged command and reads until `!done`: `Ok(Ok(done))`, or
 /// `Ok(Err(trap messages))` if the router trapped it.
-async fn exchange(t: &mut Transport, cfg: &ApiConfig, cmd: &Command) -> Result<Result<Reply, String>, RouterError> {
+async fn exchange(
+    t: &mut Transport,
+    cfg: &ApiConfig,
+    cmd: &Command,
+) -> Result<Result<Reply, String>, RouterError> {
     let protocol = |detail: String| RouterError::Protocol {
         router: cfg.router.clone(),
         detail,
@@ -134,7 +148,11 @@ async fn exchange(t: &mut Transport, cfg: &ApiConfig, cmd: &Command) -> Result<R
     let mut traps: Vec<String> = Vec::new();
     loop {
         let words = match t.next().await {
-            None => return Err(RouterError::Closed { router: cfg.router.clone() }),
+            None => {
+                return Err(RouterError::Closed {
+                    router: cfg.router.clone(),
+                })
+            }
             Some(Err(e)) => return Err(framing_error(cfg, e)),
             Some(Ok(words)) => words,
         };
@@ -146,7 +164,9 @@ async fn exchange(t: &mut Transport, cfg: &ApiConfig, cmd: &Command) -> Result<R
                     reason: reply.reason.unwrap_or_default(),
                 })
             }
-            ReplyKind::Trap => traps.push(reply.get("message").unwrap_or("(no message)").to_string()),
+            ReplyKind::Trap => {
+                traps.push(reply.get("message").unwrap_or("(no message)").to_string())
+            }
             ReplyKind::Re | ReplyKind::Empty => {}
             ReplyKind::Done if traps.is_empty() => return Ok(Ok(reply)),
             ReplyKind::Done => return Ok(Err(traps.join("; "))),
@@ -161,6 +181,8 @@ pub(crate) fn framing_error(cfg: &ApiConfig, e: FramingError) -> RouterError {
             router: cfg.router.clone(),
             detail: p.to_string(),
         },
-        FramingError::Io(_) => RouterError::Closed { router: cfg.router.clone() },
+        FramingError::Io(_) => RouterError::Closed {
+            router: cfg.router.clone(),
+        },
     }
 }

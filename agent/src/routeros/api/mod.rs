@@ -76,6 +76,9 @@ pub struct Response {
     pub done: Record,
 }
 
+/// The receiving end of a stream's records.
+pub(crate) type Records = mpsc::Receiver<Result<Record, RouterError>>;
+
 pub(crate) enum Request {
     Call {
         cmd: Command,
@@ -83,7 +86,7 @@ pub(crate) enum Request {
     },
     Stream {
         cmd: Command,
-        reply: oneshot::Sender<Result<(String, mpsc::Receiver<Result<Record, RouterError>>), RouterError>>,
+        reply: oneshot::Sender<Result<(String, Records), RouterError>>,
     },
     Cancel {
         tag: String,
@@ -119,7 +122,10 @@ impl ApiClient {
         // outer limit covers waiting for a connection (connect + TLS + login) and the queue.
         let limit = self.cfg.timeout * 4 + Duration::from_secs(1);
         let outcome = tokio::time::timeout(limit, async {
-            self.tx.send(Request::Call { cmd, reply }).await.map_err(|_| self.closed())?;
+            self.tx
+                .send(Request::Call { cmd, reply })
+                .await
+                .map_err(|_| self.closed())?;
             rx.await.map_err(|_| self.closed())?
         })
         .await;
@@ -139,7 +145,10 @@ impl ApiClient {
         let (reply, rx) = oneshot::channel();
         let limit = self.cfg.timeout * 4 + Duration::from_secs(1);
         let started = tokio::time::timeout(limit, async {
-            self.tx.send(Request::Stream { cmd, reply }).await.map_err(|_| self.closed())?;
+            self.tx
+                .send(Request::Stream { cmd, reply })
+                .await
+                .map_err(|_| self.closed())?;
             rx.await.map_err(|_| self.closed())?
         })
         .await
@@ -186,13 +195,20 @@ impl Listener {
 
     /// Asks the router to stop the command (`/cancel =tag=`).
     pub async fn cancel(self) {
-        let _ = self.tx.send(Request::Cancel { tag: self.tag.clone() }).await;
+        let _ = self
+            .tx
+            .send(Request::Cancel {
+                tag: self.tag.clone(),
+            })
+            .await;
     }
 }
 
 impl Drop for Listener {
     fn drop(&mut self) {
         // Best effort: if the queue is full the command runs until the connection ends.
-        let _ = self.tx.try_send(Request::Cancel { tag: self.tag.clone() });
+        let _ = self.tx.try_send(Request::Cancel {
+            tag: self.tag.clone(),
+        });
     }
 }

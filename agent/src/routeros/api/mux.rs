@@ -105,7 +105,10 @@ fn fail(req: Request, e: RouterError) {
 
 /// Writes what is buffered (`Some(bytes written)`), or flushes once all is written
 /// (`None`), so TLS records leave too. Cancel-safe: both steps are single polls.
-async fn write_or_flush(wr: &mut tokio::io::WriteHalf<Box<dyn Io>>, out: &[u8]) -> Result<Option<usize>, ()> {
+async fn write_or_flush(
+    wr: &mut tokio::io::WriteHalf<Box<dyn Io>>,
+    out: &[u8],
+) -> Result<Option<usize>, ()> {
     if out.is_empty() {
         wr.flush().await.map(|_| None).map_err(|_| ())
     } else {
@@ -159,10 +162,20 @@ impl<'a> Mux<'a> {
         }
     }
 
-    async fn serve(&mut self, transport: Transport, first: Request, rx: &mut mpsc::Receiver<Request>) -> End {
+    async fn serve(
+        &mut self,
+        transport: Transport,
+        first: Request,
+        rx: &mut mpsc::Receiver<Request>,
+    ) -> End {
         // Reading and writing proceed independently so a router busy sending replies
         // is never blocked by us waiting to write, nor the other way round.
-        let FramedParts { io, codec, read_buf, .. } = transport.into_parts();
+        let FramedParts {
+            io,
+            codec,
+            read_buf,
+            ..
+        } = transport.into_parts();
         let (rd, mut wr) = tokio::io::split::<Box<dyn Io>>(io);
         let mut reader = FramedRead::new(rd, codec);
         *reader.read_buffer_mut() = read_buf;
@@ -242,7 +255,13 @@ impl<'a> Mux<'a> {
                 cmd.tag = Some(tag.clone());
                 self.write(&cmd);
                 let (tx, rx) = mpsc::channel(STREAM_QUEUE);
-                self.pending.insert(tag.clone(), Entry::Stream { command: cmd.path, tx });
+                self.pending.insert(
+                    tag.clone(),
+                    Entry::Stream {
+                        command: cmd.path,
+                        tx,
+                    },
+                );
                 let _ = reply.send(Ok((tag, rx)));
             }
             Request::Cancel { tag } => {
@@ -256,7 +275,9 @@ impl<'a> Mux<'a> {
     /// Sends `/cancel =tag=X` and drops whatever else comes for X.
     fn cancel(&mut self, tag: String) {
         let own = self.tag();
-        let cmd = Command::new("/cancel").attr("tag", tag.as_str()).tagged(own.as_str());
+        let cmd = Command::new("/cancel")
+            .attr("tag", tag.as_str())
+            .tagged(own.as_str());
         self.write(&cmd);
         self.ignored.insert(tag);
         self.ignored.insert(own);
@@ -382,7 +403,9 @@ impl<'a> Mux<'a> {
             .map(|t| t.get("message").unwrap_or("(no message)"))
             .collect::<Vec<_>>()
             .join("; ");
-        let category = traps.iter().find_map(|t| t.get("category").and_then(|c| c.parse().ok()));
+        let category = traps
+            .iter()
+            .find_map(|t| t.get("category").and_then(|c| c.parse().ok()));
         RouterError::Trap {
             router: self.cfg.router.clone(),
             command,

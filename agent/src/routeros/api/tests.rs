@@ -21,7 +21,12 @@ pub(crate) struct Peer {
 impl Peer {
     /// Next command sentence from the client.
     pub(crate) async fn read(&mut self) -> Command {
-        let words = self.framed.next().await.expect("client closed").expect("client sent bad bytes");
+        let words = self
+            .framed
+            .next()
+            .await
+            .expect("client closed")
+            .expect("client sent bad bytes");
         Command::parse(&words).expect("command")
     }
 
@@ -57,7 +62,10 @@ where
 }
 
 /// Like [`fake_router`], optionally behind TLS.
-pub(crate) async fn fake_router_with<F, Fut>(tls: Option<tokio_rustls::TlsAcceptor>, script: F) -> u16
+pub(crate) async fn fake_router_with<F, Fut>(
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    script: F,
+) -> u16
 where
     F: Fn(Peer, usize) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = ()> + Send + 'static,
@@ -117,11 +125,13 @@ async fn replies_interleaved_out_of_order_reach_the_right_caller() {
         }
         // Answer the last command first; spread !re of different commands between each other.
         for (tag, path) in tags.iter().rev() {
-            p.send(&["!re", &format!("=path={path}"), &format!(".tag={tag}")]).await;
+            p.send(&["!re", &format!("=path={path}"), &format!(".tag={tag}")])
+                .await;
         }
         for (tag, path) in &tags {
             // tag in the middle of the sentence, as GO's TestListen shows it can be
-            p.send(&["!re", &format!(".tag={tag}"), &format!("=path={path}")]).await;
+            p.send(&["!re", &format!(".tag={tag}"), &format!("=path={path}")])
+                .await;
         }
         for (tag, _) in tags.iter().rev() {
             p.send(&["!done", &format!(".tag={tag}")]).await;
@@ -130,7 +140,11 @@ async fn replies_interleaved_out_of_order_reach_the_right_caller() {
     })
     .await;
     let c = client(port);
-    let (a, b, d) = tokio::join!(c.call(print("/a")), c.call(print("/b")), c.call(print("/d")));
+    let (a, b, d) = tokio::join!(
+        c.call(print("/a")),
+        c.call(print("/b")),
+        c.call(print("/d"))
+    );
     for (result, path) in [(a, "/a/print"), (b, "/b/print"), (d, "/d/print")] {
         let rows = result.unwrap().rows;
         assert_eq!(rows.len(), 2, "{path}");
@@ -152,7 +166,8 @@ async fn two_hundred_commands_in_flight_on_one_connection_all_resolve() {
         for cmd in cmds.iter().rev() {
             let name = cmd.get("name").unwrap().to_string();
             let tag = cmd.tag.clone().unwrap();
-            p.send(&["!done", &format!("=ret=*{name}"), &format!(".tag={tag}")]).await;
+            p.send(&["!done", &format!("=ret=*{name}"), &format!(".tag={tag}")])
+                .await;
         }
         std::future::pending::<()>().await;
     })
@@ -183,13 +198,20 @@ async fn a_command_past_its_deadline_times_out_and_is_cancelled_by_tag() {
             let slow_tag = slow.tag.clone().unwrap();
             let cancel_tag = cancel.tag.clone().unwrap();
             // DOC-API cancel sequence, then a late reply that must be dropped.
-            p.send(&["!trap", "=category=2", "=message=interrupted", &format!(".tag={slow_tag}")]).await;
+            p.send(&[
+                "!trap",
+                "=category=2",
+                "=message=interrupted",
+                &format!(".tag={slow_tag}"),
+            ])
+            .await;
             p.send(&["!done", &format!(".tag={cancel_tag}")]).await;
             p.send(&["!done", &format!(".tag={slow_tag}")]).await;
             let _ = seen_tx.send((slow, cancel)).await;
             let next = p.read().await;
             let tag = next.tag.clone().unwrap();
-            p.send(&["!re", "=name=after", &format!(".tag={tag}")]).await;
+            p.send(&["!re", "=name=after", &format!(".tag={tag}")])
+                .await;
             p.send(&["!done", &format!(".tag={tag}")]).await;
             std::future::pending::<()>().await;
         }
@@ -198,7 +220,10 @@ async fn a_command_past_its_deadline_times_out_and_is_cancelled_by_tag() {
     let c = ApiClient::spawn(config(port, Duration::from_millis(300)));
     let started = std::time::Instant::now();
     let err = c.call(print("/slow")).await.unwrap_err();
-    assert!(matches!(err, RouterError::Timeout { ref command, .. } if command == "/slow/print"), "{err}");
+    assert!(
+        matches!(err, RouterError::Timeout { ref command, .. } if command == "/slow/print"),
+        "{err}"
+    );
     assert!(started.elapsed() < Duration::from_secs(2));
     let (slow, cancel) = seen_rx.recv().await.unwrap();
     assert_eq!(cancel.path, "/cancel");
@@ -263,7 +288,10 @@ async fn login_failure_texts_are_bad_credentials() {
 #[tokio::test]
 async fn a_login_trap_about_permissions_is_a_missing_api_policy() {
     let err = login_answered_with("not enough permissions (9)").await;
-    assert!(matches!(err, RouterError::MissingPolicy { policy: "api", .. }), "{err}");
+    assert!(
+        matches!(err, RouterError::MissingPolicy { policy: "api", .. }),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -276,7 +304,10 @@ async fn empty_then_done_is_zero_rows() {
         std::future::pending::<()>().await;
     })
     .await;
-    let response = client(port).call(print("/ip/hotspot/active")).await.unwrap();
+    let response = client(port)
+        .call(print("/ip/hotspot/active"))
+        .await
+        .unwrap();
     assert!(response.rows.is_empty());
 }
 
@@ -287,16 +318,28 @@ async fn several_traps_become_one_error_with_every_message_and_the_category() {
         let tag = p.read().await.tag.unwrap();
         let t = format!(".tag={tag}");
         // LRDOCS "Multiple error messages"
-        p.send(&["!trap", "=category=0", "=message=no such command or directory (aasasa)", &t]).await;
-        p.send(&["!trap", "=message=no such command prefix", &t]).await;
+        p.send(&[
+            "!trap",
+            "=category=0",
+            "=message=no such command or directory (aasasa)",
+            &t,
+        ])
+        .await;
+        p.send(&["!trap", "=message=no such command prefix", &t])
+            .await;
         p.send(&["!done", &t]).await;
         std::future::pending::<()>().await;
     })
     .await;
     let err = client(port).call(print("/aasasa")).await.unwrap_err();
     match err {
-        RouterError::Trap { message, category, .. } => {
-            assert_eq!(message, "no such command or directory (aasasa); no such command prefix");
+        RouterError::Trap {
+            message, category, ..
+        } => {
+            assert_eq!(
+                message,
+                "no such command or directory (aasasa); no such command prefix"
+            );
             assert_eq!(category, Some(0));
         }
         other => panic!("{other}"),
@@ -309,14 +352,24 @@ async fn a_duplicate_user_trap_keeps_the_routers_words() {
         p.login_ok().await;
         let tag = p.read().await.tag.unwrap();
         let t = format!(".tag={tag}");
-        p.send(&["!trap", "=message=failure: already have user with this name for this server", &t]).await;
+        p.send(&[
+            "!trap",
+            "=message=failure: already have user with this name for this server",
+            &t,
+        ])
+        .await;
         p.send(&["!done", &t]).await;
         std::future::pending::<()>().await;
     })
     .await;
-    let err = client(port).call(Command::new("/ip/hotspot/user/add")).await.unwrap_err();
+    let err = client(port)
+        .call(Command::new("/ip/hotspot/user/add"))
+        .await
+        .unwrap_err();
     assert!(err.is_duplicate_user(), "{err}");
-    assert!(err.to_string().contains("failure: already have user with this name for this server"));
+    assert!(err
+        .to_string()
+        .contains("failure: already have user with this name for this server"));
 }
 
 #[tokio::test]
@@ -354,7 +407,8 @@ async fn a_control_byte_is_a_protocol_error_and_a_fresh_connection_follows() {
             p.raw(&[0xF8, 0x00]).await; // F8: reserved control byte (DOC-API)
             std::future::pending::<()>().await;
         }
-        p.send(&["!done", &format!(".tag={}", cmd.tag.unwrap())]).await;
+        p.send(&["!done", &format!(".tag={}", cmd.tag.unwrap())])
+            .await;
         std::future::pending::<()>().await;
     })
     .await;
@@ -370,7 +424,8 @@ async fn an_oversized_word_length_is_refused_without_waiting_for_it() {
         p.login_ok().await;
         let _ = p.read().await;
         // E0 20 00 00: a 2 MiB word announced, above the 1 KiB limit of this client.
-        p.raw(&[0x03, b'!', b'r', b'e', 0xE0, 0x20, 0x00, 0x00]).await;
+        p.raw(&[0x03, b'!', b'r', b'e', 0xE0, 0x20, 0x00, 0x00])
+            .await;
         std::future::pending::<()>().await;
     })
     .await;
@@ -380,7 +435,10 @@ async fn an_oversized_word_length_is_refused_without_waiting_for_it() {
         max_words: 64,
     };
     let err = ApiClient::spawn(cfg).call(print("/x")).await.unwrap_err();
-    assert!(matches!(err, RouterError::Protocol { ref detail, .. } if detail.contains("exceeds")), "{err}");
+    assert!(
+        matches!(err, RouterError::Protocol { ref detail, .. } if detail.contains("exceeds")),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -410,7 +468,10 @@ async fn a_closed_port_is_unreachable() {
     drop(listener);
     let err = client(port).call(print("/x")).await.unwrap_err();
     assert!(matches!(err, RouterError::Unreachable { .. }), "{err}");
-    assert!(err.to_string().contains(&format!("127.0.0.1:{port}")), "{err}");
+    assert!(
+        err.to_string().contains(&format!("127.0.0.1:{port}")),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -424,7 +485,10 @@ async fn a_router_that_never_answers_the_login_times_out() {
         .call(print("/x"))
         .await
         .unwrap_err();
-    assert!(matches!(err, RouterError::Timeout { ref command, .. } if command == "/login"), "{err}");
+    assert!(
+        matches!(err, RouterError::Timeout { ref command, .. } if command == "/login"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -450,8 +514,10 @@ async fn a_listener_receives_records_and_dropping_it_cancels() {
             let listen = p.read().await;
             assert_eq!(listen.path, "/ip/hotspot/active/listen");
             let tag = listen.tag.clone().unwrap();
-            p.send(&["!re", "=.id=*1", "=user=v1", &format!(".tag={tag}")]).await;
-            p.send(&["!re", "=.id=*1", "=.dead=yes", &format!(".tag={tag}")]).await;
+            p.send(&["!re", "=.id=*1", "=user=v1", &format!(".tag={tag}")])
+                .await;
+            p.send(&["!re", "=.id=*1", "=.dead=yes", &format!(".tag={tag}")])
+                .await;
             let cancel = p.read().await;
             let _ = cancel_tx.send((tag, cancel)).await;
             std::future::pending::<()>().await;
@@ -459,7 +525,10 @@ async fn a_listener_receives_records_and_dropping_it_cancels() {
     })
     .await;
     let c = client(port);
-    let mut listener = c.stream(Command::new("/ip/hotspot/active/listen")).await.unwrap();
+    let mut listener = c
+        .stream(Command::new("/ip/hotspot/active/listen"))
+        .await
+        .unwrap();
     let first = listener.recv().await.unwrap().unwrap();
     assert_eq!(first["user"], "v1");
     let second = listener.recv().await.unwrap().unwrap();

@@ -28,7 +28,8 @@ async fn tls_router() -> (u16, [u8; 32]) {
     let port = fake_router_with(Some(acceptor), |mut p, _| async move {
         p.login_ok().await;
         let tag = p.read().await.tag.unwrap();
-        p.send(&["!re", "=version=7.18 (stable)", &format!(".tag={tag}")]).await;
+        p.send(&["!re", "=version=7.18 (stable)", &format!(".tag={tag}")])
+            .await;
         p.send(&["!done", &format!(".tag={tag}")]).await;
         std::future::pending::<()>().await;
     })
@@ -45,7 +46,11 @@ fn tls_client(port: u16, pin: Option<[u8; 32]>) -> ApiClient {
 #[tokio::test]
 async fn the_pinned_certificate_is_accepted() {
     let (port, fp) = tls_router().await;
-    let rows = tls_client(port, Some(fp)).call(print("/system/resource")).await.unwrap().rows;
+    let rows = tls_client(port, Some(fp))
+        .call(print("/system/resource"))
+        .await
+        .unwrap()
+        .rows;
     assert_eq!(rows[0]["version"], "7.18 (stable)");
 }
 
@@ -53,7 +58,10 @@ async fn the_pinned_certificate_is_accepted() {
 async fn another_certificate_is_a_fingerprint_mismatch_naming_both() {
     let (port, fp) = tls_router().await;
     let pin = [0x11u8; 32];
-    let err = tls_client(port, Some(pin)).call(print("/system/resource")).await.unwrap_err();
+    let err = tls_client(port, Some(pin))
+        .call(print("/system/resource"))
+        .await
+        .unwrap_err();
     match err {
         RouterError::FingerprintMismatch { expected, got, .. } => {
             assert_eq!(expected, fingerprint_hex(&pin));
@@ -66,7 +74,10 @@ async fn another_certificate_is_a_fingerprint_mismatch_naming_both() {
 #[tokio::test]
 async fn without_a_pin_the_certificate_is_refused_and_its_fingerprint_shown() {
     let (port, fp) = tls_router().await;
-    let err = tls_client(port, None).call(print("/system/resource")).await.unwrap_err();
+    let err = tls_client(port, None)
+        .call(print("/system/resource"))
+        .await
+        .unwrap_err();
     assert!(matches!(err, RouterError::Tls { .. }), "{err}");
     assert!(err.to_string().contains(&fingerprint_hex(&fp)), "{err}");
 }
