@@ -48,7 +48,7 @@ fn classify(e: RouterError) -> RestProbe {
         RouterError::BadCredentials { .. } | RouterError::FingerprintMismatch { .. } => {
             RestProbe::Refused(e)
         }
-        RouterError::Unreachable { reason, .. } => RestProbe::NoRest(reason.to_lowercase()),
+        RouterError::Unreachable { reason, .. } => RestProbe::NoRest(plain_reason(&reason)),
         RouterError::Timeout { after, .. } => {
             RestProbe::NoRest(format!("no answer within {after:?}"))
         }
@@ -64,5 +64,28 @@ fn classify(e: RouterError) -> RestProbe {
         RouterError::Tls { reason, .. } => RestProbe::NoRest(format!("TLS: {reason}")),
         RouterError::Protocol { .. } => RestProbe::NoRest("the reply is not RouterOS REST".into()),
         other => RestProbe::NoRest(other.to_string()),
+    }
+}
+
+/// "Connection refused (os error 111)" → "connection refused", for the one-line reason.
+fn plain_reason(reason: &str) -> String {
+    let text = match reason.rfind(" (os error ") {
+        Some(at) if reason.ends_with(')') => &reason[..at],
+        _ => reason,
+    };
+    text.to_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn os_error_numbers_are_dropped_from_the_reason() {
+        assert_eq!(
+            plain_reason("Connection refused (os error 111)"),
+            "connection refused"
+        );
+        assert_eq!(plain_reason("no answer within 2s"), "no answer within 2s");
     }
 }

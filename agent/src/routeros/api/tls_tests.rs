@@ -81,3 +81,52 @@ async fn without_a_pin_the_certificate_is_refused_and_its_fingerprint_shown() {
     assert!(matches!(err, RouterError::Tls { .. }), "{err}");
     assert!(err.to_string().contains(&fingerprint_hex(&fp)), "{err}");
 }
+
+/// A CA (PEM) and a TLS acceptor whose certificate that CA signed for `san`.
+fn ca_signed(san: &str) -> (String, tokio_rustls::TlsAcceptor) {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+    let leaf_key = KeyPair::generate().unwrap();
+    let leaf = CertificateParams::new(vec![san.to_string()])
+        .unwrap()
+        .signed_by(&leaf_key, &ca)
+        .unwrap();
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der()));
+    let config = rustls::ServerConfig::builder_with_provider(crate::routeros::tls::provider())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![leaf.der().clone(), ca.der().clone()], key)
+        .unwrap();
+    (ca.pem(), tokio_rustls::TlsAcceptor::from(Arc::new(config)))
+}
+
+async fn call_with_ca(san: &str) -> Result<Response, RouterError> {
+    let (ca_pem, acceptor) = ca_signed(san);
+    let port = fake_router_with(Some(acceptor), |mut p, _| async move {
+        p.login_ok().await;
+        let tag = p.read().await.tag.unwrap();
+        p.send(&["!done", &format!(".tag={tag}")]).await;
+        std::future::pending::<()>().await;
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = dir.path().join("ca.pem");
+    std::fs::write(&ca_file, ca_pem).unwrap();
+    let mut cfg = config(port, Duration::from_secs(5));
+    cfg.tls = Some(RouterTls::new(None, Some(&ca_file)).unwrap());
+    ApiClient::spawn(cfg).call(print("/system/resource")).await
+}
+
+#[tokio::test]
+async fn a_certificate_signed_by_the_ca_file_for_the_routers_address_is_accepted() {
+    call_with_ca("127.0.0.1").await.unwrap();
+}
+
+#[tokio::test]
+async fn a_ca_signed_certificate_for_another_name_is_refused() {
+    let err = call_with_ca("other.lan").await.unwrap_err();
+    assert!(matches!(err, RouterError::Tls { .. }), "{err}");
+}
