@@ -7,16 +7,16 @@ use bytes::BytesMut;
 use libfuzzer_sys::fuzz_target;
 use tokio_util::codec::Decoder;
 
+// The codec's own source files; `framing` reaches `proto` as `super::proto`.
 #[allow(dead_code)]
-mod routeros {
-    #[path = "../../../src/routeros/proto.rs"]
-    pub mod proto;
-    #[path = "../../../src/routeros/framing.rs"]
-    pub mod framing;
-}
+#[path = "../../src/routeros/proto.rs"]
+mod proto;
+#[allow(dead_code)]
+#[path = "../../src/routeros/framing.rs"]
+mod framing;
 
-use routeros::framing::SentenceCodec;
-use routeros::proto::{self, Limits};
+use framing::SentenceCodec;
+use proto::Limits;
 
 fuzz_target!(|data: &[u8]| {
     // First byte chooses the read size, as TCP would split the stream.
