@@ -1,6 +1,7 @@
 //! The task that owns one binary API connection: writes tagged commands, routes
 //! replies by `.tag`, enforces per-command deadlines (sending `/cancel` for commands
-//! that ran out of time), and reconnects with backoff when the connection dies.
+//! that ran out of time), and reconnects on the next call after the connection dies,
+//! with exponential backoff (1 s doubling to 30 s) while attempts keep failing.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -22,6 +23,9 @@ use crate::routeros::proto::{self, Command, Reply, ReplyKind};
 
 const BACKOFF_FIRST: Duration = Duration::from_secs(1);
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
+/// Most `!re` records one command may return. A hotspot has thousands of users at
+/// most; a router sending more than this is broken or hostile, and the connection is reset.
+const MAX_ROWS: usize = 500_000;
 
 /// Exponential backoff between connection attempts.
 struct Backoff {
@@ -77,14 +81,18 @@ pub(crate) async fn run(cfg: Arc<ApiConfig>, mut rx: mpsc::Receiver<Request>) {
         tracing::debug!(router = %cfg.router, addr = %cfg.addr(), "binary API logged in");
         let mut mux = Mux::new(cfg.clone(), &mut next_tag);
         let end = mux.serve(transport, first, &mut rx).await;
-        if mux.completed_any {
-            backoff.reset();
-        }
         match end {
             End::Shutdown => return,
             End::Died(e) => {
                 tracing::warn!(router = %cfg.router, error = %e, "binary API connection ended");
-                backoff.failed(Instant::now());
+                // A connection that served commands may simply have been closed (router
+                // reboot, idle timeout): reopen at once. One that died before serving
+                // anything counts as a failed attempt.
+                if mux.completed_any {
+                    backoff.reset();
+                } else {
+                    backoff.failed(Instant::now());
+                }
                 last_error = Some(e);
             }
         }
@@ -340,6 +348,12 @@ impl<'a> Mux<'a> {
         };
         match entry {
             Entry::Call { rows, traps, .. } => match reply.kind {
+                ReplyKind::Re if rows.len() >= MAX_ROWS => {
+                    return Err(RouterError::Protocol {
+                        router: self.cfg.router.clone(),
+                        detail: format!("more than {MAX_ROWS} records for one command"),
+                    });
+                }
                 ReplyKind::Re => rows.push(reply.attrs.into_iter().collect()),
                 ReplyKind::Trap => traps.push(reply),
                 ReplyKind::Empty | ReplyKind::Fatal => {}
@@ -367,7 +381,11 @@ impl<'a> Mux<'a> {
             },
             Entry::Stream { command, tx } => match reply.kind {
                 ReplyKind::Re => {
-                    if tx.capacity() <= 1 {
+                    if tx.is_closed() {
+                        // The listener is gone and its own /cancel did not get through.
+                        self.pending.remove(&tag);
+                        self.cancel(tag);
+                    } else if tx.capacity() <= 1 {
                         // The listener fell behind: say so in the last slot and stop.
                         let _ = tx.try_send(Err(RouterError::Unexpected {
                             router: self.cfg.router.clone(),

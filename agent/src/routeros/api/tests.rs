@@ -544,3 +544,43 @@ mod tls_tests;
 
 #[path = "fuzz_tests.rs"]
 mod fuzz_tests;
+
+#[tokio::test]
+async fn a_connection_closed_after_serving_is_reopened_at_once_by_the_next_call() {
+    let port = fake_router(|mut p, _| async move {
+        p.login_ok().await;
+        let tag = p.read().await.tag.unwrap();
+        p.send(&["!done", &format!(".tag={tag}")]).await;
+        // then the router closes the idle connection
+    })
+    .await;
+    let c = client(port);
+    c.call(print("/a")).await.unwrap();
+    // Let the client notice the close.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let started = std::time::Instant::now();
+    c.call(print("/b")).await.unwrap();
+    assert!(
+        started.elapsed() < Duration::from_millis(900),
+        "waited {:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn failing_connection_attempts_back_off_instead_of_hammering_the_router() {
+    let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = accepted.clone();
+    let port = fake_router(move |p, _| {
+        counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        async move { drop(p) } // closes before the login is answered
+    })
+    .await;
+    let c = ApiClient::spawn(config(port, Duration::from_millis(300)));
+    let first = c.call(print("/x")).await.unwrap_err();
+    assert!(matches!(first, RouterError::Closed { .. }), "{first}");
+    // The next attempt is due in 1 s, more than the 300 ms budget: fail at once, no attempt.
+    let second = c.call(print("/x")).await.unwrap_err();
+    assert!(matches!(second, RouterError::Closed { .. }), "{second}");
+    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
