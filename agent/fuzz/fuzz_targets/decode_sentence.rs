@@ -9,20 +9,25 @@ use tokio_util::codec::Decoder;
 
 // The codec's own source files; `framing` reaches `proto` as `super::proto`.
 #[allow(dead_code)]
-#[path = "../../src/routeros/proto.rs"]
-mod proto;
-#[allow(dead_code)]
 #[path = "../../src/routeros/framing.rs"]
 mod framing;
+#[allow(dead_code)]
+#[path = "../../src/routeros/proto.rs"]
+mod proto;
 
 use framing::SentenceCodec;
 use proto::Limits;
 
 fuzz_target!(|data: &[u8]| {
     // First byte chooses the read size, as TCP would split the stream.
-    let Some((&split, bytes)) = data.split_first() else { return };
+    let Some((&split, bytes)) = data.split_first() else {
+        return;
+    };
     let chunk = usize::from(split % 64) + 1;
-    let limits = Limits { max_word: 1 << 16, max_words: 256 };
+    let limits = Limits {
+        max_word: 1 << 16,
+        max_words: 256,
+    };
     let mut codec = SentenceCodec::new(limits);
     let mut buf = BytesMut::new();
     let mut sentences = 0usize;
