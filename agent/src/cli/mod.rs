@@ -3,6 +3,7 @@
 //! the library so tests can drive it; like `main.rs` it reports errors with `anyhow`.
 
 pub mod config;
+pub mod router;
 pub mod router_setup;
 
 use std::path::PathBuf;
@@ -71,6 +72,9 @@ pub enum Command {
     /// Check or print configuration files; list board presets.
     #[command(subcommand)]
     Config(config::ConfigCmd),
+    /// Talk to the router: test the connection, print the set-up script.
+    #[command(subcommand)]
+    Router(router::RouterCmd),
 }
 
 /// Loads the configuration named on the command line, or the bundled default.
@@ -141,11 +145,12 @@ pub async fn connect_router(config: &RouterConfig, index: usize) -> anyhow::Resu
 
 /// Runs a parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    match cli.command {
+    match &cli.command {
         Command::Version => {
             println!("hotspot-agent {}", env!("CARGO_PKG_VERSION"));
             Ok(())
         }
-        Command::Config(cmd) => config::run(cmd),
+        Command::Config(cmd) => config::run(cmd.clone()),
+        Command::Router(cmd) => router::run(cmd.clone(), &cli).await,
     }
 }

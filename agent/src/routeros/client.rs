@@ -1,8 +1,5 @@
 //! The router handle the rest of the agent holds: one per configured router,
-//! cloneable, over whichever transport `auto` detection chose.
-//!
-//! PLACEHOLDER: the transports (binary API task, REST, detection) are being written;
-//! this file fixes the handle's public shape so other parts can build against it.
+//! cloneable, over whichever transport was configured or `auto` detection chose.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -10,8 +7,13 @@ use std::time::Duration;
 
 use firmware_config::{ConfigError, RouterConfig, Secret, Transport};
 
+use super::api::{ApiClient, ApiConfig, Listener};
+use super::detect::{self, RestProbe};
 use super::error::RouterError;
-use super::model::{Record, RouterVersion};
+use super::model::{path, Record, RouterVersion};
+use super::proto::{Command, Limits};
+use super::rest::{RestClient, RestConfig};
+use super::tls::RouterTls;
 
 /// Everything needed to reach one router, with the password resolved.
 #[derive(Debug, Clone)]
@@ -65,6 +67,48 @@ impl RouterSettings {
             timeout: cfg.timeout.std(),
         })
     }
+
+    fn tls(&self) -> Result<RouterTls, RouterError> {
+        RouterTls::new(self.fingerprint, self.ca_file.as_deref()).map_err(|e| RouterError::Tls {
+            router: self.name.clone(),
+            reason: e.to_string(),
+        })
+    }
+
+    /// The binary API configuration (plain or TLS).
+    pub fn api_config(&self, tls: bool) -> Result<ApiConfig, RouterError> {
+        Ok(ApiConfig {
+            router: self.name.clone(),
+            host: self.host.clone(),
+            port: if tls {
+                self.api_ssl_port
+            } else {
+                self.api_port
+            },
+            tls: if tls { Some(self.tls()?) } else { None },
+            username: self.username.clone(),
+            password: self.password.clone(),
+            timeout: self.timeout,
+            limits: Limits::default(),
+        })
+    }
+
+    /// The REST configuration, with the given time limit.
+    pub fn rest_config(&self, timeout: Duration) -> Result<RestConfig, RouterError> {
+        Ok(RestConfig {
+            router: self.name.clone(),
+            host: self.host.clone(),
+            port: self.rest_port,
+            tls: if self.rest_tls {
+                Some(self.tls()?)
+            } else {
+                None
+            },
+            username: self.username.clone(),
+            password: self.password.clone(),
+            timeout,
+        })
+    }
 }
 
 /// What a connection turned out to be: shown by `router test` and recorded.
@@ -90,16 +134,86 @@ pub struct Router {
 
 struct Inner {
     settings: RouterSettings,
+    info: ConnectionInfo,
+    backend: Backend,
+}
+
+enum Backend {
+    Api(ApiClient),
+    Rest(RestClient),
 }
 
 impl Router {
-    /// Connects (and with `auto`, detects the transport).
+    /// Connects (and with `auto`, detects the transport), logs in and reads the version.
     pub async fn connect(settings: RouterSettings) -> Result<Router, RouterError> {
-        Err(RouterError::Unreachable {
-            router: settings.name.clone(),
-            addr: settings.host.clone(),
-            reason: "transports not built yet".into(),
-        })
+        let (backend, transport, reason) = match settings.transport {
+            Transport::Api => (
+                Backend::Api(ApiClient::spawn(settings.api_config(false)?)),
+                Transport::Api,
+                None,
+            ),
+            Transport::ApiSsl => (
+                Backend::Api(ApiClient::spawn(settings.api_config(true)?)),
+                Transport::ApiSsl,
+                None,
+            ),
+            Transport::Rest => (
+                Backend::Rest(RestClient::new(settings.rest_config(settings.timeout)?)),
+                Transport::Rest,
+                None,
+            ),
+            Transport::Auto => {
+                match detect::probe_rest(settings.rest_config(detect::PROBE_TIMEOUT)?).await {
+                    RestProbe::Rest { version } => (
+                        Backend::Rest(RestClient::new(settings.rest_config(settings.timeout)?)),
+                        Transport::Rest,
+                        Some(format!("REST answered {version}")),
+                    ),
+                    RestProbe::Refused(e) => return Err(e),
+                    RestProbe::NoRest(why) => (
+                        Backend::Api(ApiClient::spawn(settings.api_config(false)?)),
+                        Transport::Api,
+                        Some(format!("no REST on :{} ({why})", settings.rest_port)),
+                    ),
+                }
+            }
+        };
+        let addr = match &backend {
+            Backend::Api(c) => c.config().addr(),
+            Backend::Rest(c) => c.config().addr(),
+        };
+        let info = ConnectionInfo {
+            transport,
+            addr,
+            version_text: String::new(),
+            version: None,
+            reason: String::new(),
+        };
+        let mut router = Router {
+            inner: Arc::new(Inner {
+                settings,
+                info,
+                backend,
+            }),
+        };
+        // Reading the version proves the login works and fills in the info.
+        let version_text = router
+            .print(path::RESOURCE, &[], None)
+            .await?
+            .first()
+            .and_then(|r| r.get("version").cloned())
+            .unwrap_or_default();
+        let reason = match (reason, transport) {
+            (Some(r), Transport::Rest) => r,
+            (Some(r), _) => format!("{r}; binary API {version_text}"),
+            (None, t) => format!("transport = {} in the configuration", t.as_str()),
+        };
+        if let Some(inner) = Arc::get_mut(&mut router.inner) {
+            inner.info.version = RouterVersion::parse(&version_text);
+            inner.info.version_text = version_text;
+            inner.info.reason = reason;
+        }
+        Ok(router)
     }
 
     /// The router's configured name.
@@ -109,43 +223,129 @@ impl Router {
 
     /// What the connection is.
     pub fn info(&self) -> ConnectionInfo {
-        unreachable!("no Router can be constructed yet")
+        self.inner.info.clone()
     }
 
     /// `print` with query words (without `?`) and an optional `.proplist`.
-    pub async fn print(&self, path: &str, queries: &[String], proplist: Option<&str>) -> Result<Vec<Record>, RouterError> {
-        let _ = (path, queries, proplist);
-        Err(self.closed())
+    pub async fn print(
+        &self,
+        path: &str,
+        queries: &[String],
+        proplist: Option<&str>,
+    ) -> Result<Vec<Record>, RouterError> {
+        match &self.inner.backend {
+            Backend::Api(api) => {
+                let mut cmd = Command::new(format!("{path}/print"));
+                if let Some(p) = proplist {
+                    cmd = cmd.attr(".proplist", p);
+                }
+                for q in queries {
+                    cmd = cmd.query(q.as_str());
+                }
+                Ok(api.call(cmd).await?.rows)
+            }
+            Backend::Rest(rest) => rest.print(path, queries, proplist).await,
+        }
     }
 
     /// `add`; returns the new item's `.id`.
     pub async fn add(&self, path: &str, attrs: &[(String, String)]) -> Result<String, RouterError> {
-        let _ = (path, attrs);
-        Err(self.closed())
+        match &self.inner.backend {
+            Backend::Api(api) => {
+                let command = format!("{path}/add");
+                let response = api.call(with_attrs(&command, attrs)).await?;
+                response
+                    .done
+                    .get("ret")
+                    .cloned()
+                    .ok_or_else(|| RouterError::Unexpected {
+                        router: self.name().to_string(),
+                        command,
+                        detail: "!done carried no =ret= with the new id".into(),
+                    })
+            }
+            Backend::Rest(rest) => rest.add(path, attrs).await,
+        }
     }
 
     /// `set` on one item.
-    pub async fn set(&self, path: &str, id: &str, attrs: &[(String, String)]) -> Result<(), RouterError> {
-        let _ = (path, id, attrs);
-        Err(self.closed())
+    pub async fn set(
+        &self,
+        path: &str,
+        id: &str,
+        attrs: &[(String, String)],
+    ) -> Result<(), RouterError> {
+        match &self.inner.backend {
+            Backend::Api(api) => {
+                let cmd = with_attrs(&format!("{path}/set"), attrs).attr(".id", id);
+                api.call(cmd).await.map(|_| ())
+            }
+            Backend::Rest(rest) => rest.set(path, id, attrs).await,
+        }
     }
 
     /// `remove` of one item.
     pub async fn remove(&self, path: &str, id: &str) -> Result<(), RouterError> {
-        let _ = (path, id);
-        Err(self.closed())
+        match &self.inner.backend {
+            Backend::Api(api) => api
+                .call(Command::new(format!("{path}/remove")).attr(".id", id))
+                .await
+                .map(|_| ()),
+            Backend::Rest(rest) => rest.remove(path, id).await,
+        }
     }
 
     /// Any other command of a menu (`reset-counters`, `enable`, …); returns `!re` records
     /// plus, if `!done` carried data, one record with it.
-    pub async fn command(&self, path: &str, command: &str, attrs: &[(String, String)]) -> Result<Vec<Record>, RouterError> {
-        let _ = (path, command, attrs);
-        Err(self.closed())
+    pub async fn command(
+        &self,
+        path: &str,
+        command: &str,
+        attrs: &[(String, String)],
+    ) -> Result<Vec<Record>, RouterError> {
+        match &self.inner.backend {
+            Backend::Api(api) => {
+                let mut response = api
+                    .call(with_attrs(&format!("{path}/{command}"), attrs))
+                    .await?;
+                if !response.done.is_empty() {
+                    response.rows.push(response.done);
+                }
+                Ok(response.rows)
+            }
+            Backend::Rest(rest) => rest.command(path, command, attrs).await,
+        }
     }
 
-    fn closed(&self) -> RouterError {
-        RouterError::Closed {
-            router: self.name().to_string(),
+    /// A streaming command (`listen`, or `print` with `=follow=`): records arrive until
+    /// the [`Listener`] is cancelled or dropped. Binary API only: REST cuts commands
+    /// after 60 s (routeros-reference.md §6).
+    pub async fn stream(
+        &self,
+        path: &str,
+        command: &str,
+        attrs: &[(String, String)],
+    ) -> Result<Listener, RouterError> {
+        match &self.inner.backend {
+            Backend::Api(api) => {
+                api.stream(with_attrs(&format!("{path}/{command}"), attrs))
+                    .await
+            }
+            Backend::Rest(_) => Err(RouterError::Unexpected {
+                router: self.name().to_string(),
+                command: format!("{path}/{command}"),
+                detail: "streaming needs the binary API (transport = api or api-ssl)".into(),
+            }),
         }
     }
 }
+
+fn with_attrs(path: &str, attrs: &[(String, String)]) -> Command {
+    attrs.iter().fold(Command::new(path), |cmd, (k, v)| {
+        cmd.attr(k.as_str(), v.as_str())
+    })
+}
+
+#[cfg(test)]
+#[path = "client_tests.rs"]
+mod tests;

@@ -25,7 +25,10 @@ pub enum RouterError {
     FingerprintMismatch { router: String, expected: String, got: String },
 
     /// Wrong user name or password.
-    #[error("router {router} refused the login as {user:?}: {message}; check [router].username and the password")]
+    #[error(
+        "router {router} refused the login as {user:?}: {message}; check [router].username and the password \
+         (RouterOS may answer the same way when the user's group lacks the `api` or `rest-api` policy)"
+    )]
     BadCredentials { router: String, user: String, message: String },
 
     /// The user exists but its group lacks the policy for this interface.

@@ -1,12 +1,17 @@
 //! Talking to MikroTik RouterOS: the binary API codec and client, the REST client,
 //! transport detection, the typed model, and (with the `sim` feature) a simulated router.
 
+pub mod api;
 pub mod client;
+pub mod detect;
 pub mod error;
+pub mod framing;
 pub mod hotspot;
 pub mod model;
 pub mod proto;
+pub mod rest;
 pub mod setup_script;
+pub mod tls;
 
 pub use client::{ConnectionInfo, Router, RouterSettings};
 pub use error::RouterError;
