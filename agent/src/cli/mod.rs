@@ -2,6 +2,9 @@
 //! `main.rs` only parses and calls [`run`]. This module is the binary's code kept in
 //! the library so tests can drive it; like `main.rs` it reports errors with `anyhow`.
 
+#[cfg(feature = "sim")]
+pub mod sim;
+
 use std::path::PathBuf;
 
 use anyhow::{bail, Context as _};

@@ -6,6 +6,8 @@ pub mod error;
 pub mod hotspot;
 pub mod model;
 pub mod proto;
+#[cfg(feature = "sim")]
+pub mod sim;
 
 pub use client::{ConnectionInfo, Router, RouterSettings};
 pub use error::RouterError;
