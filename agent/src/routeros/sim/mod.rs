@@ -514,3 +514,6 @@ impl Drop for SimHandle {
         self.stop.cancel();
     }
 }
+
+#[cfg(test)]
+mod wire_tests;
