@@ -77,7 +77,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use firmware_config::Secret;
+use firmware_config::{RouterConfig, Secret, Transport};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
@@ -304,6 +304,7 @@ impl SimRouter {
             stop,
             tasks,
             rates: (options.rate_down, options.rate_up),
+            login: (options.username.clone(), options.password.clone()),
         })
     }
 }
@@ -354,6 +355,7 @@ pub struct SimHandle {
     stop: CancellationToken,
     tasks: Vec<JoinHandle<()>>,
     rates: (u64, u64),
+    login: (String, Secret),
 }
 
 impl std::fmt::Debug for SimHandle {
@@ -383,6 +385,27 @@ impl SimHandle {
         }
         lines.push(format!("version={}", self.version_text));
         lines
+    }
+
+    /// `base` pointed at this simulator: host, the port of `base.transport` (`auto` and
+    /// `api` get the plain API port, `api-ssl` the TLS one), the REST port, the pinned
+    /// fingerprint and the login. For `demo` and tests that build a real client.
+    pub fn router_config(&self, base: &RouterConfig) -> RouterConfig {
+        let api_port = match base.transport {
+            Transport::ApiSsl => self.api_ssl_addr.map(|a| a.port()),
+            _ => Some(self.api_addr.port()),
+        };
+        RouterConfig {
+            host: self.api_addr.ip().to_string(),
+            api_port,
+            rest_port: self.rest_addr.map(|a| a.port()),
+            rest_tls: true,
+            username: self.login.0.clone(),
+            password: Some(self.login.1.clone()),
+            password_file: None,
+            fingerprint: self.fingerprint.clone(),
+            ..base.clone()
+        }
     }
 
     fn print(&self, menu: Menu) -> Vec<Record> {
@@ -515,5 +538,7 @@ impl Drop for SimHandle {
     }
 }
 
+#[cfg(test)]
+mod tls_tests;
 #[cfg(test)]
 mod wire_tests;
