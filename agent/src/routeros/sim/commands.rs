@@ -6,10 +6,12 @@
 use std::time::Instant;
 
 use super::clients;
-use super::menus::{self, check_args, project, resolve_command, Menu, Trap, PRINT_ARGS};
+use super::menus::{self, resolve_command, Menu, Trap};
+use super::print;
+pub use super::print::select;
 use super::query::Query;
-use super::records::{render_row, render_singleton};
 use super::state::{format_id, Row, State};
+use super::values::check_args;
 use crate::routeros::model::Record;
 use crate::routeros::proto::Command;
 
@@ -52,41 +54,9 @@ impl Outcome {
         }
     }
 
-    fn trap(t: Trap) -> Outcome {
+    pub(super) fn trap(t: Trap) -> Outcome {
         Outcome::Traps(vec![t])
     }
-}
-
-fn proplist(cmd: &Command) -> Option<Vec<String>> {
-    cmd.get(".proplist")
-        .or_else(|| cmd.get("proplist"))
-        .map(|p| {
-            p.split(',')
-                .filter(|s| !s.is_empty())
-                .map(str::to_string)
-                .collect()
-        })
-}
-
-/// Renders every item of a menu that the query selects.
-pub fn select(state: &State, menu: Menu, query: &Query, now: Instant) -> Vec<Record> {
-    if menu.is_singleton() {
-        let r = render_singleton(state, menu, now);
-        return if query.matches(&r) {
-            vec![r]
-        } else {
-            Vec::new()
-        };
-    }
-    let Some(table) = state.table(menu) else {
-        return Vec::new();
-    };
-    table
-        .rows
-        .values()
-        .map(|row| render_row(state, menu, row))
-        .filter(|r| query.matches(r))
-        .collect()
 }
 
 /// Runs a command (already past login) on the state.
@@ -96,8 +66,8 @@ pub fn execute(state: &mut State, cmd: &Command, now: Instant) -> Outcome {
         Err(traps) => return Outcome::Traps(traps),
     };
     match command {
-        "print" | "getall" => print(state, menu, cmd, now, false),
-        "listen" => print(state, menu, cmd, now, true),
+        "print" | "getall" => print::print(state, menu, cmd, now, false),
+        "listen" => print::print(state, menu, cmd, now, true),
         "add" => add(state, menu, cmd),
         "set" if menu.is_singleton() => set_singleton(state, menu, cmd),
         "set" => set(state, menu, cmd),
@@ -120,64 +90,10 @@ pub fn execute(state: &mut State, cmd: &Command, now: Instant) -> Outcome {
     }
 }
 
-fn ids_arg(cmd: &Command) -> Option<(String, String)> {
+pub(super) fn ids_arg(cmd: &Command) -> Option<(String, String)> {
     cmd.get(".id")
         .or_else(|| cmd.get("numbers"))
         .map(|v| (".id".to_string(), v.to_string()))
-}
-
-fn print(state: &mut State, menu: Menu, cmd: &Command, now: Instant, listen: bool) -> Outcome {
-    for (k, _) in &cmd.attrs {
-        if !(k.starts_with('.') || PRINT_ARGS.contains(&k.as_str())) {
-            return Outcome::trap(Trap::unknown_parameter(k));
-        }
-    }
-    let mut query = match Query::parse(&cmd.queries) {
-        Ok(q) => q,
-        Err(e) => return Outcome::trap(Trap::new(e)),
-    };
-    if let Some(id) = cmd.get(".id") {
-        let mut words = vec![format!(".id={id}")];
-        words.extend(cmd.queries.iter().cloned());
-        query = Query::parse(&words).unwrap_or(query);
-    }
-    let proplist = proplist(cmd);
-    let follow = cmd.get("follow").is_some();
-    let follow_only = cmd.get("follow-only").is_some();
-    if listen || follow || follow_only {
-        let items = if follow {
-            select(state, menu, &query, now)
-                .into_iter()
-                .map(|r| project(r, proplist.as_deref()))
-                .collect()
-        } else {
-            Vec::new()
-        };
-        return Outcome::Stream {
-            items,
-            spec: StreamSpec {
-                menu,
-                query,
-                proplist,
-            },
-        };
-    }
-    let found = select(state, menu, &query, now);
-    if cmd.get("count-only").is_some() {
-        return Outcome::Done {
-            items: Vec::new(),
-            ret: Some(found.len().to_string()),
-            print: false,
-        };
-    }
-    Outcome::Done {
-        items: found
-            .into_iter()
-            .map(|r| project(r, proplist.as_deref()))
-            .collect(),
-        ret: None,
-        print: true,
-    }
 }
 
 /// A user name must be unique per server; `all` overlaps every server.
