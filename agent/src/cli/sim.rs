@@ -2,7 +2,7 @@
 //! line per listener (`api=HOST:PORT`, `api-ssl=…`, `rest=…`) and the certificate's
 //! `fingerprint=…`, so scripts can start it on port 0 and read where it listens.
 
-use std::io::Write as _;
+use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr};
 
 use anyhow::Context as _;
@@ -115,17 +115,27 @@ impl SimArgs {
 
 /// Starts the simulator, prints its listener lines, and runs until Ctrl-C.
 pub async fn run(args: SimArgs) -> anyhow::Result<()> {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::warn!("cannot wait for Ctrl-C ({e}); stop the simulator with a signal");
+            std::future::pending::<()>().await;
+        }
+    };
+    run_until(args, &mut std::io::stdout(), ctrl_c).await
+}
+
+/// Starts the simulator, writes its listener lines to `out`, and runs until `stop` completes.
+pub async fn run_until(
+    args: SimArgs,
+    out: &mut (dyn Write + Send),
+    stop: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<()> {
     let handle = SimRouter::start(args.options()).await?;
-    let mut out = std::io::stdout().lock();
     for line in handle.listener_lines() {
-        writeln!(out, "{line}").context("cannot write the listener lines to stdout")?;
+        writeln!(out, "{line}").context("cannot write the listener lines")?;
     }
-    out.flush()
-        .context("cannot write the listener lines to stdout")?;
-    drop(out);
-    tokio::signal::ctrl_c()
-        .await
-        .context("cannot wait for Ctrl-C; stop the simulator with a signal")?;
+    out.flush().context("cannot write the listener lines")?;
+    stop.await;
     handle.shutdown().await;
     Ok(())
 }
@@ -167,5 +177,55 @@ mod tests {
     fn rates_take_units() {
         let cli = Cli::try_parse_from(["sim", "--rate", "1M"]).unwrap();
         assert_eq!(cli.sim.options().rate_down, 1 << 20);
+    }
+
+    #[tokio::test]
+    async fn run_prints_one_line_per_listener_and_serves_until_stopped() {
+        let cli = Cli::try_parse_from(["sim", "--routeros", "7.18"]).unwrap();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let (lines_tx, lines_rx) = std::sync::mpsc::channel::<Vec<u8>>();
+        let task = tokio::spawn(async move {
+            let mut out = Vec::new();
+            let stop = async {
+                let _ = rx.await;
+            };
+            // Hand the lines over as soon as they are written, before stopping.
+            let mut tee = Tee(&mut out, lines_tx);
+            run_until(cli.sim, &mut tee, stop).await
+        });
+        let printed = tokio::task::spawn_blocking(move || lines_rx.recv().unwrap())
+            .await
+            .unwrap();
+        let text = String::from_utf8(printed).unwrap();
+        let keys: Vec<&str> = text.lines().map(|l| l.split('=').next().unwrap()).collect();
+        assert_eq!(keys, ["api", "api-ssl", "rest", "fingerprint", "version"]);
+        let api: std::net::SocketAddr = text.lines().next().unwrap()["api=".len()..]
+            .parse()
+            .unwrap();
+        assert_ne!(api.port(), 0, "port 0 was replaced by the real port");
+        assert!(
+            tokio::net::TcpStream::connect(api).await.is_ok(),
+            "the API listens"
+        );
+        tx.send(()).unwrap();
+        task.await.unwrap().unwrap();
+        assert!(
+            tokio::net::TcpStream::connect(api).await.is_err(),
+            "stopped listening"
+        );
+    }
+
+    /// A writer that also sends what was flushed to a channel.
+    struct Tee<'a>(&'a mut Vec<u8>, std::sync::mpsc::Sender<Vec<u8>>);
+
+    impl Write for Tee<'_> {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.write(buf)
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            let _ = self.1.send(self.0.clone());
+            Ok(())
+        }
     }
 }

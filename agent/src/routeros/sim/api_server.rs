@@ -22,6 +22,14 @@ use super::state::{format_id, Change};
 use super::{lock, Shared};
 use crate::routeros::proto::{decode_sentence, encode_sentence, Command, Limits, Reply, ReplyKind};
 
+/// Word and sentence limits before login: "there is a limit on the number and size
+/// of sentences that the client can send before it has logged in" (DOC-API; values
+/// unknown, these fit any login). Exceeding them closes the connection.
+const BEFORE_LOGIN: Limits = Limits {
+    max_word: 1024,
+    max_words: 16,
+};
+
 /// Bytes to write at a moment; `close` shuts the connection after them.
 struct Out {
     at: Instant,
@@ -104,7 +112,12 @@ where
         buf.extend_from_slice(&chunk[..n]);
         let mut start = 0;
         loop {
-            let (words, used) = match decode_sentence(&buf[start..], Limits::default()) {
+            let limits = if session.logged_in() {
+                Limits::default()
+            } else {
+                BEFORE_LOGIN
+            };
+            let (words, used) = match decode_sentence(&buf[start..], limits) {
                 Ok(Some(found)) => found,
                 Ok(None) => break,
                 Err(e) => {

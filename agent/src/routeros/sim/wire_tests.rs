@@ -420,3 +420,32 @@ async fn adding_500_and_listing_5000_users_with_2ms_latency_is_quick() {
         start.elapsed()
     );
 }
+
+#[tokio::test]
+async fn an_oversized_word_before_login_closes_the_connection() {
+    let sim = sim("7.18").await;
+    let mut c = Client::connect(&sim).await;
+    let big = format!("=name={}", "x".repeat(4096));
+    c.send(&["/login", &big, "=password="]).await;
+    assert!(c.read().await.is_none(), "closed without a reply");
+    // After login the same word is fine.
+    let mut c = Client::connect(&sim).await;
+    c.login().await;
+    c.send(&["/ip/hotspot/user/add", &big]).await;
+    assert_eq!(c.until_done(None).await[0].get("ret"), Some("*1"));
+}
+
+#[tokio::test]
+async fn execute_runs_a_command_in_process_on_every_version() {
+    for version in ["6.42", "6.49", "7.18"] {
+        let sim = sim(version).await;
+        let cmd = crate::routeros::proto::Command::new("/system/identity/print").tagged("i");
+        let r = sim.execute(&cmd);
+        assert_eq!(
+            r[0].to_words(),
+            ["!re", "=name=MikroTik", ".tag=i"],
+            "{version}"
+        );
+        assert_eq!(r[1].kind, ReplyKind::Done);
+    }
+}
