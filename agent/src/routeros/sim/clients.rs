@@ -269,7 +269,7 @@ pub fn add_traffic(state: &mut State, user: &str, bytes_in: u64, bytes_out: u64)
 
 /// Simulated customers: up to `max` clients at a time log in with users that have
 /// never been used (a voucher just sold), so counters grow without a test driving them.
-pub fn auto_login(state: &mut State, max: usize, _now: Instant) {
+pub fn auto_login(state: &mut State, max: usize) {
     let mut running = state.active.rows.len();
     while running < max {
         let fresh = state
@@ -417,7 +417,7 @@ mod tests {
     #[test]
     fn auto_login_uses_fresh_users_only() {
         let mut s = state_with_user(&[]);
-        auto_login(&mut s, 3, Instant::now());
+        auto_login(&mut s, 3);
         assert_eq!(
             s.active.rows.len(),
             1,

@@ -324,7 +324,7 @@ async fn run_ticks(
         let (down, up) = per_tick(every, options.rate_down, options.rate_up);
         clients::tick(&mut state, every, down, up);
         if options.auto_clients > 0 {
-            clients::auto_login(&mut state, options.auto_clients, Instant::now());
+            clients::auto_login(&mut state, options.auto_clients);
         }
     }
 }

@@ -111,11 +111,13 @@ impl Session {
     /// Handles one command sentence.
     pub fn handle(
         &mut self,
-        cmd: Command,
+        mut cmd: Command,
         state: &mut State,
         now: Instant,
         random: [u8; 16],
     ) -> Step {
+        // "without a tag (or empty) replies carry none" (DOC-API).
+        cmd.tag = cmd.tag.filter(|t| !t.is_empty());
         let tag = cmd.tag.clone();
         if cmd.path == "/login" {
             return self.login(&cmd, state, random);
@@ -349,6 +351,19 @@ mod tests {
             ),
             Step::Fatal(_)
         ));
+    }
+
+    #[test]
+    fn an_empty_tag_is_no_tag() {
+        let mut st = state("7.18");
+        let mut s = Session::default();
+        let r = replies(s.handle(
+            cmd(&["/login", "=name=admin", "=password=", ".tag="]),
+            &mut st,
+            Instant::now(),
+            RANDOM,
+        ));
+        assert_eq!(r, [vec!["!done".to_string()]]);
     }
 
     #[test]
