@@ -2,7 +2,7 @@
 //! and uptime that grow on a tick, and the limits RouterOS enforces on users
 //! (`limit-uptime`, `limit-bytes-*`): the session ends and the user cannot log in again.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::menus::Menu;
 use super::state::{Counters, Row, State};
@@ -311,6 +311,7 @@ pub fn auto_login(state: &mut State, max: usize) {
 mod tests {
     use super::*;
     use crate::routeros::sim::state::SimVersion;
+    use std::time::Instant;
 
     fn state_with_user(fields: &[(&str, &str)]) -> State {
         let mut s = State::new(
