@@ -64,6 +64,11 @@ def main():
     if len(rows) != 1 or rows[0].get(".id") != new_id or rows[0].get("comment") != "librouteros":
         fail(f"print with ?=name={name}: got {rows!r}")
 
+    # Nothing found: on 7.18+ the router sends !empty before !done; either way, no rows.
+    rows = tuple(users.select(Key("name")).where(Key("name") == "no-such-" + name))
+    if rows != ():
+        fail(f"print of nothing: got {rows!r}")
+
     rows = tuple(users.select(Key("name")).where(Key("name").In(name, "default-trial")))
     if sorted(r["name"] for r in rows) != sorted([name, "default-trial"]):
         fail(f"print with name.In(...): got {rows!r}")
