@@ -3,10 +3,16 @@
 //! users, profiles, servers and sessions whose counters grow, and injected faults.
 //!
 //! Layers: [`state`] (tables, ids), [`query`] (query words), [`menus`] (paths,
-//! properties, checks), [`commands`] (print/add/set/…), [`records`] (how items
-//! print), [`clients`] (hotspot logins, traffic, limits), [`session`] (API login
-//! and replies), [`rest_api`] (REST mapping) — all pure — and the I/O adapters
-//! `api_server`, `rest_server` and [`tls`].
+//! commands, traps), [`values`] (properties and their checks), [`commands`] and
+//! [`print`](mod@print) (what each command does), [`records`] (how items print), [`clients`]
+//! (hotspot logins, traffic, limits), [`faults`], [`session`] (API login and
+//! replies), [`rest_api`] (REST mapping) — all pure — and the I/O adapters
+//! `api_server`, `rest_server` and [`tls`]; [`SimHandle`] is what callers hold.
+//!
+//! Use in-process (tests, `demo`): `let sim = SimRouter::start(SimOptions::version("7.18")).await?;`
+//! then point a client at `sim.api_addr` / `sim.api_ssl_addr` / `sim.rest_addr`
+//! (or `sim.router_config(&base)`), pinning `sim.fingerprint`. Keep the handle:
+//! dropping it stops the router.
 //!
 //! Behaviour follows `routeros-reference.md`: framing, tags on every reply, traps
 //! followed by `!done`, `!fatal` + bare reason then close, `!empty` from 7.18,

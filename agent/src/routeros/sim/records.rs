@@ -68,7 +68,7 @@ pub fn render_singleton(state: &State, menu: Menu, now: Instant) -> Record {
         Menu::Resource => {
             let uptime = now.saturating_duration_since(state.booted);
             let build = format_datetime(
-                state.wall_clock(state.booted) - 30 * 86_400,
+                state.wall_clock(state.booted).saturating_sub(30 * 86_400),
                 state.version.iso_dates(),
             );
             record(&[
