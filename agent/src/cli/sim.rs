@@ -33,6 +33,9 @@ pub struct SimArgs {
     /// REST (HTTPS) port (0 = any free port).
     #[arg(long, default_value_t = 0)]
     pub rest_port: u16,
+    /// Also serve REST over plain HTTP on this port (RouterOS 7.9+; 0 = any free port).
+    #[arg(long, value_name = "PORT")]
+    pub www_port: Option<u16>,
     /// Do not serve api-ssl.
     #[arg(long)]
     pub no_tls: bool,
@@ -92,6 +95,7 @@ impl SimArgs {
             api_port: self.api_port,
             api_ssl_port: self.api_ssl_port,
             rest_port: self.rest_port,
+            www_port: self.www_port,
             tls: !self.no_tls,
             rest: if self.no_rest { Some(false) } else { None },
             latency: self.latency.std(),

@@ -26,6 +26,8 @@ pub struct SimHandle {
     pub api_ssl_addr: Option<SocketAddr>,
     /// REST over HTTPS, if served (v7 only).
     pub rest_addr: Option<SocketAddr>,
+    /// REST over plain HTTP, if asked for ([`super::SimOptions::www_port`], 7.9+).
+    pub www_addr: Option<SocketAddr>,
     /// SHA-256 fingerprint of the TLS certificate, `AB:CD:…`.
     pub fingerprint: Option<String>,
     /// Version simulated.
@@ -60,6 +62,9 @@ impl SimHandle {
         }
         if let Some(a) = self.rest_addr {
             lines.push(format!("rest={a}"));
+        }
+        if let Some(a) = self.www_addr {
+            lines.push(format!("www={a}"));
         }
         if let Some(f) = &self.fingerprint {
             lines.push(format!("fingerprint={f}"));

@@ -60,7 +60,8 @@
 //!   tick, as a real link's would).
 //! - **REST**: PUT answers 201 with the created object, DELETE 204 with no body, other
 //!   successes 200; singletons are bare objects; `.proplist` results always include
-//!   `.id`; served on HTTPS only (no plain `www`); a v6 simulator has no REST listener.
+//!   `.id`; served on HTTPS, and on plain HTTP (`www`) only when asked and the version
+//!   is 7.9+; a v6 simulator has no REST listener.
 //! - **Version strings**: `<number> (stable)` for v6 and v7 (`(testing)` for beta/rc).
 //! - **Faults** count commands per connection after login (the login is never faulted);
 //!   a dropped command *was* carried out (the outcome is unknown to the client); REST has
@@ -140,6 +141,9 @@ pub struct SimOptions {
     pub api_ssl_port: u16,
     /// Port of REST over HTTPS (0 = any free port).
     pub rest_port: u16,
+    /// Also serve REST over plain HTTP (`www`, RouterOS 7.9+), on this port (0 = any).
+    /// Off by default; the line it prints is `www=HOST:PORT`.
+    pub www_port: Option<u16>,
     /// Serve `api-ssl`.
     pub tls: bool,
     /// Serve REST: `None` = when the version has it (v7).
@@ -173,6 +177,7 @@ impl Default for SimOptions {
             api_port: 0,
             api_ssl_port: 0,
             rest_port: 0,
+            www_port: None,
             tls: true,
             rest: None,
             latency: Duration::ZERO,
@@ -288,6 +293,18 @@ impl SimRouter {
                 stop.clone(),
             )));
         }
+        let mut www_addr = None;
+        let www_ok = rest && (version.version.major, version.version.minor) >= (7, 9);
+        if let (true, Some(port)) = (www_ok, options.www_port) {
+            let (l, addr) = bind("www", options.bind, port).await?;
+            www_addr = Some(addr);
+            tasks.push(tokio::spawn(rest_server::serve(
+                l,
+                None,
+                shared.clone(),
+                stop.clone(),
+            )));
+        }
         if let Some(every) = options.tick {
             tasks.push(tokio::spawn(run_ticks(
                 shared.clone(),
@@ -300,6 +317,7 @@ impl SimRouter {
             api_addr,
             api_ssl_addr,
             rest_addr,
+            www_addr,
             fingerprint: cert.map(|c| c.fingerprint),
             version: version.version,
             version_text: version.text,

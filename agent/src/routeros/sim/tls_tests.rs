@@ -244,3 +244,31 @@ async fn router_config_points_a_client_at_the_simulator() {
     assert_eq!(cfg.host, "127.0.0.1");
     assert!(!cfg.is_simulated(), "it names a real address now");
 }
+
+#[tokio::test]
+async fn plain_http_rest_is_served_from_7_9_when_asked() {
+    let sim = sim(SimOptions {
+        www_port: Some(0),
+        ..SimOptions::version("7.12")
+    })
+    .await;
+    let addr = sim.www_addr.expect("www is served on 7.12");
+    assert!(sim.listener_lines().contains(&format!("www={addr}")));
+    let mut tcp = TcpStream::connect(addr).await.unwrap();
+    let req = "GET /rest/system/identity HTTP/1.1\r\nHost: r\r\nAuthorization: Basic YWRtaW46\r\nConnection: close\r\n\r\n";
+    tcp.write_all(req.as_bytes()).await.unwrap();
+    let mut text = String::new();
+    tcp.read_to_string(&mut text).await.unwrap();
+    assert!(text.starts_with("HTTP/1.1 200 OK"), "{text}");
+    assert!(text.ends_with(r#"{"name":"MikroTik"}"#), "{text}");
+    let old = sim_without_www("7.8").await;
+    assert!(old.www_addr.is_none(), "no plain HTTP REST before 7.9");
+}
+
+async fn sim_without_www(version: &str) -> SimHandle {
+    sim(SimOptions {
+        www_port: Some(0),
+        ..SimOptions::version(version)
+    })
+    .await
+}
