@@ -528,4 +528,26 @@ mod tests {
         let r = items(&run(&mut s, &["/system/identity/getall"]));
         assert_eq!(r[0], vec![("name".to_string(), "kiosk".to_string())]);
     }
+
+    #[test]
+    fn the_clock_prints_the_date_format_of_the_version() {
+        for (version, iso) in [
+            ("6.49", false),
+            ("7.8", false),
+            ("7.10", true),
+            ("7.18", true),
+        ] {
+            let mut s = State::new(
+                SimVersion::parse(version).unwrap(),
+                "admin".into(),
+                String::new(),
+                Instant::now(),
+            );
+            let clock = items(&run(&mut s, &["/system/clock/print"]));
+            let date = &clock[0].iter().find(|(k, _)| k == "date").unwrap().1;
+            // 2026-11-22 vs nov/22/2026
+            assert_eq!(date.as_bytes()[4] == b'-', iso, "{version}: {date}");
+            assert_eq!(date.contains('/'), !iso, "{version}: {date}");
+        }
+    }
 }
