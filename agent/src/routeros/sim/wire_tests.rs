@@ -449,3 +449,34 @@ async fn execute_runs_a_command_in_process_on_every_version() {
         assert_eq!(r[1].kind, ReplyKind::Done);
     }
 }
+
+#[tokio::test]
+async fn an_untagged_cancel_stops_every_stream() {
+    let sim = sim("7.18").await;
+    let mut c = Client::connect(&sim).await;
+    c.login().await;
+    c.send(&["/ip/hotspot/user/listen", ".tag=l1"]).await;
+    c.send(&["/ip/hotspot/active/listen", ".tag=l2"]).await;
+    c.send(&["/cancel"]).await;
+    let mut replies = Vec::new();
+    while replies.len() < 5 {
+        replies.push(c.read().await.unwrap());
+    }
+    let traps: Vec<Option<&str>> = replies
+        .iter()
+        .filter(|r| r.kind == ReplyKind::Trap)
+        .map(|r| r.tag.as_deref())
+        .collect();
+    assert_eq!(traps.len(), 2);
+    assert!(traps.contains(&Some("l1")) && traps.contains(&Some("l2")));
+    assert!(
+        replies
+            .iter()
+            .any(|r| r.kind == ReplyKind::Done && r.tag.is_none()),
+        "the cancel's own !done"
+    );
+    // Both streams are over: a change produces no more `!re`.
+    c.send(&["/ip/hotspot/user/add", "=name=after"]).await;
+    let next = c.read().await.unwrap();
+    assert_eq!(next.to_words(), ["!done", "=ret=*1"]);
+}
