@@ -5,6 +5,8 @@
 pub mod config;
 pub mod router;
 pub mod router_setup;
+#[cfg(feature = "sim")]
+pub mod sim;
 
 use std::path::PathBuf;
 
@@ -75,6 +77,9 @@ pub enum Command {
     /// Talk to the router: test the connection, print the set-up script.
     #[command(subcommand)]
     Router(router::RouterCmd),
+    /// Run a simulated RouterOS router (binary API, api-ssl, REST) for tests and demos.
+    #[cfg(feature = "sim")]
+    Sim(sim::SimArgs),
 }
 
 /// Loads the configuration named on the command line, or the bundled default.
@@ -152,5 +157,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Config(cmd) => config::run(cmd.clone()),
         Command::Router(cmd) => router::run(cmd.clone(), &cli).await,
+        #[cfg(feature = "sim")]
+        Command::Sim(args) => sim::run(args.clone()).await,
     }
 }

@@ -12,6 +12,8 @@ pub mod proto;
 pub mod rest;
 pub mod setup_script;
 pub mod tls;
+#[cfg(feature = "sim")]
+pub mod sim;
 
 pub use client::{ConnectionInfo, Router, RouterSettings};
 pub use error::RouterError;

@@ -1,0 +1,261 @@
+//! `hotspot-agent sim`: runs the simulated RouterOS router until Ctrl-C, printing one
+//! line per listener (`api=HOST:PORT`, `api-ssl=…`, `rest=…`) and the certificate's
+//! `fingerprint=…`, so scripts can start it on port 0 and read where it listens.
+
+use std::io::Write;
+use std::net::{IpAddr, Ipv4Addr};
+
+use anyhow::Context as _;
+use firmware_config::{ByteSize, Duration, Secret};
+
+use crate::routeros::sim::{FaultOptions, SimOptions, SimRouter};
+
+fn byte_size(text: &str) -> Result<u64, String> {
+    ByteSize::parse(text).map(|b| b.0)
+}
+
+/// Options of `hotspot-agent sim`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SimArgs {
+    /// RouterOS version to behave as: 6.42 (challenge login, no REST), 6.49 (plain
+    /// login, no REST), 7.12 (REST), 7.18 (REST, `!empty`).
+    #[arg(long = "routeros", value_name = "VERSION", default_value = "7.18")]
+    pub routeros: String,
+    /// Address to listen on.
+    #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
+    pub bind: IpAddr,
+    /// Binary API port (0 = any free port).
+    #[arg(long, default_value_t = 0)]
+    pub api_port: u16,
+    /// Binary API over TLS port (0 = any free port).
+    #[arg(long, default_value_t = 0)]
+    pub api_ssl_port: u16,
+    /// REST (HTTPS) port (0 = any free port).
+    #[arg(long, default_value_t = 0)]
+    pub rest_port: u16,
+    /// Also serve REST over plain HTTP on this port (RouterOS 7.9+; 0 = any free port).
+    #[arg(long, value_name = "PORT")]
+    pub www_port: Option<u16>,
+    /// Do not serve api-ssl.
+    #[arg(long)]
+    pub no_tls: bool,
+    /// Do not serve REST even on v7.
+    #[arg(long)]
+    pub no_rest: bool,
+    /// Link delay before each reply (e.g. 2ms); commands in flight overlap.
+    #[arg(long, value_name = "DURATION", default_value = "0s")]
+    pub latency: Duration,
+    /// Close the connection instead of answering every N-th command (it is carried out).
+    #[arg(long, value_name = "N")]
+    pub drop_every: Option<u64>,
+    /// Hold the reply to every N-th command (and all after it) for --stall-for.
+    #[arg(long, value_name = "N")]
+    pub stall_every: Option<u64>,
+    /// How long a stall lasts.
+    #[arg(long, value_name = "DURATION", default_value = "60s")]
+    pub stall_for: Duration,
+    /// Answer `!fatal` and close after N commands on a connection.
+    #[arg(long, value_name = "N")]
+    pub fatal_after: Option<u64>,
+    /// The `!fatal` reason.
+    #[arg(
+        long,
+        value_name = "TEXT",
+        default_value = "session terminated on request"
+    )]
+    pub fatal_reason: String,
+    /// API/REST user of the simulated router.
+    #[arg(long, default_value = "admin")]
+    pub api_user: String,
+    /// API/REST password (a new router has none).
+    #[arg(
+        long,
+        env = "HOTSPOT_SIM_PASSWORD",
+        hide_env_values = true,
+        default_value = ""
+    )]
+    pub api_password: String,
+    /// How often sessions' counters grow.
+    #[arg(long, value_name = "DURATION", default_value = "1s")]
+    pub tick: Duration,
+    /// Download per session per second (e.g. 125K).
+    #[arg(long, value_name = "BYTES", value_parser = byte_size, default_value = "125K")]
+    pub rate: u64,
+    /// Simulated customers that log in with freshly created users.
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    pub clients: usize,
+}
+
+impl SimArgs {
+    /// The simulator options these arguments ask for.
+    pub fn options(&self) -> SimOptions {
+        SimOptions {
+            version: self.routeros.clone(),
+            bind: self.bind,
+            api_port: self.api_port,
+            api_ssl_port: self.api_ssl_port,
+            rest_port: self.rest_port,
+            www_port: self.www_port,
+            tls: !self.no_tls,
+            rest: if self.no_rest { Some(false) } else { None },
+            latency: self.latency.std(),
+            faults: FaultOptions {
+                drop_every_n: self.drop_every,
+                stall_every_n: self.stall_every,
+                stall_for: Some(self.stall_for.std()),
+                fatal_after_n: self.fatal_after,
+                fatal_reason: Some(self.fatal_reason.clone()),
+            },
+            username: self.api_user.clone(),
+            password: Secret::new(self.api_password.clone()),
+            tick: (!self.tick.std().is_zero()).then(|| self.tick.std()),
+            rate_down: self.rate,
+            rate_up: self.rate / 10,
+            auto_clients: self.clients,
+            ..SimOptions::default()
+        }
+    }
+}
+
+/// Starts the simulator, prints its listener lines, and runs until Ctrl-C.
+pub async fn run(args: SimArgs) -> anyhow::Result<()> {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::warn!("cannot wait for Ctrl-C ({e}); stop the simulator with a signal");
+            std::future::pending::<()>().await;
+        }
+    };
+    run_until(args, &mut std::io::stdout(), ctrl_c).await
+}
+
+/// Starts the simulator, writes its listener lines to `out`, and runs until `stop` completes.
+pub async fn run_until(
+    args: SimArgs,
+    out: &mut (dyn Write + Send),
+    stop: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let handle = SimRouter::start(args.options()).await?;
+    for line in handle.listener_lines() {
+        writeln!(out, "{line}").context("cannot write the listener lines")?;
+    }
+    out.flush().context("cannot write the listener lines")?;
+    stop.await;
+    handle.shutdown().await;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        sim: SimArgs,
+    }
+
+    #[test]
+    fn the_issue_command_line_parses_into_options() {
+        let cli = Cli::try_parse_from([
+            "sim",
+            "--routeros",
+            "6.42",
+            "--latency",
+            "2ms",
+            "--drop-every",
+            "7",
+            "--no-tls",
+        ])
+        .unwrap();
+        let o = cli.sim.options();
+        assert_eq!(o.version, "6.42");
+        assert_eq!(o.latency, std::time::Duration::from_millis(2));
+        assert_eq!(o.faults.drop_every_n, Some(7));
+        assert!(!o.tls);
+        assert_eq!(o.rest, None, "REST follows the version unless --no-rest");
+        assert_eq!(o.password.expose(), "");
+    }
+
+    #[test]
+    fn sim_args_fit_under_the_real_cli_without_clashing_with_its_global_options() {
+        use clap::{Args as _, CommandFactory as _};
+        let cmd =
+            crate::cli::Cli::command().subcommand(SimArgs::augment_args(clap::Command::new("sim")));
+        cmd.clone().debug_assert();
+        let m = cmd
+            .try_get_matches_from([
+                "hotspot-agent",
+                "--host",
+                "10.0.0.1",
+                "sim",
+                "--routeros",
+                "6.49",
+                "--api-port",
+                "0",
+            ])
+            .unwrap();
+        let (name, sub) = m.subcommand().unwrap();
+        assert_eq!(name, "sim");
+        assert_eq!(
+            sub.get_one::<String>("routeros").map(String::as_str),
+            Some("6.49")
+        );
+    }
+
+    #[test]
+    fn rates_take_units() {
+        let cli = Cli::try_parse_from(["sim", "--rate", "1M"]).unwrap();
+        assert_eq!(cli.sim.options().rate_down, 1 << 20);
+    }
+
+    #[tokio::test]
+    async fn run_prints_one_line_per_listener_and_serves_until_stopped() {
+        let cli = Cli::try_parse_from(["sim", "--routeros", "7.18"]).unwrap();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let (lines_tx, lines_rx) = std::sync::mpsc::channel::<Vec<u8>>();
+        let task = tokio::spawn(async move {
+            let mut out = Vec::new();
+            let stop = async {
+                let _ = rx.await;
+            };
+            // Hand the lines over as soon as they are written, before stopping.
+            let mut tee = Tee(&mut out, lines_tx);
+            run_until(cli.sim, &mut tee, stop).await
+        });
+        let printed = tokio::task::spawn_blocking(move || lines_rx.recv().unwrap())
+            .await
+            .unwrap();
+        let text = String::from_utf8(printed).unwrap();
+        let keys: Vec<&str> = text.lines().map(|l| l.split('=').next().unwrap()).collect();
+        assert_eq!(keys, ["api", "api-ssl", "rest", "fingerprint", "version"]);
+        let api: std::net::SocketAddr = text.lines().next().unwrap()["api=".len()..]
+            .parse()
+            .unwrap();
+        assert_ne!(api.port(), 0, "port 0 was replaced by the real port");
+        assert!(
+            tokio::net::TcpStream::connect(api).await.is_ok(),
+            "the API listens"
+        );
+        tx.send(()).unwrap();
+        task.await.unwrap().unwrap();
+        assert!(
+            tokio::net::TcpStream::connect(api).await.is_err(),
+            "stopped listening"
+        );
+    }
+
+    /// A writer that also sends what was flushed to a channel.
+    struct Tee<'a>(&'a mut Vec<u8>, std::sync::mpsc::Sender<Vec<u8>>);
+
+    impl Write for Tee<'_> {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.write(buf)
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            let _ = self.1.send(self.0.clone());
+            Ok(())
+        }
+    }
+}
