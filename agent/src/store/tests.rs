@@ -1,0 +1,1 @@
+//! Tests of the store: migrations, durability rules, and the errors operators see.

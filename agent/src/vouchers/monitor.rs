@@ -1,0 +1,1 @@
+//! Monitoring: users joined with the cache for `users list`, and `stats`.

@@ -1,0 +1,1 @@
+//! Tests of the seller against the fake router.
