@@ -4,7 +4,7 @@
 //! build (no `sim`) compiles this to nothing.
 
 #[cfg(feature = "sim")]
-pub(crate) fn crash_point(step: &str) {
+pub fn crash_point(step: &str) {
     use std::io::Write;
     use std::sync::atomic::{AtomicU32, Ordering};
     use std::sync::OnceLock;
@@ -34,4 +34,4 @@ pub(crate) fn crash_point(step: &str) {
 
 #[cfg(not(feature = "sim"))]
 #[inline(always)]
-pub(crate) fn crash_point(_step: &str) {}
+pub fn crash_point(_step: &str) {}

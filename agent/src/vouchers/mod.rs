@@ -27,7 +27,8 @@ use crate::routeros::{HotspotApi, RouterError};
 use crate::store::{now_ms, Sale, Store, StoreError};
 
 pub use codes::{CodeError, CodeGenerator, Credentials};
-pub(crate) use crash::crash_point;
+#[doc(hidden)]
+pub use crash::crash_point;
 pub use enforce::{Enforcer, PassReport};
 pub use issue::{Finished, Issuance, ResumeReport, Step};
 pub use plans::{outbox_payload_for_sale, PlanBook, SaleRecord};
