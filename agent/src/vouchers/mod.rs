@@ -394,4 +394,4 @@ impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
