@@ -72,7 +72,7 @@ pub struct NewAction {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PassWrites {
     pub usage: Vec<Usage>,
-    /// (sale id, first login time).
+    /// (sale id, first login time) for sales without a usage row this pass.
     pub first_logins: Vec<(i64, i64)>,
     /// (sale id, reason): the voucher is over (data, validity, time).
     pub ended: Vec<(i64, String)>,
@@ -110,37 +110,47 @@ impl Store {
                 let mut st = tx.prepare_cached(
                     "UPDATE sales SET bytes_day_start = CASE WHEN usage_day IS ?2 THEN bytes_day_start ELSE bytes_used END, \
                      usage_day = ?2, bytes_used = ?3, uptime_s = ?4, \
-                     last_seen_ms = CASE WHEN ?5 THEN ?6 ELSE last_seen_ms END WHERE id = ?1",
+                     last_seen_ms = CASE WHEN ?5 THEN ?6 ELSE last_seen_ms END, \
+                     first_login_ms = COALESCE(first_login_ms, ?7) WHERE id = ?1",
                 )?;
                 for u in &w.usage {
-                    st.execute(params![u.sale_id, day, u.bytes_used as i64, u.uptime_s as i64, u.seen_now, now_ms])?;
+                    st.execute(params![
+                        u.sale_id,
+                        day,
+                        u.bytes_used as i64,
+                        u.uptime_s as i64,
+                        u.seen_now,
+                        now_ms,
+                        u.first_login_ms
+                    ])?;
                 }
             }
+            let mut st = tx.prepare_cached("UPDATE sales SET first_login_ms = COALESCE(first_login_ms, ?2) WHERE id = ?1")?;
             for (id, at) in &w.first_logins {
-                tx.execute(
-                    "UPDATE sales SET first_login_ms = COALESCE(first_login_ms, ?2) WHERE id = ?1",
-                    params![id, at],
-                )?;
+                st.execute(params![id, at])?;
             }
+            let mut st = tx.prepare_cached(
+                "UPDATE sales SET ended_at_ms = COALESCE(ended_at_ms, ?2), end_reason = COALESCE(end_reason, ?3) WHERE id = ?1",
+            )?;
             for (id, reason) in &w.ended {
-                tx.execute(
-                    "UPDATE sales SET ended_at_ms = COALESCE(ended_at_ms, ?2), end_reason = COALESCE(end_reason, ?3) WHERE id = ?1",
-                    params![id, now_ms, reason],
-                )?;
+                st.execute(params![id, now_ms, reason])?;
             }
+            let mut st = tx.prepare_cached("UPDATE sales SET data_alerted = 1 WHERE id = ?1")?;
             for id in &w.data_alerted {
-                tx.execute("UPDATE sales SET data_alerted = 1 WHERE id = ?1", [id])?;
+                st.execute([id])?;
             }
+            let mut st = tx.prepare_cached("UPDATE sales SET fair_use = 1 WHERE id = ?1")?;
             for id in &w.fair_use {
-                tx.execute("UPDATE sales SET fair_use = 1 WHERE id = ?1", [id])?;
+                st.execute([id])?;
             }
+            // The partial index keeps this look-up cheap however many actions are done.
+            let mut st = tx.prepare_cached(
+                "INSERT INTO actions (sale_id, code, kind, arg, reason, created_at_ms) \
+                 SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE NOT EXISTS (SELECT 1 FROM actions \
+                 WHERE sale_id = ?1 AND kind = ?3 AND arg IS ?4 AND done_at_ms IS NULL)",
+            )?;
             for a in &w.actions {
-                tx.execute(
-                    "INSERT INTO actions (sale_id, code, kind, arg, reason, created_at_ms) \
-                     SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE NOT EXISTS (SELECT 1 FROM actions \
-                     WHERE sale_id = ?1 AND kind = ?3 AND arg IS ?4 AND done_at_ms IS NULL)",
-                    params![a.sale_id, a.code, a.kind.as_str(), a.arg, a.reason, now_ms],
-                )?;
+                st.execute(params![a.sale_id, a.code, a.kind.as_str(), a.arg, a.reason, now_ms])?;
             }
             for (level, kind, subject, message) in &w.events {
                 events::insert_tx(tx, now_ms, *level, kind, subject.as_deref(), message)?;

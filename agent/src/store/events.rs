@@ -52,10 +52,8 @@ pub(crate) fn insert_tx(
     subject: Option<&str>,
     message: &str,
 ) -> Result<(), StoreError> {
-    tx.execute(
-        "INSERT INTO events (at_ms, level, kind, subject, message) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![at_ms, level.as_str(), kind, subject, message],
-    )?;
+    tx.prepare_cached("INSERT INTO events (at_ms, level, kind, subject, message) VALUES (?1, ?2, ?3, ?4, ?5)")?
+        .execute(params![at_ms, level.as_str(), kind, subject, message])?;
     Ok(())
 }
 

@@ -93,7 +93,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         last_error TEXT,
         done_at_ms INTEGER
     );
-    CREATE INDEX actions_pending ON actions(done_at_ms);",
+    CREATE INDEX actions_pending ON actions(sale_id, kind) WHERE done_at_ms IS NULL;",
     // 3: what enforcement learns about each voucher.
     "ALTER TABLE sales ADD COLUMN first_login_ms INTEGER;
     ALTER TABLE sales ADD COLUMN last_seen_ms INTEGER;

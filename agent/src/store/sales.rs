@@ -186,7 +186,8 @@ pub(crate) fn from_row(r: &Row<'_>) -> rusqlite::Result<Sale> {
 
 fn insert(tx: &Transaction<'_>, s: &NewSale, state: SaleState, sold_at_ms: Option<i64>, now_ms: i64) -> Result<i64, StoreError> {
     let taken: Option<i64> = tx
-        .query_row("SELECT id FROM sales WHERE code = ?1", [&s.code], |r| r.get(0))
+        .prepare_cached("SELECT id FROM sales WHERE code = ?1")?
+        .query_row([&s.code], |r| r.get(0))
         .optional()?;
     if let Some(id) = taken {
         return Err(StoreError::Conflict {
@@ -221,7 +222,8 @@ fn insert(tx: &Transaction<'_>, s: &NewSale, state: SaleState, sold_at_ms: Optio
 
 fn state_of(tx: &Transaction<'_>, id: i64) -> Result<SaleState, StoreError> {
     let s: Option<String> = tx
-        .query_row("SELECT state FROM sales WHERE id = ?1", [id], |r| r.get(0))
+        .prepare_cached("SELECT state FROM sales WHERE id = ?1")?
+        .query_row([id], |r| r.get(0))
         .optional()?;
     let s = s.ok_or_else(|| StoreError::NotFound {
         path: Default::default(),
@@ -233,7 +235,8 @@ fn state_of(tx: &Transaction<'_>, id: i64) -> Result<SaleState, StoreError> {
 }
 
 fn get(tx: &rusqlite::Connection, id: i64) -> Result<Sale, StoreError> {
-    tx.query_row(&format!("SELECT {COLUMNS} FROM sales WHERE id = ?1"), [id], from_row)
+    tx.prepare_cached(&format!("SELECT {COLUMNS} FROM sales WHERE id = ?1"))?
+        .query_row([id], from_row)
         .optional()?
         .ok_or_else(|| StoreError::NotFound {
             path: Default::default(),
@@ -259,6 +262,8 @@ pub struct Usage {
     pub bytes_used: u64,
     pub uptime_s: u64,
     pub seen_now: bool,
+    /// Set when this pass saw the first login (kept if one is already recorded).
+    pub first_login_ms: Option<i64>,
 }
 
 impl Store {
@@ -448,6 +453,17 @@ impl Store {
         })
     }
 
+    /// Rows by id, in the order asked (missing ids are skipped).
+    pub fn sales_by_ids(&self, ids: &[i64]) -> Result<Vec<Sale>, StoreError> {
+        let (Some(lo), Some(hi)) = (ids.iter().min(), ids.iter().max()) else { return Ok(Vec::new()) };
+        let mut rows: std::collections::HashMap<i64, Sale> = self.read("read sales", |c| {
+            let mut stmt = c.prepare_cached(&format!("SELECT {COLUMNS} FROM sales WHERE id BETWEEN ?1 AND ?2"))?;
+            let rows = stmt.query_map([lo, hi], from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows.into_iter().map(|s| (s.id, s)).collect())
+        })?;
+        Ok(ids.iter().filter_map(|id| rows.remove(id)).collect())
+    }
+
     /// The newest rows, for `voucher list`.
     pub fn recent_sales(&self, limit: u32) -> Result<Vec<Sale>, StoreError> {
         self.read("list recent sales", |c| {
@@ -460,7 +476,8 @@ impl Store {
     /// Whether a code is in the cache (any state).
     pub fn code_exists(&self, code: &str) -> Result<bool, StoreError> {
         self.read("check a code", |c| {
-            Ok(c.query_row("SELECT 1 FROM sales WHERE code = ?1", [code], |_| Ok(()))
+            Ok(c.prepare_cached("SELECT 1 FROM sales WHERE code = ?1")?
+                .query_row([code], |_| Ok(()))
                 .optional()?
                 .is_some())
         })

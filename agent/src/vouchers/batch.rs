@@ -120,12 +120,14 @@ impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
             .map(|c| new_sale_for(&plan, c.code, c.password, &self.settings().router_name, "batch"))
             .collect();
         let ids = self.store().reserve_batch(&rows, now_ms())?;
-        let sales = ids.iter().map(|id| self.store().sale(*id)).collect::<Result<Vec<_>, _>>()?;
+        let sales = self.store().sales_by_ids(&ids)?;
         let p = self.provision_rows(sales, progress).await?;
-        let mut vouchers = Vec::with_capacity(p.on_router.len());
-        for id in &p.on_router {
-            vouchers.push(self.voucher(*id)?);
-        }
+        let vouchers = self
+            .store()
+            .sales_by_ids(&p.on_router)?
+            .iter()
+            .map(|s| self.sold(s, &plan.name, false))
+            .collect();
         Ok(BatchReport {
             vouchers,
             failed: p.failed,

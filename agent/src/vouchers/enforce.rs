@@ -51,18 +51,19 @@ pub fn decide(sale: &Sale, user: Option<&HotspotUser>, sessions: &[&ActiveSessio
     // counters are added so the quota bites during the session, not after it.
     let bytes = user.bytes_total() + sessions.iter().map(|s| s.bytes_in + s.bytes_out).sum::<u64>();
     let uptime = user.uptime.as_secs() + sessions.iter().map(|s| s.uptime.as_secs()).sum::<u64>();
+    let mut first_login = sale.first_login_ms;
+    if first_login.is_none() && (online || bytes > 0 || uptime > 0) {
+        first_login = Some(now_ms);
+        d.first_login_ms = first_login;
+    }
     if bytes != sale.bytes_used || uptime != sale.uptime_s || online {
         d.usage = Some(Usage {
             sale_id: sale.id,
             bytes_used: bytes,
             uptime_s: uptime,
             seen_now: online,
+            first_login_ms: d.first_login_ms,
         });
-    }
-    let mut first_login = sale.first_login_ms;
-    if first_login.is_none() && (online || bytes > 0 || uptime > 0) {
-        first_login = Some(now_ms);
-        d.first_login_ms = first_login;
     }
 
     if sale.ended_at_ms.is_some() {

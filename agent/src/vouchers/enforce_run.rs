@@ -91,11 +91,10 @@ impl<R: HotspotApi + Clone + 'static> Enforcer<R> {
             let user = by_id.get(&sale.id).copied().filter(|u| u.name == sale.code);
             let s = sessions.get(sale.code.as_str()).map(Vec::as_slice).unwrap_or(&[]);
             let d = decide(sale, user, s, now, cfg);
-            if let Some(u) = d.usage {
-                w.usage.push(u);
-            }
-            if let Some(t) = d.first_login_ms {
-                w.first_logins.push((sale.id, t));
+            match (d.usage, d.first_login_ms) {
+                (Some(u), _) => w.usage.push(u),
+                (None, Some(t)) => w.first_logins.push((sale.id, t)),
+                (None, None) => {}
             }
             if let Some(r) = d.ended {
                 w.ended.push((sale.id, r));

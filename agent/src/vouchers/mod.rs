@@ -275,7 +275,7 @@ impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
         found.ok_or(VoucherError::CodesExhausted)
     }
 
-    fn sold(&self, sale: &Sale, plan_name: &str, from_pool: bool) -> SoldVoucher {
+    pub(crate) fn sold(&self, sale: &Sale, plan_name: &str, from_pool: bool) -> SoldVoucher {
         SoldVoucher {
             sale_id: sale.id,
             code: sale.code.clone(),

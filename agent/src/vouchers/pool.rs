@@ -64,7 +64,7 @@ impl<R: HotspotApi + Clone + 'static> Pool<R> {
                     .map(|c| new_sale_for(plan, c.code, c.password, &v.settings().router_name, "pool"))
                     .collect();
                 let ids = store.reserve_pool(&rows, now_ms())?;
-                let sales = ids.iter().map(|id| store.sale(*id)).collect::<Result<Vec<_>, _>>()?;
+                let sales = store.sales_by_ids(&ids)?;
                 let p = v.provision_rows(sales, None).await?;
                 created = p.on_router.len() as u32;
             }
