@@ -24,7 +24,13 @@ async fn main() {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = Store::open(&dir.path().join("bench.db")).expect("store");
     let router = FakeRouter::new();
-    router.add_profile(&UserProfile { name: "kiosk".into(), ..Default::default() }).await.expect("profile");
+    router
+        .add_profile(&UserProfile {
+            name: "kiosk".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("profile");
     let plan = StoredPlan {
         id: "gb".into(),
         name: "1 GB".into(),
@@ -41,7 +47,8 @@ async fn main() {
         source: "bench".into(),
     };
     let settings = Settings::from_config(&firmware_config::Config::default(), None);
-    let v = Vouchers::new(store, router.clone(), settings, PlanBook::new(vec![plan])).expect("seller");
+    let v =
+        Vouchers::new(store, router.clone(), settings, PlanBook::new(vec![plan])).expect("seller");
     let batch = v.create_batch("gb", N, None).await.expect("batch");
     // Everyone online; 5 % over their data, 10 % past the 80 % alert.
     for (i, s) in batch.vouchers.iter().enumerate() {
@@ -51,11 +58,23 @@ async fn main() {
             1 | 2 => (1 << 30) / 10 * 9,
             _ => 1 << 20,
         };
-        router.set_session(&id, used / 4, used - used / 4, Duration::from_secs(600), Duration::from_secs(5));
+        router.set_session(
+            &id,
+            used / 4,
+            used - used / 4,
+            Duration::from_secs(600),
+            Duration::from_secs(5),
+        );
     }
-    println!("{N} vouchers sold, {} active sessions", router.sessions().len());
+    println!(
+        "{N} vouchers sold, {} active sessions",
+        router.sessions().len()
+    );
     let e = Enforcer::new(v.clone());
-    for pass in ["first pass (first logins, alerts, 250 cut-offs)", "steady pass (counters grew)"] {
+    for pass in [
+        "first pass (first logins, alerts, 250 cut-offs)",
+        "steady pass (counters grew)",
+    ] {
         let cpu = thread_cpu();
         let t = Instant::now();
         let r = e.pass_once().await.expect("pass");
@@ -75,7 +94,13 @@ async fn main() {
             r.actions_done
         );
         for a in router.sessions().iter().take(N) {
-            router.set_session(&a.id, a.bytes_in + 1000, a.bytes_out + 5000, a.uptime + Duration::from_secs(15), Duration::ZERO);
+            router.set_session(
+                &a.id,
+                a.bytes_in + 1000,
+                a.bytes_out + 5000,
+                a.uptime + Duration::from_secs(15),
+                Duration::ZERO,
+            );
         }
     }
 }

@@ -60,16 +60,35 @@ async fn main() {
         Store::open(&dir.path().join("bench.db")).expect("store")
     };
     let router = FakeRouter::new();
-    router.add_profile(&UserProfile { name: "kiosk".into(), ..Default::default() }).await.expect("profile");
+    router
+        .add_profile(&UserProfile {
+            name: "kiosk".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("profile");
     let config = firmware_config::Config::default();
     let settings = Settings::from_config(&config, None);
-    let v = Vouchers::new(store, router.clone(), settings, PlanBook::new(vec![plan("pooled", 1000), plan("ondemand", 0)])).expect("seller");
+    let v = Vouchers::new(
+        store,
+        router.clone(),
+        settings,
+        PlanBook::new(vec![plan("pooled", 1000), plan("ondemand", 0)]),
+    )
+    .expect("seller");
     router.set_delay(latency);
-    println!("fake router latency {latency_ms} ms per call; store {}", v.store().path().display());
+    println!(
+        "fake router latency {latency_ms} ms per call; store {}",
+        v.store().path().display()
+    );
 
     let t = Instant::now();
     let levels = Pool::new(v.clone()).refill_once().await.expect("refill");
-    println!("pool refill: {} vouchers in {:.2} s", levels[0].created, t.elapsed().as_secs_f64());
+    println!(
+        "pool refill: {} vouchers in {:.2} s",
+        levels[0].created,
+        t.elapsed().as_secs_f64()
+    );
 
     let mut pool = Vec::with_capacity(1000);
     for _ in 0..1000 {

@@ -47,16 +47,30 @@ pool = 3
 /// The child's entry point; does nothing unless started by a test below.
 #[test]
 fn child_process_entry() {
-    let Ok(dir) = std::env::var(CHILD_DIR) else { return };
-    let sales: usize = std::env::var(CHILD_SALES).ok().and_then(|s| s.parse().ok()).unwrap_or(4);
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let Ok(dir) = std::env::var(CHILD_DIR) else {
+        return;
+    };
+    let sales: usize = std::env::var(CHILD_SALES)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(4);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(child(PathBuf::from(dir), sales));
 }
 
 async fn child(dir: PathBuf, sales: usize) {
     let config = Config::parse(CONFIG, "crash.toml").unwrap();
     let router = FakeRouter::persistent(&dir.join("router.json")).unwrap();
-    if router.profiles().await.unwrap().iter().all(|p| p.name != "kiosk") {
+    if router
+        .profiles()
+        .await
+        .unwrap()
+        .iter()
+        .all(|p| p.name != "kiosk")
+    {
         router
             .add_profile(&hotspot_agent::routeros::UserProfile {
                 name: "kiosk".into(),
@@ -91,7 +105,11 @@ async fn child(dir: PathBuf, sales: usize) {
 /// "Prints" the ticket (appends to tickets.log), then marks the sale delivered.
 fn deliver(v: &Vouchers<FakeRouter>, dir: &Path, sale_id: i64) {
     let sold = v.voucher(sale_id).unwrap();
-    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("tickets.log")).unwrap();
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("tickets.log"))
+        .unwrap();
     writeln!(f, "{} {}", sold.sale_id, sold.code).unwrap();
     drop(f);
     crash_point("after_print");
@@ -113,12 +131,17 @@ enum Kill {
 fn run_child(dir: &Path, sales: usize, kill: Kill, add_timeout: Option<u32>) -> bool {
     let exe = std::env::current_exe().unwrap();
     let mut cmd = Command::new(exe);
-    cmd.args(["--exact", "child_process_entry", "--nocapture", "--test-threads=1"])
-        .env(CHILD_DIR, dir)
-        .env(CHILD_SALES, sales.to_string())
-        .env_remove("HOTSPOT_CRASH_AT")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
+    cmd.args([
+        "--exact",
+        "child_process_entry",
+        "--nocapture",
+        "--test-threads=1",
+    ])
+    .env(CHILD_DIR, dir)
+    .env(CHILD_SALES, sales.to_string())
+    .env_remove("HOTSPOT_CRASH_AT")
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped());
     if let Kill::At(step, n) = &kill {
         cmd.env("HOTSPOT_CRASH_AT", format!("{step}:{n}"));
     }
@@ -167,7 +190,11 @@ fn run_child(dir: &Path, sales: usize, kill: Kill, add_timeout: Option<u32>) -> 
     if killed {
         assert_eq!(status.signal(), Some(9), "the child died of SIGKILL");
     } else {
-        assert!(status.success(), "child failed: {status:?}\n{}", lines.join("\n"));
+        assert!(
+            status.success(),
+            "child failed: {status:?}\n{}",
+            lines.join("\n")
+        );
     }
     killed
 }
@@ -180,7 +207,10 @@ async fn check(dir: &Path) -> usize {
     // 1. Nothing unfinished, every sold voucher delivered.
     for s in &all {
         assert!(
-            !matches!(s.state, SaleState::Reserved | SaleState::PoolReserved | SaleState::Provisioned),
+            !matches!(
+                s.state,
+                SaleState::Reserved | SaleState::PoolReserved | SaleState::Provisioned
+            ),
             "sale {} left {:?}",
             s.id,
             s.state
@@ -198,12 +228,30 @@ async fn check(dir: &Path) -> usize {
             .unwrap_or_else(|| panic!("router user {} has no agent comment", u.name));
         by_sale.entry(id).or_default().push(u.name.clone());
     }
-    let cached: BTreeMap<i64, &str> = all.iter().filter(|s| s.state.on_router()).map(|s| (s.id, s.code.as_str())).collect();
+    let cached: BTreeMap<i64, &str> = all
+        .iter()
+        .filter(|s| s.state.on_router())
+        .map(|s| (s.id, s.code.as_str()))
+        .collect();
     for (id, names) in &by_sale {
-        assert_eq!(names.len(), 1, "sale {id} has {} router users: duplicate", names.len());
-        assert_eq!(cached.get(id).copied(), Some(names[0].as_str()), "router user {} unknown to the cache", names[0]);
+        assert_eq!(
+            names.len(),
+            1,
+            "sale {id} has {} router users: duplicate",
+            names.len()
+        );
+        assert_eq!(
+            cached.get(id).copied(),
+            Some(names[0].as_str()),
+            "router user {} unknown to the cache",
+            names[0]
+        );
     }
-    assert_eq!(by_sale.len(), cached.len(), "cached vouchers missing on the router");
+    assert_eq!(
+        by_sale.len(),
+        cached.len(),
+        "cached vouchers missing on the router"
+    );
     // 3. Every delivered sale was printed, at most twice (a kill between printing and
     //    marking reprints once), and every printed sale is delivered.
     let tickets = std::fs::read_to_string(dir.join("tickets.log")).unwrap_or_default();
@@ -212,18 +260,34 @@ async fn check(dir: &Path) -> usize {
         let id: i64 = line.split(' ').next().unwrap().parse().unwrap();
         *printed.entry(id).or_default() += 1;
     }
-    let delivered: Vec<_> = all.iter().filter(|s| s.state == SaleState::Delivered).collect();
+    let delivered: Vec<_> = all
+        .iter()
+        .filter(|s| s.state == SaleState::Delivered)
+        .collect();
     for s in &delivered {
         let n = printed.get(&s.id).copied().unwrap_or(0);
         assert!((1..=2).contains(&n), "sale {} printed {n} times", s.id);
     }
     for id in printed.keys() {
-        assert!(delivered.iter().any(|s| s.id == *id), "printed sale {id} not delivered");
+        assert!(
+            delivered.iter().any(|s| s.id == *id),
+            "printed sale {id} not delivered"
+        );
     }
     // 4. Money: every coin is either still credit or paid for a delivered sale.
-    let coins: i64 = store.credit_entries(100_000).unwrap().iter().filter(|c| c.source == "coin").map(|c| c.amount).sum();
+    let coins: i64 = store
+        .credit_entries(100_000)
+        .unwrap()
+        .iter()
+        .filter(|c| c.source == "coin")
+        .map(|c| c.amount)
+        .sum();
     let paid: i64 = delivered.iter().map(|s| s.price as i64).sum();
-    assert_eq!(coins, store.credit_balance().unwrap() + paid, "coins = balance + delivered sales");
+    assert_eq!(
+        coins,
+        store.credit_balance().unwrap() + paid,
+        "coins = balance + delivered sales"
+    );
     // 5. One outbox row per sold voucher.
     let outbox = store.outbox_pending(100_000).unwrap();
     assert_eq!(outbox.len(), delivered.len());
@@ -231,7 +295,10 @@ async fn check(dir: &Path) -> usize {
 }
 
 fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 #[test]

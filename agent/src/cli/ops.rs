@@ -43,7 +43,12 @@ pub struct EnforceArgs {
 }
 
 /// Runs `stats`.
-pub async fn run_stats<R: HotspotApi + Clone + 'static>(args: StatsArgs, router: R, store: Store, config: &Config) -> anyhow::Result<()> {
+pub async fn run_stats<R: HotspotApi + Clone + 'static>(
+    args: StatsArgs,
+    router: R,
+    store: Store,
+    config: &Config,
+) -> anyhow::Result<()> {
     let v = seller(router, store, config)?;
     let st = v.stats().await?;
     if args.json {
@@ -56,19 +61,32 @@ pub async fn run_stats<R: HotspotApi + Clone + 'static>(args: StatsArgs, router:
             for (p, n) in per {
                 println!("  {p:<12} {n}");
             }
-            println!("sessions       {} active, {} idle", st.sessions_active.unwrap_or(0), st.sessions_idle.unwrap_or(0));
+            println!(
+                "sessions       {} active, {} idle",
+                st.sessions_active.unwrap_or(0),
+                st.sessions_idle.unwrap_or(0)
+            );
         }
-        _ => println!("router         unreachable: {}", st.router_error.as_deref().unwrap_or("?")),
+        _ => println!(
+            "router         unreachable: {}",
+            st.router_error.as_deref().unwrap_or("?")
+        ),
     }
     println!("data today     {}", ByteSize(st.data_used_today).human());
-    println!("sales today    {} ({} {})", st.sales_today.count, st.sales_today.total, config.vouchers.currency);
+    println!(
+        "sales today    {} ({} {})",
+        st.sales_today.count, st.sales_today.total, config.vouchers.currency
+    );
     for (plan, n, total) in &st.sales_today.per_plan {
         println!("  {plan:<12} {n} ({total})");
     }
     for (plan, ready, target) in &st.pool {
         println!("pool {plan:<9} {ready}/{target}");
     }
-    println!("pending        {} router actions, {} outbox messages", st.pending_actions, st.outbox_pending);
+    println!(
+        "pending        {} router actions, {} outbox messages",
+        st.pending_actions, st.outbox_pending
+    );
     if let Some(s) = &st.last_router_status {
         println!(
             "last connect   {} {} {} {}",
@@ -82,14 +100,22 @@ pub async fn run_stats<R: HotspotApi + Clone + 'static>(args: StatsArgs, router:
 }
 
 /// Runs `reconcile`.
-pub async fn run_reconcile<R: HotspotApi + Clone + 'static>(args: ReconcileArgs, router: R, store: Store, config: &Config) -> anyhow::Result<()> {
+pub async fn run_reconcile<R: HotspotApi + Clone + 'static>(
+    args: ReconcileArgs,
+    router: R,
+    store: Store,
+    config: &Config,
+) -> anyhow::Result<()> {
     let v = seller(router, store, config)?;
     let r = v.reconcile(args.fix).await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&r)?);
         return Ok(());
     }
-    println!("{} of our users on the router, {} vouchers in the cache", r.router_users, r.cached);
+    println!(
+        "{} of our users on the router, {} vouchers in the cache",
+        r.router_users, r.cached
+    );
     for d in &r.drift {
         println!("drift  {d}");
     }
@@ -105,7 +131,12 @@ pub async fn run_reconcile<R: HotspotApi + Clone + 'static>(args: ReconcileArgs,
 }
 
 /// Runs `enforce`.
-pub async fn run_enforce<R: HotspotApi + Clone + 'static>(args: EnforceArgs, router: R, store: Store, config: &Config) -> anyhow::Result<()> {
+pub async fn run_enforce<R: HotspotApi + Clone + 'static>(
+    args: EnforceArgs,
+    router: R,
+    store: Store,
+    config: &Config,
+) -> anyhow::Result<()> {
     let v = seller(router, store, config)?;
     v.resume().await?;
     if args.once {
@@ -120,7 +151,11 @@ pub async fn run_enforce<R: HotspotApi + Clone + 'static>(args: EnforceArgs, rou
                 r.actions_queued,
                 r.actions_done,
                 r.actions_pending,
-                if r.router_ok { "" } else { " (router unreachable: actions wait)" }
+                if r.router_ok {
+                    ""
+                } else {
+                    " (router unreachable: actions wait)"
+                }
             );
         }
         return Ok(());
@@ -130,7 +165,10 @@ pub async fn run_enforce<R: HotspotApi + Clone + 'static>(args: EnforceArgs, rou
     let tasks = [
         tokio::spawn(Enforcer::new(v.clone()).run(e.interval.std(), cancel.clone())),
         tokio::spawn(Pool::new(v.clone()).run(e.interval.std(), cancel.clone())),
-        tokio::spawn(v.clone().run_reconcile(e.reconcile_interval.std(), cancel.clone())),
+        tokio::spawn(
+            v.clone()
+                .run_reconcile(e.reconcile_interval.std(), cancel.clone()),
+        ),
     ];
     tokio::signal::ctrl_c().await?;
     cancel.cancel();

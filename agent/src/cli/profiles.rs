@@ -61,15 +61,36 @@ pub fn profile_changes(config: &[ProfileConfig], router: &[UserProfile]) -> Vec<
             };
             let mut diff = Vec::new();
             if p.rate_limit.is_some() && want.rate_limit != have.rate_limit {
-                diff.push(format!("rate-limit {:?} -> {:?}", have.rate_limit, want.rate_limit));
+                diff.push(format!(
+                    "rate-limit {:?} -> {:?}",
+                    have.rate_limit, want.rate_limit
+                ));
             }
             if p.shared_users.is_some() && want.shared_users != have.shared_users {
-                diff.push(format!("shared-users {:?} -> {:?}", have.shared_users, want.shared_users));
+                diff.push(format!(
+                    "shared-users {:?} -> {:?}",
+                    have.shared_users, want.shared_users
+                ));
             }
             for (key, w, h, set) in [
-                ("session-timeout", want.session_timeout, have.session_timeout, p.session_timeout.is_some()),
-                ("idle-timeout", want.idle_timeout, have.idle_timeout, p.idle_timeout.is_some()),
-                ("keepalive-timeout", want.keepalive_timeout, have.keepalive_timeout, p.keepalive_timeout.is_some()),
+                (
+                    "session-timeout",
+                    want.session_timeout,
+                    have.session_timeout,
+                    p.session_timeout.is_some(),
+                ),
+                (
+                    "idle-timeout",
+                    want.idle_timeout,
+                    have.idle_timeout,
+                    p.idle_timeout.is_some(),
+                ),
+                (
+                    "keepalive-timeout",
+                    want.keepalive_timeout,
+                    have.keepalive_timeout,
+                    p.keepalive_timeout.is_some(),
+                ),
             ] {
                 if set && w != h {
                     diff.push(format!("{key} {h:?} -> {w:?}"));
@@ -85,7 +106,12 @@ pub fn profile_changes(config: &[ProfileConfig], router: &[UserProfile]) -> Vec<
 }
 
 /// Runs a `profiles` subcommand.
-pub async fn run<R: HotspotApi + Clone + 'static>(cmd: ProfilesCommand, router: R, store: Store, config: &Config) -> anyhow::Result<()> {
+pub async fn run<R: HotspotApi + Clone + 'static>(
+    cmd: ProfilesCommand,
+    router: R,
+    store: Store,
+    config: &Config,
+) -> anyhow::Result<()> {
     let have = router.profiles().await?;
     match cmd {
         ProfilesCommand::List { json } => {
@@ -93,12 +119,18 @@ pub async fn run<R: HotspotApi + Clone + 'static>(cmd: ProfilesCommand, router: 
                 println!("{}", serde_json::to_string_pretty(&have)?);
                 return Ok(());
             }
-            println!("{:<16} {:<14} {:>6}  plans", "profile", "rate-limit", "shared");
+            println!(
+                "{:<16} {:<14} {:>6}  plans",
+                "profile", "rate-limit", "shared"
+            );
             for p in &have {
                 let plans: Vec<&str> = config
                     .plans
                     .iter()
-                    .filter(|pl| pl.profile == p.name || pl.fair_use_profile.as_deref() == Some(p.name.as_str()))
+                    .filter(|pl| {
+                        pl.profile == p.name
+                            || pl.fair_use_profile.as_deref() == Some(p.name.as_str())
+                    })
                     .map(|pl| pl.id.as_str())
                     .collect();
                 println!(
@@ -138,7 +170,13 @@ pub async fn run<R: HotspotApi + Clone + 'static>(cmd: ProfilesCommand, router: 
                 }
             }
             if !dry_run {
-                store.record_event(Level::Info, "sync", Some("profiles"), &format!("profiles sync: {changed} changed"), now_ms())?;
+                store.record_event(
+                    Level::Info,
+                    "sync",
+                    Some("profiles"),
+                    &format!("profiles sync: {changed} changed"),
+                    now_ms(),
+                )?;
             }
         }
     }
@@ -176,10 +214,22 @@ mod tests {
                 ..UserProfile::default()
             },
         ];
-        let changes = profile_changes(&[cfg("fast", Some("1M/2M")), cfg("slow", Some("128k/256k")), cfg("new", None)], &router);
+        let changes = profile_changes(
+            &[
+                cfg("fast", Some("1M/2M")),
+                cfg("slow", Some("128k/256k")),
+                cfg("new", None),
+            ],
+            &router,
+        );
         assert_eq!(changes[0], ProfileChange::Same("fast".into()));
-        let ProfileChange::Update(id, p, diff) = &changes[1] else { panic!("{:?}", changes[1]) };
-        assert_eq!((id.as_str(), p.rate_limit.as_deref()), ("*2", Some("128k/256k")));
+        let ProfileChange::Update(id, p, diff) = &changes[1] else {
+            panic!("{:?}", changes[1])
+        };
+        assert_eq!(
+            (id.as_str(), p.rate_limit.as_deref()),
+            ("*2", Some("128k/256k"))
+        );
         assert!(diff[0].contains("rate-limit"));
         assert!(matches!(&changes[2], ProfileChange::Create(p) if p.name == "new"));
     }
@@ -189,8 +239,21 @@ mod tests {
         let config = Config::parse(crate::vouchers::tests::CONFIG, "t.toml").unwrap();
         let router = crate::vouchers::testing::FakeRouter::new();
         let store = Store::open_in_memory().unwrap();
-        run(ProfilesCommand::Sync { dry_run: false }, router.clone(), store.clone(), &config).await.unwrap();
-        let names: Vec<String> = router.profiles().await.unwrap().into_iter().map(|p| p.name).collect();
+        run(
+            ProfilesCommand::Sync { dry_run: false },
+            router.clone(),
+            store.clone(),
+            &config,
+        )
+        .await
+        .unwrap();
+        let names: Vec<String> = router
+            .profiles()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|p| p.name)
+            .collect();
         for p in &config.plans {
             assert!(names.contains(&p.profile), "{} missing", p.profile);
         }

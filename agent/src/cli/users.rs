@@ -63,13 +63,19 @@ fn line(r: &UserRow) -> String {
         ByteSize(r.bytes_used).human(),
         opt(r.bytes_left, |b| ByteSize(b).human()),
         opt(r.time_left_s, |s| Duration::from_secs(s).to_routeros()),
-        opt(r.valid_left_s, |s| Duration::from_secs(s.max(0) as u64).to_routeros()),
+        opt(r.valid_left_s, |s| Duration::from_secs(s.max(0) as u64)
+            .to_routeros()),
         opt(r.idle_s, |s| Duration::from_secs(s).to_routeros()),
     )
 }
 
 /// Runs a `users` subcommand.
-pub async fn run<R: HotspotApi + Clone + 'static>(cmd: UsersCommand, router: R, store: Store, config: &Config) -> anyhow::Result<()> {
+pub async fn run<R: HotspotApi + Clone + 'static>(
+    cmd: UsersCommand,
+    router: R,
+    store: Store,
+    config: &Config,
+) -> anyhow::Result<()> {
     let v = seller(router, store, config)?;
     match cmd {
         UsersCommand::List(a) => {
@@ -85,7 +91,16 @@ pub async fn run<R: HotspotApi + Clone + 'static>(cmd: UsersCommand, router: R, 
             } else {
                 println!(
                     "{:<14} {:<8} {:<10} {:<16} {:>9} {:>10} {:>10} {:>9} {:>9} {:>7}",
-                    "user", "plan", "profile", "state", "uptime", "used", "data left", "time left", "valid", "idle"
+                    "user",
+                    "plan",
+                    "profile",
+                    "state",
+                    "uptime",
+                    "used",
+                    "data left",
+                    "time left",
+                    "valid",
+                    "idle"
                 );
                 for r in &rows {
                     println!("{}", line(r));
@@ -99,8 +114,13 @@ pub async fn run<R: HotspotApi + Clone + 'static>(cmd: UsersCommand, router: R, 
             for s in &sessions {
                 v.router().disconnect(&s.id).await?;
             }
-            v.store()
-                .record_event(Level::Info, "user_disconnected", Some(&name), "disconnected by the operator", now_ms())?;
+            v.store().record_event(
+                Level::Info,
+                "user_disconnected",
+                Some(&name),
+                "disconnected by the operator",
+                now_ms(),
+            )?;
             println!("disconnected {} session(s) of {name}", sessions.len());
         }
         UsersCommand::Remove { name } => {
@@ -114,7 +134,9 @@ pub async fn run<R: HotspotApi + Clone + 'static>(cmd: UsersCommand, router: R, 
                 .await?
                 .into_iter()
                 .next()
-                .ok_or_else(|| anyhow::anyhow!("there is no hotspot user {name:?} on the router"))?;
+                .ok_or_else(|| {
+                    anyhow::anyhow!("there is no hotspot user {name:?} on the router")
+                })?;
             let site = &v.settings().site_id;
             let Some(sale_id) = sale_id_from_comment(site, user.comment.as_deref()) else {
                 anyhow::bail!(
@@ -127,9 +149,16 @@ pub async fn run<R: HotspotApi + Clone + 'static>(cmd: UsersCommand, router: R, 
             }
             v.router().remove_user(&user.id).await?;
             if v.store().sale(sale_id).is_ok() {
-                v.store().mark_ended(sale_id, "removed by operator", now_ms())?;
+                v.store()
+                    .mark_ended(sale_id, "removed by operator", now_ms())?;
             }
-            v.store().record_event(Level::Info, "user_removed", Some(&name), "removed by the operator", now_ms())?;
+            v.store().record_event(
+                Level::Info,
+                "user_removed",
+                Some(&name),
+                "removed by the operator",
+                now_ms(),
+            )?;
             println!("removed {name} (sale {sale_id})");
         }
     }

@@ -57,7 +57,11 @@ pub enum VoucherCommand {
 }
 
 /// The seller the CLI commands use: the store, the router and the config's plans.
-pub fn seller<R: HotspotApi + Clone + 'static>(router: R, store: Store, config: &Config) -> anyhow::Result<Vouchers<R>> {
+pub fn seller<R: HotspotApi + Clone + 'static>(
+    router: R,
+    store: Store,
+    config: &Config,
+) -> anyhow::Result<Vouchers<R>> {
     Ok(Vouchers::from_config(store, router, config)?)
 }
 
@@ -70,7 +74,11 @@ fn describe(v: &SoldVoucher) -> String {
         limits.push(format!("data {}", ByteSize(b)));
     }
     if let Some(d) = v.validity_s {
-        limits.push(format!("valid {} from {}", Duration::from_secs(d), v.validity_from));
+        limits.push(format!(
+            "valid {} from {}",
+            Duration::from_secs(d),
+            v.validity_from
+        ));
     }
     let mut out = format!("voucher  {}\n", v.code);
     if v.password != v.code {
@@ -105,10 +113,19 @@ fn sale_line(s: &Sale) -> String {
 }
 
 /// Runs a `voucher` subcommand.
-pub async fn run<R: HotspotApi + Clone + 'static>(cmd: VoucherCommand, router: R, store: Store, config: &Config) -> anyhow::Result<()> {
+pub async fn run<R: HotspotApi + Clone + 'static>(
+    cmd: VoucherCommand,
+    router: R,
+    store: Store,
+    config: &Config,
+) -> anyhow::Result<()> {
     let v = seller(router, store, config)?;
     match cmd {
-        VoucherCommand::Create { plan, json, no_pool } => {
+        VoucherCommand::Create {
+            plan,
+            json,
+            no_pool,
+        } => {
             // Finish anything a crash left, so codes and pool counts are right.
             v.resume().await?;
             let sold = v.sell_from(&plan, None, "cli", !no_pool).await?;
@@ -120,13 +137,24 @@ pub async fn run<R: HotspotApi + Clone + 'static>(cmd: VoucherCommand, router: R
             // Printed on the terminal: the operator has it.
             v.mark_delivered(sold.sale_id)?;
         }
-        VoucherCommand::Batch { plan, count, csv, json } => {
+        VoucherCommand::Batch {
+            plan,
+            count,
+            csv,
+            json,
+        } => {
             v.plan(&plan)?;
             if let Some(path) = &csv {
-                anyhow::ensure!(!path.exists(), "{} already exists; pick a new file name (vouchers are never overwritten)", path.display());
+                anyhow::ensure!(
+                    !path.exists(),
+                    "{} already exists; pick a new file name (vouchers are never overwritten)",
+                    path.display()
+                );
             }
             let bar = ProgressBar::new(count as u64);
-            if let Ok(style) = ProgressStyle::with_template("{spinner} {bar:40} {pos}/{len} vouchers {per_sec} {eta}") {
+            if let Ok(style) = ProgressStyle::with_template(
+                "{spinner} {bar:40} {pos}/{len} vouchers {per_sec} {eta}",
+            ) {
                 bar.set_style(style);
             }
             let started = Instant::now();
@@ -153,12 +181,21 @@ pub async fn run<R: HotspotApi + Clone + 'static>(cmd: VoucherCommand, router: R
                 report.vouchers.len(),
                 took.as_secs_f64(),
                 report.vouchers.len() as f64 / took.as_secs_f64().max(1e-6),
-                csv.as_ref().map(|p| format!(", written to {}", p.display())).unwrap_or_default(),
-                if report.failed.is_empty() { String::new() } else { format!(", {} failed", report.failed.len()) },
+                csv.as_ref()
+                    .map(|p| format!(", written to {}", p.display()))
+                    .unwrap_or_default(),
+                if report.failed.is_empty() {
+                    String::new()
+                } else {
+                    format!(", {} failed", report.failed.len())
+                },
                 if report.waiting.is_empty() {
                     String::new()
                 } else {
-                    format!(", {} waiting for the router (finished by the next start)", report.waiting.len())
+                    format!(
+                        ", {} waiting for the router (finished by the next start)",
+                        report.waiting.len()
+                    )
                 },
             );
         }
@@ -167,7 +204,10 @@ pub async fn run<R: HotspotApi + Clone + 'static>(cmd: VoucherCommand, router: R
             if json {
                 println!("{}", serde_json::to_string_pretty(&sales)?);
             } else {
-                println!("{:>6}  {:<12} {:<8} {:>6} {:<4} {:<12} {:<8} ended", "sale", "code", "plan", "price", "cur", "state", "source");
+                println!(
+                    "{:>6}  {:<12} {:<8} {:>6} {:<4} {:<12} {:<8} ended",
+                    "sale", "code", "plan", "price", "cur", "state", "source"
+                );
                 for s in &sales {
                     println!("{}", sale_line(s));
                 }

@@ -19,13 +19,25 @@ pub struct CreditEntry {
 }
 
 fn balance_tx(tx: &rusqlite::Connection) -> Result<i64, StoreError> {
-    Ok(tx.query_row("SELECT COALESCE(SUM(amount), 0) FROM credit", [], |r| r.get(0))?)
+    Ok(
+        tx.query_row("SELECT COALESCE(SUM(amount), 0) FROM credit", [], |r| {
+            r.get(0)
+        })?,
+    )
 }
 
-pub(crate) fn spend_tx(tx: &Transaction<'_>, amount: u64, sale_id: i64, now_ms: i64) -> Result<(), StoreError> {
+pub(crate) fn spend_tx(
+    tx: &Transaction<'_>,
+    amount: u64,
+    sale_id: i64,
+    now_ms: i64,
+) -> Result<(), StoreError> {
     let balance = balance_tx(tx)?;
     if balance < amount as i64 {
-        return Err(StoreError::InsufficientCredit { balance, needed: amount });
+        return Err(StoreError::InsufficientCredit {
+            balance,
+            needed: amount,
+        });
     }
     tx.execute(
         "INSERT INTO credit (amount, source, sale_id, created_at_ms) VALUES (?1, 'sale', ?2, ?3)",
@@ -62,6 +74,21 @@ impl Store {
                 params![amount as i64, source, now_ms],
             )?;
             Ok(tx.last_insert_rowid())
+        })
+    }
+
+    /// Credit left behind by a customer (the operator keeps it): at most the
+    /// balance is taken. Returns the amount taken.
+    pub fn forfeit_credit(&self, amount: u64, now_ms: i64) -> Result<u64, StoreError> {
+        self.write("forfeit credit", Durability::Money, |tx| {
+            let take = balance_tx(tx)?.clamp(0, amount as i64);
+            if take > 0 {
+                tx.execute(
+                    "INSERT INTO credit (amount, source, created_at_ms) VALUES (?1, 'forfeit', ?2)",
+                    params![-take, now_ms],
+                )?;
+            }
+            Ok(take as u64)
         })
     }
 

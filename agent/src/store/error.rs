@@ -41,7 +41,11 @@ pub enum StoreError {
         "the store {path} has schema version {found}, but this hotspot-agent knows versions up to {supported}; \
          install the newer hotspot-agent again (downgrades are not supported), or move the file aside"
     )]
-    TooNew { path: PathBuf, found: i64, supported: i64 },
+    TooNew {
+        path: PathBuf,
+        found: i64,
+        supported: i64,
+    },
 
     /// Another process holds the database for too long.
     #[error("the store {path} is locked by another process ({detail}); stop the other hotspot-agent and retry")]
@@ -49,7 +53,11 @@ pub enum StoreError {
 
     /// Any other SQLite failure.
     #[error("store {path}: {what} failed: {detail}")]
-    Sql { path: PathBuf, what: String, detail: String },
+    Sql {
+        path: PathBuf,
+        what: String,
+        detail: String,
+    },
 
     /// A row that should exist does not.
     #[error("store {path}: no {what}")]
@@ -70,11 +78,17 @@ impl StoreError {
         let path = path.to_path_buf();
         let detail = e.to_string();
         match e.sqlite_error_code() {
-            Some(ErrorCode::NotADatabase) | Some(ErrorCode::DatabaseCorrupt) => StoreError::Corrupt { path, detail },
+            Some(ErrorCode::NotADatabase) | Some(ErrorCode::DatabaseCorrupt) => {
+                StoreError::Corrupt { path, detail }
+            }
             Some(ErrorCode::ReadOnly) => StoreError::ReadOnly { path, detail },
             Some(ErrorCode::DiskFull) => StoreError::DiskFull { path },
-            Some(ErrorCode::DatabaseBusy) | Some(ErrorCode::DatabaseLocked) => StoreError::Busy { path, detail },
-            Some(ErrorCode::CannotOpen) | Some(ErrorCode::PermissionDenied) => StoreError::Open { path, detail },
+            Some(ErrorCode::DatabaseBusy) | Some(ErrorCode::DatabaseLocked) => {
+                StoreError::Busy { path, detail }
+            }
+            Some(ErrorCode::CannotOpen) | Some(ErrorCode::PermissionDenied) => {
+                StoreError::Open { path, detail }
+            }
             _ => match e {
                 rusqlite::Error::QueryReturnedNoRows => StoreError::NotFound {
                     path,

@@ -52,15 +52,26 @@ pub(crate) fn insert_tx(
     subject: Option<&str>,
     message: &str,
 ) -> Result<(), StoreError> {
-    tx.prepare_cached("INSERT INTO events (at_ms, level, kind, subject, message) VALUES (?1, ?2, ?3, ?4, ?5)")?
-        .execute(params![at_ms, level.as_str(), kind, subject, message])?;
+    tx.prepare_cached(
+        "INSERT INTO events (at_ms, level, kind, subject, message) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![at_ms, level.as_str(), kind, subject, message])?;
     Ok(())
 }
 
 impl Store {
     /// Records an event.
-    pub fn record_event(&self, level: Level, kind: &str, subject: Option<&str>, message: &str, now_ms: i64) -> Result<(), StoreError> {
-        self.write("record an event", Durability::Normal, |tx| insert_tx(tx, now_ms, level, kind, subject, message))
+    pub fn record_event(
+        &self,
+        level: Level,
+        kind: &str,
+        subject: Option<&str>,
+        message: &str,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        self.write("record an event", Durability::Normal, |tx| {
+            insert_tx(tx, now_ms, level, kind, subject, message)
+        })
     }
 
     /// The newest events, optionally of one kind.

@@ -130,11 +130,15 @@ pub(crate) fn run_to(conn: &mut Connection, path: &Path, target: i64) -> Result<
     for version in found..target {
         let step = MIGRATIONS[version as usize];
         let what = format!("migrate schema {version} -> {}", version + 1);
-        let tx = conn.transaction().map_err(|e| StoreError::from_sqlite(path, &what, e))?;
-        tx.execute_batch(step).map_err(|e| StoreError::from_sqlite(path, &what, e))?;
+        let tx = conn
+            .transaction()
+            .map_err(|e| StoreError::from_sqlite(path, &what, e))?;
+        tx.execute_batch(step)
+            .map_err(|e| StoreError::from_sqlite(path, &what, e))?;
         tx.pragma_update(None, "user_version", version + 1)
             .map_err(|e| StoreError::from_sqlite(path, &what, e))?;
-        tx.commit().map_err(|e| StoreError::from_sqlite(path, &what, e))?;
+        tx.commit()
+            .map_err(|e| StoreError::from_sqlite(path, &what, e))?;
         tracing::info!(store = %path.display(), from = version, to = version + 1, "store schema migrated");
     }
     Ok(())

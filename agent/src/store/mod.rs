@@ -60,7 +60,9 @@ struct Inner {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("path", &self.inner.path).finish()
+        f.debug_struct("Store")
+            .field("path", &self.inner.path)
+            .finish()
     }
 }
 
@@ -85,14 +87,18 @@ impl Store {
                 })?;
             }
         }
-        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn = Connection::open_with_flags(path, flags).map_err(|e| StoreError::from_sqlite(path, "open", e))?;
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags)
+            .map_err(|e| StoreError::from_sqlite(path, "open", e))?;
         Store::setup(conn, path.to_path_buf())
     }
 
     /// A private in-memory store, for tests and benchmarks.
     pub fn open_in_memory() -> Result<Store, StoreError> {
-        let conn = Connection::open_in_memory().map_err(|e| StoreError::from_sqlite(Path::new(":memory:"), "open", e))?;
+        let conn = Connection::open_in_memory()
+            .map_err(|e| StoreError::from_sqlite(Path::new(":memory:"), "open", e))?;
         Store::setup(conn, PathBuf::from(":memory:"))
     }
 
@@ -117,14 +123,20 @@ impl Store {
                 detail: format!("SQLite refused WAL mode (journal_mode is {mode}); the folder must allow shared memory files"),
             });
         }
-        conn.pragma_update(None, "synchronous", "NORMAL").map_err(err("set synchronous"))?;
-        conn.pragma_update(None, "foreign_keys", "ON").map_err(err("enable foreign keys"))?;
-        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(err("set busy timeout"))?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(err("set synchronous"))?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(err("enable foreign keys"))?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(err("set busy timeout"))?;
         let check: String = conn
             .query_row("PRAGMA quick_check(1)", [], |r| r.get(0))
             .map_err(err("check integrity"))?;
         if check != "ok" {
-            return Err(StoreError::Corrupt { path, detail: check });
+            return Err(StoreError::Corrupt {
+                path,
+                detail: check,
+            });
         }
         migrate::run(&mut conn, &path)?;
         Ok(Store {
@@ -147,7 +159,11 @@ impl Store {
     }
 
     /// Runs a read.
-    pub(crate) fn read<T>(&self, what: &str, f: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
+    pub(crate) fn read<T>(
+        &self,
+        what: &str,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
         let conn = self.lock();
         f(&conn).map_err(|e| e.at(self.path(), what))
     }

@@ -21,7 +21,13 @@ pub struct OutboxRow {
 }
 
 /// Queues a message; a second row with the same `msg_id` is ignored (the first wins).
-pub(crate) fn enqueue_tx(tx: &Transaction<'_>, msg_id: &str, kind: &str, payload: &[u8], now_ms: i64) -> Result<(), StoreError> {
+pub(crate) fn enqueue_tx(
+    tx: &Transaction<'_>,
+    msg_id: &str,
+    kind: &str,
+    payload: &[u8],
+    now_ms: i64,
+) -> Result<(), StoreError> {
     tx.execute(
         "INSERT OR IGNORE INTO outbox (msg_id, kind, payload, created_at_ms) VALUES (?1, ?2, ?3, ?4)",
         params![msg_id, kind, payload, now_ms],
@@ -31,8 +37,16 @@ pub(crate) fn enqueue_tx(tx: &Transaction<'_>, msg_id: &str, kind: &str, payload
 
 impl Store {
     /// Queues a message outside any sale (events, status).
-    pub fn enqueue(&self, msg_id: &str, kind: &str, payload: &[u8], now_ms: i64) -> Result<(), StoreError> {
-        self.write("queue an outbox message", Durability::Normal, |tx| enqueue_tx(tx, msg_id, kind, payload, now_ms))
+    pub fn enqueue(
+        &self,
+        msg_id: &str,
+        kind: &str,
+        payload: &[u8],
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        self.write("queue an outbox message", Durability::Normal, |tx| {
+            enqueue_tx(tx, msg_id, kind, payload, now_ms)
+        })
     }
 
     /// The oldest queued messages.

@@ -30,6 +30,32 @@ pub struct StoredPlan {
 }
 
 impl StoredPlan {
+    /// Connected time sold from the kiosk's rate table (`[kiosk] mode = "rates"`):
+    /// a one-off plan with only a time limit.
+    pub fn for_time(
+        time: std::time::Duration,
+        price: u64,
+        profile: &str,
+        currency: &str,
+    ) -> StoredPlan {
+        let label = firmware_config::Duration(time).to_routeros();
+        StoredPlan {
+            id: format!("rate-{label}"),
+            name: label,
+            price,
+            currency: currency.to_string(),
+            time_limit_s: Some(time.as_secs()),
+            data_limit_bytes: None,
+            validity_s: None,
+            validity_from: "first-login".into(),
+            profile: profile.to_string(),
+            fair_use_profile: None,
+            kiosk: true,
+            pool: 0,
+            source: "rates".into(),
+        }
+    }
+
     /// From a config `[[plan]]`.
     pub fn from_config(p: &PlanConfig, currency: &str) -> StoredPlan {
         StoredPlan {
@@ -55,7 +81,12 @@ impl StoredPlan {
 
 impl Store {
     /// Replaces the plans from one source with `plans` (plans no longer listed are dropped).
-    pub fn replace_plans(&self, source: &str, plans: &[StoredPlan], now_ms: i64) -> Result<(), StoreError> {
+    pub fn replace_plans(
+        &self,
+        source: &str,
+        plans: &[StoredPlan],
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
         self.write("store plans", Durability::Normal, |tx| {
             tx.execute("DELETE FROM plans WHERE source = ?1", [source])?;
             for p in plans {

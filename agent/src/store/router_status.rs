@@ -59,7 +59,10 @@ impl Store {
     }
 
     /// The newest status of a router (or of any router).
-    pub fn last_router_status(&self, router: Option<&str>) -> Result<Option<RouterStatus>, StoreError> {
+    pub fn last_router_status(
+        &self,
+        router: Option<&str>,
+    ) -> Result<Option<RouterStatus>, StoreError> {
         self.read("read router status", |c| {
             Ok(c.query_row(
                 "SELECT at_ms, router, ok, transport, addr, version, latency_ms, message FROM router_status \

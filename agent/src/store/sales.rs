@@ -53,12 +53,18 @@ impl SaleState {
 
     /// Whether a router user should exist for a row in this state.
     pub fn on_router(&self) -> bool {
-        matches!(self, SaleState::Provisioned | SaleState::Delivered | SaleState::PoolReady)
+        matches!(
+            self,
+            SaleState::Provisioned | SaleState::Delivered | SaleState::PoolReady
+        )
     }
 
     /// Whether the voucher has been sold.
     pub fn sold(&self) -> bool {
-        matches!(self, SaleState::Reserved | SaleState::Provisioned | SaleState::Delivered)
+        matches!(
+            self,
+            SaleState::Reserved | SaleState::Provisioned | SaleState::Delivered
+        )
     }
 }
 
@@ -163,7 +169,11 @@ pub(crate) fn from_row(r: &Row<'_>) -> rusqlite::Result<Sale> {
         validity_from: r.get(11)?,
         router: r.get(12)?,
         state: SaleState::parse(&state).ok_or_else(|| {
-            rusqlite::Error::FromSqlConversionFailure(13, rusqlite::types::Type::Text, format!("unknown sale state {state:?}").into())
+            rusqlite::Error::FromSqlConversionFailure(
+                13,
+                rusqlite::types::Type::Text,
+                format!("unknown sale state {state:?}").into(),
+            )
         })?,
         source: r.get(14)?,
         router_user_id: r.get(15)?,
@@ -184,7 +194,13 @@ pub(crate) fn from_row(r: &Row<'_>) -> rusqlite::Result<Sale> {
     })
 }
 
-fn insert(tx: &Transaction<'_>, s: &NewSale, state: SaleState, sold_at_ms: Option<i64>, now_ms: i64) -> Result<i64, StoreError> {
+fn insert(
+    tx: &Transaction<'_>,
+    s: &NewSale,
+    state: SaleState,
+    sold_at_ms: Option<i64>,
+    now_ms: i64,
+) -> Result<i64, StoreError> {
     let taken: Option<i64> = tx
         .prepare_cached("SELECT id FROM sales WHERE code = ?1")?
         .query_row([&s.code], |r| r.get(0))
@@ -268,7 +284,12 @@ pub struct Usage {
 
 impl Store {
     /// Commits a paid sale as Reserved (and spends credit) before the router is called.
-    pub fn reserve_sale(&self, sale: &NewSale, spend: Option<u64>, now_ms: i64) -> Result<i64, StoreError> {
+    pub fn reserve_sale(
+        &self,
+        sale: &NewSale,
+        spend: Option<u64>,
+        now_ms: i64,
+    ) -> Result<i64, StoreError> {
         self.write("reserve sale", Durability::Money, |tx| {
             let id = insert(tx, sale, SaleState::Reserved, Some(now_ms), now_ms)?;
             if let Some(amount) = spend {
@@ -281,14 +302,18 @@ impl Store {
     /// Commits pool vouchers as PoolReserved (before the router is called).
     pub fn reserve_pool(&self, rows: &[NewSale], now_ms: i64) -> Result<Vec<i64>, StoreError> {
         self.write("reserve pool vouchers", Durability::Money, |tx| {
-            rows.iter().map(|s| insert(tx, s, SaleState::PoolReserved, None, now_ms)).collect()
+            rows.iter()
+                .map(|s| insert(tx, s, SaleState::PoolReserved, None, now_ms))
+                .collect()
         })
     }
 
     /// Commits batch vouchers as Reserved in one transaction (sold at creation).
     pub fn reserve_batch(&self, rows: &[NewSale], now_ms: i64) -> Result<Vec<i64>, StoreError> {
         self.write("reserve batch vouchers", Durability::Money, |tx| {
-            rows.iter().map(|s| insert(tx, s, SaleState::Reserved, Some(now_ms), now_ms)).collect()
+            rows.iter()
+                .map(|s| insert(tx, s, SaleState::Reserved, Some(now_ms), now_ms))
+                .collect()
         })
     }
 
@@ -303,7 +328,7 @@ impl Store {
         payload: impl FnOnce(&Sale) -> Vec<u8>,
     ) -> Result<bool, StoreError> {
         self.write("mark sale provisioned", Durability::Money, |tx| {
-            Ok(mark_on_router_tx(tx, id, router_user_id, now_ms, payload)?)
+            mark_on_router_tx(tx, id, router_user_id, now_ms, payload)
         })
     }
 
@@ -360,7 +385,13 @@ impl Store {
 
     /// Gives a reserved row a new code after its old one turned out to belong to a
     /// router user that is not ours. The event records the old code.
-    pub fn change_code(&self, id: i64, code: &str, password: &str, now_ms: i64) -> Result<(), StoreError> {
+    pub fn change_code(
+        &self,
+        id: i64,
+        code: &str,
+        password: &str,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
         self.write("change a reserved code", Durability::Money, |tx| {
             let old = get(tx, id)?;
             if !matches!(old.state, SaleState::Reserved | SaleState::PoolReserved) {
@@ -404,19 +435,26 @@ impl Store {
 
     /// Provisioned -> Delivered. Returns false if it was already delivered.
     pub fn mark_delivered(&self, id: i64, now_ms: i64) -> Result<bool, StoreError> {
-        self.write("mark sale delivered", Durability::Money, |tx| match state_of(tx, id)? {
-            SaleState::Delivered => Ok(false),
-            SaleState::Provisioned => {
-                tx.execute(
-                    "UPDATE sales SET state = 'delivered', delivered_at_ms = ?2 WHERE id = ?1",
-                    params![id, now_ms],
-                )?;
-                Ok(true)
-            }
-            other => Err(StoreError::Conflict {
-                what: format!("sale {id} is {}, only a provisioned sale can be delivered", other.as_str()),
-            }),
-        })
+        self.write(
+            "mark sale delivered",
+            Durability::Money,
+            |tx| match state_of(tx, id)? {
+                SaleState::Delivered => Ok(false),
+                SaleState::Provisioned => {
+                    tx.execute(
+                        "UPDATE sales SET state = 'delivered', delivered_at_ms = ?2 WHERE id = ?1",
+                        params![id, now_ms],
+                    )?;
+                    Ok(true)
+                }
+                other => Err(StoreError::Conflict {
+                    what: format!(
+                        "sale {id} is {}, only a provisioned sale can be delivered",
+                        other.as_str()
+                    ),
+                }),
+            },
+        )
     }
 
     /// Counts a failed router attempt on a row that stays unfinished.
@@ -438,27 +476,45 @@ impl Store {
     /// The row with this code, if any.
     pub fn sale_by_code(&self, code: &str) -> Result<Option<Sale>, StoreError> {
         self.read("find a sale by code", |c| {
-            Ok(c.query_row(&format!("SELECT {COLUMNS} FROM sales WHERE code = ?1"), [code], from_row)
-                .optional()?)
+            Ok(c.query_row(
+                &format!("SELECT {COLUMNS} FROM sales WHERE code = ?1"),
+                [code],
+                from_row,
+            )
+            .optional()?)
         })
     }
 
     /// Rows in any of these states, oldest first.
     pub fn sales_in(&self, states: &[SaleState]) -> Result<Vec<Sale>, StoreError> {
         self.read("list sales", |c| {
-            let list = states.iter().map(|s| format!("'{}'", s.as_str())).collect::<Vec<_>>().join(",");
-            let mut stmt = c.prepare(&format!("SELECT {COLUMNS} FROM sales WHERE state IN ({list}) ORDER BY id"))?;
-            let rows = stmt.query_map([], from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+            let list = states
+                .iter()
+                .map(|s| format!("'{}'", s.as_str()))
+                .collect::<Vec<_>>()
+                .join(",");
+            let mut stmt = c.prepare(&format!(
+                "SELECT {COLUMNS} FROM sales WHERE state IN ({list}) ORDER BY id"
+            ))?;
+            let rows = stmt
+                .query_map([], from_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
             Ok(rows)
         })
     }
 
     /// Rows by id, in the order asked (missing ids are skipped).
     pub fn sales_by_ids(&self, ids: &[i64]) -> Result<Vec<Sale>, StoreError> {
-        let (Some(lo), Some(hi)) = (ids.iter().min(), ids.iter().max()) else { return Ok(Vec::new()) };
+        let (Some(lo), Some(hi)) = (ids.iter().min(), ids.iter().max()) else {
+            return Ok(Vec::new());
+        };
         let mut rows: std::collections::HashMap<i64, Sale> = self.read("read sales", |c| {
-            let mut stmt = c.prepare_cached(&format!("SELECT {COLUMNS} FROM sales WHERE id BETWEEN ?1 AND ?2"))?;
-            let rows = stmt.query_map([lo, hi], from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM sales WHERE id BETWEEN ?1 AND ?2"
+            ))?;
+            let rows = stmt
+                .query_map([lo, hi], from_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
             Ok(rows.into_iter().map(|s| (s.id, s)).collect())
         })?;
         Ok(ids.iter().filter_map(|id| rows.remove(id)).collect())
@@ -467,8 +523,12 @@ impl Store {
     /// The newest rows, for `voucher list`.
     pub fn recent_sales(&self, limit: u32) -> Result<Vec<Sale>, StoreError> {
         self.read("list recent sales", |c| {
-            let mut stmt = c.prepare(&format!("SELECT {COLUMNS} FROM sales ORDER BY id DESC LIMIT ?1"))?;
-            let rows = stmt.query_map([limit], from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+            let mut stmt = c.prepare(&format!(
+                "SELECT {COLUMNS} FROM sales ORDER BY id DESC LIMIT ?1"
+            ))?;
+            let rows = stmt
+                .query_map([limit], from_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
             Ok(rows)
         })
     }
@@ -527,7 +587,12 @@ impl Store {
 
     /// Records a user found on the router with our marker but unknown to the cache
     /// (e.g. after a store was replaced), so it is enforced again.
-    pub fn adopt(&self, sale: &NewSale, router_user_id: &str, now_ms: i64) -> Result<i64, StoreError> {
+    pub fn adopt(
+        &self,
+        sale: &NewSale,
+        router_user_id: &str,
+        now_ms: i64,
+    ) -> Result<i64, StoreError> {
         self.write("adopt a router user", Durability::Money, |tx| {
             let id = insert(tx, sale, SaleState::Delivered, Some(now_ms), now_ms)?;
             tx.execute(
@@ -553,7 +618,10 @@ impl Store {
     /// Sets the router `.id` of a row (after a reconcile re-created it).
     pub fn set_router_user_id(&self, id: i64, router_user_id: &str) -> Result<(), StoreError> {
         self.write("set router user id", Durability::Normal, |tx| {
-            tx.execute("UPDATE sales SET router_user_id = ?2 WHERE id = ?1", params![id, router_user_id])?;
+            tx.execute(
+                "UPDATE sales SET router_user_id = ?2 WHERE id = ?1",
+                params![id, router_user_id],
+            )?;
             Ok(())
         })
     }

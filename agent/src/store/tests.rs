@@ -8,12 +8,20 @@ fn schema(conn: &rusqlite::Connection) -> Vec<String> {
     let mut stmt = conn
         .prepare("SELECT type || ' ' || name || ': ' || sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY name")
         .unwrap();
-    stmt.query_map([], |r| r.get(0)).unwrap().map(|r| r.unwrap()).collect()
+    stmt.query_map([], |r| r.get(0))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect()
 }
 
 fn columns(conn: &rusqlite::Connection, table: &str) -> Vec<String> {
-    let mut stmt = conn.prepare(&format!("PRAGMA table_info({table})")).unwrap();
-    stmt.query_map([], |r| r.get::<_, String>(1)).unwrap().map(|r| r.unwrap()).collect()
+    let mut stmt = conn
+        .prepare(&format!("PRAGMA table_info({table})"))
+        .unwrap();
+    stmt.query_map([], |r| r.get::<_, String>(1))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect()
 }
 
 #[test]
@@ -36,14 +44,24 @@ fn a_store_at_every_earlier_schema_version_migrates_and_keeps_its_rows() {
                     [],
                 )
                 .unwrap();
-                conn.execute("INSERT INTO credit (amount, source, created_at_ms) VALUES (7, 'coin', 1)", []).unwrap();
+                conn.execute(
+                    "INSERT INTO credit (amount, source, created_at_ms) VALUES (7, 'coin', 1)",
+                    [],
+                )
+                .unwrap();
             }
         }
         let store = Store::open(&path).unwrap_or_else(|e| panic!("from version {version}: {e}"));
         let conn = rusqlite::Connection::open(&path).unwrap();
-        let v: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        let v: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
         assert_eq!(v, SCHEMA_VERSION, "from version {version}");
-        assert_eq!(schema(&conn), want, "from version {version}: schema differs from a fresh store");
+        assert_eq!(
+            schema(&conn),
+            want,
+            "from version {version}: schema differs from a fresh store"
+        );
         if version >= 1 {
             let sale = store.sale_by_code("OLD1").unwrap().expect("old sale kept");
             assert_eq!(sale.state, SaleState::Delivered);
@@ -61,7 +79,15 @@ fn the_outbox_table_has_exactly_the_shared_shape() {
         .read("t", |c| {
             assert_eq!(
                 columns(c, "outbox"),
-                ["id", "msg_id", "kind", "payload", "created_at_ms", "attempts", "last_attempt_ms"]
+                [
+                    "id",
+                    "msg_id",
+                    "kind",
+                    "payload",
+                    "created_at_ms",
+                    "attempts",
+                    "last_attempt_ms"
+                ]
             );
             Ok(())
         })
@@ -74,7 +100,8 @@ fn a_store_from_a_newer_agent_is_refused_not_guessed() {
     let path = dir.path().join("new.db");
     {
         let conn = rusqlite::Connection::open(&path).unwrap();
-        conn.pragma_update(None, "user_version", SCHEMA_VERSION + 5).unwrap();
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION + 5)
+            .unwrap();
     }
     let err = Store::open(&path).unwrap_err();
     assert!(matches!(err, StoreError::TooNew { .. }), "{err}");
@@ -90,9 +117,14 @@ fn a_garbage_file_is_named_with_the_way_out() {
     let text = err.to_string();
     assert!(matches!(err, StoreError::Corrupt { .. }), "{text}");
     assert!(text.contains(&path.display().to_string()), "{text}");
-    assert!(text.contains("move the file aside") && text.contains(".recover"), "{text}");
+    assert!(
+        text.contains("move the file aside") && text.contains(".recover"),
+        "{text}"
+    );
     // Nothing was overwritten.
-    assert!(std::fs::read(&path).unwrap().starts_with(b"this is not a database"));
+    assert!(std::fs::read(&path)
+        .unwrap()
+        .starts_with(b"this is not a database"));
 }
 
 #[test]
@@ -108,21 +140,46 @@ fn a_read_only_store_is_named_with_the_fix_and_left_as_it_was() {
     let err = Store::open(&path).unwrap_err();
     let text = err.to_string();
     assert!(matches!(err, StoreError::ReadOnly { .. }), "{text}");
-    assert!(text.contains(&path.display().to_string()) && text.contains("write access"), "{text}");
+    assert!(
+        text.contains(&path.display().to_string()) && text.contains("write access"),
+        "{text}"
+    );
     // SQLite's own read-only refusal maps to the same message.
-    let conn = rusqlite::Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
-    let e = conn.execute("INSERT INTO credit (amount, source, created_at_ms) VALUES (1, 'x', 1)", []).unwrap_err();
-    assert!(matches!(StoreError::from_sqlite(&path, "write", e), StoreError::ReadOnly { .. }));
-    let n: i64 = conn.query_row("SELECT SUM(amount) FROM credit", [], |r| r.get(0)).unwrap();
+    let conn =
+        rusqlite::Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .unwrap();
+    let e = conn
+        .execute(
+            "INSERT INTO credit (amount, source, created_at_ms) VALUES (1, 'x', 1)",
+            [],
+        )
+        .unwrap_err();
+    assert!(matches!(
+        StoreError::from_sqlite(&path, "write", e),
+        StoreError::ReadOnly { .. }
+    ));
+    let n: i64 = conn
+        .query_row("SELECT SUM(amount) FROM credit", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(n, 5, "stored credit intact");
 }
 
 #[test]
 fn a_full_disk_error_says_nothing_earlier_was_lost() {
-    let e = rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_FULL), None);
-    let err = StoreError::from_sqlite(std::path::Path::new("/var/lib/x/store.db"), "reserve sale", e);
+    let e =
+        rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_FULL), None);
+    let err = StoreError::from_sqlite(
+        std::path::Path::new("/var/lib/x/store.db"),
+        "reserve sale",
+        e,
+    );
     let text = err.to_string();
-    assert!(text.contains("/var/lib/x/store.db") && text.contains("full") && text.contains("nothing stored earlier was lost"), "{text}");
+    assert!(
+        text.contains("/var/lib/x/store.db")
+            && text.contains("full")
+            && text.contains("nothing stored earlier was lost"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -145,8 +202,20 @@ fn a_failed_transaction_leaves_nothing_behind() {
         source: "kiosk".into(),
     };
     let err = store.reserve_sale(&sale, Some(5), 2).unwrap_err();
-    assert!(matches!(err, StoreError::InsufficientCredit { balance: 3, needed: 5 }), "{err}");
-    assert!(store.sale_by_code("C1").unwrap().is_none(), "the sale row rolled back with the spend");
+    assert!(
+        matches!(
+            err,
+            StoreError::InsufficientCredit {
+                balance: 3,
+                needed: 5
+            }
+        ),
+        "{err}"
+    );
+    assert!(
+        store.sale_by_code("C1").unwrap().is_none(),
+        "the sale row rolled back with the spend"
+    );
     let id = store.reserve_sale(&sale, Some(3), 2).unwrap();
     assert_eq!(store.credit_balance().unwrap(), 0);
     store.mark_failed(id, "router said no", 3).unwrap();
@@ -174,8 +243,12 @@ fn the_provisioned_mark_and_its_outbox_row_commit_together_and_only_once() {
         source: "kiosk".into(),
     };
     let id = store.reserve_sale(&sale, None, 1).unwrap();
-    assert!(store.mark_on_router(id, "*1", 2, |s| s.code.as_bytes().to_vec()).unwrap());
-    assert!(!store.mark_on_router(id, "*1", 3, |_| b"second".to_vec()).unwrap());
+    assert!(store
+        .mark_on_router(id, "*1", 2, |s| s.code.as_bytes().to_vec())
+        .unwrap());
+    assert!(!store
+        .mark_on_router(id, "*1", 3, |_| b"second".to_vec())
+        .unwrap());
     let rows = store.outbox_pending(10).unwrap();
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].payload, b"C2");

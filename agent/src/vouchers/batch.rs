@@ -40,7 +40,11 @@ pub struct BatchReport {
 impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
     /// Sends reserved rows (Reserved or PoolReserved) to the router, up to
     /// `settings.concurrency` adds in flight, and commits the successes together.
-    pub async fn provision_rows(&self, rows: Vec<Sale>, progress: Option<&ProgressBar>) -> Result<Provisioned, VoucherError> {
+    pub async fn provision_rows(
+        &self,
+        rows: Vec<Sale>,
+        progress: Option<&ProgressBar>,
+    ) -> Result<Provisioned, VoucherError> {
         let site = self.settings().site_id.clone();
         let server = self.settings().hotspot_server.clone();
         let router = self.router().clone();
@@ -91,7 +95,10 @@ impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
     }
 
     /// Codes unknown to the cache, to the router's user list, and to each other.
-    pub(crate) async fn fresh_codes(&self, count: usize) -> Result<Vec<super::Credentials>, VoucherError> {
+    pub(crate) async fn fresh_codes(
+        &self,
+        count: usize,
+    ) -> Result<Vec<super::Credentials>, VoucherError> {
         let router_names: HashSet<String> = match self.router().users(&UserQuery::default()).await {
             Ok(users) => users.into_iter().map(|u| u.name).collect(),
             // The add's own duplicate check still protects us; the listing only saves retries.
@@ -103,7 +110,11 @@ impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
             let store = self.store();
             let c = self
                 .codes()
-                .generate_unique(|c| chosen.contains(c) || router_names.contains(c) || store.code_exists(c).unwrap_or(true))?
+                .generate_unique(|c| {
+                    chosen.contains(c)
+                        || router_names.contains(c)
+                        || store.code_exists(c).unwrap_or(true)
+                })?
                 .ok_or(VoucherError::CodesExhausted)?;
             chosen.insert(c.code.clone());
             out.push(c);
@@ -112,12 +123,25 @@ impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
     }
 
     /// Creates `count` vouchers of a plan, sold now (source `batch`).
-    pub async fn create_batch(&self, plan_id: &str, count: usize, progress: Option<&ProgressBar>) -> Result<BatchReport, VoucherError> {
+    pub async fn create_batch(
+        &self,
+        plan_id: &str,
+        count: usize,
+        progress: Option<&ProgressBar>,
+    ) -> Result<BatchReport, VoucherError> {
         let plan = self.plan(plan_id)?;
         let codes = self.fresh_codes(count).await?;
         let rows: Vec<_> = codes
             .into_iter()
-            .map(|c| new_sale_for(&plan, c.code, c.password, &self.settings().router_name, "batch"))
+            .map(|c| {
+                new_sale_for(
+                    &plan,
+                    c.code,
+                    c.password,
+                    &self.settings().router_name,
+                    "batch",
+                )
+            })
             .collect();
         let ids = self.store().reserve_batch(&rows, now_ms())?;
         let sales = self.store().sales_by_ids(&ids)?;
@@ -138,9 +162,15 @@ impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
 
 /// Writes vouchers as CSV: code, password, plan, price, validity (and limits).
 pub fn write_csv(out: &mut impl Write, vouchers: &[SoldVoucher]) -> std::io::Result<()> {
-    writeln!(out, "code,password,plan,price,currency,validity,time_limit,data_limit,sale_id")?;
+    writeln!(
+        out,
+        "code,password,plan,price,currency,validity,time_limit,data_limit,sale_id"
+    )?;
     for v in vouchers {
-        let dur = |s: Option<u64>| s.map(|s| firmware_config::Duration::from_secs(s).to_routeros()).unwrap_or_default();
+        let dur = |s: Option<u64>| {
+            s.map(|s| firmware_config::Duration::from_secs(s).to_routeros())
+                .unwrap_or_default()
+        };
         writeln!(
             out,
             "{},{},{},{},{},{},{},{},{}",
@@ -151,7 +181,9 @@ pub fn write_csv(out: &mut impl Write, vouchers: &[SoldVoucher]) -> std::io::Res
             csv_field(&v.currency),
             dur(v.validity_s),
             dur(v.time_limit_s),
-            v.data_limit_bytes.map(|b| b.to_string()).unwrap_or_default(),
+            v.data_limit_bytes
+                .map(|b| b.to_string())
+                .unwrap_or_default(),
             v.sale_id
         )?;
     }
@@ -160,7 +192,10 @@ pub fn write_csv(out: &mut impl Write, vouchers: &[SoldVoucher]) -> std::io::Res
 
 /// Writes the CSV to a file (created fresh, never overwriting an existing one).
 pub fn write_csv_file(path: &Path, vouchers: &[SoldVoucher]) -> std::io::Result<()> {
-    let file = std::fs::OpenOptions::new().write(true).create_new(true).open(path)?;
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)?;
     let mut w = std::io::BufWriter::new(file);
     write_csv(&mut w, vouchers)?;
     w.flush()?;

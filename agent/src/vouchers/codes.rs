@@ -11,7 +11,9 @@ pub enum CodeError {
     #[error("the system random number generator failed ({0}); codes cannot be made safely, so nothing was sold: check the kernel's entropy source (/dev/urandom) and restart the agent")]
     Random(String),
     /// The alphabet is unusable (the config validator normally prevents this).
-    #[error("[vouchers] alphabet {0:?} has fewer than 2 distinct characters; fix it in the config file")]
+    #[error(
+        "[vouchers] alphabet {0:?} has fewer than 2 distinct characters; fix it in the config file"
+    )]
     Alphabet(String),
 }
 
@@ -27,7 +29,10 @@ pub struct Credentials {
 impl std::fmt::Debug for Credentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Codes are the customer's login: keep them out of debug logs.
-        f.debug_struct("Credentials").field("code", &"***").field("password", &"***").finish()
+        f.debug_struct("Credentials")
+            .field("code", &"***")
+            .field("password", &"***")
+            .finish()
     }
 }
 
@@ -95,7 +100,10 @@ impl CodeGenerator {
 
     /// A code not accepted by `taken` (the cache, a set of router names); gives up
     /// after a few tries, which only happens when the code space is nearly full.
-    pub fn generate_unique(&self, mut taken: impl FnMut(&str) -> bool) -> Result<Option<Credentials>, CodeError> {
+    pub fn generate_unique(
+        &self,
+        mut taken: impl FnMut(&str) -> bool,
+    ) -> Result<Option<Credentials>, CodeError> {
         for _ in 0..16 {
             let c = self.generate()?;
             if !taken(&c.code) {
@@ -134,7 +142,11 @@ mod tests {
             let c = g.generate().unwrap();
             assert!(c.code.starts_with("WF-"), "{}", c.code);
             assert_eq!(c.code.len(), 9);
-            assert!(c.code[3..].chars().all(|ch| "ACDEFHJKMN".contains(ch)), "{}", c.code);
+            assert!(
+                c.code[3..].chars().all(|ch| "ACDEFHJKMN".contains(ch)),
+                "{}",
+                c.code
+            );
             assert_eq!(c.code, c.password, "user=password is the default mode");
         }
     }

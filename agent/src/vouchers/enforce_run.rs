@@ -60,7 +60,13 @@ impl<R: HotspotApi + Clone + 'static> Enforcer<R> {
         let (users, active) = match polled {
             Ok(p) => p,
             Err(e) => {
-                v.store().record_event(Level::Alert, "router_unreachable", Some(&v.settings().router_name), &e.to_string(), now_ms())?;
+                v.store().record_event(
+                    Level::Alert,
+                    "router_unreachable",
+                    Some(&v.settings().router_name),
+                    &e.to_string(),
+                    now_ms(),
+                )?;
                 report.actions_pending = v.store().pending_actions()?.len();
                 return Ok(report);
             }
@@ -70,7 +76,11 @@ impl<R: HotspotApi + Clone + 'static> Enforcer<R> {
         report.sessions = active.len();
 
         let t = Instant::now();
-        let sales = v.store().sales_in(&[SaleState::Provisioned, SaleState::Delivered, SaleState::PoolReady])?;
+        let sales = v.store().sales_in(&[
+            SaleState::Provisioned,
+            SaleState::Delivered,
+            SaleState::PoolReady,
+        ])?;
         let mut db = t.elapsed();
 
         let t = Instant::now();
@@ -89,7 +99,10 @@ impl<R: HotspotApi + Clone + 'static> Enforcer<R> {
         for sale in &sales {
             // Our user for this row: our comment with this sale id and the same name.
             let user = by_id.get(&sale.id).copied().filter(|u| u.name == sale.code);
-            let s = sessions.get(sale.code.as_str()).map(Vec::as_slice).unwrap_or(&[]);
+            let s = sessions
+                .get(sale.code.as_str())
+                .map(Vec::as_slice)
+                .unwrap_or(&[]);
             let d = decide(sale, user, s, now, cfg);
             match (d.usage, d.first_login_ms) {
                 (Some(u), _) => w.usage.push(u),
@@ -115,7 +128,8 @@ impl<R: HotspotApi + Clone + 'static> Enforcer<R> {
                 });
             }
             for (level, kind, message) in d.events {
-                w.events.push((level, kind.to_string(), Some(sale.code.clone()), message));
+                w.events
+                    .push((level, kind.to_string(), Some(sale.code.clone()), message));
             }
         }
         report.policy_us = t.elapsed().as_micros() as u64;
@@ -167,7 +181,9 @@ impl<R: HotspotApi + Clone + 'static> Enforcer<R> {
         // Never touch a user that does not carry this sale's comment.
         Ok(users
             .into_iter()
-            .find(|u| sale_id_from_comment(&v.settings().site_id, u.comment.as_deref()) == Some(a.sale_id))
+            .find(|u| {
+                sale_id_from_comment(&v.settings().site_id, u.comment.as_deref()) == Some(a.sale_id)
+            })
             .map(|u| u.id))
     }
 
@@ -223,7 +239,9 @@ impl<R: HotspotApi + Clone + 'static> Enforcer<R> {
                     }
                 };
                 match result {
-                    Err(e) if e.is_no_such_item() => Ok(Some("the user is no longer on the router".into())),
+                    Err(e) if e.is_no_such_item() => {
+                        Ok(Some("the user is no longer on the router".into()))
+                    }
                     other => other.map(|_| None),
                 }
             }
@@ -234,8 +252,16 @@ impl<R: HotspotApi + Clone + 'static> Enforcer<R> {
     pub async fn run(self, interval: Duration, cancel: CancellationToken) {
         loop {
             match self.pass_once().await {
-                Ok(r) => tracing::debug!(users = r.users, sessions = r.sessions, queued = r.actions_queued, pending = r.actions_pending, "enforcement pass"),
-                Err(e) => tracing::warn!(error = %e, "enforcement pass failed; retrying next round"),
+                Ok(r) => tracing::debug!(
+                    users = r.users,
+                    sessions = r.sessions,
+                    queued = r.actions_queued,
+                    pending = r.actions_pending,
+                    "enforcement pass"
+                ),
+                Err(e) => {
+                    tracing::warn!(error = %e, "enforcement pass failed; retrying next round")
+                }
             }
             tokio::select! {
                 _ = cancel.cancelled() => return,

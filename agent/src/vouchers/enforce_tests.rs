@@ -20,7 +20,13 @@ async fn used_up_data_disconnects_and_disables_and_a_dead_router_only_delays_it(
     router.set_session(&session, 400, 700, Duration::from_secs(60), Duration::ZERO);
     let e = Enforcer::new(v.clone());
     // The router goes away between the poll and the actions.
-    router.inject(Op::Active, 2, crate::vouchers::testing::Fault::FailBefore(crate::routeros::RouterError::Closed { router: "fake".into() }));
+    router.inject(
+        Op::Active,
+        2,
+        crate::vouchers::testing::Fault::FailBefore(crate::routeros::RouterError::Closed {
+            router: "fake".into(),
+        }),
+    );
     let r = e.pass_once().await.unwrap();
     assert_eq!(r.actions_queued, 2);
     assert_eq!(r.actions_pending, 2, "kept for later");
@@ -28,30 +34,53 @@ async fn used_up_data_disconnects_and_disables_and_a_dead_router_only_delays_it(
     router.set_down(true);
     let r = e.pass_once().await.unwrap();
     assert!(!r.router_ok);
-    assert_eq!(v.store().pending_actions().unwrap().len(), 2, "never dropped");
+    assert_eq!(
+        v.store().pending_actions().unwrap().len(),
+        2,
+        "never dropped"
+    );
     router.set_down(false);
     let r = e.pass_once().await.unwrap();
     assert_eq!(r.actions_pending, 0);
     assert!(router.sessions().is_empty());
-    let u = router.all_users().into_iter().find(|u| u.name == sold.code).unwrap();
+    let u = router
+        .all_users()
+        .into_iter()
+        .find(|u| u.name == sold.code)
+        .unwrap();
     assert!(u.disabled);
     let sale = v.store().sale(sold.sale_id).unwrap();
     assert_eq!(sale.end_reason.as_deref(), Some("data"));
     assert_eq!(sale.bytes_used, 1100);
     assert!(sale.first_login_ms.is_some());
-    assert!(!v.store().events(Some("router_unreachable"), 5).unwrap().is_empty());
+    assert!(!v
+        .store()
+        .events(Some("router_unreachable"), 5)
+        .unwrap()
+        .is_empty());
 }
 
 #[tokio::test]
 async fn with_a_fair_use_profile_the_user_is_slowed_not_cut_off() {
     let (v, router) = setup().await;
     let sold = v.sell("gb", None).await.unwrap();
-    let u = router.all_users().into_iter().find(|u| u.name == sold.code).unwrap();
-    assert_eq!(u.limit_bytes_total, None, "the agent, not the router, enforces a fair-use quota");
+    let u = router
+        .all_users()
+        .into_iter()
+        .find(|u| u.name == sold.code)
+        .unwrap();
+    assert_eq!(
+        u.limit_bytes_total, None,
+        "the agent, not the router, enforces a fair-use quota"
+    );
     router.set_user_counters(&sold.code, 600, 600, Duration::from_secs(100));
     let e = Enforcer::new(v.clone());
     e.pass_once().await.unwrap();
-    let u = router.all_users().into_iter().find(|u| u.name == sold.code).unwrap();
+    let u = router
+        .all_users()
+        .into_iter()
+        .find(|u| u.name == sold.code)
+        .unwrap();
     assert_eq!(u.profile, "slow");
     assert!(!u.disabled);
     let sale = v.store().sale(sold.sale_id).unwrap();
@@ -79,7 +108,11 @@ async fn validity_runs_from_first_login_on_the_agents_clock() {
     let (v, router) = setup().await;
     let sold = v.sell("1h", None).await.unwrap();
     let mut sale = v.store().sale(sold.sale_id).unwrap();
-    let user = router.all_users().into_iter().find(|u| u.name == sold.code).unwrap();
+    let user = router
+        .all_users()
+        .into_iter()
+        .find(|u| u.name == sold.code)
+        .unwrap();
     // Never logged in: a year later it is still valid.
     let d = decide(&sale, Some(&user), &[], 365 * 86_400_000, &cfg());
     assert!(d.ended.is_none() && d.actions.is_empty());
@@ -109,7 +142,10 @@ async fn validity_runs_from_first_login_on_the_agents_clock() {
 #[tokio::test]
 async fn an_unsold_pool_voucher_in_use_is_cut_off_and_reported() {
     let (v, router) = setup().await;
-    crate::vouchers::Pool::new(v.clone()).refill_once().await.unwrap();
+    crate::vouchers::Pool::new(v.clone())
+        .refill_once()
+        .await
+        .unwrap();
     let stock = v.store().sales_in(&[SaleState::PoolReady]).unwrap();
     router.log_in(&stock[0].code, "10.0.0.9").unwrap();
     Enforcer::new(v.clone()).pass_once().await.unwrap();

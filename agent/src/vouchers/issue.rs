@@ -116,12 +116,17 @@ impl Issuance {
                 Step::NewCode
             }
             Ok(Some(_)) => Step::Fail {
-                reason: format!("{} codes in a row were taken by other router users", self.new_codes + 1),
+                reason: format!(
+                    "{} codes in a row were taken by other router users",
+                    self.new_codes + 1
+                ),
             },
             // Not there: a lost add was not carried out, so adding is safe; if one
             // still lands late, the next add traps and the comment settles it.
             Ok(None) => self.add(),
-            Err(e) => Step::Wait { reason: e.to_string() },
+            Err(e) => Step::Wait {
+                reason: e.to_string(),
+            },
         }
     }
 
@@ -148,7 +153,11 @@ pub enum Finished {
 
 impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
     /// Performs steps until the row is settled or must wait.
-    pub(crate) async fn drive(&self, mut issuance: Issuance, mut step: Step) -> Result<Finished, VoucherError> {
+    pub(crate) async fn drive(
+        &self,
+        mut issuance: Issuance,
+        mut step: Step,
+    ) -> Result<Finished, VoucherError> {
         let store = self.store();
         loop {
             step = match step {
@@ -158,7 +167,7 @@ impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
                     if result.is_ok() {
                         crash_point("after_router_add");
                     }
-                    issuance.on_add(result.as_deref().map_err(|e| e))
+                    issuance.on_add(result.as_deref())
                 }
                 Step::LookUp { name } => {
                     let q = UserQuery {
@@ -199,8 +208,15 @@ impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
     /// outage. Returns how many reached the router, failed, and still wait.
     pub async fn resume(&self) -> Result<ResumeReport, VoucherError> {
         let mut report = ResumeReport::default();
-        for sale in self.store().sales_in(&[SaleState::Reserved, SaleState::PoolReserved])? {
-            let (i, step) = Issuance::resumed(&sale, &self.settings().site_id, self.settings().hotspot_server.as_deref());
+        for sale in self
+            .store()
+            .sales_in(&[SaleState::Reserved, SaleState::PoolReserved])?
+        {
+            let (i, step) = Issuance::resumed(
+                &sale,
+                &self.settings().site_id,
+                self.settings().hotspot_server.as_deref(),
+            );
             match self.drive(i, step).await? {
                 Finished::OnRouter => report.provisioned.push(sale.id),
                 Finished::Failed(_) => report.failed.push(sale.id),
@@ -313,7 +329,9 @@ mod tests {
     #[test]
     fn a_fresh_sale_adds_the_user_with_its_comment_and_limits() {
         let (_, step) = Issuance::fresh(&sale(), "site", Some("hs1"));
-        let Step::Add(u) = step else { panic!("{step:?}") };
+        let Step::Add(u) = step else {
+            panic!("{step:?}")
+        };
         assert_eq!(u.comment.as_deref(), Some("hsa:site:9"));
         assert_eq!(u.limit_uptime, Some(Duration::from_secs(3600)));
         assert_eq!(u.server.as_deref(), Some("hs1"));
@@ -323,19 +341,39 @@ mod tests {
     fn a_timed_out_add_is_looked_up_and_our_comment_confirms_it() {
         let (mut i, _) = Issuance::fresh(&sale(), "site", None);
         let step = i.on_add(Err(&timeout()));
-        assert_eq!(step, Step::LookUp { name: "ABCD".into() });
+        assert_eq!(
+            step,
+            Step::LookUp {
+                name: "ABCD".into()
+            }
+        );
         let step = i.on_lookup(Ok(Some(&user("hsa:site:9"))));
-        assert_eq!(step, Step::Confirm { router_user_id: "*7".into() });
+        assert_eq!(
+            step,
+            Step::Confirm {
+                router_user_id: "*7".into()
+            }
+        );
     }
 
     #[test]
     fn already_have_user_with_someone_elses_comment_asks_for_a_new_code() {
         let (mut i, _) = Issuance::fresh(&sale(), "site", None);
         assert!(matches!(i.on_add(Err(&dup())), Step::LookUp { .. }));
-        assert_eq!(i.on_lookup(Ok(Some(&user("hsa:site:10")))), Step::NewCode, "another sale's user");
-        let Step::Add(u) = i.on_new_code("EFGH", "EFGH") else { panic!() };
+        assert_eq!(
+            i.on_lookup(Ok(Some(&user("hsa:site:10")))),
+            Step::NewCode,
+            "another sale's user"
+        );
+        let Step::Add(u) = i.on_new_code("EFGH", "EFGH") else {
+            panic!()
+        };
         assert_eq!(u.name, "EFGH");
-        assert_eq!(u.comment.as_deref(), Some("hsa:site:9"), "the comment stays the sale's");
+        assert_eq!(
+            u.comment.as_deref(),
+            Some("hsa:site:9"),
+            "the comment stays the sale's"
+        );
     }
 
     #[test]
@@ -370,7 +408,10 @@ mod tests {
             addr: "a".into(),
             reason: "refused".into(),
         };
-        assert!(matches!(i.on_add(Err(&closed)), Step::Wait { .. }), "the first add may exist: wait, do not refund");
+        assert!(
+            matches!(i.on_add(Err(&closed)), Step::Wait { .. }),
+            "the first add may exist: wait, do not refund"
+        );
     }
 
     #[test]
@@ -383,7 +424,12 @@ mod tests {
             category: None,
             status: None,
         };
-        let Step::Fail { reason } = i.on_add(Err(&trap)) else { panic!() };
-        assert!(reason.contains("input does not match") && reason.contains("profiles sync"), "{reason}");
+        let Step::Fail { reason } = i.on_add(Err(&trap)) else {
+            panic!()
+        };
+        assert!(
+            reason.contains("input does not match") && reason.contains("profiles sync"),
+            "{reason}"
+        );
     }
 }

@@ -39,7 +39,9 @@ pub use reconcile::{Drift, ReconcileReport};
 #[derive(Debug, thiserror::Error)]
 pub enum VoucherError {
     /// No such plan.
-    #[error("there is no plan {plan:?}; plans are: {known}; add it as a [[plan]] in the config file")]
+    #[error(
+        "there is no plan {plan:?}; plans are: {known}; add it as a [[plan]] in the config file"
+    )]
     UnknownPlan { plan: String, known: String },
     /// The store failed (its message names the file and the fix).
     #[error(transparent)]
@@ -91,7 +93,9 @@ impl std::fmt::Display for Reason {
                 "cannot sell: router {router} is unreachable and no pool voucher is left; \
                  restore the router link (hotspot-agent router test) or raise the plan's pool"
             ),
-            Reason::NoPlans => f.write_str("cannot sell: no [[plan]] has kiosk = true in the config file"),
+            Reason::NoPlans => {
+                f.write_str("cannot sell: no [[plan]] has kiosk = true in the config file")
+            }
             Reason::UnknownPlan(p) => write!(f, "cannot sell: there is no plan {p:?}"),
         }
     }
@@ -122,8 +126,13 @@ pub struct SoldVoucher {
     pub validity_from: String,
     /// Whether it came from the pool (no router round trip).
     pub from_pool: bool,
-    /// `http://<dns name>/login?username=…&password=…` for the QR code.
+    /// `http://<dns name>/login?username=…&password=…` for the QR code (codes and
+    /// passwords are letters, digits and `-`, so they need no escaping).
     pub login_url: String,
+    /// `http://<dns name>`, the address customers type.
+    pub login_address: String,
+    /// When it was sold (agent clock, ms since the epoch).
+    pub sold_at_ms: i64,
 }
 
 /// Everything the voucher layer needs from the configuration.
@@ -142,12 +151,19 @@ pub struct Settings {
 
 impl Settings {
     /// From the config file and the chosen router (`None`: the simulated one).
-    pub fn from_config(config: &Config, router: Option<&firmware_config::RouterConfig>) -> Settings {
+    pub fn from_config(
+        config: &Config,
+        router: Option<&firmware_config::RouterConfig>,
+    ) -> Settings {
         let default_router = firmware_config::RouterConfig::default();
         let r = router.or(config.routers.first()).unwrap_or(&default_router);
         Settings {
             site_id: config.agent.site_id.clone(),
-            router_name: if r.host.is_empty() { "sim".into() } else { r.name.clone() },
+            router_name: if r.host.is_empty() {
+                "sim".into()
+            } else {
+                r.name.clone()
+            },
             hotspot_server: Some(r.hotspot_server.clone()).filter(|s| s != "all"),
             dns_name: r.dns_name.clone(),
             codes: config.vouchers.clone(),
@@ -178,14 +194,25 @@ struct Inner<R> {
     plans: std::sync::RwLock<PlanBook>,
     /// Outcome of the last router call: false after a link failure.
     router_ok: AtomicBool,
+    /// Ready pool vouchers per plan, so `can_sell` never waits for the store.
+    pool_ready: std::sync::RwLock<std::collections::BTreeMap<String, u32>>,
 }
 
 impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
     /// A seller over a store and a router. Stores the plans (source `config`).
-    pub fn new(store: Store, router: R, settings: Settings, plans: PlanBook) -> Result<Vouchers<R>, VoucherError> {
+    pub fn new(
+        store: Store,
+        router: R,
+        settings: Settings,
+        plans: PlanBook,
+    ) -> Result<Vouchers<R>, VoucherError> {
         let codes = CodeGenerator::new(&settings.codes)?;
-        store.replace_plans("config", &plans.all().cloned().collect::<Vec<_>>(), now_ms())?;
-        Ok(Vouchers {
+        store.replace_plans(
+            "config",
+            &plans.all().cloned().collect::<Vec<_>>(),
+            now_ms(),
+        )?;
+        let v = Vouchers {
             inner: Arc::new(Inner {
                 store,
                 router,
@@ -193,13 +220,50 @@ impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
                 codes,
                 plans: std::sync::RwLock::new(plans),
                 router_ok: AtomicBool::new(true),
+                pool_ready: Default::default(),
             }),
-        })
+        };
+        v.refresh_pool_cache()?;
+        Ok(v)
+    }
+
+    /// Re-reads the ready pool counts into the cache `can_sell` answers from.
+    pub fn refresh_pool_cache(&self) -> Result<(), VoucherError> {
+        let mut counts = std::collections::BTreeMap::new();
+        for p in self.plans().all().filter(|p| p.pool > 0) {
+            counts.insert(p.id.clone(), self.store().pool_counts(&p.id)?.0);
+        }
+        *self
+            .inner
+            .pool_ready
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = counts;
+        Ok(())
+    }
+
+    fn adjust_pool_cache(&self, plan_id: &str, delta: i64) {
+        let mut m = self
+            .inner
+            .pool_ready
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = m.get_mut(plan_id) {
+            *n = (*n as i64 + delta).max(0) as u32;
+        }
     }
 
     /// From a whole config file.
-    pub fn from_config(store: Store, router: R, config: &Config) -> Result<Vouchers<R>, VoucherError> {
-        Vouchers::new(store, router, Settings::from_config(config, None), PlanBook::from_config(config))
+    pub fn from_config(
+        store: Store,
+        router: R,
+        config: &Config,
+    ) -> Result<Vouchers<R>, VoucherError> {
+        Vouchers::new(
+            store,
+            router,
+            Settings::from_config(config, None),
+            PlanBook::from_config(config),
+        )
     }
 
     /// The store.
@@ -224,23 +288,31 @@ impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
 
     /// A copy of the plans.
     pub fn plans(&self) -> PlanBook {
-        self.inner.plans.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.inner
+            .plans
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Replaces the plans (e.g. a signed update from the central office).
     pub fn set_plans(&self, plans: PlanBook, source: &str) -> Result<(), VoucherError> {
-        self.store().replace_plans(source, &plans.all().cloned().collect::<Vec<_>>(), now_ms())?;
+        self.store()
+            .replace_plans(source, &plans.all().cloned().collect::<Vec<_>>(), now_ms())?;
         *self.inner.plans.write().unwrap_or_else(|e| e.into_inner()) = plans;
-        Ok(())
+        self.refresh_pool_cache()
     }
 
     /// A plan by id, or the error naming the known ones.
     pub fn plan(&self, id: &str) -> Result<crate::store::StoredPlan, VoucherError> {
         let plans = self.plans();
-        plans.get(id).cloned().ok_or_else(|| VoucherError::UnknownPlan {
-            plan: id.to_string(),
-            known: plans.ids().join(", "),
-        })
+        plans
+            .get(id)
+            .cloned()
+            .ok_or_else(|| VoucherError::UnknownPlan {
+                plan: id.to_string(),
+                known: plans.ids().join(", "),
+            })
     }
 
     /// Remembers whether the router link works (for `can_sell`).
@@ -262,13 +334,15 @@ impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
     pub(crate) fn fresh_code(&self) -> Result<Credentials, VoucherError> {
         let store = self.store();
         let mut failure = None;
-        let found = self.codes().generate_unique(|c| match store.code_exists(c) {
-            Ok(taken) => taken,
-            Err(e) => {
-                failure = Some(e);
-                true
-            }
-        })?;
+        let found = self
+            .codes()
+            .generate_unique(|c| match store.code_exists(c) {
+                Ok(taken) => taken,
+                Err(e) => {
+                    failure = Some(e);
+                    true
+                }
+            })?;
         if let Some(e) = failure {
             return Err(e.into());
         }
@@ -295,12 +369,18 @@ impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
                 sale.code,
                 sale.password
             ),
+            login_address: format!("http://{}", self.settings().dns_name),
+            sold_at_ms: sale.sold_at_ms.unwrap_or(sale.created_at_ms),
         }
     }
 
     /// Sells one voucher of a plan: from the pool when it has one (one local
     /// transaction, no router call), else created on the router now.
-    pub async fn sell(&self, plan_id: &str, paid_by: Option<CreditSpend>) -> Result<SoldVoucher, VoucherError> {
+    pub async fn sell(
+        &self,
+        plan_id: &str,
+        paid_by: Option<CreditSpend>,
+    ) -> Result<SoldVoucher, VoucherError> {
         self.sell_from(plan_id, paid_by, "kiosk", true).await
     }
 
@@ -314,27 +394,61 @@ impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
         use_pool: bool,
     ) -> Result<SoldVoucher, VoucherError> {
         let plan = self.plan(plan_id)?;
+        self.sell_plan(&plan, paid_by, source, use_pool).await
+    }
+
+    /// Sells a plan that need not be in the plan book, e.g. connected time from the
+    /// kiosk's rate table ([`StoredPlan::for_time`]).
+    pub async fn sell_plan(
+        &self,
+        plan: &crate::store::StoredPlan,
+        paid_by: Option<CreditSpend>,
+        source: &str,
+        use_pool: bool,
+    ) -> Result<SoldVoucher, VoucherError> {
         let spend = paid_by.map(|p| p.amount);
         if use_pool && plan.pool > 0 {
             let site = self.settings().site_id.clone();
-            let taken = self.store().take_from_pool(&plan.id, plan.price, source, spend, now_ms(), |s| {
-                outbox_payload_for_sale(&SaleRecord::from_sale(&site, s))
-            })?;
+            let taken = self.store().take_from_pool(
+                &plan.id,
+                plan.price,
+                source,
+                spend,
+                now_ms(),
+                |s| outbox_payload_for_sale(&SaleRecord::from_sale(&site, s)),
+            )?;
             if let Some(sale) = taken {
+                self.adjust_pool_cache(&plan.id, -1);
                 crash_point("after_pool_take");
                 return Ok(self.sold(&sale, &plan.name, true));
             }
         }
         let creds = self.fresh_code()?;
-        let new = plans::new_sale_for(&plan, creds.code, creds.password, &self.settings().router_name, source);
+        let new = plans::new_sale_for(
+            plan,
+            creds.code,
+            creds.password,
+            &self.settings().router_name,
+            source,
+        );
         let id = self.store().reserve_sale(&new, spend, now_ms())?;
         crash_point("after_reserve");
         let sale = self.store().sale(id)?;
-        let (i, step) = Issuance::fresh(&sale, &self.settings().site_id, self.settings().hotspot_server.as_deref());
+        let (i, step) = Issuance::fresh(
+            &sale,
+            &self.settings().site_id,
+            self.settings().hotspot_server.as_deref(),
+        );
         match self.drive(i, step).await? {
             Finished::OnRouter => Ok(self.sold(&self.store().sale(id)?, &plan.name, false)),
-            Finished::Failed(reason) => Err(VoucherError::Failed { sale_id: id, reason }),
-            Finished::Waiting(reason) => Err(VoucherError::Pending { sale_id: id, reason }),
+            Finished::Failed(reason) => Err(VoucherError::Failed {
+                sale_id: id,
+                reason,
+            }),
+            Finished::Waiting(reason) => Err(VoucherError::Pending {
+                sale_id: id,
+                reason,
+            }),
         }
     }
 
@@ -354,10 +468,35 @@ impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
         Ok(self.store().mark_delivered(sale_id, now_ms())?)
     }
 
+    /// Like [`Vouchers::mark_delivered`]; `printed = false` (shown on the display
+    /// because the printer failed) is also recorded as an event for the operator.
+    pub fn mark_delivered_via(&self, sale_id: i64, printed: bool) -> Result<bool, VoucherError> {
+        let first = self.mark_delivered(sale_id)?;
+        if first && !printed {
+            self.store().record_event(
+                crate::store::Level::Warn,
+                "delivered_on_display",
+                Some(&sale_id.to_string()),
+                "ticket not printed; the code was shown on the display",
+                now_ms(),
+            )?;
+        }
+        Ok(first)
+    }
+
+    /// Credit the customer left behind (kept by the operator); at most the balance.
+    pub fn forfeit_credit(&self, amount: u64) -> Result<u64, VoucherError> {
+        Ok(self.store().forfeit_credit(amount, now_ms())?)
+    }
+
     /// A sold voucher again (to reprint after a crash between print and mark).
     pub fn voucher(&self, sale_id: i64) -> Result<SoldVoucher, VoucherError> {
         let sale = self.store().sale(sale_id)?;
-        let name = self.plans().get(&sale.plan_id).map(|p| p.name.clone()).unwrap_or_else(|| sale.plan_id.clone());
+        let name = self
+            .plans()
+            .get(&sale.plan_id)
+            .map(|p| p.name.clone())
+            .unwrap_or_else(|| sale.plan_id.clone());
         Ok(self.sold(&sale, &name, sale.source == "pool"))
     }
 
@@ -377,13 +516,25 @@ impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
         })
     }
 
-    /// Whether one plan can be sold now.
+    /// Whether one plan can be sold now. Answers from memory (the last router
+    /// outcome and the cached pool counts): safe to call every 250 ms.
     pub fn can_sell_plan(&self, plan_id: &str) -> Result<(), Reason> {
-        let plan = self.plans().get(plan_id).cloned().ok_or_else(|| Reason::UnknownPlan(plan_id.into()))?;
+        let plan = self
+            .plans()
+            .get(plan_id)
+            .cloned()
+            .ok_or_else(|| Reason::UnknownPlan(plan_id.into()))?;
         if self.router_reachable() {
             return Ok(());
         }
-        let ready = self.store().pool_counts(&plan.id).map(|c| c.0).unwrap_or(0);
+        let ready = self
+            .inner
+            .pool_ready
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&plan.id)
+            .copied()
+            .unwrap_or(0);
         if plan.pool > 0 && ready > 0 {
             return Ok(());
         }

@@ -49,7 +49,13 @@ pub struct UserFilter {
 }
 
 /// Builds the rows (pure).
-pub fn user_rows(site_id: &str, users: &[HotspotUser], active: &[ActiveSession], sales: &[Sale], now_ms: i64) -> Vec<UserRow> {
+pub fn user_rows(
+    site_id: &str,
+    users: &[HotspotUser],
+    active: &[ActiveSession],
+    sales: &[Sale],
+    now_ms: i64,
+) -> Vec<UserRow> {
     let sales: HashMap<i64, &Sale> = sales.iter().map(|s| (s.id, s)).collect();
     let mut sessions: HashMap<&str, Vec<&ActiveSession>> = HashMap::new();
     for a in active {
@@ -58,20 +64,28 @@ pub fn user_rows(site_id: &str, users: &[HotspotUser], active: &[ActiveSession],
     users
         .iter()
         .map(|u| {
-            let s = sessions.get(u.name.as_str()).map(Vec::as_slice).unwrap_or(&[]);
+            let s = sessions
+                .get(u.name.as_str())
+                .map(Vec::as_slice)
+                .unwrap_or(&[]);
             let bytes = u.bytes_total() + s.iter().map(|a| a.bytes_in + a.bytes_out).sum::<u64>();
             let uptime = u.uptime.as_secs() + s.iter().map(|a| a.uptime.as_secs()).sum::<u64>();
-            let sale = sale_id_from_comment(site_id, u.comment.as_deref()).and_then(|id| sales.get(&id).copied());
+            let sale = sale_id_from_comment(site_id, u.comment.as_deref())
+                .and_then(|id| sales.get(&id).copied());
             let state = match sale {
                 Some(s) => match &s.end_reason {
                     Some(r) => format!("ended:{r}"),
                     None if s.fair_use => "fair-use".into(),
                     None => s.state.as_str().into(),
                 },
-                None if sale_id_from_comment(site_id, u.comment.as_deref()).is_some() => "unknown-to-cache".into(),
+                None if sale_id_from_comment(site_id, u.comment.as_deref()).is_some() => {
+                    "unknown-to-cache".into()
+                }
                 None => "foreign".into(),
             };
-            let data_limit = sale.and_then(|s| s.data_limit_bytes).or(u.limit_bytes_total);
+            let data_limit = sale
+                .and_then(|s| s.data_limit_bytes)
+                .or(u.limit_bytes_total);
             UserRow {
                 name: u.name.clone(),
                 profile: u.profile.clone(),
@@ -85,7 +99,9 @@ pub fn user_rows(site_id: &str, users: &[HotspotUser], active: &[ActiveSession],
                 bytes_used: bytes,
                 bytes_left: data_limit.map(|l| l.saturating_sub(bytes)),
                 time_left_s: u.limit_uptime.map(|l| l.as_secs().saturating_sub(uptime)),
-                valid_left_s: sale.and_then(|s| s.expires_at_ms()).map(|e| ((e - now_ms) / 1000).max(0)),
+                valid_left_s: sale
+                    .and_then(|s| s.expires_at_ms())
+                    .map(|e| ((e - now_ms) / 1000).max(0)),
                 idle_s: s.iter().map(|a| a.idle_time.as_secs()).min(),
             }
         })
@@ -101,7 +117,10 @@ pub fn filter_rows(rows: Vec<UserRow>, f: &UserFilter) -> Vec<UserRow> {
         .filter(|r| f.profile.as_ref().is_none_or(|p| &r.profile == p))
         .filter(|r| {
             needle.as_ref().is_none_or(|n| {
-                r.name.to_lowercase().contains(n.as_str()) || r.plan.as_ref().is_some_and(|p| p.to_lowercase().contains(n.as_str()))
+                r.name.to_lowercase().contains(n.as_str())
+                    || r.plan
+                        .as_ref()
+                        .is_some_and(|p| p.to_lowercase().contains(n.as_str()))
             })
         })
         .collect()
@@ -135,10 +154,14 @@ impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
             during: "listing hotspot users".into(),
             source: e,
         })?;
-        let active = self.router().active(None).await.map_err(|e| VoucherError::Router {
-            during: "listing active sessions".into(),
-            source: e,
-        })?;
+        let active = self
+            .router()
+            .active(None)
+            .await
+            .map_err(|e| VoucherError::Router {
+                during: "listing active sessions".into(),
+                source: e,
+            })?;
         let sales = self.store().recent_sales(u32::MAX)?;
         let rows = user_rows(&self.settings().site_id, &users, &active, &sales, now_ms());
         Ok(filter_rows(rows, filter))
@@ -153,11 +176,14 @@ impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
             sales_today: self.store().sale_stats(day * 86_400_000)?,
             pending_actions: self.store().pending_actions()?.len(),
             outbox_pending: self.store().outbox_pending(u32::MAX)?.len(),
-            last_router_status: self.store().last_router_status(Some(&self.settings().router_name))?,
+            last_router_status: self
+                .store()
+                .last_router_status(Some(&self.settings().router_name))?,
             ..Stats::default()
         };
         for p in self.plans().all().filter(|p| p.pool > 0) {
-            st.pool.push((p.id.clone(), self.store().pool_counts(&p.id)?.0, p.pool));
+            st.pool
+                .push((p.id.clone(), self.store().pool_counts(&p.id)?.0, p.pool));
         }
         let polled = match self.router().users(&UserQuery::default()).await {
             Ok(u) => self.router().active(None).await.map(|a| (u, a)),
@@ -172,7 +198,10 @@ impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
                 }
                 st.users_per_profile = Some(per);
                 st.users_total = Some(users.len());
-                let idle = active.iter().filter(|a| a.idle_time.as_secs() >= IDLE_AFTER_S).count();
+                let idle = active
+                    .iter()
+                    .filter(|a| a.idle_time.as_secs() >= IDLE_AFTER_S)
+                    .count();
                 st.sessions_idle = Some(idle);
                 st.sessions_active = Some(active.len() - idle);
                 st.router_reachable = true;
@@ -196,7 +225,13 @@ mod tests {
         let b = v.sell("1h", None).await.unwrap();
         router.add_foreign_user("STAFF", None);
         let s = router.log_in(&a.code, "10.0.0.5").unwrap();
-        router.set_session(&s, 100, 200, Duration::from_secs(30), Duration::from_secs(300));
+        router.set_session(
+            &s,
+            100,
+            200,
+            Duration::from_secs(30),
+            Duration::from_secs(300),
+        );
         let rows = v.users(&UserFilter::default()).await.unwrap();
         assert_eq!(rows.len(), 3);
         let ra = rows.iter().find(|r| r.name == a.code).unwrap();
@@ -207,12 +242,33 @@ mod tests {
         assert!(ra.online && ra.idle_s == Some(300));
         let rb = rows.iter().find(|r| r.name == b.code).unwrap();
         assert_eq!(rb.time_left_s, Some(3600));
-        assert_eq!(rows.iter().find(|r| r.name == "STAFF").unwrap().state, "foreign");
-        let active = v.users(&UserFilter { active: true, ..Default::default() }).await.unwrap();
+        assert_eq!(
+            rows.iter().find(|r| r.name == "STAFF").unwrap().state,
+            "foreign"
+        );
+        let active = v
+            .users(&UserFilter {
+                active: true,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
         assert_eq!(active.len(), 1);
-        let idle = v.users(&UserFilter { idle: true, ..Default::default() }).await.unwrap();
+        let idle = v
+            .users(&UserFilter {
+                idle: true,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
         assert_eq!(idle.len(), 1);
-        let found = v.users(&UserFilter { search: Some("staf".into()), ..Default::default() }).await.unwrap();
+        let found = v
+            .users(&UserFilter {
+                search: Some("staf".into()),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
         assert_eq!(found.len(), 1);
     }
 

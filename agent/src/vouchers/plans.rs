@@ -62,7 +62,10 @@ pub fn comment_prefix(site_id: &str) -> String {
 
 /// The sale id in one of this site's comments; `None` for anyone else's user.
 pub fn sale_id_from_comment(site_id: &str, comment: Option<&str>) -> Option<i64> {
-    comment?.strip_prefix(&comment_prefix(site_id))?.parse().ok()
+    comment?
+        .strip_prefix(&comment_prefix(site_id))?
+        .parse()
+        .ok()
 }
 
 /// The router user for a row.
@@ -76,13 +79,23 @@ pub fn new_user_for(sale: &Sale, site_id: &str, server: Option<&str>) -> NewUser
         limit_uptime: sale.time_limit_s.map(Duration::from_secs),
         // With a fair-use fallback the agent enforces the quota (switching the
         // profile); a router limit would cut the user off instead.
-        limit_bytes_total: if sale.fair_use_profile.is_some() { None } else { sale.data_limit_bytes },
+        limit_bytes_total: if sale.fair_use_profile.is_some() {
+            None
+        } else {
+            sale.data_limit_bytes
+        },
         disabled: false,
     }
 }
 
 /// A row to insert for a plan.
-pub fn new_sale_for(plan: &StoredPlan, code: String, password: String, router: &str, source: &str) -> NewSale {
+pub fn new_sale_for(
+    plan: &StoredPlan,
+    code: String,
+    password: String,
+    router: &str,
+    source: &str,
+) -> NewSale {
     NewSale {
         code,
         password,
@@ -155,7 +168,11 @@ mod tests {
         let c = comment_for("kiosk-7", 42);
         assert_eq!(c, "hsa:kiosk-7:42");
         assert_eq!(sale_id_from_comment("kiosk-7", Some(&c)), Some(42));
-        assert_eq!(sale_id_from_comment("kiosk-8", Some(&c)), None, "another site's user is not ours");
+        assert_eq!(
+            sale_id_from_comment("kiosk-8", Some(&c)),
+            None,
+            "another site's user is not ours"
+        );
         assert_eq!(sale_id_from_comment("kiosk-7", Some("hsa:kiosk-7:x")), None);
         assert_eq!(sale_id_from_comment("kiosk-7", None), None);
     }

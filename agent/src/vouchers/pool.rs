@@ -26,6 +26,17 @@ pub struct PoolLevel {
     pub pending: u32,
 }
 
+/// Refreshes the seller's cached pool counts however a refill ends.
+struct RefreshOnDrop<'a, R: HotspotApi + Clone + 'static>(&'a Vouchers<R>);
+
+impl<R: HotspotApi + Clone + 'static> Drop for RefreshOnDrop<'_, R> {
+    fn drop(&mut self) {
+        if let Err(e) = self.0.refresh_pool_cache() {
+            tracing::warn!(error = %e, "cannot read pool counts");
+        }
+    }
+}
+
 /// Keeps the pools topped up.
 pub struct Pool<R> {
     vouchers: Vouchers<R>,
@@ -42,12 +53,14 @@ impl<R: HotspotApi + Clone + 'static> Pool<R> {
     pub async fn refill_once(&self) -> Result<Vec<PoolLevel>, VoucherError> {
         let v = &self.vouchers;
         let store = v.store();
-        // Rows left half-made by a crash or an outage first.
-        let stuck = store.sales_in(&[SaleState::PoolReserved])?;
+        // Rows left half-made by a crash or an outage first (paid sales too: this
+        // background round is what finishes a sale once the router is back).
+        let stuck = store.sales_in(&[SaleState::Reserved, SaleState::PoolReserved])?;
         if !stuck.is_empty() {
             v.resume().await?;
         }
         let mut levels = Vec::new();
+        let _refresh = RefreshOnDrop(v);
         for plan in v.plans().all().filter(|p| p.pool > 0) {
             let (ready, pending) = store.pool_counts(&plan.id)?;
             let missing = plan.pool.saturating_sub(ready + pending);
@@ -61,7 +74,9 @@ impl<R: HotspotApi + Clone + 'static> Pool<R> {
                 let codes = v.fresh_codes(missing as usize).await?;
                 let rows: Vec<_> = codes
                     .into_iter()
-                    .map(|c| new_sale_for(plan, c.code, c.password, &v.settings().router_name, "pool"))
+                    .map(|c| {
+                        new_sale_for(plan, c.code, c.password, &v.settings().router_name, "pool")
+                    })
                     .collect();
                 let ids = store.reserve_pool(&rows, now_ms())?;
                 let sales = store.sales_by_ids(&ids)?;
@@ -78,7 +93,11 @@ impl<R: HotspotApi + Clone + 'static> Pool<R> {
                         "pool of plan {} has {ready} of {} vouchers ready{}",
                         plan.id,
                         plan.pool,
-                        if v.router_reachable() { "" } else { "; the router is unreachable" }
+                        if v.router_reachable() {
+                            ""
+                        } else {
+                            "; the router is unreachable"
+                        }
                     ),
                     now_ms(),
                 )?;

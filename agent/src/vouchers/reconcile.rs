@@ -19,22 +19,55 @@ use super::{VoucherError, Vouchers};
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Drift {
     /// A router user with our comment that the cache does not know under that name.
-    UnknownToCache { name: String, router_id: String, comment: String },
+    UnknownToCache {
+        name: String,
+        router_id: String,
+        comment: String,
+    },
     /// A cached voucher that should be on the router and is not.
-    MissingOnRouter { sale_id: i64, code: String, state: SaleState },
+    MissingOnRouter {
+        sale_id: i64,
+        code: String,
+        state: SaleState,
+    },
     /// A limit or the profile differs from what was sold.
-    Differs { sale_id: i64, code: String, field: String, cache: String, router: String },
+    Differs {
+        sale_id: i64,
+        code: String,
+        field: String,
+        cache: String,
+        router: String,
+    },
 }
 
 impl std::fmt::Display for Drift {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Drift::UnknownToCache { name, comment, .. } => write!(f, "router user {name} ({comment}) is not in the cache"),
-            Drift::MissingOnRouter { sale_id, code, state } => {
-                write!(f, "voucher {code} (sale {sale_id}, {}) is missing on the router", state.as_str())
+            Drift::UnknownToCache { name, comment, .. } => {
+                write!(f, "router user {name} ({comment}) is not in the cache")
             }
-            Drift::Differs { code, field, cache, router, .. } => {
-                write!(f, "voucher {code}: {field} is {router} on the router but {cache} was sold")
+            Drift::MissingOnRouter {
+                sale_id,
+                code,
+                state,
+            } => {
+                write!(
+                    f,
+                    "voucher {code} (sale {sale_id}, {}) is missing on the router",
+                    state.as_str()
+                )
+            }
+            Drift::Differs {
+                code,
+                field,
+                cache,
+                router,
+                ..
+            } => {
+                write!(
+                    f,
+                    "voucher {code}: {field} is {router} on the router but {cache} was sold"
+                )
             }
         }
     }
@@ -51,7 +84,8 @@ pub struct ReconcileReport {
 }
 
 fn show<T: std::fmt::Debug>(v: &Option<T>) -> String {
-    v.as_ref().map_or_else(|| "none".into(), |v| format!("{v:?}"))
+    v.as_ref()
+        .map_or_else(|| "none".into(), |v| format!("{v:?}"))
 }
 
 /// Compares (pure): our users on the router against the cache rows.
@@ -60,8 +94,13 @@ pub fn compare(site_id: &str, sales: &[Sale], users: &[HotspotUser]) -> Vec<Drif
     let by_id: HashMap<i64, &Sale> = sales.iter().map(|s| (s.id, s)).collect();
     let mut seen = std::collections::HashSet::new();
     for u in users {
-        let Some(id) = sale_id_from_comment(site_id, u.comment.as_deref()) else { continue };
-        let Some(sale) = by_id.get(&id).filter(|s| s.code == u.name && s.state.on_router()) else {
+        let Some(id) = sale_id_from_comment(site_id, u.comment.as_deref()) else {
+            continue;
+        };
+        let Some(sale) = by_id
+            .get(&id)
+            .filter(|s| s.code == u.name && s.state.on_router())
+        else {
             drift.push(Drift::UnknownToCache {
                 name: u.name.clone(),
                 router_id: u.id.clone(),
@@ -83,8 +122,16 @@ pub fn compare(site_id: &str, sales: &[Sale], users: &[HotspotUser]) -> Vec<Drif
         };
         let want_uptime = sale.time_limit_s.map(Duration::from_secs);
         differs("limit-uptime", show(&want_uptime), show(&u.limit_uptime));
-        let want_bytes = if sale.fair_use_profile.is_some() { None } else { sale.data_limit_bytes };
-        differs("limit-bytes-total", show(&want_bytes), show(&u.limit_bytes_total));
+        let want_bytes = if sale.fair_use_profile.is_some() {
+            None
+        } else {
+            sale.data_limit_bytes
+        };
+        differs(
+            "limit-bytes-total",
+            show(&want_bytes),
+            show(&u.limit_bytes_total),
+        );
         let want_profile = match (&sale.fair_use_profile, sale.fair_use) {
             (Some(p), true) => p.clone(),
             _ => sale.profile.clone(),
@@ -120,7 +167,11 @@ impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
             during: "reconcile: listing the router's users".into(),
             source: e,
         })?;
-        let sales = self.store().sales_in(&[SaleState::Provisioned, SaleState::Delivered, SaleState::PoolReady])?;
+        let sales = self.store().sales_in(&[
+            SaleState::Provisioned,
+            SaleState::Delivered,
+            SaleState::PoolReady,
+        ])?;
         let drift = compare(&site, &sales, &users);
         let mut report = ReconcileReport {
             router_users: users.len(),
@@ -129,13 +180,15 @@ impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
             drift,
         };
         for d in &report.drift {
-            self.store().record_event(Level::Warn, "drift", None, &d.to_string(), now_ms())?;
+            self.store()
+                .record_event(Level::Warn, "drift", None, &d.to_string(), now_ms())?;
         }
         if fix {
             for d in report.drift.clone() {
                 let done = self.fix(&d, &users).await?;
                 if let Some(line) = done {
-                    self.store().record_event(Level::Info, "drift_fixed", None, &line, now_ms())?;
+                    self.store()
+                        .record_event(Level::Info, "drift_fixed", None, &line, now_ms())?;
                     report.fixed.push(line);
                 }
             }
@@ -149,12 +202,20 @@ impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
             move |e| VoucherError::Router { during, source: e }
         };
         match d {
-            Drift::UnknownToCache { name, router_id, .. } => {
+            Drift::UnknownToCache {
+                name, router_id, ..
+            } => {
                 if self.store().code_exists(name)? {
                     return Ok(None); // same code under another sale id: needs a human
                 }
-                let Some(u) = users.iter().find(|u| &u.id == router_id) else { return Ok(None) };
-                let plan = self.plans().all().find(|p| p.profile == u.profile).map(|p| p.id.clone());
+                let Some(u) = users.iter().find(|u| &u.id == router_id) else {
+                    return Ok(None);
+                };
+                let plan = self
+                    .plans()
+                    .all()
+                    .find(|p| p.profile == u.profile)
+                    .map(|p| p.id.clone());
                 let sale = NewSale {
                     code: u.name.clone(),
                     password: u.password.clone().unwrap_or_default(),
@@ -184,21 +245,46 @@ impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
                     .map_err(router_err("reconcile: re-marking an adopted user"))?;
                 Ok(Some(format!("adopted router user {name} as sale {id}")))
             }
-            Drift::MissingOnRouter { sale_id, code, state } => {
+            Drift::MissingOnRouter {
+                sale_id,
+                code,
+                state,
+            } => {
                 if *state == SaleState::PoolReady {
-                    self.store().mark_ended(*sale_id, "missing on router", now_ms())?;
-                    return Ok(Some(format!("dropped pool voucher {code}: it was missing on the router")));
+                    self.store()
+                        .mark_ended(*sale_id, "missing on router", now_ms())?;
+                    return Ok(Some(format!(
+                        "dropped pool voucher {code}: it was missing on the router"
+                    )));
                 }
                 let sale = self.store().sale(*sale_id)?;
-                let user = new_user_for(&sale, &self.settings().site_id, self.settings().hotspot_server.as_deref());
-                let id = self.router().add_user(&user).await.map_err(router_err("reconcile: re-creating a sold voucher"))?;
+                let user = new_user_for(
+                    &sale,
+                    &self.settings().site_id,
+                    self.settings().hotspot_server.as_deref(),
+                );
+                let id = self
+                    .router()
+                    .add_user(&user)
+                    .await
+                    .map_err(router_err("reconcile: re-creating a sold voucher"))?;
                 self.store().set_router_user_id(*sale_id, &id)?;
-                self.store().record_event(Level::Info, "user_created", Some(code), "re-created by reconcile", now_ms())?;
-                Ok(Some(format!("re-created sold voucher {code} on the router")))
+                self.store().record_event(
+                    Level::Info,
+                    "user_created",
+                    Some(code),
+                    "re-created by reconcile",
+                    now_ms(),
+                )?;
+                Ok(Some(format!(
+                    "re-created sold voucher {code} on the router"
+                )))
             }
             Drift::Differs { sale_id, code, .. } => {
                 let sale = self.store().sale(*sale_id)?;
-                let Some(u) = users.iter().find(|u| u.name == *code) else { return Ok(None) };
+                let Some(u) = users.iter().find(|u| u.name == *code) else {
+                    return Ok(None);
+                };
                 let want = new_user_for(&sale, &self.settings().site_id, None);
                 let profile = match (&sale.fair_use_profile, sale.fair_use) {
                     (Some(p), true) => p.clone(),
@@ -210,7 +296,10 @@ impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
                     limit_bytes_total: Some(want.limit_bytes_total),
                     ..UserUpdate::default()
                 };
-                self.router().update_user(&u.id, &update).await.map_err(router_err("reconcile: restoring limits"))?;
+                self.router()
+                    .update_user(&u.id, &update)
+                    .await
+                    .map_err(router_err("reconcile: restoring limits"))?;
                 Ok(Some(format!("restored limits and profile of {code}")))
             }
         }
@@ -224,7 +313,10 @@ impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
                 _ = tokio::time::sleep(interval) => {}
             }
             match self.reconcile(false).await {
-                Ok(r) if !r.drift.is_empty() => tracing::warn!(drift = r.drift.len(), "router and cache differ; run `hotspot-agent reconcile --fix`"),
+                Ok(r) if !r.drift.is_empty() => tracing::warn!(
+                    drift = r.drift.len(),
+                    "router and cache differ; run `hotspot-agent reconcile --fix`"
+                ),
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "reconcile failed; retrying next round"),
             }
@@ -249,16 +341,29 @@ mod tests {
         router.add_foreign_user("STAFF", Some("not ours"));
         let r = v.reconcile(false).await.unwrap();
         assert_eq!(r.drift.len(), 3, "{:?}", r.drift);
-        assert!(r.drift.iter().any(|d| matches!(d, Drift::MissingOnRouter { code, .. } if *code == b.code)));
-        assert!(r.drift.iter().any(|d| matches!(d, Drift::Differs { field, .. } if field == "limit-bytes-total")));
-        assert!(r.drift.iter().any(|d| matches!(d, Drift::UnknownToCache { name, .. } if name == "LOST99")));
+        assert!(r
+            .drift
+            .iter()
+            .any(|d| matches!(d, Drift::MissingOnRouter { code, .. } if *code == b.code)));
+        assert!(r
+            .drift
+            .iter()
+            .any(|d| matches!(d, Drift::Differs { field, .. } if field == "limit-bytes-total")));
+        assert!(r
+            .drift
+            .iter()
+            .any(|d| matches!(d, Drift::UnknownToCache { name, .. } if name == "LOST99")));
         assert_eq!(v.store().events(Some("drift"), 10).unwrap().len(), 3);
 
         let r = v.reconcile(true).await.unwrap();
         assert_eq!(r.fixed.len(), 3, "{:?}", r.fixed);
         let again = v.reconcile(false).await.unwrap();
         assert!(again.drift.is_empty(), "{:?}", again.drift);
-        let staff = router.all_users().into_iter().find(|u| u.name == "STAFF").unwrap();
+        let staff = router
+            .all_users()
+            .into_iter()
+            .find(|u| u.name == "STAFF")
+            .unwrap();
         assert_eq!(staff.comment.as_deref(), Some("not ours"), "never touched");
         assert!(v.store().sale_by_code("LOST99").unwrap().is_some());
         let _ = c;

@@ -12,8 +12,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::routeros::{
-    ActiveSession, HotspotApi, HotspotHost, HotspotUser, NewUser, RouterError, SystemResource, UserProfile, UserQuery,
-    UserUpdate,
+    ActiveSession, HotspotApi, HotspotHost, HotspotUser, NewUser, RouterError, SystemResource,
+    UserProfile, UserQuery, UserUpdate,
 };
 
 /// Operations faults can target.
@@ -143,7 +143,12 @@ impl FakeRouter {
             if file.exists() {
                 let text = std::fs::read(file)?;
                 s.data = serde_json::from_slice(&text).map_err(std::io::Error::other)?;
-                s.by_name = s.data.users.values().map(|u| (u.name.clone(), u.id.clone())).collect();
+                s.by_name = s
+                    .data
+                    .users
+                    .values()
+                    .map(|u| (u.name.clone(), u.id.clone()))
+                    .collect();
             }
             s.file = Some(file.to_path_buf());
         }
@@ -191,7 +196,12 @@ impl FakeRouter {
 
     /// All users, as the router would print them.
     pub fn all_users(&self) -> Vec<HotspotUser> {
-        self.lock().data.users.values().map(FakeUser::to_user).collect()
+        self.lock()
+            .data
+            .users
+            .values()
+            .map(FakeUser::to_user)
+            .collect()
     }
 
     /// Logs a client in as `user`; returns the session id.
@@ -216,7 +226,14 @@ impl FakeRouter {
     }
 
     /// Sets a session's counters (and its idle time).
-    pub fn set_session(&self, session_id: &str, bytes_in: u64, bytes_out: u64, uptime: Duration, idle: Duration) {
+    pub fn set_session(
+        &self,
+        session_id: &str,
+        bytes_in: u64,
+        bytes_out: u64,
+        uptime: Duration,
+        idle: Duration,
+    ) {
         let mut s = self.lock();
         if let Some(a) = s.active.iter_mut().find(|a| a.id == session_id) {
             a.bytes_in = bytes_in;
@@ -268,7 +285,11 @@ impl FakeRouter {
             let n = s.calls.entry(op).or_insert(0);
             *n += 1;
             let n = *n;
-            let fault = s.faults.iter().position(|(o, at, _)| *o == op && *at == n).map(|i| s.faults.remove(i).2);
+            let fault = s
+                .faults
+                .iter()
+                .position(|(o, at, _)| *o == op && *at == n)
+                .map(|i| s.faults.remove(i).2);
             (s.delay, fault, s.down)
         };
         if !delay.is_zero() {
@@ -370,16 +391,24 @@ impl HotspotApi for FakeRouter {
         let fault = self.enter(Op::Users).await?;
         let s = self.lock();
         let found: Vec<HotspotUser> = match &q.name {
-            Some(n) => s.by_name.get(n).and_then(|id| s.data.users.get(id)).map(FakeUser::to_user).into_iter().collect(),
+            Some(n) => s
+                .by_name
+                .get(n)
+                .and_then(|id| s.data.users.get(id))
+                .map(FakeUser::to_user)
+                .into_iter()
+                .collect(),
             None => s.data.users.values().map(FakeUser::to_user).collect(),
         };
         let found = found
             .into_iter()
             .filter(|u| q.profile.as_ref().is_none_or(|p| &u.profile == p))
             .filter(|u| {
-                q.comment_prefix
-                    .as_ref()
-                    .is_none_or(|p| u.comment.as_deref().is_some_and(|c| c.starts_with(p.as_str())))
+                q.comment_prefix.as_ref().is_none_or(|p| {
+                    u.comment
+                        .as_deref()
+                        .is_some_and(|c| c.starts_with(p.as_str()))
+                })
             })
             .collect();
         drop(s);
@@ -394,11 +423,17 @@ impl HotspotApi for FakeRouter {
         let mut s = self.lock();
         if s.by_name.contains_key(&user.name) {
             drop(s);
-            return Err(self.trap("/ip/hotspot/user/add", "failure: already have user with this name for this server"));
+            return Err(self.trap(
+                "/ip/hotspot/user/add",
+                "failure: already have user with this name for this server",
+            ));
         }
         if !s.data.profiles.contains_key(&user.profile) {
             drop(s);
-            return Err(self.trap("/ip/hotspot/user/add", "input does not match any value of profile"));
+            return Err(self.trap(
+                "/ip/hotspot/user/add",
+                "input does not match any value of profile",
+            ));
         }
         let id = s.apply_add(user);
         drop(s);
@@ -487,7 +522,10 @@ impl HotspotApi for FakeRouter {
         let mut s = self.lock();
         if s.data.profiles.contains_key(&profile.name) {
             drop(s);
-            return Err(self.trap("/ip/hotspot/user/profile/add", "failure: already have such name"));
+            return Err(self.trap(
+                "/ip/hotspot/user/profile/add",
+                "failure: already have such name",
+            ));
         }
         let id = format!("*P{}", s.data.profiles.len());
         s.data.profiles.insert(
@@ -527,17 +565,28 @@ impl HotspotApi for FakeRouter {
     async fn active(&self, user: Option<&str>) -> Result<Vec<ActiveSession>, RouterError> {
         self.enter(Op::Active).await?;
         let s = self.lock();
-        Ok(s.active.iter().filter(|a| user.is_none_or(|u| a.user == u)).cloned().collect())
+        Ok(s.active
+            .iter()
+            .filter(|a| user.is_none_or(|u| a.user == u))
+            .cloned()
+            .collect())
     }
 
     async fn disconnect(&self, active_id: &str) -> Result<(), RouterError> {
         self.enter(Op::Disconnect).await?;
         let mut s = self.lock();
-        let before = s.active.len();
-        s.active.retain(|a| a.id != active_id);
-        if s.active.len() == before {
+        let Some(pos) = s.active.iter().position(|a| a.id == active_id) else {
             drop(s);
             return Err(self.trap("/ip/hotspot/active/remove", "no such item"));
+        };
+        // Like RouterOS, a finished session's counters add to the user's.
+        let a = s.active.remove(pos);
+        if let Some(id) = s.by_name.get(&a.user).cloned() {
+            if let Some(u) = s.data.users.get_mut(&id) {
+                u.bytes_in += a.bytes_in;
+                u.bytes_out += a.bytes_out;
+                u.uptime_s += a.uptime.as_secs();
+            }
         }
         Ok(())
     }
