@@ -95,6 +95,14 @@ impl Store {
         Store::setup(conn, path.to_path_buf())
     }
 
+    /// The store's file name inside `[agent] state_dir`.
+    pub const FILE_NAME: &'static str = "hotspot-agent.db";
+
+    /// Opens the store in a state folder (`<dir>/hotspot-agent.db`), creating the folder.
+    pub fn open_in(state_dir: &Path) -> Result<Store, StoreError> {
+        Store::open(&state_dir.join(Store::FILE_NAME))
+    }
+
     /// A private in-memory store, for tests and benchmarks.
     pub fn open_in_memory() -> Result<Store, StoreError> {
         let conn = Connection::open_in_memory()

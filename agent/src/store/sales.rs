@@ -642,6 +642,7 @@ pub(crate) fn mark_on_router_tx(
             )?;
             let sale = get(tx, id)?;
             outbox::enqueue_tx(tx, &format!("sale:{id}"), "sale", &payload(&sale), now_ms)?;
+            user_created_tx(tx, &sale, router_user_id, now_ms)?;
             Ok(true)
         }
         SaleState::PoolReserved => {
@@ -649,8 +650,28 @@ pub(crate) fn mark_on_router_tx(
                 "UPDATE sales SET state = 'pool-ready', router_user_id = ?2, provisioned_at_ms = ?3 WHERE id = ?1",
                 params![id, router_user_id, now_ms],
             )?;
+            user_created_tx(tx, &get(tx, id)?, router_user_id, now_ms)?;
             Ok(true)
         }
         _ => Ok(false),
     }
+}
+
+fn user_created_tx(
+    tx: &Transaction<'_>,
+    sale: &Sale,
+    router_user_id: &str,
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    super::events::insert_tx(
+        tx,
+        now_ms,
+        super::Level::Info,
+        "user_created",
+        Some(&sale.code),
+        &format!(
+            "sale {} ({}, plan {}) is router user {router_user_id}",
+            sale.id, sale.source, sale.plan_id
+        ),
+    )
 }

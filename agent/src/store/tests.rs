@@ -275,3 +275,70 @@ fn router_status_is_kept_and_failures_become_alerts() {
     let ev = store.events(Some("router_unreachable"), 5).unwrap();
     assert_eq!(ev[0].level, "alert");
 }
+
+#[test]
+fn a_full_disk_refuses_the_sale_keeps_what_was_stored_and_recovers() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_in(dir.path()).unwrap();
+    store.add_credit(5000, "coin", 1).unwrap();
+    // SQLite reports SQLITE_FULL when the file may not grow: the same error a full disk gives.
+    let pages: i64 = store
+        .read("t", |c| {
+            Ok(c.query_row("PRAGMA page_count", [], |r| r.get(0))?)
+        })
+        .unwrap();
+    store
+        .read("t", |c| {
+            Ok(
+                c.query_row(&format!("PRAGMA max_page_count = {pages}"), [], |r| {
+                    r.get::<_, i64>(0)
+                })?,
+            )
+        })
+        .unwrap();
+    let mut err = None;
+    for i in 0..200 {
+        let mut sale = sample_sale(&format!("FULL{i}"));
+        sale.password = "x".repeat(2000);
+        if let Err(e) = store.reserve_sale(&sale, Some(5), 2) {
+            err = Some(e);
+            break;
+        }
+    }
+    let err = err.expect("the file limit was reached");
+    let text = err.to_string();
+    assert!(matches!(err, StoreError::DiskFull { .. }), "{text}");
+    assert!(
+        text.contains("hotspot-agent.db") && text.contains("free some space"),
+        "{text}"
+    );
+    // Every committed sale and its spend are intact; the failed one left nothing.
+    let sold = store.recent_sales(1000).unwrap().len() as i64;
+    assert_eq!(store.credit_balance().unwrap(), 5000 - 5 * sold);
+    store
+        .read("t", |c| {
+            Ok(c.query_row("PRAGMA max_page_count = 1000000", [], |r| {
+                r.get::<_, i64>(0)
+            })?)
+        })
+        .unwrap();
+    store.reserve_sale(&sample_sale("AFTER"), None, 3).unwrap();
+}
+
+fn sample_sale(code: &str) -> NewSale {
+    NewSale {
+        code: code.into(),
+        password: code.into(),
+        plan_id: "1h".into(),
+        price: 5,
+        currency: "PHP".into(),
+        profile: "default".into(),
+        fair_use_profile: None,
+        time_limit_s: None,
+        data_limit_bytes: None,
+        validity_s: None,
+        validity_from: "first-login".into(),
+        router: "r".into(),
+        source: "kiosk".into(),
+    }
+}

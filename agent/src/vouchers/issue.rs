@@ -5,7 +5,7 @@
 //! and reading its comment, never by adding again blindly.
 
 use crate::routeros::{HotspotApi, HotspotUser, NewUser, RouterError, UserQuery};
-use crate::store::{now_ms, Sale, SaleState};
+use crate::store::{now_ms, Level, Sale, SaleState};
 
 use super::plans::{new_user_for, outbox_payload_for_sale, SaleRecord};
 use super::{crash_point, VoucherError, Vouchers};
@@ -193,11 +193,28 @@ impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
                 }
                 Step::Fail { reason } => {
                     store.mark_failed(issuance.sale_id, &reason, now_ms())?;
+                    store.record_event(
+                        Level::Error,
+                        "sale_failed",
+                        Some(&issuance.sale_id.to_string()),
+                        &format!(
+                            "sale {} failed, credit refunded: {reason}",
+                            issuance.sale_id
+                        ),
+                        now_ms(),
+                    )?;
                     tracing::warn!(sale = issuance.sale_id, %reason, "sale failed; credit refunded");
                     return Ok(Finished::Failed(reason));
                 }
                 Step::Wait { reason } => {
                     store.record_attempt(issuance.sale_id, &reason)?;
+                    store.record_event(
+                        Level::Warn,
+                        "sale_pending",
+                        Some(&issuance.sale_id.to_string()),
+                        &format!("sale {} waits for the router: {reason}", issuance.sale_id),
+                        now_ms(),
+                    )?;
                     return Ok(Finished::Waiting(reason));
                 }
             };
