@@ -7,6 +7,16 @@ use serde::Serialize;
 
 use super::{outbox, Durability, Store, StoreError};
 
+impl std::fmt::Debug for NewSale {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewSale")
+            .field("code", &self.code)
+            .field("plan_id", &self.plan_id)
+            .field("source", &self.source)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Where a row is in its life. Stored as the kebab-case name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -69,8 +79,8 @@ impl SaleState {
 }
 
 /// A row to insert: the code and a snapshot of the plan as sold (later plan
-/// changes do not change what a customer bought).
-#[derive(Debug, Clone)]
+/// changes do not change what a customer bought). `Debug` leaves the password out.
+#[derive(Clone)]
 pub struct NewSale {
     pub code: String,
     pub password: String,
@@ -90,8 +100,8 @@ pub struct NewSale {
     pub source: String,
 }
 
-/// A stored row.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// A stored row. `Debug` leaves the password out.
+#[derive(Clone, PartialEq, Eq, Serialize)]
 pub struct Sale {
     pub id: i64,
     pub code: String,
@@ -124,6 +134,20 @@ pub struct Sale {
     pub uptime_s: u64,
     pub data_alerted: bool,
     pub fair_use: bool,
+}
+
+impl std::fmt::Debug for Sale {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sale")
+            .field("id", &self.id)
+            .field("code", &self.code)
+            .field("plan_id", &self.plan_id)
+            .field("state", &self.state)
+            .field("source", &self.source)
+            .field("router_user_id", &self.router_user_id)
+            .field("end_reason", &self.end_reason)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Sale {

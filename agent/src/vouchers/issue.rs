@@ -183,6 +183,7 @@ impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
                     store.mark_on_router(issuance.sale_id, &router_user_id, now_ms(), |s| {
                         outbox_payload_for_sale(&SaleRecord::from_sale(&site, s))
                     })?;
+                    tracing::info!(sale = issuance.sale_id, router_user = %router_user_id, "voucher on the router");
                     crash_point("after_provisioned");
                     return Ok(Finished::OnRouter);
                 }

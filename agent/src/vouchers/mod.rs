@@ -109,7 +109,7 @@ pub struct CreditSpend {
 }
 
 /// A sold voucher: what the ticket needs.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Clone, PartialEq, Eq, Serialize)]
 pub struct SoldVoucher {
     pub sale_id: i64,
     pub code: String,
@@ -133,6 +133,19 @@ pub struct SoldVoucher {
     pub login_address: String,
     /// When it was sold (agent clock, ms since the epoch).
     pub sold_at_ms: i64,
+}
+
+impl std::fmt::Debug for SoldVoucher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The password and the login URL (which carries it) stay out of logs.
+        f.debug_struct("SoldVoucher")
+            .field("sale_id", &self.sale_id)
+            .field("code", &self.code)
+            .field("plan_id", &self.plan_id)
+            .field("price", &self.price)
+            .field("from_pool", &self.from_pool)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Everything the voucher layer needs from the configuration.
