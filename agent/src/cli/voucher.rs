@@ -216,3 +216,161 @@ pub async fn run<R: HotspotApi + Clone + 'static>(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::ops::{
+        run_enforce, run_reconcile, run_stats, EnforceArgs, ReconcileArgs, StatsArgs,
+    };
+    use crate::cli::users::{self, UsersCommand};
+    use crate::vouchers::testing::FakeRouter;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cmd {
+        #[command(subcommand)]
+        voucher: VoucherCommand,
+    }
+
+    async fn fixture() -> (FakeRouter, Store, Config) {
+        let config = Config::parse(crate::vouchers::tests::CONFIG, "t.toml").unwrap();
+        let router = FakeRouter::new();
+        let store = Store::open_in_memory().unwrap();
+        crate::cli::profiles::run(
+            crate::cli::profiles::ProfilesCommand::Sync { dry_run: false },
+            router.clone(),
+            store.clone(),
+            &config,
+        )
+        .await
+        .unwrap();
+        (router, store, config)
+    }
+
+    #[tokio::test]
+    async fn voucher_batch_with_csv_writes_the_file_and_marks_every_voucher_delivered() {
+        let (router, store, config) = fixture().await;
+        let dir = tempfile::tempdir().unwrap();
+        let csv = dir.path().join("v.csv");
+        let cmd = Cmd::try_parse_from([
+            "x",
+            "batch",
+            "--plan",
+            "1h",
+            "--count",
+            "12",
+            "--csv",
+            csv.to_str().unwrap(),
+        ])
+        .unwrap();
+        run(cmd.voucher, router.clone(), store.clone(), &config)
+            .await
+            .unwrap();
+        let text = std::fs::read_to_string(&csv).unwrap();
+        assert_eq!(text.lines().count(), 13);
+        let sales = store.recent_sales(100).unwrap();
+        assert_eq!(sales.len(), 12);
+        assert!(sales
+            .iter()
+            .all(|s| s.state == crate::store::SaleState::Delivered && s.source == "batch"));
+        // An existing file is never overwritten.
+        let cmd = Cmd::try_parse_from([
+            "x",
+            "batch",
+            "--plan",
+            "1h",
+            "--count",
+            "1",
+            "--csv",
+            csv.to_str().unwrap(),
+        ])
+        .unwrap();
+        let err = run(cmd.voucher, router, store, &config)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("already exists"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_zero_count_or_unknown_plan_is_refused_with_a_reason() {
+        assert!(Cmd::try_parse_from(["x", "batch", "--plan", "1h", "--count", "0"]).is_err());
+        let (router, store, config) = fixture().await;
+        let cmd = Cmd::try_parse_from(["x", "create", "--plan", "nope"]).unwrap();
+        let err = run(cmd.voucher, router, store, &config)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("no plan \"nope\""), "{err}");
+    }
+
+    #[tokio::test]
+    async fn create_stats_enforce_reconcile_and_remove_run_end_to_end() {
+        let (router, store, config) = fixture().await;
+        let cmd = Cmd::try_parse_from(["x", "create", "--plan", "cap", "--json"]).unwrap();
+        run(cmd.voucher, router.clone(), store.clone(), &config)
+            .await
+            .unwrap();
+        let sale = store.recent_sales(1).unwrap().remove(0);
+        assert_eq!(sale.state, crate::store::SaleState::Delivered);
+        run_stats(
+            StatsArgs { json: true },
+            router.clone(),
+            store.clone(),
+            &config,
+        )
+        .await
+        .unwrap();
+        run_enforce(
+            EnforceArgs {
+                once: true,
+                json: false,
+            },
+            router.clone(),
+            store.clone(),
+            &config,
+        )
+        .await
+        .unwrap();
+        run_reconcile(
+            ReconcileArgs {
+                fix: false,
+                json: false,
+            },
+            router.clone(),
+            store.clone(),
+            &config,
+        )
+        .await
+        .unwrap();
+        router.add_foreign_user("STAFF", None);
+        let err = users::run(
+            UsersCommand::Remove {
+                name: "STAFF".into(),
+            },
+            router.clone(),
+            store.clone(),
+            &config,
+        )
+        .await
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("not created by this agent"), "{err}");
+        users::run(
+            UsersCommand::Remove {
+                name: sale.code.clone(),
+            },
+            router.clone(),
+            store.clone(),
+            &config,
+        )
+        .await
+        .unwrap();
+        assert!(router.all_users().iter().all(|u| u.name != sale.code));
+        assert_eq!(
+            store.sale(sale.id).unwrap().end_reason.as_deref(),
+            Some("removed by operator")
+        );
+    }
+}
