@@ -130,7 +130,8 @@ impl Store {
                 st.execute(params![id, at])?;
             }
             let mut st = tx.prepare_cached(
-                "UPDATE sales SET ended_at_ms = COALESCE(ended_at_ms, ?2), end_reason = COALESCE(end_reason, ?3) WHERE id = ?1",
+                "UPDATE sales SET ended_at_ms = COALESCE(ended_at_ms, ?2), end_reason = COALESCE(end_reason, ?3), \
+                 state = CASE WHEN state IN ('pool-ready', 'pool-reserved') THEN 'failed' ELSE state END WHERE id = ?1",
             )?;
             for (id, reason) in &w.ended {
                 st.execute(params![id, now_ms, reason])?;

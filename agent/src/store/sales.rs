@@ -388,7 +388,8 @@ impl Store {
         self.write("sell a pool voucher", Durability::Money, |tx| {
             let id: Option<i64> = tx
                 .query_row(
-                    "SELECT id FROM sales WHERE state = 'pool-ready' AND plan_id = ?1 ORDER BY id LIMIT 1",
+                    "SELECT id FROM sales WHERE state = 'pool-ready' AND plan_id = ?1 AND ended_at_ms IS NULL \
+                     ORDER BY id LIMIT 1",
                     [plan_id],
                     |r| r.get(0),
                 )

@@ -47,8 +47,9 @@ pub fn decide(
                 None,
                 "unsold pool voucher in use".into(),
             ));
+            // Removed, not disabled: the row leaves the pool, so nothing may keep it on the router.
             d.actions.push((
-                ActionKind::Disable,
+                ActionKind::Remove,
                 None,
                 "unsold pool voucher in use".into(),
             ));
@@ -56,7 +57,10 @@ pub fn decide(
             d.events.push((
                 Level::Alert,
                 "pool_misuse",
-                format!("unsold pool voucher {} was used; disabled", sale.code),
+                format!(
+                    "unsold pool voucher {} was used; removed from the router",
+                    sale.code
+                ),
             ));
         }
         return d;

@@ -140,6 +140,10 @@ impl<R: HotspotApi + Clone + 'static> Enforcer<R> {
         db += t.elapsed();
         report.db_us = db.as_micros() as u64;
 
+        if !w.ended.is_empty() {
+            // An ended pool voucher left the pool: keep `can_sell`'s counts true.
+            v.refresh_pool_cache()?;
+        }
         let (done, pending) = self.run_actions().await?;
         report.actions_done = done;
         report.actions_pending = pending;

@@ -150,7 +150,22 @@ async fn an_unsold_pool_voucher_in_use_is_cut_off_and_reported() {
     router.log_in(&stock[0].code, "10.0.0.9").unwrap();
     Enforcer::new(v.clone()).pass_once().await.unwrap();
     assert!(router.sessions().is_empty());
+    assert!(
+        router.all_users().iter().all(|u| u.name != stock[0].code),
+        "removed from the router"
+    );
     assert_eq!(v.store().events(Some("pool_misuse"), 5).unwrap().len(), 1);
+    assert_eq!(
+        v.store().sale(stock[0].id).unwrap().state,
+        SaleState::Failed,
+        "out of the pool"
+    );
+    assert_eq!(v.store().pool_counts("pooled").unwrap().0, 3);
+    for _ in 0..3 {
+        let sold = v.sell("pooled", None).await.unwrap();
+        assert_ne!(sold.code, stock[0].code, "never sold");
+    }
+    assert!(v.reconcile(false).await.unwrap().drift.is_empty());
 }
 
 #[tokio::test]
