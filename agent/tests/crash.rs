@@ -310,7 +310,9 @@ fn a_kill_at_every_crash_point_loses_no_sale_and_duplicates_nothing() {
         ("after_router_add", 1, None),
         ("after_router_add", 2, Some(2)),
         ("after_provisioned", 1, None),
+        ("after_provisioned", 3, Some(1)),
         ("after_pool_take", 1, None),
+        ("after_pool_take", 2, None),
         ("after_print", 1, None),
         ("after_print", 3, None),
         ("after_batch_adds", 1, None),
@@ -330,15 +332,16 @@ fn a_kill_at_every_crash_point_loses_no_sale_and_duplicates_nothing() {
 fn kills_at_random_instants_during_a_stream_of_sales_keep_every_invariant() {
     let dir = tempfile::tempdir().unwrap();
     let mut kills = 0;
-    for i in 0..10u64 {
+    for i in 0..24u64 {
         // Spread the kills over start-up, SQLite commits and router writes.
-        let after = Duration::from_millis(15 + (i * 37) % 160);
+        let after = Duration::from_millis(10 + (i * 37) % 170);
         if run_child(dir.path(), 400, Kill::After(after), None) {
             kills += 1;
         }
     }
     run_child(dir.path(), 2, Kill::Never, None);
     let delivered = rt().block_on(check(dir.path()));
-    assert!(kills >= 5, "only {kills} of 10 runs were killed");
+    println!("{kills} of 24 runs SIGKILLed; {delivered} sales delivered, every invariant held");
+    assert!(kills >= 12, "only {kills} of 24 runs were killed");
     assert!(delivered > 0);
 }
