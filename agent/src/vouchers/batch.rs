@@ -99,7 +99,12 @@ impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
         &self,
         count: usize,
     ) -> Result<Vec<super::Credentials>, VoucherError> {
-        let router_names: HashSet<String> = match self.router().users(&UserQuery::default()).await {
+        // Names only matter here; the counters-only listing is the cheapest print.
+        let q = UserQuery {
+            counters_only: true,
+            ..UserQuery::default()
+        };
+        let router_names: HashSet<String> = match self.router().users(&q).await {
             Ok(users) => users.into_iter().map(|u| u.name).collect(),
             // The add's own duplicate check still protects us; the listing only saves retries.
             Err(_) => HashSet::new(),
