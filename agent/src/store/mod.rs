@@ -12,6 +12,7 @@ mod outbox;
 mod plans;
 mod router_status;
 mod sales;
+mod sales_read;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -27,7 +28,8 @@ pub use migrate::SCHEMA_VERSION;
 pub use outbox::OutboxRow;
 pub use plans::StoredPlan;
 pub use router_status::RouterStatus;
-pub use sales::{NewSale, Sale, SaleState, SaleStats, Usage};
+pub use sales::{NewSale, Usage};
+pub use sales_read::{Sale, SaleState, SaleStats};
 
 /// Milliseconds since the Unix epoch, from the agent's clock.
 pub fn now_ms() -> i64 {
