@@ -16,6 +16,11 @@ use firmware_config::{Config, RouterConfig, Secret, Transport};
 
 use crate::routeros::{Router, RouterSettings};
 
+pub mod ops;
+pub mod profiles;
+pub mod users;
+pub mod voucher;
+
 /// hotspot-agent: WiFi voucher kiosk agent for MikroTik hotspots.
 #[derive(Debug, Parser)]
 #[command(name = "hotspot-agent", version, about, propagate_version = true)]

@@ -1,1 +1,210 @@
-//! The local SQLite store: schema, migrations, one file per table family.
+//! The local SQLite store: one file in WAL mode, migrations run at start-up, one
+//! file per table family. Money and sale state are committed with
+//! `synchronous=FULL`; everything else with `NORMAL` (WAL keeps it consistent, a
+//! power cut may lose the last few events but never a coin or a sale).
+
+mod actions;
+mod credit;
+mod error;
+mod events;
+mod migrate;
+mod outbox;
+mod plans;
+mod router_status;
+mod sales;
+mod sales_read;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
+
+pub use actions::{ActionKind, NewAction, PassWrites, PendingAction};
+pub use credit::CreditEntry;
+pub use error::StoreError;
+pub use events::{Event, Level};
+pub use migrate::SCHEMA_VERSION;
+pub use outbox::OutboxRow;
+pub use plans::StoredPlan;
+pub use router_status::RouterStatus;
+pub use sales::{NewSale, Usage};
+pub use sales_read::{Sale, SaleState, SaleStats};
+
+/// Milliseconds since the Unix epoch, from the agent's clock.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// How hard a write must be on disk before it returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// `synchronous=NORMAL`: events, usage, status.
+    Normal,
+    /// `synchronous=FULL`: coins, sales, the outbox row of a sale.
+    Money,
+}
+
+/// A handle to the store; clones share one connection. Calls are short local
+/// transactions, so async code calls them directly.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    conn: Mutex<Connection>,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("path", &self.inner.path)
+            .finish()
+    }
+}
+
+impl Store {
+    /// Opens (or creates) the store at `path` and brings its schema up to date.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        // Root ignores file modes, so a file an operator marked read-only would
+        // otherwise be written anyway; honour the mark.
+        if let Ok(meta) = std::fs::metadata(path) {
+            if meta.permissions().readonly() {
+                return Err(StoreError::ReadOnly {
+                    path: path.to_path_buf(),
+                    detail: "the file has no write permission".into(),
+                });
+            }
+        }
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            if !dir.exists() {
+                std::fs::create_dir_all(dir).map_err(|e| StoreError::Open {
+                    path: path.to_path_buf(),
+                    detail: format!("cannot create folder {}: {e}", dir.display()),
+                })?;
+            }
+        }
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags)
+            .map_err(|e| StoreError::from_sqlite(path, "open", e))?;
+        Store::setup(conn, path.to_path_buf())
+    }
+
+    /// The store's file name inside `[agent] state_dir`.
+    pub const FILE_NAME: &'static str = "hotspot-agent.db";
+
+    /// Opens the store in a state folder (`<dir>/hotspot-agent.db`), creating the folder.
+    pub fn open_in(state_dir: &Path) -> Result<Store, StoreError> {
+        Store::open(&state_dir.join(Store::FILE_NAME))
+    }
+
+    /// A private in-memory store, for tests and benchmarks.
+    pub fn open_in_memory() -> Result<Store, StoreError> {
+        let conn = Connection::open_in_memory()
+            .map_err(|e| StoreError::from_sqlite(Path::new(":memory:"), "open", e))?;
+        Store::setup(conn, PathBuf::from(":memory:"))
+    }
+
+    fn setup(mut conn: Connection, path: PathBuf) -> Result<Store, StoreError> {
+        let err = |what: &'static str| {
+            let path = path.clone();
+            move |e: rusqlite::Error| StoreError::from_sqlite(&path, what, e)
+        };
+        if conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(false) {
+            return Err(StoreError::ReadOnly {
+                path,
+                detail: "SQLite opened it read-only".into(),
+            });
+        }
+        // The first statement reads the header: a damaged file fails here.
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
+            .map_err(err("switch to WAL"))?;
+        if path != Path::new(":memory:") && !mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError::Open {
+                path,
+                detail: format!("SQLite refused WAL mode (journal_mode is {mode}); the folder must allow shared memory files"),
+            });
+        }
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(err("set synchronous"))?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(err("enable foreign keys"))?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(err("set busy timeout"))?;
+        let check: String = conn
+            .query_row("PRAGMA quick_check(1)", [], |r| r.get(0))
+            .map_err(err("check integrity"))?;
+        if check != "ok" {
+            return Err(StoreError::Corrupt {
+                path,
+                detail: check,
+            });
+        }
+        migrate::run(&mut conn, &path)?;
+        Ok(Store {
+            inner: Arc::new(Inner {
+                conn: Mutex::new(conn),
+                path,
+            }),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock rolled its transaction back (Drop), so the
+        // connection is still consistent.
+        self.inner.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs a read.
+    pub(crate) fn read<T>(
+        &self,
+        what: &str,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let conn = self.lock();
+        f(&conn).map_err(|e| e.at(self.path(), what))
+    }
+
+    /// Runs `f` in one immediate transaction and commits it with the given durability.
+    /// An error from `f` rolls everything back.
+    pub(crate) fn write<T>(
+        &self,
+        what: &str,
+        durability: Durability,
+        f: impl FnOnce(&Transaction<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut conn = self.lock();
+        let path = self.path();
+        if durability == Durability::Money {
+            conn.pragma_update(None, "synchronous", "FULL")
+                .map_err(|e| StoreError::from_sqlite(path, what, e))?;
+        }
+        let result = (|| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let value = f(&tx)?;
+            tx.commit()?;
+            Ok(value)
+        })();
+        if durability == Durability::Money {
+            // Best effort: a failure here only makes later writes safer than needed.
+            let _ = conn.pragma_update(None, "synchronous", "NORMAL");
+        }
+        result.map_err(|e: StoreError| e.at(path, what))
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,1 +1,497 @@
 //! Vouchers: codes, plans, the issuance state machine, the pool, enforcement and reconcile.
+//!
+//! [`Vouchers`] is the seller the kiosk and the CLI hold: `sell`, `record_credit`,
+//! `mark_delivered`, `can_sell`, `resume`. It owns nothing but a [`Store`] handle and
+//! a router handle, so clones are cheap and share everything.
+
+pub mod batch;
+pub mod codes;
+mod crash;
+pub mod enforce;
+mod enforce_run;
+mod error;
+pub mod issue;
+pub mod monitor;
+pub mod plans;
+pub mod pool;
+pub mod reconcile;
+#[cfg(any(test, feature = "sim"))]
+pub mod testing;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use firmware_config::{Config, EnforcementConfig, VoucherCodeConfig};
+use serde::Serialize;
+
+use crate::routeros::{HotspotApi, RouterError};
+use crate::store::{now_ms, Sale, Store};
+
+pub use codes::{CodeError, CodeGenerator, Credentials};
+#[doc(hidden)]
+pub use crash::crash_point;
+pub use enforce::{Enforcer, PassReport};
+pub use error::{Reason, VoucherError};
+pub use issue::{Finished, Issuance, ResumeReport, Step};
+pub use plans::{outbox_payload_for_sale, PlanBook, SaleRecord};
+pub use pool::Pool;
+pub use reconcile::{Drift, ReconcileReport};
+
+/// How a sale is paid: credit inserted at the kiosk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CreditSpend {
+    /// Amount to take from the balance (normally the plan's price).
+    pub amount: u64,
+}
+
+/// A sold voucher: what the ticket needs.
+#[derive(Clone, PartialEq, Eq, Serialize)]
+pub struct SoldVoucher {
+    pub sale_id: i64,
+    pub code: String,
+    /// Equal to `code` in user=password mode.
+    pub password: String,
+    pub plan_id: String,
+    pub plan_name: String,
+    pub price: u64,
+    pub currency: String,
+    pub time_limit_s: Option<u64>,
+    pub data_limit_bytes: Option<u64>,
+    pub validity_s: Option<u64>,
+    /// `first-login` or `sale`.
+    pub validity_from: String,
+    /// Whether it came from the pool (no router round trip).
+    pub from_pool: bool,
+    /// `http://<dns name>/login?username=…&password=…` for the QR code (codes and
+    /// passwords are letters, digits and `-`, so they need no escaping).
+    pub login_url: String,
+    /// `http://<dns name>`, the address customers type.
+    pub login_address: String,
+    /// When it was sold (agent clock, ms since the epoch).
+    pub sold_at_ms: i64,
+}
+
+impl std::fmt::Debug for SoldVoucher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The password and the login URL (which carries it) stay out of logs.
+        f.debug_struct("SoldVoucher")
+            .field("sale_id", &self.sale_id)
+            .field("code", &self.code)
+            .field("plan_id", &self.plan_id)
+            .field("price", &self.price)
+            .field("from_pool", &self.from_pool)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Everything the voucher layer needs from the configuration.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub site_id: String,
+    pub router_name: String,
+    /// Hotspot server for new users (`all` = any).
+    pub hotspot_server: Option<String>,
+    pub dns_name: String,
+    pub codes: VoucherCodeConfig,
+    pub enforcement: EnforcementConfig,
+    /// Adds in flight at once for batches and pool refills.
+    pub concurrency: usize,
+}
+
+impl Settings {
+    /// From the config file and the chosen router (`None`: the simulated one).
+    pub fn from_config(
+        config: &Config,
+        router: Option<&firmware_config::RouterConfig>,
+    ) -> Settings {
+        let default_router = firmware_config::RouterConfig::default();
+        let r = router.or(config.routers.first()).unwrap_or(&default_router);
+        Settings {
+            site_id: config.agent.site_id.clone(),
+            router_name: if r.host.is_empty() {
+                "sim".into()
+            } else {
+                r.name.clone()
+            },
+            hotspot_server: Some(r.hotspot_server.clone()).filter(|s| s != "all"),
+            dns_name: r.dns_name.clone(),
+            codes: config.vouchers.clone(),
+            enforcement: config.enforcement.clone(),
+            concurrency: 32,
+        }
+    }
+}
+
+/// The seller: cheap to clone, shares the store and router handles.
+pub struct Vouchers<R> {
+    inner: Arc<Inner<R>>,
+}
+
+impl<R> Clone for Vouchers<R> {
+    fn clone(&self) -> Self {
+        Vouchers {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+struct Inner<R> {
+    store: Store,
+    router: R,
+    settings: Settings,
+    codes: CodeGenerator,
+    plans: std::sync::RwLock<PlanBook>,
+    /// Outcome of the last router call: false after a link failure.
+    router_ok: AtomicBool,
+    /// Ready pool vouchers per plan, so `can_sell` never waits for the store.
+    pool_ready: std::sync::RwLock<std::collections::BTreeMap<String, u32>>,
+}
+
+impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
+    /// A seller over a store and a router. Stores the plans (source `config`).
+    pub fn new(
+        store: Store,
+        router: R,
+        settings: Settings,
+        plans: PlanBook,
+    ) -> Result<Vouchers<R>, VoucherError> {
+        let codes = CodeGenerator::new(&settings.codes)?;
+        store.replace_plans(
+            "config",
+            &plans.all().cloned().collect::<Vec<_>>(),
+            now_ms(),
+        )?;
+        let v = Vouchers {
+            inner: Arc::new(Inner {
+                store,
+                router,
+                settings,
+                codes,
+                plans: std::sync::RwLock::new(plans),
+                router_ok: AtomicBool::new(true),
+                pool_ready: Default::default(),
+            }),
+        };
+        v.refresh_pool_cache()?;
+        Ok(v)
+    }
+
+    /// Re-reads the ready pool counts into the cache `can_sell` answers from.
+    pub fn refresh_pool_cache(&self) -> Result<(), VoucherError> {
+        let mut counts = std::collections::BTreeMap::new();
+        for p in self.plans().all().filter(|p| p.pool > 0) {
+            counts.insert(p.id.clone(), self.store().pool_counts(&p.id)?.0);
+        }
+        *self
+            .inner
+            .pool_ready
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = counts;
+        Ok(())
+    }
+
+    fn adjust_pool_cache(&self, plan_id: &str, delta: i64) {
+        let mut m = self
+            .inner
+            .pool_ready
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = m.get_mut(plan_id) {
+            *n = (*n as i64 + delta).max(0) as u32;
+        }
+    }
+
+    /// From a whole config file.
+    pub fn from_config(
+        store: Store,
+        router: R,
+        config: &Config,
+    ) -> Result<Vouchers<R>, VoucherError> {
+        Vouchers::new(
+            store,
+            router,
+            Settings::from_config(config, None),
+            PlanBook::from_config(config),
+        )
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// The router handle.
+    pub fn router(&self) -> &R {
+        &self.inner.router
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &Settings {
+        &self.inner.settings
+    }
+
+    /// The code generator.
+    pub fn codes(&self) -> &CodeGenerator {
+        &self.inner.codes
+    }
+
+    /// A copy of the plans.
+    pub fn plans(&self) -> PlanBook {
+        self.inner
+            .plans
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Replaces the plans (e.g. a signed update from the central office).
+    pub fn set_plans(&self, plans: PlanBook, source: &str) -> Result<(), VoucherError> {
+        self.store()
+            .replace_plans(source, &plans.all().cloned().collect::<Vec<_>>(), now_ms())?;
+        *self.inner.plans.write().unwrap_or_else(|e| e.into_inner()) = plans;
+        self.refresh_pool_cache()
+    }
+
+    /// A plan by id, or the error naming the known ones.
+    pub fn plan(&self, id: &str) -> Result<crate::store::StoredPlan, VoucherError> {
+        let plans = self.plans();
+        plans
+            .get(id)
+            .cloned()
+            .ok_or_else(|| VoucherError::UnknownPlan {
+                plan: id.to_string(),
+                known: plans.ids().join(", "),
+            })
+    }
+
+    /// Remembers whether the router link works (for `can_sell`).
+    pub(crate) fn note_router<T>(&self, result: &Result<T, RouterError>) {
+        let ok = match result {
+            Ok(_) => true,
+            Err(e) => !e.is_transient(),
+        };
+        self.inner.router_ok.store(ok, Ordering::Relaxed);
+    }
+
+    /// Whether the last router call reached the router.
+    pub fn router_reachable(&self) -> bool {
+        self.inner.router_ok.load(Ordering::Relaxed)
+    }
+
+    /// A code unknown to the cache. Router collisions are found by the add itself
+    /// (`already have user`) and settled by the look-up, which costs no extra round trip.
+    pub(crate) fn fresh_code(&self) -> Result<Credentials, VoucherError> {
+        let store = self.store();
+        let mut failure = None;
+        let found = self
+            .codes()
+            .generate_unique(|c| match store.code_exists(c) {
+                Ok(taken) => taken,
+                Err(e) => {
+                    failure = Some(e);
+                    true
+                }
+            })?;
+        if let Some(e) = failure {
+            return Err(e.into());
+        }
+        found.ok_or(VoucherError::CodesExhausted)
+    }
+
+    pub(crate) fn sold(&self, sale: &Sale, plan_name: &str, from_pool: bool) -> SoldVoucher {
+        SoldVoucher {
+            sale_id: sale.id,
+            code: sale.code.clone(),
+            password: sale.password.clone(),
+            plan_id: sale.plan_id.clone(),
+            plan_name: plan_name.to_string(),
+            price: sale.price,
+            currency: sale.currency.clone(),
+            time_limit_s: sale.time_limit_s,
+            data_limit_bytes: sale.data_limit_bytes,
+            validity_s: sale.validity_s,
+            validity_from: sale.validity_from.clone(),
+            from_pool,
+            login_url: format!(
+                "http://{}/login?username={}&password={}",
+                self.settings().dns_name,
+                sale.code,
+                sale.password
+            ),
+            login_address: format!("http://{}", self.settings().dns_name),
+            sold_at_ms: sale.sold_at_ms.unwrap_or(sale.created_at_ms),
+        }
+    }
+
+    /// Sells one voucher of a plan: from the pool when it has one (one local
+    /// transaction, no router call), else created on the router now.
+    pub async fn sell(
+        &self,
+        plan_id: &str,
+        paid_by: Option<CreditSpend>,
+    ) -> Result<SoldVoucher, VoucherError> {
+        self.sell_from(plan_id, paid_by, "kiosk", true).await
+    }
+
+    /// Like [`Vouchers::sell`], recording `source` (`kiosk`, `cli`, `remote`) and
+    /// optionally skipping the pool.
+    pub async fn sell_from(
+        &self,
+        plan_id: &str,
+        paid_by: Option<CreditSpend>,
+        source: &str,
+        use_pool: bool,
+    ) -> Result<SoldVoucher, VoucherError> {
+        let plan = self.plan(plan_id)?;
+        self.sell_plan(&plan, paid_by, source, use_pool).await
+    }
+
+    /// Sells a plan that need not be in the plan book, e.g. connected time from the
+    /// kiosk's rate table ([`StoredPlan::for_time`]).
+    pub async fn sell_plan(
+        &self,
+        plan: &crate::store::StoredPlan,
+        paid_by: Option<CreditSpend>,
+        source: &str,
+        use_pool: bool,
+    ) -> Result<SoldVoucher, VoucherError> {
+        let spend = paid_by.map(|p| p.amount);
+        if use_pool && plan.pool > 0 {
+            let site = self.settings().site_id.clone();
+            let taken = self.store().take_from_pool(
+                &plan.id,
+                plan.price,
+                source,
+                spend,
+                now_ms(),
+                |s| outbox_payload_for_sale(&SaleRecord::from_sale(&site, s)),
+            )?;
+            if let Some(sale) = taken {
+                self.adjust_pool_cache(&plan.id, -1);
+                crash_point("after_pool_take");
+                return Ok(self.sold(&sale, &plan.name, true));
+            }
+        }
+        let creds = self.fresh_code()?;
+        let new = plans::new_sale_for(
+            plan,
+            creds.code,
+            creds.password,
+            &self.settings().router_name,
+            source,
+        );
+        let id = self.store().reserve_sale(&new, spend, now_ms())?;
+        crash_point("after_reserve");
+        let sale = self.store().sale(id)?;
+        let (i, step) = Issuance::fresh(
+            &sale,
+            &self.settings().site_id,
+            self.settings().hotspot_server.as_deref(),
+        );
+        match self.drive(i, step).await? {
+            Finished::OnRouter => Ok(self.sold(&self.store().sale(id)?, &plan.name, false)),
+            Finished::Failed(reason) => Err(VoucherError::Failed {
+                sale_id: id,
+                reason,
+            }),
+            Finished::Waiting(reason) => Err(VoucherError::Pending {
+                sale_id: id,
+                reason,
+            }),
+        }
+    }
+
+    /// Records inserted money; returns the credit id.
+    pub fn record_credit(&self, amount: u64, source: &str) -> Result<i64, VoucherError> {
+        Ok(self.store().add_credit(amount, source, now_ms())?)
+    }
+
+    /// Credit inserted and not spent.
+    pub fn credit_balance(&self) -> Result<i64, VoucherError> {
+        Ok(self.store().credit_balance()?)
+    }
+
+    /// The customer has the code (printed, or shown on the display). Returns false
+    /// if it was already marked.
+    pub fn mark_delivered(&self, sale_id: i64) -> Result<bool, VoucherError> {
+        Ok(self.store().mark_delivered(sale_id, now_ms())?)
+    }
+
+    /// Like [`Vouchers::mark_delivered`]; `printed = false` (shown on the display
+    /// because the printer failed) is also recorded as an event for the operator.
+    pub fn mark_delivered_via(&self, sale_id: i64, printed: bool) -> Result<bool, VoucherError> {
+        let first = self.mark_delivered(sale_id)?;
+        if first && !printed {
+            self.store().record_event(
+                crate::store::Level::Warn,
+                "delivered_on_display",
+                Some(&sale_id.to_string()),
+                "ticket not printed; the code was shown on the display",
+                now_ms(),
+            )?;
+        }
+        Ok(first)
+    }
+
+    /// Credit the customer left behind (kept by the operator); at most the balance.
+    pub fn forfeit_credit(&self, amount: u64) -> Result<u64, VoucherError> {
+        Ok(self.store().forfeit_credit(amount, now_ms())?)
+    }
+
+    /// A sold voucher again (to reprint after a crash between print and mark).
+    pub fn voucher(&self, sale_id: i64) -> Result<SoldVoucher, VoucherError> {
+        let sale = self.store().sale(sale_id)?;
+        let name = self
+            .plans()
+            .get(&sale.plan_id)
+            .map(|p| p.name.clone())
+            .unwrap_or_else(|| sale.plan_id.clone());
+        Ok(self.sold(&sale, &name, sale.source == "pool"))
+    }
+
+    /// Whether the kiosk can take money now: some kiosk plan is sellable (its pool has
+    /// a voucher, or the router answered the last call).
+    pub fn can_sell(&self) -> Result<(), Reason> {
+        let plans = self.plans();
+        let kiosk: Vec<_> = plans.all().filter(|p| p.kiosk).collect();
+        if kiosk.is_empty() {
+            return Err(Reason::NoPlans);
+        }
+        if kiosk.iter().any(|p| self.can_sell_plan(&p.id).is_ok()) {
+            return Ok(());
+        }
+        Err(Reason::RouterDownAndPoolEmpty {
+            router: self.settings().router_name.clone(),
+        })
+    }
+
+    /// Whether one plan can be sold now. Answers from memory (the last router
+    /// outcome and the cached pool counts): safe to call every 250 ms.
+    pub fn can_sell_plan(&self, plan_id: &str) -> Result<(), Reason> {
+        let plan = self
+            .plans()
+            .get(plan_id)
+            .cloned()
+            .ok_or_else(|| Reason::UnknownPlan(plan_id.into()))?;
+        if self.router_reachable() {
+            return Ok(());
+        }
+        let ready = self
+            .inner
+            .pool_ready
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&plan.id)
+            .copied()
+            .unwrap_or(0);
+        if plan.pool > 0 && ready > 0 {
+            return Ok(());
+        }
+        Err(Reason::RouterDownAndPoolEmpty {
+            router: self.settings().router_name.clone(),
+        })
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests;

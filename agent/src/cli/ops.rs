@@ -1,0 +1,179 @@
+//! `hotspot-agent stats|reconcile|enforce`: the site at a glance, router vs cache,
+//! and the enforcement loop (with the pool and periodic reconcile beside it).
+
+use clap::Args;
+use firmware_config::{ByteSize, Config};
+use tokio_util::sync::CancellationToken;
+
+use crate::routeros::HotspotApi;
+use crate::store::Store;
+use crate::vouchers::{Enforcer, Pool};
+
+use super::voucher::seller;
+
+/// `stats` options.
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `reconcile` options.
+#[derive(Debug, Args)]
+pub struct ReconcileArgs {
+    /// Fix what differs (adopt our users missing from the cache, re-create sold
+    /// vouchers missing on the router, restore limits).
+    #[arg(long)]
+    pub fix: bool,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `enforce` options.
+#[derive(Debug, Args)]
+pub struct EnforceArgs {
+    /// One pass, then exit. Without it: run enforcement, pool refills and reconcile until Ctrl-C.
+    #[arg(long)]
+    pub once: bool,
+    /// Print the pass report as JSON (with --once).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs `stats`.
+pub async fn run_stats<R: HotspotApi + Clone + 'static>(
+    args: StatsArgs,
+    router: R,
+    store: Store,
+    config: &Config,
+) -> anyhow::Result<()> {
+    let v = seller(router, store, config)?;
+    let st = v.stats().await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&st)?);
+        return Ok(());
+    }
+    match (&st.users_per_profile, st.users_total) {
+        (Some(per), Some(total)) => {
+            println!("users          {total}");
+            for (p, n) in per {
+                println!("  {p:<12} {n}");
+            }
+            println!(
+                "sessions       {} active, {} idle",
+                st.sessions_active.unwrap_or(0),
+                st.sessions_idle.unwrap_or(0)
+            );
+        }
+        _ => println!(
+            "router         unreachable: {}",
+            st.router_error.as_deref().unwrap_or("?")
+        ),
+    }
+    println!("data today     {}", ByteSize(st.data_used_today).human());
+    println!(
+        "sales today    {} ({} {})",
+        st.sales_today.count, st.sales_today.total, config.vouchers.currency
+    );
+    for (plan, n, total) in &st.sales_today.per_plan {
+        println!("  {plan:<12} {n} ({total})");
+    }
+    for (plan, ready, target) in &st.pool {
+        println!("pool {plan:<9} {ready}/{target}");
+    }
+    println!(
+        "pending        {} router actions, {} outbox messages",
+        st.pending_actions, st.outbox_pending
+    );
+    if let Some(s) = &st.last_router_status {
+        println!(
+            "last connect   {} {} {} {}",
+            if s.ok { "ok" } else { "FAILED" },
+            s.transport.as_deref().unwrap_or("-"),
+            s.version.as_deref().unwrap_or("-"),
+            s.message.as_deref().unwrap_or("")
+        );
+    }
+    Ok(())
+}
+
+/// Runs `reconcile`.
+pub async fn run_reconcile<R: HotspotApi + Clone + 'static>(
+    args: ReconcileArgs,
+    router: R,
+    store: Store,
+    config: &Config,
+) -> anyhow::Result<()> {
+    let v = seller(router, store, config)?;
+    let r = v.reconcile(args.fix).await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&r)?);
+        return Ok(());
+    }
+    println!(
+        "{} of our users on the router, {} vouchers in the cache",
+        r.router_users, r.cached
+    );
+    for d in &r.drift {
+        println!("drift  {d}");
+    }
+    for f in &r.fixed {
+        println!("fixed  {f}");
+    }
+    if r.drift.is_empty() {
+        println!("router and cache agree");
+    } else if !args.fix {
+        println!("run `hotspot-agent reconcile --fix` to repair");
+    }
+    Ok(())
+}
+
+/// Runs `enforce`.
+pub async fn run_enforce<R: HotspotApi + Clone + 'static>(
+    args: EnforceArgs,
+    router: R,
+    store: Store,
+    config: &Config,
+) -> anyhow::Result<()> {
+    let v = seller(router, store, config)?;
+    v.resume().await?;
+    if args.once {
+        let r = Enforcer::new(v.clone()).pass_once().await?;
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&r)?);
+        } else {
+            println!(
+                "{} users, {} sessions; {} actions queued, {} done, {} waiting{}",
+                r.users,
+                r.sessions,
+                r.actions_queued,
+                r.actions_done,
+                r.actions_pending,
+                if r.router_ok {
+                    ""
+                } else {
+                    " (router unreachable: actions wait)"
+                }
+            );
+        }
+        return Ok(());
+    }
+    let cancel = CancellationToken::new();
+    let e = config.enforcement.clone();
+    let tasks = [
+        tokio::spawn(Enforcer::new(v.clone()).run(e.interval.std(), cancel.clone())),
+        tokio::spawn(Pool::new(v.clone()).run(e.interval.std(), cancel.clone())),
+        tokio::spawn(
+            v.clone()
+                .run_reconcile(e.reconcile_interval.std(), cancel.clone()),
+        ),
+    ];
+    tokio::signal::ctrl_c().await?;
+    cancel.cancel();
+    for t in tasks {
+        let _ = t.await;
+    }
+    Ok(())
+}

@@ -1,0 +1,99 @@
+//! Events: what happened, for operators and for the central office: connection
+//! attempts, users created and removed, sync, errors, and alerts (router
+//! unreachable, a user over their data alert, pool running low).
+
+use rusqlite::{params, Transaction};
+use serde::Serialize;
+
+use super::{Durability, Store, StoreError};
+
+/// How much an event matters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    Info,
+    Warn,
+    Error,
+    /// Something an operator should act on.
+    Alert,
+}
+
+impl Level {
+    /// The stored name.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Level::Info => "info",
+            Level::Warn => "warn",
+            Level::Error => "error",
+            Level::Alert => "alert",
+        }
+    }
+}
+
+/// A stored event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Event {
+    pub id: i64,
+    pub at_ms: i64,
+    pub level: String,
+    /// `router_connect`, `user_created`, `user_removed`, `sync`, `error`,
+    /// `router_unreachable`, `data_alert`, `pool_low`, `drift`, …
+    pub kind: String,
+    /// Usually the voucher code or router name.
+    pub subject: Option<String>,
+    pub message: String,
+}
+
+pub(crate) fn insert_tx(
+    tx: &Transaction<'_>,
+    at_ms: i64,
+    level: Level,
+    kind: &str,
+    subject: Option<&str>,
+    message: &str,
+) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "INSERT INTO events (at_ms, level, kind, subject, message) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![at_ms, level.as_str(), kind, subject, message])?;
+    Ok(())
+}
+
+impl Store {
+    /// Records an event.
+    pub fn record_event(
+        &self,
+        level: Level,
+        kind: &str,
+        subject: Option<&str>,
+        message: &str,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        self.write("record an event", Durability::Normal, |tx| {
+            insert_tx(tx, now_ms, level, kind, subject, message)
+        })
+    }
+
+    /// The newest events, optionally of one kind.
+    pub fn events(&self, kind: Option<&str>, limit: u32) -> Result<Vec<Event>, StoreError> {
+        self.read("list events", |c| {
+            let mut stmt = c.prepare(
+                "SELECT id, at_ms, level, kind, subject, message FROM events \
+                 WHERE ?1 IS NULL OR kind = ?1 ORDER BY id DESC LIMIT ?2",
+            )?;
+            let rows = stmt
+                .query_map(params![kind, limit], |r| {
+                    Ok(Event {
+                        id: r.get(0)?,
+                        at_ms: r.get(1)?,
+                        level: r.get(2)?,
+                        kind: r.get(3)?,
+                        subject: r.get(4)?,
+                        message: r.get(5)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows)
+        })
+    }
+}

@@ -1,0 +1,145 @@
+//! Schema migrations, numbered by SQLite's `PRAGMA user_version`. Each step runs in
+//! its own transaction together with the version bump, so a crash mid-migration
+//! leaves the previous version intact. Never edit a shipped step: add one.
+
+use std::path::Path;
+
+use rusqlite::Connection;
+
+use super::StoreError;
+
+/// Steps in order; step `i` takes the schema from version `i` to `i + 1`.
+pub(crate) const MIGRATIONS: &[&str] = &[
+    // 1: plans, sales, credit, events, outbox.
+    "CREATE TABLE plans (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        price INTEGER NOT NULL,
+        currency TEXT NOT NULL,
+        time_limit_s INTEGER,
+        data_limit_bytes INTEGER,
+        validity_s INTEGER,
+        validity_from TEXT NOT NULL,
+        profile TEXT NOT NULL,
+        fair_use_profile TEXT,
+        kiosk INTEGER NOT NULL,
+        pool INTEGER NOT NULL,
+        source TEXT NOT NULL,
+        updated_at_ms INTEGER NOT NULL
+    );
+    CREATE TABLE sales (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        code TEXT NOT NULL UNIQUE,
+        password TEXT NOT NULL,
+        plan_id TEXT NOT NULL,
+        price INTEGER NOT NULL,
+        currency TEXT NOT NULL,
+        profile TEXT NOT NULL,
+        fair_use_profile TEXT,
+        time_limit_s INTEGER,
+        data_limit_bytes INTEGER,
+        validity_s INTEGER,
+        validity_from TEXT NOT NULL,
+        router TEXT NOT NULL,
+        state TEXT NOT NULL,
+        source TEXT NOT NULL,
+        router_user_id TEXT,
+        created_at_ms INTEGER NOT NULL,
+        provisioned_at_ms INTEGER,
+        sold_at_ms INTEGER,
+        delivered_at_ms INTEGER,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT
+    );
+    CREATE INDEX sales_state ON sales(state, plan_id);
+    CREATE TABLE credit (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        amount INTEGER NOT NULL,
+        source TEXT NOT NULL,
+        sale_id INTEGER,
+        created_at_ms INTEGER NOT NULL
+    );
+    CREATE TABLE events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at_ms INTEGER NOT NULL,
+        level TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        subject TEXT,
+        message TEXT NOT NULL
+    );
+    CREATE INDEX events_at ON events(at_ms);
+    CREATE TABLE outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, msg_id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, payload BLOB NOT NULL, created_at_ms INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, last_attempt_ms INTEGER);",
+    // 2: router status history and enforcement actions that must survive outages.
+    "CREATE TABLE router_status (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at_ms INTEGER NOT NULL,
+        router TEXT NOT NULL,
+        ok INTEGER NOT NULL,
+        transport TEXT,
+        addr TEXT,
+        version TEXT,
+        latency_ms INTEGER,
+        message TEXT
+    );
+    CREATE TABLE actions (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        sale_id INTEGER NOT NULL,
+        code TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        arg TEXT,
+        reason TEXT NOT NULL,
+        created_at_ms INTEGER NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        done_at_ms INTEGER
+    );
+    CREATE INDEX actions_pending ON actions(sale_id, kind) WHERE done_at_ms IS NULL;",
+    // 3: what enforcement learns about each voucher.
+    "ALTER TABLE sales ADD COLUMN first_login_ms INTEGER;
+    ALTER TABLE sales ADD COLUMN last_seen_ms INTEGER;
+    ALTER TABLE sales ADD COLUMN ended_at_ms INTEGER;
+    ALTER TABLE sales ADD COLUMN end_reason TEXT;
+    ALTER TABLE sales ADD COLUMN bytes_used INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE sales ADD COLUMN uptime_s INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE sales ADD COLUMN usage_day INTEGER;
+    ALTER TABLE sales ADD COLUMN bytes_day_start INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE sales ADD COLUMN data_alerted INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE sales ADD COLUMN fair_use INTEGER NOT NULL DEFAULT 0;",
+];
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Brings the database up to [`SCHEMA_VERSION`].
+pub(crate) fn run(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
+    run_to(conn, path, SCHEMA_VERSION)
+}
+
+/// Brings the database up to `target` (tests build every earlier version with it).
+pub(crate) fn run_to(conn: &mut Connection, path: &Path, target: i64) -> Result<(), StoreError> {
+    let found: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(|e| StoreError::from_sqlite(path, "read schema version", e))?;
+    if found > SCHEMA_VERSION {
+        return Err(StoreError::TooNew {
+            path: path.to_path_buf(),
+            found,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    for version in found..target {
+        let step = MIGRATIONS[version as usize];
+        let what = format!("migrate schema {version} -> {}", version + 1);
+        let tx = conn
+            .transaction()
+            .map_err(|e| StoreError::from_sqlite(path, &what, e))?;
+        tx.execute_batch(step)
+            .map_err(|e| StoreError::from_sqlite(path, &what, e))?;
+        tx.pragma_update(None, "user_version", version + 1)
+            .map_err(|e| StoreError::from_sqlite(path, &what, e))?;
+        tx.commit()
+            .map_err(|e| StoreError::from_sqlite(path, &what, e))?;
+        tracing::info!(store = %path.display(), from = version, to = version + 1, "store schema migrated");
+    }
+    Ok(())
+}

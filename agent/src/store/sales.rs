@@ -1,0 +1,385 @@
+//! Sales and vouchers: one row per router user the agent creates, whether sold on
+//! demand, pre-created for the pool, or made in a batch. The row id is the sale id
+//! written into the router user's comment (`hsa:<site>:<id>`).
+
+use rusqlite::{params, OptionalExtension, Transaction};
+
+use super::sales_read::get;
+use super::{outbox, Durability, Sale, SaleState, Store, StoreError};
+
+impl std::fmt::Debug for NewSale {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewSale")
+            .field("code", &self.code)
+            .field("plan_id", &self.plan_id)
+            .field("source", &self.source)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A row to insert: the code and a snapshot of the plan as sold (later plan
+/// changes do not change what a customer bought). `Debug` leaves the password out.
+#[derive(Clone)]
+pub struct NewSale {
+    pub code: String,
+    pub password: String,
+    pub plan_id: String,
+    pub price: u64,
+    pub currency: String,
+    pub profile: String,
+    pub fair_use_profile: Option<String>,
+    pub time_limit_s: Option<u64>,
+    pub data_limit_bytes: Option<u64>,
+    pub validity_s: Option<u64>,
+    /// `first-login` or `sale`.
+    pub validity_from: String,
+    /// Router name.
+    pub router: String,
+    /// `kiosk`, `cli`, `batch`, `pool`, `adopted`.
+    pub source: String,
+}
+
+fn insert(
+    tx: &Transaction<'_>,
+    s: &NewSale,
+    state: SaleState,
+    sold_at_ms: Option<i64>,
+    now_ms: i64,
+) -> Result<i64, StoreError> {
+    let taken: Option<i64> = tx
+        .prepare_cached("SELECT id FROM sales WHERE code = ?1")?
+        .query_row([&s.code], |r| r.get(0))
+        .optional()?;
+    if let Some(id) = taken {
+        return Err(StoreError::Conflict {
+            what: format!("code {} is already used by sale {id}", s.code),
+        });
+    }
+    tx.execute(
+        "INSERT INTO sales (code, password, plan_id, price, currency, profile, fair_use_profile, time_limit_s, \
+         data_limit_bytes, validity_s, validity_from, router, state, source, created_at_ms, sold_at_ms) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+        params![
+            s.code,
+            s.password,
+            s.plan_id,
+            s.price as i64,
+            s.currency,
+            s.profile,
+            s.fair_use_profile,
+            s.time_limit_s.map(|v| v as i64),
+            s.data_limit_bytes.map(|v| v as i64),
+            s.validity_s.map(|v| v as i64),
+            s.validity_from,
+            s.router,
+            state.as_str(),
+            s.source,
+            now_ms,
+            sold_at_ms,
+        ],
+    )?;
+    Ok(tx.last_insert_rowid())
+}
+
+fn state_of(tx: &Transaction<'_>, id: i64) -> Result<SaleState, StoreError> {
+    let s: Option<String> = tx
+        .prepare_cached("SELECT state FROM sales WHERE id = ?1")?
+        .query_row([id], |r| r.get(0))
+        .optional()?;
+    let s = s.ok_or_else(|| StoreError::NotFound {
+        path: Default::default(),
+        what: format!("sale {id}"),
+    })?;
+    SaleState::parse(&s).ok_or_else(|| StoreError::Conflict {
+        what: format!("sale {id} has unknown state {s:?}"),
+    })
+}
+
+/// Usage learnt in an enforcement pass.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Usage {
+    pub sale_id: i64,
+    pub bytes_used: u64,
+    pub uptime_s: u64,
+    pub seen_now: bool,
+    /// Set when this pass saw the first login (kept if one is already recorded).
+    pub first_login_ms: Option<i64>,
+}
+
+impl Store {
+    /// Commits a paid sale as Reserved (and spends credit) before the router is called.
+    pub fn reserve_sale(
+        &self,
+        sale: &NewSale,
+        spend: Option<u64>,
+        now_ms: i64,
+    ) -> Result<i64, StoreError> {
+        self.write("reserve sale", Durability::Money, |tx| {
+            let id = insert(tx, sale, SaleState::Reserved, Some(now_ms), now_ms)?;
+            if let Some(amount) = spend {
+                super::credit::spend_tx(tx, amount, id, now_ms)?;
+            }
+            Ok(id)
+        })
+    }
+
+    /// Commits pool vouchers as PoolReserved (before the router is called).
+    pub fn reserve_pool(&self, rows: &[NewSale], now_ms: i64) -> Result<Vec<i64>, StoreError> {
+        self.write("reserve pool vouchers", Durability::Money, |tx| {
+            rows.iter()
+                .map(|s| insert(tx, s, SaleState::PoolReserved, None, now_ms))
+                .collect()
+        })
+    }
+
+    /// Commits batch vouchers as Reserved in one transaction (sold at creation).
+    pub fn reserve_batch(&self, rows: &[NewSale], now_ms: i64) -> Result<Vec<i64>, StoreError> {
+        self.write("reserve batch vouchers", Durability::Money, |tx| {
+            rows.iter()
+                .map(|s| insert(tx, s, SaleState::Reserved, Some(now_ms), now_ms))
+                .collect()
+        })
+    }
+
+    /// Reserved -> Provisioned with the sale's outbox row, or PoolReserved -> PoolReady.
+    /// `payload` builds the outbox message from the row. Returns false if the row was
+    /// already past that point (a second resolution of the same sale changes nothing).
+    pub fn mark_on_router(
+        &self,
+        id: i64,
+        router_user_id: &str,
+        now_ms: i64,
+        payload: impl FnOnce(&Sale) -> Vec<u8>,
+    ) -> Result<bool, StoreError> {
+        self.write("mark sale provisioned", Durability::Money, |tx| {
+            mark_on_router_tx(tx, id, router_user_id, now_ms, payload)
+        })
+    }
+
+    /// Marks many rows at once (batch and pool refills): one commit for all.
+    pub fn mark_many_on_router(
+        &self,
+        done: &[(i64, String)],
+        now_ms: i64,
+        payload: impl Fn(&Sale) -> Vec<u8>,
+    ) -> Result<usize, StoreError> {
+        self.write("mark vouchers provisioned", Durability::Money, |tx| {
+            let mut n = 0;
+            for (id, rid) in done {
+                if mark_on_router_tx(tx, *id, rid, now_ms, &payload)? {
+                    n += 1;
+                }
+            }
+            Ok(n)
+        })
+    }
+
+    /// Sells the oldest ready pool voucher of a plan in one transaction: state,
+    /// price, credit and the outbox row. `None` when the pool is empty.
+    pub fn take_from_pool(
+        &self,
+        plan_id: &str,
+        price: u64,
+        source: &str,
+        spend: Option<u64>,
+        now_ms: i64,
+        payload: impl FnOnce(&Sale) -> Vec<u8>,
+    ) -> Result<Option<Sale>, StoreError> {
+        self.write("sell a pool voucher", Durability::Money, |tx| {
+            let id: Option<i64> = tx
+                .query_row(
+                    "SELECT id FROM sales WHERE state = 'pool-ready' AND plan_id = ?1 AND ended_at_ms IS NULL \
+                     ORDER BY id LIMIT 1",
+                    [plan_id],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let Some(id) = id else { return Ok(None) };
+            tx.execute(
+                "UPDATE sales SET state = 'provisioned', price = ?2, source = ?3, sold_at_ms = ?4 WHERE id = ?1",
+                params![id, price as i64, source, now_ms],
+            )?;
+            if let Some(amount) = spend {
+                super::credit::spend_tx(tx, amount, id, now_ms)?;
+            }
+            let sale = get(tx, id)?;
+            outbox::enqueue_tx(tx, &format!("sale:{id}"), "sale", &payload(&sale), now_ms)?;
+            Ok(Some(sale))
+        })
+    }
+
+    /// Gives a reserved row a new code after its old one turned out to belong to a
+    /// router user that is not ours. The event records the old code.
+    pub fn change_code(
+        &self,
+        id: i64,
+        code: &str,
+        password: &str,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        self.write("change a reserved code", Durability::Money, |tx| {
+            let old = get(tx, id)?;
+            if !matches!(old.state, SaleState::Reserved | SaleState::PoolReserved) {
+                return Err(StoreError::Conflict {
+                    what: format!("sale {id} is {}, its code can no longer change", old.state.as_str()),
+                });
+            }
+            tx.execute(
+                "UPDATE sales SET code = ?2, password = ?3, router_user_id = NULL WHERE id = ?1",
+                params![id, code, password],
+            )?;
+            super::events::insert_tx(
+                tx,
+                now_ms,
+                super::Level::Warn,
+                "code_collision",
+                Some(&old.code),
+                &format!("sale {id}: code {} belongs to a router user that is not ours; reserved {code} instead", old.code),
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Gives up on a row that cannot be created; refunds the credit it spent.
+    pub fn mark_failed(&self, id: i64, reason: &str, now_ms: i64) -> Result<(), StoreError> {
+        self.write("mark sale failed", Durability::Money, |tx| {
+            let state = state_of(tx, id)?;
+            if !matches!(state, SaleState::Reserved | SaleState::PoolReserved) {
+                return Err(StoreError::Conflict {
+                    what: format!("sale {id} is {}, it cannot fail now", state.as_str()),
+                });
+            }
+            tx.execute(
+                "UPDATE sales SET state = 'failed', last_error = ?2, ended_at_ms = ?3 WHERE id = ?1",
+                params![id, reason, now_ms],
+            )?;
+            super::credit::refund_tx(tx, id, now_ms)?;
+            Ok(())
+        })
+    }
+
+    /// Provisioned -> Delivered. Returns false if it was already delivered.
+    pub fn mark_delivered(&self, id: i64, now_ms: i64) -> Result<bool, StoreError> {
+        self.write(
+            "mark sale delivered",
+            Durability::Money,
+            |tx| match state_of(tx, id)? {
+                SaleState::Delivered => Ok(false),
+                SaleState::Provisioned => {
+                    tx.execute(
+                        "UPDATE sales SET state = 'delivered', delivered_at_ms = ?2 WHERE id = ?1",
+                        params![id, now_ms],
+                    )?;
+                    Ok(true)
+                }
+                other => Err(StoreError::Conflict {
+                    what: format!(
+                        "sale {id} is {}, only a provisioned sale can be delivered",
+                        other.as_str()
+                    ),
+                }),
+            },
+        )
+    }
+
+    /// Counts a failed router attempt on a row that stays unfinished.
+    pub fn record_attempt(&self, id: i64, error: &str) -> Result<(), StoreError> {
+        self.write("record a sale attempt", Durability::Normal, |tx| {
+            tx.execute(
+                "UPDATE sales SET attempts = attempts + 1, last_error = ?2 WHERE id = ?1",
+                params![id, error],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Records a user found on the router with our marker but unknown to the cache
+    /// (e.g. after a store was replaced), so it is enforced again.
+    pub fn adopt(
+        &self,
+        sale: &NewSale,
+        router_user_id: &str,
+        now_ms: i64,
+    ) -> Result<i64, StoreError> {
+        self.write("adopt a router user", Durability::Money, |tx| {
+            let id = insert(tx, sale, SaleState::Delivered, Some(now_ms), now_ms)?;
+            tx.execute(
+                "UPDATE sales SET router_user_id = ?2, provisioned_at_ms = ?3, delivered_at_ms = ?3 WHERE id = ?1",
+                params![id, router_user_id, now_ms],
+            )?;
+            Ok(id)
+        })
+    }
+
+    /// Marks a voucher as ended (removed from the router, lost from the pool, …).
+    pub fn mark_ended(&self, id: i64, reason: &str, now_ms: i64) -> Result<(), StoreError> {
+        self.write("mark voucher ended", Durability::Normal, |tx| {
+            tx.execute(
+                "UPDATE sales SET ended_at_ms = COALESCE(ended_at_ms, ?2), end_reason = ?3, \
+                 state = CASE WHEN state IN ('pool-ready', 'pool-reserved') THEN 'failed' ELSE state END WHERE id = ?1",
+                params![id, now_ms, reason],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Sets the router `.id` of a row (after a reconcile re-created it).
+    pub fn set_router_user_id(&self, id: i64, router_user_id: &str) -> Result<(), StoreError> {
+        self.write("set router user id", Durability::Normal, |tx| {
+            tx.execute(
+                "UPDATE sales SET router_user_id = ?2 WHERE id = ?1",
+                params![id, router_user_id],
+            )?;
+            Ok(())
+        })
+    }
+}
+
+pub(crate) fn mark_on_router_tx(
+    tx: &Transaction<'_>,
+    id: i64,
+    router_user_id: &str,
+    now_ms: i64,
+    payload: impl FnOnce(&Sale) -> Vec<u8>,
+) -> Result<bool, StoreError> {
+    match state_of(tx, id)? {
+        SaleState::Reserved => {
+            tx.execute(
+                "UPDATE sales SET state = 'provisioned', router_user_id = ?2, provisioned_at_ms = ?3 WHERE id = ?1",
+                params![id, router_user_id, now_ms],
+            )?;
+            let sale = get(tx, id)?;
+            outbox::enqueue_tx(tx, &format!("sale:{id}"), "sale", &payload(&sale), now_ms)?;
+            user_created_tx(tx, &sale, router_user_id, now_ms)?;
+            Ok(true)
+        }
+        SaleState::PoolReserved => {
+            tx.execute(
+                "UPDATE sales SET state = 'pool-ready', router_user_id = ?2, provisioned_at_ms = ?3 WHERE id = ?1",
+                params![id, router_user_id, now_ms],
+            )?;
+            user_created_tx(tx, &get(tx, id)?, router_user_id, now_ms)?;
+            Ok(true)
+        }
+        _ => Ok(false),
+    }
+}
+
+fn user_created_tx(
+    tx: &Transaction<'_>,
+    sale: &Sale,
+    router_user_id: &str,
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    super::events::insert_tx(
+        tx,
+        now_ms,
+        super::Level::Info,
+        "user_created",
+        Some(&sale.code),
+        &format!(
+            "sale {} ({}, plan {}) is router user {router_user_id}",
+            sale.id, sale.source, sale.plan_id
+        ),
+    )
+}

@@ -1,0 +1,344 @@
+//! Tests of the store: migrations from every earlier version, durability rules,
+//! and the errors operators see for damaged or read-only files.
+
+use super::migrate::{run_to, MIGRATIONS};
+use super::*;
+
+fn schema(conn: &rusqlite::Connection) -> Vec<String> {
+    let mut stmt = conn
+        .prepare("SELECT type || ' ' || name || ': ' || sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY name")
+        .unwrap();
+    stmt.query_map([], |r| r.get(0))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect()
+}
+
+fn columns(conn: &rusqlite::Connection, table: &str) -> Vec<String> {
+    let mut stmt = conn
+        .prepare(&format!("PRAGMA table_info({table})"))
+        .unwrap();
+    stmt.query_map([], |r| r.get::<_, String>(1))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect()
+}
+
+#[test]
+fn a_store_at_every_earlier_schema_version_migrates_and_keeps_its_rows() {
+    let fresh = tempfile::tempdir().unwrap();
+    let fresh_path = fresh.path().join("fresh.db");
+    drop(Store::open(&fresh_path).unwrap());
+    let want = schema(&rusqlite::Connection::open(&fresh_path).unwrap());
+    for version in 0..SCHEMA_VERSION {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        {
+            let mut conn = rusqlite::Connection::open(&path).unwrap();
+            run_to(&mut conn, &path, version).unwrap();
+            if version >= 1 {
+                // A sale and a coin written by that version.
+                conn.execute(
+                    "INSERT INTO sales (code, password, plan_id, price, currency, profile, validity_from, router, state, source, created_at_ms) \
+                     VALUES ('OLD1', 'OLD1', '1h', 5, 'PHP', 'default', 'first-login', 'main', 'delivered', 'kiosk', 1)",
+                    [],
+                )
+                .unwrap();
+                conn.execute(
+                    "INSERT INTO credit (amount, source, created_at_ms) VALUES (7, 'coin', 1)",
+                    [],
+                )
+                .unwrap();
+            }
+        }
+        let store = Store::open(&path).unwrap_or_else(|e| panic!("from version {version}: {e}"));
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        let v: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, SCHEMA_VERSION, "from version {version}");
+        assert_eq!(
+            schema(&conn),
+            want,
+            "from version {version}: schema differs from a fresh store"
+        );
+        if version >= 1 {
+            let sale = store.sale_by_code("OLD1").unwrap().expect("old sale kept");
+            assert_eq!(sale.state, SaleState::Delivered);
+            assert_eq!(sale.bytes_used, 0, "new columns get their defaults");
+            assert_eq!(store.credit_balance().unwrap(), 7);
+        }
+    }
+    assert_eq!(MIGRATIONS.len() as i64, SCHEMA_VERSION);
+}
+
+#[test]
+fn the_outbox_table_has_exactly_the_shared_shape() {
+    let store = Store::open_in_memory().unwrap();
+    store
+        .read("t", |c| {
+            assert_eq!(
+                columns(c, "outbox"),
+                [
+                    "id",
+                    "msg_id",
+                    "kind",
+                    "payload",
+                    "created_at_ms",
+                    "attempts",
+                    "last_attempt_ms"
+                ]
+            );
+            Ok(())
+        })
+        .unwrap();
+}
+
+#[test]
+fn a_store_from_a_newer_agent_is_refused_not_guessed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("new.db");
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION + 5)
+            .unwrap();
+    }
+    let err = Store::open(&path).unwrap_err();
+    assert!(matches!(err, StoreError::TooNew { .. }), "{err}");
+    assert!(err.to_string().contains("newer hotspot-agent"), "{err}");
+}
+
+#[test]
+fn a_garbage_file_is_named_with_the_way_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    std::fs::write(&path, b"this is not a database, it is a shopping list ........................................................").unwrap();
+    let err = Store::open(&path).unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, StoreError::Corrupt { .. }), "{text}");
+    assert!(text.contains(&path.display().to_string()), "{text}");
+    assert!(
+        text.contains("move the file aside") && text.contains(".recover"),
+        "{text}"
+    );
+    // Nothing was overwritten.
+    assert!(std::fs::read(&path)
+        .unwrap()
+        .starts_with(b"this is not a database"));
+}
+
+#[test]
+fn a_read_only_store_is_named_with_the_fix_and_left_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    let store = Store::open(&path).unwrap();
+    store.add_credit(5, "coin", 1).unwrap();
+    drop(store);
+    let mut perms = std::fs::metadata(&path).unwrap().permissions();
+    perms.set_readonly(true);
+    std::fs::set_permissions(&path, perms).unwrap();
+    let err = Store::open(&path).unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, StoreError::ReadOnly { .. }), "{text}");
+    assert!(
+        text.contains(&path.display().to_string()) && text.contains("write access"),
+        "{text}"
+    );
+    // SQLite's own read-only refusal maps to the same message.
+    let conn =
+        rusqlite::Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .unwrap();
+    let e = conn
+        .execute(
+            "INSERT INTO credit (amount, source, created_at_ms) VALUES (1, 'x', 1)",
+            [],
+        )
+        .unwrap_err();
+    assert!(matches!(
+        StoreError::from_sqlite(&path, "write", e),
+        StoreError::ReadOnly { .. }
+    ));
+    let n: i64 = conn
+        .query_row("SELECT SUM(amount) FROM credit", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n, 5, "stored credit intact");
+}
+
+#[test]
+fn a_full_disk_error_says_nothing_earlier_was_lost() {
+    let e =
+        rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_FULL), None);
+    let err = StoreError::from_sqlite(
+        std::path::Path::new("/var/lib/x/store.db"),
+        "reserve sale",
+        e,
+    );
+    let text = err.to_string();
+    assert!(
+        text.contains("/var/lib/x/store.db")
+            && text.contains("full")
+            && text.contains("nothing stored earlier was lost"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_failed_transaction_leaves_nothing_behind() {
+    let store = Store::open_in_memory().unwrap();
+    store.add_credit(3, "coin", 1).unwrap();
+    let sale = NewSale {
+        code: "C1".into(),
+        password: "C1".into(),
+        plan_id: "1h".into(),
+        price: 5,
+        currency: "PHP".into(),
+        profile: "default".into(),
+        fair_use_profile: None,
+        time_limit_s: None,
+        data_limit_bytes: None,
+        validity_s: None,
+        validity_from: "first-login".into(),
+        router: "r".into(),
+        source: "kiosk".into(),
+    };
+    let err = store.reserve_sale(&sale, Some(5), 2).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::InsufficientCredit {
+                balance: 3,
+                needed: 5
+            }
+        ),
+        "{err}"
+    );
+    assert!(
+        store.sale_by_code("C1").unwrap().is_none(),
+        "the sale row rolled back with the spend"
+    );
+    let id = store.reserve_sale(&sale, Some(3), 2).unwrap();
+    assert_eq!(store.credit_balance().unwrap(), 0);
+    store.mark_failed(id, "router said no", 3).unwrap();
+    assert_eq!(store.credit_balance().unwrap(), 3, "refunded once");
+    assert!(store.mark_failed(id, "again", 4).is_err());
+    assert_eq!(store.credit_balance().unwrap(), 3);
+}
+
+#[test]
+fn the_provisioned_mark_and_its_outbox_row_commit_together_and_only_once() {
+    let store = Store::open_in_memory().unwrap();
+    let sale = NewSale {
+        code: "C2".into(),
+        password: "C2".into(),
+        plan_id: "1h".into(),
+        price: 5,
+        currency: "PHP".into(),
+        profile: "default".into(),
+        fair_use_profile: None,
+        time_limit_s: None,
+        data_limit_bytes: None,
+        validity_s: None,
+        validity_from: "first-login".into(),
+        router: "r".into(),
+        source: "kiosk".into(),
+    };
+    let id = store.reserve_sale(&sale, None, 1).unwrap();
+    assert!(store
+        .mark_on_router(id, "*1", 2, |s| s.code.as_bytes().to_vec())
+        .unwrap());
+    assert!(!store
+        .mark_on_router(id, "*1", 3, |_| b"second".to_vec())
+        .unwrap());
+    let rows = store.outbox_pending(10).unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].payload, b"C2");
+    assert!(store.outbox_acked(&format!("sale:{id}")).unwrap());
+}
+
+#[test]
+fn router_status_is_kept_and_failures_become_alerts() {
+    let store = Store::open_in_memory().unwrap();
+    store
+        .record_router_status(&RouterStatus {
+            at_ms: 5,
+            router: "main".into(),
+            ok: false,
+            transport: Some("api".into()),
+            addr: Some("10.0.0.1:8728".into()),
+            version: None,
+            latency_ms: None,
+            message: Some("connection refused".into()),
+        })
+        .unwrap();
+    let last = store.last_router_status(Some("main")).unwrap().unwrap();
+    assert!(!last.ok);
+    let ev = store.events(Some("router_unreachable"), 5).unwrap();
+    assert_eq!(ev[0].level, "alert");
+}
+
+#[test]
+fn a_full_disk_refuses_the_sale_keeps_what_was_stored_and_recovers() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_in(dir.path()).unwrap();
+    store.add_credit(5000, "coin", 1).unwrap();
+    // SQLite reports SQLITE_FULL when the file may not grow: the same error a full disk gives.
+    let pages: i64 = store
+        .read("t", |c| {
+            Ok(c.query_row("PRAGMA page_count", [], |r| r.get(0))?)
+        })
+        .unwrap();
+    store
+        .read("t", |c| {
+            Ok(
+                c.query_row(&format!("PRAGMA max_page_count = {pages}"), [], |r| {
+                    r.get::<_, i64>(0)
+                })?,
+            )
+        })
+        .unwrap();
+    let mut err = None;
+    for i in 0..200 {
+        let mut sale = sample_sale(&format!("FULL{i}"));
+        sale.password = "x".repeat(2000);
+        if let Err(e) = store.reserve_sale(&sale, Some(5), 2) {
+            err = Some(e);
+            break;
+        }
+    }
+    let err = err.expect("the file limit was reached");
+    let text = err.to_string();
+    assert!(matches!(err, StoreError::DiskFull { .. }), "{text}");
+    assert!(
+        text.contains("hotspot-agent.db") && text.contains("free some space"),
+        "{text}"
+    );
+    // Every committed sale and its spend are intact; the failed one left nothing.
+    let sold = store.recent_sales(1000).unwrap().len() as i64;
+    assert_eq!(store.credit_balance().unwrap(), 5000 - 5 * sold);
+    store
+        .read("t", |c| {
+            Ok(c.query_row("PRAGMA max_page_count = 1000000", [], |r| {
+                r.get::<_, i64>(0)
+            })?)
+        })
+        .unwrap();
+    store.reserve_sale(&sample_sale("AFTER"), None, 3).unwrap();
+}
+
+fn sample_sale(code: &str) -> NewSale {
+    NewSale {
+        code: code.into(),
+        password: code.into(),
+        plan_id: "1h".into(),
+        price: 5,
+        currency: "PHP".into(),
+        profile: "default".into(),
+        fair_use_profile: None,
+        time_limit_s: None,
+        data_limit_bytes: None,
+        validity_s: None,
+        validity_from: "first-login".into(),
+        router: "r".into(),
+        source: "kiosk".into(),
+    }
+}

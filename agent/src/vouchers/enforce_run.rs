@@ -1,0 +1,276 @@
+//! The enforcement loop: polls users (counters only) and active sessions, applies
+//! the policy of `enforce.rs`, commits what it learnt and the actions it decided in
+//! one transaction, then carries the actions out. Actions stay in the store until
+//! the router confirms them, so an outage delays them and never drops them.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use tokio_util::sync::CancellationToken;
+
+use crate::routeros::{ActiveSession, HotspotApi, RouterError, UserQuery, UserUpdate};
+use crate::store::{now_ms, ActionKind, Level, NewAction, PassWrites, PendingAction, SaleState};
+
+use super::enforce::decide;
+use super::plans::{comment_prefix, sale_id_from_comment};
+use super::{VoucherError, Vouchers};
+
+/// What one pass did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PassReport {
+    pub router_ok: bool,
+    pub users: usize,
+    pub sessions: usize,
+    pub actions_queued: usize,
+    pub actions_done: usize,
+    pub actions_pending: usize,
+    /// Time spent deciding (pure policy), microseconds.
+    pub policy_us: u64,
+    /// Time spent reading and committing the store, microseconds.
+    pub db_us: u64,
+}
+
+/// Runs enforcement passes.
+pub struct Enforcer<R> {
+    vouchers: Vouchers<R>,
+}
+
+impl<R: HotspotApi + Clone + 'static> Enforcer<R> {
+    /// An enforcer over a seller's store and router.
+    pub fn new(vouchers: Vouchers<R>) -> Enforcer<R> {
+        Enforcer { vouchers }
+    }
+
+    /// One pass: retry waiting actions, poll, decide, commit, act.
+    pub async fn pass_once(&self) -> Result<PassReport, VoucherError> {
+        let v = &self.vouchers;
+        let mut report = PassReport::default();
+        let site = v.settings().site_id.clone();
+        let query = UserQuery {
+            comment_prefix: Some(comment_prefix(&site)),
+            counters_only: true,
+            ..UserQuery::default()
+        };
+        let polled = match v.router().users(&query).await {
+            Ok(users) => v.router().active(None).await.map(|a| (users, a)),
+            Err(e) => Err(e),
+        };
+        v.note_router(&polled);
+        let (users, active) = match polled {
+            Ok(p) => p,
+            Err(e) => {
+                v.store().record_event(
+                    Level::Alert,
+                    "router_unreachable",
+                    Some(&v.settings().router_name),
+                    &e.to_string(),
+                    now_ms(),
+                )?;
+                report.actions_pending = v.store().pending_actions()?.len();
+                return Ok(report);
+            }
+        };
+        report.router_ok = true;
+        report.users = users.len();
+        report.sessions = active.len();
+
+        let t = Instant::now();
+        let sales = v.store().sales_in(&[
+            SaleState::Provisioned,
+            SaleState::Delivered,
+            SaleState::PoolReady,
+        ])?;
+        let mut db = t.elapsed();
+
+        let t = Instant::now();
+        let now = now_ms();
+        let day = now.div_euclid(86_400_000);
+        let by_id: HashMap<i64, &crate::routeros::HotspotUser> = users
+            .iter()
+            .filter_map(|u| sale_id_from_comment(&site, u.comment.as_deref()).map(|id| (id, u)))
+            .collect();
+        let mut sessions: HashMap<&str, Vec<&ActiveSession>> = HashMap::new();
+        for a in &active {
+            sessions.entry(a.user.as_str()).or_default().push(a);
+        }
+        let mut w = PassWrites::default();
+        let cfg = &v.settings().enforcement;
+        for sale in &sales {
+            // Our user for this row: our comment with this sale id and the same name.
+            let user = by_id.get(&sale.id).copied().filter(|u| u.name == sale.code);
+            let s = sessions
+                .get(sale.code.as_str())
+                .map(Vec::as_slice)
+                .unwrap_or(&[]);
+            let d = decide(sale, user, s, now, cfg);
+            match (d.usage, d.first_login_ms) {
+                (Some(u), _) => w.usage.push(u),
+                (None, Some(t)) => w.first_logins.push((sale.id, t)),
+                (None, None) => {}
+            }
+            if let Some(r) = d.ended {
+                w.ended.push((sale.id, r));
+            }
+            if d.data_alert {
+                w.data_alerted.push(sale.id);
+            }
+            if d.fair_use {
+                w.fair_use.push(sale.id);
+            }
+            for (kind, arg, reason) in d.actions {
+                w.actions.push(NewAction {
+                    sale_id: sale.id,
+                    code: sale.code.clone(),
+                    kind,
+                    arg,
+                    reason,
+                });
+            }
+            for (level, kind, message) in d.events {
+                w.events
+                    .push((level, kind.to_string(), Some(sale.code.clone()), message));
+            }
+        }
+        report.policy_us = t.elapsed().as_micros() as u64;
+        report.actions_queued = w.actions.len();
+
+        let t = Instant::now();
+        v.store().commit_pass(&w, now, day)?;
+        db += t.elapsed();
+        report.db_us = db.as_micros() as u64;
+
+        if !w.ended.is_empty() {
+            // An ended pool voucher left the pool: keep `can_sell`'s counts true.
+            v.refresh_pool_cache()?;
+        }
+        let (done, pending) = self.run_actions().await?;
+        report.actions_done = done;
+        report.actions_pending = pending;
+        Ok(report)
+    }
+
+    /// Carries out pending actions in order; stops at the first link failure (the
+    /// rest wait for the next pass). Returns (done, still pending).
+    pub async fn run_actions(&self) -> Result<(usize, usize), VoucherError> {
+        let v = &self.vouchers;
+        let pending = v.store().pending_actions()?;
+        let total = pending.len();
+        let mut done = 0;
+        for a in pending {
+            match self.perform(&a).await {
+                Ok(note) => {
+                    v.store().action_done(a.id, note.as_deref(), now_ms())?;
+                    done += 1;
+                }
+                Err(e) => {
+                    v.store().action_failed(a.id, &e.to_string())?;
+                    if e.is_transient() {
+                        v.note_router::<()>(&Err(e));
+                        break;
+                    }
+                }
+            }
+        }
+        Ok((done, total - done))
+    }
+
+    async fn user_id(&self, a: &PendingAction) -> Result<Option<String>, RouterError> {
+        let v = &self.vouchers;
+        let q = UserQuery {
+            name: Some(a.code.clone()),
+            ..UserQuery::default()
+        };
+        let users = v.router().users(&q).await?;
+        // Never touch a user that does not carry this sale's comment.
+        Ok(users
+            .into_iter()
+            .find(|u| {
+                sale_id_from_comment(&v.settings().site_id, u.comment.as_deref()) == Some(a.sale_id)
+            })
+            .map(|u| u.id))
+    }
+
+    async fn perform(&self, a: &PendingAction) -> Result<Option<String>, RouterError> {
+        let r = self.vouchers.router();
+        match a.kind {
+            ActionKind::Disconnect => {
+                for s in r.active(Some(&a.code)).await? {
+                    match r.disconnect(&s.id).await {
+                        Err(e) if e.is_no_such_item() => {}
+                        other => other?,
+                    }
+                }
+                Ok(None)
+            }
+            kind => {
+                let Some(id) = self.user_id(a).await? else {
+                    return Ok(Some("the user is no longer on the router".into()));
+                };
+                let result = match kind {
+                    ActionKind::Disable => {
+                        r.update_user(
+                            &id,
+                            &UserUpdate {
+                                disabled: Some(true),
+                                ..UserUpdate::default()
+                            },
+                        )
+                        .await
+                    }
+                    ActionKind::SetProfile => {
+                        r.update_user(
+                            &id,
+                            &UserUpdate {
+                                profile: a.arg.clone(),
+                                ..UserUpdate::default()
+                            },
+                        )
+                        .await
+                    }
+                    _ => {
+                        let res = r.remove_user(&id).await;
+                        if res.is_ok() {
+                            let _ = self.vouchers.store().record_event(
+                                Level::Info,
+                                "user_removed",
+                                Some(&a.code),
+                                &format!("removed: {}", a.reason),
+                                now_ms(),
+                            );
+                        }
+                        res
+                    }
+                };
+                match result {
+                    Err(e) if e.is_no_such_item() => {
+                        Ok(Some("the user is no longer on the router".into()))
+                    }
+                    other => other.map(|_| None),
+                }
+            }
+        }
+    }
+
+    /// Passes every `interval` until cancelled.
+    pub async fn run(self, interval: Duration, cancel: CancellationToken) {
+        loop {
+            match self.pass_once().await {
+                Ok(r) => tracing::debug!(
+                    users = r.users,
+                    sessions = r.sessions,
+                    queued = r.actions_queued,
+                    pending = r.actions_pending,
+                    "enforcement pass"
+                ),
+                Err(e) => {
+                    tracing::warn!(error = %e, "enforcement pass failed; retrying next round")
+                }
+            }
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = tokio::time::sleep(interval) => {}
+            }
+        }
+    }
+}

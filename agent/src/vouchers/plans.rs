@@ -1,0 +1,199 @@
+//! Plans as the seller sees them, the comment that marks the agent's router users,
+//! and the sale record sent to the central office.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::routeros::NewUser;
+use crate::store::{NewSale, Sale, StoredPlan};
+
+/// The plans on offer, by id.
+#[derive(Debug, Clone, Default)]
+pub struct PlanBook {
+    plans: BTreeMap<String, StoredPlan>,
+}
+
+impl PlanBook {
+    /// From a list (config or central office).
+    pub fn new(plans: Vec<StoredPlan>) -> PlanBook {
+        PlanBook {
+            plans: plans.into_iter().map(|p| (p.id.clone(), p)).collect(),
+        }
+    }
+
+    /// From the config's `[[plan]]`s.
+    pub fn from_config(config: &firmware_config::Config) -> PlanBook {
+        PlanBook::new(
+            config
+                .plans
+                .iter()
+                .map(|p| StoredPlan::from_config(p, &config.vouchers.currency))
+                .collect(),
+        )
+    }
+
+    /// One plan.
+    pub fn get(&self, id: &str) -> Option<&StoredPlan> {
+        self.plans.get(id)
+    }
+
+    /// All plans, by id.
+    pub fn all(&self) -> impl Iterator<Item = &StoredPlan> {
+        self.plans.values()
+    }
+
+    /// The ids, for "unknown plan" messages.
+    pub fn ids(&self) -> Vec<String> {
+        self.plans.keys().cloned().collect()
+    }
+}
+
+/// The comment on every router user the agent creates: `hsa:<site>:<sale id>`.
+pub fn comment_for(site_id: &str, sale_id: i64) -> String {
+    format!("hsa:{site_id}:{sale_id}")
+}
+
+/// The comment prefix of this site's users.
+pub fn comment_prefix(site_id: &str) -> String {
+    format!("hsa:{site_id}:")
+}
+
+/// The sale id in one of this site's comments; `None` for anyone else's user.
+pub fn sale_id_from_comment(site_id: &str, comment: Option<&str>) -> Option<i64> {
+    comment?
+        .strip_prefix(&comment_prefix(site_id))?
+        .parse()
+        .ok()
+}
+
+/// The router user for a row.
+pub fn new_user_for(sale: &Sale, site_id: &str, server: Option<&str>) -> NewUser {
+    NewUser {
+        name: sale.code.clone(),
+        password: sale.password.clone(),
+        profile: sale.profile.clone(),
+        server: server.filter(|s| *s != "all").map(str::to_string),
+        comment: Some(comment_for(site_id, sale.id)),
+        limit_uptime: sale.time_limit_s.map(Duration::from_secs),
+        // With a fair-use fallback the agent enforces the quota (switching the
+        // profile); a router limit would cut the user off instead.
+        limit_bytes_total: if sale.fair_use_profile.is_some() {
+            None
+        } else {
+            sale.data_limit_bytes
+        },
+        disabled: false,
+    }
+}
+
+/// A row to insert for a plan.
+pub fn new_sale_for(
+    plan: &StoredPlan,
+    code: String,
+    password: String,
+    router: &str,
+    source: &str,
+) -> NewSale {
+    NewSale {
+        code,
+        password,
+        plan_id: plan.id.clone(),
+        price: plan.price,
+        currency: plan.currency.clone(),
+        profile: plan.profile.clone(),
+        fair_use_profile: plan.fair_use_profile.clone(),
+        time_limit_s: plan.time_limit_s,
+        data_limit_bytes: plan.data_limit_bytes,
+        validity_s: plan.validity_s,
+        validity_from: plan.validity_from.clone(),
+        router: router.to_string(),
+        source: source.to_string(),
+    }
+}
+
+/// What the central office learns about a sale.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct SaleRecord {
+    /// Unique per site; the central office deduplicates on (site, sale id).
+    pub sale_id: i64,
+    pub site_id: String,
+    pub code: String,
+    pub plan_id: String,
+    pub price: u64,
+    pub currency: String,
+    /// `kiosk`, `cli`, `batch`.
+    pub source: String,
+    pub sold_at_ms: i64,
+    pub router: String,
+    pub time_limit_s: Option<u64>,
+    pub data_limit_bytes: Option<u64>,
+    pub validity_s: Option<u64>,
+}
+
+impl SaleRecord {
+    /// From a stored row.
+    pub fn from_sale(site_id: &str, s: &Sale) -> SaleRecord {
+        SaleRecord {
+            sale_id: s.id,
+            site_id: site_id.to_string(),
+            code: s.code.clone(),
+            plan_id: s.plan_id.clone(),
+            price: s.price,
+            currency: s.currency.clone(),
+            source: s.source.clone(),
+            sold_at_ms: s.sold_at_ms.unwrap_or(s.created_at_ms),
+            router: s.router.clone(),
+            time_limit_s: s.time_limit_s,
+            data_limit_bytes: s.data_limit_bytes,
+            validity_s: s.validity_s,
+        }
+    }
+}
+
+/// The outbox payload of a sale. The one place that decides the encoding: JSON
+/// for now; the sync module will switch it to its postcard envelope.
+pub fn outbox_payload_for_sale(record: &SaleRecord) -> Vec<u8> {
+    // Serialising plain strings and numbers cannot fail.
+    serde_json::to_vec(record).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn comments_carry_the_site_and_sale_and_read_back() {
+        let c = comment_for("kiosk-7", 42);
+        assert_eq!(c, "hsa:kiosk-7:42");
+        assert_eq!(sale_id_from_comment("kiosk-7", Some(&c)), Some(42));
+        assert_eq!(
+            sale_id_from_comment("kiosk-8", Some(&c)),
+            None,
+            "another site's user is not ours"
+        );
+        assert_eq!(sale_id_from_comment("kiosk-7", Some("hsa:kiosk-7:x")), None);
+        assert_eq!(sale_id_from_comment("kiosk-7", None), None);
+    }
+
+    #[test]
+    fn the_sale_payload_is_json_that_reads_back() {
+        let r = SaleRecord {
+            sale_id: 7,
+            site_id: "s".into(),
+            code: "ABCD".into(),
+            plan_id: "1h".into(),
+            price: 5,
+            currency: "PHP".into(),
+            source: "kiosk".into(),
+            sold_at_ms: 1,
+            router: "main".into(),
+            time_limit_s: Some(3600),
+            data_limit_bytes: None,
+            validity_s: None,
+        };
+        let back: SaleRecord = serde_json::from_slice(&outbox_payload_for_sale(&r)).unwrap();
+        assert_eq!(back, r);
+    }
+}

@@ -1,0 +1,371 @@
+//! Reconcile: compare the router's users that carry this site's comment with the
+//! cache, report the drift, and fix it on request. Users without our comment are
+//! never looked at twice, let alone touched.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio_util::sync::CancellationToken;
+
+use crate::routeros::{HotspotApi, HotspotUser, UserQuery, UserUpdate};
+use crate::store::{now_ms, Level, NewSale, Sale, SaleState};
+
+use super::plans::{comment_prefix, new_user_for, sale_id_from_comment};
+use super::{VoucherError, Vouchers};
+
+/// One difference between the router and the cache.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Drift {
+    /// A router user with our comment that the cache does not know under that name.
+    UnknownToCache {
+        name: String,
+        router_id: String,
+        comment: String,
+    },
+    /// A cached voucher that should be on the router and is not.
+    MissingOnRouter {
+        sale_id: i64,
+        code: String,
+        state: SaleState,
+    },
+    /// A limit or the profile differs from what was sold.
+    Differs {
+        sale_id: i64,
+        code: String,
+        field: String,
+        cache: String,
+        router: String,
+    },
+}
+
+impl std::fmt::Display for Drift {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Drift::UnknownToCache { name, comment, .. } => {
+                write!(f, "router user {name} ({comment}) is not in the cache")
+            }
+            Drift::MissingOnRouter {
+                sale_id,
+                code,
+                state,
+            } => {
+                write!(
+                    f,
+                    "voucher {code} (sale {sale_id}, {}) is missing on the router",
+                    state.as_str()
+                )
+            }
+            Drift::Differs {
+                code,
+                field,
+                cache,
+                router,
+                ..
+            } => {
+                write!(
+                    f,
+                    "voucher {code}: {field} is {router} on the router but {cache} was sold"
+                )
+            }
+        }
+    }
+}
+
+/// What a reconcile found and did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ReconcileReport {
+    pub router_users: usize,
+    pub cached: usize,
+    pub drift: Vec<Drift>,
+    /// What `--fix` did, one line each.
+    pub fixed: Vec<String>,
+}
+
+fn show<T: std::fmt::Debug>(v: &Option<T>) -> String {
+    v.as_ref()
+        .map_or_else(|| "none".into(), |v| format!("{v:?}"))
+}
+
+/// Compares (pure): our users on the router against the cache rows.
+pub fn compare(site_id: &str, sales: &[Sale], users: &[HotspotUser]) -> Vec<Drift> {
+    let mut drift = Vec::new();
+    let by_id: HashMap<i64, &Sale> = sales.iter().map(|s| (s.id, s)).collect();
+    let mut seen = std::collections::HashSet::new();
+    for u in users {
+        let Some(id) = sale_id_from_comment(site_id, u.comment.as_deref()) else {
+            continue;
+        };
+        let Some(sale) = by_id
+            .get(&id)
+            .filter(|s| s.code == u.name && s.state.on_router())
+        else {
+            drift.push(Drift::UnknownToCache {
+                name: u.name.clone(),
+                router_id: u.id.clone(),
+                comment: u.comment.clone().unwrap_or_default(),
+            });
+            continue;
+        };
+        seen.insert(id);
+        let mut differs = |field: &str, cache: String, router: String| {
+            if cache != router {
+                drift.push(Drift::Differs {
+                    sale_id: id,
+                    code: sale.code.clone(),
+                    field: field.into(),
+                    cache,
+                    router,
+                });
+            }
+        };
+        let want_uptime = sale.time_limit_s.map(Duration::from_secs);
+        differs("limit-uptime", show(&want_uptime), show(&u.limit_uptime));
+        let want_bytes = if sale.fair_use_profile.is_some() {
+            None
+        } else {
+            sale.data_limit_bytes
+        };
+        differs(
+            "limit-bytes-total",
+            show(&want_bytes),
+            show(&u.limit_bytes_total),
+        );
+        let want_profile = match (&sale.fair_use_profile, sale.fair_use) {
+            (Some(p), true) => p.clone(),
+            _ => sale.profile.clone(),
+        };
+        differs("profile", want_profile, u.profile.clone());
+    }
+    for s in sales {
+        // A voucher that ended may have been removed on purpose ([enforcement] on_expiry = "remove").
+        if s.state.on_router() && s.ended_at_ms.is_none() && !seen.contains(&s.id) {
+            drift.push(Drift::MissingOnRouter {
+                sale_id: s.id,
+                code: s.code.clone(),
+                state: s.state,
+            });
+        }
+    }
+    drift
+}
+
+impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
+    /// Compares router and cache; with `fix`, adopts unknown users of ours into the
+    /// cache, re-creates sold vouchers that vanished (the customer paid), drops lost
+    /// pool stock, and puts limits and profiles back. Drift is recorded as events.
+    pub async fn reconcile(&self, fix: bool) -> Result<ReconcileReport, VoucherError> {
+        let site = self.settings().site_id.clone();
+        let q = UserQuery {
+            comment_prefix: Some(comment_prefix(&site)),
+            ..UserQuery::default()
+        };
+        let users = self.router().users(&q).await;
+        self.note_router(&users);
+        let users = users.map_err(|e| VoucherError::Router {
+            during: "reconcile: listing the router's users".into(),
+            source: e,
+        })?;
+        let sales = self.store().sales_in(&[
+            SaleState::Provisioned,
+            SaleState::Delivered,
+            SaleState::PoolReady,
+        ])?;
+        let drift = compare(&site, &sales, &users);
+        let mut report = ReconcileReport {
+            router_users: users.len(),
+            cached: sales.len(),
+            fixed: Vec::new(),
+            drift,
+        };
+        for d in &report.drift {
+            self.store()
+                .record_event(Level::Warn, "drift", None, &d.to_string(), now_ms())?;
+        }
+        if fix {
+            for d in report.drift.clone() {
+                let done = self.fix(&d, &users).await?;
+                if let Some(line) = done {
+                    self.store()
+                        .record_event(Level::Info, "drift_fixed", None, &line, now_ms())?;
+                    report.fixed.push(line);
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    async fn fix(&self, d: &Drift, users: &[HotspotUser]) -> Result<Option<String>, VoucherError> {
+        let router_err = |during: &str| {
+            let during = during.to_string();
+            move |e| VoucherError::Router { during, source: e }
+        };
+        match d {
+            Drift::UnknownToCache {
+                name, router_id, ..
+            } => {
+                if self.store().code_exists(name)? {
+                    return Ok(None); // same code under another sale id: needs a human
+                }
+                let Some(u) = users.iter().find(|u| &u.id == router_id) else {
+                    return Ok(None);
+                };
+                let plan = self
+                    .plans()
+                    .all()
+                    .find(|p| p.profile == u.profile)
+                    .map(|p| p.id.clone());
+                let sale = NewSale {
+                    code: u.name.clone(),
+                    password: u.password.clone().unwrap_or_default(),
+                    plan_id: plan.unwrap_or_else(|| "adopted".into()),
+                    price: 0,
+                    currency: self.settings().codes.currency.clone(),
+                    profile: u.profile.clone(),
+                    fair_use_profile: None,
+                    time_limit_s: u.limit_uptime.map(|d| d.as_secs()),
+                    data_limit_bytes: u.limit_bytes_total,
+                    validity_s: None,
+                    validity_from: "first-login".into(),
+                    router: self.settings().router_name.clone(),
+                    source: "adopted".into(),
+                };
+                let id = self.store().adopt(&sale, router_id, now_ms())?;
+                // Point the router user at its new row so it stays ours.
+                self.router()
+                    .update_user(
+                        router_id,
+                        &UserUpdate {
+                            comment: Some(super::plans::comment_for(&self.settings().site_id, id)),
+                            ..UserUpdate::default()
+                        },
+                    )
+                    .await
+                    .map_err(router_err("reconcile: re-marking an adopted user"))?;
+                Ok(Some(format!("adopted router user {name} as sale {id}")))
+            }
+            Drift::MissingOnRouter {
+                sale_id,
+                code,
+                state,
+            } => {
+                if *state == SaleState::PoolReady {
+                    self.store()
+                        .mark_ended(*sale_id, "missing on router", now_ms())?;
+                    return Ok(Some(format!(
+                        "dropped pool voucher {code}: it was missing on the router"
+                    )));
+                }
+                let sale = self.store().sale(*sale_id)?;
+                let user = new_user_for(
+                    &sale,
+                    &self.settings().site_id,
+                    self.settings().hotspot_server.as_deref(),
+                );
+                let id = self
+                    .router()
+                    .add_user(&user)
+                    .await
+                    .map_err(router_err("reconcile: re-creating a sold voucher"))?;
+                self.store().set_router_user_id(*sale_id, &id)?;
+                self.store().record_event(
+                    Level::Info,
+                    "user_created",
+                    Some(code),
+                    "re-created by reconcile",
+                    now_ms(),
+                )?;
+                Ok(Some(format!(
+                    "re-created sold voucher {code} on the router"
+                )))
+            }
+            Drift::Differs { sale_id, code, .. } => {
+                let sale = self.store().sale(*sale_id)?;
+                let Some(u) = users.iter().find(|u| u.name == *code) else {
+                    return Ok(None);
+                };
+                let want = new_user_for(&sale, &self.settings().site_id, None);
+                let profile = match (&sale.fair_use_profile, sale.fair_use) {
+                    (Some(p), true) => p.clone(),
+                    _ => sale.profile.clone(),
+                };
+                let update = UserUpdate {
+                    profile: Some(profile),
+                    limit_uptime: Some(want.limit_uptime),
+                    limit_bytes_total: Some(want.limit_bytes_total),
+                    ..UserUpdate::default()
+                };
+                self.router()
+                    .update_user(&u.id, &update)
+                    .await
+                    .map_err(router_err("reconcile: restoring limits"))?;
+                Ok(Some(format!("restored limits and profile of {code}")))
+            }
+        }
+    }
+
+    /// Reconciles every `interval` (report only) until cancelled.
+    pub async fn run_reconcile(self, interval: Duration, cancel: CancellationToken) {
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = tokio::time::sleep(interval) => {}
+            }
+            match self.reconcile(false).await {
+                Ok(r) if !r.drift.is_empty() => tracing::warn!(
+                    drift = r.drift.len(),
+                    "router and cache differ; run `hotspot-agent reconcile --fix`"
+                ),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "reconcile failed; retrying next round"),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vouchers::tests::setup;
+
+    #[tokio::test]
+    async fn drift_of_every_kind_is_reported_and_fixed() {
+        let (v, router) = setup().await;
+        let a = v.sell("cap", None).await.unwrap();
+        let b = v.sell("1h", None).await.unwrap();
+        let c = v.sell("1h", None).await.unwrap();
+        router.delete_user_by_name(&b.code);
+        router.tamper_limit_bytes(&a.code, Some(999_999));
+        router.add_foreign_user("LOST99", Some("hsa:t1:4242"));
+        router.add_foreign_user("STAFF", Some("not ours"));
+        let r = v.reconcile(false).await.unwrap();
+        assert_eq!(r.drift.len(), 3, "{:?}", r.drift);
+        assert!(r
+            .drift
+            .iter()
+            .any(|d| matches!(d, Drift::MissingOnRouter { code, .. } if *code == b.code)));
+        assert!(r
+            .drift
+            .iter()
+            .any(|d| matches!(d, Drift::Differs { field, .. } if field == "limit-bytes-total")));
+        assert!(r
+            .drift
+            .iter()
+            .any(|d| matches!(d, Drift::UnknownToCache { name, .. } if name == "LOST99")));
+        assert_eq!(v.store().events(Some("drift"), 10).unwrap().len(), 3);
+
+        let r = v.reconcile(true).await.unwrap();
+        assert_eq!(r.fixed.len(), 3, "{:?}", r.fixed);
+        let again = v.reconcile(false).await.unwrap();
+        assert!(again.drift.is_empty(), "{:?}", again.drift);
+        let staff = router
+            .all_users()
+            .into_iter()
+            .find(|u| u.name == "STAFF")
+            .unwrap();
+        assert_eq!(staff.comment.as_deref(), Some("not ours"), "never touched");
+        assert!(v.store().sale_by_code("LOST99").unwrap().is_some());
+        let _ = c;
+    }
+}

@@ -1,0 +1,369 @@
+//! Tests of the seller against the fake router: sales, faults, pool, batch, resume.
+
+use std::time::Duration;
+
+use firmware_config::Config;
+
+use super::testing::{FakeRouter, Fault, Op};
+use super::*;
+use crate::routeros::HotspotApi;
+use crate::store::{SaleState, Store};
+
+pub(crate) const CONFIG: &str = r#"
+[agent]
+site_id = "t1"
+[[profile]]
+name = "kiosk"
+rate_limit = "1M/2M"
+[[profile]]
+name = "slow"
+rate_limit = "128k/256k"
+[[plan]]
+id = "1h"
+name = "1 hour"
+price = 5
+time_limit = "1h"
+validity = "1d"
+profile = "kiosk"
+[[plan]]
+id = "pooled"
+name = "pooled 1h"
+price = 10
+time_limit = "1h"
+profile = "kiosk"
+pool = 4
+[[plan]]
+id = "gb"
+name = "1 GB"
+price = 20
+data_limit = "1000"
+validity = "2d"
+profile = "kiosk"
+fair_use_profile = "slow"
+[[plan]]
+id = "cap"
+name = "capped"
+price = 20
+data_limit = "1000"
+profile = "kiosk"
+"#;
+
+pub(crate) async fn setup() -> (Vouchers<FakeRouter>, FakeRouter) {
+    let config = Config::parse(CONFIG, "test.toml").unwrap();
+    config.validate("test.toml").unwrap();
+    let router = FakeRouter::new();
+    for p in &config.profiles {
+        router
+            .add_profile(&crate::routeros::UserProfile {
+                name: p.name.clone(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+    }
+    let store = Store::open_in_memory().unwrap();
+    (
+        Vouchers::from_config(store, router.clone(), &config).unwrap(),
+        router,
+    )
+}
+
+fn ours(router: &FakeRouter) -> Vec<crate::routeros::HotspotUser> {
+    router
+        .all_users()
+        .into_iter()
+        .filter(|u| {
+            u.comment
+                .as_deref()
+                .is_some_and(|c| c.starts_with("hsa:t1:"))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn an_on_demand_sale_creates_one_user_with_the_sale_comment_and_queues_one_outbox_row() {
+    let (v, router) = setup().await;
+    let credit = v.record_credit(5, "coin").unwrap();
+    assert!(credit > 0);
+    let sold = v.sell("1h", Some(CreditSpend { amount: 5 })).await.unwrap();
+    assert!(!sold.from_pool);
+    let users = ours(&router);
+    assert_eq!(users.len(), 1);
+    assert_eq!(users[0].name, sold.code);
+    assert_eq!(
+        users[0].comment.as_deref(),
+        Some(format!("hsa:t1:{}", sold.sale_id).as_str())
+    );
+    assert_eq!(users[0].limit_uptime, Some(Duration::from_secs(3600)));
+    let sale = v.store().sale(sold.sale_id).unwrap();
+    assert_eq!(sale.state, SaleState::Provisioned);
+    let outbox = v.store().outbox_pending(10).unwrap();
+    assert_eq!(outbox.len(), 1);
+    assert_eq!(outbox[0].msg_id, format!("sale:{}", sold.sale_id));
+    let record: SaleRecord = serde_json::from_slice(&outbox[0].payload).unwrap();
+    assert_eq!(record.code, sold.code);
+    assert_eq!(v.credit_balance().unwrap(), 0);
+    assert!(sold.login_url.contains(&sold.code));
+}
+
+#[tokio::test]
+async fn an_add_that_times_out_after_the_router_applied_it_is_confirmed_by_lookup_not_repeated() {
+    let (v, router) = setup().await;
+    router.inject(Op::AddUser, 1, Fault::TimeoutAfterApply);
+    let sold = v.sell("1h", None).await.unwrap();
+    assert_eq!(
+        ours(&router).len(),
+        1,
+        "exactly one user despite the lost reply"
+    );
+    assert_eq!(router.calls(Op::AddUser), 1, "no blind second add");
+    assert_eq!(
+        v.store().sale(sold.sale_id).unwrap().state,
+        SaleState::Provisioned
+    );
+}
+
+#[tokio::test]
+async fn a_code_taken_by_someone_elses_user_is_replaced_and_the_foreign_user_untouched() {
+    let (v, router) = setup().await;
+    // Make the first add trap as a duplicate by creating a foreign user with the
+    // code the sale will reserve: reserve first, then plant the user.
+    let plan = v.plan("1h").unwrap();
+    let new = plans::new_sale_for(&plan, "TAKEN1".into(), "TAKEN1".into(), "fake", "kiosk");
+    let id = v
+        .store()
+        .reserve_sale(&new, None, crate::store::now_ms())
+        .unwrap();
+    router.add_foreign_user("TAKEN1", Some("made by hand"));
+    let report = v.resume().await.unwrap();
+    assert_eq!(report.provisioned, vec![id]);
+    let sale = v.store().sale(id).unwrap();
+    assert_ne!(sale.code, "TAKEN1");
+    let foreign: Vec<_> = router
+        .all_users()
+        .into_iter()
+        .filter(|u| u.name == "TAKEN1")
+        .collect();
+    assert_eq!(foreign[0].comment.as_deref(), Some("made by hand"));
+    assert_eq!(ours(&router).len(), 1);
+    assert_eq!(
+        v.store().events(Some("code_collision"), 10).unwrap().len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_duplicate_trap_for_our_own_sale_counts_as_done() {
+    let (v, router) = setup().await;
+    let plan = v.plan("1h").unwrap();
+    let new = plans::new_sale_for(&plan, "MINE22".into(), "MINE22".into(), "fake", "kiosk");
+    let id = v
+        .store()
+        .reserve_sale(&new, None, crate::store::now_ms())
+        .unwrap();
+    router.add_foreign_user("MINE22", Some(&format!("hsa:t1:{id}")));
+    v.resume().await.unwrap();
+    let sale = v.store().sale(id).unwrap();
+    assert_eq!(sale.state, SaleState::Provisioned);
+    assert_eq!(sale.code, "MINE22");
+    assert_eq!(router.calls(Op::AddUser), 0, "resume looks first");
+}
+
+#[tokio::test]
+async fn an_unreachable_router_fails_a_live_sale_and_gives_the_credit_back() {
+    let (v, router) = setup().await;
+    v.record_credit(5, "coin").unwrap();
+    router.set_down(true);
+    let err = v
+        .sell("1h", Some(CreditSpend { amount: 5 }))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, VoucherError::Failed { .. }), "{err}");
+    assert_eq!(v.credit_balance().unwrap(), 5, "refunded");
+    assert!(ours(&router).is_empty());
+    assert!(v.can_sell_plan("1h").is_err());
+}
+
+#[tokio::test]
+async fn a_lost_reply_then_a_dead_router_leaves_the_sale_pending_until_resume() {
+    let (v, router) = setup().await;
+    router.inject(Op::AddUser, 1, Fault::TimeoutAfterApply);
+    router.inject(
+        Op::Users,
+        1,
+        Fault::FailBefore(crate::routeros::RouterError::Closed {
+            router: "fake".into(),
+        }),
+    );
+    let err = v.sell("1h", None).await.unwrap_err();
+    let VoucherError::Pending { sale_id, .. } = err else {
+        panic!("{err}")
+    };
+    assert_eq!(v.store().sale(sale_id).unwrap().state, SaleState::Reserved);
+    let report = v.resume().await.unwrap();
+    assert_eq!(report.provisioned, vec![sale_id]);
+    assert_eq!(report.awaiting_delivery, vec![sale_id]);
+    assert_eq!(ours(&router).len(), 1);
+}
+
+#[tokio::test]
+async fn not_enough_credit_reserves_nothing() {
+    let (v, router) = setup().await;
+    v.record_credit(2, "coin").unwrap();
+    let err = v
+        .sell("1h", Some(CreditSpend { amount: 5 }))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("not enough credit"), "{err}");
+    assert!(v.store().recent_sales(10).unwrap().is_empty());
+    assert!(router.all_users().is_empty());
+}
+
+#[tokio::test]
+async fn an_unknown_plan_names_the_known_ones() {
+    let (v, _) = setup().await;
+    let err = v.sell("nope", None).await.unwrap_err().to_string();
+    assert!(
+        err.contains("nope") && err.contains("1h") && err.contains("[[plan]]"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_sale_is_delivered_exactly_once() {
+    let (v, _) = setup().await;
+    let sold = v.sell("1h", None).await.unwrap();
+    assert!(v.mark_delivered(sold.sale_id).unwrap());
+    assert!(
+        !v.mark_delivered(sold.sale_id).unwrap(),
+        "second mark changes nothing"
+    );
+    assert_eq!(
+        v.store().sale(sold.sale_id).unwrap().state,
+        SaleState::Delivered
+    );
+}
+
+#[tokio::test]
+async fn the_pool_sells_without_the_router_and_cannot_sell_when_empty_and_down() {
+    let (v, router) = setup().await;
+    let pool = Pool::new(v.clone());
+    let levels = pool.refill_once().await.unwrap();
+    let l = levels.iter().find(|l| l.plan_id == "pooled").unwrap();
+    assert_eq!((l.ready, l.created), (4, 4));
+    router.set_down(true);
+    let adds_before = router.calls(Op::AddUser);
+    for _ in 0..4 {
+        let sold = v.sell("pooled", None).await.unwrap();
+        assert!(sold.from_pool);
+    }
+    assert_eq!(
+        router.calls(Op::AddUser),
+        adds_before,
+        "pool sales do not call the router"
+    );
+    assert_eq!(v.store().outbox_pending(10).unwrap().len(), 4);
+    // Empty pool, dead router: the on-demand fallback fails and refunds; the kiosk must not sell.
+    assert!(v.sell("pooled", None).await.is_err());
+    assert!(matches!(
+        v.can_sell_plan("pooled"),
+        Err(Reason::RouterDownAndPoolEmpty { .. })
+    ));
+    router.set_down(false);
+    pool.refill_once().await.unwrap();
+    assert_eq!(v.store().pool_counts("pooled").unwrap(), (4, 0));
+    assert!(v.can_sell().is_ok());
+}
+
+#[tokio::test]
+async fn a_batch_creates_every_voucher_with_many_adds_in_flight_and_writes_csv() {
+    let (v, router) = setup().await;
+    router.set_delay(Duration::from_millis(5));
+    let started = std::time::Instant::now();
+    let report = v.create_batch("1h", 64, None).await.unwrap();
+    let took = started.elapsed();
+    assert_eq!(report.vouchers.len(), 64);
+    assert_eq!(ours(&router).len(), 64);
+    // 64 sequential adds would take at least 320 ms; in flight they overlap.
+    assert!(took < Duration::from_millis(300), "took {took:?}");
+    let mut csv = Vec::new();
+    batch::write_csv(&mut csv, &report.vouchers).unwrap();
+    let text = String::from_utf8(csv).unwrap();
+    assert_eq!(text.lines().count(), 65);
+    assert!(text.starts_with("code,password,plan,price"));
+    assert!(text.contains(&report.vouchers[0].code));
+}
+
+#[tokio::test]
+async fn a_batch_survives_a_lost_reply_in_the_middle_without_duplicates() {
+    let (v, router) = setup().await;
+    router.inject(Op::AddUser, 10, Fault::TimeoutAfterApply);
+    let report = v.create_batch("1h", 20, None).await.unwrap();
+    assert_eq!(report.vouchers.len(), 20);
+    assert_eq!(ours(&router).len(), 20);
+}
+
+#[tokio::test]
+async fn rate_table_time_sells_as_a_one_off_plan() {
+    let (v, router) = setup().await;
+    let plan = crate::store::StoredPlan::for_time(Duration::from_secs(600), 1, "kiosk", "PHP");
+    let sold = v.sell_plan(&plan, None, "kiosk", true).await.unwrap();
+    assert_eq!(sold.time_limit_s, Some(600));
+    let u = router
+        .all_users()
+        .into_iter()
+        .find(|u| u.name == sold.code)
+        .unwrap();
+    assert_eq!(u.limit_uptime, Some(Duration::from_secs(600)));
+    assert_eq!(sold.login_address, "http://hotspot.lan");
+}
+
+#[tokio::test]
+async fn forfeited_credit_leaves_the_balance_and_never_more_than_it() {
+    let (v, _) = setup().await;
+    v.record_credit(3, "coin").unwrap();
+    assert_eq!(v.forfeit_credit(5).unwrap(), 3);
+    assert_eq!(v.credit_balance().unwrap(), 0);
+}
+
+#[tokio::test]
+async fn can_sell_answers_from_memory_and_follows_the_pool() {
+    let (v, router) = setup().await;
+    Pool::new(v.clone()).refill_once().await.unwrap();
+    router.set_down(true);
+    // A failed call teaches the seller the router is down.
+    assert!(v.sell("1h", None).await.is_err());
+    assert!(
+        v.can_sell_plan("pooled").is_ok(),
+        "the pool still has vouchers"
+    );
+    assert!(v.can_sell_plan("1h").is_err());
+    for _ in 0..4 {
+        v.sell("pooled", None).await.unwrap();
+    }
+    assert!(
+        v.can_sell_plan("pooled").is_err(),
+        "cache follows the sales"
+    );
+}
+
+#[tokio::test]
+async fn a_pending_sale_is_finished_by_the_background_pool_round() {
+    let (v, router) = setup().await;
+    router.inject(Op::AddUser, 1, Fault::TimeoutAfterApply);
+    router.inject(
+        Op::Users,
+        1,
+        Fault::FailBefore(crate::routeros::RouterError::Closed {
+            router: "fake".into(),
+        }),
+    );
+    let VoucherError::Pending { sale_id, .. } = v.sell("1h", None).await.unwrap_err() else {
+        panic!()
+    };
+    Pool::new(v.clone()).refill_once().await.unwrap();
+    assert_eq!(
+        v.store().sale(sale_id).unwrap().state,
+        SaleState::Provisioned
+    );
+}
