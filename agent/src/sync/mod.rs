@@ -15,6 +15,7 @@ pub mod messages;
 pub mod outbox;
 pub mod sign;
 pub mod site;
+pub mod setup;
 pub mod state;
 pub mod tls;
 pub mod topics;
