@@ -8,6 +8,7 @@
 
 pub mod actions;
 pub mod central;
+pub mod convert;
 pub mod downlink;
 pub mod envelope;
 pub mod link;
