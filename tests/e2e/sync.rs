@@ -177,17 +177,17 @@ async fn a_thousand_sales_made_while_the_broker_is_down_arrive_once_each_in_orde
     let expected: Vec<_> = (0..1000).map(|i| format!("{i:05}")).collect();
     assert_eq!(first_seen, expected, "every sale, once, oldest first");
     assert_eq!(cdb.sales_since(0).unwrap().len(), 1000, "the central side stored each once");
-    central.flush_acks().await;
+    central.flush_acks(&cdb).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while site.outbox.backlog().unwrap() > 0 {
         assert!(tokio::time::Instant::now() < deadline, "outbox not emptied by the acks");
         // Keep receiving so the central side acknowledges whatever else arrives.
         let _ = tokio::time::timeout(Duration::from_millis(100), central.next(&cdb)).await;
-        central.flush_acks().await;
+        central.flush_acks(&cdb).await;
     }
     eprintln!("duplicates delivered (and dropped by the central side): {duplicates}");
     site.handle.shutdown().await;
-    central.shutdown().await;
+    central.shutdown(&cdb).await;
 }
 
 fn plan_set(version: u64, target: &str) -> PlanSet {
@@ -272,7 +272,7 @@ async fn a_signed_plan_set_is_applied_and_replays_old_versions_and_forgeries_are
     assert!(rep.subject == "routers" && matches!(&rep.outcome, Outcome::Applied(a) if a.actions == ["router main: up"]), "{rep:?}");
     assert_eq!(site.actions.plans.lock().unwrap()[1].target, SITE);
     site.handle.shutdown().await;
-    central.shutdown().await;
+    central.shutdown(&cdb).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -308,7 +308,7 @@ async fn commands_round_trip_and_replayed_or_expired_ones_are_refused() {
     let ran = site.actions.commands.lock().unwrap().clone();
     assert_eq!(ran, vec![list, Command::DisconnectUser { username: "ABC".into() }], "refused commands never ran");
     site.handle.shutdown().await;
-    central.shutdown().await;
+    central.shutdown(&cdb).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -350,7 +350,7 @@ async fn garbage_on_every_subscribed_topic_is_logged_and_changes_nothing() {
     assert_eq!(site.state.version("plans").unwrap(), 0);
     assert_eq!(site.state.version("routers").unwrap(), 0);
     site.handle.shutdown().await;
-    central.shutdown().await;
+    central.shutdown(&cdb).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -176,17 +176,16 @@ pub async fn run(cli: CentralCli) -> anyhow::Result<()> {
             let central = connect(c, false).await?;
             central.push_plans(target, set).await?;
             eprintln!("plan set version {version} pushed to {}; `central watch` shows each site's report", target.unwrap_or("every site"));
-            let mut central = central;
-            central.shutdown().await;
+            central.link().shutdown().await;
             Ok(())
         }
         CentralCommand::PushRouters { file, site, version } => {
             let config = read_toml(&file)?;
             let version = version.unwrap_or_else(now_ms);
-            let mut central = connect(c, false).await?;
+            let central = connect(c, false).await?;
             central.push_routers(&site, convert::router_settings(&config, version, &site)).await?;
             eprintln!("router settings version {version} pushed to {site}");
-            central.shutdown().await;
+            central.link().shutdown().await;
             Ok(())
         }
         CentralCommand::Command { site, timeout_secs, command } => {
@@ -194,7 +193,7 @@ pub async fn run(cli: CentralCli) -> anyhow::Result<()> {
             let mut central = connect(c, true).await?;
             let (result, _) = central.command(&db, &site, command.into(), Duration::from_secs(timeout_secs)).await?;
             println!("{}", serde_json::to_string_pretty(&result)?);
-            central.shutdown().await;
+            central.shutdown(&db).await;
             Ok(())
         }
         CentralCommand::Watch => {
@@ -209,7 +208,7 @@ pub async fn run(cli: CentralCli) -> anyhow::Result<()> {
                     }
                 }
             }
-            central.shutdown().await;
+            central.shutdown(&db).await;
             Ok(())
         }
     }

@@ -167,7 +167,7 @@ impl Central {
                 match tokio::time::timeout(Duration::from_millis(20), self.events.recv()).await {
                     Ok(e) => e?,
                     Err(_) => {
-                        self.flush_acks().await;
+                        self.flush_acks(db).await;
                         continue;
                     }
                 }
@@ -194,23 +194,29 @@ impl Central {
                 let acks = self.pending_acks.entry(site.clone()).or_default();
                 acks.push(envelope.msg_id.clone());
                 if acks.len() >= 200 {
-                    self.flush_acks().await;
+                    self.flush_acks(db).await;
                 }
             }
             return Some(Received { site, topic, envelope, first_time });
         }
     }
 
-    /// Sends the acknowledgements collected so far.
-    pub async fn flush_acks(&mut self) {
+    /// Commits what was received, then acknowledges it: a message is acknowledged only
+    /// once it is on disk here. Batching keeps it to one commit per batch, not per sale.
+    pub async fn flush_acks(&mut self, db: &CentralDb) {
+        if let Err(e) = db.commit() {
+            tracing::warn!(error = %e, "cannot store received messages; not acknowledging them");
+            self.pending_acks.clear();
+            return;
+        }
         for (site, msg_ids) in std::mem::take(&mut self.pending_acks) {
             let bytes = self.signed(Down::Ack(Ack { msg_ids }));
             let _ = self.publish(&Topics::new(&self.prefix, &site).ack(), bytes, false).await;
         }
     }
 
-    pub async fn shutdown(&mut self) {
-        self.flush_acks().await;
+    pub async fn shutdown(&mut self, db: &CentralDb) {
+        self.flush_acks(db).await;
         self.link.shutdown().await;
     }
 }
@@ -235,8 +241,13 @@ impl CentralDb {
         Ok(CentralDb { conn, path: name })
     }
 
-    /// Stores a message; `Ok(false)` if it was already there.
+    /// Stores a message in the open batch; `Ok(false)` if it was already there.
+    /// Nothing is durable before [`CentralDb::commit`].
     pub fn record(&self, site: &str, env: &Envelope<Up>) -> Result<bool, CentralError> {
+        let err = |source| CentralError::Db { path: self.path.clone(), source };
+        if self.conn.is_autocommit() {
+            self.conn.execute_batch("BEGIN").map_err(err)?;
+        }
         let json = serde_json::to_string(&env.body).unwrap_or_default();
         self.conn
             .execute(
@@ -245,6 +256,16 @@ impl CentralDb {
             )
             .map(|n| n == 1)
             .map_err(|source| CentralError::Db { path: self.path.clone(), source })
+    }
+
+    /// Makes the open batch durable.
+    pub fn commit(&self) -> Result<(), CentralError> {
+        if !self.conn.is_autocommit() {
+            self.conn
+                .execute_batch("COMMIT")
+                .map_err(|source| CentralError::Db { path: self.path.clone(), source })?;
+        }
+        Ok(())
     }
 
     /// Sales received with a message time at or after `since_ms`, in arrival order:
