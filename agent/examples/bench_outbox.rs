@@ -63,10 +63,18 @@ fn sale(i: u32) -> SaleRecord {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // One sale, side by side.
-    let one = Envelope::new("sale-20261122-000042", "site-001", 1_795_000_042_000, Up::Sale(sale(42)));
+    let one = Envelope::new(
+        "sale-20261122-000042",
+        "site-001",
+        1_795_000_042_000,
+        Up::Sale(sale(42)),
+    );
     let postcard_len = one.encode().len();
     let json_len = serde_json::to_vec(&one)?.len();
-    println!("one sale message: postcard {postcard_len} bytes, JSON {json_len} bytes ({:.1}x)", json_len as f64 / postcard_len as f64);
+    println!(
+        "one sale message: postcard {postcard_len} bytes, JSON {json_len} bytes ({:.1}x)",
+        json_len as f64 / postcard_len as f64
+    );
 
     let dir = tempfile::tempdir()?;
     let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
@@ -76,7 +84,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         format!("allow_anonymous true\nuser root\nmax_queued_messages 100000\nlistener {port} 127.0.0.1\n"),
     )?;
     let bin = std::env::var("MOSQUITTO").unwrap_or_else(|_| "/usr/sbin/mosquitto".into());
-    let mut broker = Process::new(bin).arg("-c").arg(&conf).stdout(Stdio::null()).stderr(Stdio::null()).spawn()?;
+    let mut broker = Process::new(bin)
+        .arg("-c")
+        .arg(&conf)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?;
     let started = Instant::now();
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
         if started.elapsed() > Duration::from_secs(5) {
@@ -112,7 +125,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         agent_version: "bench".into(),
     };
     let t = Instant::now();
-    let site = spawn_site(link(port, "bench-site"), settings, outbox.clone(), state, Arc::new(NoActions));
+    let site = spawn_site(
+        link(port, "bench-site"),
+        settings,
+        outbox.clone(),
+        state,
+        Arc::new(NoActions),
+    );
     let mut received = 0u32;
     let mut all_received = None;
     loop {
@@ -120,7 +139,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             Ok(Some(r)) if r.first_time && matches!(r.envelope.body, Up::Sale(_)) => {
                 received += 1;
                 if std::env::var_os("BENCH_TRACE").is_some() && received % 1000 == 0 {
-                    eprintln!("{:?} received {received}, outbox {}", t.elapsed(), outbox.backlog()?);
+                    eprintln!(
+                        "{:?} received {received}, outbox {}",
+                        t.elapsed(),
+                        outbox.backlog()?
+                    );
                 }
                 if received == SALES {
                     all_received = Some(t.elapsed());

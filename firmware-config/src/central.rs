@@ -101,7 +101,9 @@ impl CentralConfig {
 
     /// The pinned certificate fingerprint as 32 bytes, if set and written correctly.
     pub fn fingerprint_bytes(&self) -> Option<[u8; 32]> {
-        self.fingerprint.as_deref().and_then(|f| parse_hex32(&f.replace(':', "")))
+        self.fingerprint
+            .as_deref()
+            .and_then(|f| parse_hex32(&f.replace(':', "")))
     }
 }
 
@@ -161,7 +163,11 @@ pub(crate) fn validate(central: &CentralConfig, problems: &mut Vec<Problem>) {
         return;
     }
     if central.broker.contains(['/', ' ']) {
-        problems.push(Problem::new("central.broker", &central.broker, "a host name or address, no scheme or path"));
+        problems.push(Problem::new(
+            "central.broker",
+            &central.broker,
+            "a host name or address, no scheme or path",
+        ));
     }
     if central.central_key_bytes().is_none() {
         problems.push(Problem::new(
@@ -172,7 +178,11 @@ pub(crate) fn validate(central: &CentralConfig, problems: &mut Vec<Problem>) {
         ));
     }
     if central.password.is_some() && central.password_file.is_some() {
-        problems.push(Problem::new("central.password", "***", "either password or password_file, not both"));
+        problems.push(Problem::new(
+            "central.password",
+            "***",
+            "either password or password_file, not both",
+        ));
     }
     if let Some(f) = &central.fingerprint {
         if central.fingerprint_bytes().is_none() {
@@ -203,13 +213,23 @@ pub(crate) fn validate(central: &CentralConfig, problems: &mut Vec<Problem>) {
         ));
     }
     if central.client_cert.is_some() != central.client_key.is_some() {
-        problems.push(Problem::new("central.client_cert", "half set", "client_cert and client_key together"));
+        problems.push(Problem::new(
+            "central.client_cert",
+            "half set",
+            "client_cert and client_key together",
+        ));
     }
     let secs = |d: &Duration| d.std().as_secs_f64();
     if secs(&central.keep_alive) < 5.0 {
-        problems.push(Problem::new("central.keep_alive", central.keep_alive, "5s or more"));
+        problems.push(Problem::new(
+            "central.keep_alive",
+            central.keep_alive,
+            "5s or more",
+        ));
     }
-    if secs(&central.reconnect_min) < 0.05 || central.reconnect_min.std() > central.reconnect_max.std() {
+    if secs(&central.reconnect_min) < 0.05
+        || central.reconnect_min.std() > central.reconnect_max.std()
+    {
         problems.push(Problem::new(
             "central.reconnect_min",
             central.reconnect_min,
@@ -217,10 +237,18 @@ pub(crate) fn validate(central: &CentralConfig, problems: &mut Vec<Problem>) {
         ));
     }
     if secs(&central.resend_after) < 1.0 {
-        problems.push(Problem::new("central.resend_after", central.resend_after, "1s or more"));
+        problems.push(Problem::new(
+            "central.resend_after",
+            central.resend_after,
+            "1s or more",
+        ));
     }
     if secs(&central.status_interval) < 1.0 {
-        problems.push(Problem::new("central.status_interval", central.status_interval, "1s or more"));
+        problems.push(Problem::new(
+            "central.status_interval",
+            central.status_interval,
+            "1s or more",
+        ));
     }
 }
 
@@ -233,7 +261,11 @@ mod tests {
     #[test]
     fn a_central_office_without_a_public_key_is_refused() {
         let text = "[central]\nbroker = \"mqtt.example.net\"\n";
-        let err = Config::parse(text, "c.toml").unwrap().validate("c.toml").unwrap_err().to_string();
+        let err = Config::parse(text, "c.toml")
+            .unwrap()
+            .validate("c.toml")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("central.central_public_key"), "{err}");
     }
 
@@ -245,15 +277,24 @@ mod tests {
         let from_hex = config.central.central_key_bytes().unwrap();
         // The same 32 bytes in base64 (RFC 8032 test vector 1's public key).
         let b64_text = "[central]\nbroker = \"b\"\ncentral_public_key = \"11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=\"\n";
-        let from_b64 = Config::parse(b64_text, "c.toml").unwrap().central.central_key_bytes().unwrap();
+        let from_b64 = Config::parse(b64_text, "c.toml")
+            .unwrap()
+            .central
+            .central_key_bytes()
+            .unwrap();
         assert_eq!(from_hex, from_b64);
         assert_eq!(from_hex[0], 0xd7);
     }
 
     #[test]
     fn tls_needs_a_ca_or_a_pinned_fingerprint() {
-        let text = format!("[central]\nbroker = \"b\"\ntls = true\ncentral_public_key = \"{KEY_HEX}\"\n");
-        let err = Config::parse(&text, "c.toml").unwrap().validate("c.toml").unwrap_err().to_string();
+        let text =
+            format!("[central]\nbroker = \"b\"\ntls = true\ncentral_public_key = \"{KEY_HEX}\"\n");
+        let err = Config::parse(&text, "c.toml")
+            .unwrap()
+            .validate("c.toml")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("central.tls"), "{err}");
         let pinned = format!("{text}fingerprint = \"{}\"\n", "ab:".repeat(31) + "ab");
         let config = Config::parse(&pinned, "c.toml").unwrap();
@@ -267,7 +308,11 @@ mod tests {
         let text = format!(
             "[central]\nbroker = \"b\"\ncentral_public_key = \"{KEY_HEX}\"\nca_file = \"ca.pem\"\nclient_cert = \"c.pem\"\n"
         );
-        let err = Config::parse(&text, "c.toml").unwrap().validate("c.toml").unwrap_err().to_string();
+        let err = Config::parse(&text, "c.toml")
+            .unwrap()
+            .validate("c.toml")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("central.ca_file"), "{err}");
         assert!(err.contains("client_cert and client_key together"), "{err}");
     }

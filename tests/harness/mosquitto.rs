@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 
 /// Where the broker binary is; `MOSQUITTO` overrides.
 pub fn mosquitto_binary() -> PathBuf {
-    std::env::var_os("MOSQUITTO").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/usr/sbin/mosquitto"))
+    std::env::var_os("MOSQUITTO")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/sbin/mosquitto"))
 }
 
 /// Certificates for the TLS listeners, PEM.
@@ -29,13 +31,16 @@ impl TestPki {
         let ca_key = KeyPair::generate().expect("CA key");
         let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca_params.distinguished_name.push(DnType::CommonName, "hotspot test CA");
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, "hotspot test CA");
         let ca_cert = ca_params.self_signed(&ca_key).expect("CA cert");
         let issuer = Issuer::new(ca_params, ca_key);
 
         let server_key = KeyPair::generate().expect("server key");
         let mut sp = CertificateParams::new(vec!["localhost".to_string()]).expect("server params");
-        sp.subject_alt_names.push(SanType::IpAddress([127, 0, 0, 1].into()));
+        sp.subject_alt_names
+            .push(SanType::IpAddress([127, 0, 0, 1].into()));
         let server = sp.signed_by(&server_key, &issuer).expect("server cert");
 
         let client_key = KeyPair::generate().expect("client key");
@@ -147,7 +152,12 @@ impl Mosquitto {
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(10);
         while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(Instant::now() < deadline, "mosquitto did not listen on {}: {}", self.port, self.log());
+            assert!(
+                Instant::now() < deadline,
+                "mosquitto did not listen on {}: {}",
+                self.port,
+                self.log()
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -155,7 +165,10 @@ impl Mosquitto {
     /// Stops the broker (SIGTERM, so it saves its state) and waits for it to exit.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
-            let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(child.id().to_string())
+                .status();
             let deadline = Instant::now() + Duration::from_secs(5);
             while Instant::now() < deadline {
                 if let Ok(Some(_)) = child.try_wait() {

@@ -41,7 +41,11 @@ pub struct ConnectArgs {
     #[arg(long, env = "HOTSPOT_CENTRAL_PREFIX", default_value = "hotspot")]
     pub prefix: String,
     /// MQTT client id; keep it stable so the broker queues messages while you are away.
-    #[arg(long, env = "HOTSPOT_CENTRAL_CLIENT_ID", default_value = "hotspot-central")]
+    #[arg(
+        long,
+        env = "HOTSPOT_CENTRAL_CLIENT_ID",
+        default_value = "hotspot-central"
+    )]
     pub client_id: String,
     /// The central office's secret key file (from `keygen`).
     #[arg(long, env = "HOTSPOT_CENTRAL_KEY", default_value = "central.key")]
@@ -146,9 +150,20 @@ impl From<RemoteCommand> for Command {
     fn from(c: RemoteCommand) -> Command {
         match c {
             RemoteCommand::TestRouter { router } => Command::TestRouter { router },
-            RemoteCommand::ListUsers { router, active, profile } => Command::ListUsers { router, active, profile },
+            RemoteCommand::ListUsers {
+                router,
+                active,
+                profile,
+            } => Command::ListUsers {
+                router,
+                active,
+                profile,
+            },
             RemoteCommand::ListProfiles { router } => Command::ListProfiles { router },
-            RemoteCommand::CreateVouchers { plan, count } => Command::CreateVouchers { plan_id: plan, count },
+            RemoteCommand::CreateVouchers { plan, count } => Command::CreateVouchers {
+                plan_id: plan,
+                count,
+            },
             RemoteCommand::DisconnectUser { username } => Command::DisconnectUser { username },
             RemoteCommand::RemoveUser { username } => Command::RemoveUser { username },
             RemoteCommand::SyncProfiles => Command::SyncProfiles,
@@ -164,34 +179,63 @@ pub async fn run(cli: CentralCli) -> anyhow::Result<()> {
         CentralCommand::Sales { since } => {
             let db = CentralDb::open(&c.db)?;
             for (site, msg_id, json) in db.sales_since(parse_since(&since)?)? {
-                println!("{{\"site\":{},\"msg_id\":{},\"sale\":{json}}}", serde_json::json!(site), serde_json::json!(msg_id));
+                println!(
+                    "{{\"site\":{},\"msg_id\":{},\"sale\":{json}}}",
+                    serde_json::json!(site),
+                    serde_json::json!(msg_id)
+                );
             }
             Ok(())
         }
-        CentralCommand::PushPlans { file, site, all, version } => {
+        CentralCommand::PushPlans {
+            file,
+            site,
+            all,
+            version,
+        } => {
             let config = read_toml(&file)?;
             let version = version.unwrap_or_else(now_ms);
             let target = if all { None } else { site.as_deref() };
             let set = convert::plan_set(&config, version, target.unwrap_or("*"));
             let central = connect(c, false).await?;
             central.push_plans(target, set).await?;
-            eprintln!("plan set version {version} pushed to {}; `central watch` shows each site's report", target.unwrap_or("every site"));
+            eprintln!(
+                "plan set version {version} pushed to {}; `central watch` shows each site's report",
+                target.unwrap_or("every site")
+            );
             central.link().shutdown().await;
             Ok(())
         }
-        CentralCommand::PushRouters { file, site, version } => {
+        CentralCommand::PushRouters {
+            file,
+            site,
+            version,
+        } => {
             let config = read_toml(&file)?;
             let version = version.unwrap_or_else(now_ms);
             let central = connect(c, false).await?;
-            central.push_routers(&site, convert::router_settings(&config, version, &site)).await?;
+            central
+                .push_routers(&site, convert::router_settings(&config, version, &site))
+                .await?;
             eprintln!("router settings version {version} pushed to {site}");
             central.link().shutdown().await;
             Ok(())
         }
-        CentralCommand::Command { site, timeout_secs, command } => {
+        CentralCommand::Command {
+            site,
+            timeout_secs,
+            command,
+        } => {
             let db = CentralDb::open(&c.db)?;
             let mut central = connect(c, true).await?;
-            let (result, _) = central.command(&db, &site, command.into(), Duration::from_secs(timeout_secs)).await?;
+            let (result, _) = central
+                .command(
+                    &db,
+                    &site,
+                    command.into(),
+                    Duration::from_secs(timeout_secs),
+                )
+                .await?;
             println!("{}", serde_json::to_string_pretty(&result)?);
             central.shutdown(&db).await;
             Ok(())
@@ -236,16 +280,27 @@ pub fn json_line(r: &Received) -> String {
 
 fn keygen(path: &Path, force: bool) -> anyhow::Result<()> {
     if path.exists() && !force {
-        bail!("{} exists; use --force to replace it (sites will then refuse the old key's messages)", path.display());
+        bail!(
+            "{} exists; use --force to replace it (sites will then refuse the old key's messages)",
+            path.display()
+        );
     }
     let key = sign::generate().map_err(|e| anyhow::anyhow!("no random source: {e}"))?;
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create(true).truncate(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-    let mut f = opts.open(path).with_context(|| format!("cannot write {}", path.display()))?;
-    std::io::Write::write_all(&mut f, format!("{}\n", hex::encode(key.to_bytes())).as_bytes())?;
-    eprintln!("secret key written to {} (keep it on this machine only)", path.display());
+    let mut f = opts
+        .open(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    std::io::Write::write_all(
+        &mut f,
+        format!("{}\n", hex::encode(key.to_bytes())).as_bytes(),
+    )?;
+    eprintln!(
+        "secret key written to {} (keep it on this machine only)",
+        path.display()
+    );
     eprintln!("put this in each site's [central] central_public_key:");
     println!("{}", hex::encode(key.verifying_key().to_bytes()));
     Ok(())
@@ -263,7 +318,8 @@ fn parse_since(text: &str) -> anyhow::Result<u64> {
     if let Ok(secs) = text.parse::<u64>() {
         return Ok(secs * 1000);
     }
-    let back = firmware_config::Duration::parse(text).map_err(|e| anyhow::anyhow!("--since {text:?}: {e}"))?;
+    let back = firmware_config::Duration::parse(text)
+        .map_err(|e| anyhow::anyhow!("--since {text:?}: {e}"))?;
     Ok(now_ms().saturating_sub(back.std().as_millis() as u64))
 }
 
@@ -271,7 +327,8 @@ async fn connect(c: &ConnectArgs, subscribe: bool) -> anyhow::Result<Central> {
     let key_text = firmware_config::Secret::from_file(&c.key, "--key")?;
     let key = sign::parse_secret_key(key_text.expose())?;
     let tls = if c.tls {
-        let read = |p: &Path| std::fs::read(p).with_context(|| format!("cannot read {}", p.display()));
+        let read =
+            |p: &Path| std::fs::read(p).with_context(|| format!("cannot read {}", p.display()));
         let settings = TlsSettings {
             ca_pem: c.ca_file.as_deref().map(read).transpose()?,
             pin: match &c.fingerprint {
@@ -290,7 +347,11 @@ async fn connect(c: &ConnectArgs, subscribe: bool) -> anyhow::Result<Central> {
     } else {
         None
     };
-    let password = c.password_file.as_deref().map(|p| firmware_config::Secret::from_file(p, "--password-file")).transpose()?;
+    let password = c
+        .password_file
+        .as_deref()
+        .map(|p| firmware_config::Secret::from_file(p, "--password-file"))
+        .transpose()?;
     let config = LinkConfig {
         host: c.broker.clone(),
         port: c.port.unwrap_or(if c.tls { 8883 } else { 1883 }),
@@ -307,7 +368,11 @@ async fn connect(c: &ConnectArgs, subscribe: bool) -> anyhow::Result<Central> {
     };
     let central = Central::connect(config, key, &c.prefix, subscribe);
     if !central.wait_connected(Duration::from_secs(10)).await {
-        bail!("cannot reach the broker {}:{} within 10 s: check --broker, --port and --tls", c.broker, c.port.unwrap_or(1883));
+        bail!(
+            "cannot reach the broker {}:{} within 10 s: check --broker, --port and --tls",
+            c.broker,
+            c.port.unwrap_or(1883)
+        );
     }
     // Let the subscription settle before anything that expects an answer.
     tokio::time::sleep(Duration::from_millis(200)).await;

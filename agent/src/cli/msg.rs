@@ -46,9 +46,13 @@ pub enum MsgCommand {
 fn read_input(file: &Option<PathBuf>) -> anyhow::Result<Vec<u8>> {
     let mut buf = Vec::new();
     match file {
-        Some(path) => buf = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?,
+        Some(path) => {
+            buf = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?
+        }
         None => {
-            std::io::stdin().read_to_end(&mut buf).context("cannot read stdin")?;
+            std::io::stdin()
+                .read_to_end(&mut buf)
+                .context("cannot read stdin")?;
         }
     }
     Ok(buf)
@@ -66,17 +70,23 @@ pub fn decode_to_json(direction: Direction, bytes: &[u8]) -> anyhow::Result<Stri
 /// JSON to postcard.
 pub fn encode_from_json(direction: Direction, json: &[u8]) -> anyhow::Result<Vec<u8>> {
     let bytes = match direction {
-        Direction::Up => serde_json::from_slice::<Envelope<Up>>(json).context("not an up message in JSON")?.encode(),
-        Direction::Down => {
-            serde_json::from_slice::<Envelope<Down>>(json).context("not a down message in JSON")?.encode()
-        }
+        Direction::Up => serde_json::from_slice::<Envelope<Up>>(json)
+            .context("not an up message in JSON")?
+            .encode(),
+        Direction::Down => serde_json::from_slice::<Envelope<Down>>(json)
+            .context("not a down message in JSON")?
+            .encode(),
     };
     Ok(bytes)
 }
 
 pub async fn run(cmd: MsgCommand) -> anyhow::Result<()> {
     match cmd {
-        MsgCommand::Decode { direction, hex, file } => {
+        MsgCommand::Decode {
+            direction,
+            hex,
+            file,
+        } => {
             let input = read_input(&file)?;
             let bytes = if hex {
                 let text: String = String::from_utf8_lossy(&input).split_whitespace().collect();
@@ -86,7 +96,11 @@ pub async fn run(cmd: MsgCommand) -> anyhow::Result<()> {
             };
             println!("{}", decode_to_json(direction, &bytes)?);
         }
-        MsgCommand::Encode { direction, hex, file } => {
+        MsgCommand::Encode {
+            direction,
+            hex,
+            file,
+        } => {
             let bytes = encode_from_json(direction, &read_input(&file)?)?;
             let mut out = std::io::stdout().lock();
             if hex {
@@ -106,12 +120,20 @@ mod tests {
 
     #[test]
     fn a_sale_goes_to_json_and_back_to_the_same_bytes() {
-        let sale = SaleRecord { sale_id: "42".into(), code: "ABCD".into(), price: 5, ..Default::default() };
+        let sale = SaleRecord {
+            sale_id: "42".into(),
+            code: "ABCD".into(),
+            price: 5,
+            ..Default::default()
+        };
         let bytes = Envelope::new("sale-42", "s1", 7, Up::Sale(sale)).encode();
         let json = decode_to_json(Direction::Up, &bytes).unwrap();
         assert!(json.contains("\"Sale\""), "{json}");
         assert!(json.contains("\"sale_id\": \"42\""), "{json}");
-        assert_eq!(encode_from_json(Direction::Up, json.as_bytes()).unwrap(), bytes);
+        assert_eq!(
+            encode_from_json(Direction::Up, json.as_bytes()).unwrap(),
+            bytes
+        );
     }
 
     #[test]

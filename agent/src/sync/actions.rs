@@ -9,9 +9,15 @@ use super::messages::{AppliedReport, Command, CommandResult, PlanSet, RouterSett
 pub trait AgentActions: Send + Sync + 'static {
     /// Stores a new plan set, creates or updates the hotspot user profiles it needs and
     /// changes the kiosk's prices. `Err` says why nothing was applied.
-    fn apply_plans(&self, plans: PlanSet) -> impl Future<Output = Result<AppliedReport, String>> + Send;
+    fn apply_plans(
+        &self,
+        plans: PlanSet,
+    ) -> impl Future<Output = Result<AppliedReport, String>> + Send;
     /// Stores new router settings and tests each router; the report holds each status.
-    fn apply_routers(&self, routers: RouterSettings) -> impl Future<Output = Result<AppliedReport, String>> + Send;
+    fn apply_routers(
+        &self,
+        routers: RouterSettings,
+    ) -> impl Future<Output = Result<AppliedReport, String>> + Send;
     /// Runs one remote command.
     fn run_command(&self, command: Command) -> impl Future<Output = CommandResult> + Send;
     /// Counters for the periodic telemetry message.

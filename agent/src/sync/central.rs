@@ -13,7 +13,9 @@ use tokio::sync::mpsc;
 
 use super::envelope::{decode, Envelope};
 use super::link::{self, LinkConfig, LinkEvent, LinkHandle};
-use super::messages::{Ack, Command, CommandRequest, CommandResult, Down, PlanSet, RouterSettings, Up};
+use super::messages::{
+    Ack, Command, CommandRequest, CommandResult, Down, PlanSet, RouterSettings, Up,
+};
 use super::sign::sign;
 use super::site::{new_msg_id, now_ms};
 use super::topics::{central_subscriptions, parse_up, Topics, UpTopic};
@@ -26,7 +28,10 @@ pub enum CentralError {
     #[error("MQTT link closed: {0}")]
     Link(String),
     #[error("central database {path}: {source}")]
-    Db { path: String, source: rusqlite::Error },
+    Db {
+        path: String,
+        source: rusqlite::Error,
+    },
 }
 
 /// A message a site sent, as the central office saw it.
@@ -52,11 +57,27 @@ pub struct Central {
 
 impl Central {
     /// Connects; `subscribe` = receive what sites send (for `watch`, `command`).
-    pub fn connect(mut config: LinkConfig, key: SigningKey, prefix: &str, subscribe: bool) -> Central {
-        config.subscriptions = if subscribe { central_subscriptions(prefix) } else { Vec::new() };
+    pub fn connect(
+        mut config: LinkConfig,
+        key: SigningKey,
+        prefix: &str,
+        subscribe: bool,
+    ) -> Central {
+        config.subscriptions = if subscribe {
+            central_subscriptions(prefix)
+        } else {
+            Vec::new()
+        };
         let name = config.client_id.clone();
         let (link, events) = link::spawn(config);
-        Central { link, events, key, prefix: prefix.to_string(), name, pending_acks: HashMap::new() }
+        Central {
+            link,
+            events,
+            key,
+            prefix: prefix.to_string(),
+            name,
+            pending_acks: HashMap::new(),
+        }
     }
 
     pub fn link(&self) -> &LinkHandle {
@@ -65,7 +86,9 @@ impl Central {
 
     /// Waits for the connection, up to `timeout`.
     pub async fn wait_connected(&self, timeout: Duration) -> bool {
-        tokio::time::timeout(timeout, self.link.wait_connected()).await.is_ok()
+        tokio::time::timeout(timeout, self.link.wait_connected())
+            .await
+            .is_ok()
     }
 
     fn signed(&self, body: Down) -> Vec<u8> {
@@ -75,11 +98,18 @@ impl Central {
     }
 
     async fn publish(&self, topic: &str, bytes: Vec<u8>, retain: bool) -> Result<(), CentralError> {
-        self.link.publish(topic, bytes, true, retain).await.map_err(|e| CentralError::Link(e.to_string()))
+        self.link
+            .publish(topic, bytes, true, retain)
+            .await
+            .map_err(|e| CentralError::Link(e.to_string()))
     }
 
     /// Publishes a plan set, retained; `site` None = every site (`target` becomes `*`).
-    pub async fn push_plans(&self, site: Option<&str>, mut plans: PlanSet) -> Result<(), CentralError> {
+    pub async fn push_plans(
+        &self,
+        site: Option<&str>,
+        mut plans: PlanSet,
+    ) -> Result<(), CentralError> {
         let topic = match site {
             Some(s) => {
                 plans.target = s.to_string();
@@ -95,14 +125,24 @@ impl Central {
     }
 
     /// Publishes router settings for one site, retained.
-    pub async fn push_routers(&self, site: &str, mut routers: RouterSettings) -> Result<(), CentralError> {
+    pub async fn push_routers(
+        &self,
+        site: &str,
+        mut routers: RouterSettings,
+    ) -> Result<(), CentralError> {
         routers.target = site.to_string();
         let bytes = self.signed(Down::Routers(routers));
-        self.publish(&Topics::new(&self.prefix, site).routers(), bytes, true).await
+        self.publish(&Topics::new(&self.prefix, site).routers(), bytes, true)
+            .await
     }
 
     /// Publishes raw bytes (tests and operators replaying a captured message).
-    pub async fn publish_raw(&self, topic: &str, bytes: Vec<u8>, retain: bool) -> Result<(), CentralError> {
+    pub async fn publish_raw(
+        &self,
+        topic: &str,
+        bytes: Vec<u8>,
+        retain: bool,
+    ) -> Result<(), CentralError> {
         self.publish(topic, bytes, retain).await
     }
 
@@ -128,7 +168,8 @@ impl Central {
         timeout: Duration,
     ) -> Result<(CommandResult, Vec<Received>), CentralError> {
         let (request_id, bytes) = self.command_bytes(site, command, timeout);
-        self.publish(&Topics::new(&self.prefix, site).cmd(), bytes, false).await?;
+        self.publish(&Topics::new(&self.prefix, site).cmd(), bytes, false)
+            .await?;
         self.await_reply(db, site, &request_id, timeout).await
     }
 
@@ -145,7 +186,10 @@ impl Central {
         loop {
             let got = tokio::time::timeout_at(deadline, self.next(db)).await;
             let Ok(Some(r)) = got else {
-                return Err(CentralError::NoReply { site: site.into(), secs: timeout.as_secs() });
+                return Err(CentralError::NoReply {
+                    site: site.into(),
+                    secs: timeout.as_secs(),
+                });
             };
             if let Up::Reply(reply) = &r.envelope.body {
                 if reply.request_id == request_id {
@@ -172,8 +216,12 @@ impl Central {
                     }
                 }
             };
-            let LinkEvent::Message { topic, payload, .. } = event else { continue };
-            let Some(which) = parse_up(&self.prefix, &topic) else { continue };
+            let LinkEvent::Message { topic, payload, .. } = event else {
+                continue;
+            };
+            let Some(which) = parse_up(&self.prefix, &topic) else {
+                continue;
+            };
             let envelope = match decode::<Up>(&payload) {
                 Ok(d) => d.envelope,
                 Err(e) => {
@@ -189,7 +237,11 @@ impl Central {
                 tracing::warn!(topic, claimed = %envelope.site, "site id in the message differs from the topic; ignored");
                 continue;
             }
-            let first_time = if outbox { db.record(&site, &envelope).unwrap_or(true) } else { true };
+            let first_time = if outbox {
+                db.record(&site, &envelope).unwrap_or(true)
+            } else {
+                true
+            };
             if outbox {
                 let acks = self.pending_acks.entry(site.clone()).or_default();
                 acks.push(envelope.msg_id.clone());
@@ -197,7 +249,12 @@ impl Central {
                     self.flush_acks(db).await;
                 }
             }
-            return Some(Received { site, topic, envelope, first_time });
+            return Some(Received {
+                site,
+                topic,
+                envelope,
+                first_time,
+            });
         }
     }
 
@@ -211,7 +268,9 @@ impl Central {
         }
         for (site, msg_ids) in std::mem::take(&mut self.pending_acks) {
             let bytes = self.signed(Down::Ack(Ack { msg_ids }));
-            let _ = self.publish(&Topics::new(&self.prefix, &site).ack(), bytes, false).await;
+            let _ = self
+                .publish(&Topics::new(&self.prefix, &site).ack(), bytes, false)
+                .await;
         }
     }
 
@@ -230,9 +289,13 @@ pub struct CentralDb {
 impl CentralDb {
     pub fn open(path: &Path) -> Result<CentralDb, CentralError> {
         let name = path.display().to_string();
-        let err = |source| CentralError::Db { path: name.clone(), source };
+        let err = |source| CentralError::Db {
+            path: name.clone(),
+            source,
+        };
         let conn = Connection::open(path).map_err(err)?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(err)?;
         conn.execute_batch(
             "CREATE TABLE IF NOT EXISTS received (site TEXT NOT NULL, msg_id TEXT NOT NULL, kind TEXT NOT NULL, \
              time_ms INTEGER NOT NULL, received_ms INTEGER NOT NULL, json TEXT NOT NULL, PRIMARY KEY (site, msg_id));",
@@ -244,7 +307,10 @@ impl CentralDb {
     /// Stores a message in the open batch; `Ok(false)` if it was already there.
     /// Nothing is durable before [`CentralDb::commit`].
     pub fn record(&self, site: &str, env: &Envelope<Up>) -> Result<bool, CentralError> {
-        let err = |source| CentralError::Db { path: self.path.clone(), source };
+        let err = |source| CentralError::Db {
+            path: self.path.clone(),
+            source,
+        };
         if self.conn.is_autocommit() {
             self.conn.execute_batch("BEGIN").map_err(err)?;
         }
@@ -263,15 +329,24 @@ impl CentralDb {
         if !self.conn.is_autocommit() {
             self.conn
                 .execute_batch("COMMIT")
-                .map_err(|source| CentralError::Db { path: self.path.clone(), source })?;
+                .map_err(|source| CentralError::Db {
+                    path: self.path.clone(),
+                    source,
+                })?;
         }
         Ok(())
     }
 
     /// Sales received with a message time at or after `since_ms`, in arrival order:
     /// `(site, msg_id, sale as JSON)`.
-    pub fn sales_since(&self, since_ms: u64) -> Result<Vec<(String, String, String)>, CentralError> {
-        let err = |source| CentralError::Db { path: self.path.clone(), source };
+    pub fn sales_since(
+        &self,
+        since_ms: u64,
+    ) -> Result<Vec<(String, String, String)>, CentralError> {
+        let err = |source| CentralError::Db {
+            path: self.path.clone(),
+            source,
+        };
         let mut stmt = self
             .conn
             .prepare("SELECT site, msg_id, json FROM received WHERE kind = 'sale' AND time_ms >= ?1 ORDER BY rowid")

@@ -2,7 +2,9 @@
 //! both ways: the central tool reads operators' TOML, the agent applies what came down.
 
 use firmware_config::plans::ValidityFrom;
-use firmware_config::{ByteSize, Config, Duration, PlanConfig, ProfileConfig, RouterConfig, Secret, Transport};
+use firmware_config::{
+    ByteSize, Config, Duration, PlanConfig, ProfileConfig, RouterConfig, Secret, Transport,
+};
 
 use super::messages::{PlanSet, PlanSpec, ProfileSpec, RouterSettings, RouterSpec};
 
@@ -60,7 +62,11 @@ pub fn plan_config(s: &PlanSpec) -> PlanConfig {
         time_limit: d(s.time_limit_s),
         data_limit: s.data_limit_bytes.map(ByteSize),
         validity: d(s.validity_s),
-        validity_from: if s.validity_from_sale { ValidityFrom::Sale } else { ValidityFrom::FirstLogin },
+        validity_from: if s.validity_from_sale {
+            ValidityFrom::Sale
+        } else {
+            ValidityFrom::FirstLogin
+        },
         profile: s.profile.clone(),
         fair_use_profile: s.fair_use_profile.clone(),
         kiosk: s.kiosk,

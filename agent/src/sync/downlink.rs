@@ -4,7 +4,9 @@
 use ed25519_dalek::VerifyingKey;
 
 use super::envelope::decode;
-use super::messages::{CommandRequest, CommandResult, Down, Outcome, PlanSet, Reply, Report, RouterSettings, Up};
+use super::messages::{
+    CommandRequest, CommandResult, Down, Outcome, PlanSet, Reply, Report, RouterSettings, Up,
+};
 use super::sign::verify;
 use super::state::{check_command, check_version};
 use super::topics::DownTopic;
@@ -23,15 +25,24 @@ pub struct DownContext<'a> {
 /// What to do with a message that came down.
 #[derive(Debug, Clone, PartialEq)]
 pub enum DownAction {
-    ApplyPlans { msg_id: String, plans: PlanSet },
-    ApplyRouters { msg_id: String, routers: RouterSettings },
+    ApplyPlans {
+        msg_id: String,
+        plans: PlanSet,
+    },
+    ApplyRouters {
+        msg_id: String,
+        routers: RouterSettings,
+    },
     /// Checked for target and expiry; the caller still checks the id was never used.
     RunCommand(CommandRequest),
     Ack(Vec<String>),
     /// The retained message in force, delivered again on (re)subscribe: nothing to do.
     AlreadyInForce,
     /// Refused; `answer` (a report or a reply) goes back to the central office.
-    Refuse { reason: String, answer: Up },
+    Refuse {
+        reason: String,
+        answer: Up,
+    },
     /// Refused with nobody to tell (undecodable, or not worth an answer): logged only.
     Ignore(String),
 }
@@ -51,7 +62,10 @@ fn refused_report(subject: &str, version: u64, msg_id: &str, reason: &str) -> Do
 fn refused_reply(request_id: &str, reason: &str) -> DownAction {
     DownAction::Refuse {
         reason: reason.to_string(),
-        answer: Up::Reply(Reply { request_id: request_id.into(), result: CommandResult::Err(reason.to_string()) }),
+        answer: Up::Reply(Reply {
+            request_id: request_id.into(),
+            result: CommandResult::Err(reason.to_string()),
+        }),
     }
 }
 
@@ -69,16 +83,26 @@ pub fn judge(topic: DownTopic, bytes: &[u8], retain: bool, ctx: &DownContext<'_>
             if let Some(e) = signature {
                 return refused_report("plans", plans.version, msg_id, &e.to_string());
             }
-            let wanted = if topic == DownTopic::FleetPlans { "*" } else { ctx.site };
+            let wanted = if topic == DownTopic::FleetPlans {
+                "*"
+            } else {
+                ctx.site
+            };
             if plans.target != wanted {
-                let reason = format!("plan set is for {:?}, this topic carries {wanted:?}", plans.target);
+                let reason = format!(
+                    "plan set is for {:?}, this topic carries {wanted:?}",
+                    plans.target
+                );
                 return refused_report("plans", plans.version, msg_id, &reason);
             }
             if retain && plans.version == ctx.plans_in_force.0 && msg_id == ctx.plans_in_force.1 {
                 return DownAction::AlreadyInForce;
             }
             match check_version(plans.version, ctx.plans_in_force.0) {
-                Ok(()) => DownAction::ApplyPlans { msg_id: msg_id.into(), plans },
+                Ok(()) => DownAction::ApplyPlans {
+                    msg_id: msg_id.into(),
+                    plans,
+                },
                 Err(reason) => refused_report("plans", plans.version, msg_id, &reason),
             }
         }
@@ -87,14 +111,23 @@ pub fn judge(topic: DownTopic, bytes: &[u8], retain: bool, ctx: &DownContext<'_>
                 return refused_report("routers", routers.version, msg_id, &e.to_string());
             }
             if routers.target != ctx.site {
-                let reason = format!("router settings are for {:?}, this is {:?}", routers.target, ctx.site);
+                let reason = format!(
+                    "router settings are for {:?}, this is {:?}",
+                    routers.target, ctx.site
+                );
                 return refused_report("routers", routers.version, msg_id, &reason);
             }
-            if retain && routers.version == ctx.routers_in_force.0 && msg_id == ctx.routers_in_force.1 {
+            if retain
+                && routers.version == ctx.routers_in_force.0
+                && msg_id == ctx.routers_in_force.1
+            {
                 return DownAction::AlreadyInForce;
             }
             match check_version(routers.version, ctx.routers_in_force.0) {
-                Ok(()) => DownAction::ApplyRouters { msg_id: msg_id.into(), routers },
+                Ok(()) => DownAction::ApplyRouters {
+                    msg_id: msg_id.into(),
+                    routers,
+                },
                 Err(reason) => refused_report("routers", routers.version, msg_id, &reason),
             }
         }
@@ -140,7 +173,11 @@ mod tests {
             format!("p{version}"),
             "central",
             0,
-            Down::Plans(PlanSet { version, target: target.into(), ..Default::default() }),
+            Down::Plans(PlanSet {
+                version,
+                target: target.into(),
+                ..Default::default()
+            }),
         );
         sign(&mut env, &key());
         env.encode()
@@ -148,7 +185,13 @@ mod tests {
 
     fn judge_at(topic: DownTopic, bytes: &[u8], retain: bool, in_force: (u64, &str)) -> DownAction {
         let pk = key().verifying_key();
-        let ctx = DownContext { site: "s1", key: &pk, plans_in_force: in_force, routers_in_force: (0, ""), now_ms: 1000 };
+        let ctx = DownContext {
+            site: "s1",
+            key: &pk,
+            plans_in_force: in_force,
+            routers_in_force: (0, ""),
+            now_ms: 1000,
+        };
         judge(topic, bytes, retain, &ctx)
     }
 
@@ -160,19 +203,37 @@ mod tests {
 
     #[test]
     fn the_retained_set_in_force_is_quietly_recognised_but_a_replay_is_refused() {
-        assert_eq!(judge_at(DownTopic::Plans, &plans(5, "s1"), true, (5, "p5")), DownAction::AlreadyInForce);
+        assert_eq!(
+            judge_at(DownTopic::Plans, &plans(5, "s1"), true, (5, "p5")),
+            DownAction::AlreadyInForce
+        );
         let replay = judge_at(DownTopic::Plans, &plans(5, "s1"), false, (5, "p5"));
-        assert!(matches!(replay, DownAction::Refuse { reason, .. } if reason.contains("not newer")));
+        assert!(
+            matches!(replay, DownAction::Refuse { reason, .. } if reason.contains("not newer"))
+        );
     }
 
     #[test]
     fn a_set_for_another_site_or_signed_by_another_key_is_refused_with_a_report() {
         let other_site = judge_at(DownTopic::Plans, &plans(5, "s2"), false, (0, ""));
-        assert!(matches!(other_site, DownAction::Refuse { answer: Up::Report(r), .. } if r.version == 5));
-        let mut env = Envelope::new("x", "c", 0, Down::Plans(PlanSet { version: 9, target: "s1".into(), ..Default::default() }));
+        assert!(
+            matches!(other_site, DownAction::Refuse { answer: Up::Report(r), .. } if r.version == 5)
+        );
+        let mut env = Envelope::new(
+            "x",
+            "c",
+            0,
+            Down::Plans(PlanSet {
+                version: 9,
+                target: "s1".into(),
+                ..Default::default()
+            }),
+        );
         sign(&mut env, &SigningKey::from_bytes(&[2u8; 32]));
         let forged = judge_at(DownTopic::Plans, &env.encode(), false, (0, ""));
-        assert!(matches!(forged, DownAction::Refuse { reason, .. } if reason.contains("signature")));
+        assert!(
+            matches!(forged, DownAction::Refuse { reason, .. } if reason.contains("signature"))
+        );
     }
 
     #[test]
@@ -190,7 +251,10 @@ mod tests {
         );
         sign(&mut env, &key());
         match judge_at(DownTopic::Cmd, &env.encode(), false, (0, "")) {
-            DownAction::Refuse { answer: Up::Reply(r), reason } => {
+            DownAction::Refuse {
+                answer: Up::Reply(r),
+                reason,
+            } => {
                 assert_eq!(r.request_id, "r1");
                 assert!(reason.contains("expired"), "{reason}");
             }
@@ -200,11 +264,33 @@ mod tests {
 
     #[test]
     fn garbage_and_misplaced_messages_are_only_logged() {
-        assert!(matches!(judge_at(DownTopic::Ack, b"\x01garbage", false, (0, "")), DownAction::Ignore(_)));
-        assert!(matches!(judge_at(DownTopic::Cmd, &plans(5, "s1"), false, (0, "")), DownAction::Ignore(_)));
-        let mut ack = Envelope::new("a", "c", 0, Down::Ack(Ack { msg_ids: vec!["sale-1".into()] }));
-        assert!(matches!(judge_at(DownTopic::Ack, &ack.encode(), false, (0, "")), DownAction::Ignore(_)), "unsigned");
+        assert!(matches!(
+            judge_at(DownTopic::Ack, b"\x01garbage", false, (0, "")),
+            DownAction::Ignore(_)
+        ));
+        assert!(matches!(
+            judge_at(DownTopic::Cmd, &plans(5, "s1"), false, (0, "")),
+            DownAction::Ignore(_)
+        ));
+        let mut ack = Envelope::new(
+            "a",
+            "c",
+            0,
+            Down::Ack(Ack {
+                msg_ids: vec!["sale-1".into()],
+            }),
+        );
+        assert!(
+            matches!(
+                judge_at(DownTopic::Ack, &ack.encode(), false, (0, "")),
+                DownAction::Ignore(_)
+            ),
+            "unsigned"
+        );
         sign(&mut ack, &key());
-        assert_eq!(judge_at(DownTopic::Ack, &ack.encode(), false, (0, "")), DownAction::Ack(vec!["sale-1".into()]));
+        assert_eq!(
+            judge_at(DownTopic::Ack, &ack.encode(), false, (0, "")),
+            DownAction::Ack(vec!["sale-1".into()])
+        );
     }
 }

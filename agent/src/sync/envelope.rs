@@ -57,7 +57,12 @@ struct Unsigned<B> {
 
 impl<B: Serialize + Clone> Envelope<B> {
     /// A new unsigned envelope at `SCHEMA_VERSION`.
-    pub fn new(msg_id: impl Into<String>, site: impl Into<String>, time_ms: u64, body: B) -> Envelope<B> {
+    pub fn new(
+        msg_id: impl Into<String>,
+        site: impl Into<String>,
+        time_ms: u64,
+        body: B,
+    ) -> Envelope<B> {
         Envelope {
             schema: SCHEMA_VERSION,
             msg_id: msg_id.into(),
@@ -117,11 +122,11 @@ pub fn decode<B: DeserializeOwned>(bytes: &[u8]) -> Result<Decoded<'_, B>, Decod
     if schema != SCHEMA_VERSION {
         return Err(DecodeError::UnknownSchema(schema));
     }
-    let (unsigned, rest) =
-        postcard::take_from_bytes::<Unsigned<B>>(bytes).map_err(|e| DecodeError::Malformed(e.to_string()))?;
+    let (unsigned, rest) = postcard::take_from_bytes::<Unsigned<B>>(bytes)
+        .map_err(|e| DecodeError::Malformed(e.to_string()))?;
     let signed_bytes = &bytes[..bytes.len() - rest.len()];
-    let (sig, rest) =
-        postcard::take_from_bytes::<Option<Vec<u8>>>(rest).map_err(|e| DecodeError::Malformed(e.to_string()))?;
+    let (sig, rest) = postcard::take_from_bytes::<Option<Vec<u8>>>(rest)
+        .map_err(|e| DecodeError::Malformed(e.to_string()))?;
     if !rest.is_empty() {
         return Err(DecodeError::Trailing(rest.len()));
     }
@@ -145,7 +150,15 @@ mod tests {
 
     #[test]
     fn an_event_encodes_field_by_field() {
-        let env = Envelope::new("e1", "s", 300, Up::Event(Event { name: "x".into(), detail: String::new() }));
+        let env = Envelope::new(
+            "e1",
+            "s",
+            300,
+            Up::Event(Event {
+                name: "x".into(),
+                detail: String::new(),
+            }),
+        );
         let bytes = env.encode();
         #[rustfmt::skip]
         let expected = [
@@ -166,17 +179,49 @@ mod tests {
 
     #[test]
     fn raw_encoding_of_a_stored_body_equals_the_typed_encoding() {
-        let body = Up::Event(Event { name: "boot".into(), detail: "ok".into() });
+        let body = Up::Event(Event {
+            name: "boot".into(),
+            detail: "ok".into(),
+        });
         let stored = postcard::to_stdvec(&body).unwrap();
         let env = Envelope::new("m-1", "site", 1_700_000_000_000, body);
-        assert_eq!(encode_raw("m-1", "site", 1_700_000_000_000, &stored), env.encode());
+        assert_eq!(
+            encode_raw("m-1", "site", 1_700_000_000_000, &stored),
+            env.encode()
+        );
+    }
+
+    #[test]
+    fn the_readme_sale_example_is_what_the_encoder_produces() {
+        let sale = crate::sync::messages::SaleRecord {
+            sale_id: "42".into(),
+            code: "K7H3".into(),
+            plan_id: "1h".into(),
+            price: 5,
+            currency: "PHP".into(),
+            sold_at_ms: 1_795_000_000_000,
+            router: "main".into(),
+            state: "delivered".into(),
+            channel: "coins".into(),
+        };
+        let bytes =
+            Envelope::new("sale-42", "site-001", 1_795_000_000_000, Up::Sale(sale)).encode();
+        assert_eq!(bytes.len(), 99);
+        assert_eq!(
+            hex::encode(bytes),
+            "010773616c652d343208736974652d30303180bcd9f29e3401023432044b374833023168050350485080bcd9f29e34\
+             046d61696e0964656c69766572656405636f696e7300"
+        );
     }
 
     #[test]
     fn another_schema_version_is_refused_by_number() {
         let mut bytes = Envelope::new("e1", "s", 1, Up::Event(Event::default())).encode();
         bytes[0] = 0x02;
-        assert_eq!(decode::<Up>(&bytes).unwrap_err(), DecodeError::UnknownSchema(2));
+        assert_eq!(
+            decode::<Up>(&bytes).unwrap_err(),
+            DecodeError::UnknownSchema(2)
+        );
     }
 
     #[test]
@@ -189,6 +234,9 @@ mod tests {
         long.push(0);
         assert_eq!(decode::<Up>(&long).unwrap_err(), DecodeError::Trailing(1));
         assert!(decode::<Up>(&[0x01, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]).is_err());
-        assert!(decode::<Up>(&[0x01, 0x02, b'a', b'b', 0x00, 0x00, 0x09]).is_err(), "no Up variant 9");
+        assert!(
+            decode::<Up>(&[0x01, 0x02, b'a', b'b', 0x00, 0x00, 0x09]).is_err(),
+            "no Up variant 9"
+        );
     }
 }

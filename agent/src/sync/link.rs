@@ -39,7 +39,11 @@ pub struct LinkConfig {
 pub enum LinkEvent {
     Connected,
     Disconnected(String),
-    Message { topic: String, payload: Bytes, retain: bool },
+    Message {
+        topic: String,
+        payload: Bytes,
+        retain: bool,
+    },
 }
 
 /// Why a publish did not reach the link task.
@@ -57,8 +61,18 @@ pub struct LinkHandle {
 
 impl LinkHandle {
     /// Queues a message (waits while the request queue is full).
-    pub async fn publish(&self, topic: &str, payload: Vec<u8>, qos1: bool, retain: bool) -> Result<(), LinkClosed> {
-        let qos = if qos1 { QoS::AtLeastOnce } else { QoS::AtMostOnce };
+    pub async fn publish(
+        &self,
+        topic: &str,
+        payload: Vec<u8>,
+        qos1: bool,
+        retain: bool,
+    ) -> Result<(), LinkClosed> {
+        let qos = if qos1 {
+            QoS::AtLeastOnce
+        } else {
+            QoS::AtMostOnce
+        };
         self.client
             .publish(topic, qos, retain, payload)
             .await
@@ -98,14 +112,25 @@ pub fn spawn(config: LinkConfig) -> (LinkHandle, mpsc::UnboundedReceiver<LinkEve
     options.set_max_packet_size(1 << 20, 1 << 20);
     options.set_inflight(100);
     if let Some(user) = &config.username {
-        let pass = config.password.as_ref().map(|p| p.expose().to_string()).unwrap_or_default();
+        let pass = config
+            .password
+            .as_ref()
+            .map(|p| p.expose().to_string())
+            .unwrap_or_default();
         options.set_credentials(user.clone(), pass);
     }
     if let Some(tls) = &config.tls {
-        options.set_transport(Transport::tls_with_config(rumqttc::TlsConfiguration::Rustls(tls.clone())));
+        options.set_transport(Transport::tls_with_config(
+            rumqttc::TlsConfiguration::Rustls(tls.clone()),
+        ));
     }
     if let Some((topic, payload)) = &config.last_will {
-        options.set_last_will(LastWill::new(topic.clone(), payload.clone(), QoS::AtLeastOnce, true));
+        options.set_last_will(LastWill::new(
+            topic.clone(),
+            payload.clone(),
+            QoS::AtLeastOnce,
+            true,
+        ));
     }
     let (client, mut eventloop) = AsyncClient::new(options, 256);
     let (up_tx, up_rx) = watch::channel(false);
@@ -113,7 +138,11 @@ pub fn spawn(config: LinkConfig) -> (LinkHandle, mpsc::UnboundedReceiver<LinkEve
     // channel here could deadlock the two. Incoming volume is bounded by the broker.
     let (event_tx, event_rx) = mpsc::unbounded_channel();
     let stop = CancellationToken::new();
-    let handle = LinkHandle { client: client.clone(), connected: up_rx, stop: stop.clone() };
+    let handle = LinkHandle {
+        client: client.clone(),
+        connected: up_rx,
+        stop: stop.clone(),
+    };
     let span = tracing::info_span!("mqtt", broker = %format!("{}:{}", config.host, config.port));
     let task = async move {
         let mut backoff = config.backoff_min;
@@ -140,7 +169,11 @@ pub fn spawn(config: LinkConfig) -> (LinkHandle, mpsc::UnboundedReceiver<LinkEve
                     let _ = event_tx.send(LinkEvent::Connected);
                 }
                 Ok(Event::Incoming(Packet::Publish(p))) => {
-                    let _ = event_tx.send(LinkEvent::Message { topic: p.topic, payload: p.payload, retain: p.retain });
+                    let _ = event_tx.send(LinkEvent::Message {
+                        topic: p.topic,
+                        payload: p.payload,
+                        retain: p.retain,
+                    });
                 }
                 Ok(Event::Outgoing(rumqttc::Outgoing::Disconnect)) => {
                     let _ = up_tx.send(false);

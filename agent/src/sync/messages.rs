@@ -193,7 +193,11 @@ pub enum Command {
     /// 0: connect to a router (the first one when `None`) and report its status.
     TestRouter { router: Option<String> },
     /// 1: hotspot users, optionally only active ones or one profile's.
-    ListUsers { router: Option<String>, active: Option<bool>, profile: Option<String> },
+    ListUsers {
+        router: Option<String>,
+        active: Option<bool>,
+        profile: Option<String>,
+    },
     /// 2: hotspot user profiles on the router.
     ListProfiles { router: Option<String> },
     /// 3: sell `count` vouchers of a plan without coins (recorded as channel `remote`).

@@ -14,9 +14,9 @@ pub mod envelope;
 pub mod link;
 pub mod messages;
 pub mod outbox;
+pub mod setup;
 pub mod sign;
 pub mod site;
-pub mod setup;
 pub mod state;
 pub mod tls;
 pub mod topics;
@@ -24,6 +24,8 @@ pub mod topics;
 pub use actions::AgentActions;
 pub use envelope::{decode, DecodeError, Envelope, SCHEMA_VERSION};
 pub use messages::*;
-pub use outbox::{outbox_payload, outbox_payload_for_sale, OutboxEntry, OutboxError, OutboxStore, SqliteOutbox};
+pub use outbox::{
+    outbox_payload, outbox_payload_for_sale, OutboxEntry, OutboxError, OutboxStore, SqliteOutbox,
+};
 pub use site::{spawn as spawn_site, SiteHandle, SiteSettings};
 pub use state::SyncState;

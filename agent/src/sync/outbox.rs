@@ -30,8 +30,13 @@ pub struct OutboxEntry {
 /// Why the outbox could not be read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum OutboxError {
-    #[error("outbox database {path}: {source}; check the state directory is writable and not full")]
-    Sqlite { path: String, source: rusqlite::Error },
+    #[error(
+        "outbox database {path}: {source}; check the state directory is writable and not full"
+    )]
+    Sqlite {
+        path: String,
+        source: rusqlite::Error,
+    },
     #[error("outbox lock poisoned by a panic in another thread; restart the agent")]
     Poisoned,
 }
@@ -40,7 +45,13 @@ pub enum OutboxError {
 /// on tokio's blocking pool.
 pub trait OutboxStore: Send + Sync + 'static {
     /// Adds a message; `Ok(false)` when that `msg_id` is already queued.
-    fn enqueue(&self, msg_id: &str, kind: &str, payload: &[u8], created_at_ms: u64) -> Result<bool, OutboxError>;
+    fn enqueue(
+        &self,
+        msg_id: &str,
+        kind: &str,
+        payload: &[u8],
+        created_at_ms: u64,
+    ) -> Result<bool, OutboxError>;
     /// The oldest `limit` unacknowledged messages, oldest first.
     fn pending(&self, limit: usize) -> Result<Vec<OutboxEntry>, OutboxError>;
     /// Records that these messages were just sent.
@@ -54,14 +65,19 @@ pub trait OutboxStore: Send + Sync + 'static {
 /// The message id, outbox kind and payload for a sale. Called inside the sale's own
 /// transaction, so the sale and its outbox row commit together.
 pub fn outbox_payload_for_sale(sale: &SaleRecord) -> (String, &'static str, Vec<u8>) {
-    let (msg_id, kind, payload) = outbox_payload(&format!("sale-{}", sale.sale_id), &Up::Sale(sale.clone()));
+    let (msg_id, kind, payload) =
+        outbox_payload(&format!("sale-{}", sale.sale_id), &Up::Sale(sale.clone()));
     (msg_id, kind, payload)
 }
 
 /// The same for any message body: `(msg_id, kind, postcard bytes)`.
 pub fn outbox_payload(msg_id: &str, body: &Up) -> (String, &'static str, Vec<u8>) {
     // Encoding owned data into a Vec cannot fail.
-    (msg_id.to_string(), body.kind(), postcard::to_stdvec(body).unwrap_or_default())
+    (
+        msg_id.to_string(),
+        body.kind(),
+        postcard::to_stdvec(body).unwrap_or_default(),
+    )
 }
 
 /// Whether an entry should be sent now: never sent, or unacknowledged for longer than
@@ -83,23 +99,44 @@ pub struct SqliteOutbox {
 impl SqliteOutbox {
     pub fn open(path: &Path) -> Result<SqliteOutbox, OutboxError> {
         let name = path.display().to_string();
-        let err = |source| OutboxError::Sqlite { path: name.clone(), source };
+        let err = |source| OutboxError::Sqlite {
+            path: name.clone(),
+            source,
+        };
         let conn = Connection::open(path).map_err(err)?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
-        conn.pragma_update(None, "synchronous", "FULL").map_err(err)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(err)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(err)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(err)?;
         conn.execute_batch(OUTBOX_DDL).map_err(err)?;
-        Ok(SqliteOutbox { conn: Mutex::new(conn), path: name })
+        Ok(SqliteOutbox {
+            conn: Mutex::new(conn),
+            path: name,
+        })
     }
 
-    fn with<T>(&self, f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>) -> Result<T, OutboxError> {
+    fn with<T>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, OutboxError> {
         let mut conn = self.conn.lock().map_err(|_| OutboxError::Poisoned)?;
-        f(&mut conn).map_err(|source| OutboxError::Sqlite { path: self.path.clone(), source })
+        f(&mut conn).map_err(|source| OutboxError::Sqlite {
+            path: self.path.clone(),
+            source,
+        })
     }
 }
 
 impl OutboxStore for SqliteOutbox {
-    fn enqueue(&self, msg_id: &str, kind: &str, payload: &[u8], created_at_ms: u64) -> Result<bool, OutboxError> {
+    fn enqueue(
+        &self,
+        msg_id: &str,
+        kind: &str,
+        payload: &[u8],
+        created_at_ms: u64,
+    ) -> Result<bool, OutboxError> {
         self.with(|c| {
             c.execute(
                 "INSERT OR IGNORE INTO outbox (msg_id, kind, payload, created_at_ms) VALUES (?1, ?2, ?3, ?4)",
@@ -161,7 +198,10 @@ impl OutboxStore for SqliteOutbox {
     }
 
     fn backlog(&self) -> Result<u64, OutboxError> {
-        self.with(|c| c.query_row("SELECT COUNT(*) FROM outbox", [], |r| r.get::<_, i64>(0)).map(|n| n as u64))
+        self.with(|c| {
+            c.query_row("SELECT COUNT(*) FROM outbox", [], |r| r.get::<_, i64>(0))
+                .map(|n| n as u64)
+        })
     }
 }
 
@@ -170,7 +210,12 @@ mod tests {
     use super::*;
 
     fn sale(id: u32) -> SaleRecord {
-        SaleRecord { sale_id: id.to_string(), code: format!("C{id}"), price: 5, ..Default::default() }
+        SaleRecord {
+            sale_id: id.to_string(),
+            code: format!("C{id}"),
+            price: 5,
+            ..Default::default()
+        }
     }
 
     #[test]
@@ -182,7 +227,10 @@ mod tests {
             assert!(store.enqueue(&id, kind, &payload, 1000 + i as u64).unwrap());
         }
         let (id, kind, payload) = outbox_payload_for_sale(&sale(0));
-        assert!(!store.enqueue(&id, kind, &payload, 9).unwrap(), "the same sale twice is one message");
+        assert!(
+            !store.enqueue(&id, kind, &payload, 9).unwrap(),
+            "the same sale twice is one message"
+        );
         let first = store.pending(3).unwrap();
         let ids: Vec<_> = first.iter().map(|e| e.msg_id.as_str()).collect();
         assert_eq!(ids, ["sale-0", "sale-1", "sale-2"]);
@@ -200,7 +248,10 @@ mod tests {
         let (_, kind, payload) = outbox_payload_for_sale(&sale(7));
         assert_eq!(kind, "sale");
         assert_eq!(payload[0], 0x01, "Up variant 1 = Sale");
-        assert_eq!(postcard::from_bytes::<Up>(&payload).unwrap(), Up::Sale(sale(7)));
+        assert_eq!(
+            postcard::from_bytes::<Up>(&payload).unwrap(),
+            Up::Sale(sale(7))
+        );
     }
 
     #[test]
@@ -223,6 +274,9 @@ mod tests {
         assert!(!is_due(&e, 13_999, 1000));
         assert!(is_due(&e, 14_000, 1000));
         e.attempts = 500;
-        assert!(is_due(&e, 10_000 + 64_000, 1000), "capped at 64x, still resent");
+        assert!(
+            is_due(&e, 10_000 + 64_000, 1000),
+            "capped at 64x, still resent"
+        );
     }
 }

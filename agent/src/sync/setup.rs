@@ -16,7 +16,11 @@ pub enum SetupError {
     #[error("{0}")]
     Config(#[from] ConfigError),
     #[error("cannot read {key} file {file}: {message}")]
-    File { key: &'static str, file: String, message: String },
+    File {
+        key: &'static str,
+        file: String,
+        message: String,
+    },
     #[error("[central] TLS: {0}")]
     Tls(#[from] TlsError),
     #[error("[central] central_public_key is not a valid ed25519 public key: print it with `hotspot-agent central keygen`")]
@@ -24,17 +28,28 @@ pub enum SetupError {
 }
 
 fn read(path: &Path, key: &'static str) -> Result<Vec<u8>, SetupError> {
-    std::fs::read(path).map_err(|e| SetupError::File { key, file: path.display().to_string(), message: e.to_string() })
+    std::fs::read(path).map_err(|e| SetupError::File {
+        key,
+        file: path.display().to_string(),
+        message: e.to_string(),
+    })
 }
 
 /// The link settings for `[central]`, as client `client_id`.
 pub fn link_config(c: &CentralConfig, client_id: &str) -> Result<LinkConfig, SetupError> {
     let tls = if c.tls {
         let settings = TlsSettings {
-            ca_pem: c.ca_file.as_deref().map(|p| read(p, "central.ca_file")).transpose()?,
+            ca_pem: c
+                .ca_file
+                .as_deref()
+                .map(|p| read(p, "central.ca_file"))
+                .transpose()?,
             pin: c.fingerprint_bytes(),
             client_auth: match (&c.client_cert, &c.client_key) {
-                (Some(cert), Some(key)) => Some((read(cert, "central.client_cert")?, read(key, "central.client_key")?)),
+                (Some(cert), Some(key)) => Some((
+                    read(cert, "central.client_cert")?,
+                    read(key, "central.client_key")?,
+                )),
                 _ => None,
             },
         };
@@ -61,7 +76,8 @@ pub fn link_config(c: &CentralConfig, client_id: &str) -> Result<LinkConfig, Set
 /// The site settings for a whole configuration.
 pub fn site_settings(config: &Config) -> Result<SiteSettings, SetupError> {
     let c = &config.central;
-    let central_key = super::sign::parse_public_key(&c.central_public_key).map_err(|_| SetupError::Key)?;
+    let central_key =
+        super::sign::parse_public_key(&c.central_public_key).map_err(|_| SetupError::Key)?;
     Ok(SiteSettings {
         site: config.agent.site_id.clone(),
         topic_prefix: c.topic_prefix.clone(),
@@ -75,5 +91,8 @@ pub fn site_settings(config: &Config) -> Result<SiteSettings, SetupError> {
 
 /// The site's MQTT client id: stable, so the broker keeps its persistent session.
 pub fn site_client_id(config: &Config) -> String {
-    format!("{}-site-{}", config.central.topic_prefix, config.agent.site_id)
+    format!(
+        "{}-site-{}",
+        config.central.topic_prefix, config.agent.site_id
+    )
 }

@@ -24,18 +24,24 @@ pub enum SignError {
 
 /// Parses a 32-byte key written as hex or base64.
 pub fn parse_key_bytes(text: &str, what: &str) -> Result<[u8; 32], SignError> {
-    firmware_config::central::parse_key32(text).ok_or_else(|| SignError::BadKey { what: what.into() })
+    firmware_config::central::parse_key32(text)
+        .ok_or_else(|| SignError::BadKey { what: what.into() })
 }
 
 /// The central office's public key from its text form.
 pub fn parse_public_key(text: &str) -> Result<VerifyingKey, SignError> {
     let bytes = parse_key_bytes(text, "public key")?;
-    VerifyingKey::from_bytes(&bytes).map_err(|_| SignError::BadKey { what: "public key".into() })
+    VerifyingKey::from_bytes(&bytes).map_err(|_| SignError::BadKey {
+        what: "public key".into(),
+    })
 }
 
 /// The central office's secret key from its text form.
 pub fn parse_secret_key(text: &str) -> Result<SigningKey, SignError> {
-    Ok(SigningKey::from_bytes(&parse_key_bytes(text, "secret key")?))
+    Ok(SigningKey::from_bytes(&parse_key_bytes(
+        text,
+        "secret key",
+    )?))
 }
 
 /// A fresh key pair from the operating system's random source.
@@ -60,10 +66,15 @@ pub fn sign<B: Serialize + Clone>(envelope: &mut Envelope<B>, key: &SigningKey) 
 }
 
 /// Checks a signature over the bytes it covers.
-pub fn verify(signed_bytes: &[u8], sig: Option<&[u8]>, key: &VerifyingKey) -> Result<(), SignError> {
+pub fn verify(
+    signed_bytes: &[u8],
+    sig: Option<&[u8]>,
+    key: &VerifyingKey,
+) -> Result<(), SignError> {
     let sig = sig.ok_or(SignError::Unsigned)?;
     let sig = Signature::from_slice(sig).map_err(|_| SignError::BadSignature)?;
-    key.verify(&tagged(signed_bytes), &sig).map_err(|_| SignError::BadSignature)
+    key.verify(&tagged(signed_bytes), &sig)
+        .map_err(|_| SignError::BadSignature)
 }
 
 #[cfg(test)]
@@ -86,7 +97,14 @@ mod tests {
     fn a_signed_message_verifies_and_any_flipped_byte_does_not() {
         let sk = parse_secret_key(SECRET).unwrap();
         let pk = parse_public_key(PUBLIC).unwrap();
-        let mut env = Envelope::new("a1", "central", 5, Down::Ack(Ack { msg_ids: vec!["sale-1".into()] }));
+        let mut env = Envelope::new(
+            "a1",
+            "central",
+            5,
+            Down::Ack(Ack {
+                msg_ids: vec!["sale-1".into()],
+            }),
+        );
         sign(&mut env, &sk);
         let bytes = env.encode();
         let d = decode::<Down>(&bytes).unwrap();
@@ -95,9 +113,32 @@ mod tests {
             let mut t = bytes.clone();
             t[i] ^= 0x01;
             if let Ok(d) = decode::<Down>(&t) {
-                assert!(verify(d.signed_bytes, d.envelope.sig.as_deref(), &pk).is_err(), "flip at {i}");
+                assert!(
+                    verify(d.signed_bytes, d.envelope.sig.as_deref(), &pk).is_err(),
+                    "flip at {i}"
+                );
             }
         }
+    }
+
+    #[test]
+    fn the_readme_test_vector_is_what_signing_produces() {
+        let mut ack = Envelope::new(
+            "down-1",
+            "hotspot-central",
+            1_795_000_001_000,
+            Down::Ack(Ack {
+                msg_ids: vec!["sale-42".into()],
+            }),
+        );
+        sign(&mut ack, &parse_secret_key(SECRET).unwrap());
+        let signed_part =
+            "0106646f776e2d310f686f7473706f742d63656e7472616ce8c3d9f29e3403010773616c652d3432";
+        assert_eq!(hex::encode(ack.signed_part()), signed_part);
+        let sig = "5081f02b55a1e9c6f5c6ebb110a9fee630420379c9a3d90fede0f2a225a3b806\
+                   2b2aa0dfab98f93b0fb6c074f59a57f318a7ad35b384bc16fa1a84abd10e540c";
+        // sig field: 01 (Some), 40 (length 64), then the signature.
+        assert_eq!(hex::encode(ack.encode()), format!("{signed_part}0140{sig}"));
     }
 
     #[test]
@@ -105,8 +146,14 @@ mod tests {
         let other = SigningKey::from_bytes(&[7u8; 32]);
         let pk = parse_public_key(PUBLIC).unwrap();
         let mut env = Envelope::new("a1", "central", 5, Down::Ack(Ack::default()));
-        assert_eq!(verify(&env.signed_part(), None, &pk), Err(SignError::Unsigned));
+        assert_eq!(
+            verify(&env.signed_part(), None, &pk),
+            Err(SignError::Unsigned)
+        );
         sign(&mut env, &other);
-        assert_eq!(verify(&env.signed_part(), env.sig.as_deref(), &pk), Err(SignError::BadSignature));
+        assert_eq!(
+            verify(&env.signed_part(), env.sig.as_deref(), &pk),
+            Err(SignError::BadSignature)
+        );
     }
 }

@@ -54,10 +54,17 @@ impl SiteHandle {
 
     /// Publishes "offline" (retained), disconnects cleanly and stops the tasks.
     pub async fn shutdown(&self) {
-        let status = Up::Status(Status { online: false, ..Default::default() });
-        let bytes = Envelope::new(new_msg_id("status"), self.site.clone(), now_ms(), status).encode();
+        let status = Up::Status(Status {
+            online: false,
+            ..Default::default()
+        });
+        let bytes =
+            Envelope::new(new_msg_id("status"), self.site.clone(), now_ms(), status).encode();
         if self.link.is_connected() {
-            let _ = self.link.publish(&self.topics.status(), bytes, true, true).await;
+            let _ = self
+                .link
+                .publish(&self.topics.status(), bytes, true, true)
+                .await;
         }
         self.stop.cancel();
         self.link.shutdown().await;
@@ -94,17 +101,34 @@ pub fn spawn<A: AgentActions>(
         format!("will-{}", settings.site),
         settings.site.clone(),
         now_ms(),
-        Up::Status(Status { online: false, ..Default::default() }),
+        Up::Status(Status {
+            online: false,
+            ..Default::default()
+        }),
     );
     link_config.last_will = Some((topics.status(), will.encode()));
     link_config.subscriptions = topics.site_subscriptions();
     let (link, events) = link::spawn(link_config);
     let wake = Arc::new(Notify::new());
     let stop = CancellationToken::new();
-    let ctx = Arc::new(Ctx { settings, topics: topics.clone(), store, state, link: link.clone(), wake: wake.clone(), started: Instant::now() });
+    let ctx = Arc::new(Ctx {
+        settings,
+        topics: topics.clone(),
+        store,
+        state,
+        link: link.clone(),
+        wake: wake.clone(),
+        started: Instant::now(),
+    });
     tokio::spawn(pump(ctx.clone(), stop.clone()));
     tokio::spawn(receive(ctx.clone(), actions, events, stop.clone()));
-    SiteHandle { link, wake, stop, topics, site: ctx.settings.site.clone() }
+    SiteHandle {
+        link,
+        wake,
+        stop,
+        topics,
+        site: ctx.settings.site.clone(),
+    }
 }
 
 struct Ctx {
@@ -140,7 +164,8 @@ impl Ctx {
     async fn enqueue(&self, body: Up, prefix: &str) {
         let (msg_id, kind, payload) = outbox_payload(&new_msg_id(prefix), &body);
         let now = now_ms();
-        self.blocking(move |s| s.enqueue(&msg_id, kind, &payload, now)).await;
+        self.blocking(move |s| s.enqueue(&msg_id, kind, &payload, now))
+            .await;
         self.wake.notify_one();
     }
 
@@ -153,8 +178,17 @@ impl Ctx {
             backlog,
             plans_version: self.state.version("plans").unwrap_or(0),
         };
-        let bytes = Envelope::new(new_msg_id("status"), self.settings.site.clone(), now_ms(), Up::Status(status)).encode();
-        let _ = self.link.publish(&self.topics.status(), bytes, true, true).await;
+        let bytes = Envelope::new(
+            new_msg_id("status"),
+            self.settings.site.clone(),
+            now_ms(),
+            Up::Status(status),
+        )
+        .encode();
+        let _ = self
+            .link
+            .publish(&self.topics.status(), bytes, true, true)
+            .await;
     }
 }
 
@@ -168,9 +202,15 @@ async fn pump(ctx: Arc<Ctx>, stop: CancellationToken) {
             _ = stop.cancelled() => return,
             _ = ctx.link.wait_connected() => {}
         }
-        let entries = ctx.blocking(move |s| s.pending(window)).await.unwrap_or_default();
+        let entries = ctx
+            .blocking(move |s| s.pending(window))
+            .await
+            .unwrap_or_default();
         let now = now_ms();
-        let due: Vec<_> = entries.into_iter().filter(|e| is_due(e, now, resend_ms)).collect();
+        let due: Vec<_> = entries
+            .into_iter()
+            .filter(|e| is_due(e, now, resend_ms))
+            .collect();
         if due.is_empty() {
             tokio::select! {
                 _ = stop.cancelled() => return,
@@ -184,7 +224,12 @@ async fn pump(ctx: Arc<Ctx>, stop: CancellationToken) {
             let mut sent = Vec::with_capacity(chunk.len());
             for e in chunk {
                 let bytes = encode_raw(&e.msg_id, &ctx.settings.site, e.created_at_ms, &e.payload);
-                if ctx.link.publish(&ctx.topics.up(&e.kind), bytes, true, false).await.is_err() {
+                if ctx
+                    .link
+                    .publish(&ctx.topics.up(&e.kind), bytes, true, false)
+                    .await
+                    .is_err()
+                {
                     return;
                 }
                 sent.push(e.msg_id.clone());
@@ -224,21 +269,36 @@ async fn receive<A: AgentActions>(
                 ctx.wake.notify_one();
             }
             LinkEvent::Disconnected(_) => {}
-            LinkEvent::Message { topic, payload, retain } => {
+            LinkEvent::Message {
+                topic,
+                payload,
+                retain,
+            } => {
                 handle_down(&ctx, actions.as_ref(), &topic, &payload, retain).await;
             }
         }
     }
 }
 
-async fn handle_down<A: AgentActions>(ctx: &Ctx, actions: &A, topic: &str, payload: &[u8], retain: bool) {
+async fn handle_down<A: AgentActions>(
+    ctx: &Ctx,
+    actions: &A,
+    topic: &str,
+    payload: &[u8],
+    retain: bool,
+) {
     let Some(which) = ctx.topics.parse_down(topic) else {
         warn!(topic, "message on a topic this site does not use; ignored");
         return;
     };
     let version = |subject: &str| -> (u64, String) {
         let v = ctx.state.version(subject).unwrap_or(0);
-        let id = ctx.state.get(&format!("{subject}.msg_id")).ok().flatten().unwrap_or_default();
+        let id = ctx
+            .state
+            .get(&format!("{subject}.msg_id"))
+            .ok()
+            .flatten()
+            .unwrap_or_default();
         (v, id)
     };
     let (plans_v, plans_id) = version("plans");
@@ -275,12 +335,21 @@ async fn handle_down<A: AgentActions>(ctx: &Ctx, actions: &A, topic: &str, paylo
                 },
                 Err(reason) => Outcome::Refused(reason),
             };
-            let report = Report { subject: "plans".into(), version, about_msg_id: msg_id, outcome };
+            let report = Report {
+                subject: "plans".into(),
+                version,
+                about_msg_id: msg_id,
+                outcome,
+            };
             ctx.enqueue(Up::Report(report), "report").await;
         }
         DownAction::ApplyRouters { msg_id, routers } => {
             let version = routers.version;
-            info!(version, routers = routers.routers.len(), "applying router settings");
+            info!(
+                version,
+                routers = routers.routers.len(),
+                "applying router settings"
+            );
             let outcome = match actions.apply_routers(routers).await {
                 Ok(report) => match ctx.state.set_version("routers", version, &msg_id) {
                     Ok(()) => Outcome::Applied(report),
@@ -288,11 +357,18 @@ async fn handle_down<A: AgentActions>(ctx: &Ctx, actions: &A, topic: &str, paylo
                 },
                 Err(reason) => Outcome::Refused(reason),
             };
-            let report = Report { subject: "routers".into(), version, about_msg_id: msg_id, outcome };
+            let report = Report {
+                subject: "routers".into(),
+                version,
+                about_msg_id: msg_id,
+                outcome,
+            };
             ctx.enqueue(Up::Report(report), "report").await;
         }
         DownAction::RunCommand(req) => {
-            let fresh = ctx.state.remember_command(&req.request_id, req.expires_ms, now_ms());
+            let fresh = ctx
+                .state
+                .remember_command(&req.request_id, req.expires_ms, now_ms());
             let result = match fresh {
                 Ok(true) => {
                     info!(request = %req.request_id, command = ?req.command, "running remote command");
@@ -300,11 +376,23 @@ async fn handle_down<A: AgentActions>(ctx: &Ctx, actions: &A, topic: &str, paylo
                 }
                 Ok(false) => {
                     warn!(request = %req.request_id, "replayed command refused");
-                    super::messages::CommandResult::Err(format!("request id {} was already used (replay)", req.request_id))
+                    super::messages::CommandResult::Err(format!(
+                        "request id {} was already used (replay)",
+                        req.request_id
+                    ))
                 }
-                Err(e) => super::messages::CommandResult::Err(format!("cannot record the request id: {e}")),
+                Err(e) => super::messages::CommandResult::Err(format!(
+                    "cannot record the request id: {e}"
+                )),
             };
-            publish_reply(ctx, Reply { request_id: req.request_id, result }).await;
+            publish_reply(
+                ctx,
+                Reply {
+                    request_id: req.request_id,
+                    result,
+                },
+            )
+            .await;
         }
     }
 }
@@ -312,6 +400,15 @@ async fn handle_down<A: AgentActions>(ctx: &Ctx, actions: &A, topic: &str, paylo
 // Replies go straight out (QoS 1), not through the outbox: a reply matters only while
 // someone waits for it, and the central side resends the command under a new id.
 async fn publish_reply(ctx: &Ctx, reply: Reply) {
-    let bytes = Envelope::new(new_msg_id("reply"), ctx.settings.site.clone(), now_ms(), Up::Reply(reply)).encode();
-    let _ = ctx.link.publish(&ctx.topics.reply(), bytes, true, false).await;
+    let bytes = Envelope::new(
+        new_msg_id("reply"),
+        ctx.settings.site.clone(),
+        now_ms(),
+        Up::Reply(reply),
+    )
+    .encode();
+    let _ = ctx
+        .link
+        .publish(&ctx.topics.reply(), bytes, true, false)
+        .await;
 }

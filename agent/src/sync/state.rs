@@ -19,28 +19,46 @@ pub const MAX_COMMAND_LIFETIME_MS: u64 = 24 * 3600 * 1000;
 /// Why a versioned message (plans, routers) is refused.
 pub fn check_version(received: u64, in_force: u64) -> Result<(), String> {
     if received <= in_force {
-        Err(format!("version {received} is not newer than version {in_force} in force"))
+        Err(format!(
+            "version {received} is not newer than version {in_force} in force"
+        ))
     } else {
         Ok(())
     }
 }
 
 /// Why a command is refused, if it is: for another site, expired, valid for too long, or seen.
-pub fn check_command(req: &CommandRequest, site: &str, now_ms: u64, seen_before: bool) -> Result<(), String> {
+pub fn check_command(
+    req: &CommandRequest,
+    site: &str,
+    now_ms: u64,
+    seen_before: bool,
+) -> Result<(), String> {
     if req.target != site {
-        return Err(format!("command is for site {:?}, this is {site:?}", req.target));
+        return Err(format!(
+            "command is for site {:?}, this is {site:?}",
+            req.target
+        ));
     }
     if req.request_id.is_empty() {
         return Err("command has no request id".into());
     }
     if req.expires_ms <= now_ms {
-        return Err(format!("command expired {} ms ago", now_ms - req.expires_ms));
+        return Err(format!(
+            "command expired {} ms ago",
+            now_ms - req.expires_ms
+        ));
     }
     if req.expires_ms - now_ms > MAX_COMMAND_LIFETIME_MS {
-        return Err("command expiry is more than 24 h ahead; refused so replays stay bounded".into());
+        return Err(
+            "command expiry is more than 24 h ahead; refused so replays stay bounded".into(),
+        );
     }
     if seen_before {
-        return Err(format!("request id {} was already used (replay)", req.request_id));
+        return Err(format!(
+            "request id {} was already used (replay)",
+            req.request_id
+        ));
     }
     Ok(())
 }
@@ -54,22 +72,39 @@ pub struct SyncState {
 impl SyncState {
     pub fn open(path: &Path) -> Result<SyncState, OutboxError> {
         let name = path.display().to_string();
-        let err = |source| OutboxError::Sqlite { path: name.clone(), source };
+        let err = |source| OutboxError::Sqlite {
+            path: name.clone(),
+            source,
+        };
         let conn = Connection::open(path).map_err(err)?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(err)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(err)?;
         conn.execute_batch(SYNC_STATE_DDL).map_err(err)?;
-        Ok(SyncState { conn: Mutex::new(conn), path: name })
+        Ok(SyncState {
+            conn: Mutex::new(conn),
+            path: name,
+        })
     }
 
-    fn with<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T, OutboxError> {
+    fn with<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, OutboxError> {
         let conn = self.conn.lock().map_err(|_| OutboxError::Poisoned)?;
-        f(&conn).map_err(|source| OutboxError::Sqlite { path: self.path.clone(), source })
+        f(&conn).map_err(|source| OutboxError::Sqlite {
+            path: self.path.clone(),
+            source,
+        })
     }
 
     pub fn get(&self, key: &str) -> Result<Option<String>, OutboxError> {
         self.with(|c| {
-            c.query_row("SELECT value FROM sync_state WHERE key = ?1", [key], |r| r.get(0)).optional()
+            c.query_row("SELECT value FROM sync_state WHERE key = ?1", [key], |r| {
+                r.get(0)
+            })
+            .optional()
         })
     }
 
@@ -86,18 +121,31 @@ impl SyncState {
 
     /// Version in force for `subject` (`plans`, `routers`); 0 when none came down yet.
     pub fn version(&self, subject: &str) -> Result<u64, OutboxError> {
-        Ok(self.get(&format!("{subject}.version"))?.and_then(|v| v.parse().ok()).unwrap_or(0))
+        Ok(self
+            .get(&format!("{subject}.version"))?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0))
     }
 
     /// Records a version in force and the message id that carried it.
-    pub fn set_version(&self, subject: &str, version: u64, msg_id: &str) -> Result<(), OutboxError> {
+    pub fn set_version(
+        &self,
+        subject: &str,
+        version: u64,
+        msg_id: &str,
+    ) -> Result<(), OutboxError> {
         self.set(&format!("{subject}.version"), &version.to_string())?;
         self.set(&format!("{subject}.msg_id"), msg_id)
     }
 
     /// Remembers a command id until it expires; `Ok(false)` if it was already there.
     /// Forgets ids whose commands have expired (they would be refused as expired anyway).
-    pub fn remember_command(&self, request_id: &str, expires_ms: u64, now_ms: u64) -> Result<bool, OutboxError> {
+    pub fn remember_command(
+        &self,
+        request_id: &str,
+        expires_ms: u64,
+        now_ms: u64,
+    ) -> Result<bool, OutboxError> {
         self.with(|c| {
             c.execute(
                 "DELETE FROM sync_state WHERE key LIKE 'cmd:%' AND expires_ms < ?1",
@@ -118,7 +166,12 @@ mod tests {
     use crate::sync::messages::Command;
 
     fn req(id: &str, expires_ms: u64) -> CommandRequest {
-        CommandRequest { request_id: id.into(), target: "s1".into(), expires_ms, command: Command::Reconcile }
+        CommandRequest {
+            request_id: id.into(),
+            target: "s1".into(),
+            expires_ms,
+            command: Command::Reconcile,
+        }
     }
 
     #[test]
@@ -131,10 +184,22 @@ mod tests {
     #[test]
     fn expired_foreign_far_future_and_replayed_commands_are_refused() {
         assert!(check_command(&req("a", 2000), "s1", 1000, false).is_ok());
-        assert!(check_command(&req("a", 2000), "s1", 2000, false).unwrap_err().contains("expired"));
-        assert!(check_command(&req("a", 2000), "s2", 1000, false).unwrap_err().contains("for site"));
-        assert!(check_command(&req("a", 1000 + MAX_COMMAND_LIFETIME_MS + 1), "s1", 1000, false).is_err());
-        assert!(check_command(&req("a", 2000), "s1", 1000, true).unwrap_err().contains("replay"));
+        assert!(check_command(&req("a", 2000), "s1", 2000, false)
+            .unwrap_err()
+            .contains("expired"));
+        assert!(check_command(&req("a", 2000), "s2", 1000, false)
+            .unwrap_err()
+            .contains("for site"));
+        assert!(check_command(
+            &req("a", 1000 + MAX_COMMAND_LIFETIME_MS + 1),
+            "s1",
+            1000,
+            false
+        )
+        .is_err());
+        assert!(check_command(&req("a", 2000), "s1", 1000, true)
+            .unwrap_err()
+            .contains("replay"));
     }
 
     #[test]
@@ -151,8 +216,14 @@ mod tests {
         let st = SyncState::open(&path).unwrap();
         assert_eq!(st.version("plans").unwrap(), 7);
         assert_eq!(st.get("plans.msg_id").unwrap().as_deref(), Some("m7"));
-        assert!(!st.remember_command("r1", 5000, 2000).unwrap(), "still remembered after a restart");
+        assert!(
+            !st.remember_command("r1", 5000, 2000).unwrap(),
+            "still remembered after a restart"
+        );
         assert!(st.remember_command("r2", 9000, 6000).unwrap());
-        assert!(st.remember_command("r1", 9000, 6000).unwrap(), "forgotten once expired");
+        assert!(
+            st.remember_command("r1", 9000, 6000).unwrap(),
+            "forgotten once expired"
+        );
     }
 }

@@ -49,17 +49,29 @@ fn provider() -> Arc<CryptoProvider> {
 /// Builds the rustls client configuration (ring provider, never aws-lc).
 pub fn client_config(settings: &TlsSettings) -> Result<Arc<ClientConfig>, TlsError> {
     let provider = provider();
-    let builder = ClientConfig::builder_with_provider(provider.clone()).with_safe_default_protocol_versions()?;
+    let builder = ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()?;
     let builder = if let Some(pin) = settings.pin {
-        builder.dangerous().with_custom_certificate_verifier(Arc::new(PinnedCert { sha256: pin, provider }))
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(PinnedCert {
+                sha256: pin,
+                provider,
+            }))
     } else if let Some(ca) = &settings.ca_pem {
         let mut roots = RootCertStore::empty();
         for cert in CertificateDer::pem_slice_iter(ca) {
-            let cert = cert.map_err(|e| TlsError::Pem { what: "CA file", message: e.to_string() })?;
+            let cert = cert.map_err(|e| TlsError::Pem {
+                what: "CA file",
+                message: e.to_string(),
+            })?;
             roots.add(cert)?;
         }
         if roots.is_empty() {
-            return Err(TlsError::Pem { what: "CA file", message: "holds no certificate".into() });
+            return Err(TlsError::Pem {
+                what: "CA file",
+                message: "holds no certificate".into(),
+            });
         }
         builder.with_root_certificates(roots)
     } else {
@@ -70,9 +82,14 @@ pub fn client_config(settings: &TlsSettings) -> Result<Arc<ClientConfig>, TlsErr
         Some((cert_pem, key_pem)) => {
             let certs = CertificateDer::pem_slice_iter(cert_pem)
                 .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| TlsError::Pem { what: "client certificate", message: e.to_string() })?;
-            let key = PrivateKeyDer::from_pem_slice(key_pem)
-                .map_err(|e| TlsError::Pem { what: "client key", message: e.to_string() })?;
+                .map_err(|e| TlsError::Pem {
+                    what: "client certificate",
+                    message: e.to_string(),
+                })?;
+            let key = PrivateKeyDer::from_pem_slice(key_pem).map_err(|e| TlsError::Pem {
+                what: "client key",
+                message: e.to_string(),
+            })?;
             builder.with_client_auth_cert(certs, key)?
         }
     };
@@ -118,7 +135,12 @@ impl ServerCertVerifier for PinnedCert {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+        verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
     }
 
     fn verify_tls13_signature(
@@ -127,10 +149,17 @@ impl ServerCertVerifier for PinnedCert {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+        verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider.signature_verification_algorithms.supported_schemes()
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
     }
 }

@@ -38,7 +38,10 @@ pub enum UpTopic {
 
 impl Topics {
     pub fn new(prefix: impl Into<String>, site: impl Into<String>) -> Topics {
-        Topics { prefix: prefix.into(), site: site.into() }
+        Topics {
+            prefix: prefix.into(),
+            site: site.into(),
+        }
     }
 
     fn site_topic(&self, leaf: &str) -> String {
@@ -73,7 +76,13 @@ impl Topics {
 
     /// What a site subscribes to.
     pub fn site_subscriptions(&self) -> Vec<String> {
-        vec![self.plans(), self.fleet_plans(), self.routers(), self.cmd(), self.ack()]
+        vec![
+            self.plans(),
+            self.fleet_plans(),
+            self.routers(),
+            self.cmd(),
+            self.ack(),
+        ]
     }
 
     /// Recognises a topic a site receives.
@@ -109,7 +118,9 @@ pub fn parse_up(prefix: &str, topic: &str) -> Option<UpTopic> {
     let up = match (parts.next(), parts.next(), parts.next()) {
         (Some("status"), None, None) => UpTopic::Status(site),
         (Some("reply"), None, None) => UpTopic::Reply(site),
-        (Some("up"), Some(kind), None) if !kind.is_empty() => UpTopic::Outbox(site, kind.to_string()),
+        (Some("up"), Some(kind), None) if !kind.is_empty() => {
+            UpTopic::Outbox(site, kind.to_string())
+        }
         _ => return None,
     };
     Some(up)
@@ -132,8 +143,14 @@ mod tests {
 
     #[test]
     fn the_central_side_reads_the_site_from_the_topic() {
-        assert_eq!(parse_up("hs", "hs/site/s9/up/sale"), Some(UpTopic::Outbox("s9".into(), "sale".into())));
-        assert_eq!(parse_up("hs", "hs/site/s9/status"), Some(UpTopic::Status("s9".into())));
+        assert_eq!(
+            parse_up("hs", "hs/site/s9/up/sale"),
+            Some(UpTopic::Outbox("s9".into(), "sale".into()))
+        );
+        assert_eq!(
+            parse_up("hs", "hs/site/s9/status"),
+            Some(UpTopic::Status("s9".into()))
+        );
         assert_eq!(parse_up("hs", "hs/site//status"), None);
         assert_eq!(parse_up("hs", "hs/site/s9/up/sale/x"), None);
         assert_eq!(parse_up("hs", "other/site/s9/status"), None);
