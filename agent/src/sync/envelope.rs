@@ -206,7 +206,7 @@ mod tests {
         };
         let bytes =
             Envelope::new("sale-42", "site-001", 1_795_000_000_000, Up::Sale(sale)).encode();
-        assert_eq!(bytes.len(), 99);
+        assert_eq!(bytes.len(), 69);
         assert_eq!(
             hex::encode(bytes),
             "010773616c652d343208736974652d30303180bcd9f29e3401023432044b374833023168050350485080bcd9f29e34\
