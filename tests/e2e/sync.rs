@@ -474,6 +474,20 @@ async fn commands_round_trip_and_replayed_or_expired_ones_are_refused() {
         ],
         "refused commands never ran"
     );
+
+    // A power cut: the broker publishes the site's last-will, a retained "offline".
+    site.handle.link().kill();
+    let r = until(
+        &mut central,
+        &cdb,
+        10,
+        |r| matches!(&r.envelope.body, Up::Status(s) if !s.online),
+    )
+    .await;
+    assert_eq!(
+        (r.site.as_str(), r.envelope.msg_id.as_str()),
+        (SITE, "will-site-7")
+    );
     site.handle.shutdown().await;
     central.shutdown(&cdb).await;
 }

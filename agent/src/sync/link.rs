@@ -94,6 +94,12 @@ impl LinkHandle {
         self.connected.clone()
     }
 
+    /// Drops the connection without a DISCONNECT, as a power cut would: the broker then
+    /// publishes the last-will. For tests and for a supervisor giving up on the link.
+    pub fn kill(&self) {
+        self.stop.cancel();
+    }
+
     /// Disconnects cleanly (no last-will) and ends the link task.
     pub async fn shutdown(&self) {
         let _ = self.client.try_disconnect();
