@@ -9,6 +9,8 @@
 pub mod actions;
 pub mod central;
 pub mod convert;
+#[cfg(feature = "sim")]
+pub mod demo;
 pub mod downlink;
 pub mod envelope;
 pub mod link;

@@ -249,7 +249,9 @@ async fn receive<A: AgentActions>(
     mut events: mpsc::UnboundedReceiver<LinkEvent>,
     stop: CancellationToken,
 ) {
-    let mut status_tick = tokio::time::interval(ctx.settings.status_interval);
+    // The first status goes out on connection; the timer starts one interval later.
+    let every = ctx.settings.status_interval;
+    let mut status_tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     status_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let event = tokio::select! {
@@ -258,7 +260,10 @@ async fn receive<A: AgentActions>(
                 if ctx.link.is_connected() {
                     ctx.publish_status().await;
                 }
-                ctx.enqueue(Up::Telemetry(actions.telemetry()), "telemetry").await;
+                let mut telemetry = actions.telemetry();
+                telemetry.agent_version = ctx.settings.agent_version.clone();
+                telemetry.uptime_s = ctx.started.elapsed().as_secs();
+                ctx.enqueue(Up::Telemetry(telemetry), "telemetry").await;
                 continue;
             }
             event = events.recv() => match event { Some(e) => e, None => return },
