@@ -36,7 +36,7 @@ pub enum DownAction {
     /// Checked for target and expiry; the caller still checks the id was never used.
     RunCommand(CommandRequest),
     Ack(Vec<String>),
-    /// The retained message in force, delivered again on (re)subscribe: nothing to do.
+    /// A retained message, delivered on (re)subscribe, no newer than the one in force.
     AlreadyInForce,
     /// Refused; `answer` (a report or a reply) goes back to the central office.
     Refuse {
@@ -95,7 +95,9 @@ pub fn judge(topic: DownTopic, bytes: &[u8], retain: bool, ctx: &DownContext<'_>
                 );
                 return refused_report("plans", plans.version, msg_id, &reason);
             }
-            if retain && plans.version == ctx.plans_in_force.0 && msg_id == ctx.plans_in_force.1 {
+            // Delivered retained (on subscribe) and not newer: the set in force, or a
+            // stale one left on the other plans topic. Live deliveries are judged in full.
+            if retain && plans.version <= ctx.plans_in_force.0 {
                 return DownAction::AlreadyInForce;
             }
             match check_version(plans.version, ctx.plans_in_force.0) {
@@ -117,10 +119,7 @@ pub fn judge(topic: DownTopic, bytes: &[u8], retain: bool, ctx: &DownContext<'_>
                 );
                 return refused_report("routers", routers.version, msg_id, &reason);
             }
-            if retain
-                && routers.version == ctx.routers_in_force.0
-                && msg_id == ctx.routers_in_force.1
-            {
+            if retain && routers.version <= ctx.routers_in_force.0 {
                 return DownAction::AlreadyInForce;
             }
             match check_version(routers.version, ctx.routers_in_force.0) {
@@ -202,11 +201,13 @@ mod tests {
     }
 
     #[test]
-    fn the_retained_set_in_force_is_quietly_recognised_but_a_replay_is_refused() {
+    fn retained_sets_no_newer_than_the_one_in_force_are_skipped_but_a_live_replay_is_refused() {
         assert_eq!(
             judge_at(DownTopic::Plans, &plans(5, "s1"), true, (5, "p5")),
             DownAction::AlreadyInForce
         );
+        let stale_fleet_set = judge_at(DownTopic::FleetPlans, &plans(3, "*"), true, (5, "p5"));
+        assert_eq!(stale_fleet_set, DownAction::AlreadyInForce);
         let replay = judge_at(DownTopic::Plans, &plans(5, "s1"), false, (5, "p5"));
         assert!(
             matches!(replay, DownAction::Refuse { reason, .. } if reason.contains("not newer"))

@@ -96,3 +96,53 @@ pub fn site_client_id(config: &Config) -> String {
         config.central.topic_prefix, config.agent.site_id
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a";
+
+    #[test]
+    fn a_pinned_tls_config_with_a_password_file_becomes_a_link() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let pass = dir.path().join("mqtt-pass");
+        std::fs::write(&pass, "s3cret\n").unwrap();
+        std::fs::set_permissions(&pass, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let text = format!(
+            "[agent]\nsite_id = \"s1\"\n[central]\nbroker = \"mqtt.example.net\"\ntls = true\n\
+             fingerprint = \"{}\"\nusername = \"s1\"\npassword_file = \"{}\"\ncentral_public_key = \"{KEY}\"\n",
+            "00".repeat(32),
+            pass.display()
+        );
+        let config = Config::parse(&text, "c.toml").unwrap();
+        config.validate("c.toml").unwrap();
+        let link = link_config(&config.central, &site_client_id(&config)).unwrap();
+        assert_eq!(
+            (link.port, link.client_id.as_str()),
+            (8883, "hotspot-site-s1")
+        );
+        assert!(link.tls.is_some() && !link.clean_session);
+        assert_eq!(link.password.as_ref().map(|p| p.expose()), Some("s3cret"));
+        assert!(
+            !format!("{link:?}").contains("s3cret"),
+            "the password never shows in Debug"
+        );
+        let site = site_settings(&config).unwrap();
+        assert_eq!(hex::encode(site.central_key.to_bytes()), KEY);
+    }
+
+    #[test]
+    fn a_missing_ca_file_is_named_in_the_error() {
+        let text = format!(
+            "[central]\nbroker = \"b\"\ntls = true\nca_file = \"/nonexistent/ca.pem\"\ncentral_public_key = \"{KEY}\"\n"
+        );
+        let config = Config::parse(&text, "c.toml").unwrap();
+        let err = link_config(&config.central, "x").unwrap_err().to_string();
+        assert!(
+            err.contains("central.ca_file") && err.contains("/nonexistent/ca.pem"),
+            "{err}"
+        );
+    }
+}
