@@ -5,6 +5,7 @@
 //! devices a customer touches, [`sync`] talks to the central office, and [`cli`]
 //! is the command line on top of them.
 
+pub mod app;
 pub mod cli;
 pub mod kiosk;
 pub mod routeros;

@@ -1,1 +1,3 @@
 //! Harness for the end-to-end tests: starting the simulated router, brokers and agents.
+
+pub mod mosquitto;

@@ -2,11 +2,18 @@
 //! `main.rs` only parses and calls [`run`]. This module is the binary's code kept in
 //! the library so tests can drive it; like `main.rs` it reports errors with `anyhow`.
 
+pub mod central;
 pub mod config;
+pub mod msg;
+pub mod ops;
+pub mod profiles;
 pub mod router;
 pub mod router_setup;
+pub mod run;
 #[cfg(feature = "sim")]
 pub mod sim;
+pub mod users;
+pub mod voucher;
 
 use std::path::PathBuf;
 
@@ -14,12 +21,9 @@ use anyhow::{bail, Context as _};
 use clap::{Args, Parser, Subcommand};
 use firmware_config::{Config, RouterConfig, Secret, Transport};
 
+use crate::routeros::shared::SharedRouter;
 use crate::routeros::{Router, RouterSettings};
-
-pub mod ops;
-pub mod profiles;
-pub mod users;
-pub mod voucher;
+use crate::store::Store;
 
 /// hotspot-agent: WiFi voucher kiosk agent for MikroTik hotspots.
 #[derive(Debug, Parser)]
@@ -74,17 +78,44 @@ fn parse_transport(text: &str) -> Result<Transport, String> {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Print the version.
-    Version,
-    /// Check or print configuration files; list board presets.
+    /// Run the agent: sell at the kiosk, keep the pool topped up, enforce quotas and
+    /// validity, sync with the central office. This is what the systemd unit runs.
+    Run(run::RunArgs),
+    /// The whole kiosk against a simulated router and simulated devices, with
+    /// scripted coins; tickets and screens are written as PNG files.
+    #[cfg(feature = "sim")]
+    Demo(run::DemoArgs),
+    /// Sell vouchers from the command line: one, or a batch with a CSV.
     #[command(subcommand)]
-    Config(config::ConfigCmd),
+    Voucher(voucher::VoucherCommand),
+    /// Hotspot users on the router, joined with the local cache.
+    #[command(subcommand)]
+    Users(users::UsersCommand),
+    /// Hotspot user profiles: list, and create/update the configured ones on the router.
+    #[command(subcommand)]
+    Profiles(profiles::ProfilesCommand),
+    /// Users per profile, active vs idle, data used and sales today.
+    Stats(ops::StatsArgs),
+    /// Compare the router with the local cache; fix on request.
+    Reconcile(ops::ReconcileArgs),
+    /// Run the enforcement loop (data quota, validity), or one pass with --once.
+    Enforce(ops::EnforceArgs),
     /// Talk to the router: test the connection, print the set-up script.
     #[command(subcommand)]
     Router(router::RouterCmd),
+    /// Check or print configuration files; list board presets.
+    #[command(subcommand)]
+    Config(config::ConfigCmd),
+    /// The central office's side: keys, plan pushes, commands, watching sites.
+    Central(central::CentralCli),
+    /// Translate central-link messages between postcard and JSON.
+    #[command(subcommand)]
+    Msg(msg::MsgCommand),
     /// Run a simulated RouterOS router (binary API, api-ssl, REST) for tests and demos.
     #[cfg(feature = "sim")]
     Sim(sim::SimArgs),
+    /// Print the version.
+    Version,
 }
 
 /// Loads the configuration named on the command line, or the bundled default.
@@ -153,16 +184,107 @@ pub async fn connect_router(config: &RouterConfig, index: usize) -> anyhow::Resu
     Ok(Router::connect(settings).await?)
 }
 
+/// The router a command talks to, and what keeps a simulated one alive.
+pub struct RouterChoice {
+    /// The handle; connects on first use.
+    pub router: SharedRouter,
+    /// The entry it was made from (for a simulated router: pointing at it).
+    pub config: RouterConfig,
+    /// The simulated router, when no real one is configured.
+    #[cfg(feature = "sim")]
+    pub sim: Option<crate::routeros::sim::SimHandle>,
+}
+
+/// The configured router, or in host builds a simulated RouterOS 7.18 started in this
+/// process when no `[[router]]` has a host (its users last as long as the process).
+pub async fn open_router(cli: &Cli, config: &Config, clients: usize) -> anyhow::Result<RouterChoice> {
+    if let Some((router_cfg, index)) = router_config(cli, config)? {
+        let settings = RouterSettings::from_config(&router_cfg, index)?;
+        return Ok(RouterChoice {
+            router: SharedRouter::new(settings),
+            config: router_cfg,
+            #[cfg(feature = "sim")]
+            sim: None,
+        });
+    }
+    #[cfg(feature = "sim")]
+    {
+        use crate::routeros::sim::{SimOptions, SimRouter};
+        let options = SimOptions {
+            auto_clients: clients,
+            ..SimOptions::version("7.18")
+        };
+        let sim = SimRouter::start(options).await?;
+        let base = config.routers.first().cloned().unwrap_or_default();
+        let router_cfg = RouterConfig {
+            name: "sim".into(),
+            transport: Transport::Api,
+            ..sim.router_config(&base)
+        };
+        tracing::info!(api = %sim.api_addr, "no router configured: using a simulated RouterOS 7.18 in this process");
+        let settings = RouterSettings::from_config(&router_cfg, 0)?;
+        Ok(RouterChoice {
+            router: SharedRouter::new(settings),
+            config: router_cfg,
+            sim: Some(sim),
+        })
+    }
+    #[cfg(not(feature = "sim"))]
+    {
+        let _ = clients;
+        bail!("no router is configured: add a [[router]] with a host to the config file, or give --host")
+    }
+}
+
+/// Opens the SQLite store in the state folder (creating the folder).
+pub fn open_store(config: &Config) -> anyhow::Result<Store> {
+    let dir = &config.agent.state_dir;
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create the state folder {}; set [agent] state_dir or --state-dir", dir.display()))?;
+    Ok(Store::open_in(dir)?)
+}
+
 /// Runs a parsed command line.
-pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    match &cli.command {
+pub async fn run(mut cli: Cli) -> anyhow::Result<()> {
+    let command = std::mem::replace(&mut cli.command, Command::Version);
+    match command {
         Command::Version => {
             println!("hotspot-agent {}", env!("CARGO_PKG_VERSION"));
             Ok(())
         }
-        Command::Config(cmd) => config::run(cmd.clone()),
-        Command::Router(cmd) => router::run(cmd.clone(), &cli).await,
+        Command::Run(args) => run::run(&cli, args).await,
         #[cfg(feature = "sim")]
-        Command::Sim(args) => sim::run(args.clone()).await,
+        Command::Demo(args) => run::demo(&cli, args).await,
+        Command::Config(cmd) => config::run(cmd),
+        Command::Router(cmd) => router::run(cmd, &cli).await,
+        #[cfg(feature = "sim")]
+        Command::Sim(args) => sim::run(args).await,
+        Command::Central(args) => central::run(args).await,
+        Command::Msg(cmd) => msg::run(cmd).await,
+        Command::Voucher(cmd) => with_router(&cli, |r, s, c| async move { voucher::run(cmd, r, s, &c).await }).await,
+        Command::Users(cmd) => with_router(&cli, |r, s, c| async move { users::run(cmd, r, s, &c).await }).await,
+        Command::Profiles(cmd) => with_router(&cli, |r, s, c| async move { profiles::run(cmd, r, s, &c).await }).await,
+        Command::Stats(args) => with_router(&cli, |r, s, c| async move { ops::run_stats(args, r, s, &c).await }).await,
+        Command::Reconcile(args) => {
+            with_router(&cli, |r, s, c| async move { ops::run_reconcile(args, r, s, &c).await }).await
+        }
+        Command::Enforce(args) => with_router(&cli, |r, s, c| async move { ops::run_enforce(args, r, s, &c).await }).await,
     }
+}
+
+/// Loads the config, opens the router and the store, and runs `f` with them.
+async fn with_router<F, Fut>(cli: &Cli, f: F) -> anyhow::Result<()>
+where
+    F: FnOnce(SharedRouter, Store, Config) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    let mut config = load_config(cli)?;
+    let choice = open_router(cli, &config, 0).await?;
+    // The voucher layer works on the first [[router]]: make it the chosen one.
+    config.routers.retain(|r| r.name != choice.config.name);
+    config.routers.insert(0, choice.config.clone());
+    let store = open_store(&config)?;
+    #[cfg(feature = "sim")]
+    let _keep_sim_alive = choice.sim;
+    f(choice.router, store, config).await
 }

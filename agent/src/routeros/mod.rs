@@ -11,6 +11,7 @@ pub mod model;
 pub mod proto;
 pub mod rest;
 pub mod setup_script;
+pub mod shared;
 pub mod tls;
 #[cfg(feature = "sim")]
 pub mod sim;

@@ -152,11 +152,27 @@ impl SaleRecord {
     }
 }
 
-/// The outbox payload of a sale. The one place that decides the encoding: JSON
-/// for now; the sync module will switch it to its postcard envelope.
+/// The outbox payload of a sale: the central contract's `Up::Sale` message in
+/// postcard (agent/src/sync/README.md). The one place that maps a stored sale onto
+/// the wire.
 pub fn outbox_payload_for_sale(record: &SaleRecord) -> Vec<u8> {
-    // Serialising plain strings and numbers cannot fail.
-    serde_json::to_vec(record).unwrap_or_default()
+    let channel = match record.source.as_str() {
+        "kiosk" => "coins",
+        "remote" => "remote",
+        _ => "admin",
+    };
+    let wire = crate::sync::SaleRecord {
+        sale_id: record.sale_id.to_string(),
+        code: record.code.clone(),
+        plan_id: record.plan_id.clone(),
+        price: record.price,
+        currency: record.currency.clone(),
+        sold_at_ms: u64::try_from(record.sold_at_ms).unwrap_or(0),
+        router: record.router.clone(),
+        state: "provisioned".into(),
+        channel: channel.into(),
+    };
+    crate::sync::outbox::outbox_payload(&format!("sale:{}", record.sale_id), &crate::sync::Up::Sale(wire)).2
 }
 
 #[cfg(test)]
@@ -178,7 +194,7 @@ mod tests {
     }
 
     #[test]
-    fn the_sale_payload_is_json_that_reads_back() {
+    fn the_sale_payload_is_the_wire_sale_message() {
         let r = SaleRecord {
             sale_id: 7,
             site_id: "s".into(),
@@ -193,7 +209,11 @@ mod tests {
             data_limit_bytes: None,
             validity_s: None,
         };
-        let back: SaleRecord = serde_json::from_slice(&outbox_payload_for_sale(&r)).unwrap();
-        assert_eq!(back, r);
+        let back: crate::sync::Up = postcard::from_bytes(&outbox_payload_for_sale(&r)).unwrap();
+        let crate::sync::Up::Sale(sale) = back else {
+            panic!("not a sale message: {back:?}")
+        };
+        assert_eq!((sale.sale_id.as_str(), sale.code.as_str(), sale.price), ("7", "ABCD", 5));
+        assert_eq!((sale.channel.as_str(), sale.state.as_str()), ("coins", "provisioned"));
     }
 }

@@ -1,0 +1,282 @@
+//! What the agent does for the central office: apply plan sets and router settings
+//! that came down signed, run remote commands, report telemetry.
+
+use std::sync::Mutex;
+use std::time::Instant;
+
+use firmware_config::Config;
+
+use crate::cli::profiles::{profile_changes, ProfileChange};
+use crate::routeros::{HotspotApi, Router, RouterSettings as ClientSettings, UserQuery};
+use crate::store::now_ms;
+use crate::sync::convert;
+use crate::sync::messages::{
+    AppliedReport, Command, CommandOutput, CommandResult, PlanSet, RouterSettings, RouterStatus, SaleRecord, Telemetry,
+    UserInfo,
+};
+use crate::sync::AgentActions;
+use crate::vouchers::{PlanBook, Vouchers};
+
+/// The agent's side of the central link.
+pub struct SiteActions<R> {
+    vouchers: Vouchers<R>,
+    config: Mutex<Config>,
+    started: Instant,
+}
+
+impl<R: HotspotApi + Clone + 'static> SiteActions<R> {
+    /// Actions over the running voucher layer; `config` is the configuration in force.
+    pub fn new(vouchers: Vouchers<R>, config: Config) -> SiteActions<R> {
+        SiteActions {
+            vouchers,
+            config: Mutex::new(config),
+            started: Instant::now(),
+        }
+    }
+
+    fn config(&self) -> Config {
+        self.config.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    async fn sync_profiles(&self, profiles: &[firmware_config::ProfileConfig]) -> Result<Vec<String>, String> {
+        sync_profiles(self.vouchers.router(), profiles).await
+    }
+}
+
+/// Creates or updates the configured hotspot user profiles on the router; returns
+/// what it did, one line per change.
+pub async fn sync_profiles<R: HotspotApi>(
+    router: &R,
+    profiles: &[firmware_config::ProfileConfig],
+) -> Result<Vec<String>, String> {
+    let have = router.profiles().await.map_err(|e| e.to_string())?;
+    let mut done = Vec::new();
+    for change in profile_changes(profiles, &have) {
+        match change {
+            ProfileChange::Create(p) => {
+                router.add_profile(&p).await.map_err(|e| e.to_string())?;
+                done.push(format!("profile {} created", p.name));
+            }
+            ProfileChange::Update(id, p, diff) => {
+                router.set_profile(&id, &p).await.map_err(|e| e.to_string())?;
+                done.push(format!("profile {} updated: {}", p.name, diff.join(", ")));
+            }
+            ProfileChange::Same(_) => {}
+        }
+    }
+    Ok(done)
+}
+
+impl<R: HotspotApi + Clone + 'static> AgentActions for SiteActions<R> {
+    async fn apply_plans(&self, plans: PlanSet) -> Result<AppliedReport, String> {
+        let mut config = self.config();
+        config.plans = plans.plans.iter().map(convert::plan_config).collect();
+        if !plans.profiles.is_empty() {
+            config.profiles = plans.profiles.iter().map(convert::profile_config).collect();
+        }
+        if !plans.currency.is_empty() {
+            config.vouchers.currency = plans.currency.clone();
+        }
+        // The same validation as a config file: a plan set that names a missing
+        // profile or has no limits is refused, and the plans in force stay.
+        config
+            .validate(&format!("plan set version {}", plans.version))
+            .map_err(|e| e.to_string())?;
+        let mut report = AppliedReport::default();
+        match self.sync_profiles(&config.profiles).await {
+            Ok(done) => report.actions.extend(done),
+            Err(e) => report.warnings.push(format!(
+                "profiles not synced to the router ({e}); run `hotspot-agent profiles sync` when it is back"
+            )),
+        }
+        self.vouchers
+            .set_plans(PlanBook::from_config(&config), &format!("central v{}", plans.version))
+            .map_err(|e| e.to_string())?;
+        report.actions.push(format!(
+            "plans in force: {}",
+            config.plans.iter().map(|p| format!("{} ({})", p.id, p.price)).collect::<Vec<_>>().join(", ")
+        ));
+        *self.config.lock().unwrap_or_else(|e| e.into_inner()) = config;
+        Ok(report)
+    }
+
+    async fn apply_routers(&self, routers: RouterSettings) -> Result<AppliedReport, String> {
+        let config = self.config();
+        let mut report = AppliedReport::default();
+        for (i, spec) in routers.routers.iter().enumerate() {
+            let base = config.routers.iter().find(|r| r.name == spec.name);
+            let rc = convert::router_config(spec, base);
+            let settings = ClientSettings::from_config(&rc, i).map_err(|e| e.to_string())?;
+            match Router::connect(settings).await {
+                Ok(r) => report.actions.push(format!(
+                    "router {} reachable: {} via {}",
+                    spec.name,
+                    r.info().version_text,
+                    r.info().transport.as_str()
+                )),
+                Err(e) => report.warnings.push(format!("router {}: {e}", spec.name)),
+            }
+        }
+        report
+            .warnings
+            .push("router settings were tested; they take effect when the agent restarts with them in its config".into());
+        Ok(report)
+    }
+
+    async fn run_command(&self, command: Command) -> CommandResult {
+        match self.command(command).await {
+            Ok(out) => CommandResult::Ok(out),
+            Err(e) => CommandResult::Err(e),
+        }
+    }
+
+    fn telemetry(&self) -> Telemetry {
+        let store = self.vouchers.store();
+        Telemetry {
+            credit: store.credit_balance().map(|c| c.max(0) as u64).unwrap_or(0),
+            pool: self
+                .vouchers
+                .plans()
+                .all()
+                .filter(|p| p.pool > 0)
+                .map(|p| (p.id.clone(), store.pool_counts(&p.id).map(|c| c.0).unwrap_or(0)))
+                .collect(),
+            routers: vec![(
+                self.vouchers.settings().router_name.clone(),
+                if self.vouchers.router_reachable() { "reachable" } else { "unreachable" }.into(),
+            )],
+            agent_version: env!("CARGO_PKG_VERSION").into(),
+            uptime_s: self.started.elapsed().as_secs(),
+            ..Telemetry::default()
+        }
+    }
+}
+
+impl<R: HotspotApi + Clone + 'static> SiteActions<R> {
+    async fn command(&self, command: Command) -> Result<CommandOutput, String> {
+        let router = self.vouchers.router();
+        let e = |e: crate::routeros::RouterError| e.to_string();
+        match command {
+            Command::TestRouter { .. } => {
+                let started = Instant::now();
+                let status = match router.resource().await {
+                    Ok(res) => RouterStatus {
+                        name: self.vouchers.settings().router_name.clone(),
+                        reachable: true,
+                        version: res.version,
+                        transport: String::new(),
+                        detail: format!("answered in {} ms", started.elapsed().as_millis()),
+                    },
+                    Err(err) => RouterStatus {
+                        name: self.vouchers.settings().router_name.clone(),
+                        reachable: false,
+                        detail: err.to_string(),
+                        ..RouterStatus::default()
+                    },
+                };
+                Ok(CommandOutput::Router(status))
+            }
+            Command::ListUsers { active, profile, .. } => {
+                let query = UserQuery {
+                    profile,
+                    ..UserQuery::default()
+                };
+                let users = router.users(&query).await.map_err(e)?;
+                let sessions = router.active(None).await.map_err(e)?;
+                let rows = users
+                    .into_iter()
+                    .map(|u| UserInfo {
+                        active: sessions.iter().any(|s| s.user == u.name),
+                        uptime_s: u.uptime.as_secs(),
+                        bytes_in: u.bytes_in,
+                        bytes_out: u.bytes_out,
+                        comment: u.comment.clone().unwrap_or_default(),
+                        profile: u.profile,
+                        name: u.name,
+                    })
+                    .filter(|u| active.is_none_or(|a| a == u.active))
+                    .collect();
+                Ok(CommandOutput::Users(rows))
+            }
+            Command::ListProfiles { .. } => {
+                let profiles = router.profiles().await.map_err(e)?;
+                Ok(CommandOutput::Profiles(
+                    profiles
+                        .iter()
+                        .map(|p| crate::sync::messages::ProfileSpec {
+                            name: p.name.clone(),
+                            rate_limit: p.rate_limit.clone(),
+                            shared_users: p.shared_users,
+                            session_timeout_s: p.session_timeout.map(|d| d.as_secs()),
+                            idle_timeout_s: p.idle_timeout.map(|d| d.as_secs()),
+                            keepalive_timeout_s: p.keepalive_timeout.map(|d| d.as_secs()),
+                        })
+                        .collect(),
+                ))
+            }
+            Command::CreateVouchers { plan_id, count } => {
+                if count == 0 || count > 500 {
+                    return Err(format!("count {count}: ask for 1 to 500 vouchers"));
+                }
+                let mut sold = Vec::new();
+                for _ in 0..count {
+                    let v = self
+                        .vouchers
+                        .sell_from(&plan_id, None, "remote", true)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    sold.push(SaleRecord {
+                        sale_id: v.sale_id.to_string(),
+                        code: v.code,
+                        plan_id: v.plan_id,
+                        price: v.price,
+                        currency: v.currency,
+                        sold_at_ms: u64::try_from(v.sold_at_ms).unwrap_or(0),
+                        router: self.vouchers.settings().router_name.clone(),
+                        state: "provisioned".into(),
+                        channel: "remote".into(),
+                    });
+                }
+                Ok(CommandOutput::Vouchers(sold))
+            }
+            Command::DisconnectUser { username } => {
+                let sessions = router.active(Some(&username)).await.map_err(e)?;
+                for s in &sessions {
+                    router.disconnect(&s.id).await.map_err(e)?;
+                }
+                Ok(CommandOutput::Done(format!("{} session(s) of {username} ended", sessions.len())))
+            }
+            Command::RemoveUser { username } => {
+                let prefix = crate::vouchers::plans::comment_prefix(&self.vouchers.settings().site_id);
+                let query = UserQuery {
+                    name: Some(username.clone()),
+                    ..UserQuery::default()
+                };
+                let users = router.users(&query).await.map_err(e)?;
+                let Some(user) = users.first() else {
+                    return Err(format!("no hotspot user {username:?} on the router"));
+                };
+                if !user.comment.as_deref().is_some_and(|c| c.starts_with(&prefix)) {
+                    return Err(format!("{username} was not created by this agent; it is left alone"));
+                }
+                for s in router.active(Some(&username)).await.map_err(e)? {
+                    router.disconnect(&s.id).await.map_err(e)?;
+                }
+                router.remove_user(&user.id).await.map_err(e)?;
+                Ok(CommandOutput::Done(format!("{username} removed")))
+            }
+            Command::SyncProfiles => {
+                let done = self.sync_profiles(&self.config().profiles).await?;
+                Ok(CommandOutput::Done(if done.is_empty() {
+                    "profiles already as configured".into()
+                } else {
+                    done.join("; ")
+                }))
+            }
+            Command::Reconcile => {
+                let report = self.vouchers.reconcile(false).await.map_err(|e| e.to_string())?;
+                Ok(CommandOutput::Done(format!("{report:?} at {}", now_ms())))
+            }
+        }
+    }
+}

@@ -1,0 +1,195 @@
+//! The agent's main job, as the systemd unit runs it: open the store, finish
+//! unfinished sales, keep the pool topped up, enforce quotas and validity,
+//! reconcile, run the kiosk, and sync with the central office when configured.
+
+pub mod actions;
+pub mod seller;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use firmware_config::Config;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::kiosk::machine::Alert;
+use crate::kiosk::runner::Kiosk;
+use crate::routeros::shared::SharedRouter;
+use crate::service;
+use crate::store::Store;
+use crate::sync::{self, SiteHandle};
+use crate::vouchers::{Enforcer, Pool, Vouchers};
+
+pub use actions::SiteActions;
+pub use seller::KioskSeller;
+
+/// Time between pool refill rounds (each also finishes sales waiting for the router).
+const POOL_INTERVAL: Duration = Duration::from_secs(10);
+
+/// A running agent.
+pub struct Agent {
+    /// The voucher layer.
+    pub vouchers: Vouchers<SharedRouter>,
+    /// The kiosk, when `[kiosk]` has devices.
+    pub kiosk: Option<Kiosk>,
+    /// The central link, when `[central] broker` is set.
+    pub site: Option<SiteHandle>,
+    cancel: CancellationToken,
+    loops: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Agent {
+    /// Starts everything. The router may be down: sales then come from the pool,
+    /// and the kiosk refuses coins once the pool is empty.
+    pub async fn start(config: &Config, router: SharedRouter, store: Store) -> anyhow::Result<Agent> {
+        let db_path = store.path().to_path_buf();
+        // The plans' profiles must exist before any user can be created with them.
+        match actions::sync_profiles(&router, &config.profiles).await {
+            Ok(done) => done.iter().for_each(|d| tracing::info!("{d}")),
+            Err(e) => tracing::warn!(error = %e, "hotspot profiles not synced; sales of plans whose profile is missing will fail until `hotspot-agent profiles sync`"),
+        }
+        let vouchers = Vouchers::from_config(store, router, config)?;
+        let resumed = vouchers.resume().await?;
+        tracing::info!(
+            provisioned = resumed.provisioned.len(),
+            failed = resumed.failed.len(),
+            waiting = resumed.waiting.len(),
+            awaiting_delivery = resumed.awaiting_delivery.len(),
+            "unfinished sales resumed"
+        );
+        for id in &resumed.awaiting_delivery {
+            // Paid and on the router, but the ticket may not have reached the customer.
+            if let Ok(v) = vouchers.voucher(*id) {
+                tracing::warn!(sale_id = id, code = %v.code, "sale was not marked delivered before the restart; see `voucher list`");
+            }
+        }
+
+        let cancel = CancellationToken::new();
+        let mut loops = Vec::new();
+        loops.push(tokio::spawn(Pool::new(vouchers.clone()).run(POOL_INTERVAL, cancel.clone())));
+        loops.push(tokio::spawn(
+            Enforcer::new(vouchers.clone()).run(config.enforcement.interval.std(), cancel.clone()),
+        ));
+        loops.push(tokio::spawn(
+            vouchers
+                .clone()
+                .run_reconcile(config.enforcement.reconcile_interval.std(), cancel.clone()),
+        ));
+
+        let site = if config.central.enabled() {
+            let link = sync::setup::link_config(&config.central, &sync::setup::site_client_id(config))?;
+            let settings = sync::setup::site_settings(config)?;
+            let outbox = Arc::new(sync::SqliteOutbox::open(&db_path)?);
+            let state = Arc::new(sync::SyncState::open(&db_path)?);
+            let actions = Arc::new(SiteActions::new(vouchers.clone(), config.clone()));
+            tracing::info!(broker = %config.central.broker, "central link starting");
+            Some(sync::spawn_site(link, settings, outbox, state, actions))
+        } else {
+            None
+        };
+
+        let kiosk_wanted = config.kiosk.coin.kind != firmware_config::kiosk::CoinKind::None
+            || config.kiosk.printer.kind != firmware_config::kiosk::PrinterKind::None;
+        let kiosk = if kiosk_wanted {
+            let on_sale: Option<Box<dyn Fn() + Send + Sync>> = site.as_ref().map(|s| {
+                let s = s.clone();
+                Box::new(move || s.outbox_changed()) as Box<dyn Fn() + Send + Sync>
+            });
+            let seller = Arc::new(KioskSeller::new(vouchers.clone(), on_sale));
+            let (alerts_tx, alerts) = mpsc::channel(32);
+            loops.push(tokio::spawn(log_alerts(alerts, vouchers.store().clone())));
+            Some(
+                crate::kiosk::runner::start(config, seller, Some(alerts_tx))
+                    .await
+                    .context("cannot start the kiosk devices; check [kiosk] in the config file")?,
+            )
+        } else {
+            None
+        };
+
+        Ok(Agent {
+            vouchers,
+            kiosk,
+            site,
+            cancel,
+            loops,
+        })
+    }
+
+    /// Runs until `shutdown` completes, pinging the systemd watchdog.
+    pub async fn serve(&self, shutdown: impl Future<Output = ()>) {
+        if let Err(e) = service::notify_ready() {
+            tracing::warn!(error = %e, "cannot tell systemd the agent is ready");
+        }
+        let mut watchdog = service::Watchdog::from_env();
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => break,
+                _ = tick.tick() => {
+                    if let Err(e) = watchdog.ping_if_due(std::time::Instant::now()) {
+                        tracing::warn!(error = %e, "watchdog ping failed");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Stops taking coins, ends the loops and the central link.
+    pub async fn stop(self) {
+        let _ = service::notify_stopping();
+        if let Some(k) = &self.kiosk {
+            k.handle.stop().await;
+        }
+        self.cancel.cancel();
+        for l in self.loops {
+            let _ = tokio::time::timeout(Duration::from_secs(5), l).await;
+        }
+        if let Some(site) = &self.site {
+            site.shutdown().await;
+        }
+        if let Some(k) = self.kiosk {
+            let _ = tokio::time::timeout(Duration::from_secs(5), k.task).await;
+        }
+    }
+}
+
+/// Operator alerts from the kiosk devices: logged and kept as events.
+async fn log_alerts(mut alerts: mpsc::Receiver<Alert>, store: Store) {
+    while let Some(alert) = alerts.recv().await {
+        tracing::warn!(alert = ?alert, "kiosk alert");
+        let text = format!("{alert:?}");
+        let _ = store.record_event(
+            crate::store::Level::Warn,
+            "kiosk_alert",
+            None,
+            &text,
+            crate::store::now_ms(),
+        );
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}

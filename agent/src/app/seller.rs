@@ -1,0 +1,119 @@
+//! The kiosk's [`Seller`] over the voucher layer: coins become credit rows, a
+//! choice becomes a sale, a ticket in the customer's hand becomes `Delivered`.
+
+use std::time::{Duration, UNIX_EPOCH};
+
+use firmware_config::Secret;
+
+use crate::kiosk::{self, CreditId, Item, SaleRequest, SellError, Seller};
+use crate::routeros::HotspotApi;
+use crate::store::StoredPlan;
+use crate::vouchers::{self, CreditSpend, VoucherError, Vouchers};
+
+/// Sells through [`Vouchers`]; cheap to clone.
+pub struct KioskSeller<R> {
+    vouchers: Vouchers<R>,
+    /// Called after every sale commits, so the central link sends it at once.
+    on_sale: Option<Box<dyn Fn() + Send + Sync>>,
+}
+
+impl<R: HotspotApi + Clone + 'static> KioskSeller<R> {
+    /// A seller over `vouchers`; `on_sale` runs after each committed sale.
+    pub fn new(vouchers: Vouchers<R>, on_sale: Option<Box<dyn Fn() + Send + Sync>>) -> KioskSeller<R> {
+        KioskSeller { vouchers, on_sale }
+    }
+
+    fn ticket(&self, v: vouchers::SoldVoucher) -> kiosk::SoldVoucher {
+        let dns = &self.vouchers.settings().dns_name;
+        kiosk::SoldVoucher {
+            sale_id: v.sale_id.to_string(),
+            login_url: kiosk::printer::login_url(dns, &v.code, &v.password),
+            login_address: format!("http://{dns}"),
+            code: v.code,
+            password: Secret::new(v.password),
+            plan_name: v.plan_name,
+            time_limit: v.time_limit_s.map(Duration::from_secs),
+            data_limit: v.data_limit_bytes,
+            validity: v.validity_s.map(Duration::from_secs),
+            price: v.price,
+            sold_at: UNIX_EPOCH + Duration::from_millis(u64::try_from(v.sold_at_ms).unwrap_or(0)),
+        }
+    }
+
+    async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Vouchers<R>) -> Result<T, VoucherError> + Send + 'static,
+    ) -> Result<T, SellError> {
+        let v = self.vouchers.clone();
+        tokio::task::spawn_blocking(move || f(&v))
+            .await
+            .map_err(|e| SellError::Failed(format!("store task failed: {e}")))?
+            .map_err(|e| SellError::Failed(e.to_string()))
+    }
+}
+
+fn reason(r: vouchers::Reason) -> kiosk::Reason {
+    match r {
+        vouchers::Reason::RouterDownAndPoolEmpty { .. } => kiosk::Reason::RouterUnreachable,
+        vouchers::Reason::NoPlans => kiosk::Reason::NothingToSell,
+        other => kiosk::Reason::Other(other.to_string()),
+    }
+}
+
+impl<R: HotspotApi + Clone + 'static> Seller for KioskSeller<R> {
+    async fn record_credit(&self, amount: u64) -> Result<CreditId, SellError> {
+        let id = self.blocking(move |v| v.record_credit(amount, "coin")).await?;
+        tracing::info!(amount, credit_id = id, "coin committed");
+        Ok(CreditId(u64::try_from(id).unwrap_or(0)))
+    }
+
+    async fn sell(&self, request: SaleRequest) -> Result<kiosk::SoldVoucher, SellError> {
+        let sold = match &request.item {
+            Item::Plan(id) => {
+                let plan = self.vouchers.plan(id).map_err(|e| SellError::Refused(e.to_string()))?;
+                let spend = CreditSpend { amount: plan.price };
+                self.vouchers.sell(id, Some(spend)).await
+            }
+            Item::Time { time, price, profile } => {
+                let currency = self.vouchers.settings().codes.currency.clone();
+                let plan = StoredPlan::for_time(*time, *price, profile, &currency);
+                let spend = CreditSpend { amount: *price };
+                self.vouchers.sell_plan(&plan, Some(spend), "kiosk", false).await
+            }
+        };
+        let sold = match sold {
+            Ok(v) => v,
+            // Paid and recorded; the router user is created as soon as the router
+            // answers. The code is already fixed, so the customer gets the ticket now.
+            Err(VoucherError::Pending { sale_id, reason }) => {
+                tracing::warn!(sale_id, %reason, "sale recorded; router user will be created when the router answers");
+                self.vouchers.voucher(sale_id).map_err(|e| SellError::Failed(e.to_string()))?
+            }
+            Err(VoucherError::CannotSell(r)) => return Err(SellError::Unavailable(reason(r))),
+            Err(e @ VoucherError::UnknownPlan { .. }) => return Err(SellError::Refused(e.to_string())),
+            Err(e) => return Err(SellError::Failed(e.to_string())),
+        };
+        tracing::info!(sale_id = sold.sale_id, code = %sold.code, plan = %sold.plan_id, from_pool = sold.from_pool, "sale provisioned");
+        if let Some(f) = &self.on_sale {
+            f();
+        }
+        Ok(self.ticket(sold))
+    }
+
+    async fn forfeit_credit(&self, amount: u64, _credits: Vec<CreditId>) -> Result<(), SellError> {
+        self.blocking(move |v| v.forfeit_credit(amount)).await.map(|_| ())
+    }
+
+    async fn delivered(&self, sale_id: &str, printed: bool) -> Result<(), SellError> {
+        let id: i64 = sale_id
+            .parse()
+            .map_err(|_| SellError::Refused(format!("sale id {sale_id:?} is not a number")))?;
+        self.blocking(move |v| v.mark_delivered_via(id, printed)).await?;
+        tracing::info!(sale_id = id, printed, "voucher delivered");
+        Ok(())
+    }
+
+    fn can_sell(&self) -> Result<(), kiosk::Reason> {
+        self.vouchers.can_sell().map_err(reason)
+    }
+}

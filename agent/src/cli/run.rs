@@ -1,0 +1,279 @@
+//! `hotspot-agent run` (the service) and `hotspot-agent demo` (the whole kiosk
+//! against a simulated router and simulated devices, with scripted coins).
+
+use std::path::PathBuf;
+#[cfg(feature = "sim")]
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::Args;
+use firmware_config::Config;
+
+use super::{load_config, open_router, open_store, Cli};
+use crate::app::{self, Agent};
+use crate::service::{self, LogFormat};
+
+/// `run` options.
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// Simulated customers on the built-in simulated router (no real router configured).
+    #[arg(long, default_value_t = 2)]
+    pub sim_clients: usize,
+}
+
+/// Puts the chosen router first, where the voucher layer looks for it.
+fn with_router_first(mut config: Config, router: &firmware_config::RouterConfig) -> Config {
+    config.routers.retain(|r| r.name != router.name);
+    config.routers.insert(0, router.clone());
+    config
+}
+
+/// Runs the agent until Ctrl-C or SIGTERM.
+pub async fn run(cli: &Cli, args: RunArgs) -> anyhow::Result<()> {
+    let config = load_config(cli)?;
+    // Refuses to start on a secret file others can read; the secrets also keep
+    // their values out of every log line.
+    let secrets = config.secrets()?;
+    service::init_logging(LogFormat::parse(&config.agent.log_format)?, &secrets)?;
+    let choice = open_router(cli, &config, args.sim_clients).await?;
+    let config = with_router_first(config, &choice.config);
+    let store = open_store(&config)?;
+    tracing::info!(site = %config.agent.site_id, state = %store.path().display(), "agent starting");
+    let agent = Agent::start(&config, choice.router, store).await?;
+    agent.serve(app::shutdown_signal()).await;
+    tracing::info!("agent stopping");
+    agent.stop().await;
+    Ok(())
+}
+
+/// `demo` options.
+#[cfg(feature = "sim")]
+#[derive(Debug, Clone, Args)]
+pub struct DemoArgs {
+    /// Coins one customer inserts, by value, e.g. `5,5,10`.
+    #[arg(long, default_value = "5")]
+    pub coins: String,
+    /// Customers served one after the other, each inserting --coins and pressing --button.
+    #[arg(long, default_value_t = 3)]
+    pub customers: u32,
+    /// Button the customer presses (0 = the first kiosk plan).
+    #[arg(long, default_value_t = 0)]
+    pub button: usize,
+    /// Run the script and exit; without it, in a terminal, type coins and buttons.
+    #[arg(long)]
+    pub headless: bool,
+    /// Folder for tickets, screens and the demo's own store.
+    #[arg(long, default_value = "./demo-out")]
+    pub out: PathBuf,
+    /// Leave out the embedded MQTT broker and central office.
+    #[arg(long)]
+    pub no_central: bool,
+}
+
+#[cfg(feature = "sim")]
+fn demo_config(cli: &Cli, args: &DemoArgs) -> anyhow::Result<Config> {
+    use firmware_config::kiosk::{CoinKind, DisplayKind, PrinterKind};
+    let mut config = load_config(cli)?;
+    config.routers.retain(|r| !r.is_simulated());
+    if !config.routers.is_empty() {
+        anyhow::bail!("the demo runs against the simulated router; run it without a config that names a real [[router]]");
+    }
+    config.kiosk.coin.kind = CoinKind::Sim;
+    config.kiosk.printer.kind = PrinterKind::Sim;
+    config.kiosk.display.kind = DisplayKind::Png;
+    config.kiosk.display.png_dir = args.out.join("screens").display().to_string();
+    config.agent.state_dir = args.out.join("state");
+    Ok(config)
+}
+
+/// Runs the kiosk on simulated everything and prints what happens.
+#[cfg(feature = "sim")]
+pub async fn demo(cli: &Cli, args: DemoArgs) -> anyhow::Result<()> {
+    use crate::kiosk::printer::Paper;
+    use crate::kiosk::sim::demo::purchase;
+
+    let mut config = demo_config(cli, &args)?;
+    std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
+    if std::env::var_os("RUST_LOG").is_some() {
+        service::init_logging(LogFormat::Text, &[])?;
+    }
+    let central = if args.no_central { None } else { Some(demo_central(&mut config).await?) };
+
+    let choice = open_router(cli, &config, 0).await?;
+    let sim = choice.sim.context("the demo needs the simulated router")?;
+    println!("router    simulated RouterOS {} at {} (api)", sim.version_text, sim.api_addr);
+    let config = with_router_first(config, &choice.config);
+    let store = open_store(&config)?;
+    let agent = Agent::start(&config, choice.router, store).await?;
+    let kiosk = agent.kiosk.as_ref().context("the demo needs the kiosk")?;
+    println!("kiosk     screens in {}", config.kiosk.display.png_dir);
+    for p in agent.vouchers.plans().all().filter(|p| p.kiosk) {
+        println!("plan      {:<4} {:<16} {} {}", p.id, p.name, p.price, p.currency);
+    }
+
+    let values = &kiosk.sim.channel_values;
+    let channel_of = |value: u64| {
+        values.iter().find(|(_, v)| *v == value).map(|(c, _)| *c).with_context(|| {
+            let known: Vec<String> = values.iter().map(|(_, v)| v.to_string()).collect();
+            format!("no coin of value {value}; the simulated acceptor takes {}", known.join(", "))
+        })
+    };
+    let script: Vec<u64> = args
+        .coins
+        .split(',')
+        .map(|c| c.trim().parse::<u64>().with_context(|| format!("--coins: {c:?} is not a coin value")))
+        .collect::<anyhow::Result<_>>()?;
+    let channels: Vec<u8> = script.iter().map(|v| channel_of(*v)).collect::<anyhow::Result<_>>()?;
+
+    let interactive = !args.headless && std::io::IsTerminal::is_terminal(&std::io::stdin());
+    let mut tickets = 0u32;
+    let mut serve = |ticket: crate::kiosk::sim::PrintedTicket| -> anyhow::Result<()> {
+        tickets += 1;
+        let path = args.out.join(format!("ticket-{tickets}.png"));
+        std::fs::write(&path, ticket.to_png(Paper::Mm58)?)?;
+        let url = ticket.qr.clone().unwrap_or_default();
+        let code = url
+            .split_once("username=")
+            .map(|(_, rest)| rest.split('&').next().unwrap_or_default().to_string())
+            .unwrap_or_default();
+        let on_router = sim.user(&code).is_some();
+        println!(
+            "sale      ticket {tickets}: code {code} (QR {}), router user {}, printed to {}",
+            if url.is_empty() { "missing" } else { "ok" },
+            if on_router { "created" } else { "MISSING" },
+            path.display()
+        );
+        Ok(())
+    };
+    if interactive {
+        println!("type a coin value and Enter to insert it ({}), b<N> to press button N, q to quit",
+            values.iter().map(|(_, v)| v.to_string()).collect::<Vec<_>>().join(", "));
+        let acceptor = kiosk.sim.acceptor.clone().context("simulated acceptor")?;
+        let printer = kiosk.sim.printer.clone().context("simulated printer")?;
+        let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(tokio::io::stdin()));
+        loop {
+            tokio::select! {
+                line = lines.next_line() => {
+                    let Ok(Some(line)) = line else { break };
+                    let line = line.trim();
+                    if line == "q" { break }
+                    if let Some(b) = line.strip_prefix('b') {
+                        match b.parse() { Ok(n) => kiosk.handle.press(n).await, Err(_) => println!("b<N>: N is a button number") }
+                    } else if let Ok(v) = line.parse::<u64>() {
+                        match channel_of(v) { Ok(ch) => acceptor.insert(ch).await, Err(e) => println!("{e}") }
+                    }
+                    println!("credit    {}", kiosk.handle.status().credit);
+                }
+                ticket = printer.next_ticket(Duration::from_secs(3600)) => {
+                    if let Some(t) = ticket { serve(t)? }
+                }
+            }
+        }
+    } else {
+        for n in 1..=args.customers {
+            println!("customer  {n}: inserts {}", args.coins);
+            let ticket = purchase(kiosk, &channels, args.button, Duration::from_secs(20)).await?;
+            serve(ticket)?;
+        }
+    }
+
+    if let Some(mut c) = central {
+        c.finish(&agent).await;
+    }
+    let stats = agent.vouchers.stats().await?;
+    println!(
+        "done      {} sale(s) today, {} taken; outbox waiting: {}",
+        stats.sales_today.count, stats.sales_today.total, stats.outbox_pending
+    );
+    agent.stop().await;
+    Ok(())
+}
+
+/// The demo's central office: an embedded broker and a watcher that prints what arrives.
+#[cfg(feature = "sim")]
+struct DemoCentral {
+    central: crate::sync::central::Central,
+    db: crate::sync::central::CentralDb,
+    _dir: tempfile_dir::TempDir,
+}
+
+#[cfg(feature = "sim")]
+mod tempfile_dir {
+    //! A folder removed when dropped (the demo's central database).
+    pub struct TempDir(pub std::path::PathBuf);
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+#[cfg(feature = "sim")]
+async fn demo_central(config: &mut Config) -> anyhow::Result<DemoCentral> {
+    use crate::sync::central::{Central, CentralDb};
+    let port = crate::sync::demo::start_embedded_broker()?;
+    let key = crate::sync::sign::generate().map_err(|e| anyhow::anyhow!("no random source: {e}"))?;
+    config.central.broker = "127.0.0.1".into();
+    config.central.port = Some(port);
+    config.central.tls = false;
+    config.central.central_public_key = hex::encode(key.verifying_key().to_bytes());
+    let dir = std::env::temp_dir().join(format!("hotspot-demo-central-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let db = CentralDb::open(&dir.join("central.db"))?;
+    let link = crate::sync::setup::link_config(&config.central, "demo-central")?;
+    let central = Central::connect(link, key, &config.central.topic_prefix, true);
+    if !central.wait_connected(Duration::from_secs(10)).await {
+        anyhow::bail!("the demo's central office could not reach its embedded broker on port {port}");
+    }
+    println!("central   embedded MQTT broker (rumqttd) on 127.0.0.1:{port}; the central office watches it");
+    Ok(DemoCentral {
+        central,
+        db,
+        _dir: tempfile_dir::TempDir(dir),
+    })
+}
+
+#[cfg(feature = "sim")]
+impl DemoCentral {
+    /// Waits for the sales to arrive, then pushes a signed plan update and shows the report.
+    async fn finish(&mut self, agent: &Agent) {
+        use crate::sync::messages::Up;
+        let sold = agent.vouchers.stats().await.map(|s| s.sales_today.count as usize).unwrap_or(0);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        let mut pushed = false;
+        while let Ok(Some(r)) = tokio::time::timeout_at(deadline, self.central.next(&self.db)).await {
+            if matches!(r.envelope.body, Up::Sale(_) | Up::Report(_)) {
+                println!("central   {}", crate::cli::central::json_line(&r));
+            }
+            let arrived = self.db.sales_since(0).map(|s| s.len()).unwrap_or(0);
+            if arrived >= sold && !pushed {
+                pushed = true;
+                let mut config = Config::bundled_default();
+                for p in &mut config.plans {
+                    p.price *= 2;
+                }
+                let plans = crate::sync::convert::plan_set(&config, crate::store::now_ms() as u64, "");
+                println!("central   all {arrived} sale(s) received; pushing a signed plan set with doubled prices");
+                let site = config_site(agent);
+                if let Err(e) = self.central.push_plans(Some(&site), plans).await {
+                    println!("central   push failed: {e}");
+                    break;
+                }
+            }
+            if matches!(r.envelope.body, Up::Report(_)) {
+                break;
+            }
+        }
+        self.central.flush_acks(&self.db).await;
+        for p in agent.vouchers.plans().all().filter(|p| p.kiosk) {
+            println!("plan      {:<4} {:<16} now {} {}", p.id, p.name, p.price, p.currency);
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        self.central.shutdown(&self.db).await;
+    }
+}
+
+#[cfg(feature = "sim")]
+fn config_site(agent: &Agent) -> String {
+    agent.vouchers.settings().site_id.clone()
+}

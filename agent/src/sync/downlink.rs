@@ -1,0 +1,297 @@
+//! Judging what comes down: decode, verify the central office's signature, check the
+//! topic, target, version and expiry, and say what to do. Pure: no I/O, no clock.
+
+use ed25519_dalek::VerifyingKey;
+
+use super::envelope::decode;
+use super::messages::{
+    CommandRequest, CommandResult, Down, Outcome, PlanSet, Reply, Report, RouterSettings, Up,
+};
+use super::sign::verify;
+use super::state::{check_command, check_version};
+use super::topics::DownTopic;
+
+/// What the agent knows when it judges a message.
+pub struct DownContext<'a> {
+    pub site: &'a str,
+    pub key: &'a VerifyingKey,
+    /// Version and message id of the plan set in force.
+    pub plans_in_force: (u64, &'a str),
+    /// Version and message id of the router settings in force.
+    pub routers_in_force: (u64, &'a str),
+    pub now_ms: u64,
+}
+
+/// What to do with a message that came down.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DownAction {
+    ApplyPlans {
+        msg_id: String,
+        plans: PlanSet,
+    },
+    ApplyRouters {
+        msg_id: String,
+        routers: RouterSettings,
+    },
+    /// Checked for target and expiry; the caller still checks the id was never used.
+    RunCommand(CommandRequest),
+    Ack(Vec<String>),
+    /// A retained message, delivered on (re)subscribe, no newer than the one in force.
+    AlreadyInForce,
+    /// Refused; `answer` (a report or a reply) goes back to the central office.
+    Refuse {
+        reason: String,
+        answer: Up,
+    },
+    /// Refused with nobody to tell (undecodable, or not worth an answer): logged only.
+    Ignore(String),
+}
+
+fn refused_report(subject: &str, version: u64, msg_id: &str, reason: &str) -> DownAction {
+    DownAction::Refuse {
+        reason: reason.to_string(),
+        answer: Up::Report(Report {
+            subject: subject.into(),
+            version,
+            about_msg_id: msg_id.into(),
+            outcome: Outcome::Refused(reason.to_string()),
+        }),
+    }
+}
+
+fn refused_reply(request_id: &str, reason: &str) -> DownAction {
+    DownAction::Refuse {
+        reason: reason.to_string(),
+        answer: Up::Reply(Reply {
+            request_id: request_id.into(),
+            result: CommandResult::Err(reason.to_string()),
+        }),
+    }
+}
+
+/// Judges one message; `retain` is the MQTT retain flag as delivered.
+pub fn judge(topic: DownTopic, bytes: &[u8], retain: bool, ctx: &DownContext<'_>) -> DownAction {
+    let decoded = match decode::<Down>(bytes) {
+        Ok(d) => d,
+        Err(e) => return DownAction::Ignore(format!("undecodable message on {topic:?}: {e}")),
+    };
+    let env = decoded.envelope;
+    let signature = verify(decoded.signed_bytes, env.sig.as_deref(), ctx.key).err();
+    let msg_id = env.msg_id.as_str();
+    match (topic, env.body) {
+        (DownTopic::Plans | DownTopic::FleetPlans, Down::Plans(plans)) => {
+            if let Some(e) = signature {
+                return refused_report("plans", plans.version, msg_id, &e.to_string());
+            }
+            let wanted = if topic == DownTopic::FleetPlans {
+                "*"
+            } else {
+                ctx.site
+            };
+            if plans.target != wanted {
+                let reason = format!(
+                    "plan set is for {:?}, this topic carries {wanted:?}",
+                    plans.target
+                );
+                return refused_report("plans", plans.version, msg_id, &reason);
+            }
+            // Delivered retained (on subscribe) and not newer: the set in force, or a
+            // stale one left on the other plans topic. Live deliveries are judged in full.
+            if retain && plans.version <= ctx.plans_in_force.0 {
+                return DownAction::AlreadyInForce;
+            }
+            match check_version(plans.version, ctx.plans_in_force.0) {
+                Ok(()) => DownAction::ApplyPlans {
+                    msg_id: msg_id.into(),
+                    plans,
+                },
+                Err(reason) => refused_report("plans", plans.version, msg_id, &reason),
+            }
+        }
+        (DownTopic::Routers, Down::Routers(routers)) => {
+            if let Some(e) = signature {
+                return refused_report("routers", routers.version, msg_id, &e.to_string());
+            }
+            if routers.target != ctx.site {
+                let reason = format!(
+                    "router settings are for {:?}, this is {:?}",
+                    routers.target, ctx.site
+                );
+                return refused_report("routers", routers.version, msg_id, &reason);
+            }
+            if retain && routers.version <= ctx.routers_in_force.0 {
+                return DownAction::AlreadyInForce;
+            }
+            match check_version(routers.version, ctx.routers_in_force.0) {
+                Ok(()) => DownAction::ApplyRouters {
+                    msg_id: msg_id.into(),
+                    routers,
+                },
+                Err(reason) => refused_report("routers", routers.version, msg_id, &reason),
+            }
+        }
+        (DownTopic::Cmd, Down::Command(req)) => {
+            if let Some(e) = signature {
+                return refused_reply(&req.request_id, &e.to_string());
+            }
+            match check_command(&req, ctx.site, ctx.now_ms, false) {
+                Ok(()) => DownAction::RunCommand(req),
+                Err(reason) => refused_reply(&req.request_id, &reason),
+            }
+        }
+        (DownTopic::Ack, Down::Ack(ack)) => match signature {
+            None => DownAction::Ack(ack.msg_ids),
+            Some(e) => DownAction::Ignore(format!("acknowledgement {msg_id} refused: {e}")),
+        },
+        (topic, body) => DownAction::Ignore(format!(
+            "message {msg_id} of type {} does not belong on {topic:?}",
+            match body {
+                Down::Plans(_) => "plans",
+                Down::Routers(_) => "routers",
+                Down::Command(_) => "command",
+                Down::Ack(_) => "ack",
+            }
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sync::envelope::Envelope;
+    use crate::sync::messages::{Ack, Command};
+    use crate::sync::sign::sign;
+    use ed25519_dalek::SigningKey;
+
+    fn key() -> SigningKey {
+        SigningKey::from_bytes(&[1u8; 32])
+    }
+
+    fn plans(version: u64, target: &str) -> Vec<u8> {
+        let mut env = Envelope::new(
+            format!("p{version}"),
+            "central",
+            0,
+            Down::Plans(PlanSet {
+                version,
+                target: target.into(),
+                ..Default::default()
+            }),
+        );
+        sign(&mut env, &key());
+        env.encode()
+    }
+
+    fn judge_at(topic: DownTopic, bytes: &[u8], retain: bool, in_force: (u64, &str)) -> DownAction {
+        let pk = key().verifying_key();
+        let ctx = DownContext {
+            site: "s1",
+            key: &pk,
+            plans_in_force: in_force,
+            routers_in_force: (0, ""),
+            now_ms: 1000,
+        };
+        judge(topic, bytes, retain, &ctx)
+    }
+
+    #[test]
+    fn a_newer_signed_plan_set_is_applied() {
+        let action = judge_at(DownTopic::Plans, &plans(5, "s1"), false, (4, "p4"));
+        assert!(matches!(action, DownAction::ApplyPlans { plans, .. } if plans.version == 5));
+    }
+
+    #[test]
+    fn retained_sets_no_newer_than_the_one_in_force_are_skipped_but_a_live_replay_is_refused() {
+        assert_eq!(
+            judge_at(DownTopic::Plans, &plans(5, "s1"), true, (5, "p5")),
+            DownAction::AlreadyInForce
+        );
+        let stale_fleet_set = judge_at(DownTopic::FleetPlans, &plans(3, "*"), true, (5, "p5"));
+        assert_eq!(stale_fleet_set, DownAction::AlreadyInForce);
+        let replay = judge_at(DownTopic::Plans, &plans(5, "s1"), false, (5, "p5"));
+        assert!(
+            matches!(replay, DownAction::Refuse { reason, .. } if reason.contains("not newer"))
+        );
+    }
+
+    #[test]
+    fn a_set_for_another_site_or_signed_by_another_key_is_refused_with_a_report() {
+        let other_site = judge_at(DownTopic::Plans, &plans(5, "s2"), false, (0, ""));
+        assert!(
+            matches!(other_site, DownAction::Refuse { answer: Up::Report(r), .. } if r.version == 5)
+        );
+        let mut env = Envelope::new(
+            "x",
+            "c",
+            0,
+            Down::Plans(PlanSet {
+                version: 9,
+                target: "s1".into(),
+                ..Default::default()
+            }),
+        );
+        sign(&mut env, &SigningKey::from_bytes(&[2u8; 32]));
+        let forged = judge_at(DownTopic::Plans, &env.encode(), false, (0, ""));
+        assert!(
+            matches!(forged, DownAction::Refuse { reason, .. } if reason.contains("signature"))
+        );
+    }
+
+    #[test]
+    fn expired_commands_get_a_refusal_with_their_id() {
+        let mut env = Envelope::new(
+            "c1",
+            "central",
+            0,
+            Down::Command(CommandRequest {
+                request_id: "r1".into(),
+                target: "s1".into(),
+                expires_ms: 999,
+                command: Command::SyncProfiles,
+            }),
+        );
+        sign(&mut env, &key());
+        match judge_at(DownTopic::Cmd, &env.encode(), false, (0, "")) {
+            DownAction::Refuse {
+                answer: Up::Reply(r),
+                reason,
+            } => {
+                assert_eq!(r.request_id, "r1");
+                assert!(reason.contains("expired"), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn garbage_and_misplaced_messages_are_only_logged() {
+        assert!(matches!(
+            judge_at(DownTopic::Ack, b"\x01garbage", false, (0, "")),
+            DownAction::Ignore(_)
+        ));
+        assert!(matches!(
+            judge_at(DownTopic::Cmd, &plans(5, "s1"), false, (0, "")),
+            DownAction::Ignore(_)
+        ));
+        let mut ack = Envelope::new(
+            "a",
+            "c",
+            0,
+            Down::Ack(Ack {
+                msg_ids: vec!["sale-1".into()],
+            }),
+        );
+        assert!(
+            matches!(
+                judge_at(DownTopic::Ack, &ack.encode(), false, (0, "")),
+                DownAction::Ignore(_)
+            ),
+            "unsigned"
+        );
+        sign(&mut ack, &key());
+        assert_eq!(
+            judge_at(DownTopic::Ack, &ack.encode(), false, (0, "")),
+            DownAction::Ack(vec!["sale-1".into()])
+        );
+    }
+}

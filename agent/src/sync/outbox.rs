@@ -1,0 +1,282 @@
+//! The outbox: what a site has to tell the central office, kept in SQLite until the
+//! central office acknowledges it. The [`OutboxStore`] trait is the seam with the
+//! store; [`SqliteOutbox`] implements it over the agreed `outbox` table.
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use rusqlite::{params, Connection};
+
+use super::messages::{SaleRecord, Up};
+
+/// The agreed table; the store's migrations create the same.
+pub const OUTBOX_DDL: &str = "CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, \
+    msg_id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, payload BLOB NOT NULL, created_at_ms INTEGER NOT NULL, \
+    attempts INTEGER NOT NULL DEFAULT 0, last_attempt_ms INTEGER);";
+
+/// One message waiting for the central office. `payload` is the postcard encoding
+/// of an [`Up`] body; the pump puts it in an envelope when it sends it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxEntry {
+    pub id: i64,
+    pub msg_id: String,
+    pub kind: String,
+    pub payload: Vec<u8>,
+    pub created_at_ms: u64,
+    pub attempts: u32,
+    pub last_attempt_ms: Option<u64>,
+}
+
+/// Why the outbox could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum OutboxError {
+    #[error(
+        "outbox database {path}: {source}; check the state directory is writable and not full"
+    )]
+    Sqlite {
+        path: String,
+        source: rusqlite::Error,
+    },
+    #[error("outbox lock poisoned by a panic in another thread; restart the agent")]
+    Poisoned,
+}
+
+/// Storage of the outbox. Blocking calls (the store is SQLite); the pump runs them
+/// on tokio's blocking pool.
+pub trait OutboxStore: Send + Sync + 'static {
+    /// Adds a message; `Ok(false)` when that `msg_id` is already queued.
+    fn enqueue(
+        &self,
+        msg_id: &str,
+        kind: &str,
+        payload: &[u8],
+        created_at_ms: u64,
+    ) -> Result<bool, OutboxError>;
+    /// The oldest `limit` unacknowledged messages, oldest first.
+    fn pending(&self, limit: usize) -> Result<Vec<OutboxEntry>, OutboxError>;
+    /// Records that these messages were just sent.
+    fn mark_attempt(&self, msg_ids: &[String], now_ms: u64) -> Result<(), OutboxError>;
+    /// Deletes acknowledged messages; returns how many were still there.
+    fn ack(&self, msg_ids: &[String]) -> Result<usize, OutboxError>;
+    /// How many messages wait.
+    fn backlog(&self) -> Result<u64, OutboxError>;
+}
+
+/// The message id, outbox kind and payload for a sale. Called inside the sale's own
+/// transaction, so the sale and its outbox row commit together.
+pub fn outbox_payload_for_sale(sale: &SaleRecord) -> (String, &'static str, Vec<u8>) {
+    let (msg_id, kind, payload) =
+        outbox_payload(&format!("sale-{}", sale.sale_id), &Up::Sale(sale.clone()));
+    (msg_id, kind, payload)
+}
+
+/// The same for any message body: `(msg_id, kind, postcard bytes)`.
+pub fn outbox_payload(msg_id: &str, body: &Up) -> (String, &'static str, Vec<u8>) {
+    // Encoding owned data into a Vec cannot fail.
+    (
+        msg_id.to_string(),
+        body.kind(),
+        postcard::to_stdvec(body).unwrap_or_default(),
+    )
+}
+
+/// Whether an entry should be sent now: never sent, or unacknowledged for longer than
+/// `resend_after_ms` doubled per earlier attempt (capped at 64 times). Nothing is
+/// ever given up on.
+pub fn is_due(entry: &OutboxEntry, now_ms: u64, resend_after_ms: u64) -> bool {
+    match (entry.attempts, entry.last_attempt_ms) {
+        (0, _) | (_, None) => true,
+        (n, Some(last)) => now_ms.saturating_sub(last) >= resend_after_ms << (n - 1).min(6),
+    }
+}
+
+/// [`OutboxStore`] over a SQLite file (WAL), the table created if missing.
+pub struct SqliteOutbox {
+    conn: Mutex<Connection>,
+    path: String,
+}
+
+impl SqliteOutbox {
+    pub fn open(path: &Path) -> Result<SqliteOutbox, OutboxError> {
+        let name = path.display().to_string();
+        let err = |source| OutboxError::Sqlite {
+            path: name.clone(),
+            source,
+        };
+        let conn = Connection::open(path).map_err(err)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(err)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(err)?;
+        conn.execute_batch(OUTBOX_DDL).map_err(err)?;
+        Ok(SqliteOutbox {
+            conn: Mutex::new(conn),
+            path: name,
+        })
+    }
+
+    fn with<T>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, OutboxError> {
+        let mut conn = self.conn.lock().map_err(|_| OutboxError::Poisoned)?;
+        f(&mut conn).map_err(|source| OutboxError::Sqlite {
+            path: self.path.clone(),
+            source,
+        })
+    }
+}
+
+impl OutboxStore for SqliteOutbox {
+    fn enqueue(
+        &self,
+        msg_id: &str,
+        kind: &str,
+        payload: &[u8],
+        created_at_ms: u64,
+    ) -> Result<bool, OutboxError> {
+        self.with(|c| {
+            c.execute(
+                "INSERT OR IGNORE INTO outbox (msg_id, kind, payload, created_at_ms) VALUES (?1, ?2, ?3, ?4)",
+                params![msg_id, kind, payload, created_at_ms as i64],
+            )
+            .map(|n| n == 1)
+        })
+    }
+
+    fn pending(&self, limit: usize) -> Result<Vec<OutboxEntry>, OutboxError> {
+        self.with(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT id, msg_id, kind, payload, created_at_ms, attempts, last_attempt_ms \
+                 FROM outbox ORDER BY id LIMIT ?1",
+            )?;
+            let rows = stmt.query_map([limit as i64], |r| {
+                Ok(OutboxEntry {
+                    id: r.get(0)?,
+                    msg_id: r.get(1)?,
+                    kind: r.get(2)?,
+                    payload: r.get(3)?,
+                    created_at_ms: r.get::<_, i64>(4)? as u64,
+                    attempts: r.get::<_, i64>(5)? as u32,
+                    last_attempt_ms: r.get::<_, Option<i64>>(6)?.map(|v| v as u64),
+                })
+            })?;
+            rows.collect()
+        })
+    }
+
+    fn mark_attempt(&self, msg_ids: &[String], now_ms: u64) -> Result<(), OutboxError> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            {
+                let mut stmt = tx.prepare_cached(
+                    "UPDATE outbox SET attempts = attempts + 1, last_attempt_ms = ?2 WHERE msg_id = ?1",
+                )?;
+                for id in msg_ids {
+                    stmt.execute(params![id, now_ms as i64])?;
+                }
+            }
+            tx.commit()
+        })
+    }
+
+    fn ack(&self, msg_ids: &[String]) -> Result<usize, OutboxError> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            let mut n = 0;
+            {
+                let mut stmt = tx.prepare_cached("DELETE FROM outbox WHERE msg_id = ?1")?;
+                for id in msg_ids {
+                    n += stmt.execute([id])?;
+                }
+            }
+            tx.commit()?;
+            Ok(n)
+        })
+    }
+
+    fn backlog(&self) -> Result<u64, OutboxError> {
+        self.with(|c| {
+            c.query_row("SELECT COUNT(*) FROM outbox", [], |r| r.get::<_, i64>(0))
+                .map(|n| n as u64)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sale(id: u32) -> SaleRecord {
+        SaleRecord {
+            sale_id: id.to_string(),
+            code: format!("C{id}"),
+            price: 5,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn messages_come_out_oldest_first_and_leave_only_when_acked() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteOutbox::open(&dir.path().join("s.db")).unwrap();
+        for i in 0..5 {
+            let (id, kind, payload) = outbox_payload_for_sale(&sale(i));
+            assert!(store.enqueue(&id, kind, &payload, 1000 + i as u64).unwrap());
+        }
+        let (id, kind, payload) = outbox_payload_for_sale(&sale(0));
+        assert!(
+            !store.enqueue(&id, kind, &payload, 9).unwrap(),
+            "the same sale twice is one message"
+        );
+        let first = store.pending(3).unwrap();
+        let ids: Vec<_> = first.iter().map(|e| e.msg_id.as_str()).collect();
+        assert_eq!(ids, ["sale-0", "sale-1", "sale-2"]);
+        store.mark_attempt(&["sale-0".into()], 5000).unwrap();
+        assert_eq!(store.ack(&["sale-1".into(), "nope".into()]).unwrap(), 1);
+        let rest = store.pending(10).unwrap();
+        assert_eq!(rest.len(), 4);
+        assert_eq!((rest[0].attempts, rest[0].last_attempt_ms), (1, Some(5000)));
+        assert_eq!(rest[1].msg_id, "sale-2");
+        assert_eq!(store.backlog().unwrap(), 4);
+    }
+
+    #[test]
+    fn the_sale_payload_is_the_postcard_up_body() {
+        let (_, kind, payload) = outbox_payload_for_sale(&sale(7));
+        assert_eq!(kind, "sale");
+        assert_eq!(payload[0], 0x01, "Up variant 1 = Sale");
+        assert_eq!(
+            postcard::from_bytes::<Up>(&payload).unwrap(),
+            Up::Sale(sale(7))
+        );
+    }
+
+    #[test]
+    fn resends_back_off_by_doubling_and_never_stop() {
+        let mut e = OutboxEntry {
+            id: 1,
+            msg_id: "m".into(),
+            kind: "sale".into(),
+            payload: vec![],
+            created_at_ms: 0,
+            attempts: 0,
+            last_attempt_ms: None,
+        };
+        assert!(is_due(&e, 0, 1000));
+        e.attempts = 1;
+        e.last_attempt_ms = Some(10_000);
+        assert!(!is_due(&e, 10_999, 1000));
+        assert!(is_due(&e, 11_000, 1000));
+        e.attempts = 3;
+        assert!(!is_due(&e, 13_999, 1000));
+        assert!(is_due(&e, 14_000, 1000));
+        e.attempts = 500;
+        assert!(
+            is_due(&e, 10_000 + 64_000, 1000),
+            "capped at 64x, still resent"
+        );
+    }
+}

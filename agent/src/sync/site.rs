@@ -1,0 +1,419 @@
+//! The site side at run time: the outbox pump, status and telemetry, and the handling
+//! of what comes down, around one [`link`](super::link) task.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ed25519_dalek::VerifyingKey;
+use tokio::sync::{mpsc, Notify};
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+
+use super::actions::AgentActions;
+use super::downlink::{judge, DownAction, DownContext};
+use super::envelope::{encode_raw, Envelope};
+use super::link::{self, LinkConfig, LinkEvent, LinkHandle};
+use super::messages::{Outcome, Reply, Report, Status, Up};
+use super::outbox::{is_due, outbox_payload, OutboxStore};
+use super::state::SyncState;
+use super::topics::Topics;
+
+/// How the site side behaves.
+#[derive(Debug, Clone)]
+pub struct SiteSettings {
+    pub site: String,
+    pub topic_prefix: String,
+    pub central_key: VerifyingKey,
+    /// First resend delay of an unacknowledged outbox message.
+    pub resend_after: Duration,
+    /// Outbox messages in flight at most (unacknowledged, oldest first).
+    pub window: usize,
+    pub status_interval: Duration,
+    pub agent_version: String,
+}
+
+/// Handle on the running site side.
+#[derive(Clone)]
+pub struct SiteHandle {
+    link: LinkHandle,
+    wake: Arc<Notify>,
+    stop: CancellationToken,
+    topics: Topics,
+    site: String,
+}
+
+impl SiteHandle {
+    /// Tells the pump that rows were added to the outbox (call after the sale commits).
+    pub fn outbox_changed(&self) {
+        self.wake.notify_one();
+    }
+
+    pub fn link(&self) -> &LinkHandle {
+        &self.link
+    }
+
+    /// Publishes "offline" (retained), disconnects cleanly and stops the tasks.
+    pub async fn shutdown(&self) {
+        let status = Up::Status(Status {
+            online: false,
+            ..Default::default()
+        });
+        let bytes =
+            Envelope::new(new_msg_id("status"), self.site.clone(), now_ms(), status).encode();
+        if self.link.is_connected() {
+            let _ = self
+                .link
+                .publish(&self.topics.status(), bytes, true, true)
+                .await;
+        }
+        self.stop.cancel();
+        self.link.shutdown().await;
+    }
+}
+
+/// Unix time in milliseconds.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// A random message id with a readable prefix, e.g. `report-3f9c0a1b22d4e5f6`.
+pub fn new_msg_id(prefix: &str) -> String {
+    let mut b = [0u8; 8];
+    // The OS random source does not fail on Linux after boot; a zero id still works once.
+    let _ = getrandom::fill(&mut b);
+    format!("{prefix}-{}", hex::encode(b))
+}
+
+/// Starts the site side: the link (with `link.subscriptions` and `last_will` filled in
+/// here), the pump and the down-link handler.
+pub fn spawn<A: AgentActions>(
+    mut link_config: LinkConfig,
+    settings: SiteSettings,
+    store: Arc<dyn OutboxStore>,
+    state: Arc<SyncState>,
+    actions: Arc<A>,
+) -> SiteHandle {
+    let topics = Topics::new(settings.topic_prefix.clone(), settings.site.clone());
+    let will = Envelope::new(
+        format!("will-{}", settings.site),
+        settings.site.clone(),
+        now_ms(),
+        Up::Status(Status {
+            online: false,
+            ..Default::default()
+        }),
+    );
+    link_config.last_will = Some((topics.status(), will.encode()));
+    link_config.subscriptions = topics.site_subscriptions();
+    let (link, events) = link::spawn(link_config);
+    let wake = Arc::new(Notify::new());
+    let stop = CancellationToken::new();
+    let ctx = Arc::new(Ctx {
+        settings,
+        topics: topics.clone(),
+        store,
+        state,
+        link: link.clone(),
+        wake: wake.clone(),
+        started: Instant::now(),
+    });
+    tokio::spawn(pump(ctx.clone(), stop.clone()));
+    tokio::spawn(receive(ctx.clone(), actions, events, stop.clone()));
+    SiteHandle {
+        link,
+        wake,
+        stop,
+        topics,
+        site: ctx.settings.site.clone(),
+    }
+}
+
+struct Ctx {
+    settings: SiteSettings,
+    topics: Topics,
+    store: Arc<dyn OutboxStore>,
+    state: Arc<SyncState>,
+    link: LinkHandle,
+    wake: Arc<Notify>,
+    started: Instant,
+}
+
+impl Ctx {
+    async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&dyn OutboxStore) -> Result<T, super::outbox::OutboxError> + Send + 'static,
+    ) -> Option<T> {
+        let store = self.store.clone();
+        match tokio::task::spawn_blocking(move || f(store.as_ref())).await {
+            Ok(Ok(v)) => Some(v),
+            Ok(Err(e)) => {
+                warn!(error = %e, "outbox");
+                None
+            }
+            Err(e) => {
+                warn!(error = %e, "outbox task failed");
+                None
+            }
+        }
+    }
+
+    /// Queues a message in the outbox and wakes the pump.
+    async fn enqueue(&self, body: Up, prefix: &str) {
+        let (msg_id, kind, payload) = outbox_payload(&new_msg_id(prefix), &body);
+        let now = now_ms();
+        self.blocking(move |s| s.enqueue(&msg_id, kind, &payload, now))
+            .await;
+        self.wake.notify_one();
+    }
+
+    async fn publish_status(&self) {
+        let backlog = self.blocking(|s| s.backlog()).await.unwrap_or(0);
+        let status = Status {
+            online: true,
+            agent_version: self.settings.agent_version.clone(),
+            uptime_s: self.started.elapsed().as_secs(),
+            backlog,
+            plans_version: self.state.version("plans").unwrap_or(0),
+        };
+        let bytes = Envelope::new(
+            new_msg_id("status"),
+            self.settings.site.clone(),
+            now_ms(),
+            Up::Status(status),
+        )
+        .encode();
+        let _ = self
+            .link
+            .publish(&self.topics.status(), bytes, true, true)
+            .await;
+    }
+}
+
+// Sends the outbox oldest first, a window at a time, while the link is up. Rows
+// leave the outbox only when the central office acknowledges them (see README).
+async fn pump(ctx: Arc<Ctx>, stop: CancellationToken) {
+    let resend_ms = ctx.settings.resend_after.as_millis() as u64;
+    let window = ctx.settings.window;
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = ctx.link.wait_connected() => {}
+        }
+        let entries = ctx
+            .blocking(move |s| s.pending(window))
+            .await
+            .unwrap_or_default();
+        let now = now_ms();
+        let due: Vec<_> = entries
+            .into_iter()
+            .filter(|e| is_due(e, now, resend_ms))
+            .collect();
+        if due.is_empty() {
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = ctx.wake.notified() => {}
+                _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+            }
+            continue;
+        }
+        debug!(count = due.len(), "sending outbox");
+        for chunk in due.chunks(64) {
+            let mut sent = Vec::with_capacity(chunk.len());
+            for e in chunk {
+                let bytes = encode_raw(&e.msg_id, &ctx.settings.site, e.created_at_ms, &e.payload);
+                if ctx
+                    .link
+                    .publish(&ctx.topics.up(&e.kind), bytes, true, false)
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+                sent.push(e.msg_id.clone());
+            }
+            let now = now_ms();
+            ctx.blocking(move |s| s.mark_attempt(&sent, now)).await;
+            if !ctx.link.is_connected() {
+                break;
+            }
+        }
+    }
+}
+
+async fn receive<A: AgentActions>(
+    ctx: Arc<Ctx>,
+    actions: Arc<A>,
+    mut events: mpsc::UnboundedReceiver<LinkEvent>,
+    stop: CancellationToken,
+) {
+    // The first status goes out on connection; the timer starts one interval later.
+    let every = ctx.settings.status_interval;
+    let mut status_tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    status_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let event = tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = status_tick.tick() => {
+                if ctx.link.is_connected() {
+                    ctx.publish_status().await;
+                }
+                let mut telemetry = actions.telemetry();
+                telemetry.agent_version = ctx.settings.agent_version.clone();
+                telemetry.uptime_s = ctx.started.elapsed().as_secs();
+                ctx.enqueue(Up::Telemetry(telemetry), "telemetry").await;
+                continue;
+            }
+            event = events.recv() => match event { Some(e) => e, None => return },
+        };
+        match event {
+            LinkEvent::Connected => {
+                ctx.publish_status().await;
+                ctx.wake.notify_one();
+            }
+            LinkEvent::Disconnected(_) => {}
+            LinkEvent::Message {
+                topic,
+                payload,
+                retain,
+            } => {
+                handle_down(&ctx, actions.as_ref(), &topic, &payload, retain).await;
+            }
+        }
+    }
+}
+
+async fn handle_down<A: AgentActions>(
+    ctx: &Ctx,
+    actions: &A,
+    topic: &str,
+    payload: &[u8],
+    retain: bool,
+) {
+    let Some(which) = ctx.topics.parse_down(topic) else {
+        warn!(topic, "message on a topic this site does not use; ignored");
+        return;
+    };
+    let version = |subject: &str| -> (u64, String) {
+        let v = ctx.state.version(subject).unwrap_or(0);
+        let id = ctx
+            .state
+            .get(&format!("{subject}.msg_id"))
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        (v, id)
+    };
+    let (plans_v, plans_id) = version("plans");
+    let (routers_v, routers_id) = version("routers");
+    let dc = DownContext {
+        site: &ctx.settings.site,
+        key: &ctx.settings.central_key,
+        plans_in_force: (plans_v, &plans_id),
+        routers_in_force: (routers_v, &routers_id),
+        now_ms: now_ms(),
+    };
+    match judge(which, payload, retain, &dc) {
+        DownAction::Ignore(reason) => warn!(topic, %reason, "refused"),
+        DownAction::AlreadyInForce => debug!(topic, "retained message already in force"),
+        DownAction::Refuse { reason, answer } => {
+            warn!(topic, %reason, "refused; reporting to the central office");
+            match answer {
+                Up::Reply(reply) => publish_reply(ctx, reply).await,
+                other => ctx.enqueue(other, "report").await,
+            }
+        }
+        DownAction::Ack(ids) => {
+            let n = ctx.blocking(move |s| s.ack(&ids)).await.unwrap_or(0);
+            debug!(removed = n, "outbox acknowledged");
+            ctx.wake.notify_one();
+        }
+        DownAction::ApplyPlans { msg_id, plans } => {
+            let version = plans.version;
+            info!(version, plans = plans.plans.len(), "applying plan set");
+            let outcome = match actions.apply_plans(plans).await {
+                Ok(report) => match ctx.state.set_version("plans", version, &msg_id) {
+                    Ok(()) => Outcome::Applied(report),
+                    Err(e) => Outcome::Refused(format!("applied but not recorded: {e}")),
+                },
+                Err(reason) => Outcome::Refused(reason),
+            };
+            let report = Report {
+                subject: "plans".into(),
+                version,
+                about_msg_id: msg_id,
+                outcome,
+            };
+            ctx.enqueue(Up::Report(report), "report").await;
+        }
+        DownAction::ApplyRouters { msg_id, routers } => {
+            let version = routers.version;
+            info!(
+                version,
+                routers = routers.routers.len(),
+                "applying router settings"
+            );
+            let outcome = match actions.apply_routers(routers).await {
+                Ok(report) => match ctx.state.set_version("routers", version, &msg_id) {
+                    Ok(()) => Outcome::Applied(report),
+                    Err(e) => Outcome::Refused(format!("applied but not recorded: {e}")),
+                },
+                Err(reason) => Outcome::Refused(reason),
+            };
+            let report = Report {
+                subject: "routers".into(),
+                version,
+                about_msg_id: msg_id,
+                outcome,
+            };
+            ctx.enqueue(Up::Report(report), "report").await;
+        }
+        DownAction::RunCommand(req) => {
+            let fresh = ctx
+                .state
+                .remember_command(&req.request_id, req.expires_ms, now_ms());
+            let result = match fresh {
+                Ok(true) => {
+                    info!(request = %req.request_id, command = ?req.command, "running remote command");
+                    actions.run_command(req.command).await
+                }
+                Ok(false) => {
+                    warn!(request = %req.request_id, "replayed command refused");
+                    super::messages::CommandResult::Err(format!(
+                        "request id {} was already used (replay)",
+                        req.request_id
+                    ))
+                }
+                Err(e) => super::messages::CommandResult::Err(format!(
+                    "cannot record the request id: {e}"
+                )),
+            };
+            publish_reply(
+                ctx,
+                Reply {
+                    request_id: req.request_id,
+                    result,
+                },
+            )
+            .await;
+        }
+    }
+}
+
+// Replies go straight out (QoS 1), not through the outbox: a reply matters only while
+// someone waits for it, and the central side resends the command under a new id.
+async fn publish_reply(ctx: &Ctx, reply: Reply) {
+    let bytes = Envelope::new(
+        new_msg_id("reply"),
+        ctx.settings.site.clone(),
+        now_ms(),
+        Up::Reply(reply),
+    )
+    .encode();
+    let _ = ctx
+        .link
+        .publish(&ctx.topics.reply(), bytes, true, false)
+        .await;
+}
