@@ -115,11 +115,13 @@ pub enum CentralCommand {
 #[derive(Debug, Clone, clap::Subcommand)]
 pub enum RemoteCommand {
     TestRouter {
-        #[arg(long)]
+        /// Router name at the site (default: its first).
+        #[arg(long = "site-router")]
         router: Option<String>,
     },
     ListUsers {
-        #[arg(long)]
+        /// Router name at the site (default: its first).
+        #[arg(long = "site-router")]
         router: Option<String>,
         #[arg(long)]
         active: Option<bool>,
@@ -127,7 +129,8 @@ pub enum RemoteCommand {
         profile: Option<String>,
     },
     ListProfiles {
-        #[arg(long)]
+        /// Router name at the site (default: its first).
+        #[arg(long = "site-router")]
         router: Option<String>,
     },
     CreateVouchers {

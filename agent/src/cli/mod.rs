@@ -27,7 +27,7 @@ use crate::store::Store;
 
 /// hotspot-agent: WiFi voucher kiosk agent for MikroTik hotspots.
 #[derive(Debug, Parser)]
-#[command(name = "hotspot-agent", version, about, propagate_version = true)]
+#[command(name = "hotspot-agent", version, about)]
 pub struct Cli {
     /// Configuration file (TOML). Without one, the bundled default is used: a simulated
     /// router and simulated kiosk devices.
@@ -287,4 +287,23 @@ where
     #[cfg(feature = "sim")]
     let _keep_sim_alive = choice.sim;
     f(choice.router, store, config).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory as _;
+
+    #[test]
+    fn every_subcommand_parses_without_clashing_options() {
+        // clap checks names, flags and globals of the whole tree here, which it would
+        // otherwise only do (by panicking) when a user runs the clashing subcommand.
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn the_router_password_never_comes_from_the_command_line() {
+        let err = Cli::try_parse_from(["hotspot-agent", "--password", "x", "router", "test"]).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::UnknownArgument);
+    }
 }

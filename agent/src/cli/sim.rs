@@ -179,28 +179,24 @@ mod tests {
 
     #[test]
     fn sim_args_fit_under_the_real_cli_without_clashing_with_its_global_options() {
-        use clap::{Args as _, CommandFactory as _};
-        let cmd =
-            crate::cli::Cli::command().subcommand(SimArgs::augment_args(clap::Command::new("sim")));
-        cmd.clone().debug_assert();
-        let m = cmd
-            .try_get_matches_from([
-                "hotspot-agent",
-                "--host",
-                "10.0.0.1",
-                "sim",
-                "--routeros",
-                "6.49",
-                "--api-port",
-                "0",
-            ])
-            .unwrap();
-        let (name, sub) = m.subcommand().unwrap();
-        assert_eq!(name, "sim");
-        assert_eq!(
-            sub.get_one::<String>("routeros").map(String::as_str),
-            Some("6.49")
-        );
+        use clap::{CommandFactory as _, Parser as _};
+        crate::cli::Cli::command().debug_assert();
+        let cli = crate::cli::Cli::try_parse_from([
+            "hotspot-agent",
+            "--host",
+            "10.0.0.1",
+            "sim",
+            "--routeros",
+            "6.49",
+            "--api-port",
+            "0",
+        ])
+        .unwrap();
+        assert_eq!(cli.router.host.as_deref(), Some("10.0.0.1"));
+        let crate::cli::Command::Sim(args) = cli.command else {
+            panic!("not the sim command: {:?}", cli.command)
+        };
+        assert_eq!(args.options().version, "6.49");
     }
 
     #[test]

@@ -100,8 +100,11 @@ async fn an_on_demand_sale_creates_one_user_with_the_sale_comment_and_queues_one
     let outbox = v.store().outbox_pending(10).unwrap();
     assert_eq!(outbox.len(), 1);
     assert_eq!(outbox[0].msg_id, format!("sale:{}", sold.sale_id));
-    let record: SaleRecord = serde_json::from_slice(&outbox[0].payload).unwrap();
+    let crate::sync::Up::Sale(record) = postcard::from_bytes(&outbox[0].payload).unwrap() else {
+        panic!("the outbox row is not a sale message")
+    };
     assert_eq!(record.code, sold.code);
+    assert_eq!(record.sale_id, sold.sale_id.to_string());
     assert_eq!(v.credit_balance().unwrap(), 0);
     assert!(sold.login_url.contains(&sold.code));
 }
