@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use anyhow::bail;
 use serde::Serialize;
 
-use super::{load_config, router_config, Cli};
+use super::{load_config, Cli};
 use crate::routeros::model::UserProfile;
 use crate::routeros::{HotspotApi, Router, RouterError, RouterSettings};
 
@@ -110,9 +110,32 @@ pub async fn test_router(settings: RouterSettings) -> RouterTestReport {
     }
 }
 
-/// Runs a `router` subcommand.
+/// Runs a `router` subcommand; `router test` records its outcome in the store
+/// (connection status history, shown by `stats`).
 pub async fn run(cmd: RouterCmd, cli: &Cli) -> anyhow::Result<()> {
-    run_with(cmd, cli, |_| {}).await
+    let config = load_config(cli)?;
+    let store = super::open_store(&config);
+    run_with(cmd, cli, |o| {
+        let status = crate::store::RouterStatus {
+            at_ms: crate::store::now_ms(),
+            router: o.router.clone(),
+            ok: o.ok,
+            transport: o.transport.clone(),
+            addr: None,
+            version: o.version.clone(),
+            latency_ms: Some(o.elapsed.as_millis() as u64),
+            message: o.error.clone().or_else(|| o.reason.clone()),
+        };
+        match &store {
+            Ok(store) => {
+                if let Err(e) = store.record_router_status(&status) {
+                    eprintln!("warning: the outcome was not recorded: {e}");
+                }
+            }
+            Err(e) => eprintln!("warning: the outcome was not recorded: {e:#}"),
+        }
+    })
+    .await
 }
 
 /// Like [`run`], handing the test outcome to `record` before printing (SQLite hook).
@@ -124,13 +147,9 @@ pub async fn run_with(
     match cmd {
         RouterCmd::Test { json } => {
             let config = load_config(cli)?;
-            let Some((router_cfg, index)) = router_config(cli, &config)? else {
-                bail!(
-                    "no real router is configured (the [[router]] entry has no host): \
-                     give --host or a config file with [[router]] host = \"...\""
-                );
-            };
-            let settings = RouterSettings::from_config(&router_cfg, index)?;
+            // Without a real router, host builds test the simulated one (as `run` would use).
+            let choice = super::open_router(cli, &config, 0).await?;
+            let settings = RouterSettings::from_config(&choice.config, 0)?;
             let report = test_router(settings).await;
             record(&report.outcome);
             if json {
