@@ -22,7 +22,11 @@ pub struct SiteActions<R> {
     vouchers: Vouchers<R>,
     config: Mutex<Config>,
     started: Instant,
+    on_plans: Mutex<Option<PlansHook>>,
 }
+
+/// Called with the configuration in force after a plan set is applied (the kiosk's prices).
+pub type PlansHook = Box<dyn Fn(&Config) + Send + Sync>;
 
 impl<R: HotspotApi + Clone + 'static> SiteActions<R> {
     /// Actions over the running voucher layer; `config` is the configuration in force.
@@ -31,7 +35,13 @@ impl<R: HotspotApi + Clone + 'static> SiteActions<R> {
             vouchers,
             config: Mutex::new(config),
             started: Instant::now(),
+            on_plans: Mutex::new(None),
         }
+    }
+
+    /// Sets what to tell when plans change (the kiosk, once it runs).
+    pub fn on_plans(&self, hook: PlansHook) {
+        *self.on_plans.lock().unwrap_or_else(|e| e.into_inner()) = Some(hook);
     }
 
     fn config(&self) -> Config {
@@ -96,6 +106,10 @@ impl<R: HotspotApi + Clone + 'static> AgentActions for SiteActions<R> {
             "plans in force: {}",
             config.plans.iter().map(|p| format!("{} ({})", p.id, p.price)).collect::<Vec<_>>().join(", ")
         ));
+        if let Some(hook) = self.on_plans.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            hook(&config);
+            report.actions.push("kiosk prices updated".into());
+        }
         *self.config.lock().unwrap_or_else(|e| e.into_inner()) = config;
         Ok(report)
     }

@@ -78,12 +78,14 @@ impl Agent {
                 .run_reconcile(config.enforcement.reconcile_interval.std(), cancel.clone()),
         ));
 
+        let mut site_actions = None;
         let site = if config.central.enabled() {
             let link = sync::setup::link_config(&config.central, &sync::setup::site_client_id(config))?;
             let settings = sync::setup::site_settings(config)?;
             let outbox = Arc::new(sync::SqliteOutbox::open(&db_path)?);
             let state = Arc::new(sync::SyncState::open(&db_path)?);
             let actions = Arc::new(SiteActions::new(vouchers.clone(), config.clone()));
+            site_actions = Some(actions.clone());
             tracing::info!(broker = %config.central.broker, "central link starting");
             Some(sync::spawn_site(link, settings, outbox, state, actions))
         } else {
@@ -108,6 +110,14 @@ impl Agent {
         } else {
             None
         };
+        if let (Some(actions), Some(k)) = (&site_actions, &kiosk) {
+            let handle = k.handle.clone();
+            actions.on_plans(Box::new(move |c| {
+                if !handle.update_plans(c) {
+                    tracing::warn!("the kiosk did not take the new prices; they apply after a restart");
+                }
+            }));
+        }
 
         Ok(Agent {
             vouchers,

@@ -1,10 +1,12 @@
 //! `hotspot-agent run` (the service) and `hotspot-agent demo` (the whole kiosk
 //! against a simulated router and simulated devices, with scripted coins).
 
+#[cfg(feature = "sim")]
 use std::path::PathBuf;
 #[cfg(feature = "sim")]
 use std::time::Duration;
 
+#[cfg(feature = "sim")]
 use anyhow::Context as _;
 use clap::Args;
 use firmware_config::Config;

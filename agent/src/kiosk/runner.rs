@@ -106,6 +106,14 @@ impl KioskHandle {
         let _ = self.tx.send(Input::Button(n)).await;
     }
 
+    /// Offers the plans and prices of `config` from now on (a plan set from the
+    /// central office). Returns false if the runner has ended or is too busy.
+    pub fn update_plans(&self, config: &Config) -> bool {
+        self.tx
+            .try_send(Input::Plans(Box::new(MachineConfig::from_config(config))))
+            .is_ok()
+    }
+
     /// Stops taking coins, shows "shutting down" and ends the runner.
     pub async fn stop(&self) {
         let _ = self.tx.send(Input::Stop).await;
@@ -129,6 +137,7 @@ enum Input {
     Sold(Result<SoldVoucher, SellError>),
     Printed(PrintOutcome),
     PrinterState(PrinterState),
+    Plans(Box<MachineConfig>),
     Stop,
 }
 
@@ -423,6 +432,7 @@ impl<S: Seller> Runner<S> {
             }
             Input::Printed(outcome) => self.machine.handle_print_result(outcome, now),
             Input::PrinterState(state) => self.machine.handle_printer_state(state, now),
+            Input::Plans(cfg) => self.machine.set_config(*cfg),
             Input::Stop => self.machine.stop(now),
         }
     }

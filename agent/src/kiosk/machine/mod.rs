@@ -72,6 +72,18 @@ impl Machine {
         }
     }
 
+    /// New plans or prices (from the central office): used from the next choice on.
+    /// An idle kiosk redraws its price list at once; a customer mid-purchase keeps
+    /// the screen they are on until it changes.
+    pub fn set_config(&mut self, cfg: MachineConfig) -> Vec<Action> {
+        self.cfg = cfg;
+        if matches!(self.phase, Phase::Idle) && self.blocked.is_none() {
+            self.go_idle()
+        } else {
+            Vec::new()
+        }
+    }
+
     /// The first actions: inhibit and show the starting screen.
     pub fn start(&mut self, _now: Instant) -> Vec<Action> {
         vec![Action::Inhibit(true), Action::Show(Screen::Starting)]

@@ -516,3 +516,20 @@ fn separate_passwords_show_on_the_voucher_screen() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn a_price_pushed_by_the_central_office_applies_to_the_next_choice() {
+    let (mut m, t0) = ready(cfg());
+    let mut dearer = cfg();
+    dearer.plans[0].price = 10;
+    // Idle: the price list is redrawn at once.
+    let redraw = m.set_config(dearer);
+    assert!(redraw.iter().any(|a| matches!(a, Action::Show(_))), "{redraw:?}");
+    coin(&mut m, 5, t0);
+    assert!(
+        sells(&m.handle_button(0, t0)).is_empty(),
+        "5 no longer buys the 1 hour plan"
+    );
+    coin(&mut m, 5, t0);
+    assert_eq!(sells(&m.handle_button(0, t0)), vec![(Item::Plan("1h".into()), 10)]);
+}
