@@ -16,7 +16,7 @@
 #   AGENT_BIN  release binary to measure (default: cross/build.sh x86_64-unknown-linux-gnu)
 #   HOST_BIN   native binary with the sim feature (default: cargo build of this checkout)
 #   SALES      number of sales (default 1000)
-#   SALES_CMD  the sales command after `--config FILE` (default: voucher create --plan 1h --count $SALES --json)
+#   SALES_CMD  the sales command after `--config FILE` (default: voucher batch --plan 1h --count $SALES)
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -141,7 +141,7 @@ time_limit = "1h"
         show("RSS of the service after start-up", rss_kib(daemon.pid), 20)
 
     cmd = [agent, "--config", config] + (shlex.split(sales_cmd) if sales_cmd else
-           ["voucher", "create", "--plan", "1h", "--count", str(sales), "--json"])
+           ["voucher", "batch", "--plan", "1h", "--count", str(sales)])
     t0 = time.monotonic()
     result = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     took = time.monotonic() - t0

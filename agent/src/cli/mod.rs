@@ -223,8 +223,14 @@ pub async fn open_router(cli: &Cli, config: &Config, clients: usize) -> anyhow::
         };
         tracing::info!(api = %sim.api_addr, "no router configured: using a simulated RouterOS 7.18 in this process");
         let settings = RouterSettings::from_config(&router_cfg, 0)?;
+        let router = SharedRouter::new(settings);
+        // A fresh simulated router knows only `default`; give it the configured
+        // profiles, as `profiles sync` would on a real one.
+        if let Err(e) = crate::app::actions::sync_profiles(&router, &config.profiles).await {
+            tracing::warn!(error = %e, "profiles not created on the simulated router");
+        }
         Ok(RouterChoice {
-            router: SharedRouter::new(settings),
+            router,
             config: router_cfg,
             sim: Some(sim),
         })
