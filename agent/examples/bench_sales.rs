@@ -1,7 +1,8 @@
 //! Sale latency from "buy" to Provisioned, p50/p99 over 1,000 sales, from the pool
 //! and on demand, against the in-memory fake router with 2 ms per router call; and
 //! a 500-voucher batch against a one-add-after-another baseline.
-//! Run: `cargo run --profile bench-release --example bench_sales [-- --latency-ms 2] [--memory]`.
+//! Run: `cargo run --profile bench-release --example bench_sales [-- --latency-ms 2] [--memory] [--sim]`.
+//! `--sim` runs the sales against the simulated RouterOS through the real client.
 //! The store is a real file (WAL, synchronous=FULL for sales) in a temporary folder;
 //! `--memory` uses an in-memory store to show the cost without the disk's fsyncs.
 
@@ -45,6 +46,90 @@ fn report(what: &str, mut d: Vec<Duration>) {
     );
 }
 
+
+/// Pool refill, then 1,000 sales from the pool and 1,000 on demand.
+async fn sale_latencies<R: HotspotApi + Clone + 'static>(v: &Vouchers<R>) {
+    let t = Instant::now();
+    let levels = Pool::new(v.clone()).refill_once().await.expect("refill");
+    println!(
+        "pool refill: {} vouchers in {:.2} s",
+        levels[0].created,
+        t.elapsed().as_secs_f64()
+    );
+
+    let mut pool = Vec::with_capacity(1000);
+    for _ in 0..1000 {
+        let t = Instant::now();
+        let s = v.sell("pooled", None).await.expect("pool sale");
+        pool.push(t.elapsed());
+        assert!(s.from_pool);
+    }
+    report("sale from the pool", pool);
+
+    let mut demand = Vec::with_capacity(1000);
+    for _ in 0..1000 {
+        let t = Instant::now();
+        let s = v.sell("ondemand", None).await.expect("sale");
+        demand.push(t.elapsed());
+        assert!(!s.from_pool);
+    }
+    report("sale on demand", demand);
+}
+
+/// The same sales against the simulated RouterOS (binary API, real client, link
+/// delay `latency`), and a 500-voucher batch.
+async fn against_simulator(latency: Duration, memory: bool) {
+    use hotspot_agent::routeros::shared::SharedRouter;
+    use hotspot_agent::routeros::sim::{SimOptions, SimRouter};
+    use hotspot_agent::routeros::RouterSettings;
+    let sim = SimRouter::start(SimOptions {
+        latency,
+        ..SimOptions::version("7.18")
+    })
+    .await
+    .expect("simulator");
+    let rc = firmware_config::RouterConfig {
+        name: "sim".into(),
+        transport: firmware_config::Transport::Api,
+        ..sim.router_config(&firmware_config::RouterConfig::default())
+    };
+    let router = SharedRouter::new(RouterSettings::from_config(&rc, 0).expect("settings"));
+    router
+        .add_profile(&UserProfile {
+            name: "kiosk".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("profile");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = if memory {
+        Store::open_in_memory().expect("store")
+    } else {
+        Store::open(&dir.path().join("bench.db")).expect("store")
+    };
+    let config = firmware_config::Config::default();
+    let v = Vouchers::new(
+        store,
+        router,
+        Settings::from_config(&config, None),
+        PlanBook::new(vec![plan("pooled", 1000), plan("ondemand", 0)]),
+    )
+    .expect("seller");
+    println!(
+        "simulated RouterOS 7.18 over the binary API, link delay {} ms; store {}",
+        latency.as_millis(),
+        v.store().path().display()
+    );
+    sale_latencies(&v).await;
+    let t = Instant::now();
+    let batch = v.create_batch("ondemand", 500, None).await.expect("batch");
+    assert_eq!(batch.vouchers.len(), 500);
+    println!(
+        "batch of 500 (64 in flight): {:.3} s; baseline: tests/bench/router.sh (librouteros, one round trip per user)",
+        t.elapsed().as_secs_f64()
+    );
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let latency_ms: u64 = std::env::args()
@@ -53,6 +138,10 @@ async fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(2);
     let latency = Duration::from_millis(latency_ms);
+    if std::env::args().any(|a| a == "--sim") {
+        against_simulator(latency, std::env::args().any(|a| a == "--memory")).await;
+        return;
+    }
     let dir = tempfile::tempdir().expect("temp dir");
     let store = if std::env::args().any(|a| a == "--memory") {
         Store::open_in_memory().expect("store")
@@ -82,31 +171,7 @@ async fn main() {
         v.store().path().display()
     );
 
-    let t = Instant::now();
-    let levels = Pool::new(v.clone()).refill_once().await.expect("refill");
-    println!(
-        "pool refill: {} vouchers in {:.2} s",
-        levels[0].created,
-        t.elapsed().as_secs_f64()
-    );
-
-    let mut pool = Vec::with_capacity(1000);
-    for _ in 0..1000 {
-        let t = Instant::now();
-        let s = v.sell("pooled", None).await.expect("pool sale");
-        pool.push(t.elapsed());
-        assert!(s.from_pool);
-    }
-    report("sale from the pool", pool);
-
-    let mut demand = Vec::with_capacity(1000);
-    for _ in 0..1000 {
-        let t = Instant::now();
-        let s = v.sell("ondemand", None).await.expect("sale");
-        demand.push(t.elapsed());
-        assert!(!s.from_pool);
-    }
-    report("sale on demand", demand);
+    sale_latencies(&v).await;
 
     let mut wide = Settings::from_config(&config, None);
     wide.concurrency = 64;

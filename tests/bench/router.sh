@@ -26,6 +26,17 @@ base=$(python3 tests/bench/librouteros_baseline.py 127.0.0.1 "$port" "$COUNT" p)
 ours_list=$("$dir/examples/bench_router" 127.0.0.1 "$port" 0 f "$FILL")
 base_list=$(python3 tests/bench/librouteros_baseline.py 127.0.0.1 "$port" 0 q)
 
+# `voucher batch` as an operator runs it (Mikhmon's job): codes checked against the
+# router's users, rows reserved, adds in flight, rows marked, CSV written.
+state=$(mktemp -d)
+agent=("$dir/hotspot-agent" --state-dir "$state" --host 127.0.0.1 --port "$port" --transport api)
+"${agent[@]}" profiles sync >/dev/null
+start=$(date +%s.%N)
+"${agent[@]}" voucher batch --plan 1h --count "$COUNT" --csv "$state/batch.csv" >/dev/null 2>&1
+batch_s=$(awk "BEGIN{print $(date +%s.%N) - $start}")
+batch_rows=$(($(wc -l <"$state/batch.csv") - 1))
+rm -rf "$state"
+
 field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p" <<<"$2"; }
 echo "router benchmark: simulator RouterOS 7.18, link delay $LATENCY, profile $profile"
 printf '  %-34s %10s %10s\n' "" "agent" "librouteros"
@@ -34,3 +45,5 @@ printf '  %-34s %9.3fs %9.3fs   ratio %.1fx\n' "add $COUNT users (wall)" "$(fiel
 printf '  %-34s %9.3fs %9.3fs   ratio %.1fx\n' "list $(field listed "$ours_list") users (wall)" "$(field list_s "$ours_list")" "$(field list_s "$base_list")" \
   "$(awk "BEGIN{print $(field list_s "$base_list") / $(field list_s "$ours_list")}")"
 printf '  %-34s %9.3fs %9.3fs\n' "list: client CPU" "$(field cpu_s "$ours_list")" "$(field cpu_s "$base_list")"
+printf '  %-34s %9.3fs %9.3fs   ratio %.1fx  (whole command, %s rows in the CSV)\n' "voucher batch --count $COUNT" "$batch_s" "$(field add_s "$base")" \
+  "$(awk "BEGIN{print $(field add_s "$base") / $batch_s}")" "$batch_rows"
