@@ -5,7 +5,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use firmware_config::Secret;
 
-use crate::kiosk::{self, CreditId, Item, SaleRequest, SellError, Seller};
+use crate::kiosk::{self, CreditId, Item, Restored, SaleRequest, SellError, Seller};
 use crate::routeros::HotspotApi;
 use crate::store::StoredPlan;
 use crate::vouchers::{self, CreditSpend, VoucherError, Vouchers};
@@ -111,6 +111,25 @@ impl<R: HotspotApi + Clone + 'static> Seller for KioskSeller<R> {
         self.blocking(move |v| v.mark_delivered_via(id, printed)).await?;
         tracing::info!(sale_id = id, printed, "voucher delivered");
         Ok(())
+    }
+
+    async fn restore(&self) -> Result<Restored, SellError> {
+        let (credit, sales) = self
+            .blocking(|v| {
+                let credit = v.credit_balance()?;
+                let paid = v.store().sales_in(&[crate::store::SaleState::Provisioned])?;
+                let vouchers = paid
+                    .into_iter()
+                    .filter(|s| s.source == "kiosk")
+                    .map(|s| v.voucher(s.id))
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok((credit, vouchers))
+            })
+            .await?;
+        Ok(Restored {
+            credit: u64::try_from(credit).unwrap_or(0),
+            undelivered: sales.into_iter().map(|v| self.ticket(v)).collect(),
+        })
     }
 
     fn can_sell(&self) -> Result<(), kiosk::Reason> {

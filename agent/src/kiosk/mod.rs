@@ -144,6 +144,15 @@ pub enum SellError {
     Failed(String),
 }
 
+/// What the seller still holds for the kiosk after a restart.
+#[derive(Debug, Clone, Default)]
+pub struct Restored {
+    /// Credit inserted before the restart and not spent.
+    pub credit: u64,
+    /// Sales paid before the restart whose ticket may not have reached the customer.
+    pub undelivered: Vec<SoldVoucher>,
+}
+
 /// The seam to the sale logic (vouchers layer): money in, vouchers out, exactly once.
 ///
 /// `record_credit` must have put the credit on disk when it returns `Ok`: the
@@ -171,6 +180,11 @@ pub trait Seller: Send + Sync + 'static {
         sale_id: &str,
         printed: bool,
     ) -> impl Future<Output = Result<(), SellError>> + Send;
+    /// At start-up: credit and paid sales left over from before a restart or power
+    /// cut, so no coin and no paid voucher is lost. The default has none.
+    fn restore(&self) -> impl Future<Output = Result<Restored, SellError>> + Send {
+        async { Ok(Restored::default()) }
+    }
     /// Whether a sale could complete now (router reachable or a pooled voucher left).
     /// The kiosk task calls this every 250 ms: answer from cached state, never block.
     fn can_sell(&self) -> Result<(), Reason>;

@@ -323,6 +323,7 @@ pub fn spawn_runner<S: Seller>(
         qr,
         credits: Vec::new(),
         sold_credits: Vec::new(),
+        redeliver: VecDeque::new(),
         status: status_tx,
     };
     let task = tokio::spawn(runner.run(rx));
@@ -341,6 +342,8 @@ struct Runner<S: Seller> {
     credits: Vec<CreditId>,
     /// Credits of the sale just made, for a forfeit of its leftover.
     sold_credits: Vec<CreditId>,
+    /// Paid vouchers from before a restart, delivered one by one when idle.
+    redeliver: VecDeque<super::SoldVoucher>,
     status: watch::Sender<KioskStatus>,
 }
 
@@ -360,6 +363,21 @@ impl<S: Seller> Runner<S> {
         let mut actions = self.machine.handle_seller_health(health, Instant::now());
         actions.extend(self.machine.handle_ready(Instant::now()));
         self.perform(actions).await;
+        // Money and paid vouchers from before a restart come back first.
+        match self.seller.restore().await {
+            Ok(restored) => {
+                if restored.credit > 0 {
+                    tracing::info!(credit = restored.credit, "credit from before the restart");
+                    let actions = self.machine.handle_credit_committed(restored.credit, Instant::now());
+                    self.perform(actions).await;
+                }
+                if !restored.undelivered.is_empty() {
+                    tracing::info!(count = restored.undelivered.len(), "paid vouchers to deliver after the restart");
+                }
+                self.redeliver.extend(restored.undelivered);
+            }
+            Err(e) => tracing::error!(error = %e, "cannot read credit and sales left from before the restart"),
+        }
 
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -398,6 +416,12 @@ impl<S: Seller> Runner<S> {
                     let now = Instant::now();
                     let mut a = self.machine.handle_seller_health(self.seller.can_sell(), now);
                     a.extend(self.machine.handle_tick(now));
+                    if self.machine.is_idle() {
+                        if let Some(v) = self.redeliver.pop_front() {
+                            tracing::info!(sale_id = %v.sale_id, "delivering a voucher paid before the restart");
+                            a.extend(self.machine.redeliver(v, now));
+                        }
+                    }
                     // While the printer is down, ask it every 10 s whether it is back.
                     if now.duration_since(last_printer_check) > Duration::from_secs(10) {
                         last_printer_check = now;

@@ -260,26 +260,36 @@ impl Store {
 
     /// Provisioned -> Delivered. Returns false if it was already delivered.
     pub fn mark_delivered(&self, id: i64, now_ms: i64) -> Result<bool, StoreError> {
-        self.write(
-            "mark sale delivered",
-            Durability::Money,
-            |tx| match state_of(tx, id)? {
-                SaleState::Delivered => Ok(false),
-                SaleState::Provisioned => {
-                    tx.execute(
-                        "UPDATE sales SET state = 'delivered', delivered_at_ms = ?2 WHERE id = ?1",
-                        params![id, now_ms],
-                    )?;
-                    Ok(true)
+        Ok(self.mark_many_delivered(&[id], now_ms)? == 1)
+    }
+
+    /// Marks provisioned sales delivered in one transaction (a batch whose CSV was
+    /// written); returns how many changed. Already delivered ones are left as they are.
+    pub fn mark_many_delivered(&self, ids: &[i64], now_ms: i64) -> Result<usize, StoreError> {
+        self.write("mark sales delivered", Durability::Money, |tx| {
+            let mut changed = 0;
+            for &id in ids {
+                match state_of(tx, id)? {
+                    SaleState::Delivered => {}
+                    SaleState::Provisioned => {
+                        tx.execute(
+                            "UPDATE sales SET state = 'delivered', delivered_at_ms = ?2 WHERE id = ?1",
+                            params![id, now_ms],
+                        )?;
+                        changed += 1;
+                    }
+                    other => {
+                        return Err(StoreError::Conflict {
+                            what: format!(
+                                "sale {id} is {}, only a provisioned sale can be delivered",
+                                other.as_str()
+                            ),
+                        })
+                    }
                 }
-                other => Err(StoreError::Conflict {
-                    what: format!(
-                        "sale {id} is {}, only a provisioned sale can be delivered",
-                        other.as_str()
-                    ),
-                }),
-            },
-        )
+            }
+            Ok(changed)
+        })
     }
 
     /// Counts a failed router attempt on a row that stays unfinished.

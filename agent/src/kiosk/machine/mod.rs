@@ -84,6 +84,27 @@ impl Machine {
         }
     }
 
+    /// A sale paid before a restart whose ticket may not have reached the customer:
+    /// print it (or show it) now, without touching the credit on the kiosk. Only
+    /// while idle; the runner offers the next one when the kiosk is idle again.
+    pub fn redeliver(&mut self, voucher: SoldVoucher, now: Instant) -> Vec<Action> {
+        if !self.is_idle() {
+            return vec![];
+        }
+        let kept = self.credit;
+        // The sale path takes the price from the credit; this one was paid already.
+        self.credit = voucher.price;
+        self.phase = Phase::Issuing;
+        let out = self.handle_sale_result(Ok(voucher), now);
+        self.credit += kept;
+        out
+    }
+
+    /// Whether nobody is mid-purchase and the kiosk could sell.
+    pub fn is_idle(&self) -> bool {
+        self.phase == Phase::Idle && self.blocked.is_none()
+    }
+
     /// The first actions: inhibit and show the starting screen.
     pub fn start(&mut self, _now: Instant) -> Vec<Action> {
         vec![Action::Inhibit(true), Action::Show(Screen::Starting)]

@@ -533,3 +533,16 @@ fn a_price_pushed_by_the_central_office_applies_to_the_next_choice() {
     coin(&mut m, 5, t0);
     assert_eq!(sells(&m.handle_button(0, t0)), vec![(Item::Plan("1h".into()), 10)]);
 }
+
+#[test]
+fn a_voucher_paid_before_a_restart_is_printed_without_touching_the_credit() {
+    let (mut m, t0) = ready(cfg());
+    coin(&mut m, 5, t0);
+    m.handle_tick(t0 + s(31)); // window over: credit kept, kiosk idle
+    assert!(m.is_idle());
+    let out = m.redeliver(voucher("PAID1", 20), t0 + s(32));
+    assert!(out.iter().any(|a| matches!(a, Action::Print(_))), "{out:?}");
+    assert!(!out.iter().any(|a| matches!(a, Action::Forfeit { .. })), "{out:?}");
+    assert_eq!(m.credit, 5, "the customer's 5 stays on the kiosk");
+    assert!(m.redeliver(voucher("PAID2", 5), t0 + s(33)).is_empty(), "one at a time");
+}
