@@ -63,6 +63,7 @@ fn reason(r: vouchers::Reason) -> kiosk::Reason {
 impl<R: HotspotApi + Clone + 'static> Seller for KioskSeller<R> {
     async fn record_credit(&self, amount: u64) -> Result<CreditId, SellError> {
         let id = self.blocking(move |v| v.record_credit(amount, "coin")).await?;
+        vouchers::crash_point("after_credit");
         tracing::info!(amount, credit_id = id, "coin committed");
         Ok(CreditId(u64::try_from(id).unwrap_or(0)))
     }

@@ -555,6 +555,7 @@ impl<S: Seller> Runner<S> {
                     }
                 }
                 Action::Delivered { sale_id, printed } => {
+                    crate::vouchers::crash_point("after_print");
                     self.status.send_modify(|s| s.delivered += 1);
                     let seller = self.seller.clone();
                     tokio::spawn(async move {

@@ -1,0 +1,270 @@
+//! Kill -9 between coin and ticket, on the whole agent: `hotspot-agent run` drives a
+//! simulated ccTalk acceptor and an ESC/POS printer on real pseudo-terminals and a
+//! simulated RouterOS in its own process. The agent is SIGKILLed at a named step of
+//! a sale, started again, and must then finish that sale exactly once: one ticket
+//! code, one router user, the coin spent on it, nothing left over.
+
+use std::io::{BufRead, BufReader};
+use std::os::unix::process::ExitStatusExt;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use firmware_config::{RouterConfig, Transport};
+use hotspot_agent::kiosk::sim::{SimAcceptor, SimPrinter};
+use hotspot_agent::routeros::{HotspotApi, Router, RouterSettings, UserQuery};
+use hotspot_agent::store::{SaleState, Store};
+use tokio_serial::SerialPort;
+
+const AGENT: &str = env!("CARGO_BIN_EXE_hotspot-agent");
+
+/// A simulated router in its own process, so it outlives every agent we kill.
+struct SimProcess {
+    child: Child,
+    port: u16,
+}
+
+impl SimProcess {
+    fn start() -> SimProcess {
+        let mut child = Command::new(AGENT)
+            .args(["sim", "--clients", "0", "--no-rest", "--no-tls"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start hotspot-agent sim");
+        let out = child.stdout.take().expect("sim stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        // Keep reading: a closed pipe would kill the simulator at its next line.
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                if let Some(addr) = line.strip_prefix("api=") {
+                    let _ = tx.send(addr.rsplit(':').next().and_then(|p| p.parse::<u16>().ok()));
+                }
+            }
+        });
+        let port = rx
+            .recv_timeout(Duration::from_secs(10))
+            .ok()
+            .flatten()
+            .expect("the simulator printed its api= line");
+        SimProcess { child, port }
+    }
+}
+
+impl Drop for SimProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn config(dir: &Path, router_port: u16, coin_port: &str, printer_port: &str) -> String {
+    format!(
+        r#"
+[agent]
+site_id = "kill"
+state_dir = "{state}"
+[[router]]
+name = "sim"
+host = "127.0.0.1"
+transport = "api"
+api_port = {router_port}
+timeout = "3s"
+[[profile]]
+name = "kiosk"
+[[plan]]
+id = "1h"
+name = "1 hour"
+price = 5
+time_limit = "1h"
+profile = "kiosk"
+[enforcement]
+interval = "1h"
+[kiosk]
+mode = "plans"
+auto_buy = true
+[kiosk.coin]
+kind = "cctalk"
+port = "{coin_port}"
+poll_interval = "50ms"
+[kiosk.printer]
+kind = "escpos"
+port = "{printer_port}"
+[kiosk.display]
+kind = "none"
+"#,
+        state = dir.join("state").display()
+    )
+}
+
+fn start_agent(config: &Path, crash_at: Option<&str>) -> Child {
+    let mut cmd = Command::new(AGENT);
+    cmd.arg("--config").arg(config).arg("run");
+    cmd.env("RUST_LOG", "warn").stdout(Stdio::null()).stderr(Stdio::piped());
+    if let Some(step) = crash_at {
+        cmd.env("HOTSPOT_CRASH_AT", step);
+    }
+    cmd.spawn().expect("start hotspot-agent run")
+}
+
+/// Waits (on a thread) for the agent to announce the crash point, then SIGKILLs it.
+fn kill_at_crash_point(mut agent: Child, step: &str) {
+    let err = agent.stderr.take().expect("agent stderr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(err).lines().map_while(Result::ok) {
+            if line.starts_with("HOTSPOT_CRASH_POINT") {
+                let _ = tx.send(line);
+                return;
+            }
+        }
+    });
+    let line = rx
+        .recv_timeout(Duration::from_secs(30))
+        .unwrap_or_else(|_| panic!("the agent never reached crash point {step}"));
+    assert_eq!(line, format!("HOTSPOT_CRASH_POINT {step}"));
+    agent.kill().expect("SIGKILL");
+    let status = agent.wait().expect("wait");
+    assert_eq!(status.signal(), Some(9), "killed by SIGKILL");
+}
+
+fn stop_agent(mut agent: Child) {
+    let _ = Command::new("kill").arg("-TERM").arg(agent.id().to_string()).status();
+    for _ in 0..100 {
+        if agent.try_wait().expect("wait").is_some() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = agent.kill();
+    let _ = agent.wait();
+}
+
+fn code_of(qr: &str) -> String {
+    qr.split_once("username=")
+        .map(|(_, rest)| rest.split('&').next().unwrap_or_default().to_string())
+        .unwrap_or_default()
+}
+
+/// One agent at a time: five agents, five simulators and their ptys at once on a
+/// 2-core machine would test the machine, not the agent.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+async fn killed_once_at(step: &str) {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let sim = SimProcess::start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    // Device ends stay in the test for the whole run; the agent opens the other ends
+    // by path, as it would /dev/ttyUSB0.
+    let (coin_dev, coin_agent) = tokio_serial::SerialStream::pair().expect("coin pty");
+    let (printer_dev, printer_agent) = tokio_serial::SerialStream::pair().expect("printer pty");
+    let coin_path = coin_agent.name().expect("coin pty path");
+    let printer_path = printer_agent.name().expect("printer pty path");
+    let acceptor = SimAcceptor::spawn(coin_dev, 2);
+    let printer = SimPrinter::spawn(printer_dev);
+    let config_path = dir.path().join("agent.toml");
+    std::fs::write(&config_path, config(dir.path(), sim.port, &coin_path, &printer_path)).expect("config");
+
+    let agent = start_agent(&config_path, Some(step));
+    if tokio::time::timeout(Duration::from_secs(30), acceptor.wait_for(|s| s.accepting))
+        .await
+        .is_err()
+    {
+        let mut agent = agent;
+        let _ = agent.kill();
+        let mut err = String::new();
+        if let Some(mut e) = agent.stderr.take() {
+            let _ = std::io::Read::read_to_string(&mut e, &mut err);
+        }
+        panic!("{step}: the coin slot never opened; agent said:\n{err}");
+    }
+    acceptor.insert(2).await; // channel 2 = 5, the price of the only plan: auto-buy
+    kill_at_crash_point(agent, step);
+    let mut codes = Vec::new();
+    while let Some(t) = printer.next_ticket(Duration::from_millis(300)).await {
+        codes.push(code_of(t.qr.as_deref().unwrap_or_default()));
+    }
+    let printed_before_kill = codes.len();
+
+    let agent = start_agent(&config_path, None);
+    let ticket = printer
+        .next_ticket(Duration::from_secs(20))
+        .await
+        .unwrap_or_else(|| panic!("{step}: no ticket after the restart"));
+    codes.push(code_of(ticket.qr.as_deref().unwrap_or_default()));
+    // Nothing more comes: the sale completes once.
+    while let Some(t) = printer.next_ticket(Duration::from_secs(2)).await {
+        codes.push(code_of(t.qr.as_deref().unwrap_or_default()));
+    }
+    stop_agent(agent);
+
+    let first = codes[0].clone();
+    assert!(!first.is_empty(), "{step}: the ticket carries a login QR");
+    assert!(
+        codes.iter().all(|c| *c == first),
+        "{step}: every ticket is the same voucher (a reprint at most), got {codes:?}"
+    );
+    let expected_tickets = if step == "after_print" { 2 } else { 1 };
+    assert_eq!(
+        codes.len(),
+        expected_tickets,
+        "{step}: tickets {codes:?}, {printed_before_kill} before the kill"
+    );
+
+    let store = Store::open_in(&dir.path().join("state")).expect("store");
+    let sales: Vec<_> = store
+        .recent_sales(100)
+        .expect("sales")
+        .into_iter()
+        .filter(|s| s.source == "kiosk")
+        .collect();
+    assert_eq!(sales.len(), 1, "{step}: one sale for one coin: {sales:?}");
+    assert_eq!(sales[0].state, SaleState::Delivered, "{step}");
+    assert_eq!(sales[0].code, first, "{step}");
+    assert_eq!(store.credit_balance().expect("credit"), 0, "{step}: the coin paid for the voucher");
+
+    let rc = RouterConfig {
+        name: "sim".into(),
+        host: "127.0.0.1".into(),
+        transport: Transport::Api,
+        api_port: Some(sim.port),
+        ..RouterConfig::default()
+    };
+    let router = Router::connect(RouterSettings::from_config(&rc, 0).expect("settings"))
+        .await
+        .expect("connect to the simulator");
+    let ours = router
+        .users(&UserQuery {
+            comment_prefix: Some("hsa:kill:".into()),
+            ..UserQuery::default()
+        })
+        .await
+        .expect("users");
+    let names: Vec<_> = ours.iter().map(|u| u.name.clone()).collect();
+    assert_eq!(names, vec![first], "{step}: exactly one router user, the ticket's");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_after_the_coin_is_committed() {
+    killed_once_at("after_credit").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_after_the_sale_is_reserved() {
+    killed_once_at("after_reserve").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_after_the_router_created_the_user() {
+    killed_once_at("after_router_add").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_after_the_sale_is_provisioned() {
+    killed_once_at("after_provisioned").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_after_the_ticket_is_printed() {
+    killed_once_at("after_print").await;
+}
