@@ -125,7 +125,7 @@ async fn against_simulator(latency: Duration, memory: bool) {
     let batch = v.create_batch("ondemand", 500, None).await.expect("batch");
     assert_eq!(batch.vouchers.len(), 500);
     println!(
-        "batch of 500 (64 in flight): {:.3} s; baseline: tests/bench/router.sh (librouteros, one round trip per user)",
+        "batch of 500 (128 in flight): {:.3} s; baseline: tests/bench/router.sh (librouteros, one round trip per user)",
         t.elapsed().as_secs_f64()
     );
 }

@@ -23,7 +23,12 @@ pub struct UserQuery {
     pub comment_prefix: Option<String>,
     /// Fetch only counters and limits (cheap enough for every enforcement pass).
     pub counters_only: bool,
+    /// Fetch only names (collision checks for new codes); wins over `counters_only`.
+    pub names_only: bool,
 }
+
+/// The fields a collision check needs.
+pub const USER_NAME_PROPS: &str = ".id,name,default";
 
 /// The fields an enforcement pass needs from each user.
 pub const USER_COUNTER_PROPS: &str =
@@ -113,7 +118,11 @@ impl HotspotApi for Router {
         if let Some(p) = &query.profile {
             queries.push(format!("profile={p}"));
         }
-        let props = query.counters_only.then_some(USER_COUNTER_PROPS);
+        let props = if query.names_only {
+            Some(USER_NAME_PROPS)
+        } else {
+            query.counters_only.then_some(USER_COUNTER_PROPS)
+        };
         let records = self.print(path::USER, &queries, props).await?;
         let mut users = parse_all(self, path::USER, records, HotspotUser::from_record)?;
         users.retain(|u| !u.default && u.name != "default-trial");

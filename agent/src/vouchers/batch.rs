@@ -99,9 +99,9 @@ impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
         &self,
         count: usize,
     ) -> Result<Vec<super::Credentials>, VoucherError> {
-        // Names only matter here; the counters-only listing is the cheapest print.
+        // Names only matter here: the cheapest print of a large user table.
         let q = UserQuery {
-            counters_only: true,
+            names_only: true,
             ..UserQuery::default()
         };
         let router_names: HashSet<String> = match self.router().users(&q).await {

@@ -117,7 +117,7 @@ impl Settings {
             dns_name: r.dns_name.clone(),
             codes: config.vouchers.clone(),
             enforcement: config.enforcement.clone(),
-            concurrency: 64,
+            concurrency: 128,
         }
     }
 }
