@@ -1,4 +1,5 @@
 //! End-to-end tests, one module per area.
 
+mod setup_script;
 mod sync;
 mod thirdparty;
