@@ -46,7 +46,6 @@ fn report(what: &str, mut d: Vec<Duration>) {
     );
 }
 
-
 /// Pool refill, then 1,000 sales from the pool and 1,000 on demand.
 async fn sale_latencies<R: HotspotApi + Clone + 'static>(v: &Vouchers<R>) {
     let t = Instant::now();

@@ -100,7 +100,9 @@ kind = "none"
 fn start_agent(config: &Path, crash_at: Option<&str>) -> Child {
     let mut cmd = Command::new(AGENT);
     cmd.arg("--config").arg(config).arg("run");
-    cmd.env("RUST_LOG", "warn").stdout(Stdio::null()).stderr(Stdio::piped());
+    cmd.env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
     if let Some(step) = crash_at {
         cmd.env("HOTSPOT_CRASH_AT", step);
     }
@@ -129,7 +131,10 @@ fn kill_at_crash_point(mut agent: Child, step: &str) {
 }
 
 fn stop_agent(mut agent: Child) {
-    let _ = Command::new("kill").arg("-TERM").arg(agent.id().to_string()).status();
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(agent.id().to_string())
+        .status();
     for _ in 0..100 {
         if agent.try_wait().expect("wait").is_some() {
             return;
@@ -163,7 +168,11 @@ async fn killed_once_at(step: &str) {
     let acceptor = SimAcceptor::spawn(coin_dev, 2);
     let printer = SimPrinter::spawn(printer_dev);
     let config_path = dir.path().join("agent.toml");
-    std::fs::write(&config_path, config(dir.path(), sim.port, &coin_path, &printer_path)).expect("config");
+    std::fs::write(
+        &config_path,
+        config(dir.path(), sim.port, &coin_path, &printer_path),
+    )
+    .expect("config");
 
     let agent = start_agent(&config_path, Some(step));
     if tokio::time::timeout(Duration::from_secs(30), acceptor.wait_for(|s| s.accepting))
@@ -221,7 +230,11 @@ async fn killed_once_at(step: &str) {
     assert_eq!(sales.len(), 1, "{step}: one sale for one coin: {sales:?}");
     assert_eq!(sales[0].state, SaleState::Delivered, "{step}");
     assert_eq!(sales[0].code, first, "{step}");
-    assert_eq!(store.credit_balance().expect("credit"), 0, "{step}: the coin paid for the voucher");
+    assert_eq!(
+        store.credit_balance().expect("credit"),
+        0,
+        "{step}: the coin paid for the voucher"
+    );
 
     let rc = RouterConfig {
         name: "sim".into(),
@@ -241,7 +254,11 @@ async fn killed_once_at(step: &str) {
         .await
         .expect("users");
     let names: Vec<_> = ours.iter().map(|u| u.name.clone()).collect();
-    assert_eq!(names, vec![first], "{step}: exactly one router user, the ticket's");
+    assert_eq!(
+        names,
+        vec![first],
+        "{step}: exactly one router user, the ticket's"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

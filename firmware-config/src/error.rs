@@ -15,7 +15,11 @@ pub struct Problem {
 
 impl Problem {
     /// A problem with `key`, which holds `value`, where `allowed` says what would do.
-    pub fn new(key: impl Into<String>, value: impl fmt::Display, allowed: impl Into<String>) -> Problem {
+    pub fn new(
+        key: impl Into<String>,
+        value: impl fmt::Display,
+        allowed: impl Into<String>,
+    ) -> Problem {
         Problem {
             key: key.into(),
             value: value.to_string(),
@@ -26,7 +30,11 @@ impl Problem {
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} = {:?}: expected {}", self.key, self.value, self.allowed)
+        write!(
+            f,
+            "{} = {:?}: expected {}",
+            self.key, self.value, self.allowed
+        )
     }
 }
 
@@ -41,10 +49,17 @@ pub enum ConfigError {
     Syntax { file: String, message: String },
     /// Keys with values that are not allowed; all of them, one per line.
     #[error("config file {file} has {} problem(s):\n{}", problems.len(), list(problems))]
-    Invalid { file: String, problems: Vec<Problem> },
+    Invalid {
+        file: String,
+        problems: Vec<Problem>,
+    },
     /// A secret file is missing, empty or readable by other users.
     #[error("secret file {file} (from {key}): {message}")]
-    Secret { key: String, file: String, message: String },
+    Secret {
+        key: String,
+        file: String,
+        message: String,
+    },
 }
 
 fn list(problems: &[Problem]) -> String {

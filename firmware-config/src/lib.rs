@@ -203,7 +203,9 @@ mod tests {
     #[test]
     fn bundled_default_parses_and_validates() {
         let config = Config::parse(DEFAULT_TOML, "default.toml").expect("bundled default parses");
-        config.validate("default.toml").expect("bundled default is valid");
+        config
+            .validate("default.toml")
+            .expect("bundled default is valid");
         assert!(!config.plans.is_empty(), "the default sells something");
     }
 
@@ -218,8 +220,14 @@ mod tests {
     fn a_board_preset_fills_device_keys_the_file_leaves_out() {
         let text = "[board]\npreset = \"rpi4\"\n[kiosk.printer]\nport = \"/dev/ttyUSB7\"\n";
         let config = Config::parse(text, "b.toml").unwrap();
-        assert_eq!(config.kiosk.coin.pulse_line, 17, "coin line from the rpi4 preset");
-        assert_eq!(config.kiosk.printer.port, "/dev/ttyUSB7", "a key in the file wins over the preset");
+        assert_eq!(
+            config.kiosk.coin.pulse_line, 17,
+            "coin line from the rpi4 preset"
+        );
+        assert_eq!(
+            config.kiosk.printer.port, "/dev/ttyUSB7",
+            "a key in the file wins over the preset"
+        );
     }
 
     #[test]
@@ -238,7 +246,10 @@ mod tests {
         let path = dir.path().join("router.pass");
         std::fs::write(&path, "r0uter\n").unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o604)).unwrap();
-        let text = format!("[[router]]\nhost = \"10.0.0.1\"\npassword_file = {:?}\n", path);
+        let text = format!(
+            "[[router]]\nhost = \"10.0.0.1\"\npassword_file = {:?}\n",
+            path
+        );
         let config = Config::parse(&text, "s.toml").unwrap();
         config.validate("s.toml").unwrap();
         let err = config.secrets().unwrap_err().to_string();

@@ -180,29 +180,62 @@ pub(crate) fn validate(config: &Config, problems: &mut Vec<Problem>) {
         ));
     }
     if v.alphabet.chars().any(|c| !c.is_ascii_alphanumeric()) {
-        problems.push(Problem::new("vouchers.alphabet", &v.alphabet, "letters and digits only"));
+        problems.push(Problem::new(
+            "vouchers.alphabet",
+            &v.alphabet,
+            "letters and digits only",
+        ));
     }
-    if v.prefix.chars().any(|c| !c.is_ascii_alphanumeric() && c != '-') {
-        problems.push(Problem::new("vouchers.prefix", &v.prefix, "letters, digits and '-'"));
+    if v.prefix
+        .chars()
+        .any(|c| !c.is_ascii_alphanumeric() && c != '-')
+    {
+        problems.push(Problem::new(
+            "vouchers.prefix",
+            &v.prefix,
+            "letters, digits and '-'",
+        ));
     }
     if v.mode == CodeMode::SeparatePassword && !(4..=32).contains(&v.password_length) {
-        problems.push(Problem::new("vouchers.password_length", v.password_length, "4 to 32"));
+        problems.push(Problem::new(
+            "vouchers.password_length",
+            v.password_length,
+            "4 to 32",
+        ));
     }
     for (i, p) in config.plans.iter().enumerate() {
         let key = |k: &str| format!("plan[{i}].{k}");
-        if p.id.is_empty() || !p.id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-            problems.push(Problem::new(key("id"), &p.id, "letters, digits, '-' and '_'"));
+        if p.id.is_empty()
+            || !p
+                .id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            problems.push(Problem::new(
+                key("id"),
+                &p.id,
+                "letters, digits, '-' and '_'",
+            ));
         }
         if config.plans[..i].iter().any(|o| o.id == p.id) {
-            problems.push(Problem::new(key("id"), &p.id, "an id no other [[plan]] uses"));
+            problems.push(Problem::new(
+                key("id"),
+                &p.id,
+                "an id no other [[plan]] uses",
+            ));
         }
         if p.name.is_empty() {
             problems.push(Problem::new(key("name"), "", "a name customers will see"));
         }
         if p.profile.is_empty() {
-            problems.push(Problem::new(key("profile"), "", "a hotspot user profile name, e.g. \"default\""));
+            problems.push(Problem::new(
+                key("profile"),
+                "",
+                "a hotspot user profile name, e.g. \"default\"",
+            ));
         }
-        let known = |name: &str| name == "default" || config.profiles.iter().any(|pr| pr.name == name);
+        let known =
+            |name: &str| name == "default" || config.profiles.iter().any(|pr| pr.name == name);
         if !p.profile.is_empty() && !known(&p.profile) {
             problems.push(Problem::new(
                 key("profile"),
@@ -219,7 +252,11 @@ pub(crate) fn validate(config: &Config, problems: &mut Vec<Problem>) {
                 ));
             }
             if p.data_limit.is_none() {
-                problems.push(Problem::new(key("fair_use_profile"), fu, "only with a data_limit to fall back from"));
+                problems.push(Problem::new(
+                    key("fair_use_profile"),
+                    fu,
+                    "only with a data_limit to fall back from",
+                ));
             }
         }
         if p.time_limit.is_none() && p.data_limit.is_none() && p.validity.is_none() {
@@ -235,7 +272,11 @@ pub(crate) fn validate(config: &Config, problems: &mut Vec<Problem>) {
     }
     for (i, pr) in config.profiles.iter().enumerate() {
         if pr.name.is_empty() {
-            problems.push(Problem::new(format!("profile[{i}].name"), "", "a profile name"));
+            problems.push(Problem::new(
+                format!("profile[{i}].name"),
+                "",
+                "a profile name",
+            ));
         }
         if let Some(rl) = &pr.rate_limit {
             if !valid_rate_limit(rl) {
@@ -249,17 +290,27 @@ pub(crate) fn validate(config: &Config, problems: &mut Vec<Problem>) {
     }
     let e = &config.enforcement;
     if e.interval.std() < std::time::Duration::from_secs(1) {
-        problems.push(Problem::new("enforcement.interval", e.interval, "1s or more"));
+        problems.push(Problem::new(
+            "enforcement.interval",
+            e.interval,
+            "1s or more",
+        ));
     }
     if !(1..=100).contains(&e.data_alert_percent) {
-        problems.push(Problem::new("enforcement.data_alert_percent", e.data_alert_percent, "1 to 100"));
+        problems.push(Problem::new(
+            "enforcement.data_alert_percent",
+            e.data_alert_percent,
+            "1 to 100",
+        ));
     }
 }
 
 fn valid_rate_limit(text: &str) -> bool {
     let rate = |s: &str| {
         let digits = s.trim_end_matches(['k', 'K', 'M', 'G']);
-        !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit()) && s.len() - digits.len() <= 1
+        !digits.is_empty()
+            && digits.chars().all(|c| c.is_ascii_digit())
+            && s.len() - digits.len() <= 1
     };
     let first = text.split_whitespace().next().unwrap_or("");
     !first.is_empty() && first.split('/').count() <= 2 && first.split('/').all(rate)
@@ -290,7 +341,11 @@ mod tests {
     #[test]
     fn a_bad_rate_limit_is_refused() {
         let text = "[[profile]]\nname = \"x\"\nrate_limit = \"fast\"\n";
-        let err = Config::parse(text, "p.toml").unwrap().validate("p.toml").unwrap_err().to_string();
+        let err = Config::parse(text, "p.toml")
+            .unwrap()
+            .validate("p.toml")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("profile[0].rate_limit"), "{err}");
     }
 }

@@ -139,7 +139,11 @@ pub(crate) fn validate(routers: &[RouterConfig], problems: &mut Vec<Problem>) {
             problems.push(Problem::new(key("name"), "", "a non-empty name"));
         }
         if routers[..i].iter().any(|o| o.name == r.name) {
-            problems.push(Problem::new(key("name"), &r.name, "a name no other [[router]] uses"));
+            problems.push(Problem::new(
+                key("name"),
+                &r.name,
+                "a name no other [[router]] uses",
+            ));
         }
         if let Some(fp) = &r.fingerprint {
             if parse_fingerprint(fp).is_none() {
@@ -151,13 +155,25 @@ pub(crate) fn validate(routers: &[RouterConfig], problems: &mut Vec<Problem>) {
             }
         }
         if r.password.is_some() && r.password_file.is_some() {
-            problems.push(Problem::new(key("password"), "***", "either password or password_file, not both"));
+            problems.push(Problem::new(
+                key("password"),
+                "***",
+                "either password or password_file, not both",
+            ));
         }
         if r.timeout.std().is_zero() {
-            problems.push(Problem::new(key("timeout"), r.timeout, "a duration above zero, e.g. \"5s\""));
+            problems.push(Problem::new(
+                key("timeout"),
+                r.timeout,
+                "a duration above zero, e.g. \"5s\"",
+            ));
         }
         if r.username.is_empty() {
-            problems.push(Problem::new(key("username"), "", "the RouterOS API user name"));
+            problems.push(Problem::new(
+                key("username"),
+                "",
+                "the RouterOS API user name",
+            ));
         }
     }
 }

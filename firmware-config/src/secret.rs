@@ -100,7 +100,9 @@ mod tests {
         let path = dir.path().join("pass");
         std::fs::write(&path, "s3cret\n").unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
-        let err = Secret::from_file(&path, "router[0].password_file").unwrap_err().to_string();
+        let err = Secret::from_file(&path, "router[0].password_file")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("chmod 600"), "{err}");
         assert!(!err.contains("s3cret"), "{err}");
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();

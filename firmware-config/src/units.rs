@@ -56,24 +56,35 @@ impl Duration {
             }
             let (num, after) = rest.split_at(digits);
             if after.starts_with(':') {
-                total_us += parse_clock(rest).ok_or_else(|| format!("cannot read clock time in {text:?}"))?;
+                total_us += parse_clock(rest)
+                    .ok_or_else(|| format!("cannot read clock time in {text:?}"))?;
                 rest = "";
                 break;
             }
-            let n: u128 = num.parse().map_err(|_| format!("number too large in {text:?}"))?;
-            let unit_len = after.bytes().take_while(|b| b.is_ascii_alphabetic()).count();
+            let n: u128 = num
+                .parse()
+                .map_err(|_| format!("number too large in {text:?}"))?;
+            let unit_len = after
+                .bytes()
+                .take_while(|b| b.is_ascii_alphabetic())
+                .count();
             let (unit, tail) = after.split_at(unit_len);
-            let mult: u128 = match unit {
-                "w" => 7 * 86_400_000_000,
-                "d" => 86_400_000_000,
-                "h" => 3_600_000_000,
-                "m" => 60_000_000,
-                "s" => 1_000_000,
-                "ms" => 1_000,
-                "us" => 1,
-                "" => return Err(format!("number without a unit in duration {text:?} (use w, d, h, m, s, ms, us)")),
-                _ => return Err(format!("unknown unit {unit:?} in duration {text:?} (use w, d, h, m, s, ms, us)")),
-            };
+            let mult: u128 =
+                match unit {
+                    "w" => 7 * 86_400_000_000,
+                    "d" => 86_400_000_000,
+                    "h" => 3_600_000_000,
+                    "m" => 60_000_000,
+                    "s" => 1_000_000,
+                    "ms" => 1_000,
+                    "us" => 1,
+                    "" => return Err(format!(
+                        "number without a unit in duration {text:?} (use w, d, h, m, s, ms, us)"
+                    )),
+                    _ => return Err(format!(
+                        "unknown unit {unit:?} in duration {text:?} (use w, d, h, m, s, ms, us)"
+                    )),
+                };
             total_us += n * mult;
             rest = tail;
         }
@@ -91,7 +102,13 @@ impl Duration {
             return "0s".into();
         }
         let mut out = String::new();
-        for (unit, size) in [("w", 604_800), ("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)] {
+        for (unit, size) in [
+            ("w", 604_800),
+            ("d", 86_400),
+            ("h", 3_600),
+            ("m", 60),
+            ("s", 1),
+        ] {
             if secs >= size {
                 out.push_str(&format!("{}{}", secs / size, unit));
                 secs %= size;
@@ -159,7 +176,9 @@ impl<'de> Deserialize<'de> for Duration {
                 Ok(Duration::from_secs(v))
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<Duration, E> {
-                u64::try_from(v).map(Duration::from_secs).map_err(|_| E::custom("a duration cannot be negative"))
+                u64::try_from(v)
+                    .map(Duration::from_secs)
+                    .map_err(|_| E::custom("a duration cannot be negative"))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Duration, E> {
                 Duration::parse(v).map_err(E::custom)
@@ -177,7 +196,9 @@ impl ByteSize {
     /// Parses a byte count with an optional unit (see the module documentation).
     pub fn parse(text: &str) -> Result<ByteSize, String> {
         let t = text.trim();
-        let split = t.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(t.len());
+        let split = t
+            .find(|c: char| !c.is_ascii_digit() && c != '.')
+            .unwrap_or(t.len());
         let (num, unit) = t.split_at(split);
         if num.is_empty() {
             return Err(format!("cannot read byte size {text:?}"));
@@ -198,22 +219,37 @@ impl ByteSize {
                 ))
             }
         };
-        let value: f64 = num.parse().map_err(|_| format!("cannot read number in {text:?}"))?;
+        let value: f64 = num
+            .parse()
+            .map_err(|_| format!("cannot read number in {text:?}"))?;
         if num.contains('.') {
             Ok(ByteSize((value * mult as f64).round() as u64))
         } else {
-            let n: u64 = num.parse().map_err(|_| format!("number too large in {text:?}"))?;
-            n.checked_mul(mult).map(ByteSize).ok_or_else(|| format!("byte size {text:?} is too large"))
+            let n: u64 = num
+                .parse()
+                .map_err(|_| format!("number too large in {text:?}"))?;
+            n.checked_mul(mult)
+                .map(ByteSize)
+                .ok_or_else(|| format!("byte size {text:?} is too large"))
         }
     }
 
     /// A short human form: `1.5 GiB`, `200 MiB`, `512 B`.
     pub fn human(&self) -> String {
         let b = self.0 as f64;
-        for (unit, size) in [("TiB", 1u64 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)] {
+        for (unit, size) in [
+            ("TiB", 1u64 << 40),
+            ("GiB", 1 << 30),
+            ("MiB", 1 << 20),
+            ("KiB", 1 << 10),
+        ] {
             if self.0 >= size {
                 let v = b / size as f64;
-                return if v.fract() == 0.0 { format!("{v:.0} {unit}") } else { format!("{v:.1} {unit}") };
+                return if v.fract() == 0.0 {
+                    format!("{v:.0} {unit}")
+                } else {
+                    format!("{v:.1} {unit}")
+                };
             }
         }
         format!("{} B", self.0)
@@ -244,7 +280,9 @@ impl<'de> Deserialize<'de> for ByteSize {
                 Ok(ByteSize(v))
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<ByteSize, E> {
-                u64::try_from(v).map(ByteSize).map_err(|_| E::custom("a byte size cannot be negative"))
+                u64::try_from(v)
+                    .map(ByteSize)
+                    .map_err(|_| E::custom("a byte size cannot be negative"))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<ByteSize, E> {
                 ByteSize::parse(v).map_err(E::custom)
@@ -266,16 +304,28 @@ mod tests {
     fn every_router_duration_form_parses() {
         assert_eq!(secs("0s"), 0.0);
         assert_eq!(secs("1m"), 60.0);
-        assert_eq!(secs("2d20h12m20s"), 2.0 * 86400.0 + 20.0 * 3600.0 + 12.0 * 60.0 + 20.0);
+        assert_eq!(
+            secs("2d20h12m20s"),
+            2.0 * 86400.0 + 20.0 * 3600.0 + 12.0 * 60.0 + 20.0
+        );
         assert_eq!(secs("13m53s460ms"), 13.0 * 60.0 + 53.46);
-        assert_eq!(secs("5w4d3h2m1s"), 5.0 * 604800.0 + 4.0 * 86400.0 + 3.0 * 3600.0 + 121.0);
+        assert_eq!(
+            secs("5w4d3h2m1s"),
+            5.0 * 604800.0 + 4.0 * 86400.0 + 3.0 * 3600.0 + 121.0
+        );
         assert_eq!(secs("453us"), 0.000453);
         assert_eq!(secs("00:10:00"), 600.0);
         assert_eq!(secs("1d00:00:00"), 86400.0);
         assert_eq!(secs("1d 00:00:00"), 86400.0);
         assert_eq!(secs("2w 1d 00:00:00"), 15.0 * 86400.0);
-        assert_eq!(secs("1w2d03:04:05"), 9.0 * 86400.0 + 3.0 * 3600.0 + 4.0 * 60.0 + 5.0);
-        assert_eq!(secs("163w4d9h"), 163.0 * 604800.0 + 4.0 * 86400.0 + 9.0 * 3600.0);
+        assert_eq!(
+            secs("1w2d03:04:05"),
+            9.0 * 86400.0 + 3.0 * 3600.0 + 4.0 * 60.0 + 5.0
+        );
+        assert_eq!(
+            secs("163w4d9h"),
+            163.0 * 604800.0 + 4.0 * 86400.0 + 9.0 * 3600.0
+        );
         assert_eq!(secs("300ms"), 0.3);
         assert_eq!(secs("42"), 42.0);
     }

@@ -38,7 +38,10 @@ async fn the_profiles_of_the_setup_script_are_accepted_by_the_simulator() {
     let config = Config::bundled_default();
     let opts = SetupOptions::new("10.5.50.2".parse().unwrap(), "10.5.50.1", Secret::new("pw"));
     let script = setup_script(&config, &opts);
-    assert!(!script.contains("limit-uptime"), "limits belong on users, not profiles");
+    assert!(
+        !script.contains("limit-uptime"),
+        "limits belong on users, not profiles"
+    );
 
     let sim = SimRouter::start(SimOptions::version("7.18")).await.unwrap();
     let rc = RouterConfig {
@@ -46,7 +49,9 @@ async fn the_profiles_of_the_setup_script_are_accepted_by_the_simulator() {
         transport: Transport::Api,
         ..sim.router_config(&RouterConfig::default())
     };
-    let router = Router::connect(RouterSettings::from_config(&rc, 0).unwrap()).await.unwrap();
+    let router = Router::connect(RouterSettings::from_config(&rc, 0).unwrap())
+        .await
+        .unwrap();
 
     let set_prefix = "/ip hotspot user profile set [find name=";
     let mut sent = 0;
@@ -62,11 +67,18 @@ async fn the_profiles_of_the_setup_script_are_accepted_by_the_simulator() {
             .unwrap_or_else(|e| panic!("the simulator refused {line:?}: {e}"));
         sent += 1;
     }
-    assert_eq!(sent, config.profiles.len(), "one profile line per [[profile]]");
+    assert_eq!(
+        sent,
+        config.profiles.len(),
+        "one profile line per [[profile]]"
+    );
 
     let on_router = router.profiles().await.unwrap();
     for p in &config.profiles {
-        let got = on_router.iter().find(|r| r.name == p.name).expect("profile on the router");
+        let got = on_router
+            .iter()
+            .find(|r| r.name == p.name)
+            .expect("profile on the router");
         assert_eq!(got.rate_limit, p.rate_limit, "{}", p.name);
         assert_eq!(got.shared_users, p.shared_users, "{}", p.name);
     }

@@ -11,8 +11,8 @@ use crate::routeros::{HotspotApi, Router, RouterSettings as ClientSettings, User
 use crate::store::now_ms;
 use crate::sync::convert;
 use crate::sync::messages::{
-    AppliedReport, Command, CommandOutput, CommandResult, PlanSet, RouterSettings, RouterStatus, SaleRecord, Telemetry,
-    UserInfo,
+    AppliedReport, Command, CommandOutput, CommandResult, PlanSet, RouterSettings, RouterStatus,
+    SaleRecord, Telemetry, UserInfo,
 };
 use crate::sync::AgentActions;
 use crate::vouchers::{PlanBook, Vouchers};
@@ -45,10 +45,16 @@ impl<R: HotspotApi + Clone + 'static> SiteActions<R> {
     }
 
     fn config(&self) -> Config {
-        self.config.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.config
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
-    async fn sync_profiles(&self, profiles: &[firmware_config::ProfileConfig]) -> Result<Vec<String>, String> {
+    async fn sync_profiles(
+        &self,
+        profiles: &[firmware_config::ProfileConfig],
+    ) -> Result<Vec<String>, String> {
         sync_profiles(self.vouchers.router(), profiles).await
     }
 }
@@ -68,7 +74,10 @@ pub async fn sync_profiles<R: HotspotApi>(
                 done.push(format!("profile {} created", p.name));
             }
             ProfileChange::Update(id, p, diff) => {
-                router.set_profile(&id, &p).await.map_err(|e| e.to_string())?;
+                router
+                    .set_profile(&id, &p)
+                    .await
+                    .map_err(|e| e.to_string())?;
                 done.push(format!("profile {} updated: {}", p.name, diff.join(", ")));
             }
             ProfileChange::Same(_) => {}
@@ -100,13 +109,26 @@ impl<R: HotspotApi + Clone + 'static> AgentActions for SiteActions<R> {
             )),
         }
         self.vouchers
-            .set_plans(PlanBook::from_config(&config), &format!("central v{}", plans.version))
+            .set_plans(
+                PlanBook::from_config(&config),
+                &format!("central v{}", plans.version),
+            )
             .map_err(|e| e.to_string())?;
         report.actions.push(format!(
             "plans in force: {}",
-            config.plans.iter().map(|p| format!("{} ({})", p.id, p.price)).collect::<Vec<_>>().join(", ")
+            config
+                .plans
+                .iter()
+                .map(|p| format!("{} ({})", p.id, p.price))
+                .collect::<Vec<_>>()
+                .join(", ")
         ));
-        if let Some(hook) = self.on_plans.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+        if let Some(hook) = self
+            .on_plans
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+        {
             hook(&config);
             report.actions.push("kiosk prices updated".into());
         }
@@ -117,9 +139,11 @@ impl<R: HotspotApi + Clone + 'static> AgentActions for SiteActions<R> {
     async fn apply_routers(&self, routers: RouterSettings) -> Result<AppliedReport, String> {
         let config = self.config();
         let mut report = AppliedReport::default();
+        let mut pushed = Vec::new();
         for (i, spec) in routers.routers.iter().enumerate() {
             let base = config.routers.iter().find(|r| r.name == spec.name);
             let rc = convert::router_config(spec, base);
+            pushed.push(rc.clone());
             let settings = ClientSettings::from_config(&rc, i).map_err(|e| e.to_string())?;
             match Router::connect(settings).await {
                 Ok(r) => report.actions.push(format!(
@@ -131,9 +155,13 @@ impl<R: HotspotApi + Clone + 'static> AgentActions for SiteActions<R> {
                 Err(e) => report.warnings.push(format!("router {}: {e}", spec.name)),
             }
         }
-        report
-            .warnings
-            .push("router settings were tested; they take effect when the agent restarts with them in its config".into());
+        super::routers_file::save(&config.agent.state_dir, routers.version, &pushed)
+            .map_err(|e| format!("router settings not stored: {e}"))?;
+        report.actions.push(format!(
+            "router settings version {} stored in {}; they replace the config file's routers at the next start",
+            routers.version,
+            super::routers_file::path(&config.agent.state_dir).display()
+        ));
         Ok(report)
     }
 
@@ -153,11 +181,21 @@ impl<R: HotspotApi + Clone + 'static> AgentActions for SiteActions<R> {
                 .plans()
                 .all()
                 .filter(|p| p.pool > 0)
-                .map(|p| (p.id.clone(), store.pool_counts(&p.id).map(|c| c.0).unwrap_or(0)))
+                .map(|p| {
+                    (
+                        p.id.clone(),
+                        store.pool_counts(&p.id).map(|c| c.0).unwrap_or(0),
+                    )
+                })
                 .collect(),
             routers: vec![(
                 self.vouchers.settings().router_name.clone(),
-                if self.vouchers.router_reachable() { "reachable" } else { "unreachable" }.into(),
+                if self.vouchers.router_reachable() {
+                    "reachable"
+                } else {
+                    "unreachable"
+                }
+                .into(),
             )],
             agent_version: env!("CARGO_PKG_VERSION").into(),
             uptime_s: self.started.elapsed().as_secs(),
@@ -190,7 +228,9 @@ impl<R: HotspotApi + Clone + 'static> SiteActions<R> {
                 };
                 Ok(CommandOutput::Router(status))
             }
-            Command::ListUsers { active, profile, .. } => {
+            Command::ListUsers {
+                active, profile, ..
+            } => {
                 let query = UserQuery {
                     profile,
                     ..UserQuery::default()
@@ -258,10 +298,14 @@ impl<R: HotspotApi + Clone + 'static> SiteActions<R> {
                 for s in &sessions {
                     router.disconnect(&s.id).await.map_err(e)?;
                 }
-                Ok(CommandOutput::Done(format!("{} session(s) of {username} ended", sessions.len())))
+                Ok(CommandOutput::Done(format!(
+                    "{} session(s) of {username} ended",
+                    sessions.len()
+                )))
             }
             Command::RemoveUser { username } => {
-                let prefix = crate::vouchers::plans::comment_prefix(&self.vouchers.settings().site_id);
+                let prefix =
+                    crate::vouchers::plans::comment_prefix(&self.vouchers.settings().site_id);
                 let query = UserQuery {
                     name: Some(username.clone()),
                     ..UserQuery::default()
@@ -270,8 +314,14 @@ impl<R: HotspotApi + Clone + 'static> SiteActions<R> {
                 let Some(user) = users.first() else {
                     return Err(format!("no hotspot user {username:?} on the router"));
                 };
-                if !user.comment.as_deref().is_some_and(|c| c.starts_with(&prefix)) {
-                    return Err(format!("{username} was not created by this agent; it is left alone"));
+                if !user
+                    .comment
+                    .as_deref()
+                    .is_some_and(|c| c.starts_with(&prefix))
+                {
+                    return Err(format!(
+                        "{username} was not created by this agent; it is left alone"
+                    ));
                 }
                 for s in router.active(Some(&username)).await.map_err(e)? {
                     router.disconnect(&s.id).await.map_err(e)?;
@@ -288,7 +338,11 @@ impl<R: HotspotApi + Clone + 'static> SiteActions<R> {
                 }))
             }
             Command::Reconcile => {
-                let report = self.vouchers.reconcile(false).await.map_err(|e| e.to_string())?;
+                let report = self
+                    .vouchers
+                    .reconcile(false)
+                    .await
+                    .map_err(|e| e.to_string())?;
                 Ok(CommandOutput::Done(format!("{report:?} at {}", now_ms())))
             }
         }

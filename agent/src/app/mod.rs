@@ -3,6 +3,7 @@
 //! reconcile, run the kiosk, and sync with the central office when configured.
 
 pub mod actions;
+pub mod routers_file;
 pub mod seller;
 
 use std::future::Future;
@@ -43,12 +44,18 @@ pub struct Agent {
 impl Agent {
     /// Starts everything. The router may be down: sales then come from the pool,
     /// and the kiosk refuses coins once the pool is empty.
-    pub async fn start(config: &Config, router: SharedRouter, store: Store) -> anyhow::Result<Agent> {
+    pub async fn start(
+        config: &Config,
+        router: SharedRouter,
+        store: Store,
+    ) -> anyhow::Result<Agent> {
         let db_path = store.path().to_path_buf();
         // The plans' profiles must exist before any user can be created with them.
         match actions::sync_profiles(&router, &config.profiles).await {
             Ok(done) => done.iter().for_each(|d| tracing::info!("{d}")),
-            Err(e) => tracing::warn!(error = %e, "hotspot profiles not synced; sales of plans whose profile is missing will fail until `hotspot-agent profiles sync`"),
+            Err(e) => {
+                tracing::warn!(error = %e, "hotspot profiles not synced; sales of plans whose profile is missing will fail until `hotspot-agent profiles sync`")
+            }
         }
         let vouchers = Vouchers::from_config(store, router, config)?;
         let resumed = vouchers.resume().await?;
@@ -68,19 +75,21 @@ impl Agent {
 
         let cancel = CancellationToken::new();
         let mut loops = Vec::new();
-        loops.push(tokio::spawn(Pool::new(vouchers.clone()).run(POOL_INTERVAL, cancel.clone())));
+        loops.push(tokio::spawn(
+            Pool::new(vouchers.clone()).run(POOL_INTERVAL, cancel.clone()),
+        ));
         loops.push(tokio::spawn(
             Enforcer::new(vouchers.clone()).run(config.enforcement.interval.std(), cancel.clone()),
         ));
-        loops.push(tokio::spawn(
-            vouchers
-                .clone()
-                .run_reconcile(config.enforcement.reconcile_interval.std(), cancel.clone()),
-        ));
+        loops.push(tokio::spawn(vouchers.clone().run_reconcile(
+            config.enforcement.reconcile_interval.std(),
+            cancel.clone(),
+        )));
 
         let mut site_actions = None;
         let site = if config.central.enabled() {
-            let link = sync::setup::link_config(&config.central, &sync::setup::site_client_id(config))?;
+            let link =
+                sync::setup::link_config(&config.central, &sync::setup::site_client_id(config))?;
             let settings = sync::setup::site_settings(config)?;
             let outbox = Arc::new(sync::SqliteOutbox::open(&db_path)?);
             let state = Arc::new(sync::SyncState::open(&db_path)?);
@@ -114,7 +123,9 @@ impl Agent {
             let handle = k.handle.clone();
             actions.on_plans(Box::new(move |c| {
                 if !handle.update_plans(c) {
-                    tracing::warn!("the kiosk did not take the new prices; they apply after a restart");
+                    tracing::warn!(
+                        "the kiosk did not take the new prices; they apply after a restart"
+                    );
                 }
             }));
         }

@@ -19,7 +19,10 @@ pub struct KioskSeller<R> {
 
 impl<R: HotspotApi + Clone + 'static> KioskSeller<R> {
     /// A seller over `vouchers`; `on_sale` runs after each committed sale.
-    pub fn new(vouchers: Vouchers<R>, on_sale: Option<Box<dyn Fn() + Send + Sync>>) -> KioskSeller<R> {
+    pub fn new(
+        vouchers: Vouchers<R>,
+        on_sale: Option<Box<dyn Fn() + Send + Sync>>,
+    ) -> KioskSeller<R> {
         KioskSeller { vouchers, on_sale }
     }
 
@@ -62,7 +65,9 @@ fn reason(r: vouchers::Reason) -> kiosk::Reason {
 
 impl<R: HotspotApi + Clone + 'static> Seller for KioskSeller<R> {
     async fn record_credit(&self, amount: u64) -> Result<CreditId, SellError> {
-        let id = self.blocking(move |v| v.record_credit(amount, "coin")).await?;
+        let id = self
+            .blocking(move |v| v.record_credit(amount, "coin"))
+            .await?;
         vouchers::crash_point("after_credit");
         tracing::info!(amount, credit_id = id, "coin committed");
         Ok(CreditId(u64::try_from(id).unwrap_or(0)))
@@ -71,15 +76,24 @@ impl<R: HotspotApi + Clone + 'static> Seller for KioskSeller<R> {
     async fn sell(&self, request: SaleRequest) -> Result<kiosk::SoldVoucher, SellError> {
         let sold = match &request.item {
             Item::Plan(id) => {
-                let plan = self.vouchers.plan(id).map_err(|e| SellError::Refused(e.to_string()))?;
+                let plan = self
+                    .vouchers
+                    .plan(id)
+                    .map_err(|e| SellError::Refused(e.to_string()))?;
                 let spend = CreditSpend { amount: plan.price };
                 self.vouchers.sell(id, Some(spend)).await
             }
-            Item::Time { time, price, profile } => {
+            Item::Time {
+                time,
+                price,
+                profile,
+            } => {
                 let currency = self.vouchers.settings().codes.currency.clone();
                 let plan = StoredPlan::for_time(*time, *price, profile, &currency);
                 let spend = CreditSpend { amount: *price };
-                self.vouchers.sell_plan(&plan, Some(spend), "kiosk", false).await
+                self.vouchers
+                    .sell_plan(&plan, Some(spend), "kiosk", false)
+                    .await
             }
         };
         let sold = match sold {
@@ -88,10 +102,14 @@ impl<R: HotspotApi + Clone + 'static> Seller for KioskSeller<R> {
             // answers. The code is already fixed, so the customer gets the ticket now.
             Err(VoucherError::Pending { sale_id, reason }) => {
                 tracing::warn!(sale_id, %reason, "sale recorded; router user will be created when the router answers");
-                self.vouchers.voucher(sale_id).map_err(|e| SellError::Failed(e.to_string()))?
+                self.vouchers
+                    .voucher(sale_id)
+                    .map_err(|e| SellError::Failed(e.to_string()))?
             }
             Err(VoucherError::CannotSell(r)) => return Err(SellError::Unavailable(reason(r))),
-            Err(e @ VoucherError::UnknownPlan { .. }) => return Err(SellError::Refused(e.to_string())),
+            Err(e @ VoucherError::UnknownPlan { .. }) => {
+                return Err(SellError::Refused(e.to_string()))
+            }
             Err(e) => return Err(SellError::Failed(e.to_string())),
         };
         tracing::info!(sale_id = sold.sale_id, code = %sold.code, plan = %sold.plan_id, from_pool = sold.from_pool, "sale provisioned");
@@ -102,14 +120,17 @@ impl<R: HotspotApi + Clone + 'static> Seller for KioskSeller<R> {
     }
 
     async fn forfeit_credit(&self, amount: u64, _credits: Vec<CreditId>) -> Result<(), SellError> {
-        self.blocking(move |v| v.forfeit_credit(amount)).await.map(|_| ())
+        self.blocking(move |v| v.forfeit_credit(amount))
+            .await
+            .map(|_| ())
     }
 
     async fn delivered(&self, sale_id: &str, printed: bool) -> Result<(), SellError> {
         let id: i64 = sale_id
             .parse()
             .map_err(|_| SellError::Refused(format!("sale id {sale_id:?} is not a number")))?;
-        self.blocking(move |v| v.mark_delivered_via(id, printed)).await?;
+        self.blocking(move |v| v.mark_delivered_via(id, printed))
+            .await?;
         tracing::info!(sale_id = id, printed, "voucher delivered");
         Ok(())
     }
@@ -118,7 +139,9 @@ impl<R: HotspotApi + Clone + 'static> Seller for KioskSeller<R> {
         let (credit, sales) = self
             .blocking(|v| {
                 let credit = v.credit_balance()?;
-                let paid = v.store().sales_in(&[crate::store::SaleState::Provisioned])?;
+                let paid = v
+                    .store()
+                    .sales_in(&[crate::store::SaleState::Provisioned])?;
                 let vouchers = paid
                     .into_iter()
                     .filter(|s| s.source == "kiosk")

@@ -72,7 +72,8 @@ pub struct RouterArgs {
 }
 
 fn parse_transport(text: &str) -> Result<Transport, String> {
-    Transport::parse(text).ok_or_else(|| format!("{text:?} is not a transport: use auto, api, api-ssl or rest"))
+    Transport::parse(text)
+        .ok_or_else(|| format!("{text:?} is not a transport: use auto, api, api-ssl or rest"))
 }
 
 /// The subcommands.
@@ -155,7 +156,9 @@ pub fn router_config(cli: &Cli, config: &Config) -> anyhow::Result<Option<(Route
                 bail!("--fingerprint {fp:?} is not 64 hex digits (SHA-256 of the router's certificate)");
             }
         }
-        r.password = Some(Secret::new(std::env::var("HOTSPOT_ROUTER_PASSWORD").unwrap_or_default()));
+        r.password = Some(Secret::new(
+            std::env::var("HOTSPOT_ROUTER_PASSWORD").unwrap_or_default(),
+        ));
         return Ok(Some((r, 0)));
     }
     let found = match &args.router_name {
@@ -197,7 +200,11 @@ pub struct RouterChoice {
 
 /// The configured router, or in host builds a simulated RouterOS 7.18 started in this
 /// process when no `[[router]]` has a host (its users last as long as the process).
-pub async fn open_router(cli: &Cli, config: &Config, clients: usize) -> anyhow::Result<RouterChoice> {
+pub async fn open_router(
+    cli: &Cli,
+    config: &Config,
+    clients: usize,
+) -> anyhow::Result<RouterChoice> {
     if let Some((router_cfg, index)) = router_config(cli, config)? {
         let settings = RouterSettings::from_config(&router_cfg, index)?;
         return Ok(RouterChoice {
@@ -245,8 +252,12 @@ pub async fn open_router(cli: &Cli, config: &Config, clients: usize) -> anyhow::
 /// Opens the SQLite store in the state folder (creating the folder).
 pub fn open_store(config: &Config) -> anyhow::Result<Store> {
     let dir = &config.agent.state_dir;
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("cannot create the state folder {}; set [agent] state_dir or --state-dir", dir.display()))?;
+    std::fs::create_dir_all(dir).with_context(|| {
+        format!(
+            "cannot create the state folder {}; set [agent] state_dir or --state-dir",
+            dir.display()
+        )
+    })?;
     Ok(Store::open_in(dir)?)
 }
 
@@ -267,14 +278,45 @@ pub async fn run(mut cli: Cli) -> anyhow::Result<()> {
         Command::Sim(args) => sim::run(args).await,
         Command::Central(args) => central::run(args).await,
         Command::Msg(cmd) => msg::run(cmd).await,
-        Command::Voucher(cmd) => with_router(&cli, |r, s, c| async move { voucher::run(cmd, r, s, &c).await }).await,
-        Command::Users(cmd) => with_router(&cli, |r, s, c| async move { users::run(cmd, r, s, &c).await }).await,
-        Command::Profiles(cmd) => with_router(&cli, |r, s, c| async move { profiles::run(cmd, r, s, &c).await }).await,
-        Command::Stats(args) => with_router(&cli, |r, s, c| async move { ops::run_stats(args, r, s, &c).await }).await,
-        Command::Reconcile(args) => {
-            with_router(&cli, |r, s, c| async move { ops::run_reconcile(args, r, s, &c).await }).await
+        Command::Voucher(cmd) => {
+            with_router(
+                &cli,
+                |r, s, c| async move { voucher::run(cmd, r, s, &c).await },
+            )
+            .await
         }
-        Command::Enforce(args) => with_router(&cli, |r, s, c| async move { ops::run_enforce(args, r, s, &c).await }).await,
+        Command::Users(cmd) => {
+            with_router(
+                &cli,
+                |r, s, c| async move { users::run(cmd, r, s, &c).await },
+            )
+            .await
+        }
+        Command::Profiles(cmd) => {
+            with_router(
+                &cli,
+                |r, s, c| async move { profiles::run(cmd, r, s, &c).await },
+            )
+            .await
+        }
+        Command::Stats(args) => {
+            with_router(&cli, |r, s, c| async move {
+                ops::run_stats(args, r, s, &c).await
+            })
+            .await
+        }
+        Command::Reconcile(args) => {
+            with_router(&cli, |r, s, c| async move {
+                ops::run_reconcile(args, r, s, &c).await
+            })
+            .await
+        }
+        Command::Enforce(args) => {
+            with_router(&cli, |r, s, c| async move {
+                ops::run_enforce(args, r, s, &c).await
+            })
+            .await
+        }
     }
 }
 
@@ -309,7 +351,8 @@ mod tests {
 
     #[test]
     fn the_router_password_never_comes_from_the_command_line() {
-        let err = Cli::try_parse_from(["hotspot-agent", "--password", "x", "router", "test"]).unwrap_err();
+        let err = Cli::try_parse_from(["hotspot-agent", "--password", "x", "router", "test"])
+            .unwrap_err();
         assert_eq!(err.kind(), clap::error::ErrorKind::UnknownArgument);
     }
 }

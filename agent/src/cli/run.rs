@@ -32,11 +32,15 @@ fn with_router_first(mut config: Config, router: &firmware_config::RouterConfig)
 
 /// Runs the agent until Ctrl-C or SIGTERM.
 pub async fn run(cli: &Cli, args: RunArgs) -> anyhow::Result<()> {
-    let config = load_config(cli)?;
+    let mut config = load_config(cli)?;
+    let pushed = app::routers_file::apply(&mut config)?;
     // Refuses to start on a secret file others can read; the secrets also keep
     // their values out of every log line.
     let secrets = config.secrets()?;
     service::init_logging(LogFormat::parse(&config.agent.log_format)?, &secrets)?;
+    if pushed {
+        tracing::info!(file = %app::routers_file::path(&config.agent.state_dir).display(), "router settings from the central office replace the config file's");
+    }
     let choice = open_router(cli, &config, args.sim_clients).await?;
     let config = with_router_first(config, &choice.config);
     let store = open_store(&config)?;
@@ -95,37 +99,62 @@ pub async fn demo(cli: &Cli, args: DemoArgs) -> anyhow::Result<()> {
     use crate::kiosk::sim::demo::purchase;
 
     let mut config = demo_config(cli, &args)?;
-    std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("cannot create {}", args.out.display()))?;
     if std::env::var_os("RUST_LOG").is_some() {
         service::init_logging(LogFormat::Text, &[])?;
     }
-    let central = if args.no_central { None } else { Some(demo_central(&mut config).await?) };
+    let central = if args.no_central {
+        None
+    } else {
+        Some(demo_central(&mut config).await?)
+    };
 
     let choice = open_router(cli, &config, 0).await?;
     let sim = choice.sim.context("the demo needs the simulated router")?;
-    println!("router    simulated RouterOS {} at {} (api)", sim.version_text, sim.api_addr);
+    println!(
+        "router    simulated RouterOS {} at {} (api)",
+        sim.version_text, sim.api_addr
+    );
     let config = with_router_first(config, &choice.config);
     let store = open_store(&config)?;
     let agent = Agent::start(&config, choice.router, store).await?;
     let kiosk = agent.kiosk.as_ref().context("the demo needs the kiosk")?;
     println!("kiosk     screens in {}", config.kiosk.display.png_dir);
     for p in agent.vouchers.plans().all().filter(|p| p.kiosk) {
-        println!("plan      {:<4} {:<16} {} {}", p.id, p.name, p.price, p.currency);
+        println!(
+            "plan      {:<4} {:<16} {} {}",
+            p.id, p.name, p.price, p.currency
+        );
     }
 
     let values = &kiosk.sim.channel_values;
     let channel_of = |value: u64| {
-        values.iter().find(|(_, v)| *v == value).map(|(c, _)| *c).with_context(|| {
-            let known: Vec<String> = values.iter().map(|(_, v)| v.to_string()).collect();
-            format!("no coin of value {value}; the simulated acceptor takes {}", known.join(", "))
-        })
+        values
+            .iter()
+            .find(|(_, v)| *v == value)
+            .map(|(c, _)| *c)
+            .with_context(|| {
+                let known: Vec<String> = values.iter().map(|(_, v)| v.to_string()).collect();
+                format!(
+                    "no coin of value {value}; the simulated acceptor takes {}",
+                    known.join(", ")
+                )
+            })
     };
     let script: Vec<u64> = args
         .coins
         .split(',')
-        .map(|c| c.trim().parse::<u64>().with_context(|| format!("--coins: {c:?} is not a coin value")))
+        .map(|c| {
+            c.trim()
+                .parse::<u64>()
+                .with_context(|| format!("--coins: {c:?} is not a coin value"))
+        })
         .collect::<anyhow::Result<_>>()?;
-    let channels: Vec<u8> = script.iter().map(|v| channel_of(*v)).collect::<anyhow::Result<_>>()?;
+    let channels: Vec<u8> = script
+        .iter()
+        .map(|v| channel_of(*v))
+        .collect::<anyhow::Result<_>>()?;
 
     let interactive = !args.headless && std::io::IsTerminal::is_terminal(&std::io::stdin());
     let mut tickets = 0u32;
@@ -148,11 +177,18 @@ pub async fn demo(cli: &Cli, args: DemoArgs) -> anyhow::Result<()> {
         Ok(())
     };
     if interactive {
-        println!("type a coin value and Enter to insert it ({}), b<N> to press button N, q to quit",
-            values.iter().map(|(_, v)| v.to_string()).collect::<Vec<_>>().join(", "));
+        println!(
+            "type a coin value and Enter to insert it ({}), b<N> to press button N, q to quit",
+            values
+                .iter()
+                .map(|(_, v)| v.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
         let acceptor = kiosk.sim.acceptor.clone().context("simulated acceptor")?;
         let printer = kiosk.sim.printer.clone().context("simulated printer")?;
-        let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(tokio::io::stdin()));
+        let mut lines =
+            tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(tokio::io::stdin()));
         loop {
             tokio::select! {
                 line = lines.next_line() => {
@@ -214,7 +250,8 @@ mod tempfile_dir {
 async fn demo_central(config: &mut Config) -> anyhow::Result<DemoCentral> {
     use crate::sync::central::{Central, CentralDb};
     let port = crate::sync::demo::start_embedded_broker()?;
-    let key = crate::sync::sign::generate().map_err(|e| anyhow::anyhow!("no random source: {e}"))?;
+    let key =
+        crate::sync::sign::generate().map_err(|e| anyhow::anyhow!("no random source: {e}"))?;
     config.central.broker = "127.0.0.1".into();
     config.central.port = Some(port);
     config.central.tls = false;
@@ -225,7 +262,9 @@ async fn demo_central(config: &mut Config) -> anyhow::Result<DemoCentral> {
     let link = crate::sync::setup::link_config(&config.central, "demo-central")?;
     let central = Central::connect(link, key, &config.central.topic_prefix, true);
     if !central.wait_connected(Duration::from_secs(10)).await {
-        anyhow::bail!("the demo's central office could not reach its embedded broker on port {port}");
+        anyhow::bail!(
+            "the demo's central office could not reach its embedded broker on port {port}"
+        );
     }
     println!("central   embedded MQTT broker (rumqttd) on 127.0.0.1:{port}; the central office watches it");
     Ok(DemoCentral {
@@ -240,10 +279,16 @@ impl DemoCentral {
     /// Waits for the sales to arrive, then pushes a signed plan update and shows the report.
     async fn finish(&mut self, agent: &Agent) {
         use crate::sync::messages::Up;
-        let sold = agent.vouchers.stats().await.map(|s| s.sales_today.count as usize).unwrap_or(0);
+        let sold = agent
+            .vouchers
+            .stats()
+            .await
+            .map(|s| s.sales_today.count as usize)
+            .unwrap_or(0);
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         let mut pushed = false;
-        while let Ok(Some(r)) = tokio::time::timeout_at(deadline, self.central.next(&self.db)).await {
+        while let Ok(Some(r)) = tokio::time::timeout_at(deadline, self.central.next(&self.db)).await
+        {
             if matches!(r.envelope.body, Up::Sale(_) | Up::Report(_)) {
                 println!("central   {}", crate::cli::central::json_line(&r));
             }
@@ -254,7 +299,8 @@ impl DemoCentral {
                 for p in &mut config.plans {
                     p.price *= 2;
                 }
-                let plans = crate::sync::convert::plan_set(&config, crate::store::now_ms() as u64, "");
+                let plans =
+                    crate::sync::convert::plan_set(&config, crate::store::now_ms() as u64, "");
                 println!("central   all {arrived} sale(s) received; pushing a signed plan set with doubled prices");
                 let site = config_site(agent);
                 if let Err(e) = self.central.push_plans(Some(&site), plans).await {
@@ -268,7 +314,10 @@ impl DemoCentral {
         }
         self.central.flush_acks(&self.db).await;
         for p in agent.vouchers.plans().all().filter(|p| p.kiosk) {
-            println!("plan      {:<4} {:<16} now {} {}", p.id, p.name, p.price, p.currency);
+            println!(
+                "plan      {:<4} {:<16} now {} {}",
+                p.id, p.name, p.price, p.currency
+            );
         }
         tokio::time::sleep(Duration::from_millis(300)).await;
         self.central.shutdown(&self.db).await;

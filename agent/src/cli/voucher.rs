@@ -175,7 +175,8 @@ pub async fn run<R: HotspotApi + Clone + 'static>(
             }
             // The CSV (or the listing) is the delivery: one commit for the whole batch.
             let ids: Vec<i64> = report.vouchers.iter().map(|s| s.sale_id).collect();
-            v.store().mark_many_delivered(&ids, crate::store::now_ms())?;
+            v.store()
+                .mark_many_delivered(&ids, crate::store::now_ms())?;
             eprintln!(
                 "{} vouchers of plan {plan} in {:.2}s ({:.0}/s){}{}{}",
                 report.vouchers.len(),

@@ -368,15 +368,22 @@ impl<S: Seller> Runner<S> {
             Ok(restored) => {
                 if restored.credit > 0 {
                     tracing::info!(credit = restored.credit, "credit from before the restart");
-                    let actions = self.machine.handle_credit_committed(restored.credit, Instant::now());
+                    let actions = self
+                        .machine
+                        .handle_credit_committed(restored.credit, Instant::now());
                     self.perform(actions).await;
                 }
                 if !restored.undelivered.is_empty() {
-                    tracing::info!(count = restored.undelivered.len(), "paid vouchers to deliver after the restart");
+                    tracing::info!(
+                        count = restored.undelivered.len(),
+                        "paid vouchers to deliver after the restart"
+                    );
                 }
                 self.redeliver.extend(restored.undelivered);
             }
-            Err(e) => tracing::error!(error = %e, "cannot read credit and sales left from before the restart"),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read credit and sales left from before the restart")
+            }
         }
 
         let mut tick = tokio::time::interval(TICK);

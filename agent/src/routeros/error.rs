@@ -11,7 +11,11 @@ pub enum RouterError {
         "cannot reach router {router} at {addr}: {reason}; check [router].host and the port, \
          that the service is enabled on the router (/ip service print) and that no firewall drops it"
     )]
-    Unreachable { router: String, addr: String, reason: String },
+    Unreachable {
+        router: String,
+        addr: String,
+        reason: String,
+    },
 
     /// The TLS handshake failed for a reason other than a pinned-fingerprint mismatch.
     #[error("TLS with router {router} failed: {reason}; check [router].fingerprint or [router].ca_file and the router's certificate")]
@@ -22,25 +26,42 @@ pub enum RouterError {
         "router {router} presented a certificate with SHA-256 fingerprint {got}, but [router].fingerprint pins {expected}; \
          if the router's certificate was replaced on purpose, put the new fingerprint in the config"
     )]
-    FingerprintMismatch { router: String, expected: String, got: String },
+    FingerprintMismatch {
+        router: String,
+        expected: String,
+        got: String,
+    },
 
     /// Wrong user name or password.
     #[error(
         "router {router} refused the login as {user:?}: {message}; check [router].username and the password \
          (RouterOS may answer the same way when the user's group lacks the `api` or `rest-api` policy)"
     )]
-    BadCredentials { router: String, user: String, message: String },
+    BadCredentials {
+        router: String,
+        user: String,
+        message: String,
+    },
 
     /// The user exists but its group lacks the policy for this interface.
     #[error(
         "router {router}: user {user:?} may not use the {policy} interface ({message}); \
          give the user's group the `{policy}` policy (/user group set <group> policy=...)"
     )]
-    MissingPolicy { router: String, user: String, policy: &'static str, message: String },
+    MissingPolicy {
+        router: String,
+        user: String,
+        policy: &'static str,
+        message: String,
+    },
 
     /// No complete reply within the command's time limit.
     #[error("router {router} did not answer {command} within {after:?}; it may still have carried it out")]
-    Timeout { router: String, command: String, after: Duration },
+    Timeout {
+        router: String,
+        command: String,
+        after: Duration,
+    },
 
     /// The router refused the command (`!trap`, or a REST error body). `message` is the
     /// router's own text, e.g. `failure: already have user with this name for this server`.
@@ -58,12 +79,18 @@ pub enum RouterError {
     Fatal { router: String, reason: String },
 
     /// Bytes that are not the RouterOS API, or JSON that is not RouterOS REST.
-    #[error("router {router} sent a reply that is not RouterOS API: {detail}; the connection was reset")]
+    #[error(
+        "router {router} sent a reply that is not RouterOS API: {detail}; the connection was reset"
+    )]
     Protocol { router: String, detail: String },
 
     /// A well-formed reply of the wrong shape (e.g. `add` without `=ret=`).
     #[error("router {router} answered {command} unexpectedly: {detail}")]
-    Unexpected { router: String, command: String, detail: String },
+    Unexpected {
+        router: String,
+        command: String,
+        detail: String,
+    },
 
     /// The connection was lost or shut down while the call was pending; whether the
     /// router carried it out is unknown.
@@ -82,13 +109,16 @@ impl RouterError {
 
     /// `failure: already have user with this name for this server`.
     pub fn is_duplicate_user(&self) -> bool {
-        self.trap_message().is_some_and(|m| m.contains("already have user"))
+        self.trap_message()
+            .is_some_and(|m| m.contains("already have user"))
     }
 
     /// `no such item` (REST: 404) — the id no longer exists.
     pub fn is_no_such_item(&self) -> bool {
         match self {
-            RouterError::Trap { message, status, .. } => message.contains("no such item") || *status == Some(404),
+            RouterError::Trap {
+                message, status, ..
+            } => message.contains("no such item") || *status == Some(404),
             _ => false,
         }
     }
@@ -110,7 +140,10 @@ impl RouterError {
     pub fn outcome_unknown(&self) -> bool {
         matches!(
             self,
-            RouterError::Timeout { .. } | RouterError::Closed { .. } | RouterError::Fatal { .. } | RouterError::Protocol { .. }
+            RouterError::Timeout { .. }
+                | RouterError::Closed { .. }
+                | RouterError::Fatal { .. }
+                | RouterError::Protocol { .. }
         )
     }
 }

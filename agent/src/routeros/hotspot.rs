@@ -7,7 +7,8 @@ use std::future::Future;
 use super::client::Router;
 use super::error::RouterError;
 use super::model::{
-    path, ActiveSession, HotspotHost, HotspotUser, NewUser, Record, SystemResource, UserProfile, UserUpdate, ValueError,
+    path, ActiveSession, HotspotHost, HotspotUser, NewUser, Record, SystemResource, UserProfile,
+    UserUpdate, ValueError,
 };
 
 /// Which users to print. Matching is done by the router with query words where
@@ -43,25 +44,43 @@ pub trait HotspotApi: Send + Sync {
     /// `/system/resource`.
     fn resource(&self) -> impl Future<Output = Result<SystemResource, RouterError>> + Send;
     /// Users matching the query. The built-in `default-trial` user is never returned.
-    fn users(&self, query: &UserQuery) -> impl Future<Output = Result<Vec<HotspotUser>, RouterError>> + Send;
+    fn users(
+        &self,
+        query: &UserQuery,
+    ) -> impl Future<Output = Result<Vec<HotspotUser>, RouterError>> + Send;
     /// Creates a user; returns its `.id`.
     fn add_user(&self, user: &NewUser) -> impl Future<Output = Result<String, RouterError>> + Send;
     /// Changes a user.
-    fn update_user(&self, id: &str, update: &UserUpdate) -> impl Future<Output = Result<(), RouterError>> + Send;
+    fn update_user(
+        &self,
+        id: &str,
+        update: &UserUpdate,
+    ) -> impl Future<Output = Result<(), RouterError>> + Send;
     /// Removes a user.
     fn remove_user(&self, id: &str) -> impl Future<Output = Result<(), RouterError>> + Send;
     /// Zeroes a user's uptime and byte counters.
-    fn reset_user_counters(&self, id: &str) -> impl Future<Output = Result<(), RouterError>> + Send;
+    fn reset_user_counters(&self, id: &str)
+        -> impl Future<Output = Result<(), RouterError>> + Send;
     /// All hotspot user profiles.
     fn profiles(&self) -> impl Future<Output = Result<Vec<UserProfile>, RouterError>> + Send;
     /// Creates a profile; returns its `.id`.
-    fn add_profile(&self, profile: &UserProfile) -> impl Future<Output = Result<String, RouterError>> + Send;
+    fn add_profile(
+        &self,
+        profile: &UserProfile,
+    ) -> impl Future<Output = Result<String, RouterError>> + Send;
     /// Changes a profile to match `profile` (by `.id`).
-    fn set_profile(&self, id: &str, profile: &UserProfile) -> impl Future<Output = Result<(), RouterError>> + Send;
+    fn set_profile(
+        &self,
+        id: &str,
+        profile: &UserProfile,
+    ) -> impl Future<Output = Result<(), RouterError>> + Send;
     /// Removes a profile.
     fn remove_profile(&self, id: &str) -> impl Future<Output = Result<(), RouterError>> + Send;
     /// Active sessions, optionally of one user.
-    fn active(&self, user: Option<&str>) -> impl Future<Output = Result<Vec<ActiveSession>, RouterError>> + Send;
+    fn active(
+        &self,
+        user: Option<&str>,
+    ) -> impl Future<Output = Result<Vec<ActiveSession>, RouterError>> + Send;
     /// Ends an active session (`/ip/hotspot/active/remove`).
     fn disconnect(&self, active_id: &str) -> impl Future<Output = Result<(), RouterError>> + Send;
     /// Hosts the hotspot sees.
@@ -127,7 +146,11 @@ impl HotspotApi for Router {
         let mut users = parse_all(self, path::USER, records, HotspotUser::from_record)?;
         users.retain(|u| !u.default && u.name != "default-trial");
         if let Some(prefix) = &query.comment_prefix {
-            users.retain(|u| u.comment.as_deref().is_some_and(|c| c.starts_with(prefix.as_str())));
+            users.retain(|u| {
+                u.comment
+                    .as_deref()
+                    .is_some_and(|c| c.starts_with(prefix.as_str()))
+            });
         }
         Ok(users)
     }
@@ -145,9 +168,13 @@ impl HotspotApi for Router {
     }
 
     async fn reset_user_counters(&self, id: &str) -> Result<(), RouterError> {
-        self.command(path::USER, "reset-counters", &[(".id".to_string(), id.to_string())])
-            .await
-            .map(|_| ())
+        self.command(
+            path::USER,
+            "reset-counters",
+            &[(".id".to_string(), id.to_string())],
+        )
+        .await
+        .map(|_| ())
     }
 
     async fn profiles(&self) -> Result<Vec<UserProfile>, RouterError> {
@@ -169,7 +196,9 @@ impl HotspotApi for Router {
 
     async fn active(&self, user: Option<&str>) -> Result<Vec<ActiveSession>, RouterError> {
         let queries: Vec<String> = user.map(|u| format!("user={u}")).into_iter().collect();
-        let records = self.print(path::ACTIVE, &queries, Some(ACTIVE_PROPS)).await?;
+        let records = self
+            .print(path::ACTIVE, &queries, Some(ACTIVE_PROPS))
+            .await?;
         parse_all(self, path::ACTIVE, records, ActiveSession::from_record)
     }
 

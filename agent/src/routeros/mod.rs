@@ -12,11 +12,14 @@ pub mod proto;
 pub mod rest;
 pub mod setup_script;
 pub mod shared;
-pub mod tls;
 #[cfg(feature = "sim")]
 pub mod sim;
+pub mod tls;
 
 pub use client::{ConnectionInfo, Router, RouterSettings};
 pub use error::RouterError;
 pub use hotspot::{HotspotApi, UserQuery};
-pub use model::{ActiveSession, HotspotHost, HotspotUser, NewUser, Record, RouterVersion, SystemResource, UserProfile, UserUpdate};
+pub use model::{
+    ActiveSession, HotspotHost, HotspotUser, NewUser, Record, RouterVersion, SystemResource,
+    UserProfile, UserUpdate,
+};

@@ -150,7 +150,10 @@ impl HotspotUser {
             id: text(r, ".id"),
             name: text(r, "name"),
             password: r.get("password").cloned(),
-            profile: r.get("profile").cloned().unwrap_or_else(|| "default".into()),
+            profile: r
+                .get("profile")
+                .cloned()
+                .unwrap_or_else(|| "default".into()),
             server: r.get("server").cloned().unwrap_or_else(|| "all".into()),
             comment: optional_text(r, "comment"),
             disabled: flag(r, "disabled")?,
@@ -243,7 +246,10 @@ impl UserUpdate {
             a.push(("profile".into(), p.clone()));
         }
         if let Some(d) = self.limit_uptime {
-            a.push(("limit-uptime".into(), d.map(routeros_duration).unwrap_or_else(|| "0s".into())));
+            a.push((
+                "limit-uptime".into(),
+                d.map(routeros_duration).unwrap_or_else(|| "0s".into()),
+            ));
         }
         if let Some(b) = self.limit_bytes_total {
             a.push(("limit-bytes-total".into(), b.unwrap_or(0).to_string()));
@@ -313,7 +319,8 @@ impl UserProfile {
         }
         a.push((
             "shared-users".into(),
-            self.shared_users.map_or("unlimited".to_string(), |n| n.to_string()),
+            self.shared_users
+                .map_or("unlimited".to_string(), |n| n.to_string()),
         ));
         for (key, value) in [
             ("session-timeout", self.session_timeout),
@@ -463,7 +470,11 @@ impl RouterVersion {
         let major = parts.next()??;
         let minor = parts.next().flatten().unwrap_or(0);
         let patch = parts.next().flatten().unwrap_or(0);
-        Some(RouterVersion { major, minor, patch })
+        Some(RouterVersion {
+            major,
+            minor,
+            patch,
+        })
     }
 
     /// `!empty` replies exist from 7.18.
@@ -488,7 +499,10 @@ mod tests {
     use super::*;
 
     fn record(pairs: &[(&str, &str)]) -> Record {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -527,9 +541,17 @@ mod tests {
 
     #[test]
     fn old_clock_forms_and_yes_no_read_too() {
-        let r = record(&[(".id", "*3"), ("name", "a"), ("uptime", "1w2d03:04:05"), ("disabled", "yes")]);
+        let r = record(&[
+            (".id", "*3"),
+            ("name", "a"),
+            ("uptime", "1w2d03:04:05"),
+            ("disabled", "yes"),
+        ]);
         let u = HotspotUser::from_record(&r).unwrap();
-        assert_eq!(u.uptime, Duration::from_secs(9 * 86400 + 3 * 3600 + 4 * 60 + 5));
+        assert_eq!(
+            u.uptime,
+            Duration::from_secs(9 * 86400 + 3 * 3600 + 4 * 60 + 5)
+        );
         assert!(u.disabled);
     }
 
@@ -561,8 +583,14 @@ mod tests {
             ..UserProfile::default()
         }
         .to_attrs();
-        assert!(attrs.iter().all(|(k, _)| k != "session-timeout"), "{attrs:?}");
-        assert!(attrs.iter().all(|(k, _)| !k.starts_with("limit-")), "{attrs:?}");
+        assert!(
+            attrs.iter().all(|(k, _)| k != "session-timeout"),
+            "{attrs:?}"
+        );
+        assert!(
+            attrs.iter().all(|(k, _)| !k.starts_with("limit-")),
+            "{attrs:?}"
+        );
     }
 
     #[test]
@@ -585,7 +613,11 @@ mod tests {
     fn versions_parse_with_channels_and_betas() {
         assert_eq!(
             RouterVersion::parse("7.1beta4 (development)"),
-            Some(RouterVersion { major: 7, minor: 1, patch: 0 })
+            Some(RouterVersion {
+                major: 7,
+                minor: 1,
+                patch: 0
+            })
         );
         let v = RouterVersion::parse("7.18 (stable)").unwrap();
         assert!(v.sends_empty() && v.has_rest());

@@ -117,7 +117,10 @@ impl Default for Limits {
 /// Reads one sentence from the front of `buf`: `Ok(Some((words, consumed)))`, or
 /// `Ok(None)` if the sentence is not complete yet. An empty sentence (a lone `00`)
 /// comes back as zero words; callers ignore it, as RouterOS does.
-pub fn decode_sentence(buf: &[u8], limits: Limits) -> Result<Option<(Vec<Vec<u8>>, usize)>, ProtoError> {
+pub fn decode_sentence(
+    buf: &[u8],
+    limits: Limits,
+) -> Result<Option<(Vec<Vec<u8>>, usize)>, ProtoError> {
     let mut pos = 0;
     let mut words = Vec::new();
     loop {
@@ -206,7 +209,10 @@ impl Reply {
 
     /// The value of an attribute.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.attrs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.attrs
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     /// The words of this reply, for encoding (the tag goes last, as RouterOS does).
@@ -305,7 +311,10 @@ impl Command {
 
     /// The value of an attribute.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.attrs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.attrs
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     /// The words of the sentence, in the order a client sends them.
@@ -378,7 +387,8 @@ impl fmt::Display for Command {
 /// (routeros-reference.md §2.2).
 pub fn challenge_response(password: &str, challenge_hex: &str) -> Result<String, ProtoError> {
     use md5::{Digest, Md5};
-    let challenge = hex::decode(challenge_hex).map_err(|_| ProtoError::BadChallenge(challenge_hex.to_string()))?;
+    let challenge = hex::decode(challenge_hex)
+        .map_err(|_| ProtoError::BadChallenge(challenge_hex.to_string()))?;
     let mut md5 = Md5::new();
     md5.update([0u8]);
     md5.update(password.as_bytes());
@@ -391,7 +401,9 @@ mod tests {
     use super::*;
 
     fn hex_bytes(text: &str) -> Vec<u8> {
-        text.split_whitespace().map(|h| u8::from_str_radix(h, 16).unwrap()).collect()
+        text.split_whitespace()
+            .map(|h| u8::from_str_radix(h, 16).unwrap())
+            .collect()
     }
 
     fn enc_len(len: u32) -> Vec<u8> {
@@ -433,10 +445,18 @@ mod tests {
         for &(len, bytes) in LENGTHS {
             let expected = hex_bytes(bytes);
             assert_eq!(enc_len(len), expected, "encode {len:#x}");
-            assert_eq!(decode_length(&expected).unwrap(), Some((len, expected.len())), "decode {bytes}");
+            assert_eq!(
+                decode_length(&expected).unwrap(),
+                Some((len, expected.len())),
+                "decode {bytes}"
+            );
             // Every proper prefix is "need more bytes", never an error or a wrong length.
             for cut in 0..expected.len() {
-                assert_eq!(decode_length(&expected[..cut]).unwrap(), None, "prefix {cut} of {bytes}");
+                assert_eq!(
+                    decode_length(&expected[..cut]).unwrap(),
+                    None,
+                    "prefix {cut} of {bytes}"
+                );
             }
         }
     }
@@ -444,7 +464,10 @@ mod tests {
     #[test]
     fn control_bytes_f8_to_ff_are_refused() {
         for b in 0xF8..=0xFFu8 {
-            assert_eq!(decode_length(&[b, 0, 0, 0, 0]), Err(ProtoError::ControlByte(b)));
+            assert_eq!(
+                decode_length(&[b, 0, 0, 0, 0]),
+                Err(ProtoError::ControlByte(b))
+            );
         }
     }
 
@@ -480,7 +503,9 @@ mod tests {
         for (words, bytes) in cases {
             let expected = hex_bytes(bytes);
             assert_eq!(sentence(words), expected, "{words:?}");
-            let (decoded, used) = decode_sentence(&expected, Limits::default()).unwrap().unwrap();
+            let (decoded, used) = decode_sentence(&expected, Limits::default())
+                .unwrap()
+                .unwrap();
             assert_eq!(used, expected.len());
             let decoded: Vec<String> = decoded.iter().map(|w| word_text(w)).collect();
             assert_eq!(&decoded, words);
@@ -495,8 +520,17 @@ mod tests {
             .tagged("7");
         let mut out = Vec::new();
         cmd.encode(&mut out);
-        assert_eq!(out, sentence(&["/ip/hotspot/user/print", "=.proplist=.id,name", "?name=v1", ".tag=7"]));
-        let parsed = Command::parse(&decode_sentence(&out, Limits::default()).unwrap().unwrap().0).unwrap();
+        assert_eq!(
+            out,
+            sentence(&[
+                "/ip/hotspot/user/print",
+                "=.proplist=.id,name",
+                "?name=v1",
+                ".tag=7"
+            ])
+        );
+        let parsed =
+            Command::parse(&decode_sentence(&out, Limits::default()).unwrap().unwrap().0).unwrap();
         assert_eq!(parsed, cmd);
     }
 
@@ -508,7 +542,10 @@ mod tests {
     #[test]
     fn tag_is_found_wherever_it_stands() {
         assert_eq!(reply(&["!done"]).tag, None);
-        assert_eq!(reply(&["!done", ".tag=abc123"]).tag.as_deref(), Some("abc123"));
+        assert_eq!(
+            reply(&["!done", ".tag=abc123"]).tag.as_deref(),
+            Some("abc123")
+        );
         let r = reply(&["!re", ".tag=10", "=.id=*A", "=name=x"]);
         assert_eq!(r.tag.as_deref(), Some("10"));
         assert_eq!(r.get(".id"), Some("*A"));
@@ -519,7 +556,13 @@ mod tests {
 
     #[test]
     fn attributes_split_on_the_first_equals_and_keep_strings() {
-        let r = reply(&["!re", "=tx-byte=123456789", "=only-key", "=name=iu=c3Eeg", "=name2=007"]);
+        let r = reply(&[
+            "!re",
+            "=tx-byte=123456789",
+            "=only-key",
+            "=name=iu=c3Eeg",
+            "=name2=007",
+        ]);
         assert_eq!(r.get("tx-byte"), Some("123456789"));
         assert_eq!(r.get("only-key"), Some(""));
         assert_eq!(r.get("name"), Some("iu=c3Eeg"));
@@ -543,15 +586,24 @@ mod tests {
     #[test]
     fn query_word_in_a_reply_is_an_error() {
         let raw = vec![b"!re".to_vec(), b"?tag=b".to_vec()];
-        assert!(matches!(parse_reply(&raw), Err(ProtoError::BadReplyWord(_))));
+        assert!(matches!(
+            parse_reply(&raw),
+            Err(ProtoError::BadReplyWord(_))
+        ));
         let raw = vec![b"!bogus".to_vec()];
-        assert!(matches!(parse_reply(&raw), Err(ProtoError::UnknownReply(_))));
+        assert!(matches!(
+            parse_reply(&raw),
+            Err(ProtoError::UnknownReply(_))
+        ));
     }
 
     #[test]
     fn several_sentences_and_fragments_decode_in_order() {
         let mut stream = sentence(&["!re", ".tag=foobar", "=data=here!"]);
-        stream.extend(sentence(&["!trap", "=message=no such command or directory (x)"]));
+        stream.extend(sentence(&[
+            "!trap",
+            "=message=no such command or directory (x)",
+        ]));
         stream.extend(sentence(&["!trap", "=message=no such command prefix"]));
         stream.extend(sentence(&["!done"]));
         // Feed the stream one byte at a time, as the slowest TCP would.
@@ -564,7 +616,15 @@ mod tests {
                 kinds.push(parse_reply(&words).unwrap().kind);
             }
         }
-        assert_eq!(kinds, [ReplyKind::Re, ReplyKind::Trap, ReplyKind::Trap, ReplyKind::Done]);
+        assert_eq!(
+            kinds,
+            [
+                ReplyKind::Re,
+                ReplyKind::Trap,
+                ReplyKind::Trap,
+                ReplyKind::Done
+            ]
+        );
         assert!(buf.is_empty());
     }
 
@@ -576,7 +636,11 @@ mod tests {
         let bytes = sentence(&["!re", ".tag=foobar", &big]);
         let prefix_at = 1 + 3 + 1 + 10; // `!re` word, `.tag=foobar` word
         for cut in [prefix_at + 1, prefix_at + 2, 10, bytes.len() - 1] {
-            assert_eq!(decode_sentence(&bytes[..cut], Limits::default()).unwrap(), None, "cut {cut}");
+            assert_eq!(
+                decode_sentence(&bytes[..cut], Limits::default()).unwrap(),
+                None,
+                "cut {cut}"
+            );
         }
         let (words, _) = decode_sentence(&bytes, Limits::default()).unwrap().unwrap();
         assert_eq!(words[2].len(), 45012);
@@ -587,12 +651,21 @@ mod tests {
         let mut bytes = Vec::new();
         encode_length(0x0FFF_FFFF, &mut bytes);
         let err = decode_sentence(&bytes, Limits::default()).unwrap_err();
-        assert!(matches!(err, ProtoError::WordTooLong { len: 0x0FFF_FFFF, .. }));
+        assert!(matches!(
+            err,
+            ProtoError::WordTooLong {
+                len: 0x0FFF_FFFF,
+                ..
+            }
+        ));
     }
 
     #[test]
     fn lone_zero_is_an_empty_sentence() {
-        assert_eq!(decode_sentence(&[0], Limits::default()).unwrap(), Some((vec![], 1)));
+        assert_eq!(
+            decode_sentence(&[0], Limits::default()).unwrap(),
+            Some((vec![], 1))
+        );
     }
 
     #[test]
@@ -615,7 +688,10 @@ mod tests {
             challenge_response("", "856780b7411eefd3abadee2058c149a3").unwrap(),
             "005062f7a5ef124d34675bf3e81f56c556"
         );
-        assert_eq!(challenge_response("passTest", "abc123").unwrap(), "0021277bff9ac7caf06aa608e46616d47f");
+        assert_eq!(
+            challenge_response("passTest", "abc123").unwrap(),
+            "0021277bff9ac7caf06aa608e46616d47f"
+        );
         assert!(matches!(
             challenge_response("x", "Invalid Hex String"),
             Err(ProtoError::BadChallenge(_))
@@ -624,7 +700,9 @@ mod tests {
 
     #[test]
     fn command_display_hides_passwords() {
-        let cmd = Command::new("/login").attr("name", "admin").attr("password", "hunter2");
+        let cmd = Command::new("/login")
+            .attr("name", "admin")
+            .attr("password", "hunter2");
         let text = cmd.to_string();
         assert!(!text.contains("hunter2"), "{text}");
         assert!(text.contains("=name=admin"));

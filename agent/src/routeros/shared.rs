@@ -11,7 +11,9 @@ use tokio::sync::Mutex;
 use super::client::{ConnectionInfo, Router, RouterSettings};
 use super::error::RouterError;
 use super::hotspot::{HotspotApi, UserQuery};
-use super::model::{ActiveSession, HotspotHost, HotspotUser, NewUser, SystemResource, UserProfile, UserUpdate};
+use super::model::{
+    ActiveSession, HotspotHost, HotspotUser, NewUser, SystemResource, UserProfile, UserUpdate,
+};
 
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
@@ -66,7 +68,13 @@ impl SharedRouter {
 
     /// What the connection is, once connected.
     pub async fn info(&self) -> Option<ConnectionInfo> {
-        self.inner.state.lock().await.router.as_ref().map(Router::info)
+        self.inner
+            .state
+            .lock()
+            .await
+            .router
+            .as_ref()
+            .map(Router::info)
     }
 
     /// The connected router, connecting now unless a recent attempt failed.
@@ -173,14 +181,24 @@ mod tests {
     #[tokio::test]
     async fn a_router_that_is_down_fails_fast_until_the_backoff_passes() {
         // A port nothing listens on: bind, note the port, close.
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let shared = SharedRouter::new(settings(port));
         let first = shared.identity().await.unwrap_err();
         assert!(matches!(first, RouterError::Unreachable { .. }), "{first}");
         let started = Instant::now();
         let second = shared.identity().await.unwrap_err();
-        assert!(matches!(second, RouterError::Unreachable { .. }), "{second}");
-        assert!(started.elapsed() < Duration::from_millis(50), "answered from the back-off");
+        assert!(
+            matches!(second, RouterError::Unreachable { .. }),
+            "{second}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_millis(50),
+            "answered from the back-off"
+        );
         assert!(shared.info().await.is_none());
     }
 }

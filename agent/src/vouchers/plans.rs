@@ -172,7 +172,11 @@ pub fn outbox_payload_for_sale(record: &SaleRecord) -> Vec<u8> {
         state: "provisioned".into(),
         channel: channel.into(),
     };
-    crate::sync::outbox::outbox_payload(&format!("sale:{}", record.sale_id), &crate::sync::Up::Sale(wire)).2
+    crate::sync::outbox::outbox_payload(
+        &format!("sale:{}", record.sale_id),
+        &crate::sync::Up::Sale(wire),
+    )
+    .2
 }
 
 #[cfg(test)]
@@ -213,7 +217,13 @@ mod tests {
         let crate::sync::Up::Sale(sale) = back else {
             panic!("not a sale message: {back:?}")
         };
-        assert_eq!((sale.sale_id.as_str(), sale.code.as_str(), sale.price), ("7", "ABCD", 5));
-        assert_eq!((sale.channel.as_str(), sale.state.as_str()), ("coins", "provisioned"));
+        assert_eq!(
+            (sale.sale_id.as_str(), sale.code.as_str(), sale.price),
+            ("7", "ABCD", 5)
+        );
+        assert_eq!(
+            (sale.channel.as_str(), sale.state.as_str()),
+            ("coins", "provisioned")
+        );
     }
 }

@@ -524,14 +524,20 @@ fn a_price_pushed_by_the_central_office_applies_to_the_next_choice() {
     dearer.plans[0].price = 10;
     // Idle: the price list is redrawn at once.
     let redraw = m.set_config(dearer);
-    assert!(redraw.iter().any(|a| matches!(a, Action::Show(_))), "{redraw:?}");
+    assert!(
+        redraw.iter().any(|a| matches!(a, Action::Show(_))),
+        "{redraw:?}"
+    );
     coin(&mut m, 5, t0);
     assert!(
         sells(&m.handle_button(0, t0)).is_empty(),
         "5 no longer buys the 1 hour plan"
     );
     coin(&mut m, 5, t0);
-    assert_eq!(sells(&m.handle_button(0, t0)), vec![(Item::Plan("1h".into()), 10)]);
+    assert_eq!(
+        sells(&m.handle_button(0, t0)),
+        vec![(Item::Plan("1h".into()), 10)]
+    );
 }
 
 #[test]
@@ -542,7 +548,13 @@ fn a_voucher_paid_before_a_restart_is_printed_without_touching_the_credit() {
     assert!(m.is_idle());
     let out = m.redeliver(voucher("PAID1", 20), t0 + s(32));
     assert!(out.iter().any(|a| matches!(a, Action::Print(_))), "{out:?}");
-    assert!(!out.iter().any(|a| matches!(a, Action::Forfeit { .. })), "{out:?}");
+    assert!(
+        !out.iter().any(|a| matches!(a, Action::Forfeit { .. })),
+        "{out:?}"
+    );
     assert_eq!(m.credit, 5, "the customer's 5 stays on the kiosk");
-    assert!(m.redeliver(voucher("PAID2", 5), t0 + s(33)).is_empty(), "one at a time");
+    assert!(
+        m.redeliver(voucher("PAID2", 5), t0 + s(33)).is_empty(),
+        "one at a time"
+    );
 }
