@@ -69,22 +69,25 @@ impl Duration {
                 .take_while(|b| b.is_ascii_alphabetic())
                 .count();
             let (unit, tail) = after.split_at(unit_len);
-            let mult: u128 =
-                match unit {
-                    "w" => 7 * 86_400_000_000,
-                    "d" => 86_400_000_000,
-                    "h" => 3_600_000_000,
-                    "m" => 60_000_000,
-                    "s" => 1_000_000,
-                    "ms" => 1_000,
-                    "us" => 1,
-                    "" => return Err(format!(
+            let mult: u128 = match unit {
+                "w" => 7 * 86_400_000_000,
+                "d" => 86_400_000_000,
+                "h" => 3_600_000_000,
+                "m" => 60_000_000,
+                "s" => 1_000_000,
+                "ms" => 1_000,
+                "us" => 1,
+                "" => {
+                    return Err(format!(
                         "number without a unit in duration {text:?} (use w, d, h, m, s, ms, us)"
-                    )),
-                    _ => return Err(format!(
+                    ))
+                }
+                _ => {
+                    return Err(format!(
                         "unknown unit {unit:?} in duration {text:?} (use w, d, h, m, s, ms, us)"
-                    )),
-                };
+                    ))
+                }
+            };
             total_us += n * mult;
             rest = tail;
         }
