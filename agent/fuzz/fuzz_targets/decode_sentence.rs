@@ -7,13 +7,17 @@ use bytes::BytesMut;
 use libfuzzer_sys::fuzz_target;
 use tokio_util::codec::Decoder;
 
-// The codec's own source files; `framing` reaches `proto` as `super::proto`.
+// The codec's own source files; they reach each other as `super::proto` and
+// `super::sentence`.
 #[allow(dead_code)]
 #[path = "../../src/routeros/framing.rs"]
 mod framing;
 #[allow(dead_code)]
 #[path = "../../src/routeros/proto.rs"]
 mod proto;
+#[allow(dead_code)]
+#[path = "../../src/routeros/sentence.rs"]
+mod sentence;
 
 use framing::SentenceCodec;
 use proto::Limits;

@@ -10,6 +10,7 @@ pub mod hotspot;
 pub mod model;
 pub mod proto;
 pub mod rest;
+pub mod sentence;
 pub mod setup_script;
 pub mod shared;
 #[cfg(feature = "sim")]
