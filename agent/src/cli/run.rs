@@ -191,6 +191,7 @@ pub async fn demo(cli: &Cli, args: DemoArgs) -> anyhow::Result<()> {
             tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(tokio::io::stdin()));
         loop {
             tokio::select! {
+                _ = app::shutdown_signal() => break,
                 line = lines.next_line() => {
                     let Ok(Some(line)) = line else { break };
                     let line = line.trim();
@@ -210,7 +211,13 @@ pub async fn demo(cli: &Cli, args: DemoArgs) -> anyhow::Result<()> {
     } else {
         for n in 1..=args.customers {
             println!("customer  {n}: inserts {}", args.coins);
-            let ticket = purchase(kiosk, &channels, args.button, Duration::from_secs(20)).await?;
+            let ticket = tokio::select! {
+                _ = app::shutdown_signal() => {
+                    println!("stopping  (interrupted)");
+                    break;
+                }
+                t = purchase(kiosk, &channels, args.button, Duration::from_secs(20)) => t?,
+            };
             serve(ticket)?;
         }
     }
