@@ -320,17 +320,22 @@ pub async fn run(mut cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+/// Puts the chosen router first, where the voucher layer looks for it.
+pub(crate) fn with_router_first(mut config: Config, router: &RouterConfig) -> Config {
+    config.routers.retain(|r| r.name != router.name);
+    config.routers.insert(0, router.clone());
+    config
+}
+
 /// Loads the config, opens the router and the store, and runs `f` with them.
 async fn with_router<F, Fut>(cli: &Cli, f: F) -> anyhow::Result<()>
 where
     F: FnOnce(SharedRouter, Store, Config) -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<()>>,
 {
-    let mut config = load_config(cli)?;
+    let config = load_config(cli)?;
     let choice = open_router(cli, &config, 0).await?;
-    // The voucher layer works on the first [[router]]: make it the chosen one.
-    config.routers.retain(|r| r.name != choice.config.name);
-    config.routers.insert(0, choice.config.clone());
+    let config = with_router_first(config, &choice.config);
     let store = open_store(&config)?;
     #[cfg(feature = "sim")]
     let _keep_sim_alive = choice.sim;

@@ -9,9 +9,10 @@ use std::time::Duration;
 #[cfg(feature = "sim")]
 use anyhow::Context as _;
 use clap::Args;
+#[cfg(feature = "sim")]
 use firmware_config::Config;
 
-use super::{load_config, open_router, open_store, Cli};
+use super::{load_config, open_router, open_store, with_router_first, Cli};
 use crate::app::{self, Agent};
 use crate::service::{self, LogFormat};
 
@@ -21,13 +22,6 @@ pub struct RunArgs {
     /// Simulated customers on the built-in simulated router (no real router configured).
     #[arg(long, default_value_t = 2)]
     pub sim_clients: usize,
-}
-
-/// Puts the chosen router first, where the voucher layer looks for it.
-fn with_router_first(mut config: Config, router: &firmware_config::RouterConfig) -> Config {
-    config.routers.retain(|r| r.name != router.name);
-    config.routers.insert(0, router.clone());
-    config
 }
 
 /// Runs the agent until Ctrl-C or SIGTERM.

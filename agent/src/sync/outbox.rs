@@ -90,6 +90,27 @@ pub fn is_due(entry: &OutboxEntry, now_ms: u64, resend_after_ms: u64) -> bool {
     }
 }
 
+/// Opens the agent's database (WAL, 5 s busy timeout) and creates `ddl`'s tables if
+/// missing; `full_sync` for tables whose rows must survive a power cut once committed.
+pub(crate) fn open_db(path: &Path, ddl: &str, full_sync: bool) -> Result<Connection, OutboxError> {
+    let name = path.display().to_string();
+    let err = |source| OutboxError::Sqlite {
+        path: name.clone(),
+        source,
+    };
+    let conn = Connection::open(path).map_err(err)?;
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .map_err(err)?;
+    if full_sync {
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(err)?;
+    }
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(err)?;
+    conn.execute_batch(ddl).map_err(err)?;
+    Ok(conn)
+}
+
 /// [`OutboxStore`] over a SQLite file (WAL), the table created if missing.
 pub struct SqliteOutbox {
     conn: Mutex<Connection>,
@@ -98,22 +119,11 @@ pub struct SqliteOutbox {
 
 impl SqliteOutbox {
     pub fn open(path: &Path) -> Result<SqliteOutbox, OutboxError> {
-        let name = path.display().to_string();
-        let err = |source| OutboxError::Sqlite {
-            path: name.clone(),
-            source,
-        };
-        let conn = Connection::open(path).map_err(err)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(err)?;
-        conn.pragma_update(None, "synchronous", "FULL")
-            .map_err(err)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))
-            .map_err(err)?;
-        conn.execute_batch(OUTBOX_DDL).map_err(err)?;
+        // Sales wait here until the central office has them: every commit reaches the disk.
+        let conn = open_db(path, OUTBOX_DDL, true)?;
         Ok(SqliteOutbox {
             conn: Mutex::new(conn),
-            path: name,
+            path: path.display().to_string(),
         })
     }
 

@@ -71,20 +71,10 @@ pub struct SyncState {
 
 impl SyncState {
     pub fn open(path: &Path) -> Result<SyncState, OutboxError> {
-        let name = path.display().to_string();
-        let err = |source| OutboxError::Sqlite {
-            path: name.clone(),
-            source,
-        };
-        let conn = Connection::open(path).map_err(err)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(err)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))
-            .map_err(err)?;
-        conn.execute_batch(SYNC_STATE_DDL).map_err(err)?;
+        let conn = super::outbox::open_db(path, SYNC_STATE_DDL, false)?;
         Ok(SyncState {
             conn: Mutex::new(conn),
-            path: name,
+            path: path.display().to_string(),
         })
     }
 
