@@ -9,8 +9,9 @@
 #   aarch64-unknown-linux-musl     fully static 64-bit binary (needs a musl C cross compiler, see README)
 #   x86_64-unknown-linux-gnu       this machine (for footprint figures)
 #
-# The build for the box leaves out the simulators and the demo (--no-default-features);
-# --with-sim keeps them (useful to run `hotspot-agent sim` on a board).
+# The build for the box is `-p hotspot-agent` alone, which leaves out the simulators and
+# the demo (the `sim` feature is not a default; only the workspace's tests crate turns
+# it on); --with-sim adds them (useful to run `hotspot-agent sim` on a board).
 # --zig builds with cargo-zigbuild (`pip install cargo-zigbuild ziglang`) instead of the
 # Debian cross compilers: the way on macOS/Windows laptops, and for musl (used
 # automatically for the musl target when no aarch64-linux-musl-gcc is installed).
@@ -26,12 +27,12 @@ here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 
 target="aarch64-unknown-linux-gnu"
-features=(--no-default-features)
+features=()
 deb=no
 zig=no
 for arg in "$@"; do
     case "$arg" in
-        --with-sim) features=() ;;
+        --with-sim) features=(--features sim) ;;
         --deb) deb=yes ;;
         --zig) zig=yes ;;
         -h|--help) sed -n "2,23p" "$0"; exit 0 ;;
@@ -84,7 +85,7 @@ if [ -z "${CARGO_TARGET_DIR:-}" ]; then
 fi
 
 cd "$root"
-echo "building hotspot-agent for $target (${features[*]:-with sim}) into $CARGO_TARGET_DIR" >&2
+echo "building hotspot-agent for $target (${features[*]:-no simulators}) into $CARGO_TARGET_DIR" >&2
 build=(cargo build)
 [ "$zig" = yes ] && build=(cargo zigbuild)
 "${build[@]}" --release -p hotspot-agent --bin hotspot-agent --target "$target" "${features[@]}"

@@ -35,7 +35,7 @@ if [ ! -x "$arm_bin" ]; then
 fi
 host_bin="${HOST_BIN:-}"
 if [ -z "$host_bin" ]; then
-    (cd "$root" && cargo build -q -p hotspot-agent --bin hotspot-agent)
+    (cd "$root" && cargo build -q -p hotspot-agent --features sim --bin hotspot-agent)
     host_bin="${CARGO_TARGET_DIR:-$root/target}/debug/hotspot-agent"
 fi
 
@@ -62,6 +62,19 @@ step() { # step NAME COMMAND...: runs, prints PASS/FAIL with the output's last l
 arm() { "${qemu[@]}" "$arm_bin" "$@"; }
 
 echo "ARM binary: $arm_bin ($(stat -c %s "$arm_bin") bytes) under ${qemu[*]}"
+# The box's build carries no simulator code: strings that only the simulated router,
+# the embedded broker and the kiosk device simulators contain must be absent from it
+# and present in the native `sim` build (so the check can fail).
+sim_markers=("simulated router: cannot listen" "rumqttd" "sim-sale-")
+no_sim() {
+    local m
+    for m in "${sim_markers[@]}"; do
+        grep -qaF "$m" "$host_bin" || { echo "marker '$m' is not in the sim build either: update smoke.sh"; return 1; }
+        if grep -qaF "$m" "$arm_bin"; then echo "the box's binary contains '$m'"; return 1; fi
+    done
+    echo "none of ${#sim_markers[@]} simulator markers in the box's binary; all in the sim build"
+}
+step "no simulator code in the box's binary" no_sim
 step "--version (ARM)" arm --version
 step "config check deploy/config.example.toml (ARM)" arm config check "$root/deploy/config.example.toml"
 

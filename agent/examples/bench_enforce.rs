@@ -4,10 +4,10 @@
 
 use std::time::{Duration, Instant};
 
-use hotspot_agent::routeros::{HotspotApi, UserProfile};
 use hotspot_agent::store::{Store, StoredPlan};
-use hotspot_agent::vouchers::testing::FakeRouter;
 use hotspot_agent::vouchers::{Enforcer, PlanBook, Settings, Vouchers};
+use routeros::testing::FakeRouter;
+use routeros::{HotspotApi, UserProfile};
 
 /// CPU time of this thread (Linux: first field of /proc/thread-self/schedstat, ns).
 fn thread_cpu() -> Duration {
@@ -46,7 +46,11 @@ async fn main() {
         pool: 0,
         source: "bench".into(),
     };
-    let settings = Settings::from_config(&firmware_config::Config::default(), None);
+    let settings = Settings::from_config(
+        &firmware_config::Config::default(),
+        None,
+        hotspot_agent::sync::outbox::sale_payload,
+    );
     let v =
         Vouchers::new(store, router.clone(), settings, PlanBook::new(vec![plan])).expect("seller");
     let batch = v.create_batch("gb", N, None).await.expect("batch");

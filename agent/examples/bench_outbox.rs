@@ -9,9 +9,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ed25519_dalek::SigningKey;
-use hotspot_agent::sync::central::{Central, CentralDb};
-use hotspot_agent::sync::link::LinkConfig;
 use hotspot_agent::sync::*;
+use hotspot_central::{Central, CentralDb};
+use mqtt_link::LinkConfig;
+use sync_proto::messages::*;
+use sync_proto::Envelope;
 
 const SALES: u32 = 10_000;
 

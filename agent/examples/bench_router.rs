@@ -9,7 +9,7 @@
 use std::time::{Duration, Instant};
 
 use firmware_config::{RouterConfig, Transport};
-use hotspot_agent::routeros::{model::path, Router, RouterSettings};
+use routeros::{model::path, Router, RouterSettings};
 
 /// CPU time of every thread of this process, from /proc (nanosecond resolution).
 fn process_cpu() -> Duration {

@@ -8,10 +8,10 @@
 
 use std::time::{Duration, Instant};
 
-use hotspot_agent::routeros::{HotspotApi, NewUser, UserProfile};
 use hotspot_agent::store::{Store, StoredPlan};
-use hotspot_agent::vouchers::testing::FakeRouter;
 use hotspot_agent::vouchers::{PlanBook, Pool, Settings, Vouchers};
+use routeros::testing::FakeRouter;
+use routeros::{HotspotApi, NewUser, UserProfile};
 
 fn plan(id: &str, pool: u32) -> StoredPlan {
     StoredPlan {
@@ -78,9 +78,9 @@ async fn sale_latencies<R: HotspotApi + Clone + 'static>(v: &Vouchers<R>) {
 /// The same sales against the simulated RouterOS (binary API, real client, link
 /// delay `latency`), and a 500-voucher batch.
 async fn against_simulator(latency: Duration, memory: bool) {
-    use hotspot_agent::routeros::shared::SharedRouter;
-    use hotspot_agent::routeros::sim::{SimOptions, SimRouter};
-    use hotspot_agent::routeros::RouterSettings;
+    use routeros::RouterSettings;
+    use routeros::SharedRouter;
+    use routeros_sim::{SimOptions, SimRouter};
     let sim = SimRouter::start(SimOptions {
         latency,
         ..SimOptions::version("7.18")
@@ -90,7 +90,7 @@ async fn against_simulator(latency: Duration, memory: bool) {
     let rc = firmware_config::RouterConfig {
         name: "sim".into(),
         transport: firmware_config::Transport::Api,
-        ..sim.router_config(&firmware_config::RouterConfig::default())
+        ..hotspot_agent::simulated::router_config(&sim, &firmware_config::RouterConfig::default())
     };
     let router = SharedRouter::new(RouterSettings::from_config(&rc, 0).expect("settings"));
     router
@@ -110,7 +110,7 @@ async fn against_simulator(latency: Duration, memory: bool) {
     let v = Vouchers::new(
         store,
         router,
-        Settings::from_config(&config, None),
+        Settings::from_config(&config, None, hotspot_agent::sync::outbox::sale_payload),
         PlanBook::new(vec![plan("pooled", 1000), plan("ondemand", 0)]),
     )
     .expect("seller");
@@ -156,7 +156,7 @@ async fn main() {
         .await
         .expect("profile");
     let config = firmware_config::Config::default();
-    let settings = Settings::from_config(&config, None);
+    let settings = Settings::from_config(&config, None, hotspot_agent::sync::outbox::sale_payload);
     let v = Vouchers::new(
         store,
         router.clone(),
@@ -172,7 +172,7 @@ async fn main() {
 
     sale_latencies(&v).await;
 
-    let mut wide = Settings::from_config(&config, None);
+    let mut wide = Settings::from_config(&config, None, hotspot_agent::sync::outbox::sale_payload);
     wide.concurrency = 64;
     let v64 = Vouchers::new(v.store().clone(), router.clone(), wide, v.plans()).expect("seller");
     let t = Instant::now();

@@ -11,13 +11,13 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hotspot_agent::kiosk::coin::gpio;
-use hotspot_agent::kiosk::coin::pulse::PulseConfig;
-use hotspot_agent::kiosk::coin::CoinHandle;
-use hotspot_agent::kiosk::printer::device as printer_device;
-use hotspot_agent::kiosk::runner::{spawn_runner, KioskDevices};
-use hotspot_agent::kiosk::sim::seller::{MemorySeller, SellerEvent};
-use hotspot_agent::kiosk::sim::{pty_pair, SimPrinter, SimPulses};
+use kiosk::coin::gpio;
+use kiosk::coin::pulse::PulseConfig;
+use kiosk::coin::CoinHandle;
+use kiosk::printer::device as printer_device;
+use kiosk::runner::{spawn_runner, KioskDevices};
+use kiosk::sim::seller::{MemorySeller, SellerEvent};
+use kiosk::sim::{pty_pair, SimPrinter, SimPulses};
 use tokio::sync::mpsc;
 
 const CONFIG: &str = r#"

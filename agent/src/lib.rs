@@ -1,15 +1,18 @@
 //! hotspot-agent: the edge agent of a WiFi voucher kiosk beside a MikroTik hotspot router.
 //!
-//! The crate's modules are its layers: [`routeros`] talks to the router, [`store`]
-//! keeps the SQLite cache, [`vouchers`] sells and enforces, [`kiosk`] drives the
-//! devices a customer touches, [`sync`] talks to the central office, and [`cli`]
-//! is the command line on top of them.
+//! This crate is the top of the stack; the layers below it are crates of their own
+//! (`routeros-proto`, `routeros`, `kiosk`, `sync-proto`, `mqtt-link`, …; the
+//! README draws them). Here: [`store`] (the one owner of SQLite, every table),
+//! [`vouchers`] (selling, the pool, enforcement, reconcile), [`sync`] (the site's
+//! outbox and down-link over `mqtt-link`), [`app`] (the running service and demo,
+//! tying the layers together) and [`cli`] (the command line on top of them).
+#![warn(unreachable_pub)]
 
 pub mod app;
 pub mod cli;
-pub mod kiosk;
-pub mod routeros;
 pub mod service;
+#[cfg(feature = "sim")]
+pub mod simulated;
 pub mod store;
 pub mod sync;
 pub mod vouchers;

@@ -12,11 +12,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crash_point::crash_point;
 use firmware_config::Config;
-use hotspot_agent::routeros::HotspotApi;
 use hotspot_agent::store::{SaleState, Store};
-use hotspot_agent::vouchers::testing::{FakeRouter, Fault, Op};
-use hotspot_agent::vouchers::{crash_point, CreditSpend, Pool, VoucherError, Vouchers};
+use hotspot_agent::vouchers::{CreditSpend, Pool, VoucherError, Vouchers};
+use routeros::testing::{FakeRouter, Fault, Op};
+use routeros::HotspotApi;
 
 const CHILD_DIR: &str = "HOTSPOT_CRASH_CHILD_DIR";
 const CHILD_SALES: &str = "HOTSPOT_CRASH_CHILD_SALES";
@@ -72,7 +73,7 @@ async fn child(dir: PathBuf, sales: usize) {
         .all(|p| p.name != "kiosk")
     {
         router
-            .add_profile(&hotspot_agent::routeros::UserProfile {
+            .add_profile(&routeros::UserProfile {
                 name: "kiosk".into(),
                 ..Default::default()
             })
@@ -83,7 +84,13 @@ async fn child(dir: PathBuf, sales: usize) {
         router.inject(Op::AddUser, n, Fault::TimeoutAfterApply);
     }
     let store = Store::open(&dir.join("store.db")).unwrap();
-    let v = Vouchers::from_config(store, router, &config).unwrap();
+    let v = Vouchers::from_config(
+        store,
+        router,
+        &config,
+        hotspot_agent::sync::outbox::sale_payload,
+    )
+    .unwrap();
     let report = v.resume().await.unwrap();
     for id in report.awaiting_delivery {
         deliver(&v, &dir, id);

@@ -11,9 +11,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use firmware_config::{RouterConfig, Transport};
-use hotspot_agent::kiosk::sim::{SimAcceptor, SimPrinter};
-use hotspot_agent::routeros::{HotspotApi, Router, RouterSettings, UserQuery};
 use hotspot_agent::store::{SaleState, Store};
+use kiosk::sim::{SimAcceptor, SimPrinter};
+use routeros::{HotspotApi, Router, RouterSettings, UserQuery};
 use tokio_serial::SerialPort;
 
 const AGENT: &str = env!("CARGO_BIN_EXE_hotspot-agent");

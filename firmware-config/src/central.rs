@@ -103,7 +103,7 @@ impl CentralConfig {
     pub fn fingerprint_bytes(&self) -> Option<[u8; 32]> {
         self.fingerprint
             .as_deref()
-            .and_then(|f| parse_hex32(&f.replace(':', "")))
+            .and_then(crate::router::parse_fingerprint)
     }
 }
 
@@ -114,41 +114,14 @@ pub fn parse_key32(text: &str) -> Option<[u8; 32]> {
 }
 
 fn parse_hex32(text: &str) -> Option<[u8; 32]> {
-    if text.len() != 64 || !text.is_ascii() {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    for (i, byte) in out.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(&text[2 * i..2 * i + 2], 16).ok()?;
-    }
-    Some(out)
+    hex::decode(text).ok()?.try_into().ok()
 }
 
-// A small decoder keeps this crate free of a base64 dependency; keys are 44 characters.
 fn decode_base64(text: &str) -> Option<Vec<u8>> {
-    let value = |c: u8| -> Option<u32> {
-        Some(match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        } as u32)
-    };
-    let body = text.trim_end_matches('=');
-    let mut out = Vec::with_capacity(body.len() * 3 / 4);
-    let (mut acc, mut bits) = (0u32, 0u32);
-    for c in body.bytes() {
-        acc = (acc << 6) | value(c)?;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    Some(out)
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD_NO_PAD
+        .decode(text.trim_end_matches('='))
+        .ok()
 }
 
 pub(crate) fn validate(central: &CentralConfig, problems: &mut Vec<Problem>) {
@@ -174,7 +147,7 @@ pub(crate) fn validate(central: &CentralConfig, problems: &mut Vec<Problem>) {
             "central.central_public_key",
             &central.central_public_key,
             "the central office's ed25519 public key, 64 hex digits or base64 \
-             (print it with `hotspot-agent central keygen`)",
+             (print it with `hotspot-central keygen`)",
         ));
     }
     if central.password.is_some() && central.password_file.is_some() {
@@ -257,6 +230,12 @@ mod tests {
     use crate::Config;
 
     const KEY_HEX: &str = "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a";
+
+    #[test]
+    fn a_central_key_with_multibyte_characters_is_refused_not_a_panic() {
+        let text = format!("{}é{}", "0".repeat(31), "0".repeat(31));
+        assert_eq!(super::parse_key32(&text), None);
+    }
 
     #[test]
     fn a_central_office_without_a_public_key_is_refused() {

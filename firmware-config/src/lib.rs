@@ -13,6 +13,7 @@
 //! - `[kiosk]`: coin acceptor, printer, display, buttons ([`kiosk`]);
 //! - `[central]`: the MQTT link to the central office ([`central`]);
 //! - `[board]`: which board the kiosk runs on and how its devices are wired ([`boards`]).
+#![warn(unreachable_pub)]
 
 pub mod boards;
 pub mod central;

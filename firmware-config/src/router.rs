@@ -122,14 +122,7 @@ impl RouterConfig {
 /// Parses a SHA-256 fingerprint written as 64 hex digits, optionally with `:` or spaces.
 pub fn parse_fingerprint(text: &str) -> Option<[u8; 32]> {
     let hex: String = text.chars().filter(|c| !matches!(c, ':' | ' ')).collect();
-    if hex.len() != 64 {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    for (i, byte) in out.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()?;
-    }
-    Some(out)
+    hex::decode(hex).ok()?.try_into().ok()
 }
 
 pub(crate) fn validate(routers: &[RouterConfig], problems: &mut Vec<Problem>) {
@@ -181,6 +174,16 @@ pub(crate) fn validate(routers: &[RouterConfig], problems: &mut Vec<Problem>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_fingerprint_with_multibyte_characters_is_refused_not_a_panic() {
+        // 64 bytes, but not 64 hex digits: slicing by byte offset used to panic here.
+        let text = format!("{}é{}", "0".repeat(31), "0".repeat(31));
+        assert_eq!(text.len(), 64);
+        assert_eq!(parse_fingerprint(&text), None);
+        assert!(parse_fingerprint(&"ab:".repeat(31).replace(':', "")).is_none());
+        assert_eq!(parse_fingerprint(&"AB".repeat(32)), Some([0xAB; 32]));
+    }
 
     #[test]
     fn fingerprints_with_and_without_colons_parse() {

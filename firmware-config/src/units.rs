@@ -1,9 +1,9 @@
 //! Durations and byte sizes as operators write them and as RouterOS prints them.
 //!
 //! Durations: `1w2d3h4m5s`, `13m53s460ms`, `453us`, `00:10:00`, `1d00:00:00`,
-//! `1w2d03:04:05`, `2w 1d 00:00:00`, or a bare number of seconds. The router
-//! emits the compact form; the clock forms appear in old API output and error
-//! texts (routeros-reference.md §4.7).
+//! `1w2d03:04:05`, `2w 1d 00:00:00`, or a bare number of seconds: the forms RouterOS
+//! prints (routeros-reference.md §4.7), read by `routeros-proto` so that there is one
+//! grammar. They print in the compact form (`1h30m`).
 //!
 //! Byte sizes: a bare number of bytes, or a number with `k`/`K`, `M`, `G`, `T`
 //! (powers of 1024, as RouterOS's console shows `KiB`/`MiB`), `KiB`/`MiB`/`GiB`
@@ -36,121 +36,18 @@ impl Duration {
         self.0
     }
 
-    /// Parses every form listed in the module documentation.
+    /// Parses every form listed in the module documentation: the forms RouterOS
+    /// prints, read by `routeros-proto`, so a config file and the router agree.
     pub fn parse(text: &str) -> Result<Duration, String> {
-        let t = text.trim();
-        if t.is_empty() {
-            return Err("empty duration".into());
-        }
-        if let Ok(secs) = t.parse::<u64>() {
-            return Ok(Duration::from_secs(secs));
-        }
-        let mut total_us: u128 = 0;
-        let mut rest = t;
-        // Leading compact units (`1w2d`), then optionally a clock `HH:MM:SS[.fff]`.
-        while !rest.is_empty() {
-            rest = rest.trim_start();
-            let digits = rest.bytes().take_while(|b| b.is_ascii_digit()).count();
-            if digits == 0 {
-                return Err(format!("cannot read duration {text:?}"));
-            }
-            let (num, after) = rest.split_at(digits);
-            if after.starts_with(':') {
-                total_us += parse_clock(rest)
-                    .ok_or_else(|| format!("cannot read clock time in {text:?}"))?;
-                rest = "";
-                break;
-            }
-            let n: u128 = num
-                .parse()
-                .map_err(|_| format!("number too large in {text:?}"))?;
-            let unit_len = after
-                .bytes()
-                .take_while(|b| b.is_ascii_alphabetic())
-                .count();
-            let (unit, tail) = after.split_at(unit_len);
-            let mult: u128 = match unit {
-                "w" => 7 * 86_400_000_000,
-                "d" => 86_400_000_000,
-                "h" => 3_600_000_000,
-                "m" => 60_000_000,
-                "s" => 1_000_000,
-                "ms" => 1_000,
-                "us" => 1,
-                "" => {
-                    return Err(format!(
-                        "number without a unit in duration {text:?} (use w, d, h, m, s, ms, us)"
-                    ))
-                }
-                _ => {
-                    return Err(format!(
-                        "unknown unit {unit:?} in duration {text:?} (use w, d, h, m, s, ms, us)"
-                    ))
-                }
-            };
-            total_us += n * mult;
-            rest = tail;
-        }
-        let _ = rest;
-        let secs = (total_us / 1_000_000) as u64;
-        let micros = (total_us % 1_000_000) as u32;
-        Ok(Duration(std::time::Duration::new(secs, micros * 1000)))
+        routeros_proto::read_duration(text)
+            .map(Duration)
+            .map_err(|e| e.to_string())
     }
-
-    /// The compact form RouterOS accepts and prints: `1d2h3m4s`, `0s`.
-    pub fn to_routeros(&self) -> String {
-        let mut secs = self.0.as_secs();
-        let ms = self.0.subsec_millis();
-        if secs == 0 && ms == 0 {
-            return "0s".into();
-        }
-        let mut out = String::new();
-        for (unit, size) in [
-            ("w", 604_800),
-            ("d", 86_400),
-            ("h", 3_600),
-            ("m", 60),
-            ("s", 1),
-        ] {
-            if secs >= size {
-                out.push_str(&format!("{}{}", secs / size, unit));
-                secs %= size;
-            }
-        }
-        if ms > 0 {
-            out.push_str(&format!("{ms}ms"));
-        }
-        out
-    }
-}
-
-fn parse_clock(text: &str) -> Option<u128> {
-    let parts: Vec<&str> = text.trim().split(':').collect();
-    if parts.len() != 3 {
-        return None;
-    }
-    let h: u128 = parts[0].parse().ok()?;
-    let m: u128 = parts[1].parse().ok()?;
-    let (s, frac) = match parts[2].split_once('.') {
-        Some((s, f)) => (s, Some(f)),
-        None => (parts[2], None),
-    };
-    let s: u128 = s.parse().ok()?;
-    if m >= 60 || s >= 60 {
-        return None;
-    }
-    let mut us = (h * 3600 + m * 60 + s) * 1_000_000;
-    if let Some(f) = frac {
-        let digits: String = f.chars().take(6).collect();
-        let scale = 10u128.pow(6 - digits.len() as u32);
-        us += digits.parse::<u128>().ok()? * scale;
-    }
-    Some(us)
 }
 
 impl fmt::Display for Duration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.to_routeros())
+        f.write_str(&routeros_proto::format_duration(self.0))
     }
 }
 
@@ -163,7 +60,7 @@ impl FromStr for Duration {
 
 impl Serialize for Duration {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.to_routeros())
+        s.serialize_str(&self.to_string())
     }
 }
 
@@ -299,53 +196,15 @@ impl<'de> Deserialize<'de> for ByteSize {
 mod tests {
     use super::*;
 
-    fn secs(t: &str) -> f64 {
-        Duration::parse(t).unwrap().0.as_secs_f64()
-    }
-
     #[test]
-    fn every_router_duration_form_parses() {
-        assert_eq!(secs("0s"), 0.0);
-        assert_eq!(secs("1m"), 60.0);
+    fn config_durations_take_the_router_forms_and_print_the_compact_one() {
         assert_eq!(
-            secs("2d20h12m20s"),
-            2.0 * 86400.0 + 20.0 * 3600.0 + 12.0 * 60.0 + 20.0
+            Duration::parse("1w2d03:04:05").unwrap().as_secs(),
+            9 * 86400 + 11045
         );
-        assert_eq!(secs("13m53s460ms"), 13.0 * 60.0 + 53.46);
-        assert_eq!(
-            secs("5w4d3h2m1s"),
-            5.0 * 604800.0 + 4.0 * 86400.0 + 3.0 * 3600.0 + 121.0
-        );
-        assert_eq!(secs("453us"), 0.000453);
-        assert_eq!(secs("00:10:00"), 600.0);
-        assert_eq!(secs("1d00:00:00"), 86400.0);
-        assert_eq!(secs("1d 00:00:00"), 86400.0);
-        assert_eq!(secs("2w 1d 00:00:00"), 15.0 * 86400.0);
-        assert_eq!(
-            secs("1w2d03:04:05"),
-            9.0 * 86400.0 + 3.0 * 3600.0 + 4.0 * 60.0 + 5.0
-        );
-        assert_eq!(
-            secs("163w4d9h"),
-            163.0 * 604800.0 + 4.0 * 86400.0 + 9.0 * 3600.0
-        );
-        assert_eq!(secs("300ms"), 0.3);
-        assert_eq!(secs("42"), 42.0);
-    }
-
-    #[test]
-    fn nonsense_durations_are_refused_with_the_text() {
-        for bad in ["", "abc", "1x", "1h30", "12:99:00", "-8ms"] {
-            let err = Duration::parse(bad).unwrap_err();
-            assert!(!err.is_empty(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn routeros_form_round_trips() {
-        for t in ["0s", "1m", "1d2h3m4s", "1w", "13m53s460ms"] {
-            assert_eq!(Duration::parse(t).unwrap().to_routeros(), t);
-        }
+        assert_eq!(Duration::parse("90").unwrap().to_string(), "1m30s");
+        let err = Duration::parse("1h30").unwrap_err();
+        assert!(err.contains("1h30"), "{err}");
     }
 
     #[test]

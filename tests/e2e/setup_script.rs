@@ -3,10 +3,10 @@
 //! simulator, and the profiles read back as the config asked.
 
 use firmware_config::{Config, RouterConfig, Secret, Transport};
-use hotspot_agent::routeros::model::path;
-use hotspot_agent::routeros::setup_script::{setup_script, SetupOptions};
-use hotspot_agent::routeros::sim::{SimOptions, SimRouter};
-use hotspot_agent::routeros::{HotspotApi, Router, RouterSettings};
+use routeros::model::path;
+use routeros::setup_script::{setup_script, SetupOptions};
+use routeros::{HotspotApi, Router, RouterSettings};
+use routeros_sim::{SimOptions, SimRouter};
 
 /// Splits `key="value" key=value` into pairs, honouring quotes and `\` escapes.
 fn pairs(text: &str) -> Vec<(String, String)> {
@@ -47,7 +47,7 @@ async fn the_profiles_of_the_setup_script_are_accepted_by_the_simulator() {
     let rc = RouterConfig {
         name: "sim".into(),
         transport: Transport::Api,
-        ..sim.router_config(&RouterConfig::default())
+        ..hotspot_agent::simulated::router_config(&sim, &RouterConfig::default())
     };
     let router = Router::connect(RouterSettings::from_config(&rc, 0).unwrap())
         .await

@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use hotspot_agent::routeros::sim::{SimHandle, SimOptions, SimRouter};
+use routeros_sim::{SimHandle, SimOptions, SimRouter};
 
 fn script(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -7,20 +7,7 @@ use bytes::BytesMut;
 use libfuzzer_sys::fuzz_target;
 use tokio_util::codec::Decoder;
 
-// The codec's own source files; they reach each other as `super::proto` and
-// `super::sentence`.
-#[allow(dead_code)]
-#[path = "../../src/routeros/framing.rs"]
-mod framing;
-#[allow(dead_code)]
-#[path = "../../src/routeros/proto.rs"]
-mod proto;
-#[allow(dead_code)]
-#[path = "../../src/routeros/sentence.rs"]
-mod sentence;
-
-use framing::SentenceCodec;
-use proto::Limits;
+use routeros_proto::{self as proto, Limits, SentenceCodec};
 
 fuzz_target!(|data: &[u8]| {
     // First byte chooses the read size, as TCP would split the stream.

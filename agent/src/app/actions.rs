@@ -7,15 +7,15 @@ use std::time::Instant;
 use firmware_config::Config;
 
 use crate::cli::profiles::{profile_changes, ProfileChange};
-use crate::routeros::{HotspotApi, Router, RouterSettings as ClientSettings, UserQuery};
 use crate::store::now_ms;
-use crate::sync::convert;
-use crate::sync::messages::{
-    AppliedReport, Command, CommandOutput, CommandResult, PlanSet, RouterSettings, RouterStatus,
-    SaleRecord, Telemetry, UserInfo,
-};
 use crate::sync::AgentActions;
 use crate::vouchers::{PlanBook, Vouchers};
+use routeros::{HotspotApi, Router, RouterSettings as ClientSettings, UserQuery};
+use sync_proto::convert;
+use sync_proto::messages::{
+    AppliedReport, Command, CommandOutput, CommandResult, PlanSet, RouterSettings, RouterStatus,
+    Telemetry, UserInfo,
+};
 
 /// The agent's side of the central link.
 pub struct SiteActions<R> {
@@ -207,7 +207,7 @@ impl<R: HotspotApi + Clone + 'static> AgentActions for SiteActions<R> {
 impl<R: HotspotApi + Clone + 'static> SiteActions<R> {
     async fn command(&self, command: Command) -> Result<CommandOutput, String> {
         let router = self.vouchers.router();
-        let e = |e: crate::routeros::RouterError| e.to_string();
+        let e = |e: routeros::RouterError| e.to_string();
         match command {
             Command::TestRouter { .. } => {
                 let started = Instant::now();
@@ -257,7 +257,7 @@ impl<R: HotspotApi + Clone + 'static> SiteActions<R> {
                 Ok(CommandOutput::Profiles(
                     profiles
                         .iter()
-                        .map(|p| crate::sync::messages::ProfileSpec {
+                        .map(|p| sync_proto::messages::ProfileSpec {
                             name: p.name.clone(),
                             rate_limit: p.rate_limit.clone(),
                             shared_users: p.shared_users,
@@ -279,17 +279,12 @@ impl<R: HotspotApi + Clone + 'static> SiteActions<R> {
                         .sell_from(&plan_id, None, "remote", true)
                         .await
                         .map_err(|e| e.to_string())?;
-                    sold.push(SaleRecord {
-                        sale_id: v.sale_id.to_string(),
-                        code: v.code,
-                        plan_id: v.plan_id,
-                        price: v.price,
-                        currency: v.currency,
-                        sold_at_ms: u64::try_from(v.sold_at_ms).unwrap_or(0),
-                        router: self.vouchers.settings().router_name.clone(),
-                        state: "provisioned".into(),
-                        channel: "remote".into(),
-                    });
+                    let sale = self
+                        .vouchers
+                        .store()
+                        .sale(v.sale_id)
+                        .map_err(|e| e.to_string())?;
+                    sold.push(crate::sync::outbox::wire_sale(&sale));
                 }
                 Ok(CommandOutput::Vouchers(sold))
             }

@@ -15,13 +15,13 @@ use firmware_config::Config;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::kiosk::machine::Alert;
-use crate::kiosk::runner::Kiosk;
-use crate::routeros::shared::SharedRouter;
 use crate::service;
 use crate::store::Store;
 use crate::sync::{self, SiteHandle};
 use crate::vouchers::{Enforcer, Pool, Vouchers};
+use kiosk::machine::Alert;
+use kiosk::runner::Kiosk;
+use routeros::SharedRouter;
 
 pub use actions::SiteActions;
 pub use seller::KioskSeller;
@@ -57,7 +57,8 @@ impl Agent {
                 tracing::warn!(error = %e, "hotspot profiles not synced; sales of plans whose profile is missing will fail until `hotspot-agent profiles sync`")
             }
         }
-        let vouchers = Vouchers::from_config(store, router, config)?;
+        let vouchers =
+            Vouchers::from_config(store, router, config, crate::sync::outbox::sale_payload)?;
         let resumed = vouchers.resume().await?;
         tracing::info!(
             provisioned = resumed.provisioned.len(),
@@ -112,7 +113,7 @@ impl Agent {
             let (alerts_tx, alerts) = mpsc::channel(32);
             loops.push(tokio::spawn(log_alerts(alerts, vouchers.store().clone())));
             Some(
-                crate::kiosk::runner::start(config, seller, Some(alerts_tx))
+                kiosk::runner::start(config, seller, Some(alerts_tx))
                     .await
                     .context("cannot start the kiosk devices; check [kiosk] in the config file")?,
             )

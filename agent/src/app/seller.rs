@@ -5,10 +5,10 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use firmware_config::Secret;
 
-use crate::kiosk::{self, CreditId, Item, Restored, SaleRequest, SellError, Seller};
-use crate::routeros::HotspotApi;
 use crate::store::StoredPlan;
 use crate::vouchers::{self, CreditSpend, VoucherError, Vouchers};
+use kiosk::{self, CreditId, Item, Restored, SaleRequest, SellError, Seller};
+use routeros::HotspotApi;
 
 /// Sells through [`Vouchers`]; cheap to clone.
 pub struct KioskSeller<R> {

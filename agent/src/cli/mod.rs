@@ -2,7 +2,6 @@
 //! `main.rs` only parses and calls [`run`]. This module is the binary's code kept in
 //! the library so tests can drive it; like `main.rs` it reports errors with `anyhow`.
 
-pub mod central;
 pub mod config;
 pub mod msg;
 pub mod ops;
@@ -21,9 +20,8 @@ use anyhow::{bail, Context as _};
 use clap::{Args, Parser, Subcommand};
 use firmware_config::{Config, RouterConfig, Secret, Transport};
 
-use crate::routeros::shared::SharedRouter;
-use crate::routeros::{Router, RouterSettings};
 use crate::store::Store;
+use routeros::{Router, RouterSettings, SharedRouter};
 
 /// hotspot-agent: WiFi voucher kiosk agent for MikroTik hotspots.
 #[derive(Debug, Parser)]
@@ -107,8 +105,6 @@ pub enum Command {
     /// Check or print configuration files; list board presets.
     #[command(subcommand)]
     Config(config::ConfigCmd),
-    /// The central office's side: keys, plan pushes, commands, watching sites.
-    Central(central::CentralCli),
     /// Translate central-link messages between postcard and JSON.
     #[command(subcommand)]
     Msg(msg::MsgCommand),
@@ -195,7 +191,7 @@ pub struct RouterChoice {
     pub config: RouterConfig,
     /// The simulated router, when no real one is configured.
     #[cfg(feature = "sim")]
-    pub sim: Option<crate::routeros::sim::SimHandle>,
+    pub sim: Option<routeros_sim::SimHandle>,
 }
 
 /// The configured router, or in host builds a simulated RouterOS 7.18 started in this
@@ -216,7 +212,7 @@ pub async fn open_router(
     }
     #[cfg(feature = "sim")]
     {
-        use crate::routeros::sim::{SimOptions, SimRouter};
+        use routeros_sim::{SimOptions, SimRouter};
         let options = SimOptions {
             auto_clients: clients,
             ..SimOptions::version("7.18")
@@ -226,7 +222,7 @@ pub async fn open_router(
         let router_cfg = RouterConfig {
             name: "sim".into(),
             transport: Transport::Api,
-            ..sim.router_config(&base)
+            ..crate::simulated::router_config(&sim, &base)
         };
         tracing::info!(api = %sim.api_addr, "no router configured: using a simulated RouterOS 7.18 in this process");
         let settings = RouterSettings::from_config(&router_cfg, 0)?;
@@ -276,7 +272,6 @@ pub async fn run(mut cli: Cli) -> anyhow::Result<()> {
         Command::Router(cmd) => router::run(cmd, &cli).await,
         #[cfg(feature = "sim")]
         Command::Sim(args) => sim::run(args).await,
-        Command::Central(args) => central::run(args).await,
         Command::Msg(cmd) => msg::run(cmd).await,
         Command::Voucher(cmd) => {
             with_router(

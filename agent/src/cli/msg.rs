@@ -6,10 +6,10 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
-use crate::sync::envelope::{decode, Envelope};
-use crate::sync::messages::{Down, Up};
+use sync_proto::envelope::{decode, Envelope};
+use sync_proto::messages::{Down, Up};
 
-/// Which family a message belongs to (its topic tells: see `agent/src/sync/README.md`).
+/// Which family a message belongs to (its topic tells: see `agent/crates/sync-proto/README.md`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Direction {
     /// Site to central: status, up/*, reply.
@@ -116,7 +116,7 @@ pub async fn run(cmd: MsgCommand) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sync::messages::SaleRecord;
+    use sync_proto::messages::SaleRecord;
 
     #[test]
     fn a_sale_goes_to_json_and_back_to_the_same_bytes() {

@@ -5,9 +5,9 @@ use clap::Args;
 use firmware_config::{ByteSize, Config};
 use tokio_util::sync::CancellationToken;
 
-use crate::routeros::HotspotApi;
 use crate::store::Store;
 use crate::vouchers::{Enforcer, Pool};
+use routeros::HotspotApi;
 
 use super::voucher::seller;
 

@@ -5,8 +5,8 @@ use clap::Subcommand;
 use firmware_config::{Config, ProfileConfig};
 use serde::Serialize;
 
-use crate::routeros::{HotspotApi, UserProfile};
 use crate::store::{now_ms, Level, Store};
+use routeros::{HotspotApi, UserProfile};
 
 /// `profiles` subcommands.
 #[derive(Debug, Subcommand)]
@@ -237,7 +237,7 @@ mod tests {
     #[tokio::test]
     async fn sync_against_the_fake_router_makes_every_plan_profile_exist() {
         let config = Config::parse(crate::vouchers::tests::CONFIG, "t.toml").unwrap();
-        let router = crate::vouchers::testing::FakeRouter::new();
+        let router = routeros::testing::FakeRouter::new();
         let store = Store::open_in_memory().unwrap();
         run(
             ProfilesCommand::Sync { dry_run: false },

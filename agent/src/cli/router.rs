@@ -8,8 +8,8 @@ use anyhow::bail;
 use serde::Serialize;
 
 use super::{load_config, Cli};
-use crate::routeros::model::UserProfile;
-use crate::routeros::{HotspotApi, Router, RouterError, RouterSettings};
+use routeros::model::UserProfile;
+use routeros::{HotspotApi, Router, RouterError, RouterSettings};
 
 /// `router` subcommands.
 #[derive(Debug, Clone, clap::Subcommand)]
@@ -213,8 +213,8 @@ pub fn render(report: &RouterTestReport) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::routeros::api::tests::{fake_router, Peer};
     use firmware_config::{Secret, Transport};
+    use routeros::testing::peer::{fake_router, Peer};
 
     fn settings(port: u16) -> RouterSettings {
         RouterSettings {

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use firmware_config::{Config, Secret};
 
-use crate::routeros::setup_script::{setup_script, PlainApi, SetupOptions};
+use routeros::setup_script::{setup_script, PlainApi, SetupOptions};
 
 /// Options of `router setup-script`.
 #[derive(Debug, Clone, clap::Args)]

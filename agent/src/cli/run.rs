@@ -89,8 +89,8 @@ fn demo_config(cli: &Cli, args: &DemoArgs) -> anyhow::Result<Config> {
 /// Runs the kiosk on simulated everything and prints what happens.
 #[cfg(feature = "sim")]
 pub async fn demo(cli: &Cli, args: DemoArgs) -> anyhow::Result<()> {
-    use crate::kiosk::printer::Paper;
-    use crate::kiosk::sim::demo::purchase;
+    use kiosk::printer::Paper;
+    use kiosk::sim::demo::purchase;
 
     let mut config = demo_config(cli, &args)?;
     std::fs::create_dir_all(&args.out)
@@ -152,7 +152,7 @@ pub async fn demo(cli: &Cli, args: DemoArgs) -> anyhow::Result<()> {
 
     let interactive = !args.headless && std::io::IsTerminal::is_terminal(&std::io::stdin());
     let mut tickets = 0u32;
-    let mut serve = |ticket: crate::kiosk::sim::PrintedTicket| -> anyhow::Result<()> {
+    let mut serve = |ticket: kiosk::sim::PrintedTicket| -> anyhow::Result<()> {
         tickets += 1;
         let path = args.out.join(format!("ticket-{tickets}.png"));
         std::fs::write(&path, ticket.to_png(Paper::Mm58)?)?;
@@ -231,15 +231,15 @@ pub async fn demo(cli: &Cli, args: DemoArgs) -> anyhow::Result<()> {
 /// The demo's central office: an embedded broker and a watcher that prints what arrives.
 #[cfg(feature = "sim")]
 struct DemoCentral {
-    central: crate::sync::central::Central,
-    db: crate::sync::central::CentralDb,
+    central: hotspot_central::Central,
+    db: hotspot_central::CentralDb,
     _dir: tempfile_dir::TempDir,
 }
 
 #[cfg(feature = "sim")]
 mod tempfile_dir {
     //! A folder removed when dropped (the demo's central database).
-    pub struct TempDir(pub std::path::PathBuf);
+    pub(super) struct TempDir(pub std::path::PathBuf);
     impl Drop for TempDir {
         fn drop(&mut self) {
             let _ = std::fs::remove_dir_all(&self.0);
@@ -249,10 +249,9 @@ mod tempfile_dir {
 
 #[cfg(feature = "sim")]
 async fn demo_central(config: &mut Config) -> anyhow::Result<DemoCentral> {
-    use crate::sync::central::{Central, CentralDb};
+    use hotspot_central::{Central, CentralDb};
     let port = crate::sync::demo::start_embedded_broker()?;
-    let key =
-        crate::sync::sign::generate().map_err(|e| anyhow::anyhow!("no random source: {e}"))?;
+    let key = sync_proto::sign::generate().map_err(|e| anyhow::anyhow!("no random source: {e}"))?;
     config.central.broker = "127.0.0.1".into();
     config.central.port = Some(port);
     config.central.tls = false;
@@ -279,7 +278,7 @@ async fn demo_central(config: &mut Config) -> anyhow::Result<DemoCentral> {
 impl DemoCentral {
     /// Waits for the sales to arrive, then pushes a signed plan update and shows the report.
     async fn finish(&mut self, agent: &Agent) {
-        use crate::sync::messages::Up;
+        use sync_proto::messages::Up;
         let sold = agent
             .vouchers
             .stats()
@@ -291,7 +290,7 @@ impl DemoCentral {
         while let Ok(Some(r)) = tokio::time::timeout_at(deadline, self.central.next(&self.db)).await
         {
             if matches!(r.envelope.body, Up::Sale(_) | Up::Report(_)) {
-                println!("central   {}", crate::cli::central::json_line(&r));
+                println!("central   {}", hotspot_central::json_line(&r));
             }
             let arrived = self.db.sales_since(0).map(|s| s.len()).unwrap_or(0);
             if arrived >= sold && !pushed {
@@ -301,7 +300,7 @@ impl DemoCentral {
                     p.price *= 2;
                 }
                 let plans =
-                    crate::sync::convert::plan_set(&config, crate::store::now_ms() as u64, "");
+                    sync_proto::convert::plan_set(&config, crate::store::now_ms() as u64, "");
                 println!("central   all {arrived} sale(s) received; pushing a signed plan set with doubled prices");
                 let site = config_site(agent);
                 if let Err(e) = self.central.push_plans(Some(&site), plans).await {

@@ -6,9 +6,9 @@ use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr};
 
 use anyhow::Context as _;
-use firmware_config::{ByteSize, Duration, Secret};
+use firmware_config::{ByteSize, Duration};
 
-use crate::routeros::sim::{FaultOptions, SimOptions, SimRouter};
+use routeros_sim::{FaultOptions, SimOptions, SimRouter};
 
 fn byte_size(text: &str) -> Result<u64, String> {
     ByteSize::parse(text).map(|b| b.0)
@@ -107,7 +107,7 @@ impl SimArgs {
                 fatal_reason: Some(self.fatal_reason.clone()),
             },
             username: self.api_user.clone(),
-            password: Secret::new(self.api_password.clone()),
+            password: routeros_sim::SimPassword::new(self.api_password.clone()),
             tick: (!self.tick.std().is_zero()).then(|| self.tick.std()),
             rate_down: self.rate,
             rate_up: self.rate / 10,

@@ -4,10 +4,10 @@
 use clap::{Args, Subcommand};
 use firmware_config::{ByteSize, Config, Duration};
 
-use crate::routeros::{HotspotApi, UserQuery};
 use crate::store::{now_ms, Level, Store};
 use crate::vouchers::monitor::{UserFilter, UserRow};
 use crate::vouchers::plans::sale_id_from_comment;
+use routeros::{HotspotApi, UserQuery};
 
 use super::voucher::seller;
 
@@ -59,13 +59,13 @@ fn line(r: &UserRow) -> String {
         r.plan.as_deref().unwrap_or("-"),
         r.profile,
         format!("{}{}", r.state, if r.disabled { ",disabled" } else { "" }),
-        Duration::from_secs(r.uptime_s).to_routeros(),
+        Duration::from_secs(r.uptime_s).to_string(),
         ByteSize(r.bytes_used).human(),
         opt(r.bytes_left, |b| ByteSize(b).human()),
-        opt(r.time_left_s, |s| Duration::from_secs(s).to_routeros()),
+        opt(r.time_left_s, |s| Duration::from_secs(s).to_string()),
         opt(r.valid_left_s, |s| Duration::from_secs(s.max(0) as u64)
-            .to_routeros()),
-        opt(r.idle_s, |s| Duration::from_secs(s).to_routeros()),
+            .to_string()),
+        opt(r.idle_s, |s| Duration::from_secs(s).to_string()),
     )
 }
 

@@ -10,10 +10,10 @@ use clap::Subcommand;
 use firmware_config::{ByteSize, Config, Duration};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::routeros::HotspotApi;
 use crate::store::{Sale, Store};
 use crate::vouchers::batch::write_csv_file;
 use crate::vouchers::{SoldVoucher, Vouchers};
+use routeros::HotspotApi;
 
 /// `voucher` subcommands.
 #[derive(Debug, Subcommand)]
@@ -62,7 +62,12 @@ pub fn seller<R: HotspotApi + Clone + 'static>(
     store: Store,
     config: &Config,
 ) -> anyhow::Result<Vouchers<R>> {
-    Ok(Vouchers::from_config(store, router, config)?)
+    Ok(Vouchers::from_config(
+        store,
+        router,
+        config,
+        crate::sync::outbox::sale_payload,
+    )?)
 }
 
 fn describe(v: &SoldVoucher) -> String {
@@ -225,8 +230,8 @@ mod tests {
         run_enforce, run_reconcile, run_stats, EnforceArgs, ReconcileArgs, StatsArgs,
     };
     use crate::cli::users::{self, UsersCommand};
-    use crate::vouchers::testing::FakeRouter;
     use clap::Parser;
+    use routeros::testing::FakeRouter;
 
     #[derive(Parser)]
     struct Cmd {

@@ -16,7 +16,6 @@ mod sales_read;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
@@ -31,12 +30,10 @@ pub use router_status::RouterStatus;
 pub use sales::{NewSale, Usage};
 pub use sales_read::{Sale, SaleState, SaleStats};
 
-/// Milliseconds since the Unix epoch, from the agent's clock.
+/// Milliseconds since the Unix epoch, from the agent's clock ([`hotspot_clock::now_ms`]),
+/// as SQLite's INTEGER columns hold it.
 pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    i64::try_from(hotspot_clock::now_ms()).unwrap_or(i64::MAX)
 }
 
 /// How hard a write must be on disk before it returns.

@@ -38,7 +38,7 @@ impl StoredPlan {
         profile: &str,
         currency: &str,
     ) -> StoredPlan {
-        let label = firmware_config::Duration(time).to_routeros();
+        let label = firmware_config::Duration(time).to_string();
         StoredPlan {
             id: format!("rate-{label}"),
             name: label,

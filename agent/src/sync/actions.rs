@@ -3,7 +3,9 @@
 
 use std::future::Future;
 
-use super::messages::{AppliedReport, Command, CommandResult, PlanSet, RouterSettings, Telemetry};
+use sync_proto::messages::{
+    AppliedReport, Command, CommandResult, PlanSet, RouterSettings, Telemetry,
+};
 
 /// Implemented by the agent with the real vouchers and router code; tests use a fake.
 pub trait AgentActions: Send + Sync + 'static {

@@ -6,13 +6,14 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::central::{Central, CentralDb};
-use super::link::LinkConfig;
-use super::messages::*;
 use super::outbox::{outbox_payload_for_sale, OutboxStore, SqliteOutbox};
-use super::site::{now_ms, spawn, SiteSettings};
+use super::site::{spawn, SiteSettings};
 use super::state::SyncState;
 use super::AgentActions;
+use hotspot_central::{Central, CentralDb};
+use hotspot_clock::now_ms;
+use mqtt_link::LinkConfig;
+use sync_proto::messages::*;
 
 /// Why the demo stopped.
 #[derive(Debug, thiserror::Error)]
@@ -24,7 +25,7 @@ pub enum DemoError {
     #[error("{0}")]
     Outbox(#[from] super::outbox::OutboxError),
     #[error("{0}")]
-    Central(#[from] super::central::CentralError),
+    Central(#[from] hotspot_central::CentralError),
     #[error("the demo expected {0} and it did not come within 10 s")]
     Timeout(&'static str),
 }
@@ -148,8 +149,8 @@ pub async fn run(mut show: impl FnMut(String)) -> Result<(), DemoError> {
     ));
     let dir = std::env::temp_dir().join(format!("hotspot-sync-demo-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
-    let key =
-        super::sign::generate().map_err(|e| DemoError::Broker(format!("no random source: {e}")))?;
+    let key = sync_proto::sign::generate()
+        .map_err(|e| DemoError::Broker(format!("no random source: {e}")))?;
     let db = CentralDb::open(&dir.join("central.db"))?;
     let mut central = Central::connect(link(port, "demo-central"), key.clone(), "hotspot", true);
     if !central.wait_connected(Duration::from_secs(10)).await {
@@ -200,7 +201,7 @@ pub async fn run(mut show: impl FnMut(String)) -> Result<(), DemoError> {
         let Ok(Some(r)) = got else {
             return Err(DemoError::Timeout("3 sales and a plan report"));
         };
-        show(crate::cli::central::json_line(&r));
+        show(hotspot_central::json_line(&r));
         let sales = db.sales_since(0)?.len();
         if sales == 3 && !pushed {
             pushed = true;

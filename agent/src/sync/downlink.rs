@@ -3,13 +3,13 @@
 
 use ed25519_dalek::VerifyingKey;
 
-use super::envelope::decode;
-use super::messages::{
+use super::state::{check_command, check_version};
+use sync_proto::envelope::decode;
+use sync_proto::messages::{
     CommandRequest, CommandResult, Down, Outcome, PlanSet, Reply, Report, RouterSettings, Up,
 };
-use super::sign::verify;
-use super::state::{check_command, check_version};
-use super::topics::DownTopic;
+use sync_proto::sign::verify;
+use sync_proto::topics::DownTopic;
 
 /// What the agent knows when it judges a message.
 pub struct DownContext<'a> {
@@ -158,10 +158,10 @@ pub fn judge(topic: DownTopic, bytes: &[u8], retain: bool, ctx: &DownContext<'_>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sync::envelope::Envelope;
-    use crate::sync::messages::{Ack, Command};
-    use crate::sync::sign::sign;
     use ed25519_dalek::SigningKey;
+    use sync_proto::envelope::Envelope;
+    use sync_proto::messages::{Ack, Command};
+    use sync_proto::sign::sign;
 
     fn key() -> SigningKey {
         SigningKey::from_bytes(&[1u8; 32])

@@ -1,31 +1,18 @@
-//! The link to the central office over MQTT: messages, outbox pump, commands, signatures.
-//!
-//! Layers, bottom up: [`messages`] and [`envelope`] (the wire contract, pure),
-//! [`sign`] (ed25519), [`topics`], [`outbox`] and [`state`] (SQLite), [`downlink`]
-//! (judging what comes down, pure), [`tls`] and [`link`] (the rumqttc task), then
-//! [`site`] (the agent's side at run time) and [`central`] (the other end).
-//! The contract itself is written down in `README.md` beside this file.
+//! The site's side of the link to the central office: the outbox and sync state
+//! (SQLite), judging what comes down (pure), the pump and down-link handler
+//! ([`site`]), and the set-up from `[central]`. The messages are `sync-proto`'s;
+//! the broker connection is `mqtt-link`'s.
 
 pub mod actions;
-pub mod central;
-pub mod convert;
 #[cfg(feature = "sim")]
 pub mod demo;
 pub mod downlink;
-pub mod envelope;
-pub mod link;
-pub mod messages;
 pub mod outbox;
 pub mod setup;
-pub mod sign;
 pub mod site;
 pub mod state;
-pub mod tls;
-pub mod topics;
 
 pub use actions::AgentActions;
-pub use envelope::{decode, DecodeError, Envelope, SCHEMA_VERSION};
-pub use messages::*;
 pub use outbox::{
     outbox_payload, outbox_payload_for_sale, OutboxEntry, OutboxError, OutboxStore, SqliteOutbox,
 };

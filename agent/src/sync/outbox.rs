@@ -4,10 +4,13 @@
 
 use std::path::Path;
 use std::sync::Mutex;
+use std::time::Duration;
 
 use rusqlite::{params, Connection};
 
-use super::messages::{SaleRecord, Up};
+use sync_proto::messages::{SaleRecord, Up};
+
+use crate::store::Sale;
 
 /// The agreed table; the store's migrations create the same.
 pub const OUTBOX_DDL: &str = "CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, \
@@ -62,12 +65,48 @@ pub trait OutboxStore: Send + Sync + 'static {
     fn backlog(&self) -> Result<u64, OutboxError>;
 }
 
-/// The message id, outbox kind and payload for a sale. Called inside the sale's own
-/// transaction, so the sale and its outbox row commit together.
+/// A stored sale as the contract's `Sale` message: the one place that maps a sale
+/// row onto the wire (agent/crates/sync-proto/README.md). The sale is on the router
+/// by the time anyone sends it, so its state is `provisioned`.
+pub fn wire_sale(sale: &Sale) -> SaleRecord {
+    let channel = match sale.source.as_str() {
+        "kiosk" => "coins",
+        "remote" => "remote",
+        _ => "admin",
+    };
+    SaleRecord {
+        sale_id: sale.id.to_string(),
+        code: sale.code.clone(),
+        plan_id: sale.plan_id.clone(),
+        price: sale.price,
+        currency: sale.currency.clone(),
+        sold_at_ms: u64::try_from(sale.sold_at_ms.unwrap_or(sale.created_at_ms)).unwrap_or(0),
+        router: sale.router.clone(),
+        state: "provisioned".into(),
+        channel: channel.into(),
+    }
+}
+
+/// The outbox message id of a sale, `sale:<id>`, as the store writes it; the
+/// central office deduplicates on it.
+pub fn sale_msg_id(sale_id: &str) -> String {
+    format!("sale:{sale_id}")
+}
+
+/// The outbox payload of a stored sale, for [`crate::vouchers::Settings::sale_payload`]:
+/// called inside the sale's own transaction, so the sale and its outbox row commit
+/// together.
+pub fn sale_payload(_site_id: &str, sale: &Sale) -> Vec<u8> {
+    outbox_payload(
+        &sale_msg_id(&sale.id.to_string()),
+        &Up::Sale(wire_sale(sale)),
+    )
+    .2
+}
+
+/// The message id, outbox kind and payload for a sale message.
 pub fn outbox_payload_for_sale(sale: &SaleRecord) -> (String, &'static str, Vec<u8>) {
-    let (msg_id, kind, payload) =
-        outbox_payload(&format!("sale-{}", sale.sale_id), &Up::Sale(sale.clone()));
-    (msg_id, kind, payload)
+    outbox_payload(&sale_msg_id(&sale.sale_id), &Up::Sale(sale.clone()))
 }
 
 /// The same for any message body: `(msg_id, kind, postcard bytes)`.
@@ -86,7 +125,11 @@ pub fn outbox_payload(msg_id: &str, body: &Up) -> (String, &'static str, Vec<u8>
 pub fn is_due(entry: &OutboxEntry, now_ms: u64, resend_after_ms: u64) -> bool {
     match (entry.attempts, entry.last_attempt_ms) {
         (0, _) | (_, None) => true,
-        (n, Some(last)) => now_ms.saturating_sub(last) >= resend_after_ms << (n - 1).min(6),
+        (n, Some(last)) => {
+            let resend = Duration::from_millis(resend_after_ms);
+            let wait = hotspot_clock::Backoff::new(resend, resend * 64).wait_after(n);
+            u128::from(now_ms.saturating_sub(last)) >= wait.as_millis()
+        }
     }
 }
 
@@ -243,13 +286,13 @@ mod tests {
         );
         let first = store.pending(3).unwrap();
         let ids: Vec<_> = first.iter().map(|e| e.msg_id.as_str()).collect();
-        assert_eq!(ids, ["sale-0", "sale-1", "sale-2"]);
-        store.mark_attempt(&["sale-0".into()], 5000).unwrap();
-        assert_eq!(store.ack(&["sale-1".into(), "nope".into()]).unwrap(), 1);
+        assert_eq!(ids, ["sale:0", "sale:1", "sale:2"]);
+        store.mark_attempt(&["sale:0".into()], 5000).unwrap();
+        assert_eq!(store.ack(&["sale:1".into(), "nope".into()]).unwrap(), 1);
         let rest = store.pending(10).unwrap();
         assert_eq!(rest.len(), 4);
         assert_eq!((rest[0].attempts, rest[0].last_attempt_ms), (1, Some(5000)));
-        assert_eq!(rest[1].msg_id, "sale-2");
+        assert_eq!(rest[1].msg_id, "sale:2");
         assert_eq!(store.backlog().unwrap(), 4);
     }
 
@@ -287,6 +330,54 @@ mod tests {
         assert!(
             is_due(&e, 10_000 + 64_000, 1000),
             "capped at 64x, still resent"
+        );
+    }
+
+    #[test]
+    fn the_sale_payload_is_the_wire_sale_message() {
+        let r = Sale {
+            id: 7,
+            code: "ABCD".into(),
+            password: "ABCD".into(),
+            plan_id: "1h".into(),
+            price: 5,
+            currency: "PHP".into(),
+            profile: "default".into(),
+            fair_use_profile: None,
+            time_limit_s: Some(3600),
+            data_limit_bytes: None,
+            validity_s: None,
+            validity_from: "first-login".into(),
+            router: "main".into(),
+            state: crate::store::SaleState::Provisioned,
+            source: "kiosk".into(),
+            router_user_id: Some("*1".into()),
+            created_at_ms: 1,
+            provisioned_at_ms: Some(1),
+            sold_at_ms: Some(1),
+            delivered_at_ms: None,
+            attempts: 1,
+            last_error: None,
+            first_login_ms: None,
+            last_seen_ms: None,
+            ended_at_ms: None,
+            end_reason: None,
+            bytes_used: 0,
+            uptime_s: 0,
+            data_alerted: false,
+            fair_use: false,
+        };
+        let back: Up = postcard::from_bytes(&sale_payload("s", &r)).unwrap();
+        let Up::Sale(sale) = back else {
+            panic!("not a sale message: {back:?}")
+        };
+        assert_eq!(
+            (sale.sale_id.as_str(), sale.code.as_str(), sale.price),
+            ("7", "ABCD", 5)
+        );
+        assert_eq!(
+            (sale.channel.as_str(), sale.state.as_str()),
+            ("coins", "provisioned")
         );
     }
 }

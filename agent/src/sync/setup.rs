@@ -1,83 +1,27 @@
 //! From the `[central]` configuration to a link and site settings: reads the
 //! password, CA, pin and client certificate files, parses the central office's key.
 
-use std::path::Path;
 use std::time::Duration;
 
-use firmware_config::{CentralConfig, Config, ConfigError};
+use firmware_config::Config;
+pub use mqtt_link::{link_config, LinkSetupError};
 
-use super::link::LinkConfig;
 use super::site::SiteSettings;
-use super::tls::{client_config, TlsError, TlsSettings};
 
-/// Why the link could not be set up from the configuration.
+/// Why the site side could not be set up from the configuration.
 #[derive(Debug, thiserror::Error)]
 pub enum SetupError {
-    #[error("{0}")]
-    Config(#[from] ConfigError),
-    #[error("cannot read {key} file {file}: {message}")]
-    File {
-        key: &'static str,
-        file: String,
-        message: String,
-    },
-    #[error("[central] TLS: {0}")]
-    Tls(#[from] TlsError),
-    #[error("[central] central_public_key is not a valid ed25519 public key: print it with `hotspot-agent central keygen`")]
+    #[error(transparent)]
+    Link(#[from] LinkSetupError),
+    #[error("[central] central_public_key is not a valid ed25519 public key: print it with `hotspot-central keygen`")]
     Key,
-}
-
-fn read(path: &Path, key: &'static str) -> Result<Vec<u8>, SetupError> {
-    std::fs::read(path).map_err(|e| SetupError::File {
-        key,
-        file: path.display().to_string(),
-        message: e.to_string(),
-    })
-}
-
-/// The link settings for `[central]`, as client `client_id`.
-pub fn link_config(c: &CentralConfig, client_id: &str) -> Result<LinkConfig, SetupError> {
-    let tls = if c.tls {
-        let settings = TlsSettings {
-            ca_pem: c
-                .ca_file
-                .as_deref()
-                .map(|p| read(p, "central.ca_file"))
-                .transpose()?,
-            pin: c.fingerprint_bytes(),
-            client_auth: match (&c.client_cert, &c.client_key) {
-                (Some(cert), Some(key)) => Some((
-                    read(cert, "central.client_cert")?,
-                    read(key, "central.client_key")?,
-                )),
-                _ => None,
-            },
-        };
-        Some(client_config(&settings)?)
-    } else {
-        None
-    };
-    Ok(LinkConfig {
-        host: c.broker.clone(),
-        port: c.effective_port(),
-        client_id: client_id.to_string(),
-        username: c.username.clone(),
-        password: c.password()?,
-        tls,
-        keep_alive: c.keep_alive.std(),
-        clean_session: false,
-        last_will: None,
-        subscriptions: Vec::new(),
-        backoff_min: c.reconnect_min.std(),
-        backoff_max: c.reconnect_max.std(),
-    })
 }
 
 /// The site settings for a whole configuration.
 pub fn site_settings(config: &Config) -> Result<SiteSettings, SetupError> {
     let c = &config.central;
     let central_key =
-        super::sign::parse_public_key(&c.central_public_key).map_err(|_| SetupError::Key)?;
+        sync_proto::sign::parse_public_key(&c.central_public_key).map_err(|_| SetupError::Key)?;
     Ok(SiteSettings {
         site: config.agent.site_id.clone(),
         topic_prefix: c.topic_prefix.clone(),

@@ -1,5 +1,5 @@
 //! The site side at run time: the outbox pump, status and telemetry, and the handling
-//! of what comes down, around one [`link`](super::link) task.
+//! of what comes down, around one `mqtt-link` task.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -11,12 +11,14 @@ use tracing::{debug, info, warn};
 
 use super::actions::AgentActions;
 use super::downlink::{judge, DownAction, DownContext};
-use super::envelope::{encode_raw, Envelope};
-use super::link::{self, LinkConfig, LinkEvent, LinkHandle};
-use super::messages::{Outcome, Reply, Report, Status, Up};
 use super::outbox::{is_due, outbox_payload, OutboxStore};
 use super::state::SyncState;
-use super::topics::Topics;
+use hotspot_clock::now_ms;
+use mqtt_link::{self as link, LinkConfig, LinkEvent, LinkHandle};
+use sync_proto::envelope::{encode_raw, Envelope};
+use sync_proto::messages::{Outcome, Reply, Report, Status, Up};
+use sync_proto::new_msg_id;
+use sync_proto::topics::Topics;
 
 /// How the site side behaves.
 #[derive(Debug, Clone)]
@@ -69,22 +71,6 @@ impl SiteHandle {
         self.stop.cancel();
         self.link.shutdown().await;
     }
-}
-
-/// Unix time in milliseconds.
-pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
-
-/// A random message id with a readable prefix, e.g. `report-3f9c0a1b22d4e5f6`.
-pub fn new_msg_id(prefix: &str) -> String {
-    let mut b = [0u8; 8];
-    // The OS random source does not fail on Linux after boot; a zero id still works once.
-    let _ = getrandom::fill(&mut b);
-    format!("{prefix}-{}", hex::encode(b))
 }
 
 /// Starts the site side: the link (with `link.subscriptions` and `last_will` filled in
@@ -381,12 +367,12 @@ async fn handle_down<A: AgentActions>(
                 }
                 Ok(false) => {
                     warn!(request = %req.request_id, "replayed command refused");
-                    super::messages::CommandResult::Err(format!(
+                    sync_proto::messages::CommandResult::Err(format!(
                         "request id {} was already used (replay)",
                         req.request_id
                     ))
                 }
-                Err(e) => super::messages::CommandResult::Err(format!(
+                Err(e) => sync_proto::messages::CommandResult::Err(format!(
                     "cannot record the request id: {e}"
                 )),
             };

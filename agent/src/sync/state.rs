@@ -7,8 +7,8 @@ use std::sync::Mutex;
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::messages::CommandRequest;
 use super::outbox::OutboxError;
+use sync_proto::messages::CommandRequest;
 
 pub const SYNC_STATE_DDL: &str = "CREATE TABLE IF NOT EXISTS sync_state (key TEXT PRIMARY KEY, \
     value TEXT NOT NULL, expires_ms INTEGER);";
@@ -153,7 +153,7 @@ impl SyncState {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sync::messages::Command;
+    use sync_proto::messages::Command;
 
     fn req(id: &str, expires_ms: u64) -> CommandRequest {
         CommandRequest {

@@ -11,11 +11,11 @@ use futures_util::stream::{self, StreamExt};
 use indicatif::ProgressBar;
 use serde::Serialize;
 
-use crate::routeros::{HotspotApi, UserQuery};
 use crate::store::{now_ms, Sale};
+use routeros::{HotspotApi, UserQuery};
 
 use super::issue::{Finished, Issuance};
-use super::plans::{new_sale_for, new_user_for, outbox_payload_for_sale, SaleRecord};
+use super::plans::{new_sale_for, new_user_for};
 use super::{crash_point, SoldVoucher, VoucherError, Vouchers};
 
 /// What happened to a set of rows sent to the router together.
@@ -48,7 +48,7 @@ impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
         let site = self.settings().site_id.clone();
         let server = self.settings().hotspot_server.clone();
         let router = self.router().clone();
-        let results: Vec<(Sale, Result<String, crate::routeros::RouterError>)> = stream::iter(rows)
+        let results: Vec<(Sale, Result<String, routeros::RouterError>)> = stream::iter(rows)
             .map(|sale| {
                 let router = router.clone();
                 let user = new_user_for(&sale, &site, server.as_deref());
@@ -77,7 +77,7 @@ impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
         }
         crash_point("after_batch_adds");
         self.store().mark_many_on_router(&done, now_ms(), |s| {
-            outbox_payload_for_sale(&SaleRecord::from_sale(&site, s))
+            (self.settings().sale_payload)(&site, s)
         })?;
         out.on_router.extend(done.iter().map(|d| d.0));
         // The few that did not simply succeed go through the full state machine.
@@ -173,7 +173,7 @@ pub fn write_csv(out: &mut impl Write, vouchers: &[SoldVoucher]) -> std::io::Res
     )?;
     for v in vouchers {
         let dur = |s: Option<u64>| {
-            s.map(|s| firmware_config::Duration::from_secs(s).to_routeros())
+            s.map(|s| firmware_config::Duration::from_secs(s).to_string())
                 .unwrap_or_default()
         };
         writeln!(

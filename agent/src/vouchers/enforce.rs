@@ -6,8 +6,8 @@
 use firmware_config::plans::ExpiryAction;
 use firmware_config::EnforcementConfig;
 
-use crate::routeros::{ActiveSession, HotspotUser};
 use crate::store::{ActionKind, Level, Sale, SaleState, Usage};
+use routeros::{ActiveSession, HotspotUser};
 
 pub use super::enforce_run::{Enforcer, PassReport};
 

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
-use crate::routeros::{ActiveSession, HotspotApi, RouterError, UserQuery, UserUpdate};
 use crate::store::{now_ms, ActionKind, Level, NewAction, PassWrites, PendingAction, SaleState};
+use routeros::{ActiveSession, HotspotApi, RouterError, UserQuery, UserUpdate};
 
 use super::enforce::decide;
 use super::plans::{comment_prefix, sale_id_from_comment};
@@ -86,7 +86,7 @@ impl<R: HotspotApi + Clone + 'static> Enforcer<R> {
         let t = Instant::now();
         let now = now_ms();
         let day = now.div_euclid(86_400_000);
-        let by_id: HashMap<i64, &crate::routeros::HotspotUser> = users
+        let by_id: HashMap<i64, &routeros::HotspotUser> = users
             .iter()
             .filter_map(|u| sale_id_from_comment(&site, u.comment.as_deref()).map(|id| (id, u)))
             .collect();

@@ -3,10 +3,10 @@
 use std::time::Duration;
 
 use super::*;
-use crate::routeros::HotspotApi;
-use crate::vouchers::testing::Op;
 use crate::vouchers::tests::setup;
 use crate::vouchers::Enforcer;
+use routeros::testing::Op;
+use routeros::HotspotApi;
 
 fn cfg() -> EnforcementConfig {
     EnforcementConfig::default()
@@ -23,7 +23,7 @@ async fn used_up_data_disconnects_and_disables_and_a_dead_router_only_delays_it(
     router.inject(
         Op::Active,
         2,
-        crate::vouchers::testing::Fault::FailBefore(crate::routeros::RouterError::Closed {
+        routeros::testing::Fault::FailBefore(routeros::RouterError::Closed {
             router: "fake".into(),
         }),
     );
@@ -117,7 +117,7 @@ async fn validity_runs_from_first_login_on_the_agents_clock() {
     let d = decide(&sale, Some(&user), &[], 365 * 86_400_000, &cfg());
     assert!(d.ended.is_none() && d.actions.is_empty());
     // First seen online at t: recorded; valid until t + 1 day.
-    let s = crate::routeros::ActiveSession {
+    let s = routeros::ActiveSession {
         id: "*A1".into(),
         user: sold.code.clone(),
         ..Default::default()

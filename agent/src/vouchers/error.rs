@@ -3,8 +3,8 @@
 
 use serde::Serialize;
 
-use crate::routeros::RouterError;
 use crate::store::StoreError;
+use routeros::RouterError;
 
 use super::CodeError;
 

@@ -4,10 +4,10 @@
 //! connection) or that traps `already have user` is resolved by looking the name up
 //! and reading its comment, never by adding again blindly.
 
-use crate::routeros::{HotspotApi, HotspotUser, NewUser, RouterError, UserQuery};
 use crate::store::{now_ms, Level, Sale, SaleState};
+use routeros::{HotspotApi, HotspotUser, NewUser, RouterError, UserQuery};
 
-use super::plans::{new_user_for, outbox_payload_for_sale, SaleRecord};
+use super::plans::new_user_for;
 use super::{crash_point, VoucherError, Vouchers};
 
 /// Adds tried for one sale before it waits for the next resume.
@@ -181,7 +181,7 @@ impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
                 Step::Confirm { router_user_id } => {
                     let site = self.settings().site_id.clone();
                     store.mark_on_router(issuance.sale_id, &router_user_id, now_ms(), |s| {
-                        outbox_payload_for_sale(&SaleRecord::from_sale(&site, s))
+                        (self.settings().sale_payload)(&site, s)
                     })?;
                     tracing::info!(sale = issuance.sale_id, router_user = %router_user_id, "voucher on the router");
                     crash_point("after_provisioned");

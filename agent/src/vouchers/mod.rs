@@ -6,7 +6,7 @@
 
 pub mod batch;
 pub mod codes;
-mod crash;
+
 pub mod enforce;
 mod enforce_run;
 mod error;
@@ -15,8 +15,6 @@ pub mod monitor;
 pub mod plans;
 pub mod pool;
 pub mod reconcile;
-#[cfg(any(test, feature = "sim"))]
-pub mod testing;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -24,16 +22,16 @@ use std::sync::Arc;
 use firmware_config::{Config, EnforcementConfig, VoucherCodeConfig};
 use serde::Serialize;
 
-use crate::routeros::{HotspotApi, RouterError};
 use crate::store::{now_ms, Sale, Store};
+use routeros::{HotspotApi, RouterError};
 
 pub use codes::{CodeError, CodeGenerator, Credentials};
 #[doc(hidden)]
-pub use crash::crash_point;
+pub(crate) use crash_point::crash_point;
 pub use enforce::{Enforcer, PassReport};
 pub use error::{Reason, VoucherError};
 pub use issue::{Finished, Issuance, ResumeReport, Step};
-pub use plans::{outbox_payload_for_sale, PlanBook, SaleRecord};
+pub use plans::PlanBook;
 pub use pool::Pool;
 pub use reconcile::{Drift, ReconcileReport};
 
@@ -96,13 +94,21 @@ pub struct Settings {
     pub enforcement: EnforcementConfig,
     /// Adds in flight at once for batches and pool refills.
     pub concurrency: usize,
+    /// How a provisioned sale is told to the central office.
+    pub sale_payload: SalePayload,
 }
+
+/// The outbox payload for a stored sale, written in the same transaction that
+/// provisions it. The layer above supplies it (`sync::outbox::sale_payload`), so
+/// the voucher layer never sees the wire format.
+pub type SalePayload = fn(site_id: &str, sale: &Sale) -> Vec<u8>;
 
 impl Settings {
     /// From the config file and the chosen router (`None`: the simulated one).
     pub fn from_config(
         config: &Config,
         router: Option<&firmware_config::RouterConfig>,
+        sale_payload: SalePayload,
     ) -> Settings {
         let default_router = firmware_config::RouterConfig::default();
         let r = router.or(config.routers.first()).unwrap_or(&default_router);
@@ -118,6 +124,7 @@ impl Settings {
             codes: config.vouchers.clone(),
             enforcement: config.enforcement.clone(),
             concurrency: 128,
+            sale_payload,
         }
     }
 }
@@ -206,11 +213,12 @@ impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
         store: Store,
         router: R,
         config: &Config,
+        sale_payload: SalePayload,
     ) -> Result<Vouchers<R>, VoucherError> {
         Vouchers::new(
             store,
             router,
-            Settings::from_config(config, None),
+            Settings::from_config(config, None, sale_payload),
             PlanBook::from_config(config),
         )
     }
@@ -357,14 +365,14 @@ impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
     ) -> Result<SoldVoucher, VoucherError> {
         let spend = paid_by.map(|p| p.amount);
         if use_pool && plan.pool > 0 {
-            let site = self.settings().site_id.clone();
+            let (site, encode) = (&self.settings().site_id, self.settings().sale_payload);
             let taken = self.store().take_from_pool(
                 &plan.id,
                 plan.price,
                 source,
                 spend,
                 now_ms(),
-                |s| outbox_payload_for_sale(&SaleRecord::from_sale(&site, s)),
+                |s| encode(site, s),
             )?;
             if let Some(sale) = taken {
                 self.adjust_pool_cache(&plan.id, -1);

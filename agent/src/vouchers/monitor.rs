@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 
-use crate::routeros::{ActiveSession, HotspotApi, HotspotUser, UserQuery};
 use crate::store::{now_ms, RouterStatus, Sale, SaleStats};
+use routeros::{ActiveSession, HotspotApi, HotspotUser, UserQuery};
 
 use super::plans::sale_id_from_comment;
 use super::{VoucherError, Vouchers};

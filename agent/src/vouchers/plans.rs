@@ -4,10 +4,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use serde::Serialize;
-
-use crate::routeros::NewUser;
 use crate::store::{NewSale, Sale, StoredPlan};
+use routeros::NewUser;
 
 /// The plans on offer, by id.
 #[derive(Debug, Clone, Default)]
@@ -113,72 +111,6 @@ pub fn new_sale_for(
     }
 }
 
-/// What the central office learns about a sale.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub struct SaleRecord {
-    /// Unique per site; the central office deduplicates on (site, sale id).
-    pub sale_id: i64,
-    pub site_id: String,
-    pub code: String,
-    pub plan_id: String,
-    pub price: u64,
-    pub currency: String,
-    /// `kiosk`, `cli`, `batch`.
-    pub source: String,
-    pub sold_at_ms: i64,
-    pub router: String,
-    pub time_limit_s: Option<u64>,
-    pub data_limit_bytes: Option<u64>,
-    pub validity_s: Option<u64>,
-}
-
-impl SaleRecord {
-    /// From a stored row.
-    pub fn from_sale(site_id: &str, s: &Sale) -> SaleRecord {
-        SaleRecord {
-            sale_id: s.id,
-            site_id: site_id.to_string(),
-            code: s.code.clone(),
-            plan_id: s.plan_id.clone(),
-            price: s.price,
-            currency: s.currency.clone(),
-            source: s.source.clone(),
-            sold_at_ms: s.sold_at_ms.unwrap_or(s.created_at_ms),
-            router: s.router.clone(),
-            time_limit_s: s.time_limit_s,
-            data_limit_bytes: s.data_limit_bytes,
-            validity_s: s.validity_s,
-        }
-    }
-}
-
-/// The outbox payload of a sale: the central contract's `Up::Sale` message in
-/// postcard (agent/src/sync/README.md). The one place that maps a stored sale onto
-/// the wire.
-pub fn outbox_payload_for_sale(record: &SaleRecord) -> Vec<u8> {
-    let channel = match record.source.as_str() {
-        "kiosk" => "coins",
-        "remote" => "remote",
-        _ => "admin",
-    };
-    let wire = crate::sync::SaleRecord {
-        sale_id: record.sale_id.to_string(),
-        code: record.code.clone(),
-        plan_id: record.plan_id.clone(),
-        price: record.price,
-        currency: record.currency.clone(),
-        sold_at_ms: u64::try_from(record.sold_at_ms).unwrap_or(0),
-        router: record.router.clone(),
-        state: "provisioned".into(),
-        channel: channel.into(),
-    };
-    crate::sync::outbox::outbox_payload(
-        &format!("sale:{}", record.sale_id),
-        &crate::sync::Up::Sale(wire),
-    )
-    .2
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -195,35 +127,5 @@ mod tests {
         );
         assert_eq!(sale_id_from_comment("kiosk-7", Some("hsa:kiosk-7:x")), None);
         assert_eq!(sale_id_from_comment("kiosk-7", None), None);
-    }
-
-    #[test]
-    fn the_sale_payload_is_the_wire_sale_message() {
-        let r = SaleRecord {
-            sale_id: 7,
-            site_id: "s".into(),
-            code: "ABCD".into(),
-            plan_id: "1h".into(),
-            price: 5,
-            currency: "PHP".into(),
-            source: "kiosk".into(),
-            sold_at_ms: 1,
-            router: "main".into(),
-            time_limit_s: Some(3600),
-            data_limit_bytes: None,
-            validity_s: None,
-        };
-        let back: crate::sync::Up = postcard::from_bytes(&outbox_payload_for_sale(&r)).unwrap();
-        let crate::sync::Up::Sale(sale) = back else {
-            panic!("not a sale message: {back:?}")
-        };
-        assert_eq!(
-            (sale.sale_id.as_str(), sale.code.as_str(), sale.price),
-            ("7", "ABCD", 5)
-        );
-        assert_eq!(
-            (sale.channel.as_str(), sale.state.as_str()),
-            ("coins", "provisioned")
-        );
     }
 }

@@ -8,8 +8,8 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
-use crate::routeros::HotspotApi;
 use crate::store::{now_ms, Level, SaleState};
+use routeros::HotspotApi;
 
 use super::plans::new_sale_for;
 use super::{VoucherError, Vouchers};

@@ -8,8 +8,8 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
-use crate::routeros::{HotspotApi, HotspotUser, UserQuery, UserUpdate};
 use crate::store::{now_ms, Level, NewSale, Sale, SaleState};
+use routeros::{HotspotApi, HotspotUser, UserQuery, UserUpdate};
 
 use super::plans::{comment_prefix, new_user_for, sale_id_from_comment};
 use super::{VoucherError, Vouchers};

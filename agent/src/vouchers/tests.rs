@@ -4,10 +4,10 @@ use std::time::Duration;
 
 use firmware_config::Config;
 
-use super::testing::{FakeRouter, Fault, Op};
 use super::*;
-use crate::routeros::HotspotApi;
 use crate::store::{SaleState, Store};
+use routeros::testing::{FakeRouter, Fault, Op};
+use routeros::HotspotApi;
 
 pub(crate) const CONFIG: &str = r#"
 [agent]
@@ -54,7 +54,7 @@ pub(crate) async fn setup() -> (Vouchers<FakeRouter>, FakeRouter) {
     let router = FakeRouter::new();
     for p in &config.profiles {
         router
-            .add_profile(&crate::routeros::UserProfile {
+            .add_profile(&routeros::UserProfile {
                 name: p.name.clone(),
                 ..Default::default()
             })
@@ -63,12 +63,18 @@ pub(crate) async fn setup() -> (Vouchers<FakeRouter>, FakeRouter) {
     }
     let store = Store::open_in_memory().unwrap();
     (
-        Vouchers::from_config(store, router.clone(), &config).unwrap(),
+        Vouchers::from_config(
+            store,
+            router.clone(),
+            &config,
+            crate::sync::outbox::sale_payload,
+        )
+        .unwrap(),
         router,
     )
 }
 
-fn ours(router: &FakeRouter) -> Vec<crate::routeros::HotspotUser> {
+fn ours(router: &FakeRouter) -> Vec<routeros::HotspotUser> {
     router
         .all_users()
         .into_iter()
@@ -100,7 +106,8 @@ async fn an_on_demand_sale_creates_one_user_with_the_sale_comment_and_queues_one
     let outbox = v.store().outbox_pending(10).unwrap();
     assert_eq!(outbox.len(), 1);
     assert_eq!(outbox[0].msg_id, format!("sale:{}", sold.sale_id));
-    let crate::sync::Up::Sale(record) = postcard::from_bytes(&outbox[0].payload).unwrap() else {
+    let sync_proto::messages::Up::Sale(record) = postcard::from_bytes(&outbox[0].payload).unwrap()
+    else {
         panic!("the outbox row is not a sale message")
     };
     assert_eq!(record.code, sold.code);
@@ -194,7 +201,7 @@ async fn a_lost_reply_then_a_dead_router_leaves_the_sale_pending_until_resume() 
     router.inject(
         Op::Users,
         1,
-        Fault::FailBefore(crate::routeros::RouterError::Closed {
+        Fault::FailBefore(routeros::RouterError::Closed {
             router: "fake".into(),
         }),
     );
@@ -357,7 +364,7 @@ async fn a_pending_sale_is_finished_by_the_background_pool_round() {
     router.inject(
         Op::Users,
         1,
-        Fault::FailBefore(crate::routeros::RouterError::Closed {
+        Fault::FailBefore(routeros::RouterError::Closed {
             router: "fake".into(),
         }),
     );

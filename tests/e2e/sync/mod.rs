@@ -12,13 +12,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
-use hotspot_agent::sync::central::{Central, CentralDb, Received};
-use hotspot_agent::sync::envelope::Envelope;
-use hotspot_agent::sync::link::LinkConfig;
-use hotspot_agent::sync::sign::{self, sign};
-use hotspot_agent::sync::tls::{client_config, fingerprint, TlsSettings};
 use hotspot_agent::sync::*;
+use hotspot_central::{Central, CentralDb, Received};
 use hotspot_tests::mosquitto::Mosquitto;
+use mqtt_link::LinkConfig;
+use mqtt_link::{client_config, fingerprint, TlsSettings};
+use sync_proto::envelope::Envelope;
+use sync_proto::messages::*;
+use sync_proto::sign::{self, sign};
 
 pub const SITE: &str = "site-7";
 pub const PREFIX: &str = "hs";

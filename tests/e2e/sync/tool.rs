@@ -1,10 +1,10 @@
-//! The central tool (`hotspot-agent central`) driving a site.
+//! The central tool (`hotspot-central`) driving a site.
 
 use super::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_central_tool_makes_a_key_and_pushes_a_plan_file_a_site_applies() {
-    use hotspot_agent::cli::central::{run, CentralCli, CentralCommand, ConnectArgs};
+    use hotspot_central::cli::{run, CentralCli, CentralCommand, ConnectArgs};
     let broker = Mosquitto::start();
     let dir = tempfile::tempdir().unwrap();
     let args = || ConnectArgs {

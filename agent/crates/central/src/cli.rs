@@ -1,0 +1,362 @@
+//! `hotspot-central ...`: the central office's tool. Drives a fleet from a
+//! laptop (keys, plan pushes, commands, a live view, sales) and is the reference
+//! implementation of the other end of the wire contract.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+
+use mqtt_link::{client_config, LinkConfig, TlsSettings};
+use sync_proto::messages::Command;
+use sync_proto::{convert, now_ms, sign};
+
+use crate::{json_line, Central, CentralDb};
+
+/// How the central tool reaches the broker. Every flag also reads an environment variable.
+#[derive(Debug, clap::Args)]
+pub struct ConnectArgs {
+    #[arg(long, env = "HOTSPOT_CENTRAL_BROKER", default_value = "localhost")]
+    pub broker: String,
+    /// Default 1883, or 8883 with --tls.
+    #[arg(long, env = "HOTSPOT_CENTRAL_PORT")]
+    pub port: Option<u16>,
+    #[arg(long, env = "HOTSPOT_CENTRAL_TLS")]
+    pub tls: bool,
+    #[arg(long, env = "HOTSPOT_CENTRAL_CA_FILE")]
+    pub ca_file: Option<PathBuf>,
+    /// SHA-256 of the broker certificate (hex).
+    #[arg(long, env = "HOTSPOT_CENTRAL_FINGERPRINT")]
+    pub fingerprint: Option<String>,
+    #[arg(long, env = "HOTSPOT_CENTRAL_CLIENT_CERT")]
+    pub client_cert: Option<PathBuf>,
+    #[arg(long, env = "HOTSPOT_CENTRAL_CLIENT_KEY")]
+    pub client_key: Option<PathBuf>,
+    #[arg(long, env = "HOTSPOT_CENTRAL_USERNAME")]
+    pub username: Option<String>,
+    /// File holding the MQTT password (chmod 600).
+    #[arg(long, env = "HOTSPOT_CENTRAL_PASSWORD_FILE")]
+    pub password_file: Option<PathBuf>,
+    #[arg(long, env = "HOTSPOT_CENTRAL_PREFIX", default_value = "hotspot")]
+    pub prefix: String,
+    /// MQTT client id; keep it stable so the broker queues messages while you are away.
+    #[arg(
+        long,
+        env = "HOTSPOT_CENTRAL_CLIENT_ID",
+        default_value = "hotspot-central"
+    )]
+    pub client_id: String,
+    /// The central office's secret key file (from `keygen`).
+    #[arg(long, env = "HOTSPOT_CENTRAL_KEY", default_value = "central.key")]
+    pub key: PathBuf,
+    /// Where received messages are kept (deduplication, `sales`).
+    #[arg(long, env = "HOTSPOT_CENTRAL_DB", default_value = "central.db")]
+    pub db: PathBuf,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CentralCli {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    #[command(subcommand)]
+    pub command: CentralCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum CentralCommand {
+    /// Make a signing key pair: the secret key goes to --key (mode 600), the public key
+    /// is printed for each site's `[central] central_public_key`.
+    Keygen {
+        /// Replace an existing key file.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Sign and push a plan set: FILE is TOML with `[vouchers] currency`, `[[plan]]`, `[[profile]]`.
+    PushPlans {
+        file: PathBuf,
+        #[arg(long, conflicts_with = "all", required_unless_present = "all")]
+        site: Option<String>,
+        #[arg(long)]
+        all: bool,
+        /// Default: the current time in milliseconds (always newer than the last push).
+        #[arg(long)]
+        version: Option<u64>,
+    },
+    /// Sign and push router settings: FILE is TOML with `[[router]]` sections.
+    PushRouters {
+        file: PathBuf,
+        #[arg(long)]
+        site: String,
+        #[arg(long)]
+        version: Option<u64>,
+    },
+    /// Run a command on a site and print its reply as JSON.
+    Command {
+        #[arg(long)]
+        site: String,
+        /// How long the command is valid and how long to wait for the reply.
+        #[arg(long, default_value = "30")]
+        timeout_secs: u64,
+        #[command(subcommand)]
+        command: RemoteCommand,
+    },
+    /// Print sales, status, events and replies from every site as JSON lines, and
+    /// acknowledge outbox messages.
+    Watch,
+    /// Print the sales received so far as JSON lines.
+    Sales {
+        /// Unix time in seconds, or a duration back from now like `24h` or `7d`.
+        #[arg(long, default_value = "0")]
+        since: String,
+    },
+}
+
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum RemoteCommand {
+    TestRouter {
+        /// Router name at the site (default: its first).
+        #[arg(long = "site-router")]
+        router: Option<String>,
+    },
+    ListUsers {
+        /// Router name at the site (default: its first).
+        #[arg(long = "site-router")]
+        router: Option<String>,
+        #[arg(long)]
+        active: Option<bool>,
+        #[arg(long)]
+        profile: Option<String>,
+    },
+    ListProfiles {
+        /// Router name at the site (default: its first).
+        #[arg(long = "site-router")]
+        router: Option<String>,
+    },
+    CreateVouchers {
+        #[arg(long)]
+        plan: String,
+        #[arg(long, default_value = "1")]
+        count: u32,
+    },
+    DisconnectUser {
+        username: String,
+    },
+    RemoveUser {
+        username: String,
+    },
+    SyncProfiles,
+    Reconcile,
+}
+
+impl From<RemoteCommand> for Command {
+    fn from(c: RemoteCommand) -> Command {
+        match c {
+            RemoteCommand::TestRouter { router } => Command::TestRouter { router },
+            RemoteCommand::ListUsers {
+                router,
+                active,
+                profile,
+            } => Command::ListUsers {
+                router,
+                active,
+                profile,
+            },
+            RemoteCommand::ListProfiles { router } => Command::ListProfiles { router },
+            RemoteCommand::CreateVouchers { plan, count } => Command::CreateVouchers {
+                plan_id: plan,
+                count,
+            },
+            RemoteCommand::DisconnectUser { username } => Command::DisconnectUser { username },
+            RemoteCommand::RemoveUser { username } => Command::RemoveUser { username },
+            RemoteCommand::SyncProfiles => Command::SyncProfiles,
+            RemoteCommand::Reconcile => Command::Reconcile,
+        }
+    }
+}
+
+pub async fn run(cli: CentralCli) -> anyhow::Result<()> {
+    let c = &cli.connect;
+    match cli.command {
+        CentralCommand::Keygen { force } => keygen(&c.key, force),
+        CentralCommand::Sales { since } => {
+            let db = CentralDb::open(&c.db)?;
+            for (site, msg_id, json) in db.sales_since(parse_since(&since)?)? {
+                println!(
+                    "{{\"site\":{},\"msg_id\":{},\"sale\":{json}}}",
+                    serde_json::json!(site),
+                    serde_json::json!(msg_id)
+                );
+            }
+            Ok(())
+        }
+        CentralCommand::PushPlans {
+            file,
+            site,
+            all,
+            version,
+        } => {
+            let config = read_toml(&file)?;
+            let version = version.unwrap_or_else(now_ms);
+            let target = if all { None } else { site.as_deref() };
+            let set = convert::plan_set(&config, version, target.unwrap_or("*"));
+            let central = connect(c, false).await?;
+            central.push_plans(target, set).await?;
+            eprintln!(
+                "plan set version {version} pushed to {}; `central watch` shows each site's report",
+                target.unwrap_or("every site")
+            );
+            central.link().shutdown().await;
+            Ok(())
+        }
+        CentralCommand::PushRouters {
+            file,
+            site,
+            version,
+        } => {
+            let config = read_toml(&file)?;
+            let version = version.unwrap_or_else(now_ms);
+            let central = connect(c, false).await?;
+            central
+                .push_routers(&site, convert::router_settings(&config, version, &site))
+                .await?;
+            eprintln!("router settings version {version} pushed to {site}");
+            central.link().shutdown().await;
+            Ok(())
+        }
+        CentralCommand::Command {
+            site,
+            timeout_secs,
+            command,
+        } => {
+            let db = CentralDb::open(&c.db)?;
+            let mut central = connect(c, true).await?;
+            let (result, _) = central
+                .command(
+                    &db,
+                    &site,
+                    command.into(),
+                    Duration::from_secs(timeout_secs),
+                )
+                .await?;
+            println!("{}", serde_json::to_string_pretty(&result)?);
+            central.shutdown(&db).await;
+            Ok(())
+        }
+        CentralCommand::Watch => {
+            let db = CentralDb::open(&c.db)?;
+            let mut central = connect(c, true).await?;
+            loop {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => break,
+                    got = central.next(&db) => match got {
+                        Some(r) => println!("{}", json_line(&r)),
+                        None => bail!("link to the broker closed"),
+                    }
+                }
+            }
+            central.shutdown(&db).await;
+            Ok(())
+        }
+    }
+}
+
+fn keygen(path: &Path, force: bool) -> anyhow::Result<()> {
+    if path.exists() && !force {
+        bail!(
+            "{} exists; use --force to replace it (sites will then refuse the old key's messages)",
+            path.display()
+        );
+    }
+    let key = sign::generate().map_err(|e| anyhow::anyhow!("no random source: {e}"))?;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let mut f = opts
+        .open(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    std::io::Write::write_all(
+        &mut f,
+        format!("{}\n", hex::encode(key.to_bytes())).as_bytes(),
+    )?;
+    eprintln!(
+        "secret key written to {} (keep it on this machine only)",
+        path.display()
+    );
+    eprintln!("put this in each site's [central] central_public_key:");
+    println!("{}", hex::encode(key.verifying_key().to_bytes()));
+    Ok(())
+}
+
+fn read_toml(path: &Path) -> anyhow::Result<firmware_config::Config> {
+    let origin = path.display().to_string();
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {origin}"))?;
+    let config = firmware_config::Config::parse(&text, &origin)?;
+    config.validate(&origin)?;
+    Ok(config)
+}
+
+fn parse_since(text: &str) -> anyhow::Result<u64> {
+    if let Ok(secs) = text.parse::<u64>() {
+        return Ok(secs * 1000);
+    }
+    let back = firmware_config::Duration::parse(text)
+        .map_err(|e| anyhow::anyhow!("--since {text:?}: {e}"))?;
+    Ok(now_ms().saturating_sub(back.std().as_millis() as u64))
+}
+
+async fn connect(c: &ConnectArgs, subscribe: bool) -> anyhow::Result<Central> {
+    let key_text = firmware_config::Secret::from_file(&c.key, "--key")?;
+    let key = sign::parse_secret_key(key_text.expose())?;
+    let tls = if c.tls {
+        let read =
+            |p: &Path| std::fs::read(p).with_context(|| format!("cannot read {}", p.display()));
+        let settings = TlsSettings {
+            ca_pem: c.ca_file.as_deref().map(read).transpose()?,
+            pin: match &c.fingerprint {
+                Some(f) => Some(
+                    firmware_config::central::parse_key32(&f.replace(':', ""))
+                        .context("--fingerprint: 64 hex digits")?,
+                ),
+                None => None,
+            },
+            client_auth: match (&c.client_cert, &c.client_key) {
+                (Some(cert), Some(k)) => Some((read(cert)?, read(k)?)),
+                _ => None,
+            },
+        };
+        Some(client_config(&settings)?)
+    } else {
+        None
+    };
+    let password = c
+        .password_file
+        .as_deref()
+        .map(|p| firmware_config::Secret::from_file(p, "--password-file"))
+        .transpose()?;
+    let config = LinkConfig {
+        host: c.broker.clone(),
+        port: c.port.unwrap_or(if c.tls { 8883 } else { 1883 }),
+        client_id: c.client_id.clone(),
+        username: c.username.clone(),
+        password,
+        tls,
+        keep_alive: Duration::from_secs(30),
+        clean_session: false,
+        last_will: None,
+        subscriptions: Vec::new(),
+        backoff_min: Duration::from_millis(500),
+        backoff_max: Duration::from_secs(30),
+    };
+    let central = Central::connect(config, key, &c.prefix, subscribe);
+    if !central.wait_connected(Duration::from_secs(10)).await {
+        bail!(
+            "cannot reach the broker {}:{} within 10 s: check --broker, --port and --tls",
+            c.broker,
+            c.port.unwrap_or(1883)
+        );
+    }
+    // Let the subscription settle before anything that expects an answer.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    Ok(central)
+}

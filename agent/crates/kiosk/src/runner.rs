@@ -1,0 +1,592 @@
+//! The kiosk runner: opens the devices from `[kiosk]`, one task per device, and
+//! drives the [`Machine`] with a [`Seller`]. The integrator passes a seller and
+//! the config; everything else is here.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use firmware_config::kiosk::{CoinKind, DisplayKind, PrinterKind, QrMethod};
+use firmware_config::Config;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+use super::coin::{CoinHandle, CoinReport};
+use super::display::targets::{self, DisplayHandle};
+use super::machine::{Action, Alert, Machine, MachineConfig, PrintOutcome, PrinterState, TICK};
+use super::printer::device::{PrinterError, PrinterHandle};
+use super::printer::escpos::{ticket_bytes, QrMode};
+use super::printer::Paper;
+use super::{CreditId, SaleRequest, SellError, Seller, SoldVoucher};
+
+/// Why the kiosk could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum KioskError {
+    /// A device could not be opened.
+    #[error("kiosk {device}: {message}")]
+    Device {
+        /// `coin acceptor`, `printer`, `display`, `buttons`.
+        device: &'static str,
+        /// What failed and what to check.
+        message: String,
+    },
+    /// A simulated device was configured in a build without simulators.
+    #[error("[kiosk] {key} = \"sim\" needs the host build (feature `sim`); set a real device for the box")]
+    NoSimulator {
+        /// The key.
+        key: &'static str,
+    },
+}
+
+/// The devices the runner drives: handles to device tasks and their reports.
+pub struct KioskDevices {
+    /// Inhibit control of the coin acceptor task.
+    pub coin: Option<CoinHandle>,
+    /// Coins and acceptor state.
+    pub coin_reports: mpsc::Receiver<CoinReport>,
+    /// The printer task.
+    pub printer: Option<PrinterHandle>,
+    /// The display thread.
+    pub display: Option<DisplayHandle>,
+    /// Indexes of debounced button presses.
+    pub buttons: mpsc::Receiver<usize>,
+    /// Display failures.
+    pub display_errors: mpsc::Receiver<String>,
+}
+
+/// Handles to simulated devices, for the demo and tests.
+#[cfg(feature = "sim")]
+#[derive(Clone, Default)]
+pub struct SimDevices {
+    /// The simulated ccTalk acceptor, when `[kiosk.coin] kind = "sim"`.
+    pub acceptor: Option<super::sim::SimAcceptor>,
+    /// The simulated printer, when `[kiosk.printer] kind = "sim"`.
+    pub printer: Option<super::sim::SimPrinter>,
+    /// Presses a button.
+    pub buttons: Option<mpsc::Sender<usize>>,
+    /// `[kiosk.coin] channel_values` of the simulated acceptor.
+    pub channel_values: Vec<(u8, u64)>,
+}
+
+/// Cloneable handle to a running kiosk.
+#[derive(Clone)]
+pub struct KioskHandle {
+    tx: mpsc::Sender<Input>,
+    status: watch::Receiver<KioskStatus>,
+}
+
+/// What the kiosk is doing, for status reports and the demo.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KioskStatus {
+    /// Credit on the kiosk (committed, not yet spent).
+    pub credit: u64,
+    /// Why it cannot sell, if it cannot.
+    pub out_of_service: Option<String>,
+    /// The screen shown last (its `Debug` form: no passwords).
+    pub screen: String,
+    /// Vouchers delivered since start (printed or on the display).
+    pub delivered: u64,
+}
+
+impl KioskHandle {
+    /// The latest status.
+    pub fn status(&self) -> KioskStatus {
+        self.status.borrow().clone()
+    }
+
+    /// Waits until `pred` holds for the status (or the runner ends).
+    pub async fn wait_for(&self, pred: impl Fn(&KioskStatus) -> bool) -> KioskStatus {
+        let mut rx = self.status.clone();
+        let got = rx.wait_for(|s| pred(s)).await.map(|s| s.clone());
+        got.unwrap_or_else(|_| self.status())
+    }
+
+    /// Presses button `n` (0-based), as a GPIO button would.
+    pub async fn press(&self, n: usize) {
+        let _ = self.tx.send(Input::Button(n)).await;
+    }
+
+    /// Offers the plans and prices of `config` from now on (a plan set from the
+    /// central office). Returns false if the runner has ended or is too busy.
+    pub fn update_plans(&self, config: &Config) -> bool {
+        self.tx
+            .try_send(Input::Plans(Box::new(MachineConfig::from_config(config))))
+            .is_ok()
+    }
+
+    /// Stops taking coins, shows "shutting down" and ends the runner.
+    pub async fn stop(&self) {
+        let _ = self.tx.send(Input::Stop).await;
+    }
+}
+
+/// A running kiosk.
+pub struct Kiosk {
+    /// Control handle.
+    pub handle: KioskHandle,
+    /// The runner task; ends after `stop`.
+    pub task: JoinHandle<()>,
+    /// Simulated devices, if any were configured.
+    #[cfg(feature = "sim")]
+    pub sim: SimDevices,
+}
+
+enum Input {
+    Button(usize),
+    Committed(u64, Result<CreditId, SellError>),
+    Sold(Result<SoldVoucher, SellError>),
+    Printed(PrintOutcome),
+    PrinterState(PrinterState),
+    Plans(Box<MachineConfig>),
+    Stop,
+}
+
+/// Opens the devices `[kiosk]` names and starts the runner.
+/// `alerts` receives everything the operator should hear about (for MQTT).
+pub async fn start<S: Seller>(
+    config: &Config,
+    seller: Arc<S>,
+    alerts: Option<mpsc::Sender<Alert>>,
+) -> Result<Kiosk, KioskError> {
+    let k = &config.kiosk;
+    let (coin_tx, coin_reports) = mpsc::channel(32);
+    let (buttons_tx, buttons) = mpsc::channel(16);
+    let (display_err_tx, display_errors) = mpsc::channel(4);
+    #[cfg(feature = "sim")]
+    let mut sim = SimDevices {
+        buttons: Some(buttons_tx.clone()),
+        ..SimDevices::default()
+    };
+    let dev = |device: &'static str| {
+        move |e: &dyn std::fmt::Display| KioskError::Device {
+            device,
+            message: e.to_string(),
+        }
+    };
+
+    let coin = match k.coin.kind {
+        CoinKind::None => None,
+        CoinKind::Cctalk => {
+            let port = super::coin::cctalk_device::open_port(&k.coin.port, k.coin.baud)
+                .map_err(|e| dev("coin acceptor")(&e))?;
+            let (handle, rx) = CoinHandle::channel();
+            let settings = super::coin::cctalk_device::CctalkSettings::from_config(&k.coin);
+            tokio::spawn(log_end(
+                "coin acceptor",
+                super::coin::cctalk_device::run(port, settings, rx, coin_tx),
+            ));
+            Some(handle)
+        }
+        CoinKind::Pulse => {
+            let source = super::coin::gpio::GpioPulseSource::open(&k.coin)
+                .map_err(|e| dev("coin acceptor")(&e))?;
+            let (handle, rx) = CoinHandle::channel();
+            let cfg = super::coin::pulse::PulseConfig::from(&k.coin);
+            tokio::spawn(log_end(
+                "coin acceptor",
+                super::coin::gpio::run(source, cfg, rx, coin_tx),
+            ));
+            Some(handle)
+        }
+        #[cfg(feature = "sim")]
+        CoinKind::Sim => {
+            // The simulated acceptor speaks ccTalk on a pty; the real device task runs on the other end.
+            let (device_end, agent_end) =
+                super::sim::pty_pair().map_err(|e| dev("coin acceptor")(&e))?;
+            sim.acceptor = Some(super::sim::SimAcceptor::spawn(device_end, k.coin.address));
+            sim.channel_values = k
+                .coin
+                .channel_values
+                .iter()
+                .map(|c| (c.channel, c.value))
+                .collect();
+            let (handle, rx) = CoinHandle::channel();
+            let mut settings = super::coin::cctalk_device::CctalkSettings::from_config(&k.coin);
+            settings.device = "simulated ccTalk acceptor".into();
+            tokio::spawn(log_end(
+                "coin acceptor",
+                super::coin::cctalk_device::run(agent_end, settings, rx, coin_tx),
+            ));
+            Some(handle)
+        }
+        #[cfg(not(feature = "sim"))]
+        CoinKind::Sim => {
+            return Err(KioskError::NoSimulator {
+                key: "kiosk.coin.kind",
+            })
+        }
+    };
+
+    let status_timeout = Duration::from_millis(500);
+    let printer = match k.printer.kind {
+        PrinterKind::None => None,
+        PrinterKind::Escpos => {
+            let port = super::printer::device::open_port(&k.printer.port, k.printer.baud)
+                .map_err(|e| dev("printer")(&e))?;
+            Some(super::printer::device::spawn(
+                port,
+                k.printer.port.clone(),
+                status_timeout,
+            ))
+        }
+        #[cfg(feature = "sim")]
+        PrinterKind::Sim => {
+            let (device_end, agent_end) = super::sim::pty_pair().map_err(|e| dev("printer")(&e))?;
+            sim.printer = Some(super::sim::SimPrinter::spawn(device_end));
+            Some(super::printer::device::spawn(
+                agent_end,
+                "simulated printer".into(),
+                status_timeout,
+            ))
+        }
+        #[cfg(not(feature = "sim"))]
+        PrinterKind::Sim => {
+            return Err(KioskError::NoSimulator {
+                key: "kiosk.printer.kind",
+            })
+        }
+    };
+
+    let display = match k.display.kind {
+        DisplayKind::None => None,
+        DisplayKind::Png => {
+            let panel =
+                targets::PngDir::new(&k.display.png_dir, 2).map_err(|e| dev("display")(&e))?;
+            Some(targets::spawn(panel, display_err_tx))
+        }
+        DisplayKind::Framebuffer => {
+            let panel = targets::Framebuffer::open(&k.display.framebuffer)
+                .map_err(|e| dev("display")(&e))?;
+            Some(targets::spawn(panel, display_err_tx))
+        }
+        DisplayKind::Ssd1306 => {
+            let panel = targets::Ssd1306Panel::open(&k.display.i2c_bus, k.display.i2c_address)
+                .map_err(|e| dev("display")(&e))?;
+            Some(targets::spawn(panel, display_err_tx))
+        }
+    };
+
+    if !k.buttons.lines.is_empty() {
+        super::display::buttons::spawn_gpio(&k.buttons, buttons_tx.clone())
+            .map_err(|e| dev("buttons")(&e))?;
+    }
+    drop(buttons_tx);
+
+    let devices = KioskDevices {
+        coin,
+        coin_reports,
+        printer,
+        display,
+        buttons,
+        display_errors,
+    };
+    let (handle, task) = spawn_runner(config, seller, devices, alerts);
+    Ok(Kiosk {
+        handle,
+        task,
+        #[cfg(feature = "sim")]
+        sim,
+    })
+}
+
+async fn log_end<E: std::fmt::Display>(
+    what: &'static str,
+    fut: impl std::future::Future<Output = Result<(), E>>,
+) {
+    if let Err(e) = fut.await {
+        tracing::error!(error = %e, "{what} task ended");
+    }
+}
+
+/// Starts the runner over devices the caller opened (tests, benchmarks).
+pub fn spawn_runner<S: Seller>(
+    config: &Config,
+    seller: Arc<S>,
+    devices: KioskDevices,
+    alerts: Option<mpsc::Sender<Alert>>,
+) -> (KioskHandle, JoinHandle<()>) {
+    let (tx, rx) = mpsc::channel(64);
+    let (status_tx, status) = watch::channel(KioskStatus::default());
+    let machine = Machine::new(MachineConfig::from_config(config));
+    let paper = Paper::from_mm(config.kiosk.printer.paper_mm);
+    let qr = match config.kiosk.printer.qr {
+        QrMethod::Native => QrMode::Native,
+        QrMethod::Raster => QrMode::Raster,
+    };
+    let runner = Runner {
+        machine,
+        seller,
+        devices,
+        alerts,
+        tx: tx.clone(),
+        paper,
+        qr,
+        credits: Vec::new(),
+        sold_credits: Vec::new(),
+        redeliver: VecDeque::new(),
+        status: status_tx,
+    };
+    let task = tokio::spawn(runner.run(rx));
+    (KioskHandle { tx, status }, task)
+}
+
+struct Runner<S: Seller> {
+    machine: Machine,
+    seller: Arc<S>,
+    devices: KioskDevices,
+    alerts: Option<mpsc::Sender<Alert>>,
+    tx: mpsc::Sender<Input>,
+    paper: Paper,
+    qr: QrMode,
+    /// Credits committed since the last sale, handed to the seller with the sale.
+    credits: Vec<CreditId>,
+    /// Credits of the sale just made, for a forfeit of its leftover.
+    sold_credits: Vec<CreditId>,
+    /// Paid vouchers from before a restart, delivered one by one when idle.
+    redeliver: VecDeque<super::SoldVoucher>,
+    status: watch::Sender<KioskStatus>,
+}
+
+impl<S: Seller> Runner<S> {
+    async fn run(self, rx: mpsc::Receiver<Input>) {
+        use tracing::Instrument as _;
+        self.serve(rx)
+            .instrument(tracing::info_span!("kiosk"))
+            .await
+    }
+
+    async fn serve(mut self, mut rx: mpsc::Receiver<Input>) {
+        let now = Instant::now();
+        let first = self.machine.start(now);
+        self.perform(first).await;
+        if let Some(p) = self.devices.printer.clone() {
+            let state = printer_state(p.status().await);
+            let actions = self.machine.handle_printer_state(state, Instant::now());
+            self.perform(actions).await;
+        }
+        let health = self.seller.can_sell();
+        let mut actions = self.machine.handle_seller_health(health, Instant::now());
+        actions.extend(self.machine.handle_ready(Instant::now()));
+        self.perform(actions).await;
+        // Money and paid vouchers from before a restart come back first.
+        match self.seller.restore().await {
+            Ok(restored) => {
+                if restored.credit > 0 {
+                    tracing::info!(credit = restored.credit, "credit from before the restart");
+                    let actions = self
+                        .machine
+                        .handle_credit_committed(restored.credit, Instant::now());
+                    self.perform(actions).await;
+                }
+                if !restored.undelivered.is_empty() {
+                    tracing::info!(
+                        count = restored.undelivered.len(),
+                        "paid vouchers to deliver after the restart"
+                    );
+                }
+                self.redeliver.extend(restored.undelivered);
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read credit and sales left from before the restart")
+            }
+        }
+
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last_printer_check = Instant::now();
+        let mut coin_open = true;
+        let mut buttons_open = true;
+        loop {
+            let actions = tokio::select! {
+                input = rx.recv() => match input {
+                    None | Some(Input::Stop) => {
+                        let actions = self.machine.stop(Instant::now());
+                        self.perform(actions).await;
+                        return;
+                    }
+                    Some(input) => self.input(input),
+                },
+                report = self.devices.coin_reports.recv(), if coin_open => match report {
+                    Some(r) => self.coin_report(r),
+                    None => {
+                        coin_open = false;
+                        self.machine.handle_coin_state(Err("coin acceptor task ended".into()), Instant::now())
+                    }
+                },
+                press = self.devices.buttons.recv(), if buttons_open => match press {
+                    Some(n) => self.machine.handle_button(n, Instant::now()),
+                    None => {
+                        buttons_open = false;
+                        vec![]
+                    }
+                },
+                Some(e) = self.devices.display_errors.recv() => {
+                    tracing::warn!(error = %e, "display");
+                    vec![]
+                }
+                _ = tick.tick() => {
+                    let now = Instant::now();
+                    let mut a = self.machine.handle_seller_health(self.seller.can_sell(), now);
+                    a.extend(self.machine.handle_tick(now));
+                    if self.machine.is_idle() {
+                        if let Some(v) = self.redeliver.pop_front() {
+                            tracing::info!(sale_id = %v.sale_id, "delivering a voucher paid before the restart");
+                            a.extend(self.machine.redeliver(v, now));
+                        }
+                    }
+                    // While the printer is down, ask it every 10 s whether it is back.
+                    if now.duration_since(last_printer_check) > Duration::from_secs(10) {
+                        last_printer_check = now;
+                        if let Some(p) = self.devices.printer.clone() {
+                            let tx = self.tx.clone();
+                            tokio::spawn(async move {
+                                let _ = tx.send(Input::PrinterState(printer_state(p.status().await))).await;
+                            });
+                        }
+                    }
+                    a
+                }
+            };
+            self.perform(actions).await;
+        }
+    }
+
+    fn input(&mut self, input: Input) -> Vec<Action> {
+        let now = Instant::now();
+        match input {
+            Input::Button(n) => self.machine.handle_button(n, now),
+            Input::Committed(amount, Ok(id)) => {
+                self.credits.push(id);
+                self.machine.handle_credit_committed(amount, now)
+            }
+            Input::Committed(amount, Err(e)) => self.machine.handle_credit_failed(amount, &e, now),
+            Input::Sold(result) => {
+                if result.is_ok() {
+                    self.sold_credits = std::mem::take(&mut self.credits);
+                }
+                self.machine.handle_sale_result(result, now)
+            }
+            Input::Printed(outcome) => self.machine.handle_print_result(outcome, now),
+            Input::PrinterState(state) => self.machine.handle_printer_state(state, now),
+            Input::Plans(cfg) => self.machine.set_config(*cfg),
+            Input::Stop => self.machine.stop(now),
+        }
+    }
+
+    fn coin_report(&mut self, r: CoinReport) -> Vec<Action> {
+        let now = Instant::now();
+        match r {
+            CoinReport::Coin(c) => self.machine.handle_coin(c.value, now),
+            CoinReport::Online => self.machine.handle_coin_state(Ok(()), now),
+            CoinReport::Fault(e) => self.machine.handle_coin_state(Err(e), now),
+            CoinReport::Warning(w) => vec![Action::Alert(Alert::CoinFault(w))],
+        }
+    }
+
+    /// Performs actions in order; results that come back at once are performed too.
+    async fn perform(&mut self, actions: Vec<Action>) {
+        self.perform_all(actions).await;
+        let credit = self.machine.credit();
+        let blocked = self.machine.blocked().map(|r| r.to_string());
+        self.status.send_if_modified(|s| {
+            let changed = s.credit != credit || s.out_of_service != blocked;
+            s.credit = credit;
+            s.out_of_service = blocked;
+            changed
+        });
+    }
+
+    async fn perform_all(&mut self, actions: Vec<Action>) {
+        let mut queue: VecDeque<Action> = actions.into();
+        while let Some(action) = queue.pop_front() {
+            match action {
+                Action::CommitCredit { amount } => {
+                    // Awaited here, in order: the money is on disk before the screen changes.
+                    let result = self.seller.record_credit(amount).await;
+                    let more = self.input(Input::Committed(amount, result));
+                    queue.extend(more);
+                }
+                Action::Sell { item, credit } => {
+                    let request = SaleRequest {
+                        item,
+                        credit,
+                        credits: self.credits.clone(),
+                    };
+                    let (seller, tx) = (self.seller.clone(), self.tx.clone());
+                    tokio::spawn(async move {
+                        let result = seller.sell(request).await;
+                        let _ = tx.send(Input::Sold(result)).await;
+                    });
+                }
+                Action::Print(ticket) => {
+                    let bytes = ticket_bytes(&ticket, self.paper, self.qr);
+                    let (printer, tx) = (self.devices.printer.clone(), self.tx.clone());
+                    tokio::spawn(async move {
+                        let outcome = match (printer, bytes) {
+                            (_, Err(e)) => PrintOutcome::Failed(e.to_string()),
+                            (None, _) => PrintOutcome::Failed("no printer configured".into()),
+                            (Some(p), Ok(bytes)) => match p.print(bytes).await {
+                                Ok(status) => PrintOutcome::Printed {
+                                    paper_low: status.near_end,
+                                },
+                                Err(PrinterError::OutOfPaper(_)) => PrintOutcome::OutOfPaper,
+                                Err(e) => PrintOutcome::Failed(e.to_string()),
+                            },
+                        };
+                        let _ = tx.send(Input::Printed(outcome)).await;
+                    });
+                }
+                Action::Show(screen) => {
+                    let text = format!("{screen:?}");
+                    self.status.send_if_modified(|s| {
+                        let changed = s.screen != text;
+                        s.screen = text;
+                        changed
+                    });
+                    if let Some(d) = &self.devices.display {
+                        d.show(screen).await;
+                    }
+                }
+                Action::Inhibit(on) => {
+                    if let Some(c) = &self.devices.coin {
+                        if c.inhibit(on).await.is_err() {
+                            tracing::error!(inhibit = on, "coin acceptor task is gone");
+                        }
+                    }
+                }
+                Action::Alert(alert) => {
+                    tracing::warn!(?alert, "kiosk alert");
+                    if let Some(a) = &self.alerts {
+                        let _ = a.try_send(alert);
+                    }
+                }
+                Action::Forfeit { amount } => {
+                    let credits = std::mem::take(&mut self.sold_credits);
+                    if let Err(e) = self.seller.forfeit_credit(amount, credits).await {
+                        tracing::error!(error = %e, amount, "forfeited credit not recorded");
+                    }
+                }
+                Action::Delivered { sale_id, printed } => {
+                    crash_point::crash_point("after_print");
+                    self.status.send_modify(|s| s.delivered += 1);
+                    let seller = self.seller.clone();
+                    tokio::spawn(async move {
+                        if let Err(e) = seller.delivered(&sale_id, printed).await {
+                            tracing::error!(error = %e, sale_id, "delivery not recorded");
+                        }
+                    });
+                }
+            }
+        }
+    }
+}
+
+fn printer_state(
+    status: Result<super::printer::escpos::PaperStatus, PrinterError>,
+) -> PrinterState {
+    match status {
+        Ok(s) if s.out => PrinterState::PaperOut,
+        Ok(_) => PrinterState::Ready,
+        Err(_) => PrinterState::Offline,
+    }
+}

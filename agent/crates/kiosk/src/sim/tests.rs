@@ -1,0 +1,437 @@
+//! Pseudo-terminal tests: the real device tasks against the simulated devices,
+//! and the whole runner from coin to ticket.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use super::seller::{MemorySeller, SellerEvent};
+use super::*;
+use crate::coin::cctalk_device::{self, CctalkSettings};
+use crate::coin::{Coin, CoinHandle, CoinReport, CoinSource};
+use crate::labels::Money;
+use crate::printer::device::{self as printer_device, PrinterError};
+use crate::printer::escpos::{ticket_bytes, QrMode};
+use crate::printer::{sample_voucher, Paper, Ticket};
+
+const WAIT: Duration = Duration::from_secs(5);
+
+fn settings() -> CctalkSettings {
+    CctalkSettings {
+        device: "pty".into(),
+        address: 2,
+        poll_interval: Duration::from_millis(50),
+        reply_timeout: Duration::from_millis(200),
+        channel_values: vec![(1, 1), (2, 5), (3, 10)],
+    }
+}
+
+/// A simulated acceptor and the real ccTalk task on a pty pair.
+fn cctalk() -> (SimAcceptor, CoinHandle, mpsc::Receiver<CoinReport>) {
+    let (device_end, agent_end) = pty_pair().unwrap();
+    let sim = SimAcceptor::spawn(device_end, 2);
+    let (handle, inhibit) = CoinHandle::channel();
+    let (tx, rx) = mpsc::channel(16);
+    tokio::spawn(cctalk_device::run(agent_end, settings(), inhibit, tx));
+    (sim, handle, rx)
+}
+
+async fn next_coin(rx: &mut mpsc::Receiver<CoinReport>, within: Duration) -> Option<Coin> {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Ok(Some(CoinReport::Coin(c))) => return Some(c),
+            Ok(Some(_)) => continue,
+            _ => return None,
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_coin_into_the_simulated_acceptor_arrives_as_credit_over_a_pty() {
+    let (sim, handle, mut rx) = cctalk();
+    assert_eq!(
+        tokio::time::timeout(WAIT, rx.recv()).await.unwrap(),
+        Some(CoinReport::Online)
+    );
+    let state = sim.wait_for(|s| s.mask == 0b111).await;
+    assert!(!state.accepting, "starts inhibited");
+    handle.inhibit(false).await.unwrap();
+    sim.wait_for(|s| s.accepting).await;
+    sim.insert(2).await;
+    let coin = next_coin(&mut rx, WAIT).await.expect("a coin");
+    assert_eq!(
+        coin,
+        Coin {
+            value: 5,
+            source: CoinSource::Channel(2)
+        }
+    );
+}
+
+#[tokio::test]
+async fn an_inhibited_acceptor_refuses_the_coin() {
+    let (sim, _handle, mut rx) = cctalk();
+    sim.wait_for(|s| s.polls > 1).await;
+    sim.insert(1).await;
+    assert_eq!(next_coin(&mut rx, Duration::from_millis(600)).await, None);
+}
+
+#[tokio::test]
+async fn serial_noise_never_invents_a_coin() {
+    let (sim, handle, mut rx) = cctalk();
+    handle.inhibit(false).await.unwrap();
+    sim.wait_for(|s| s.accepting).await;
+    // Garbage, a well-formed 229-shaped reply with a broken checksum, a frame
+    // for another address, and a valid-looking reply from a different source.
+    let mut noise = vec![0xFF, 0x00, 0x55, 0xAA, 0x01];
+    let mut bad = Frame {
+        dest: 1,
+        src: 2,
+        header: 0,
+        data: vec![9, 3, 1, 0, 0, 0, 0, 0, 0, 0, 0],
+    }
+    .encode()
+    .unwrap();
+    let last = bad.len() - 1;
+    bad[last] ^= 0x01;
+    noise.extend(bad);
+    noise.extend(
+        Frame {
+            dest: 7,
+            src: 2,
+            header: 0,
+            data: vec![9, 3, 1, 0, 0, 0, 0, 0, 0, 0, 0],
+        }
+        .encode()
+        .unwrap(),
+    );
+    noise.extend(
+        Frame {
+            dest: 1,
+            src: 9,
+            header: 0,
+            data: vec![9, 3, 1, 0, 0, 0, 0, 0, 0, 0, 0],
+        }
+        .encode()
+        .unwrap(),
+    );
+    for _ in 0..5 {
+        sim.noise(&noise).await;
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+    assert_eq!(
+        next_coin(&mut rx, Duration::from_millis(800)).await,
+        None,
+        "no coin from noise"
+    );
+    // The link still works afterwards.
+    sim.insert(3).await;
+    assert_eq!(next_coin(&mut rx, WAIT).await.map(|c| c.value), Some(10));
+}
+
+#[tokio::test]
+async fn an_acceptor_reset_is_noticed_and_the_coin_slot_re_enabled() {
+    let (sim, handle, mut rx) = cctalk();
+    handle.inhibit(false).await.unwrap();
+    sim.wait_for(|s| s.accepting).await;
+    sim.insert(1).await;
+    assert!(next_coin(&mut rx, WAIT).await.is_some());
+    sim.reset().await;
+    let warned = tokio::time::timeout(WAIT, async {
+        loop {
+            if let Some(CoinReport::Warning(w)) = rx.recv().await {
+                return w;
+            }
+        }
+    })
+    .await
+    .unwrap();
+    assert!(warned.contains("reset"), "{warned}");
+    let state = sim.wait_for(|s| s.accepting && s.mask == 0b111).await;
+    assert!(state.accepting);
+    sim.insert(2).await;
+    assert_eq!(
+        next_coin(&mut rx, WAIT).await.map(|c| c.value),
+        Some(5),
+        "first coin after reset (counter 1)"
+    );
+}
+
+#[tokio::test]
+async fn a_silent_acceptor_is_reported_as_a_fault() {
+    let (sim, _handle, mut rx) = cctalk();
+    assert_eq!(
+        tokio::time::timeout(WAIT, rx.recv()).await.unwrap(),
+        Some(CoinReport::Online)
+    );
+    sim.silent(true).await;
+    let report = tokio::time::timeout(WAIT, rx.recv()).await.unwrap();
+    assert!(matches!(report, Some(CoinReport::Fault(_))), "{report:?}");
+}
+
+fn ticket() -> Ticket {
+    Ticket::for_voucher(
+        &sample_voucher("KX7M4TRA", "KX7M4TRA"),
+        "Cafe",
+        &Money::default(),
+        0,
+    )
+}
+
+#[tokio::test]
+async fn the_printer_task_prints_a_ticket_the_simulated_printer_reads_back() {
+    let (device_end, agent_end) = pty_pair().unwrap();
+    let sim = SimPrinter::spawn(device_end);
+    let printer = printer_device::spawn(agent_end, "pty".into(), Duration::from_millis(500));
+    let t = ticket();
+    let status = printer
+        .print(ticket_bytes(&t, Paper::Mm58, QrMode::Native).unwrap())
+        .await
+        .unwrap();
+    assert!(!status.out && !status.near_end);
+    let printed = sim.next_ticket(WAIT).await.expect("a ticket");
+    assert!(
+        printed.lines.iter().any(|l| l == "KX7M4TRA"),
+        "{:?}",
+        printed.lines
+    );
+    assert_eq!(printed.qr.as_deref(), Some(t.login_url.as_str()));
+}
+
+#[tokio::test]
+async fn raster_qr_tickets_carry_an_image_of_the_paper_width() {
+    let (device_end, agent_end) = pty_pair().unwrap();
+    let sim = SimPrinter::spawn(device_end);
+    let printer = printer_device::spawn(agent_end, "pty".into(), Duration::from_millis(500));
+    printer
+        .print(ticket_bytes(&ticket(), Paper::Mm58, QrMode::Raster).unwrap())
+        .await
+        .unwrap();
+    let printed = sim.next_ticket(WAIT).await.expect("a ticket");
+    assert_eq!(printed.qr, None);
+    assert_eq!(printed.images.len(), 1);
+    assert_eq!(printed.images[0].0, 384);
+}
+
+#[tokio::test]
+async fn an_empty_roll_prints_nothing_and_says_so() {
+    let (device_end, agent_end) = pty_pair().unwrap();
+    let sim = SimPrinter::spawn(device_end);
+    sim.set_paper(true, true);
+    let printer = printer_device::spawn(agent_end, "pty".into(), Duration::from_millis(500));
+    let err = printer
+        .print(ticket_bytes(&ticket(), Paper::Mm58, QrMode::Native).unwrap())
+        .await
+        .unwrap_err();
+    assert_eq!(err, PrinterError::OutOfPaper("pty".into()));
+    assert!(sim.next_ticket(Duration::from_millis(300)).await.is_none());
+    sim.set_paper(false, true);
+    assert!(printer.status().await.unwrap().near_end);
+}
+
+#[tokio::test]
+async fn a_printer_that_does_not_answer_is_reported() {
+    let (_device_end, agent_end) = pty_pair().unwrap();
+    let printer = printer_device::spawn(agent_end, "pty".into(), Duration::from_millis(200));
+    assert_eq!(
+        printer.status().await.unwrap_err(),
+        PrinterError::NoAnswer("pty".into())
+    );
+}
+
+fn sim_config(dir: &std::path::Path) -> firmware_config::Config {
+    let text = format!(
+        "[kiosk]\ncarry_over = true\n[kiosk.coin]\nkind = \"sim\"\npoll_interval = \"50ms\"\n[kiosk.display]\nkind = \"png\"\npng_dir = \"{}\"\n",
+        dir.display()
+    );
+    let mut c = firmware_config::Config::parse(&text, "t.toml").unwrap();
+    c.plans = firmware_config::Config::bundled_default().plans;
+    c.profiles = firmware_config::Config::bundled_default().profiles;
+    c.validate("t.toml").unwrap();
+    c
+}
+
+#[tokio::test]
+async fn coins_and_a_button_through_the_runner_print_a_ticket_with_the_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = sim_config(dir.path());
+    let seller = Arc::new(MemorySeller::new(&config));
+    let kiosk = crate::runner::start(&config, seller.clone(), None)
+        .await
+        .unwrap();
+    let acceptor = kiosk.sim.acceptor.clone().unwrap();
+    let printer = kiosk.sim.printer.clone().unwrap();
+    acceptor.wait_for(|s| s.accepting).await;
+    // Channel 2 = 5, channel 1 = 1: 6 on the kiosk; plan "1h" costs 5.
+    acceptor.insert(2).await;
+    acceptor.insert(1).await;
+    tokio::time::timeout(WAIT, async {
+        while seller
+            .events()
+            .iter()
+            .filter(|e| matches!(e, SellerEvent::Credit(_)))
+            .count()
+            < 2
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .unwrap();
+    kiosk.handle.press(0).await;
+    let printed = printer.next_ticket(WAIT).await.expect("a ticket");
+    let code = seller
+        .events()
+        .iter()
+        .find_map(|e| match e {
+            SellerEvent::Sold { code, credit, .. } => Some((code.clone(), *credit)),
+            _ => None,
+        })
+        .expect("a sale");
+    assert_eq!(code.1, 6);
+    assert!(printed.lines.contains(&code.0), "{:?}", printed.lines);
+    assert!(printed
+        .qr
+        .unwrap()
+        .contains(&format!("username={}", code.0)));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        seller.events().contains(&SellerEvent::Delivered {
+            sale_id: "sim-sale-3".into(),
+            printed: true
+        }),
+        "{:?}",
+        seller.events()
+    );
+    assert!(
+        !seller
+            .events()
+            .iter()
+            .any(|e| matches!(e, SellerEvent::Forfeit(_))),
+        "carry_over keeps the 1"
+    );
+    assert!(
+        dir.path().join("current.png").exists(),
+        "screens reach the PNG panel"
+    );
+    kiosk.handle.stop().await;
+    tokio::time::timeout(WAIT, kiosk.task)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        !acceptor.wait_for(|s| !s.accepting).await.accepting,
+        "stopped: inhibited"
+    );
+}
+
+#[tokio::test]
+async fn with_the_router_down_the_coin_slot_is_inhibited() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = sim_config(dir.path());
+    let seller = Arc::new(MemorySeller::new(&config));
+    let kiosk = crate::runner::start(&config, seller.clone(), None)
+        .await
+        .unwrap();
+    let acceptor = kiosk.sim.acceptor.clone().unwrap();
+    acceptor.wait_for(|s| s.accepting).await;
+    *seller.health.lock().unwrap() = Err(crate::Reason::RouterUnreachable);
+    tokio::time::timeout(WAIT, acceptor.wait_for(|s| !s.accepting))
+        .await
+        .unwrap();
+    acceptor.insert(2).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        seller.events().is_empty(),
+        "no money taken: {:?}",
+        seller.events()
+    );
+    *seller.health.lock().unwrap() = Ok(());
+    tokio::time::timeout(WAIT, acceptor.wait_for(|s| s.accepting))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn with_the_paper_out_the_voucher_goes_to_the_display_and_the_operator_hears() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = sim_config(dir.path());
+    let seller = Arc::new(MemorySeller::new(&config));
+    let (alerts_tx, mut alerts) = mpsc::channel(16);
+    let kiosk = crate::runner::start(&config, seller.clone(), Some(alerts_tx))
+        .await
+        .unwrap();
+    let acceptor = kiosk.sim.acceptor.clone().unwrap();
+    let printer = kiosk.sim.printer.clone().unwrap();
+    acceptor.wait_for(|s| s.accepting).await;
+    printer.set_paper(true, false);
+    acceptor.insert(2).await;
+    tokio::time::timeout(WAIT, async {
+        while !seller.events().contains(&SellerEvent::Credit(5)) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .unwrap();
+    kiosk.handle.press(0).await;
+    let alert = tokio::time::timeout(WAIT, async {
+        loop {
+            match alerts.recv().await {
+                Some(crate::machine::Alert::PaperOut) | None => return true,
+                Some(_) => continue,
+            }
+        }
+    })
+    .await
+    .unwrap();
+    assert!(alert);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        seller
+            .events()
+            .iter()
+            .any(|e| matches!(e, SellerEvent::Delivered { printed: false, .. })),
+        "{:?}",
+        seller.events()
+    );
+    assert!(printer
+        .next_ticket(Duration::from_millis(200))
+        .await
+        .is_none());
+    // The display (a PNG panel here) shows the voucher's QR: decode it.
+    let png = std::fs::read(dir.path().join("current.png")).unwrap();
+    if let Some(found) = crate::printer::render::zbar_decode(&png) {
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].starts_with("http://hotspot.lan/login?username=SIM"),
+            "{found:?}"
+        );
+    }
+    assert!(
+        acceptor.state().accepting,
+        "a display can still deliver: keep selling"
+    );
+}
+
+#[tokio::test]
+async fn the_demo_purchase_returns_a_ticket_and_the_status_follows() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = sim_config(dir.path());
+    let seller = Arc::new(MemorySeller::new(&config));
+    let kiosk = crate::runner::start(&config, seller.clone(), None)
+        .await
+        .unwrap();
+    // Channels 2 + 2 = 10: button 0 buys "1 hour" (5), 5 stays (carry_over).
+    let ticket = demo::purchase(&kiosk, &[2, 2], 0, WAIT).await.unwrap();
+    assert!(
+        ticket.lines.iter().any(|l| l.starts_with("SIM")),
+        "{:?}",
+        ticket.lines
+    );
+    let status = kiosk.handle.wait_for(|s| s.delivered == 1).await;
+    assert_eq!(status.credit, 5);
+    assert_eq!(status.out_of_service, None);
+    assert!(status.screen.starts_with("Voucher"), "{}", status.screen);
+}

@@ -1,0 +1,553 @@
+//! Carrying out one command on the simulated router's state: print (with queries,
+//! `.proplist`, `count-only`, `follow`), add, set, remove, enable, disable,
+//! reset-counters and hotspot `login`. Pure over [`State`]; the API and REST servers
+//! turn the [`Outcome`] into sentences or JSON.
+
+use std::time::Instant;
+
+use super::clients;
+use super::menus::{self, resolve_command, Menu, Trap};
+use super::print;
+pub(crate) use super::print::select;
+use super::query::Query;
+use super::state::{format_id, Row, State};
+use super::values::check_args;
+use routeros_proto::Command;
+use routeros_proto::Record;
+
+/// One printed item, properties in print order.
+pub(crate) type Item = Vec<(String, String)>;
+
+/// A `listen` or `print =follow=` that goes on after its first replies.
+#[derive(Debug, Clone)]
+pub(crate) struct StreamSpec {
+    /// The menu watched.
+    pub menu: Menu,
+    /// Which items are reported.
+    pub query: Query,
+    /// `.proplist`, if given.
+    pub proplist: Option<Vec<String>>,
+}
+
+/// What a command produced.
+#[derive(Debug, Clone)]
+pub(crate) enum Outcome {
+    /// Success: `!re` items, then `!done` with `=ret=` if any. `print` marks a
+    /// print, which gets `!empty` on 7.18+ when it found nothing.
+    Done {
+        items: Vec<Item>,
+        ret: Option<String>,
+        print: bool,
+    },
+    /// Failure: one or more `!trap`, then `!done`.
+    Traps(Vec<Trap>),
+    /// Streaming: `items` first, then changes until cancelled.
+    Stream { items: Vec<Item>, spec: StreamSpec },
+}
+
+impl Outcome {
+    fn done() -> Outcome {
+        Outcome::Done {
+            items: Vec::new(),
+            ret: None,
+            print: false,
+        }
+    }
+
+    pub(super) fn trap(t: Trap) -> Outcome {
+        Outcome::Traps(vec![t])
+    }
+}
+
+/// Runs a command (already past login) on the state.
+pub(crate) fn execute(state: &mut State, cmd: &Command, now: Instant) -> Outcome {
+    let (menu, command) = match resolve_command(&cmd.path) {
+        Ok(found) => found,
+        Err(traps) => return Outcome::Traps(traps),
+    };
+    match command {
+        "print" | "getall" => print::print(state, menu, cmd, now, false),
+        "listen" => print::print(state, menu, cmd, now, true),
+        "add" => add(state, menu, cmd),
+        "set" if menu.is_singleton() => set_singleton(state, menu, cmd),
+        "set" => set(state, menu, cmd),
+        "remove" => remove(state, menu, cmd),
+        "enable" | "disable" => {
+            let value = if command == "disable" { "yes" } else { "no" };
+            let mut args: Vec<(String, String)> = ids_arg(cmd).into_iter().collect();
+            args.push(("disabled".into(), value.into()));
+            let set_cmd = Command {
+                path: cmd.path.clone(),
+                attrs: args,
+                queries: Vec::new(),
+                tag: None,
+            };
+            set(state, menu, &set_cmd)
+        }
+        "reset-counters" => reset_counters(state, menu, cmd),
+        "login" => hotspot_login(state, cmd),
+        other => Outcome::Traps(menus::no_such_command(other)),
+    }
+}
+
+pub(super) fn ids_arg(cmd: &Command) -> Option<(String, String)> {
+    cmd.get(".id")
+        .or_else(|| cmd.get("numbers"))
+        .map(|v| (".id".to_string(), v.to_string()))
+}
+
+/// A user name must be unique per server; `all` overlaps every server.
+fn duplicate_user(state: &State, name: &str, server: &str, except: Option<u32>) -> bool {
+    state.users.rows.values().any(|u| {
+        Some(u.id) != except
+            && u.get("name") == name
+            && (u.get("server") == server
+                || server == "all"
+                || u.get("server") == "all"
+                || u.get("server").is_empty())
+    })
+}
+
+fn duplicate_name(state: &State, menu: Menu, name: &str, except: Option<u32>) -> Option<Trap> {
+    let table = state.table(menu)?;
+    let clash = table
+        .rows
+        .values()
+        .any(|r| Some(r.id) != except && r.get("name") == name);
+    clash.then(|| Trap::new("failure: already have such name"))
+}
+
+fn add(state: &mut State, menu: Menu, cmd: &Command) -> Outcome {
+    let changes = match check_args(state, menu, &cmd.attrs) {
+        Ok(c) => c,
+        Err(t) => return Outcome::trap(t),
+    };
+    let mut fields = Record::new();
+    match menu {
+        Menu::User => {
+            fields.insert("profile".into(), "default".into());
+            fields.insert("disabled".into(), "false".into());
+        }
+        Menu::Profile => {
+            for (k, v) in [
+                ("shared-users", "1"),
+                ("idle-timeout", "none"),
+                ("keepalive-timeout", "2m"),
+            ] {
+                fields.insert(k.into(), v.into());
+            }
+        }
+        Menu::Server => {
+            fields.insert("disabled".into(), "false".into());
+        }
+        _ => {}
+    }
+    for (k, v) in changes {
+        match v {
+            Some(v) => fields.insert(k, v),
+            None => fields.remove(&k),
+        };
+    }
+    let Some(name) = fields.get("name").cloned().filter(|n| !n.is_empty()) else {
+        return Outcome::trap(Trap::new("missing value(s) of argument(s) name"));
+    };
+    if menu == Menu::User {
+        let server = fields.get("server").map(String::as_str).unwrap_or("all");
+        if duplicate_user(state, &name, server, None) {
+            return Outcome::trap(Trap::new(
+                "failure: already have user with this name for this server",
+            ));
+        }
+    } else if let Some(t) = duplicate_name(state, menu, &name, None) {
+        return Outcome::trap(t);
+    }
+    let Some(table) = state.table_mut(menu) else {
+        return Outcome::Traps(menus::no_such_command("add"));
+    };
+    let id = table.insert(Row {
+        fields,
+        ..Row::default()
+    });
+    state.changed(menu, id, false);
+    Outcome::Done {
+        items: Vec::new(),
+        ret: Some(format_id(id)),
+        print: false,
+    }
+}
+
+/// Resolves `=.id=` / `=numbers=` (comma-separated ids or names) to row ids.
+fn target_ids(state: &State, menu: Menu, cmd: &Command) -> Result<Vec<u32>, Trap> {
+    let Some((_, list)) = ids_arg(cmd) else {
+        return Err(Trap::new("missing value(s) of argument(s) numbers"));
+    };
+    let table = state.table(menu).ok_or_else(Trap::no_such_item)?;
+    list.split(',')
+        .map(|key| table.resolve(key.trim()).ok_or_else(Trap::no_such_item))
+        .collect()
+}
+
+fn set(state: &mut State, menu: Menu, cmd: &Command) -> Outcome {
+    let ids = match target_ids(state, menu, cmd) {
+        Ok(ids) => ids,
+        Err(t) => return Outcome::trap(t),
+    };
+    let changes = match check_args(state, menu, &cmd.attrs) {
+        Ok(c) => c,
+        Err(t) => return Outcome::trap(t),
+    };
+    for &id in &ids {
+        let new_name = changes
+            .iter()
+            .find(|(k, _)| k == "name")
+            .and_then(|(_, v)| v.clone());
+        if let Some(name) = new_name {
+            if menu == Menu::User {
+                let server = state.users.rows[&id].get("server").to_string();
+                if duplicate_user(
+                    state,
+                    &name,
+                    if server.is_empty() { "all" } else { &server },
+                    Some(id),
+                ) {
+                    return Outcome::trap(Trap::new(
+                        "failure: already have user with this name for this server",
+                    ));
+                }
+            } else if let Some(t) = duplicate_name(state, menu, &name, Some(id)) {
+                return Outcome::trap(t);
+            }
+        }
+    }
+    if let Some(table) = state.table_mut(menu) {
+        for &id in &ids {
+            if let Some(row) = table.rows.get_mut(&id) {
+                for (k, v) in &changes {
+                    match v {
+                        Some(v) => row.fields.insert(k.clone(), v.clone()),
+                        None => row.fields.remove(k),
+                    };
+                }
+            }
+        }
+    }
+    for id in ids {
+        state.changed(menu, id, false);
+    }
+    Outcome::done()
+}
+
+fn set_singleton(state: &mut State, menu: Menu, cmd: &Command) -> Outcome {
+    let changes = match check_args(state, menu, &cmd.attrs) {
+        Ok(c) => c,
+        Err(t) => return Outcome::trap(t),
+    };
+    for (k, v) in changes {
+        if menu == Menu::Identity && k == "name" {
+            state.identity = v.unwrap_or_default();
+        }
+    }
+    Outcome::done()
+}
+
+fn remove(state: &mut State, menu: Menu, cmd: &Command) -> Outcome {
+    let ids = match target_ids(state, menu, cmd) {
+        Ok(ids) => ids,
+        Err(t) => return Outcome::trap(t),
+    };
+    let builtin = state.table(menu).is_some_and(|t| {
+        ids.iter()
+            .any(|id| t.rows.get(id).is_some_and(|r| r.builtin))
+    });
+    if builtin {
+        return Outcome::trap(Trap::new("failure: default item can not be removed"));
+    }
+    for id in ids {
+        match menu {
+            Menu::Active => {
+                clients::logout(state, id);
+            }
+            Menu::User => {
+                let sessions: Vec<u32> = state
+                    .active
+                    .rows
+                    .values()
+                    .filter(|a| a.link == Some(id))
+                    .map(|a| a.id)
+                    .collect();
+                for s in sessions {
+                    clients::logout(state, s);
+                }
+                state.users.rows.remove(&id);
+                state.changed(menu, id, true);
+            }
+            _ => {
+                if let Some(t) = state.table_mut(menu) {
+                    t.rows.remove(&id);
+                }
+                state.changed(menu, id, true);
+            }
+        }
+    }
+    Outcome::done()
+}
+
+fn reset_counters(state: &mut State, menu: Menu, cmd: &Command) -> Outcome {
+    let ids = match target_ids(state, menu, cmd) {
+        Ok(ids) => ids,
+        Err(t) => return Outcome::trap(t),
+    };
+    for id in ids {
+        if let Some(u) = state.users.rows.get_mut(&id) {
+            u.counters = Default::default();
+        }
+        state.changed(menu, id, false);
+    }
+    Outcome::done()
+}
+
+fn hotspot_login(state: &mut State, cmd: &Command) -> Outcome {
+    for (k, _) in &cmd.attrs {
+        if !matches!(
+            k.as_str(),
+            "user" | "password" | "ip" | "mac-address" | "domain"
+        ) && !k.starts_with('.')
+        {
+            return Outcome::trap(Trap::unknown_parameter(k));
+        }
+    }
+    let user = cmd.get("user").unwrap_or("");
+    let password = cmd.get("password").unwrap_or("");
+    let mac = cmd.get("mac-address").unwrap_or("00:00:00:00:00:00");
+    match clients::login(state, user, password, mac, cmd.get("ip"), "http-pap") {
+        Ok(_) => Outcome::done(),
+        Err(e) => Outcome::trap(Trap::new(e.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::SimVersion;
+
+    fn state() -> State {
+        State::new(
+            SimVersion::parse("7.18").unwrap(),
+            "admin".into(),
+            String::new(),
+            Instant::now(),
+        )
+    }
+
+    fn run(s: &mut State, words: &[&str]) -> Outcome {
+        let raw: Vec<Vec<u8>> = words.iter().map(|w| w.as_bytes().to_vec()).collect();
+        execute(s, &Command::parse(&raw).unwrap(), Instant::now())
+    }
+
+    fn ret(o: &Outcome) -> String {
+        match o {
+            Outcome::Done { ret: Some(r), .. } => r.clone(),
+            other => panic!("expected =ret=, got {other:?}"),
+        }
+    }
+
+    fn trap_messages(o: &Outcome) -> Vec<String> {
+        match o {
+            Outcome::Traps(t) => t.iter().map(|t| t.message.clone()).collect(),
+            other => panic!("expected traps, got {other:?}"),
+        }
+    }
+
+    fn items(o: &Outcome) -> Vec<Item> {
+        match o {
+            Outcome::Done { items, .. } => items.clone(),
+            other => panic!("expected items, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn add_returns_increasing_hex_ids() {
+        let mut s = state();
+        let a = ret(&run(
+            &mut s,
+            &["/ip/hotspot/user/add", "=name=a", "=password=a"],
+        ));
+        let b = ret(&run(
+            &mut s,
+            &["/ip/hotspot/user/add", "=name=b", "=password=b"],
+        ));
+        assert_eq!((a.as_str(), b.as_str()), ("*1", "*2"));
+        for n in 3..=10 {
+            run(&mut s, &["/ip/hotspot/user/add", &format!("=name=u{n}")]);
+        }
+        assert_eq!(
+            ret(&run(&mut s, &["/ip/hotspot/user/add", "=name=u11"])),
+            "*B"
+        );
+    }
+
+    #[test]
+    fn a_duplicate_user_traps_with_the_router_text() {
+        let mut s = state();
+        run(&mut s, &["/ip/hotspot/user/add", "=name=a"]);
+        let o = run(&mut s, &["/ip/hotspot/user/add", "=name=a"]);
+        assert_eq!(
+            trap_messages(&o),
+            ["failure: already have user with this name for this server"]
+        );
+    }
+
+    #[test]
+    fn set_and_remove_of_unknown_ids_say_no_such_item() {
+        let mut s = state();
+        let o = run(&mut s, &["/ip/hotspot/user/set", "=.id=*99", "=comment=x"]);
+        assert_eq!(trap_messages(&o), ["no such item (4)"]);
+        let o = run(&mut s, &["/ip/hotspot/user/remove", "=.id=*99"]);
+        assert_eq!(trap_messages(&o), ["no such item (4)"]);
+    }
+
+    #[test]
+    fn print_with_a_query_and_proplist_lists_matching_users() {
+        let mut s = state();
+        run(&mut s, &["/ip/hotspot/user/add", "=name=a", "=comment=x"]);
+        run(&mut s, &["/ip/hotspot/user/add", "=name=b"]);
+        let o = run(
+            &mut s,
+            &[
+                "/ip/hotspot/user/print",
+                "=.proplist=.id,name",
+                "?comment=x",
+            ],
+        );
+        assert_eq!(
+            items(&o),
+            vec![vec![
+                (".id".into(), "*1".into()),
+                ("name".into(), "a".into())
+            ]]
+        );
+        let all = items(&run(&mut s, &["/ip/hotspot/user/print"]));
+        assert_eq!(all.len(), 3, "default-trial is listed too");
+        let o = run(&mut s, &["/ip/hotspot/user/print", "=count-only="]);
+        assert_eq!(ret(&o), "3");
+    }
+
+    #[test]
+    fn disable_enable_and_reset_counters_change_the_user() {
+        let mut s = state();
+        let id = ret(&run(
+            &mut s,
+            &["/ip/hotspot/user/add", "=name=a", "=password=p"],
+        ));
+        run(&mut s, &["/ip/hotspot/user/disable", &format!("=.id={id}")]);
+        assert_eq!(s.users.by_name("a").unwrap().get("disabled"), "true");
+        run(
+            &mut s,
+            &["/ip/hotspot/user/enable", &format!("=numbers={id}")],
+        );
+        assert_eq!(s.users.by_name("a").unwrap().get("disabled"), "false");
+        clients::login(&mut s, "a", "p", "m", None, "http-chap").unwrap();
+        clients::add_traffic(&mut s, "a", 10, 20);
+        run(
+            &mut s,
+            &["/ip/hotspot/user/reset-counters", &format!("=.id={id}")],
+        );
+        assert_eq!(s.users.by_name("a").unwrap().counters.bytes_out, 0);
+    }
+
+    #[test]
+    fn removing_an_active_session_disconnects_the_client() {
+        let mut s = state();
+        run(&mut s, &["/ip/hotspot/user/add", "=name=a", "=password=p"]);
+        assert!(matches!(
+            run(
+                &mut s,
+                &[
+                    "/ip/hotspot/active/login",
+                    "=user=a",
+                    "=password=p",
+                    "=mac-address=02:00:00:00:00:09"
+                ]
+            ),
+            Outcome::Done { .. }
+        ));
+        let active = items(&run(&mut s, &["/ip/hotspot/active/print"]));
+        let id = active[0]
+            .iter()
+            .find(|(k, _)| k == ".id")
+            .unwrap()
+            .1
+            .clone();
+        run(
+            &mut s,
+            &["/ip/hotspot/active/remove", &format!("=.id={id}")],
+        );
+        assert!(s.active.rows.is_empty());
+        let o = run(
+            &mut s,
+            &["/ip/hotspot/active/login", "=user=a", "=password=bad"],
+        );
+        assert_eq!(trap_messages(&o), ["invalid username or password"]);
+    }
+
+    #[test]
+    fn built_in_items_cannot_be_removed_and_profiles_refuse_limits() {
+        let mut s = state();
+        let o = run(&mut s, &["/ip/hotspot/user/profile/remove", "=.id=default"]);
+        assert_eq!(
+            trap_messages(&o),
+            ["failure: default item can not be removed"]
+        );
+        let o = run(
+            &mut s,
+            &[
+                "/ip/hotspot/user/profile/add",
+                "=name=p",
+                "=limit-uptime=1h",
+            ],
+        );
+        assert_eq!(trap_messages(&o), ["unknown parameter limit-uptime"]);
+        let o = run(
+            &mut s,
+            &["/ip/hotspot/user/add", "=name=u", "=profile=gold"],
+        );
+        assert_eq!(
+            trap_messages(&o),
+            ["input does not match any value of profile"]
+        );
+    }
+
+    #[test]
+    fn singletons_print_one_item_and_identity_can_be_set() {
+        let mut s = state();
+        let r = items(&run(&mut s, &["/system/resource/print"]));
+        assert_eq!(r.len(), 1);
+        assert!(r[0].contains(&("version".into(), "7.18 (stable)".into())));
+        assert!(r[0].contains(&("board-name".into(), "CHR".into())));
+        run(&mut s, &["/system/identity/set", "=name=kiosk"]);
+        let r = items(&run(&mut s, &["/system/identity/getall"]));
+        assert_eq!(r[0], vec![("name".to_string(), "kiosk".to_string())]);
+    }
+
+    #[test]
+    fn the_clock_prints_the_date_format_of_the_version() {
+        for (version, iso) in [
+            ("6.49", false),
+            ("7.8", false),
+            ("7.10", true),
+            ("7.18", true),
+        ] {
+            let mut s = State::new(
+                SimVersion::parse(version).unwrap(),
+                "admin".into(),
+                String::new(),
+                Instant::now(),
+            );
+            let clock = items(&run(&mut s, &["/system/clock/print"]));
+            let date = &clock[0].iter().find(|(k, _)| k == "date").unwrap().1;
+            // 2026-11-22 vs nov/22/2026
+            assert_eq!(date.as_bytes()[4] == b'-', iso, "{version}: {date}");
+            assert_eq!(date.contains('/'), !iso, "{version}: {date}");
+        }
+    }
+}

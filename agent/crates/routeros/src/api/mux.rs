@@ -1,0 +1,447 @@
+//! The task that owns one binary API connection: writes tagged commands, routes
+//! replies by `.tag`, enforces per-command deadlines (sending `/cancel` for commands
+//! that ran out of time), and reconnects on the next call after the connection dies,
+//! with exponential backoff (1 s doubling to 30 s) while attempts keep failing.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Buf, BytesMut};
+use futures_util::StreamExt;
+use tokio::io::AsyncWriteExt;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+use tokio_util::codec::{Encoder, FramedParts, FramedRead};
+
+use super::conn::{self, Io, Transport};
+use super::{ApiConfig, Request, Response, STREAM_QUEUE};
+use crate::error::RouterError;
+use crate::model::Record;
+use routeros_proto::SentenceCodec;
+use routeros_proto::{self as proto, Command, Reply, ReplyKind};
+
+const BACKOFF_FIRST: Duration = Duration::from_secs(1);
+const BACKOFF_MAX: Duration = Duration::from_secs(30);
+/// Most `!re` records one command may return. A hotspot has thousands of users at
+/// most; a router sending more than this is broken or hostile, and the connection is reset.
+const MAX_ROWS: usize = 500_000;
+
+/// The project's one back-off policy, and when the next attempt may start.
+struct Backoff {
+    policy: hotspot_clock::Backoff,
+    not_before: Option<Instant>,
+}
+
+impl Backoff {
+    fn failed(&mut self, now: Instant) {
+        self.not_before = Some(now + self.policy.failed());
+    }
+
+    fn reset(&mut self) {
+        self.policy.reset();
+        self.not_before = None;
+    }
+}
+
+/// Runs until every handle is dropped.
+pub(crate) async fn run(cfg: Arc<ApiConfig>, mut rx: mpsc::Receiver<Request>) {
+    let mut backoff = Backoff {
+        policy: hotspot_clock::Backoff::new(BACKOFF_FIRST, BACKOFF_MAX),
+        not_before: None,
+    };
+    let mut last_error: Option<RouterError> = None;
+    let mut next_tag: u64 = 0;
+    while let Some(first) = rx.recv().await {
+        if matches!(first, Request::Cancel { .. }) {
+            continue; // its command died with the previous connection
+        }
+        if let Some(at) = backoff.not_before {
+            // Wait out the backoff if that still leaves time for the command; else fail
+            // it at once with what the last attempt saw.
+            if at > Instant::now() + cfg.timeout {
+                if let Some(e) = &last_error {
+                    fail(first, e.clone());
+                    continue;
+                }
+            }
+            tokio::time::sleep_until(at).await;
+        }
+        let transport = match conn::open(&cfg).await {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::warn!(router = %cfg.router, error = %e, "binary API connection failed");
+                backoff.failed(Instant::now());
+                fail(first, e.clone());
+                last_error = Some(e);
+                continue;
+            }
+        };
+        tracing::debug!(router = %cfg.router, addr = %cfg.addr(), "binary API logged in");
+        let mut mux = Mux::new(cfg.clone(), &mut next_tag);
+        let end = mux.serve(transport, first, &mut rx).await;
+        match end {
+            End::Shutdown => return,
+            End::Died(e) => {
+                tracing::warn!(router = %cfg.router, error = %e, "binary API connection ended");
+                // A connection that served commands may simply have been closed (router
+                // reboot, idle timeout): reopen at once. One that died before serving
+                // anything counts as a failed attempt.
+                if mux.completed_any {
+                    backoff.reset();
+                } else {
+                    backoff.failed(Instant::now());
+                }
+                last_error = Some(e);
+            }
+        }
+    }
+}
+
+fn fail(req: Request, e: RouterError) {
+    match req {
+        Request::Call { reply, .. } => {
+            let _ = reply.send(Err(e));
+        }
+        Request::Stream { reply, .. } => {
+            let _ = reply.send(Err(e));
+        }
+        Request::Cancel { .. } => {}
+    }
+}
+
+/// Writes what is buffered (`Some(bytes written)`), or flushes once all is written
+/// (`None`), so TLS records leave too. Cancel-safe: both steps are single polls.
+async fn write_or_flush(
+    wr: &mut tokio::io::WriteHalf<Box<dyn Io>>,
+    out: &[u8],
+) -> Result<Option<usize>, ()> {
+    if out.is_empty() {
+        wr.flush().await.map(|_| None).map_err(|_| ())
+    } else {
+        match wr.write(out).await {
+            Ok(0) | Err(_) => Err(()),
+            Ok(n) => Ok(Some(n)),
+        }
+    }
+}
+
+enum End {
+    /// Every handle was dropped.
+    Shutdown,
+    /// The connection died; in-flight commands were failed with this error.
+    Died(RouterError),
+}
+
+enum Entry {
+    Call {
+        command: String,
+        deadline: Instant,
+        reply: oneshot::Sender<Result<Response, RouterError>>,
+        rows: Vec<Record>,
+        traps: Vec<Reply>,
+    },
+    Stream {
+        command: String,
+        tx: mpsc::Sender<Result<Record, RouterError>>,
+    },
+}
+
+struct Mux<'a> {
+    cfg: Arc<ApiConfig>,
+    next_tag: &'a mut u64,
+    pending: HashMap<String, Entry>,
+    /// Tags whose remaining replies are dropped: cancelled commands and the `/cancel`s.
+    ignored: HashSet<String>,
+    out: BytesMut,
+    completed_any: bool,
+}
+
+impl<'a> Mux<'a> {
+    fn new(cfg: Arc<ApiConfig>, next_tag: &'a mut u64) -> Mux<'a> {
+        Mux {
+            cfg,
+            next_tag,
+            pending: HashMap::new(),
+            ignored: HashSet::new(),
+            out: BytesMut::new(),
+            completed_any: false,
+        }
+    }
+
+    async fn serve(
+        &mut self,
+        transport: Transport,
+        first: Request,
+        rx: &mut mpsc::Receiver<Request>,
+    ) -> End {
+        // Reading and writing proceed independently so a router busy sending replies
+        // is never blocked by us waiting to write, nor the other way round.
+        let FramedParts {
+            io,
+            codec,
+            read_buf,
+            ..
+        } = transport.into_parts();
+        let (rd, mut wr) = tokio::io::split::<Box<dyn Io>>(io);
+        let mut reader = FramedRead::new(rd, codec);
+        *reader.read_buffer_mut() = read_buf;
+        let mut dirty = false;
+        self.accept(first);
+        loop {
+            let deadline = self.earliest_deadline();
+            tokio::select! {
+                frame = reader.next() => {
+                    let result = match frame {
+                        None => Err(RouterError::Closed { router: self.cfg.router.clone() }),
+                        Some(Err(e)) => Err(conn::framing_error(&self.cfg, e)),
+                        Some(Ok(words)) => self.on_sentence(&words),
+                    };
+                    if let Err(e) = result {
+                        self.fail_all(&e);
+                        return End::Died(e);
+                    }
+                }
+                written = write_or_flush(&mut wr, &self.out), if !self.out.is_empty() || dirty => match written {
+                    Ok(Some(n)) => {
+                        self.out.advance(n);
+                        dirty = true;
+                    }
+                    Ok(None) => dirty = false,
+                    Err(()) => {
+                        let e = RouterError::Closed { router: self.cfg.router.clone() };
+                        self.fail_all(&e);
+                        return End::Died(e);
+                    }
+                },
+                req = rx.recv() => match req {
+                    Some(req) => self.accept(req),
+                    None => {
+                        self.fail_all(&RouterError::Closed { router: self.cfg.router.clone() });
+                        let _ = wr.shutdown().await;
+                        return End::Shutdown;
+                    }
+                },
+                _ = tokio::time::sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => {
+                    self.expire(Instant::now());
+                }
+            }
+        }
+    }
+
+    fn tag(&mut self) -> String {
+        *self.next_tag += 1;
+        self.next_tag.to_string()
+    }
+
+    fn write(&mut self, cmd: &Command) {
+        // Encoding into a buffer cannot fail; the write arm sends it.
+        let _ = SentenceCodec::default().encode(cmd, &mut self.out);
+    }
+
+    fn accept(&mut self, req: Request) {
+        match req {
+            Request::Call { mut cmd, reply } => {
+                let tag = self.tag();
+                cmd.tag = Some(tag.clone());
+                tracing::trace!(router = %self.cfg.router, %cmd, "send");
+                self.write(&cmd);
+                self.pending.insert(
+                    tag,
+                    Entry::Call {
+                        command: cmd.path,
+                        deadline: Instant::now() + self.cfg.timeout,
+                        reply,
+                        rows: Vec::new(),
+                        traps: Vec::new(),
+                    },
+                );
+            }
+            Request::Stream { mut cmd, reply } => {
+                let tag = self.tag();
+                cmd.tag = Some(tag.clone());
+                self.write(&cmd);
+                let (tx, rx) = mpsc::channel(STREAM_QUEUE);
+                self.pending.insert(
+                    tag.clone(),
+                    Entry::Stream {
+                        command: cmd.path,
+                        tx,
+                    },
+                );
+                let _ = reply.send(Ok((tag, rx)));
+            }
+            Request::Cancel { tag } => {
+                if self.pending.remove(&tag).is_some() {
+                    self.cancel(tag);
+                }
+            }
+        }
+    }
+
+    /// Sends `/cancel =tag=X` and drops whatever else comes for X.
+    fn cancel(&mut self, tag: String) {
+        let own = self.tag();
+        let cmd = Command::new("/cancel")
+            .attr("tag", tag.as_str())
+            .tagged(own.as_str());
+        self.write(&cmd);
+        self.ignored.insert(tag);
+        self.ignored.insert(own);
+    }
+
+    fn earliest_deadline(&self) -> Option<Instant> {
+        self.pending
+            .values()
+            .filter_map(|e| match e {
+                Entry::Call { deadline, .. } => Some(*deadline),
+                Entry::Stream { .. } => None,
+            })
+            .min()
+    }
+
+    fn expire(&mut self, now: Instant) {
+        let late: Vec<String> = self
+            .pending
+            .iter()
+            .filter(|(_, e)| matches!(e, Entry::Call { deadline, .. } if *deadline <= now))
+            .map(|(t, _)| t.clone())
+            .collect();
+        for tag in late {
+            if let Some(Entry::Call { command, reply, .. }) = self.pending.remove(&tag) {
+                let _ = reply.send(Err(RouterError::Timeout {
+                    router: self.cfg.router.clone(),
+                    command,
+                    after: self.cfg.timeout,
+                }));
+                self.cancel(tag);
+            }
+        }
+    }
+
+    fn on_sentence(&mut self, words: &[Vec<u8>]) -> Result<(), RouterError> {
+        let reply = proto::parse_reply(words).map_err(|e| RouterError::Protocol {
+            router: self.cfg.router.clone(),
+            detail: e.to_string(),
+        })?;
+        if reply.kind == ReplyKind::Fatal {
+            return Err(RouterError::Fatal {
+                router: self.cfg.router.clone(),
+                reason: reply.reason.unwrap_or_else(|| "(no reason given)".into()),
+            });
+        }
+        let Some(tag) = reply.tag.clone() else {
+            // We tag every command, so an untagged reply answers nothing of ours.
+            tracing::warn!(router = %self.cfg.router, kind = reply.kind.word(), "untagged reply ignored");
+            return Ok(());
+        };
+        if self.ignored.contains(&tag) {
+            if reply.kind == ReplyKind::Done {
+                self.ignored.remove(&tag);
+            }
+            return Ok(());
+        }
+        let Some(entry) = self.pending.get_mut(&tag) else {
+            tracing::warn!(router = %self.cfg.router, %tag, "reply for an unknown tag ignored");
+            return Ok(());
+        };
+        match entry {
+            Entry::Call { rows, traps, .. } => match reply.kind {
+                ReplyKind::Re if rows.len() >= MAX_ROWS => {
+                    return Err(RouterError::Protocol {
+                        router: self.cfg.router.clone(),
+                        detail: format!("more than {MAX_ROWS} records for one command"),
+                    });
+                }
+                ReplyKind::Re => rows.push(reply.attrs.into_iter().collect()),
+                ReplyKind::Trap => traps.push(reply),
+                ReplyKind::Empty | ReplyKind::Fatal => {}
+                ReplyKind::Done => {
+                    if let Some(Entry::Call {
+                        command,
+                        reply: sender,
+                        rows,
+                        traps,
+                        ..
+                    }) = self.pending.remove(&tag)
+                    {
+                        self.completed_any = true;
+                        let result = if traps.is_empty() {
+                            Ok(Response {
+                                rows,
+                                done: reply.attrs.into_iter().collect(),
+                            })
+                        } else {
+                            Err(self.trap_error(command, &traps))
+                        };
+                        let _ = sender.send(result);
+                    }
+                }
+            },
+            Entry::Stream { command, tx } => match reply.kind {
+                ReplyKind::Re => {
+                    if tx.is_closed() {
+                        // The listener is gone and its own /cancel did not get through.
+                        self.pending.remove(&tag);
+                        self.cancel(tag);
+                    } else if tx.capacity() <= 1 {
+                        // The listener fell behind: say so in the last slot and stop.
+                        let _ = tx.try_send(Err(RouterError::Unexpected {
+                            router: self.cfg.router.clone(),
+                            command: command.clone(),
+                            detail: format!("listener fell more than {STREAM_QUEUE} records behind; stream stopped"),
+                        }));
+                        self.pending.remove(&tag);
+                        self.cancel(tag);
+                    } else {
+                        let _ = tx.try_send(Ok(reply.attrs.into_iter().collect()));
+                    }
+                }
+                ReplyKind::Trap => {
+                    let command = command.clone();
+                    let err = self.trap_error(command, std::slice::from_ref(&reply));
+                    if let Some(Entry::Stream { tx, .. }) = self.pending.get(&tag) {
+                        let _ = tx.try_send(Err(err));
+                    }
+                }
+                ReplyKind::Empty | ReplyKind::Fatal => {}
+                ReplyKind::Done => {
+                    self.pending.remove(&tag);
+                }
+            },
+        }
+        Ok(())
+    }
+
+    /// One error for one or more traps: their messages joined, the first category.
+    fn trap_error(&self, command: String, traps: &[Reply]) -> RouterError {
+        let message = traps
+            .iter()
+            .map(|t| t.get("message").unwrap_or("(no message)"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let category = traps
+            .iter()
+            .find_map(|t| t.get("category").and_then(|c| c.parse().ok()));
+        RouterError::Trap {
+            router: self.cfg.router.clone(),
+            command,
+            message,
+            category,
+            status: None,
+        }
+    }
+
+    fn fail_all(&mut self, e: &RouterError) {
+        for (_, entry) in self.pending.drain() {
+            match entry {
+                Entry::Call { reply, .. } => {
+                    let _ = reply.send(Err(e.clone()));
+                }
+                Entry::Stream { tx, .. } => {
+                    let _ = tx.try_send(Err(e.clone()));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,578 @@
+//! The RouterOS script (`.rsc`) that prepares a router for the agent: an API group
+//! with only the policies the agent needs, the agent's user, a certificate for
+//! api-ssl limited to the agent's address, and the hotspot user profiles the plans
+//! use. Pure: it renders text from the configuration; `hotspot-agent router
+//! setup-script` prints it.
+//!
+//! Every item is added only when missing and then set, so running the script again
+//! after changing the configuration updates the router instead of failing with
+//! `already have such name`.
+//!
+//! Profiles carry only what RouterOS profiles have: `rate-limit`, `shared-users` and
+//! timeouts. Time and data limits are properties of each voucher user
+//! (routeros-reference.md §4.1, §4.2), which the agent sets when it sells.
+
+use std::fmt::Write as _;
+use std::net::IpAddr;
+
+use firmware_config::{Config, ProfileConfig, Secret, Transport};
+
+const POLICIES_V6: &str = "api,read,write,test";
+const POLICIES_V7: &str = "api,read,write,test,rest-api";
+/// RouterOS condition: true on RouterOS 7 (`version` reads like `7.16.2 (stable)`).
+const IS_V7: &str = "[:pick [/system resource get version] 0 1] = \"7\"";
+
+/// What the plain (unencrypted, port 8728) API service should become.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlainApi {
+    /// Turned off: the agent uses api-ssl (or REST over HTTPS).
+    Disable,
+    /// Left on, but only for the agent's address (for `transport = "api"`).
+    RestrictToAgent,
+}
+
+/// Choices for the script beyond what the configuration says.
+#[derive(Debug, Clone)]
+pub struct SetupOptions {
+    /// The agent's (the Pi's) address on the hotspot LAN; the only address allowed to log in.
+    pub agent_address: IpAddr,
+    /// Address or DNS name the agent uses for the router; goes in the certificate.
+    pub router_host: String,
+    /// RouterOS user the agent logs in as.
+    pub api_user: String,
+    /// Group created for that user.
+    pub group: String,
+    /// That user's password; written into the script, so keep the script private.
+    pub password: Secret,
+    /// RouterOS major version: 7 also grants `rest-api` and sets up `www-ssl` for REST.
+    /// `None` (the default) lets the script ask the router, so one script fits both.
+    pub routeros_major: Option<u8>,
+    /// Name of the certificate created for api-ssl.
+    pub certificate: String,
+    /// What happens to the plain API service.
+    pub plain_api: PlainApi,
+}
+
+impl SetupOptions {
+    /// Defaults: user and group `hotspot-agent`, version detected by the script, plain
+    /// API disabled.
+    pub fn new(
+        agent_address: IpAddr,
+        router_host: impl Into<String>,
+        password: Secret,
+    ) -> SetupOptions {
+        SetupOptions {
+            agent_address,
+            router_host: router_host.into(),
+            api_user: "hotspot-agent".into(),
+            group: "hotspot-agent".into(),
+            password,
+            routeros_major: None,
+            certificate: "hotspot-agent-api".into(),
+            plain_api: PlainApi::Disable,
+        }
+    }
+
+    /// Uses the first `[[router]]` of `config` for the router's address and the user
+    /// name (when it is not the factory `admin`), and its transport for the plain API:
+    /// kept for the agent only with `transport = "api"`, else disabled.
+    pub fn from_config(config: &Config, agent_address: IpAddr, password: Secret) -> SetupOptions {
+        let mut opts = SetupOptions::new(agent_address, "192.168.88.1", password);
+        if let Some(r) = config.router(None) {
+            if !r.host.is_empty() {
+                opts.router_host = r.host.clone();
+            }
+            if r.username != "admin" && !r.username.is_empty() {
+                opts.api_user = r.username.clone();
+            }
+            if r.transport == Transport::Api {
+                opts.plain_api = PlainApi::RestrictToAgent;
+            }
+            if r.transport == Transport::Rest {
+                opts.routeros_major = Some(7);
+            }
+        }
+        opts
+    }
+
+    /// The group's policies: `api` to log in over the binary API, `read`/`write` for
+    /// users, profiles and sessions, `test` for ping; `rest-api` on RouterOS 7 (RouterOS
+    /// 6 refuses that name, so with the version unknown the script adds it when it
+    /// finds itself on 7).
+    pub fn policies(&self) -> &'static str {
+        if self.routeros_major.unwrap_or(6) >= 7 {
+            POLICIES_V7
+        } else {
+            POLICIES_V6
+        }
+    }
+
+    fn agent_cidr(&self) -> String {
+        match self.agent_address {
+            IpAddr::V4(a) => format!("{a}/32"),
+            IpAddr::V6(a) => format!("{a}/128"),
+        }
+    }
+}
+
+/// A profile as API words, for sending to a router (or the simulator) over the API:
+/// `("/ip/hotspot/user/profile/add", [("name", "kiosk-2m"), ("rate-limit", "1M/2M"), ...])`.
+pub fn profile_add_command(profile: &ProfileConfig) -> (&'static str, Vec<(&'static str, String)>) {
+    let mut words = vec![("name", profile.name.clone())];
+    words.extend(profile_properties(profile));
+    ("/ip/hotspot/user/profile/add", words)
+}
+
+/// The properties a profile sets, in RouterOS names. Unset timeouts are left out
+/// rather than sent empty: `session-timeout=""` is refused (routeros-reference.md §4.2).
+pub fn profile_properties(profile: &ProfileConfig) -> Vec<(&'static str, String)> {
+    let mut props = Vec::new();
+    if let Some(rate) = &profile.rate_limit {
+        props.push(("rate-limit", rate.clone()));
+    }
+    if let Some(n) = profile.shared_users {
+        props.push((
+            "shared-users",
+            if n == 0 {
+                "unlimited".into()
+            } else {
+                n.to_string()
+            },
+        ));
+    }
+    for (key, value) in [
+        ("session-timeout", profile.session_timeout),
+        ("idle-timeout", profile.idle_timeout),
+        ("keepalive-timeout", profile.keepalive_timeout),
+    ] {
+        if let Some(d) = value {
+            props.push((key, routeros_proto::format_duration(d.std())));
+        }
+    }
+    props
+}
+
+/// Quotes a value for a RouterOS script: `"` and `\` are escaped, and `$` so that a
+/// password is never read as a variable.
+pub fn quote(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 2);
+    out.push('"');
+    for c in value.chars() {
+        match c {
+            '"' | '\\' | '$' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Adds the item named `name` under `menu` when missing, then sets `props` on it.
+fn ensure(out: &mut String, menu: &str, name: &str, add_extra: &str, props: &str) {
+    let q = quote(name);
+    let _ = writeln!(
+        out,
+        ":if ([:len [{menu} find name={q}]] = 0) do={{ {menu} add name={q}{add_extra} }}"
+    );
+    if !props.is_empty() {
+        let _ = writeln!(out, "{menu} set [find name={q}] {props}");
+    }
+}
+
+fn join(props: &[(&str, String)]) -> String {
+    props
+        .iter()
+        .map(|(k, v)| format!("{k}={}", quote(v)))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The whole `.rsc` script.
+pub fn setup_script(config: &Config, opts: &SetupOptions) -> String {
+    let mut out = String::new();
+    let cidr = opts.agent_cidr();
+    let group = quote(&opts.group);
+    let cert = quote(&opts.certificate);
+    let _ = writeln!(
+        out,
+        "# hotspot-agent: router set-up for site {}",
+        quote(&config.agent.site_id)
+    );
+    let _ = writeln!(
+        out,
+        "# Generated by `hotspot-agent router setup-script`. It holds the agent's"
+    );
+    let _ = writeln!(
+        out,
+        "# password: keep it private. Run it in a terminal (WinBox > New Terminal,"
+    );
+    let _ = writeln!(
+        out,
+        "# or ssh) or upload it and run: /import file-name=hotspot-agent.rsc"
+    );
+    let _ = writeln!(
+        out,
+        "# Safe to run again: items are added when missing, then set."
+    );
+    let _ = writeln!(out);
+
+    let _ = writeln!(
+        out,
+        "# 1. A group with only what the agent needs: api (log in), read and write"
+    );
+    let _ = writeln!(
+        out,
+        "#    (hotspot users, profiles, sessions), test (ping){}.",
+        match opts.routeros_major {
+            Some(7..) => ", rest-api (REST)",
+            Some(_) => "",
+            None => ", and rest-api (REST) on RouterOS 7",
+        }
+    );
+    ensure(
+        &mut out,
+        "/user group",
+        &opts.group,
+        &format!(" policy={}", opts.policies()),
+        &format!("policy={}", opts.policies()),
+    );
+    if opts.routeros_major.is_none() {
+        let _ = writeln!(
+            out,
+            ":if ({IS_V7}) do={{ /user group set [find name={group}] policy={POLICIES_V7} }}"
+        );
+    }
+    let _ = writeln!(out);
+
+    let _ = writeln!(
+        out,
+        "# 2. The agent's user, allowed to log in only from the agent ({}).",
+        opts.agent_address
+    );
+    let user_props = format!(
+        "group={group} password={} address={cidr} comment=\"hotspot-agent\"",
+        quote(opts.password.expose())
+    );
+    let user_add = format!(" group={group} password={}", quote(opts.password.expose()));
+    ensure(&mut out, "/user", &opts.api_user, &user_add, &user_props);
+    let _ = writeln!(out);
+
+    let _ = writeln!(
+        out,
+        "# 3. A self-signed certificate for api-ssl. The agent pins its SHA-256"
+    );
+    let _ = writeln!(
+        out,
+        "#    fingerprint (printed at the end) instead of trusting a CA."
+    );
+    let san = match opts.router_host.parse::<IpAddr>() {
+        Ok(_) => format!("IP:{}", opts.router_host),
+        Err(_) => format!("DNS:{}", opts.router_host),
+    };
+    let _ = writeln!(
+        out,
+        ":if ([:len [/certificate find name={cert}]] = 0) do={{"
+    );
+    let _ = writeln!(
+        out,
+        "    /certificate add name={cert} common-name={} subject-alt-name={} days-valid=3650 key-size=2048 key-usage=digital-signature,key-encipherment,tls-server",
+        quote(&opts.router_host),
+        quote(&san)
+    );
+    let _ = writeln!(out, "    /certificate sign [find name={cert}]");
+    let _ = writeln!(
+        out,
+        "    # signing a 2048-bit key takes a few seconds on small routers"
+    );
+    let _ = writeln!(out, "    :delay 5s");
+    let _ = writeln!(out, "}}");
+    let _ = writeln!(out);
+
+    let _ = writeln!(
+        out,
+        "# 4. api-ssl (port 8729) with that certificate, only from the agent."
+    );
+    let _ = writeln!(
+        out,
+        "/ip service set api-ssl certificate={cert} address={cidr} disabled=no"
+    );
+    match opts.plain_api {
+        PlainApi::Disable => {
+            let _ = writeln!(
+                out,
+                "# The plain API sends passwords and vouchers unencrypted: off."
+            );
+            let _ = writeln!(out, "/ip service set api disabled=yes");
+        }
+        PlainApi::RestrictToAgent => {
+            let _ = writeln!(
+                out,
+                "# The plain API stays on for transport = \"api\", only from the agent."
+            );
+            let _ = writeln!(out, "/ip service set api address={cidr} disabled=no");
+        }
+    }
+    let www_ssl = format!("/ip service set www-ssl certificate={cert} disabled=no");
+    if opts.routeros_major.unwrap_or(7) >= 7 {
+        let _ = writeln!(
+            out,
+            "# REST (RouterOS 7) is served by www-ssl, which also serves WebFig, so its"
+        );
+        let _ = writeln!(
+            out,
+            "# address list is left as it is; only the certificate is set."
+        );
+        match opts.routeros_major {
+            None => {
+                let _ = writeln!(out, ":if ({IS_V7}) do={{ {www_ssl} }}");
+            }
+            Some(_) => {
+                let _ = writeln!(out, "{www_ssl}");
+            }
+        }
+    }
+    let _ = writeln!(out);
+
+    let _ = writeln!(
+        out,
+        "# 5. Hotspot user profiles for the plans: speed, devices per voucher and"
+    );
+    let _ = writeln!(
+        out,
+        "#    timeouts. Time and data allowances go on each voucher user, not here."
+    );
+    for profile in &config.profiles {
+        let plans: Vec<&str> = config
+            .plans
+            .iter()
+            .filter(|p| {
+                p.profile == profile.name
+                    || p.fair_use_profile.as_deref() == Some(profile.name.as_str())
+            })
+            .map(|p| p.id.as_str())
+            .collect();
+        if !plans.is_empty() {
+            let _ = writeln!(out, "# used by plans: {}", plans.join(", "));
+        }
+        ensure(
+            &mut out,
+            "/ip hotspot user profile",
+            &profile.name,
+            "",
+            &join(&profile_properties(profile)),
+        );
+    }
+    let _ = writeln!(out);
+
+    let _ = writeln!(
+        out,
+        "# 6. Copy this into [[router]] fingerprint in the agent's config.toml:"
+    );
+    let _ = writeln!(
+        out,
+        ":put (\"fingerprint = \\\"\" . [/certificate get [find name={cert}] fingerprint] . \"\\\"\")"
+    );
+    let _ = writeln!(
+        out,
+        ":put {}",
+        quote(&format!(
+            "user {} ready; api-ssl allowed from {cidr}",
+            opts.api_user
+        ))
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts() -> SetupOptions {
+        SetupOptions::new(
+            "192.168.88.10".parse().unwrap(),
+            "192.168.88.1",
+            Secret::new("pa$$\"word"),
+        )
+    }
+
+    fn script() -> String {
+        setup_script(&Config::bundled_default(), &opts())
+    }
+
+    fn line_starting(script: &str, prefix: &str) -> String {
+        script
+            .lines()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no line starting {prefix:?} in\n{script}"))
+            .to_string()
+    }
+
+    #[test]
+    fn profiles_carry_rate_limit_and_shared_users_but_no_user_limits() {
+        let s = script();
+        let set = line_starting(&s, "/ip hotspot user profile set [find name=\"kiosk-2m\"]");
+        assert!(set.contains("rate-limit=\"1M/2M\""), "{set}");
+        assert!(set.contains("shared-users=\"1\""), "{set}");
+        // The bundled plans have time and data limits; none of them may reach a profile.
+        for forbidden in ["limit-uptime", "limit-bytes", "uptime-limit"] {
+            assert!(!s.contains(forbidden), "{forbidden} found in\n{s}");
+        }
+    }
+
+    #[test]
+    fn every_configured_profile_is_added_when_missing() {
+        let config = Config::bundled_default();
+        let s = setup_script(&config, &opts());
+        for p in &config.profiles {
+            let add = format!(":if ([:len [/ip hotspot user profile find name={}]] = 0) do={{ /ip hotspot user profile add name={} }}", quote(&p.name), quote(&p.name));
+            assert!(s.contains(&add), "missing {add}\n{s}");
+        }
+    }
+
+    #[test]
+    fn profile_timeouts_use_routeros_durations_and_unset_ones_are_left_out() {
+        let text = "[[profile]]\nname = \"p\"\nsession_timeout = \"90m\"\nshared_users = 0\n";
+        let config = Config::parse(text, "t.toml").unwrap();
+        let props = profile_properties(&config.profiles[0]);
+        assert!(
+            props.contains(&("session-timeout", "1h30m".to_string())),
+            "{props:?}"
+        );
+        assert!(
+            props.contains(&("shared-users", "unlimited".to_string())),
+            "{props:?}"
+        );
+        assert!(props.iter().all(|(k, _)| *k != "idle-timeout"), "{props:?}");
+        let (path, words) = profile_add_command(&config.profiles[0]);
+        assert_eq!(path, "/ip/hotspot/user/profile/add");
+        assert_eq!(words[0], ("name", "p".to_string()));
+    }
+
+    #[test]
+    fn with_the_version_unknown_rest_api_is_granted_only_on_routeros_7() {
+        let s = script();
+        let set = line_starting(&s, "/user group set");
+        assert!(
+            set.ends_with("policy=api,read,write,test"),
+            "valid on 6 and 7: {set}"
+        );
+        let v7 = line_starting(
+            &s,
+            ":if ([:pick [/system resource get version] 0 1] = \"7\") do={ /user group set",
+        );
+        assert!(v7.contains("policy=api,read,write,test,rest-api }"), "{v7}");
+        let www = line_starting(
+            &s,
+            ":if ([:pick [/system resource get version] 0 1] = \"7\") do={ /ip service set www-ssl",
+        );
+        assert!(www.contains("certificate=\"hotspot-agent-api\""), "{www}");
+    }
+
+    #[test]
+    fn options_from_config_follow_the_first_router() {
+        let text = "[[router]]\nhost = \"10.5.0.1\"\ntransport = \"api\"\nusername = \"kiosk\"\n";
+        let config = Config::parse(text, "r.toml").unwrap();
+        let o = SetupOptions::from_config(&config, "10.5.0.9".parse().unwrap(), Secret::new("x"));
+        assert_eq!(o.router_host, "10.5.0.1");
+        assert_eq!(o.api_user, "kiosk");
+        assert_eq!(o.plain_api, PlainApi::RestrictToAgent);
+        let o = SetupOptions::from_config(
+            &Config::default(),
+            "10.5.0.9".parse().unwrap(),
+            Secret::new("x"),
+        );
+        assert_eq!(
+            o.api_user, "hotspot-agent",
+            "admin is never reused for the agent"
+        );
+    }
+
+    #[test]
+    fn the_group_gets_only_the_agents_policies() {
+        let mut v7 = opts();
+        v7.routeros_major = Some(7);
+        let s = setup_script(&Config::bundled_default(), &v7);
+        let set = line_starting(&s, "/user group set");
+        assert!(
+            set.ends_with("policy=api,read,write,test,rest-api"),
+            "{set}"
+        );
+        assert!(
+            !s.contains("system resource get version"),
+            "no detection when the version is known"
+        );
+        let mut v6 = opts();
+        v6.routeros_major = Some(6);
+        let s6 = setup_script(&Config::bundled_default(), &v6);
+        let set6 = line_starting(&s6, "/user group set");
+        assert!(set6.ends_with("policy=api,read,write,test"), "{set6}");
+        assert!(!s6.contains("www-ssl"), "no REST service on v6");
+        for broad in ["policy,", "sensitive", "ftp", "reboot", "sniff", "romon"] {
+            assert!(!set.contains(broad), "{broad} granted: {set}");
+        }
+    }
+
+    #[test]
+    fn the_user_may_log_in_only_from_the_agent_and_its_password_is_escaped() {
+        let s = script();
+        let set = line_starting(&s, "/user set [find name=\"hotspot-agent\"]");
+        assert!(set.contains("address=192.168.88.10/32"), "{set}");
+        assert!(set.contains("group=\"hotspot-agent\""), "{set}");
+        // pa$$"word: `$` would start a variable and `"` end the string.
+        assert!(set.contains(r#"password="pa\$\$\"word""#), "{set}");
+    }
+
+    #[test]
+    fn api_ssl_uses_a_signed_certificate_and_is_limited_to_the_agent() {
+        let s = script();
+        let add = s
+            .find("/certificate add name=\"hotspot-agent-api\"")
+            .expect("certificate added");
+        let sign = s
+            .find("/certificate sign [find name=\"hotspot-agent-api\"]")
+            .expect("and signed");
+        let service = s
+            .find("/ip service set api-ssl certificate=\"hotspot-agent-api\" address=192.168.88.10/32 disabled=no")
+            .expect("api-ssl set");
+        assert!(add < sign && sign < service, "created, signed, then used");
+        assert!(s.contains("subject-alt-name=\"IP:192.168.88.1\""), "{s}");
+        assert!(
+            s.contains("/ip service set api disabled=yes"),
+            "plain api off by default"
+        );
+    }
+
+    #[test]
+    fn the_plain_api_can_be_kept_for_the_agent_only() {
+        let mut o = opts();
+        o.plain_api = PlainApi::RestrictToAgent;
+        o.agent_address = "fd00::5".parse().unwrap();
+        let s = setup_script(&Config::bundled_default(), &o);
+        assert!(
+            s.contains("/ip service set api address=fd00::5/128 disabled=no"),
+            "{s}"
+        );
+        assert!(!s.contains("/ip service set api disabled=yes"), "{s}");
+    }
+
+    #[test]
+    fn the_script_ends_by_printing_the_fingerprint_to_pin() {
+        let s = script();
+        assert!(
+            s.contains("[/certificate get [find name=\"hotspot-agent-api\"] fingerprint]"),
+            "{s}"
+        );
+    }
+
+    #[test]
+    fn quoting_escapes_what_routeros_would_interpret() {
+        assert_eq!(quote(r#"a"b\c$d"#), r#""a\"b\\c\$d""#);
+        assert_eq!(quote("plain"), "\"plain\"");
+    }
+}
