@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use firmware_config::Config;
 
-use crate::cli::profiles::{profile_changes, ProfileChange};
+use crate::app::profiles::{profile_changes, ProfileChange};
 use crate::store::now_ms;
 use crate::sync::AgentActions;
 use crate::vouchers::{PlanBook, Vouchers};

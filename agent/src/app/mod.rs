@@ -3,6 +3,7 @@
 //! reconcile, run the kiosk, and sync with the central office when configured.
 
 pub mod actions;
+pub mod profiles;
 pub mod routers_file;
 pub mod seller;
 

@@ -2,11 +2,11 @@
 //! creating or updating the config's `[[profile]]`s there so every plan's profile exists.
 
 use clap::Subcommand;
-use firmware_config::{Config, ProfileConfig};
-use serde::Serialize;
+use firmware_config::Config;
 
+use crate::app::profiles::{profile_changes, ProfileChange};
 use crate::store::{now_ms, Level, Store};
-use routeros::{HotspotApi, UserProfile};
+use routeros::HotspotApi;
 
 /// `profiles` subcommands.
 #[derive(Debug, Subcommand)]
@@ -23,86 +23,6 @@ pub enum ProfilesCommand {
         #[arg(long)]
         dry_run: bool,
     },
-}
-
-/// What `profiles sync` does to one profile.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub enum ProfileChange {
-    /// Missing on the router: create it.
-    Create(UserProfile),
-    /// Differs: set it (router `.id`, wanted profile, what differs).
-    Update(String, UserProfile, Vec<String>),
-    /// Already as configured.
-    Same(String),
-}
-
-/// The router form of a `[[profile]]`.
-pub fn wanted(p: &ProfileConfig) -> UserProfile {
-    UserProfile {
-        id: String::new(),
-        name: p.name.clone(),
-        rate_limit: p.rate_limit.clone(),
-        // 0 means unlimited in the config, as `shared-users=unlimited` does on the router.
-        shared_users: p.shared_users.filter(|n| *n > 0),
-        session_timeout: p.session_timeout.map(|d| d.std()),
-        idle_timeout: p.idle_timeout.map(|d| d.std()),
-        keepalive_timeout: p.keepalive_timeout.map(|d| d.std()),
-    }
-}
-
-/// Decides (pure) what to create or update. Fields the config leaves unset are not compared.
-pub fn profile_changes(config: &[ProfileConfig], router: &[UserProfile]) -> Vec<ProfileChange> {
-    config
-        .iter()
-        .map(|p| {
-            let want = wanted(p);
-            let Some(have) = router.iter().find(|r| r.name == p.name) else {
-                return ProfileChange::Create(want);
-            };
-            let mut diff = Vec::new();
-            if p.rate_limit.is_some() && want.rate_limit != have.rate_limit {
-                diff.push(format!(
-                    "rate-limit {:?} -> {:?}",
-                    have.rate_limit, want.rate_limit
-                ));
-            }
-            if p.shared_users.is_some() && want.shared_users != have.shared_users {
-                diff.push(format!(
-                    "shared-users {:?} -> {:?}",
-                    have.shared_users, want.shared_users
-                ));
-            }
-            for (key, w, h, set) in [
-                (
-                    "session-timeout",
-                    want.session_timeout,
-                    have.session_timeout,
-                    p.session_timeout.is_some(),
-                ),
-                (
-                    "idle-timeout",
-                    want.idle_timeout,
-                    have.idle_timeout,
-                    p.idle_timeout.is_some(),
-                ),
-                (
-                    "keepalive-timeout",
-                    want.keepalive_timeout,
-                    have.keepalive_timeout,
-                    p.keepalive_timeout.is_some(),
-                ),
-            ] {
-                if set && w != h {
-                    diff.push(format!("{key} {h:?} -> {w:?}"));
-                }
-            }
-            if diff.is_empty() {
-                ProfileChange::Same(p.name.clone())
-            } else {
-                ProfileChange::Update(have.id.clone(), want, diff)
-            }
-        })
-        .collect()
 }
 
 /// Runs a `profiles` subcommand.
@@ -186,6 +106,8 @@ pub async fn run<R: HotspotApi + Clone + 'static>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use firmware_config::ProfileConfig;
+    use routeros::UserProfile;
 
     fn cfg(name: &str, rate: Option<&str>) -> ProfileConfig {
         ProfileConfig {

@@ -13,9 +13,9 @@ use tokio::sync::{broadcast, mpsc};
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 
-use super::commands::StreamSpec;
 use super::faults::Fault;
 use super::menus::{project, Trap};
+use super::outcome::StreamSpec;
 use super::records::render_row;
 use super::session::{item_reply, trap_replies, Session, Step};
 use super::state::{format_id, Change};

@@ -7,57 +7,13 @@ use std::time::Instant;
 
 use super::clients;
 use super::menus::{self, resolve_command, Menu, Trap};
+use super::outcome::Outcome;
 use super::print;
 pub(crate) use super::print::select;
-use super::query::Query;
 use super::state::{format_id, Row, State};
 use super::values::check_args;
 use routeros_proto::Command;
 use routeros_proto::Record;
-
-/// One printed item, properties in print order.
-pub(crate) type Item = Vec<(String, String)>;
-
-/// A `listen` or `print =follow=` that goes on after its first replies.
-#[derive(Debug, Clone)]
-pub(crate) struct StreamSpec {
-    /// The menu watched.
-    pub menu: Menu,
-    /// Which items are reported.
-    pub query: Query,
-    /// `.proplist`, if given.
-    pub proplist: Option<Vec<String>>,
-}
-
-/// What a command produced.
-#[derive(Debug, Clone)]
-pub(crate) enum Outcome {
-    /// Success: `!re` items, then `!done` with `=ret=` if any. `print` marks a
-    /// print, which gets `!empty` on 7.18+ when it found nothing.
-    Done {
-        items: Vec<Item>,
-        ret: Option<String>,
-        print: bool,
-    },
-    /// Failure: one or more `!trap`, then `!done`.
-    Traps(Vec<Trap>),
-    /// Streaming: `items` first, then changes until cancelled.
-    Stream { items: Vec<Item>, spec: StreamSpec },
-}
-
-impl Outcome {
-    fn done() -> Outcome {
-        Outcome::Done {
-            items: Vec::new(),
-            ret: None,
-            print: false,
-        }
-    }
-
-    pub(super) fn trap(t: Trap) -> Outcome {
-        Outcome::Traps(vec![t])
-    }
-}
 
 /// Runs a command (already past login) on the state.
 pub(crate) fn execute(state: &mut State, cmd: &Command, now: Instant) -> Outcome {
@@ -328,6 +284,7 @@ fn hotspot_login(state: &mut State, cmd: &Command) -> Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::outcome::Item;
     use crate::state::SimVersion;
 
     fn state() -> State {

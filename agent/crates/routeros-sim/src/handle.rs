@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::commands::{self, select};
+use super::commands::select;
 use super::menus::Menu;
 use super::query::Query;
 use super::session::{outcome_replies, Session, Step};
@@ -185,7 +185,7 @@ impl SimHandle {
                 vec![r]
             }
             Step::Cancel { own_tag, .. } => outcome_replies(
-                commands::Outcome::Traps(Vec::new()),
+                super::outcome::Outcome::Traps(Vec::new()),
                 &state.version,
                 &own_tag,
             ),

@@ -74,6 +74,7 @@ mod commands;
 pub mod faults;
 mod handle;
 mod menus;
+mod outcome;
 mod print;
 mod query;
 mod records;

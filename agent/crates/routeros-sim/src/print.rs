@@ -3,8 +3,8 @@
 
 use std::time::Instant;
 
-use super::commands::{Outcome, StreamSpec};
 use super::menus::{project, Menu, Trap, PRINT_ARGS};
+use super::outcome::{Outcome, StreamSpec};
 use super::query::Query;
 use super::records::{render_row, render_singleton};
 use super::state::State;

@@ -7,8 +7,9 @@ use std::time::Instant;
 
 use serde_json::{json, Map, Value};
 
-use super::commands::{execute, select, Item, Outcome};
+use super::commands::{execute, select};
 use super::menus::{no_such_command, project, resolve_menu, Menu, Trap};
+use super::outcome::{Item, Outcome};
 use super::query::Query;
 use super::records::render_row;
 use super::state::{format_id, parse_id, State};

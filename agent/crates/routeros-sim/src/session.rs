@@ -7,8 +7,9 @@ use std::time::Instant;
 
 use tokio::sync::broadcast;
 
-use super::commands::{execute, Item, Outcome, StreamSpec};
+use super::commands::execute;
 use super::menus::Trap;
+use super::outcome::{Item, Outcome, StreamSpec};
 use super::state::{Change, SimVersion, State};
 use routeros_proto::{challenge_response, Command, Reply, ReplyKind};
 

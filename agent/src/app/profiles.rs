@@ -1,0 +1,87 @@
+//! What syncing the configuration's `[[profile]]`s to the router changes: a pure
+//! comparison of the wanted profiles with the router's, used by `profiles sync`, by
+//! the service at start-up and by plan sets from the central office.
+
+use firmware_config::ProfileConfig;
+use routeros::UserProfile;
+use serde::Serialize;
+
+/// What `profiles sync` does to one profile.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum ProfileChange {
+    /// Missing on the router: create it.
+    Create(UserProfile),
+    /// Differs: set it (router `.id`, wanted profile, what differs).
+    Update(String, UserProfile, Vec<String>),
+    /// Already as configured.
+    Same(String),
+}
+
+/// The router form of a `[[profile]]`.
+pub fn wanted(p: &ProfileConfig) -> UserProfile {
+    UserProfile {
+        id: String::new(),
+        name: p.name.clone(),
+        rate_limit: p.rate_limit.clone(),
+        // 0 means unlimited in the config, as `shared-users=unlimited` does on the router.
+        shared_users: p.shared_users.filter(|n| *n > 0),
+        session_timeout: p.session_timeout.map(|d| d.std()),
+        idle_timeout: p.idle_timeout.map(|d| d.std()),
+        keepalive_timeout: p.keepalive_timeout.map(|d| d.std()),
+    }
+}
+
+/// Decides (pure) what to create or update. Fields the config leaves unset are not compared.
+pub fn profile_changes(config: &[ProfileConfig], router: &[UserProfile]) -> Vec<ProfileChange> {
+    config
+        .iter()
+        .map(|p| {
+            let want = wanted(p);
+            let Some(have) = router.iter().find(|r| r.name == p.name) else {
+                return ProfileChange::Create(want);
+            };
+            let mut diff = Vec::new();
+            if p.rate_limit.is_some() && want.rate_limit != have.rate_limit {
+                diff.push(format!(
+                    "rate-limit {:?} -> {:?}",
+                    have.rate_limit, want.rate_limit
+                ));
+            }
+            if p.shared_users.is_some() && want.shared_users != have.shared_users {
+                diff.push(format!(
+                    "shared-users {:?} -> {:?}",
+                    have.shared_users, want.shared_users
+                ));
+            }
+            for (key, w, h, set) in [
+                (
+                    "session-timeout",
+                    want.session_timeout,
+                    have.session_timeout,
+                    p.session_timeout.is_some(),
+                ),
+                (
+                    "idle-timeout",
+                    want.idle_timeout,
+                    have.idle_timeout,
+                    p.idle_timeout.is_some(),
+                ),
+                (
+                    "keepalive-timeout",
+                    want.keepalive_timeout,
+                    have.keepalive_timeout,
+                    p.keepalive_timeout.is_some(),
+                ),
+            ] {
+                if set && w != h {
+                    diff.push(format!("{key} {h:?} -> {w:?}"));
+                }
+            }
+            if diff.is_empty() {
+                ProfileChange::Same(p.name.clone())
+            } else {
+                ProfileChange::Update(have.id.clone(), want, diff)
+            }
+        })
+        .collect()
+}
