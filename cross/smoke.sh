@@ -63,9 +63,10 @@ arm() { "${qemu[@]}" "$arm_bin" "$@"; }
 
 echo "ARM binary: $arm_bin ($(stat -c %s "$arm_bin") bytes) under ${qemu[*]}"
 # The box's build carries no simulator code: strings that only the simulated router,
-# the embedded broker and the kiosk device simulators contain must be absent from it
+# the embedded broker, the simulated ccTalk acceptor (its coin id) and the crash points
+# contain must be absent from it
 # and present in the native `sim` build (so the check can fail).
-sim_markers=("simulated router: cannot listen" "rumqttd" "sim-sale-")
+sim_markers=("simulated router: cannot listen" "rumqttd" "PH005A" "HOTSPOT_CRASH_AT")
 no_sim() {
     local m
     for m in "${sim_markers[@]}"; do

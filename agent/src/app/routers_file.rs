@@ -12,8 +12,10 @@ pub fn path(state_dir: &Path) -> PathBuf {
     state_dir.join("routers-from-central.toml")
 }
 
+/// `s` as a TOML string, escaped the way TOML escapes (Rust's `Debug` form differs:
+/// `\u{1b}` is not TOML).
 fn quote(s: &str) -> String {
-    format!("{:?}", s)
+    toml::Value::String(s.to_string()).to_string()
 }
 
 /// Writes `routers` (pushed as settings version `version`) for the next start.
@@ -93,6 +95,15 @@ pub fn apply(config: &mut Config) -> Result<bool, ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_with_quotes_and_control_characters_are_written_as_toml_strings() {
+        for text in ["main \"lobby\"", "tab\there", "esc\u{1b}[0m", "ñandú"] {
+            let line = format!("name = {}", quote(text));
+            let back: toml::Table = toml::from_str(&line).unwrap_or_else(|e| panic!("{line}: {e}"));
+            assert_eq!(back["name"].as_str(), Some(text), "{line}");
+        }
+    }
     use firmware_config::{Secret, Transport};
 
     #[test]
