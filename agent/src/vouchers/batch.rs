@@ -76,9 +76,11 @@ impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
             }
         }
         crash_point("after_batch_adds");
-        self.store().mark_many_on_router(&done, now_ms(), |s| {
-            (self.settings().sale_payload)(&site, s)
-        })?;
+        let (writes, encode, at) = (done.clone(), self.settings().sale_payload, site.clone());
+        self.on_store(move |store| {
+            store.mark_many_on_router(&writes, now_ms(), |s| encode(&at, s))
+        })
+        .await?;
         out.on_router.extend(done.iter().map(|d| d.0));
         // The few that did not simply succeed go through the full state machine.
         for (sale, e) in trouble {
@@ -148,8 +150,12 @@ impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
                 )
             })
             .collect();
-        let ids = self.store().reserve_batch(&rows, now_ms())?;
-        let sales = self.store().sales_by_ids(&ids)?;
+        let sales = self
+            .on_store(move |store| {
+                let ids = store.reserve_batch(&rows, now_ms())?;
+                store.sales_by_ids(&ids)
+            })
+            .await?;
         let p = self.provision_rows(sales, progress).await?;
         let vouchers = self
             .store()

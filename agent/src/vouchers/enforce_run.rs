@@ -136,7 +136,9 @@ impl<R: HotspotApi + Clone + 'static> Enforcer<R> {
         report.actions_queued = w.actions.len();
 
         let t = Instant::now();
-        v.store().commit_pass(&w, now, day)?;
+        let w = v
+            .on_store(move |store| store.commit_pass(&w, now, day).map(|()| w))
+            .await?;
         db += t.elapsed();
         report.db_us = db.as_micros() as u64;
 

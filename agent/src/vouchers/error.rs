@@ -19,6 +19,10 @@ pub enum VoucherError {
     /// The store failed (its message names the file and the fix).
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The blocking task that ran a store call died (it panicked or the runtime is
+    /// shutting down); what it was writing either committed whole or not at all.
+    #[error("the store task ended before answering: {0}; the sale is resumed from the database at the next start")]
+    StoreTask(String),
     /// Codes could not be made.
     #[error(transparent)]
     Code(#[from] CodeError),

@@ -158,7 +158,6 @@ impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
         mut issuance: Issuance,
         mut step: Step,
     ) -> Result<Finished, VoucherError> {
-        let store = self.store();
         loop {
             step = match step {
                 Step::Add(user) => {
@@ -179,43 +178,56 @@ impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
                     issuance.on_lookup(result.as_ref().map(|v| v.first()))
                 }
                 Step::Confirm { router_user_id } => {
-                    let site = self.settings().site_id.clone();
-                    store.mark_on_router(issuance.sale_id, &router_user_id, now_ms(), |s| {
-                        (self.settings().sale_payload)(&site, s)
-                    })?;
+                    let (site, encode) = (
+                        self.settings().site_id.clone(),
+                        self.settings().sale_payload,
+                    );
+                    let (id, user_id) = (issuance.sale_id, router_user_id.clone());
+                    self.on_store(move |store| {
+                        store.mark_on_router(id, &user_id, now_ms(), |s| encode(&site, s))
+                    })
+                    .await?;
                     tracing::info!(sale = issuance.sale_id, router_user = %router_user_id, "voucher on the router");
                     crash_point("after_provisioned");
                     return Ok(Finished::OnRouter);
                 }
                 Step::NewCode => {
                     let creds = self.fresh_code()?;
-                    store.change_code(issuance.sale_id, &creds.code, &creds.password, now_ms())?;
+                    let (id, code, password) =
+                        (issuance.sale_id, creds.code.clone(), creds.password.clone());
+                    self.on_store(move |store| store.change_code(id, &code, &password, now_ms()))
+                        .await?;
                     issuance.on_new_code(&creds.code, &creds.password)
                 }
                 Step::Fail { reason } => {
-                    store.mark_failed(issuance.sale_id, &reason, now_ms())?;
-                    store.record_event(
-                        Level::Error,
-                        "sale_failed",
-                        Some(&issuance.sale_id.to_string()),
-                        &format!(
-                            "sale {} failed, credit refunded: {reason}",
-                            issuance.sale_id
-                        ),
-                        now_ms(),
-                    )?;
+                    let (id, why) = (issuance.sale_id, reason.clone());
+                    self.on_store(move |store| {
+                        store.mark_failed(id, &why, now_ms())?;
+                        store.record_event(
+                            Level::Error,
+                            "sale_failed",
+                            Some(&id.to_string()),
+                            &format!("sale {id} failed, credit refunded: {why}"),
+                            now_ms(),
+                        )
+                    })
+                    .await?;
                     tracing::warn!(sale = issuance.sale_id, %reason, "sale failed; credit refunded");
                     return Ok(Finished::Failed(reason));
                 }
                 Step::Wait { reason } => {
-                    store.record_attempt(issuance.sale_id, &reason)?;
-                    store.record_event(
-                        Level::Warn,
-                        "sale_pending",
-                        Some(&issuance.sale_id.to_string()),
-                        &format!("sale {} waits for the router: {reason}", issuance.sale_id),
-                        now_ms(),
-                    )?;
+                    let (id, why) = (issuance.sale_id, reason.clone());
+                    self.on_store(move |store| {
+                        store.record_attempt(id, &why)?;
+                        store.record_event(
+                            Level::Warn,
+                            "sale_pending",
+                            Some(&id.to_string()),
+                            &format!("sale {id} waits for the router: {why}"),
+                            now_ms(),
+                        )
+                    })
+                    .await?;
                     return Ok(Finished::Waiting(reason));
                 }
             };

@@ -22,7 +22,7 @@ use std::sync::Arc;
 use firmware_config::{Config, EnforcementConfig, VoucherCodeConfig};
 use serde::Serialize;
 
-use crate::store::{now_ms, Sale, Store};
+use crate::store::{now_ms, Sale, Store, StoreError};
 use routeros::{HotspotApi, RouterError};
 
 pub use codes::{CodeError, CodeGenerator, Credentials};
@@ -228,6 +228,20 @@ impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
         &self.inner.store
     }
 
+    /// Runs `f` on the store from tokio's blocking pool. A `synchronous=FULL` commit
+    /// waits for the disk (tens of milliseconds on an SD card); on the runtime's own
+    /// threads it would stall the coin, router and MQTT tasks meanwhile.
+    pub(crate) async fn on_store<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, VoucherError> {
+        let store = self.store().clone();
+        tokio::task::spawn_blocking(move || f(&store))
+            .await
+            .map_err(|e| VoucherError::StoreTask(e.to_string()))?
+            .map_err(VoucherError::from)
+    }
+
     /// The router handle.
     pub fn router(&self) -> &R {
         &self.inner.router
@@ -365,15 +379,18 @@ impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
     ) -> Result<SoldVoucher, VoucherError> {
         let spend = paid_by.map(|p| p.amount);
         if use_pool && plan.pool > 0 {
-            let (site, encode) = (&self.settings().site_id, self.settings().sale_payload);
-            let taken = self.store().take_from_pool(
-                &plan.id,
-                plan.price,
-                source,
-                spend,
-                now_ms(),
-                |s| encode(site, s),
-            )?;
+            let (site, encode) = (
+                self.settings().site_id.clone(),
+                self.settings().sale_payload,
+            );
+            let (plan_id, price, source) = (plan.id.clone(), plan.price, source.to_string());
+            let taken = self
+                .on_store(move |store| {
+                    store.take_from_pool(&plan_id, price, &source, spend, now_ms(), |s| {
+                        encode(&site, s)
+                    })
+                })
+                .await?;
             if let Some(sale) = taken {
                 self.adjust_pool_cache(&plan.id, -1);
                 crash_point("after_pool_take");
@@ -388,9 +405,13 @@ impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
             &self.settings().router_name,
             source,
         );
-        let id = self.store().reserve_sale(&new, spend, now_ms())?;
+        let (id, sale) = self
+            .on_store(move |store| {
+                let id = store.reserve_sale(&new, spend, now_ms())?;
+                Ok((id, store.sale(id)?))
+            })
+            .await?;
         crash_point("after_reserve");
-        let sale = self.store().sale(id)?;
         let (i, step) = Issuance::fresh(
             &sale,
             &self.settings().site_id,
