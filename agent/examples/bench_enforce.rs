@@ -48,7 +48,7 @@ async fn main() {
     };
     let settings = Settings::from_config(
         &firmware_config::Config::default(),
-        None,
+        &firmware_config::RouterConfig::default(),
         hotspot_agent::sync::outbox::sale_payload,
     );
     let v =

@@ -110,7 +110,11 @@ async fn against_simulator(latency: Duration, memory: bool) {
     let v = Vouchers::new(
         store,
         router,
-        Settings::from_config(&config, None, hotspot_agent::sync::outbox::sale_payload),
+        Settings::from_config(
+            &config,
+            &firmware_config::RouterConfig::default(),
+            hotspot_agent::sync::outbox::sale_payload,
+        ),
         PlanBook::new(vec![plan("pooled", 1000), plan("ondemand", 0)]),
     )
     .expect("seller");
@@ -156,7 +160,11 @@ async fn main() {
         .await
         .expect("profile");
     let config = firmware_config::Config::default();
-    let settings = Settings::from_config(&config, None, hotspot_agent::sync::outbox::sale_payload);
+    let settings = Settings::from_config(
+        &config,
+        &firmware_config::RouterConfig::default(),
+        hotspot_agent::sync::outbox::sale_payload,
+    );
     let v = Vouchers::new(
         store,
         router.clone(),
@@ -172,7 +180,11 @@ async fn main() {
 
     sale_latencies(&v).await;
 
-    let mut wide = Settings::from_config(&config, None, hotspot_agent::sync::outbox::sale_payload);
+    let mut wide = Settings::from_config(
+        &config,
+        &firmware_config::RouterConfig::default(),
+        hotspot_agent::sync::outbox::sale_payload,
+    );
     wide.concurrency = 64;
     let v64 = Vouchers::new(v.store().clone(), router.clone(), wide, v.plans()).expect("seller");
     let t = Instant::now();

@@ -88,6 +88,7 @@ async fn child(dir: PathBuf, sales: usize) {
         store,
         router,
         &config,
+        &config.routers.first().cloned().unwrap_or_default(),
         hotspot_agent::sync::outbox::sale_payload,
     )
     .unwrap();

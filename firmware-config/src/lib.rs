@@ -129,8 +129,56 @@ impl Config {
         Config::parse(DEFAULT_TOML, "<bundled default>").unwrap_or_default()
     }
 
+    /// Checks every section and picks the `[[router]]` this run talks to: the one
+    /// named `router` (from `--router`), else the first. A router without a host
+    /// means the simulated one, which [`Validated::router`] gives as `None`.
+    pub fn validated(self, origin: &str, router: Option<&str>) -> Result<Validated, ConfigError> {
+        let mut problems = self.problems();
+        let index = match router {
+            Some(name) => {
+                let found = self.routers.iter().position(|r| r.name == name);
+                if found.is_none() {
+                    let names: Vec<&str> = self.routers.iter().map(|r| r.name.as_str()).collect();
+                    problems.push(Problem::new(
+                        "--router",
+                        name,
+                        &format!(
+                            "the name of a [[router]] in this file ({})",
+                            names.join(", ")
+                        ),
+                    ));
+                }
+                found
+            }
+            None => (!self.routers.is_empty()).then_some(0),
+        };
+        if !problems.is_empty() {
+            return Err(ConfigError::Invalid {
+                file: origin.to_string(),
+                problems,
+            });
+        }
+        let router = index.filter(|&i| !self.routers[i].is_simulated());
+        Ok(Validated {
+            config: self,
+            router,
+        })
+    }
+
     /// Checks every section; returns all problems found, not only the first.
     pub fn validate(&self, origin: &str) -> Result<(), ConfigError> {
+        let problems = self.problems();
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError::Invalid {
+                file: origin.to_string(),
+                problems,
+            })
+        }
+    }
+
+    fn problems(&self) -> Vec<Problem> {
         let mut problems = Vec::new();
         if self.agent.site_id.is_empty()
             || !self
@@ -157,14 +205,7 @@ impl Config {
         kiosk::validate(&self.kiosk, self, &mut problems);
         central::validate(&self.central, &mut problems);
         boards::validate(&self.board, &mut problems);
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(ConfigError::Invalid {
-                file: origin.to_string(),
-                problems,
-            })
-        }
+        problems
     }
 
     /// Every secret the configuration holds, read from its `password_file` where one is
@@ -197,6 +238,22 @@ impl Config {
     }
 }
 
+/// A configuration that passed every check, and the `[[router]]` chosen for this run.
+#[derive(Debug, Clone)]
+pub struct Validated {
+    /// The configuration.
+    pub config: Config,
+    router: Option<usize>,
+}
+
+impl Validated {
+    /// The chosen router and its index in the file; `None` when it has no host, which
+    /// means the built-in simulated router.
+    pub fn router(&self) -> Option<(usize, &RouterConfig)> {
+        self.router.map(|i| (i, &self.config.routers[i]))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -208,6 +265,38 @@ mod tests {
             .validate("default.toml")
             .expect("bundled default is valid");
         assert!(!config.plans.is_empty(), "the default sells something");
+    }
+
+    #[test]
+    fn validation_names_the_chosen_router_and_refuses_an_unknown_one() {
+        let text = "[[router]]\nname = \"a\"\nhost = \"10.0.0.1\"\n\n[[router]]\nname = \"b\"\nhost = \"10.0.0.2\"\n";
+        let config = Config::parse(text, "r.toml").unwrap();
+        let first = config.clone().validated("r.toml", None).unwrap();
+        assert_eq!(
+            first.router().map(|(i, r)| (i, r.name.as_str())),
+            Some((0, "a"))
+        );
+        let named = config.clone().validated("r.toml", Some("b")).unwrap();
+        assert_eq!(
+            named.router().map(|(i, r)| (i, r.name.as_str())),
+            Some((1, "b"))
+        );
+        let err = config
+            .validated("r.toml", Some("c"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("--router") && err.contains("\"c\"") && err.contains("a, b"),
+            "{err}"
+        );
+        let sim = Config::parse("", "e.toml")
+            .unwrap()
+            .validated("e.toml", None)
+            .unwrap();
+        assert!(
+            sim.router().is_none(),
+            "no router with a host: the simulated one"
+        );
     }
 
     #[test]

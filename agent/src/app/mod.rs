@@ -47,6 +47,7 @@ impl Agent {
     /// and the kiosk refuses coins once the pool is empty.
     pub async fn start(
         config: &Config,
+        chosen: &firmware_config::RouterConfig,
         router: SharedRouter,
         store: Store,
     ) -> anyhow::Result<Agent> {
@@ -58,8 +59,13 @@ impl Agent {
                 tracing::warn!(error = %e, "hotspot profiles not synced; sales of plans whose profile is missing will fail until `hotspot-agent profiles sync`")
             }
         }
-        let vouchers =
-            Vouchers::from_config(store, router, config, crate::sync::outbox::sale_payload)?;
+        let vouchers = Vouchers::from_config(
+            store,
+            router,
+            config,
+            chosen,
+            crate::sync::outbox::sale_payload,
+        )?;
         let resumed = vouchers.resume().await?;
         tracing::info!(
             provisioned = resumed.provisioned.len(),

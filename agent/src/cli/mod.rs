@@ -157,18 +157,14 @@ pub fn router_config(cli: &Cli, config: &Config) -> anyhow::Result<Option<(Route
         ));
         return Ok(Some((r, 0)));
     }
-    let found = match &args.router_name {
-        Some(name) => Some(
-            config
-                .routers
-                .iter()
-                .enumerate()
-                .find(|(_, r)| &r.name == name)
-                .with_context(|| format!("no [[router]] named {name:?} in the config file"))?,
-        ),
-        None => config.routers.iter().enumerate().next(),
-    };
-    Ok(found.filter(|(_, r)| !r.is_simulated()).map(|(i, r)| {
+    let origin = cli
+        .config
+        .as_ref()
+        .map_or("<bundled default>".to_string(), |p| p.display().to_string());
+    let checked = config
+        .clone()
+        .validated(&origin, args.router_name.as_deref())?;
+    Ok(checked.router().map(|(i, r)| {
         let mut r = r.clone();
         if let Some(t) = args.transport {
             r.transport = t;
@@ -218,7 +214,10 @@ pub async fn open_router(
             ..SimOptions::version("7.18")
         };
         let sim = SimRouter::start(options).await?;
-        let base = config.routers.first().cloned().unwrap_or_default();
+        let base = config
+            .router(cli.router.router_name.as_deref())
+            .cloned()
+            .unwrap_or_default();
         let router_cfg = RouterConfig {
             name: "sim".into(),
             transport: Transport::Api,
@@ -274,67 +273,56 @@ pub async fn run(mut cli: Cli) -> anyhow::Result<()> {
         Command::Sim(args) => sim::run(args).await,
         Command::Msg(cmd) => msg::run(cmd).await,
         Command::Voucher(cmd) => {
-            with_router(
-                &cli,
-                |r, s, c| async move { voucher::run(cmd, r, s, &c).await },
-            )
+            with_router(&cli, |r, s, c, chosen| async move {
+                voucher::run(cmd, r, s, &c, &chosen).await
+            })
             .await
         }
         Command::Users(cmd) => {
-            with_router(
-                &cli,
-                |r, s, c| async move { users::run(cmd, r, s, &c).await },
-            )
+            with_router(&cli, |r, s, c, chosen| async move {
+                users::run(cmd, r, s, &c, &chosen).await
+            })
             .await
         }
         Command::Profiles(cmd) => {
-            with_router(
-                &cli,
-                |r, s, c| async move { profiles::run(cmd, r, s, &c).await },
-            )
+            with_router(&cli, |r, s, c, _| async move {
+                profiles::run(cmd, r, s, &c).await
+            })
             .await
         }
         Command::Stats(args) => {
-            with_router(&cli, |r, s, c| async move {
-                ops::run_stats(args, r, s, &c).await
+            with_router(&cli, |r, s, c, chosen| async move {
+                ops::run_stats(args, r, s, &c, &chosen).await
             })
             .await
         }
         Command::Reconcile(args) => {
-            with_router(&cli, |r, s, c| async move {
-                ops::run_reconcile(args, r, s, &c).await
+            with_router(&cli, |r, s, c, chosen| async move {
+                ops::run_reconcile(args, r, s, &c, &chosen).await
             })
             .await
         }
         Command::Enforce(args) => {
-            with_router(&cli, |r, s, c| async move {
-                ops::run_enforce(args, r, s, &c).await
+            with_router(&cli, |r, s, c, chosen| async move {
+                ops::run_enforce(args, r, s, &c, &chosen).await
             })
             .await
         }
     }
 }
 
-/// Puts the chosen router first, where the voucher layer looks for it.
-pub(crate) fn with_router_first(mut config: Config, router: &RouterConfig) -> Config {
-    config.routers.retain(|r| r.name != router.name);
-    config.routers.insert(0, router.clone());
-    config
-}
-
 /// Loads the config, opens the router and the store, and runs `f` with them.
 async fn with_router<F, Fut>(cli: &Cli, f: F) -> anyhow::Result<()>
 where
-    F: FnOnce(SharedRouter, Store, Config) -> Fut,
+    F: FnOnce(SharedRouter, Store, Config, RouterConfig) -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<()>>,
 {
     let config = load_config(cli)?;
     let choice = open_router(cli, &config, 0).await?;
-    let config = with_router_first(config, &choice.config);
     let store = open_store(&config)?;
     #[cfg(feature = "sim")]
     let _keep_sim_alive = choice.sim;
-    f(choice.router, store, config).await
+    f(choice.router, store, config, choice.config).await
 }
 
 #[cfg(test)]

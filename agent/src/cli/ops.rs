@@ -2,7 +2,7 @@
 //! and the enforcement loop (with the pool and periodic reconcile beside it).
 
 use clap::Args;
-use firmware_config::{ByteSize, Config};
+use firmware_config::{ByteSize, Config, RouterConfig};
 use tokio_util::sync::CancellationToken;
 
 use crate::store::Store;
@@ -48,8 +48,9 @@ pub async fn run_stats<R: HotspotApi + Clone + 'static>(
     router: R,
     store: Store,
     config: &Config,
+    chosen: &RouterConfig,
 ) -> anyhow::Result<()> {
-    let v = seller(router, store, config)?;
+    let v = seller(router, store, config, chosen)?;
     let st = v.stats().await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&st)?);
@@ -105,8 +106,9 @@ pub async fn run_reconcile<R: HotspotApi + Clone + 'static>(
     router: R,
     store: Store,
     config: &Config,
+    chosen: &RouterConfig,
 ) -> anyhow::Result<()> {
-    let v = seller(router, store, config)?;
+    let v = seller(router, store, config, chosen)?;
     let r = v.reconcile(args.fix).await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&r)?);
@@ -136,8 +138,9 @@ pub async fn run_enforce<R: HotspotApi + Clone + 'static>(
     router: R,
     store: Store,
     config: &Config,
+    chosen: &RouterConfig,
 ) -> anyhow::Result<()> {
-    let v = seller(router, store, config)?;
+    let v = seller(router, store, config, chosen)?;
     v.resume().await?;
     if args.once {
         let r = Enforcer::new(v.clone()).pass_once().await?;

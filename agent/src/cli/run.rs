@@ -12,7 +12,7 @@ use clap::Args;
 #[cfg(feature = "sim")]
 use firmware_config::Config;
 
-use super::{load_config, open_router, open_store, with_router_first, Cli};
+use super::{load_config, open_router, open_store, Cli};
 use crate::app::{self, Agent};
 use crate::service::{self, LogFormat};
 
@@ -36,10 +36,9 @@ pub async fn run(cli: &Cli, args: RunArgs) -> anyhow::Result<()> {
         tracing::info!(file = %app::routers_file::path(&config.agent.state_dir).display(), "router settings from the central office replace the config file's");
     }
     let choice = open_router(cli, &config, args.sim_clients).await?;
-    let config = with_router_first(config, &choice.config);
     let store = open_store(&config)?;
     tracing::info!(site = %config.agent.site_id, state = %store.path().display(), "agent starting");
-    let agent = Agent::start(&config, choice.router, store).await?;
+    let agent = Agent::start(&config, &choice.config, choice.router, store).await?;
     agent.serve(app::shutdown_signal()).await;
     tracing::info!("agent stopping");
     agent.stop().await;
@@ -110,9 +109,8 @@ pub async fn demo(cli: &Cli, args: DemoArgs) -> anyhow::Result<()> {
         "router    simulated RouterOS {} at {} (api)",
         sim.version_text, sim.api_addr
     );
-    let config = with_router_first(config, &choice.config);
     let store = open_store(&config)?;
-    let agent = Agent::start(&config, choice.router, store).await?;
+    let agent = Agent::start(&config, &choice.config, choice.router, store).await?;
     let kiosk = agent.kiosk.as_ref().context("the demo needs the kiosk")?;
     println!("kiosk     screens in {}", config.kiosk.display.png_dir);
     for p in agent.vouchers.plans().all().filter(|p| p.kiosk) {

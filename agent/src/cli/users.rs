@@ -2,7 +2,7 @@
 //! cache (voucher, plan, state, uptime, bytes used and left, time left, idle).
 
 use clap::{Args, Subcommand};
-use firmware_config::{ByteSize, Config, Duration};
+use firmware_config::{ByteSize, Config, Duration, RouterConfig};
 
 use crate::store::{now_ms, Level, Store};
 use crate::vouchers::monitor::{UserFilter, UserRow};
@@ -75,8 +75,9 @@ pub async fn run<R: HotspotApi + Clone + 'static>(
     router: R,
     store: Store,
     config: &Config,
+    chosen: &RouterConfig,
 ) -> anyhow::Result<()> {
-    let v = seller(router, store, config)?;
+    let v = seller(router, store, config, chosen)?;
     match cmd {
         UsersCommand::List(a) => {
             let filter = UserFilter {

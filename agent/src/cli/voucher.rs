@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use anyhow::Context as _;
 use clap::Subcommand;
-use firmware_config::{ByteSize, Config, Duration};
+use firmware_config::{ByteSize, Config, Duration, RouterConfig};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::store::{Sale, Store};
@@ -61,11 +61,13 @@ pub fn seller<R: HotspotApi + Clone + 'static>(
     router: R,
     store: Store,
     config: &Config,
+    chosen: &RouterConfig,
 ) -> anyhow::Result<Vouchers<R>> {
     Ok(Vouchers::from_config(
         store,
         router,
         config,
+        chosen,
         crate::sync::outbox::sale_payload,
     )?)
 }
@@ -123,8 +125,9 @@ pub async fn run<R: HotspotApi + Clone + 'static>(
     router: R,
     store: Store,
     config: &Config,
+    chosen: &RouterConfig,
 ) -> anyhow::Result<()> {
-    let v = seller(router, store, config)?;
+    let v = seller(router, store, config, chosen)?;
     match cmd {
         VoucherCommand::Create {
             plan,
@@ -239,6 +242,10 @@ mod tests {
         voucher: VoucherCommand,
     }
 
+    fn chosen(config: &Config) -> RouterConfig {
+        config.routers.first().cloned().unwrap_or_default()
+    }
+
     async fn fixture() -> (FakeRouter, Store, Config) {
         let config = Config::parse(crate::vouchers::tests::CONFIG, "t.toml").unwrap();
         let router = FakeRouter::new();
@@ -270,9 +277,15 @@ mod tests {
             csv.to_str().unwrap(),
         ])
         .unwrap();
-        run(cmd.voucher, router.clone(), store.clone(), &config)
-            .await
-            .unwrap();
+        run(
+            cmd.voucher,
+            router.clone(),
+            store.clone(),
+            &config,
+            &chosen(&config),
+        )
+        .await
+        .unwrap();
         let text = std::fs::read_to_string(&csv).unwrap();
         assert_eq!(text.lines().count(), 13);
         let sales = store.recent_sales(100).unwrap();
@@ -292,7 +305,7 @@ mod tests {
             csv.to_str().unwrap(),
         ])
         .unwrap();
-        let err = run(cmd.voucher, router, store, &config)
+        let err = run(cmd.voucher, router, store, &config, &chosen(&config))
             .await
             .unwrap_err()
             .to_string();
@@ -304,7 +317,7 @@ mod tests {
         assert!(Cmd::try_parse_from(["x", "batch", "--plan", "1h", "--count", "0"]).is_err());
         let (router, store, config) = fixture().await;
         let cmd = Cmd::try_parse_from(["x", "create", "--plan", "nope"]).unwrap();
-        let err = run(cmd.voucher, router, store, &config)
+        let err = run(cmd.voucher, router, store, &config, &chosen(&config))
             .await
             .unwrap_err()
             .to_string();
@@ -315,9 +328,15 @@ mod tests {
     async fn create_stats_enforce_reconcile_and_remove_run_end_to_end() {
         let (router, store, config) = fixture().await;
         let cmd = Cmd::try_parse_from(["x", "create", "--plan", "cap", "--json"]).unwrap();
-        run(cmd.voucher, router.clone(), store.clone(), &config)
-            .await
-            .unwrap();
+        run(
+            cmd.voucher,
+            router.clone(),
+            store.clone(),
+            &config,
+            &chosen(&config),
+        )
+        .await
+        .unwrap();
         let sale = store.recent_sales(1).unwrap().remove(0);
         assert_eq!(sale.state, crate::store::SaleState::Delivered);
         run_stats(
@@ -325,6 +344,7 @@ mod tests {
             router.clone(),
             store.clone(),
             &config,
+            &chosen(&config),
         )
         .await
         .unwrap();
@@ -336,6 +356,7 @@ mod tests {
             router.clone(),
             store.clone(),
             &config,
+            &chosen(&config),
         )
         .await
         .unwrap();
@@ -347,6 +368,7 @@ mod tests {
             router.clone(),
             store.clone(),
             &config,
+            &chosen(&config),
         )
         .await
         .unwrap();
@@ -358,6 +380,7 @@ mod tests {
             router.clone(),
             store.clone(),
             &config,
+            &chosen(&config),
         )
         .await
         .unwrap_err()
@@ -370,6 +393,7 @@ mod tests {
             router.clone(),
             store.clone(),
             &config,
+            &chosen(&config),
         )
         .await
         .unwrap();

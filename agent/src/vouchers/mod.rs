@@ -104,14 +104,13 @@ pub struct Settings {
 pub type SalePayload = fn(site_id: &str, sale: &Sale) -> Vec<u8>;
 
 impl Settings {
-    /// From the config file and the chosen router (`None`: the simulated one).
+    /// From the config file and the router this run talks to (an entry without a host
+    /// is the simulated router).
     pub fn from_config(
         config: &Config,
-        router: Option<&firmware_config::RouterConfig>,
+        r: &firmware_config::RouterConfig,
         sale_payload: SalePayload,
     ) -> Settings {
-        let default_router = firmware_config::RouterConfig::default();
-        let r = router.or(config.routers.first()).unwrap_or(&default_router);
         Settings {
             site_id: config.agent.site_id.clone(),
             router_name: if r.host.is_empty() {
@@ -213,12 +212,13 @@ impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
         store: Store,
         router: R,
         config: &Config,
+        chosen: &firmware_config::RouterConfig,
         sale_payload: SalePayload,
     ) -> Result<Vouchers<R>, VoucherError> {
         Vouchers::new(
             store,
             router,
-            Settings::from_config(config, None, sale_payload),
+            Settings::from_config(config, chosen, sale_payload),
             PlanBook::from_config(config),
         )
     }

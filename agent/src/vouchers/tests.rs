@@ -67,6 +67,7 @@ pub(crate) async fn setup() -> (Vouchers<FakeRouter>, FakeRouter) {
             store,
             router.clone(),
             &config,
+            &config.routers.first().cloned().unwrap_or_default(),
             crate::sync::outbox::sale_payload,
         )
         .unwrap(),
