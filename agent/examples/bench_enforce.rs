@@ -19,6 +19,7 @@ fn thread_cpu() -> Duration {
 }
 
 #[tokio::main(flavor = "current_thread")]
+// Long on purpose: a benchmark script: set up, measure, print, in one place.
 async fn main() {
     const N: usize = 5000;
     let dir = tempfile::tempdir().expect("temp dir");

@@ -63,6 +63,7 @@ fn sale(i: u32) -> SaleRecord {
 }
 
 #[tokio::main]
+// Long on purpose: a benchmark script: set up, measure, print, in one place.
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // One sale, side by side.
     let one = Envelope::new(

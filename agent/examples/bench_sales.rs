@@ -134,6 +134,7 @@ async fn against_simulator(latency: Duration, memory: bool) {
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+// Long on purpose: a benchmark script: set up, measure, print, in one place.
 async fn main() {
     let latency_ms: u64 = std::env::args()
         .skip_while(|a| a != "--latency-ms")

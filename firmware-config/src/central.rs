@@ -124,6 +124,7 @@ fn decode_base64(text: &str) -> Option<Vec<u8>> {
         .ok()
 }
 
+// Long on purpose: one check per `[central]` key, in file order, so the list of problems reads like the file.
 pub(crate) fn validate(central: &CentralConfig, problems: &mut Vec<Problem>) {
     if central.topic_prefix.is_empty() || central.topic_prefix.contains(['#', '+', '/']) {
         problems.push(Problem::new(

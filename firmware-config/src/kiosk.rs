@@ -134,6 +134,7 @@ fn ms(d: Duration) -> u128 {
     d.std().as_millis()
 }
 
+// Long on purpose: one check per `[kiosk]` key, in file order, so the list of problems reads like the file.
 pub(crate) fn validate(kiosk: &KioskConfig, config: &Config, problems: &mut Vec<Problem>) {
     let secs = |d: Duration| d.std().as_secs_f64();
     if !(5.0..=600.0).contains(&secs(kiosk.insert_window)) {

@@ -166,6 +166,7 @@ impl Default for EnforcementConfig {
     }
 }
 
+// Long on purpose: one check per key, in file order, so the list of problems reads like the file.
 pub(crate) fn validate(config: &Config, problems: &mut Vec<Problem>) {
     let v = &config.vouchers;
     if !(4..=32).contains(&v.length) {

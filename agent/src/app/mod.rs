@@ -45,6 +45,7 @@ pub struct Agent {
 impl Agent {
     /// Starts everything. The router may be down: sales then come from the pool,
     /// and the kiosk refuses coins once the pool is empty.
+    // Long on purpose: the start-up sequence in the order it must happen (profiles, vouchers, resume, pool, kiosk, central); each step is short.
     pub async fn start(
         config: &Config,
         chosen: &firmware_config::RouterConfig,

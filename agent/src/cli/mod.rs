@@ -3,6 +3,8 @@
 //! the library so tests can drive it; like `main.rs` it reports errors with `anyhow`.
 
 pub mod config;
+#[cfg(feature = "sim")]
+pub mod demo;
 pub mod msg;
 pub mod ops;
 pub mod profiles;
@@ -83,7 +85,7 @@ pub enum Command {
     /// The whole kiosk against a simulated router and simulated devices, with
     /// scripted coins; tickets and screens are written as PNG files.
     #[cfg(feature = "sim")]
-    Demo(run::DemoArgs),
+    Demo(demo::DemoArgs),
     /// Sell vouchers from the command line: one, or a batch with a CSV.
     #[command(subcommand)]
     Voucher(voucher::VoucherCommand),
@@ -266,7 +268,7 @@ pub async fn run(mut cli: Cli) -> anyhow::Result<()> {
         }
         Command::Run(args) => run::run(&cli, args).await,
         #[cfg(feature = "sim")]
-        Command::Demo(args) => run::demo(&cli, args).await,
+        Command::Demo(args) => demo::demo(&cli, args).await,
         Command::Config(cmd) => config::run(cmd),
         Command::Router(cmd) => router::run(cmd, &cli).await,
         #[cfg(feature = "sim")]

@@ -70,6 +70,7 @@ fn line(r: &UserRow) -> String {
 }
 
 /// Runs a `users` subcommand.
+// Long on purpose: one match arm per `users` subcommand; each arm is the whole command.
 pub async fn run<R: HotspotApi + Clone + 'static>(
     cmd: UsersCommand,
     router: R,

@@ -120,6 +120,7 @@ fn sale_line(s: &Sale) -> String {
 }
 
 /// Runs a `voucher` subcommand.
+// Long on purpose: one match arm per `voucher` subcommand; each arm is the whole command.
 pub async fn run<R: HotspotApi + Clone + 'static>(
     cmd: VoucherCommand,
     router: R,

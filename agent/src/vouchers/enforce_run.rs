@@ -43,6 +43,7 @@ impl<R: HotspotApi + Clone + 'static> Enforcer<R> {
     }
 
     /// One pass: retry waiting actions, poll, decide, commit, act.
+    // Long on purpose: one enforcement pass in its order (read the router, decide, commit, act); the steps share the figures the pass reports.
     pub async fn pass_once(&self) -> Result<PassReport, VoucherError> {
         let v = &self.vouchers;
         let mut report = PassReport::default();

@@ -196,6 +196,7 @@ impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
         Ok(report)
     }
 
+    // Long on purpose: one arm per kind of drift, each a short repair.
     async fn fix(&self, d: &Drift, users: &[HotspotUser]) -> Result<Option<String>, VoucherError> {
         let router_err = |during: &str| {
             let during = during.to_string();

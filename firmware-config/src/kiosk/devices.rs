@@ -315,6 +315,7 @@ pub(super) fn validate(kiosk: &KioskConfig, problems: &mut Vec<Problem>) {
     }
 }
 
+// Long on purpose: one check per `[kiosk.coin]` key, in file order, so the list of problems reads like the file.
 fn validate_coin(c: &CoinConfig, problems: &mut Vec<Problem>) {
     match c.kind {
         CoinKind::Pulse | CoinKind::Sim => {

@@ -174,6 +174,7 @@ impl From<RemoteCommand> for Command {
     }
 }
 
+// Long on purpose: one match arm per `hotspot-central` subcommand; each arm is the whole command.
 pub async fn run(cli: CentralCli) -> anyhow::Result<()> {
     let c = &cli.connect;
     match cli.command {

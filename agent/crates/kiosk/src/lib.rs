@@ -13,6 +13,7 @@ pub mod coin;
 pub mod display;
 pub mod labels;
 pub mod machine;
+mod open;
 pub mod printer;
 pub mod runner;
 #[cfg(feature = "sim")]

@@ -6,14 +6,15 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use firmware_config::kiosk::{CoinKind, DisplayKind, PrinterKind, QrMethod};
+use firmware_config::kiosk::QrMethod;
 use firmware_config::Config;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use super::coin::{CoinHandle, CoinReport};
-use super::display::targets::{self, DisplayHandle};
+use super::display::targets::DisplayHandle;
 use super::machine::{Action, Alert, Machine, MachineConfig, PrintOutcome, PrinterState, TICK};
+use super::open;
 use super::printer::device::{PrinterError, PrinterHandle};
 use super::printer::escpos::{ticket_bytes, QrMode};
 use super::printer::Paper;
@@ -157,118 +158,14 @@ pub async fn start<S: Seller>(
         buttons: Some(buttons_tx.clone()),
         ..SimDevices::default()
     };
-    let dev = |device: &'static str| {
-        move |e: &dyn std::fmt::Display| KioskError::Device {
-            device,
-            message: e.to_string(),
-        }
-    };
-
-    let coin = match k.coin.kind {
-        CoinKind::None => None,
-        CoinKind::Cctalk => {
-            let port = super::coin::cctalk_device::open_port(&k.coin.port, k.coin.baud)
-                .map_err(|e| dev("coin acceptor")(&e))?;
-            let (handle, rx) = CoinHandle::channel();
-            let settings = super::coin::cctalk_device::CctalkSettings::from_config(&k.coin);
-            tokio::spawn(log_end(
-                "coin acceptor",
-                super::coin::cctalk_device::run(port, settings, rx, coin_tx),
-            ));
-            Some(handle)
-        }
-        CoinKind::Pulse => {
-            let source = super::coin::gpio::GpioPulseSource::open(&k.coin)
-                .map_err(|e| dev("coin acceptor")(&e))?;
-            let (handle, rx) = CoinHandle::channel();
-            let cfg = super::coin::pulse::PulseConfig::from(&k.coin);
-            tokio::spawn(log_end(
-                "coin acceptor",
-                super::coin::gpio::run(source, cfg, rx, coin_tx),
-            ));
-            Some(handle)
-        }
-        #[cfg(feature = "sim")]
-        CoinKind::Sim => {
-            // The simulated acceptor speaks ccTalk on a pty; the real device task runs on the other end.
-            let (device_end, agent_end) =
-                super::sim::pty_pair().map_err(|e| dev("coin acceptor")(&e))?;
-            sim.acceptor = Some(super::sim::SimAcceptor::spawn(device_end, k.coin.address));
-            sim.channel_values = k
-                .coin
-                .channel_values
-                .iter()
-                .map(|c| (c.channel, c.value))
-                .collect();
-            let (handle, rx) = CoinHandle::channel();
-            let mut settings = super::coin::cctalk_device::CctalkSettings::from_config(&k.coin);
-            settings.device = "simulated ccTalk acceptor".into();
-            tokio::spawn(log_end(
-                "coin acceptor",
-                super::coin::cctalk_device::run(agent_end, settings, rx, coin_tx),
-            ));
-            Some(handle)
-        }
-        #[cfg(not(feature = "sim"))]
-        CoinKind::Sim => {
-            return Err(KioskError::NoSimulator {
-                key: "kiosk.coin.kind",
-            })
-        }
-    };
-
-    let status_timeout = Duration::from_millis(500);
-    let printer = match k.printer.kind {
-        PrinterKind::None => None,
-        PrinterKind::Escpos => {
-            let port = super::printer::device::open_port(&k.printer.port, k.printer.baud)
-                .map_err(|e| dev("printer")(&e))?;
-            Some(super::printer::device::spawn(
-                port,
-                k.printer.port.clone(),
-                status_timeout,
-            ))
-        }
-        #[cfg(feature = "sim")]
-        PrinterKind::Sim => {
-            let (device_end, agent_end) = super::sim::pty_pair().map_err(|e| dev("printer")(&e))?;
-            sim.printer = Some(super::sim::SimPrinter::spawn(device_end));
-            Some(super::printer::device::spawn(
-                agent_end,
-                "simulated printer".into(),
-                status_timeout,
-            ))
-        }
-        #[cfg(not(feature = "sim"))]
-        PrinterKind::Sim => {
-            return Err(KioskError::NoSimulator {
-                key: "kiosk.printer.kind",
-            })
-        }
-    };
-
-    let display = match k.display.kind {
-        DisplayKind::None => None,
-        DisplayKind::Png => {
-            let panel =
-                targets::PngDir::new(&k.display.png_dir, 2).map_err(|e| dev("display")(&e))?;
-            Some(targets::spawn(panel, display_err_tx))
-        }
-        DisplayKind::Framebuffer => {
-            let panel = targets::Framebuffer::open(&k.display.framebuffer)
-                .map_err(|e| dev("display")(&e))?;
-            Some(targets::spawn(panel, display_err_tx))
-        }
-        DisplayKind::Ssd1306 => {
-            let panel = targets::Ssd1306Panel::open(&k.display.i2c_bus, k.display.i2c_address)
-                .map_err(|e| dev("display")(&e))?;
-            Some(targets::spawn(panel, display_err_tx))
-        }
-    };
-
+    #[cfg(not(feature = "sim"))]
+    let mut sim = open::NoSim;
+    let coin = open::coin(k, coin_tx, &mut sim)?;
+    let printer = open::printer(k, &mut sim)?;
+    let display = open::display(k, display_err_tx)?;
     if !k.buttons.lines.is_empty() {
         super::display::buttons::spawn_gpio(&k.buttons, buttons_tx.clone())
-            .map_err(|e| dev("buttons")(&e))?;
+            .map_err(|e| open::device_error("buttons", &e))?;
     }
     drop(buttons_tx);
 
@@ -287,15 +184,6 @@ pub async fn start<S: Seller>(
         #[cfg(feature = "sim")]
         sim,
     })
-}
-
-async fn log_end<E: std::fmt::Display>(
-    what: &'static str,
-    fut: impl std::future::Future<Output = Result<(), E>>,
-) {
-    if let Err(e) = fut.await {
-        tracing::error!(error = %e, "{what} task ended");
-    }
 }
 
 /// Starts the runner over devices the caller opened (tests, benchmarks).
@@ -355,6 +243,7 @@ impl<S: Seller> Runner<S> {
             .await
     }
 
+    // Long on purpose: the runner's event loop: one `select!` arm per input (coins, buttons, ticks, printer, plans).
     async fn serve(mut self, mut rx: mpsc::Receiver<Input>) {
         let now = Instant::now();
         let first = self.machine.start(now);
@@ -496,6 +385,7 @@ impl<S: Seller> Runner<S> {
         });
     }
 
+    // Long on purpose: one match arm per machine action; each arm is what the action says to do.
     async fn perform_all(&mut self, actions: Vec<Action>) {
         let mut queue: VecDeque<Action> = actions.into();
         while let Some(action) = queue.pop_front() {
@@ -588,5 +478,14 @@ fn printer_state(
         Ok(s) if s.out => PrinterState::PaperOut,
         Ok(_) => PrinterState::Ready,
         Err(_) => PrinterState::Offline,
+    }
+}
+
+pub(crate) async fn log_end<E: std::fmt::Display>(
+    what: &'static str,
+    fut: impl std::future::Future<Output = Result<(), E>>,
+) {
+    if let Err(e) = fut.await {
+        tracing::error!(error = %e, "{what} task ended");
     }
 }

@@ -85,6 +85,7 @@ impl SimAcceptor {
     }
 }
 
+// Long on purpose: the simulated acceptor's answer to each ccTalk header, one arm each, as the device would.
 async fn acceptor(
     mut port: tokio_serial::SerialStream,
     address: u8,

@@ -110,6 +110,7 @@ impl LinkHandle {
 }
 
 /// Starts the link task.
+// Long on purpose: the rumqttc event loop: one arm per event, and the reconnect policy beside the errors it answers.
 pub fn spawn(config: LinkConfig) -> (LinkHandle, mpsc::UnboundedReceiver<LinkEvent>) {
     let mut options = MqttOptions::new(config.client_id.clone(), config.host.clone(), config.port);
     options.set_keep_alive(config.keep_alive);

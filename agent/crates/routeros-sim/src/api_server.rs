@@ -93,17 +93,22 @@ where
     let (mut rd, wr) = tokio::io::split(stream);
     let (tx, rx) = mpsc::unbounded_channel::<Out>();
     let abort = CancellationToken::new();
-    let conn = stop.child_token();
     let writer = tokio::spawn(write_loop(wr, rx, abort.clone()));
-    let mut session = Session::default();
-    let mut streams: HashMap<String, StreamHandle> = HashMap::new();
+    let mut conn = Conn {
+        shared,
+        tx,
+        abort,
+        cancel: stop.child_token(),
+        session: Session::default(),
+        streams: HashMap::new(),
+        commands: 0,
+        stall_until: None,
+    };
     let mut buf: Vec<u8> = Vec::with_capacity(16 * 1024);
     let mut chunk = vec![0u8; 64 * 1024];
-    let mut commands: u64 = 0;
-    let mut stall_until: Option<Instant> = None;
     'read: loop {
         let n = tokio::select! {
-            _ = conn.cancelled() => break,
+            _ = conn.cancel.cancelled() => break,
             r = rd.read(&mut chunk) => match r {
                 Ok(0) | Err(_) => break,
                 Ok(n) => n,
@@ -112,7 +117,7 @@ where
         buf.extend_from_slice(&chunk[..n]);
         let mut start = 0;
         loop {
-            let limits = if session.logged_in() {
+            let limits = if conn.session.logged_in() {
                 Limits::default()
             } else {
                 BEFORE_LOGIN
@@ -134,125 +139,147 @@ where
             let Ok(cmd) = Command::parse(&words) else {
                 continue;
             };
-            let arrival = Instant::now();
-            let mut at = arrival + *lock(&shared.latency);
-            if let Some(s) = stall_until {
-                at = at.max(s);
-            }
-            let fault = if session.logged_in() && cmd.path != "/login" {
-                commands += 1;
-                lock(&shared.faults).decide(commands)
-            } else {
-                Fault::None
-            };
-            if let Fault::Fatal(reason) = &fault {
-                let bytes = encode(&[fatal(reason)]);
-                let _ = tx.send(Out {
-                    at,
-                    bytes,
-                    close: true,
-                });
+            if conn.command(cmd) == Flow::Close {
                 break 'read;
-            }
-            // Only a login needs the random challenge (a syscall): skip it otherwise.
-            let random = if cmd.path == "/login" {
-                random_challenge()
-            } else {
-                [0; 16]
-            };
-            let step = {
-                let mut state = lock(&shared.state);
-                session.handle(cmd, &mut state, arrival, random)
-            };
-            match fault {
-                Fault::Drop => {
-                    abort.cancel();
-                    break 'read;
-                }
-                Fault::Stall(d) => {
-                    stall_until = Some(arrival + d);
-                    at = at.max(arrival + d);
-                }
-                _ => {}
-            }
-            match step {
-                Step::Reply(replies) => {
-                    let _ = tx.send(Out {
-                        at,
-                        bytes: encode(&replies),
-                        close: false,
-                    });
-                }
-                Step::Fatal(reason) => {
-                    let _ = tx.send(Out {
-                        at,
-                        bytes: encode(&[fatal(&reason)]),
-                        close: true,
-                    });
-                    break 'read;
-                }
-                Step::Stream {
-                    head,
-                    spec,
-                    tag,
-                    changes,
-                } => {
-                    let _ = tx.send(Out {
-                        at,
-                        bytes: encode(&head),
-                        close: false,
-                    });
-                    let handle = StreamHandle {
-                        cancel: conn.child_token(),
-                        open: Arc::new(Mutex::new(true)),
-                    };
-                    let task = StreamTask {
-                        spec,
-                        tag: tag.clone(),
-                        shared: shared.clone(),
-                        tx: tx.clone(),
-                        cancel: handle.cancel.clone(),
-                        open: handle.open.clone(),
-                    };
-                    tokio::spawn(task.run(changes));
-                    streams.insert(tag.unwrap_or_default(), handle);
-                }
-                Step::Cancel { target, own_tag } => {
-                    let keys: Vec<String> = match target {
-                        Some(t) => vec![t],
-                        None => streams.keys().cloned().collect(),
-                    };
-                    let mut replies = Vec::new();
-                    let mut dones = Vec::new();
-                    for key in keys {
-                        let Some(h) = streams.remove(&key) else {
-                            continue;
-                        };
-                        // Closing under the lock orders our trap after any `!re` the stream sent.
-                        *lock(&h.open) = false;
-                        h.cancel.cancel();
-                        let tag = (!key.is_empty()).then_some(key);
-                        let mut traps = trap_replies(&[Trap::interrupted()], &tag);
-                        dones.push(traps.pop().unwrap_or_else(|| Reply::new(ReplyKind::Done)));
-                        replies.extend(traps);
-                    }
-                    let mut done = Reply::new(ReplyKind::Done);
-                    done.tag = own_tag;
-                    replies.push(done);
-                    replies.extend(dones);
-                    let _ = tx.send(Out {
-                        at,
-                        bytes: encode(&replies),
-                        close: false,
-                    });
-                }
             }
         }
         buf.drain(..start);
     }
-    conn.cancel();
-    drop(tx);
+    conn.cancel.cancel();
+    drop(conn);
     let _ = writer.await;
+}
+
+/// Whether the connection goes on after a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Flow {
+    Continue,
+    Close,
+}
+
+/// One API connection's state: the login session, the streams it runs, and the
+/// faults that apply to it.
+struct Conn {
+    shared: Arc<Shared>,
+    tx: mpsc::UnboundedSender<Out>,
+    abort: CancellationToken,
+    cancel: CancellationToken,
+    session: Session,
+    streams: HashMap<String, StreamHandle>,
+    commands: u64,
+    stall_until: Option<Instant>,
+}
+
+impl Conn {
+    /// Runs one command, with its latency and any injected fault.
+    fn command(&mut self, cmd: Command) -> Flow {
+        let arrival = Instant::now();
+        let mut at = arrival + *lock(&self.shared.latency);
+        if let Some(s) = self.stall_until {
+            at = at.max(s);
+        }
+        let fault = if self.session.logged_in() && cmd.path != "/login" {
+            self.commands += 1;
+            lock(&self.shared.faults).decide(self.commands)
+        } else {
+            Fault::None
+        };
+        if let Fault::Fatal(reason) = &fault {
+            self.send(at, encode(&[fatal(reason)]), true);
+            return Flow::Close;
+        }
+        // Only a login needs the random challenge (a syscall): skip it otherwise.
+        let random = if cmd.path == "/login" {
+            random_challenge()
+        } else {
+            [0; 16]
+        };
+        let step = {
+            let mut state = lock(&self.shared.state);
+            self.session.handle(cmd, &mut state, arrival, random)
+        };
+        match fault {
+            Fault::Drop => {
+                self.abort.cancel();
+                return Flow::Close;
+            }
+            Fault::Stall(d) => {
+                self.stall_until = Some(arrival + d);
+                at = at.max(arrival + d);
+            }
+            _ => {}
+        }
+        self.perform(step, at)
+    }
+
+    fn perform(&mut self, step: Step, at: Instant) -> Flow {
+        match step {
+            Step::Reply(replies) => self.send(at, encode(&replies), false),
+            Step::Fatal(reason) => {
+                self.send(at, encode(&[fatal(&reason)]), true);
+                return Flow::Close;
+            }
+            Step::Stream {
+                head,
+                spec,
+                tag,
+                changes,
+            } => {
+                self.send(at, encode(&head), false);
+                let handle = StreamHandle {
+                    cancel: self.cancel.child_token(),
+                    open: Arc::new(Mutex::new(true)),
+                };
+                let task = StreamTask {
+                    spec,
+                    tag: tag.clone(),
+                    shared: self.shared.clone(),
+                    tx: self.tx.clone(),
+                    cancel: handle.cancel.clone(),
+                    open: handle.open.clone(),
+                };
+                tokio::spawn(task.run(changes));
+                self.streams.insert(tag.unwrap_or_default(), handle);
+            }
+            Step::Cancel { target, own_tag } => {
+                let replies = self.cancel_streams(target, own_tag);
+                self.send(at, encode(&replies), false);
+            }
+        }
+        Flow::Continue
+    }
+
+    /// `/cancel`: ends the named stream (or all), each with an `interrupted` trap and
+    /// its `!done`, after the `/cancel`'s own `!done`.
+    fn cancel_streams(&mut self, target: Option<String>, own_tag: Option<String>) -> Vec<Reply> {
+        let keys: Vec<String> = match target {
+            Some(t) => vec![t],
+            None => self.streams.keys().cloned().collect(),
+        };
+        let mut replies = Vec::new();
+        let mut dones = Vec::new();
+        for key in keys {
+            let Some(h) = self.streams.remove(&key) else {
+                continue;
+            };
+            // Closing under the lock orders our trap after any `!re` the stream sent.
+            *lock(&h.open) = false;
+            h.cancel.cancel();
+            let tag = (!key.is_empty()).then_some(key);
+            let mut traps = trap_replies(&[Trap::interrupted()], &tag);
+            dones.push(traps.pop().unwrap_or_else(|| Reply::new(ReplyKind::Done)));
+            replies.extend(traps);
+        }
+        let mut done = Reply::new(ReplyKind::Done);
+        done.tag = own_tag;
+        replies.push(done);
+        replies.extend(dones);
+        replies
+    }
+
+    fn send(&self, at: Instant, bytes: Vec<u8>, close: bool) {
+        let _ = self.tx.send(Out { at, bytes, close });
+    }
 }
 
 fn fatal(reason: &str) -> Reply {

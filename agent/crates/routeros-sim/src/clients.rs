@@ -61,6 +61,7 @@ pub(crate) fn limit_reached(user: &Row) -> Option<LoginRefused> {
 }
 
 /// Logs a client in as `user`; returns the new active session's id.
+// Long on purpose: the hotspot's login checks in the order RouterOS applies them, each refusing with its own text.
 pub(crate) fn login(
     state: &mut State,
     user: &str,

@@ -261,6 +261,7 @@ async fn bind(
 
 impl SimRouter {
     /// Binds the listeners and starts serving. Needs a tokio runtime.
+    // Long on purpose: binds each listener the options ask for, in order; each step is a few lines.
     pub async fn start(options: SimOptions) -> Result<SimHandle, SimError> {
         let version = SimVersion::parse(&options.version)
             .ok_or_else(|| SimError::Version(options.version.clone()))?;

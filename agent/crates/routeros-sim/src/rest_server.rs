@@ -141,6 +141,7 @@ fn response_bytes(reply: &RestReply, close: bool) -> Vec<u8> {
     out
 }
 
+// Long on purpose: one HTTP/1.1 keep-alive loop: read, route, answer or stream; the steps share the connection state.
 async fn connection<S>(mut stream: S, shared: Arc<Shared>, stop: CancellationToken)
 where
     S: AsyncRead + AsyncWrite + Unpin,

@@ -193,12 +193,20 @@ fn join(props: &[(&str, String)]) -> String {
         .join(" ")
 }
 
-/// The whole `.rsc` script.
+/// The whole `.rsc` script: a header, then six numbered steps, each a function below.
 pub fn setup_script(config: &Config, opts: &SetupOptions) -> String {
     let mut out = String::new();
-    let cidr = opts.agent_cidr();
-    let group = quote(&opts.group);
-    let cert = quote(&opts.certificate);
+    header(&mut out, config);
+    group_step(&mut out, opts);
+    user_step(&mut out, opts);
+    certificate_step(&mut out, opts);
+    services_step(&mut out, opts);
+    profiles_step(&mut out, config);
+    fingerprint_step(&mut out, opts);
+    out
+}
+
+fn header(out: &mut String, config: &Config) {
     let _ = writeln!(
         out,
         "# hotspot-agent: router set-up for site {}",
@@ -221,7 +229,11 @@ pub fn setup_script(config: &Config, opts: &SetupOptions) -> String {
         "# Safe to run again: items are added when missing, then set."
     );
     let _ = writeln!(out);
+}
 
+/// 1. A group with only the policies the agent needs.
+fn group_step(out: &mut String, opts: &SetupOptions) {
+    let group = quote(&opts.group);
     let _ = writeln!(
         out,
         "# 1. A group with only what the agent needs: api (log in), read and write"
@@ -236,7 +248,7 @@ pub fn setup_script(config: &Config, opts: &SetupOptions) -> String {
         }
     );
     ensure(
-        &mut out,
+        out,
         "/user group",
         &opts.group,
         &format!(" policy={}", opts.policies()),
@@ -249,7 +261,12 @@ pub fn setup_script(config: &Config, opts: &SetupOptions) -> String {
         );
     }
     let _ = writeln!(out);
+}
 
+/// 2. The agent's API user, allowed only from the agent's address.
+fn user_step(out: &mut String, opts: &SetupOptions) {
+    let cidr = opts.agent_cidr();
+    let group = quote(&opts.group);
     let _ = writeln!(
         out,
         "# 2. The agent's user, allowed to log in only from the agent ({}).",
@@ -260,9 +277,13 @@ pub fn setup_script(config: &Config, opts: &SetupOptions) -> String {
         quote(opts.password.expose())
     );
     let user_add = format!(" group={group} password={}", quote(opts.password.expose()));
-    ensure(&mut out, "/user", &opts.api_user, &user_add, &user_props);
+    ensure(out, "/user", &opts.api_user, &user_add, &user_props);
     let _ = writeln!(out);
+}
 
+/// 3. A self-signed certificate for api-ssl.
+fn certificate_step(out: &mut String, opts: &SetupOptions) {
+    let cert = quote(&opts.certificate);
     let _ = writeln!(
         out,
         "# 3. A self-signed certificate for api-ssl. The agent pins its SHA-256"
@@ -293,7 +314,12 @@ pub fn setup_script(config: &Config, opts: &SetupOptions) -> String {
     let _ = writeln!(out, "    :delay 5s");
     let _ = writeln!(out, "}}");
     let _ = writeln!(out);
+}
 
+/// 4. api-ssl with that certificate, the plain API, REST.
+fn services_step(out: &mut String, opts: &SetupOptions) {
+    let cidr = opts.agent_cidr();
+    let cert = quote(&opts.certificate);
     let _ = writeln!(
         out,
         "# 4. api-ssl (port 8729) with that certificate, only from the agent."
@@ -338,7 +364,10 @@ pub fn setup_script(config: &Config, opts: &SetupOptions) -> String {
         }
     }
     let _ = writeln!(out);
+}
 
+/// 5. The hotspot user profiles of the plans.
+fn profiles_step(out: &mut String, config: &Config) {
     let _ = writeln!(
         out,
         "# 5. Hotspot user profiles for the plans: speed, devices per voucher and"
@@ -361,7 +390,7 @@ pub fn setup_script(config: &Config, opts: &SetupOptions) -> String {
             let _ = writeln!(out, "# used by plans: {}", plans.join(", "));
         }
         ensure(
-            &mut out,
+            out,
             "/ip hotspot user profile",
             &profile.name,
             "",
@@ -369,7 +398,12 @@ pub fn setup_script(config: &Config, opts: &SetupOptions) -> String {
         );
     }
     let _ = writeln!(out);
+}
 
+/// 6. What to copy into the agent's configuration.
+fn fingerprint_step(out: &mut String, opts: &SetupOptions) {
+    let cidr = opts.agent_cidr();
+    let cert = quote(&opts.certificate);
     let _ = writeln!(
         out,
         "# 6. Copy this into [[router]] fingerprint in the agent's config.toml:"
@@ -386,7 +420,6 @@ pub fn setup_script(config: &Config, opts: &SetupOptions) -> String {
             opts.api_user
         ))
     );
-    out
 }
 
 #[cfg(test)]

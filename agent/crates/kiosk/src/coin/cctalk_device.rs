@@ -132,6 +132,7 @@ pub async fn run<P: AsyncRead + AsyncWrite + Unpin>(
         .await
 }
 
+// Long on purpose: the poll loop of the ccTalk exchange; its arms follow the order of the exchange (inhibit, poll, credit), which splitting would hide.
 async fn serve<P: AsyncRead + AsyncWrite + Unpin>(
     port: P,
     settings: CctalkSettings,

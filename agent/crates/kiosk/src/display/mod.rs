@@ -104,6 +104,7 @@ fn centered(c: &mut Canvas, s: &str, font: &MonoFont<'_>, y: i32) {
 }
 
 /// Draws a screen on a fresh 128x64 canvas.
+// Long on purpose: one arm per screen, each a few drawing calls.
 pub fn draw(screen: &Screen) -> Canvas {
     let mut c = Canvas::new(WIDTH, HEIGHT);
     let big = &FONT_9X15_BOLD;

@@ -319,6 +319,7 @@ impl<'a> Mux<'a> {
         }
     }
 
+    // Long on purpose: one arm per reply kind (`!re`, `!done`, `!trap`, `!fatal`, `!empty`), each short, read together.
     fn on_sentence(&mut self, words: &[Vec<u8>]) -> Result<(), RouterError> {
         let reply = proto::parse_reply(words).map_err(|e| RouterError::Protocol {
             router: self.cfg.router.clone(),
