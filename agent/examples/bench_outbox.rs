@@ -20,11 +20,11 @@ const SALES: u32 = 10_000;
 struct NoActions;
 
 impl AgentActions for NoActions {
-    async fn apply_plans(&self, _: PlanSet) -> Result<AppliedReport, String> {
-        Err("benchmark".into())
+    async fn apply_plans(&self, _: PlanSet) -> Result<AppliedReport, ActionError> {
+        Err(ActionError::Unavailable("benchmark"))
     }
-    async fn apply_routers(&self, _: RouterSettings) -> Result<AppliedReport, String> {
-        Err("benchmark".into())
+    async fn apply_routers(&self, _: RouterSettings) -> Result<AppliedReport, ActionError> {
+        Err(ActionError::Unavailable("benchmark"))
     }
     async fn run_command(&self, _: Command) -> CommandResult {
         CommandResult::Err("benchmark".into())

@@ -7,10 +7,10 @@ use std::time::Instant;
 use firmware_config::Config;
 
 use crate::app::profiles::{profile_changes, ProfileChange};
-use crate::store::now_ms;
-use crate::sync::AgentActions;
-use crate::vouchers::{PlanBook, Vouchers};
-use routeros::{HotspotApi, Router, RouterSettings as ClientSettings, UserQuery};
+use crate::store::{now_ms, StoreError};
+use crate::sync::{ActionError, AgentActions};
+use crate::vouchers::{PlanBook, VoucherError, Vouchers};
+use routeros::{HotspotApi, Router, RouterError, RouterSettings as ClientSettings, UserQuery};
 use sync_proto::convert;
 use sync_proto::messages::{
     AppliedReport, Command, CommandOutput, CommandResult, PlanSet, RouterSettings, RouterStatus,
@@ -23,6 +23,30 @@ pub struct SiteActions<R> {
     config: Mutex<Config>,
     started: Instant,
     on_plans: Mutex<Option<PlansHook>>,
+}
+
+/// Why a remote command failed; the text goes back to the central office as the
+/// command's error (`CommandResult::Err`).
+#[derive(Debug, thiserror::Error)]
+enum CommandError {
+    /// The router failed or refused an operation (its message says what to check).
+    #[error(transparent)]
+    Router(#[from] RouterError),
+    /// Selling or reconciling failed.
+    #[error(transparent)]
+    Vouchers(#[from] VoucherError),
+    /// A sale could not be read back from the store.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// `CreateVouchers` asked for none or for too many.
+    #[error("count {0}: ask for 1 to 500 vouchers")]
+    Count(u32),
+    /// No router user has this name.
+    #[error("no hotspot user {0:?} on the router")]
+    NoSuchUser(String),
+    /// The user's comment is not this agent's: the agent never touches it.
+    #[error("{0} was not created by this agent; it is left alone")]
+    NotOurs(String),
 }
 
 /// Called with the configuration in force after a plan set is applied (the kiosk's prices).
@@ -54,7 +78,7 @@ impl<R: HotspotApi + Clone + 'static> SiteActions<R> {
     async fn sync_profiles(
         &self,
         profiles: &[firmware_config::ProfileConfig],
-    ) -> Result<Vec<String>, String> {
+    ) -> Result<Vec<String>, RouterError> {
         sync_profiles(self.vouchers.router(), profiles).await
     }
 }
@@ -64,20 +88,17 @@ impl<R: HotspotApi + Clone + 'static> SiteActions<R> {
 pub async fn sync_profiles<R: HotspotApi>(
     router: &R,
     profiles: &[firmware_config::ProfileConfig],
-) -> Result<Vec<String>, String> {
-    let have = router.profiles().await.map_err(|e| e.to_string())?;
+) -> Result<Vec<String>, RouterError> {
+    let have = router.profiles().await?;
     let mut done = Vec::new();
     for change in profile_changes(profiles, &have) {
         match change {
             ProfileChange::Create(p) => {
-                router.add_profile(&p).await.map_err(|e| e.to_string())?;
+                router.add_profile(&p).await?;
                 done.push(format!("profile {} created", p.name));
             }
             ProfileChange::Update(id, p, diff) => {
-                router
-                    .set_profile(&id, &p)
-                    .await
-                    .map_err(|e| e.to_string())?;
+                router.set_profile(&id, &p).await?;
                 done.push(format!("profile {} updated: {}", p.name, diff.join(", ")));
             }
             ProfileChange::Same(_) => {}
@@ -87,7 +108,7 @@ pub async fn sync_profiles<R: HotspotApi>(
 }
 
 impl<R: HotspotApi + Clone + 'static> AgentActions for SiteActions<R> {
-    async fn apply_plans(&self, plans: PlanSet) -> Result<AppliedReport, String> {
+    async fn apply_plans(&self, plans: PlanSet) -> Result<AppliedReport, ActionError> {
         let mut config = self.config();
         config.plans = plans.plans.iter().map(convert::plan_config).collect();
         if !plans.profiles.is_empty() {
@@ -98,9 +119,7 @@ impl<R: HotspotApi + Clone + 'static> AgentActions for SiteActions<R> {
         }
         // The same validation as a config file: a plan set that names a missing
         // profile or has no limits is refused, and the plans in force stay.
-        config
-            .validate(&format!("plan set version {}", plans.version))
-            .map_err(|e| e.to_string())?;
+        config.validate(&format!("plan set version {}", plans.version))?;
         let mut report = AppliedReport::default();
         match self.sync_profiles(&config.profiles).await {
             Ok(done) => report.actions.extend(done),
@@ -108,12 +127,10 @@ impl<R: HotspotApi + Clone + 'static> AgentActions for SiteActions<R> {
                 "profiles not synced to the router ({e}); run `hotspot-agent profiles sync` when it is back"
             )),
         }
-        self.vouchers
-            .set_plans(
-                PlanBook::from_config(&config),
-                &format!("central v{}", plans.version),
-            )
-            .map_err(|e| e.to_string())?;
+        self.vouchers.set_plans(
+            PlanBook::from_config(&config),
+            &format!("central v{}", plans.version),
+        )?;
         report.actions.push(format!(
             "plans in force: {}",
             config
@@ -136,7 +153,7 @@ impl<R: HotspotApi + Clone + 'static> AgentActions for SiteActions<R> {
         Ok(report)
     }
 
-    async fn apply_routers(&self, routers: RouterSettings) -> Result<AppliedReport, String> {
+    async fn apply_routers(&self, routers: RouterSettings) -> Result<AppliedReport, ActionError> {
         let config = self.config();
         let mut report = AppliedReport::default();
         let mut pushed = Vec::new();
@@ -144,7 +161,7 @@ impl<R: HotspotApi + Clone + 'static> AgentActions for SiteActions<R> {
             let base = config.routers.iter().find(|r| r.name == spec.name);
             let rc = convert::router_config(spec, base);
             pushed.push(rc.clone());
-            let settings = ClientSettings::from_config(&rc, i).map_err(|e| e.to_string())?;
+            let settings = ClientSettings::from_config(&rc, i)?;
             match Router::connect(settings).await {
                 Ok(r) => report.actions.push(format!(
                     "router {} reachable: {} via {}",
@@ -155,8 +172,7 @@ impl<R: HotspotApi + Clone + 'static> AgentActions for SiteActions<R> {
                 Err(e) => report.warnings.push(format!("router {}: {e}", spec.name)),
             }
         }
-        super::routers_file::save(&config.agent.state_dir, routers.version, &pushed)
-            .map_err(|e| format!("router settings not stored: {e}"))?;
+        super::routers_file::save(&config.agent.state_dir, routers.version, &pushed)?;
         report.actions.push(format!(
             "router settings version {} stored in {}; they replace the config file's routers at the next start",
             routers.version,
@@ -168,7 +184,7 @@ impl<R: HotspotApi + Clone + 'static> AgentActions for SiteActions<R> {
     async fn run_command(&self, command: Command) -> CommandResult {
         match self.command(command).await {
             Ok(out) => CommandResult::Ok(out),
-            Err(e) => CommandResult::Err(e),
+            Err(e) => CommandResult::Err(e.to_string()),
         }
     }
 
@@ -205,9 +221,8 @@ impl<R: HotspotApi + Clone + 'static> AgentActions for SiteActions<R> {
 }
 
 impl<R: HotspotApi + Clone + 'static> SiteActions<R> {
-    async fn command(&self, command: Command) -> Result<CommandOutput, String> {
+    async fn command(&self, command: Command) -> Result<CommandOutput, CommandError> {
         let router = self.vouchers.router();
-        let e = |e: routeros::RouterError| e.to_string();
         match command {
             Command::TestRouter { .. } => {
                 let started = Instant::now();
@@ -235,8 +250,8 @@ impl<R: HotspotApi + Clone + 'static> SiteActions<R> {
                     profile,
                     ..UserQuery::default()
                 };
-                let users = router.users(&query).await.map_err(e)?;
-                let sessions = router.active(None).await.map_err(e)?;
+                let users = router.users(&query).await?;
+                let sessions = router.active(None).await?;
                 let rows = users
                     .into_iter()
                     .map(|u| UserInfo {
@@ -253,7 +268,7 @@ impl<R: HotspotApi + Clone + 'static> SiteActions<R> {
                 Ok(CommandOutput::Users(rows))
             }
             Command::ListProfiles { .. } => {
-                let profiles = router.profiles().await.map_err(e)?;
+                let profiles = router.profiles().await?;
                 Ok(CommandOutput::Profiles(
                     profiles
                         .iter()
@@ -270,28 +285,23 @@ impl<R: HotspotApi + Clone + 'static> SiteActions<R> {
             }
             Command::CreateVouchers { plan_id, count } => {
                 if count == 0 || count > 500 {
-                    return Err(format!("count {count}: ask for 1 to 500 vouchers"));
+                    return Err(CommandError::Count(count));
                 }
                 let mut sold = Vec::new();
                 for _ in 0..count {
                     let v = self
                         .vouchers
                         .sell_from(&plan_id, None, "remote", true)
-                        .await
-                        .map_err(|e| e.to_string())?;
-                    let sale = self
-                        .vouchers
-                        .store()
-                        .sale(v.sale_id)
-                        .map_err(|e| e.to_string())?;
+                        .await?;
+                    let sale = self.vouchers.store().sale(v.sale_id)?;
                     sold.push(crate::sync::outbox::wire_sale(&sale));
                 }
                 Ok(CommandOutput::Vouchers(sold))
             }
             Command::DisconnectUser { username } => {
-                let sessions = router.active(Some(&username)).await.map_err(e)?;
+                let sessions = router.active(Some(&username)).await?;
                 for s in &sessions {
-                    router.disconnect(&s.id).await.map_err(e)?;
+                    router.disconnect(&s.id).await?;
                 }
                 Ok(CommandOutput::Done(format!(
                     "{} session(s) of {username} ended",
@@ -305,23 +315,21 @@ impl<R: HotspotApi + Clone + 'static> SiteActions<R> {
                     name: Some(username.clone()),
                     ..UserQuery::default()
                 };
-                let users = router.users(&query).await.map_err(e)?;
+                let users = router.users(&query).await?;
                 let Some(user) = users.first() else {
-                    return Err(format!("no hotspot user {username:?} on the router"));
+                    return Err(CommandError::NoSuchUser(username));
                 };
                 if !user
                     .comment
                     .as_deref()
                     .is_some_and(|c| c.starts_with(&prefix))
                 {
-                    return Err(format!(
-                        "{username} was not created by this agent; it is left alone"
-                    ));
+                    return Err(CommandError::NotOurs(username));
                 }
-                for s in router.active(Some(&username)).await.map_err(e)? {
-                    router.disconnect(&s.id).await.map_err(e)?;
+                for s in router.active(Some(&username)).await? {
+                    router.disconnect(&s.id).await?;
                 }
-                router.remove_user(&user.id).await.map_err(e)?;
+                router.remove_user(&user.id).await?;
                 Ok(CommandOutput::Done(format!("{username} removed")))
             }
             Command::SyncProfiles => {
@@ -333,11 +341,7 @@ impl<R: HotspotApi + Clone + 'static> SiteActions<R> {
                 }))
             }
             Command::Reconcile => {
-                let report = self
-                    .vouchers
-                    .reconcile(false)
-                    .await
-                    .map_err(|e| e.to_string())?;
+                let report = self.vouchers.reconcile(false).await?;
                 Ok(CommandOutput::Done(format!("{report:?} at {}", now_ms())))
             }
         }

@@ -5,6 +5,7 @@ use clap::{Args, Subcommand};
 use firmware_config::{ByteSize, Config, Duration, RouterConfig};
 
 use crate::store::{now_ms, Level, Store};
+use crate::vouchers::enforce::EndReason;
 use crate::vouchers::monitor::{UserFilter, UserRow};
 use crate::vouchers::plans::sale_id_from_comment;
 use routeros::{HotspotApi, UserQuery};
@@ -152,7 +153,7 @@ pub async fn run<R: HotspotApi + Clone + 'static>(
             v.router().remove_user(&user.id).await?;
             if v.store().sale(sale_id).is_ok() {
                 v.store()
-                    .mark_ended(sale_id, "removed by operator", now_ms())?;
+                    .mark_ended(sale_id, EndReason::RemovedByOperator.as_str(), now_ms())?;
             }
             v.store().record_event(
                 Level::Info,

@@ -3,9 +3,33 @@
 
 use std::future::Future;
 
+use firmware_config::ConfigError;
 use sync_proto::messages::{
     AppliedReport, Command, CommandResult, PlanSet, RouterSettings, Telemetry,
 };
+
+use crate::vouchers::VoucherError;
+
+/// Why a pushed plan set or router settings were refused: nothing of it is in force.
+/// The site reports the message text to the central office (`Outcome::Refused`).
+#[derive(Debug, thiserror::Error)]
+pub enum ActionError {
+    /// The pushed settings fail the configuration's own checks (a plan naming a
+    /// missing profile, no limits, a router entry without its password…); the
+    /// message lists every problem.
+    #[error(transparent)]
+    Invalid(#[from] ConfigError),
+    /// The plans could not be stored (the store's message names the file and the fix).
+    #[error(transparent)]
+    Vouchers(#[from] VoucherError),
+    /// The router settings could not be written to the state folder.
+    #[error("router settings not stored: {0}")]
+    RoutersNotStored(#[from] std::io::Error),
+    /// This implementation cannot apply pushes now (the demo's and the benchmarks'
+    /// stand-ins); the text says why.
+    #[error("{0}")]
+    Unavailable(&'static str),
+}
 
 /// Implemented by the agent with the real vouchers and router code; tests use a fake.
 pub trait AgentActions: Send + Sync + 'static {
@@ -14,12 +38,12 @@ pub trait AgentActions: Send + Sync + 'static {
     fn apply_plans(
         &self,
         plans: PlanSet,
-    ) -> impl Future<Output = Result<AppliedReport, String>> + Send;
+    ) -> impl Future<Output = Result<AppliedReport, ActionError>> + Send;
     /// Stores new router settings and tests each router; the report holds each status.
     fn apply_routers(
         &self,
         routers: RouterSettings,
-    ) -> impl Future<Output = Result<AppliedReport, String>> + Send;
+    ) -> impl Future<Output = Result<AppliedReport, ActionError>> + Send;
     /// Runs one remote command.
     fn run_command(&self, command: Command) -> impl Future<Output = CommandResult> + Send;
     /// Counters for the periodic telemetry message.

@@ -9,7 +9,7 @@ use std::time::Duration;
 use super::outbox::{outbox_payload_for_sale, OutboxStore, SqliteOutbox};
 use super::site::{spawn, SiteSettings};
 use super::state::SyncState;
-use super::AgentActions;
+use super::{ActionError, AgentActions};
 use hotspot_central::{Central, CentralDb};
 use hotspot_clock::now_ms;
 use mqtt_link::LinkConfig;
@@ -84,11 +84,11 @@ struct DemoActions {
 }
 
 impl AgentActions for DemoActions {
-    async fn apply_plans(&self, plans: PlanSet) -> Result<AppliedReport, String> {
+    async fn apply_plans(&self, plans: PlanSet) -> Result<AppliedReport, ActionError> {
         let mut prices = self
             .prices
             .lock()
-            .map_err(|_| "demo state poisoned".to_string())?;
+            .map_err(|_| ActionError::Unavailable("demo state poisoned"))?;
         *prices = plans
             .plans
             .iter()
@@ -109,7 +109,7 @@ impl AgentActions for DemoActions {
             warnings: vec![],
         })
     }
-    async fn apply_routers(&self, routers: RouterSettings) -> Result<AppliedReport, String> {
+    async fn apply_routers(&self, routers: RouterSettings) -> Result<AppliedReport, ActionError> {
         Ok(AppliedReport {
             actions: routers
                 .routers

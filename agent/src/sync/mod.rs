@@ -12,7 +12,7 @@ pub mod setup;
 pub mod site;
 pub mod state;
 
-pub use actions::AgentActions;
+pub use actions::{ActionError, AgentActions};
 pub use outbox::{
     outbox_payload, outbox_payload_for_sale, OutboxEntry, OutboxError, OutboxStore, SqliteOutbox,
 };

@@ -324,7 +324,7 @@ async fn handle_down<A: AgentActions>(
                     Ok(()) => Outcome::Applied(report),
                     Err(e) => Outcome::Refused(format!("applied but not recorded: {e}")),
                 },
-                Err(reason) => Outcome::Refused(reason),
+                Err(reason) => Outcome::Refused(reason.to_string()),
             };
             let report = Report {
                 subject: "plans".into(),
@@ -346,7 +346,7 @@ async fn handle_down<A: AgentActions>(
                     Ok(()) => Outcome::Applied(report),
                     Err(e) => Outcome::Refused(format!("applied but not recorded: {e}")),
                 },
-                Err(reason) => Outcome::Refused(reason),
+                Err(reason) => Outcome::Refused(reason.to_string()),
             };
             let report = Report {
                 subject: "routers".into(),

@@ -11,17 +11,83 @@ use routeros::{ActiveSession, HotspotUser};
 
 pub use super::enforce_run::{Enforcer, PassReport};
 
+/// Why a voucher is over. The store keeps [`EndReason::as_str`] in `sales.end_reason`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndReason {
+    /// Its data limit is used up and its plan has no fair-use profile.
+    Data,
+    /// Its validity (from first login or from the sale) is over.
+    Validity,
+    /// Its time limit is used up (the router stops it itself; the agent records it).
+    Time,
+    /// A pool voucher nobody bought was used: its code leaked or was guessed.
+    Unsold,
+    /// A pool voucher was not on the router any more (reconcile dropped it).
+    MissingOnRouter,
+    /// The operator removed its router user (`users remove`).
+    RemovedByOperator,
+}
+
+impl EndReason {
+    /// The text stored in `sales.end_reason` and shown by `voucher list`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndReason::Data => "data",
+            EndReason::Validity => "validity",
+            EndReason::Time => "time",
+            EndReason::Unsold => "unsold",
+            EndReason::MissingOnRouter => "missing on router",
+            EndReason::RemovedByOperator => "removed by operator",
+        }
+    }
+}
+
+impl std::fmt::Display for EndReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why enforcement queues an action on the router. The store keeps its text
+/// (`Display`) as the action's reason, and `user_removed` events quote it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ActionReason {
+    /// An unsold pool voucher has a session.
+    UnsoldInUse,
+    /// The voucher ended earlier and someone is still on it; the reason as stored
+    /// (older rows or other writers may hold any text), if any.
+    Ended(Option<String>),
+    /// The validity is over.
+    ValidityOver,
+    /// The data is used up; the plan moves it to its fair-use profile.
+    FairUse,
+    /// The data is used up and there is no fair-use profile.
+    DataUsedUp,
+}
+
+impl std::fmt::Display for ActionReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ActionReason::UnsoldInUse => f.write_str("unsold pool voucher in use"),
+            ActionReason::Ended(r) => write!(f, "voucher ended ({})", r.as_deref().unwrap_or("?")),
+            ActionReason::ValidityOver => f.write_str("validity over"),
+            ActionReason::FairUse => f.write_str("data used up: fair use"),
+            ActionReason::DataUsedUp => f.write_str("data used up"),
+        }
+    }
+}
+
 /// What one voucher needs, as decided by [`decide`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Decision {
     pub usage: Option<Usage>,
     pub first_login_ms: Option<i64>,
-    /// The voucher is over, with the reason (`data`, `validity`, `time`, `unsold`).
-    pub ended: Option<String>,
+    /// The voucher is over, with the reason.
+    pub ended: Option<EndReason>,
     pub data_alert: bool,
     pub fair_use: bool,
     /// (what, argument, why).
-    pub actions: Vec<(ActionKind, Option<String>, String)>,
+    pub actions: Vec<(ActionKind, Option<String>, ActionReason)>,
     /// (level, kind, message).
     pub events: Vec<(Level, &'static str, String)>,
 }
@@ -42,18 +108,12 @@ pub fn decide(
     // A pool voucher nobody bought is in use: its code leaked or was guessed.
     if sale.state == SaleState::PoolReady {
         if online && sale.ended_at_ms.is_none() {
-            d.actions.push((
-                ActionKind::Disconnect,
-                None,
-                "unsold pool voucher in use".into(),
-            ));
+            d.actions
+                .push((ActionKind::Disconnect, None, ActionReason::UnsoldInUse));
             // Removed, not disabled: the row leaves the pool, so nothing may keep it on the router.
-            d.actions.push((
-                ActionKind::Remove,
-                None,
-                "unsold pool voucher in use".into(),
-            ));
-            d.ended = Some("unsold".into());
+            d.actions
+                .push((ActionKind::Remove, None, ActionReason::UnsoldInUse));
+            d.ended = Some(EndReason::Unsold);
             d.events.push((
                 Level::Alert,
                 "pool_misuse",
@@ -98,10 +158,7 @@ pub fn decide(
             d.actions.push((
                 ActionKind::Disconnect,
                 None,
-                format!(
-                    "voucher ended ({})",
-                    sale.end_reason.as_deref().unwrap_or("?")
-                ),
+                ActionReason::Ended(sale.end_reason.clone()),
             ));
         }
         return d;
@@ -115,14 +172,14 @@ pub fn decide(
     };
     if let (Some(v), Some(start)) = (sale.validity_s, start) {
         if now_ms >= start + v as i64 * 1000 {
-            d.ended = Some("validity".into());
+            d.ended = Some(EndReason::Validity);
             d.actions
-                .push((ActionKind::Disconnect, None, "validity over".into()));
+                .push((ActionKind::Disconnect, None, ActionReason::ValidityOver));
             let kind = match cfg.on_expiry {
                 ExpiryAction::Disable => ActionKind::Disable,
                 ExpiryAction::Remove => ActionKind::Remove,
             };
-            d.actions.push((kind, None, "validity over".into()));
+            d.actions.push((kind, None, ActionReason::ValidityOver));
             d.events.push((
                 Level::Info,
                 "expired",
@@ -140,16 +197,13 @@ pub fn decide(
                     d.actions.push((
                         ActionKind::SetProfile,
                         Some(profile.clone()),
-                        "data used up: fair use".into(),
+                        ActionReason::FairUse,
                     ));
                     // The new rate applies from the next login; the client logs
                     // straight back in (cookie) at the fair-use speed.
                     if online {
-                        d.actions.push((
-                            ActionKind::Disconnect,
-                            None,
-                            "data used up: fair use".into(),
-                        ));
+                        d.actions
+                            .push((ActionKind::Disconnect, None, ActionReason::FairUse));
                     }
                     d.events.push((
                         Level::Info,
@@ -158,11 +212,11 @@ pub fn decide(
                     ));
                 }
                 None => {
-                    d.ended = Some("data".into());
+                    d.ended = Some(EndReason::Data);
                     d.actions
-                        .push((ActionKind::Disconnect, None, "data used up".into()));
+                        .push((ActionKind::Disconnect, None, ActionReason::DataUsedUp));
                     d.actions
-                        .push((ActionKind::Disable, None, "data used up".into()));
+                        .push((ActionKind::Disable, None, ActionReason::DataUsedUp));
                     d.events.push((
                         Level::Info,
                         "data_exhausted",
@@ -194,7 +248,7 @@ pub fn decide(
     // Time: the router enforces limit-uptime itself; the agent records it.
     if let Some(limit) = sale.time_limit_s.filter(|l| *l > 0) {
         if uptime >= limit {
-            d.ended = Some("time".into());
+            d.ended = Some(EndReason::Time);
             d.events.push((
                 Level::Info,
                 "time_used",

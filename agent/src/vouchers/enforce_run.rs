@@ -111,7 +111,7 @@ impl<R: HotspotApi + Clone + 'static> Enforcer<R> {
                 (None, None) => {}
             }
             if let Some(r) = d.ended {
-                w.ended.push((sale.id, r));
+                w.ended.push((sale.id, r.as_str().to_string()));
             }
             if d.data_alert {
                 w.data_alerted.push(sale.id);
@@ -125,7 +125,7 @@ impl<R: HotspotApi + Clone + 'static> Enforcer<R> {
                     code: sale.code.clone(),
                     kind,
                     arg,
-                    reason,
+                    reason: reason.to_string(),
                 });
             }
             for (level, kind, message) in d.events {

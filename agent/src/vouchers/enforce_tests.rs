@@ -128,7 +128,7 @@ async fn validity_runs_from_first_login_on_the_agents_clock() {
     let d = decide(&sale, Some(&user), &[&s], 1_000 + 86_400_000 - 1, &cfg());
     assert!(d.ended.is_none());
     let d = decide(&sale, Some(&user), &[&s], 1_000 + 86_400_000, &cfg());
-    assert_eq!(d.ended.as_deref(), Some("validity"));
+    assert_eq!(d.ended.map(EndReason::as_str), Some("validity"));
     assert_eq!(d.actions[0].0, ActionKind::Disconnect);
     assert_eq!(d.actions[1].0, ActionKind::Disable);
     let remove = EnforcementConfig {

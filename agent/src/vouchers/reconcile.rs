@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 use crate::store::{now_ms, Level, NewSale, Sale, SaleState};
 use routeros::{HotspotApi, HotspotUser, UserQuery, UserUpdate};
 
+use super::enforce::EndReason;
 use super::plans::{comment_prefix, new_user_for, sale_id_from_comment};
 use super::{VoucherError, Vouchers};
 
@@ -252,8 +253,11 @@ impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
                 state,
             } => {
                 if *state == SaleState::PoolReady {
-                    self.store()
-                        .mark_ended(*sale_id, "missing on router", now_ms())?;
+                    self.store().mark_ended(
+                        *sale_id,
+                        EndReason::MissingOnRouter.as_str(),
+                        now_ms(),
+                    )?;
                     return Ok(Some(format!(
                         "dropped pool voucher {code}: it was missing on the router"
                     )));

@@ -54,7 +54,7 @@ struct FakeActions {
 }
 
 impl AgentActions for FakeActions {
-    async fn apply_plans(&self, plans: PlanSet) -> Result<AppliedReport, String> {
+    async fn apply_plans(&self, plans: PlanSet) -> Result<AppliedReport, ActionError> {
         let names = plans
             .profiles
             .iter()
@@ -66,7 +66,7 @@ impl AgentActions for FakeActions {
             warnings: vec![],
         })
     }
-    async fn apply_routers(&self, routers: RouterSettings) -> Result<AppliedReport, String> {
+    async fn apply_routers(&self, routers: RouterSettings) -> Result<AppliedReport, ActionError> {
         self.routers.lock().unwrap().push(routers);
         Ok(AppliedReport {
             actions: vec!["router main: up".into()],

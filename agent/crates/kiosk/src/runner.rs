@@ -11,7 +11,7 @@ use firmware_config::Config;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
-use super::coin::{CoinHandle, CoinReport};
+use super::coin::{CoinFault, CoinHandle, CoinReport};
 use super::display::targets::DisplayHandle;
 use super::machine::{Action, Alert, Machine, MachineConfig, PrintOutcome, PrinterState, TICK};
 use super::open;
@@ -299,7 +299,7 @@ impl<S: Seller> Runner<S> {
                     Some(r) => self.coin_report(r),
                     None => {
                         coin_open = false;
-                        self.machine.handle_coin_state(Err("coin acceptor task ended".into()), Instant::now())
+                        self.machine.handle_coin_state(Err(CoinFault::TaskEnded), Instant::now())
                     }
                 },
                 press = self.devices.buttons.recv(), if buttons_open => match press {

@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 
 use super::cctalk::{check_reply, request, Decoder, Frame, HOST};
 use super::cctalk_credit::{BufferedCredit, CreditEvent, EventTracker};
-use super::{Coin, CoinError, CoinReport, CoinSource};
+use super::{Coin, CoinError, CoinFault, CoinReport, CoinSource};
 
 /// How the task talks to the acceptor.
 #[derive(Debug, Clone)]
@@ -183,7 +183,7 @@ async fn serve<P: AsyncRead + AsyncWrite + Unpin>(
                         misses += 1;
                         if online || misses == 3 {
                             online = false;
-                            send(CoinReport::Fault("coin acceptor does not answer ccTalk".into())).await?;
+                            send(CoinReport::Fault(CoinFault::NoAnswer)).await?;
                         }
                         continue;
                     }
@@ -194,7 +194,7 @@ async fn serve<P: AsyncRead + AsyncWrite + Unpin>(
                     misses += 1;
                     if misses >= 3 && online {
                         online = false;
-                        send(CoinReport::Fault("coin acceptor stopped answering ccTalk".into())).await?;
+                        send(CoinReport::Fault(CoinFault::StoppedAnswering)).await?;
                     }
                     continue;
                 };

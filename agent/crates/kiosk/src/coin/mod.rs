@@ -35,6 +35,20 @@ pub enum CoinError {
     Closed,
 }
 
+/// Why the coin acceptor cannot take coins; the slot stays shut until it is back.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CoinFault {
+    /// The ccTalk acceptor has not answered since the task started (or was reconfigured).
+    #[error("coin acceptor does not answer ccTalk")]
+    NoAnswer,
+    /// The ccTalk acceptor answered, then stopped answering polls.
+    #[error("coin acceptor stopped answering ccTalk")]
+    StoppedAnswering,
+    /// The coin device task ended (its error is in the log).
+    #[error("coin acceptor task ended")]
+    TaskEnded,
+}
+
 /// Cloneable handle to a coin device task: sets the inhibit.
 #[derive(Debug, Clone)]
 pub struct CoinHandle {
@@ -79,8 +93,8 @@ pub enum CoinReport {
     Coin(Coin),
     /// The acceptor answers and accepts coins (again).
     Online,
-    /// The acceptor stopped answering; coins cannot be taken. Text for the operator.
-    Fault(String),
+    /// The acceptor stopped answering; coins cannot be taken.
+    Fault(CoinFault),
     /// Something the operator should know that does not stop sales (a train not
     /// credited, events lost, a reset the task recovered from).
     Warning(String),

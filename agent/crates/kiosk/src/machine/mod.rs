@@ -20,6 +20,7 @@ use firmware_config::kiosk::SellMode;
 pub use actions::{Action, Alert, PrintOutcome, PrinterState};
 pub use offers::{MachineConfig, Offer};
 
+use super::coin::CoinFault;
 use super::display::Screen;
 use super::printer::Ticket;
 use super::{Item, Reason, SellError, SoldVoucher};
@@ -48,7 +49,7 @@ pub struct Machine {
     stopping: bool,
     seller: Result<(), Reason>,
     printer: PrinterState,
-    coin: Result<(), String>,
+    coin: Result<(), CoinFault>,
     inhibited: bool,
     blocked: Option<Reason>,
     last_seconds: u32,
@@ -359,10 +360,10 @@ impl Machine {
     }
 
     /// The coin acceptor went offline (`Err`) or came back.
-    pub fn handle_coin_state(&mut self, state: Result<(), String>, now: Instant) -> Vec<Action> {
+    pub fn handle_coin_state(&mut self, state: Result<(), CoinFault>, now: Instant) -> Vec<Action> {
         let mut out = Vec::new();
         if let Err(e) = &state {
-            out.push(Action::Alert(Alert::CoinFault(e.clone())));
+            out.push(Action::Alert(Alert::CoinFault(e.to_string())));
         }
         self.coin = state;
         out.extend(self.reconcile(now));

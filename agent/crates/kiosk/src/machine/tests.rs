@@ -493,9 +493,11 @@ fn stopping_inhibits_and_says_so() {
 #[test]
 fn a_coin_acceptor_fault_inhibits_and_alerts() {
     let (mut m, t0) = ready(cfg());
-    let out = m.handle_coin_state(Err("no answer".into()), t0);
+    let out = m.handle_coin_state(Err(CoinFault::NoAnswer), t0);
     assert!(out.contains(&Action::Inhibit(true)));
-    assert!(out.contains(&Action::Alert(Alert::CoinFault("no answer".into()))));
+    assert!(out.contains(&Action::Alert(Alert::CoinFault(
+        "coin acceptor does not answer ccTalk".into()
+    ))));
     let out = m.handle_coin_state(Ok(()), t0);
     assert!(out.contains(&Action::Inhibit(false)));
 }
