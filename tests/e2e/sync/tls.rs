@@ -1,4 +1,11 @@
-//! The link over TLS: CA, pinned certificate, client certificate.
+//! The link over TLS: CA, pinned certificate, client certificate; and a wrong
+//! certificate shown the same way by the broker link and the router client.
+
+use firmware_config::{RouterConfig, Transport};
+use routeros::{Router, RouterSettings};
+use routeros_sim::{SimOptions, SimRouter};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
 
 use super::*;
 
@@ -45,5 +52,62 @@ async fn tls_works_with_a_ca_a_pinned_certificate_and_a_client_certificate_and_r
             .await;
         assert_eq!(up, should_connect, "{name}: {}", broker.log());
         c.link().shutdown().await;
+    }
+}
+
+/// No mosquitto here: the broker link's client configuration meets the simulated
+/// router's api-ssl certificate in-process, beside the router client pinning the same
+/// wrong fingerprint. Both errors show the pin and the presented certificate in the
+/// one form (`AB:CD:…`), which is also the form the simulator prints.
+#[tokio::test]
+async fn the_broker_and_the_router_show_a_wrong_certificate_in_the_same_form() {
+    let sim = SimRouter::start(SimOptions::version("7.18")).await.unwrap();
+    let presented = sim.fingerprint.clone().expect("api-ssl has a certificate");
+    let pin = [0xab; 32];
+    let pinned = tls_pin::fingerprint_hex(&pin);
+
+    let rc = RouterConfig {
+        name: "r1".into(),
+        fingerprint: Some(pinned.clone()),
+        ..hotspot_agent::simulated::router_config(
+            &sim,
+            &RouterConfig {
+                transport: Transport::ApiSsl,
+                ..RouterConfig::default()
+            },
+        )
+    };
+    let router = match Router::connect(RouterSettings::from_config(&rc, 0).unwrap()).await {
+        Ok(_) => panic!("the router client accepted a wrong pin"),
+        Err(e) => e,
+    };
+    assert!(
+        matches!(router, routeros::RouterError::FingerprintMismatch { .. }),
+        "{router}"
+    );
+
+    let config = client_config(&TlsSettings {
+        pin: Some(pin),
+        ..Default::default()
+    })
+    .unwrap();
+    let tcp = TcpStream::connect(sim.api_ssl_addr.unwrap()).await.unwrap();
+    let broker = match TlsConnector::from(config)
+        .connect(tls_pin::server_name("localhost").unwrap(), tcp)
+        .await
+    {
+        Ok(_) => panic!("the broker link accepted a wrong pin"),
+        Err(e) => e,
+    };
+
+    let lower = |fp: &str| fp.replace(':', "").to_lowercase();
+    for (side, text) in [
+        ("router", router.to_string()),
+        ("broker", broker.to_string()),
+    ] {
+        assert!(text.contains(&presented), "{side}: {text}");
+        assert!(text.contains(&pinned), "{side}: {text}");
+        assert!(!text.contains(&lower(&presented)), "{side}: {text}");
+        assert!(!text.contains(&lower(&pinned)), "{side}: {text}");
     }
 }

@@ -1,14 +1,23 @@
-//! TLS for the broker link on rustls with the ring provider: a CA file, or the
-//! broker's certificate pinned by SHA-256, and optionally a client certificate.
+//! TLS for the broker link: [`TlsSettings`] (a CA, or the broker's certificate pinned
+//! by SHA-256, and optionally a client certificate) onto `tls-pin`'s verifier and
+//! client configuration, with the `[central]` keys named in its messages.
 
 use std::sync::Arc;
 
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
-use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
-use sha2::{Digest, Sha256};
+use rustls::ClientConfig;
+use tls_pin::{fingerprint_hex, ClientAuth, ClientTls, ConfigKeys, Trust};
+
+pub use tls_pin::cert_fingerprint as fingerprint;
+pub use tls_pin::TlsSetupError as TlsError;
+
+/// The `[central]` settings, as messages name them.
+const KEYS: ConfigKeys = ConfigKeys {
+    peer: "broker",
+    fingerprint: "[central] fingerprint",
+    ca_file: "[central] ca_file",
+};
+
+const CLIENT_AUTH_KEYS: &str = "[central] client_cert and client_key";
 
 /// How the broker is authenticated and how the site authenticates itself.
 #[derive(Clone, Default)]
@@ -25,141 +34,67 @@ impl std::fmt::Debug for TlsSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TlsSettings")
             .field("ca", &self.ca_pem.is_some())
-            .field("pin", &self.pin.map(hex::encode))
+            .field("pin", &self.pin.as_ref().map(fingerprint_hex))
             .field("client_auth", &self.client_auth.as_ref().map(|_| "***"))
             .finish()
     }
 }
 
-/// Why a TLS configuration could not be built.
-#[derive(Debug, thiserror::Error)]
-pub enum TlsError {
-    #[error("{what}: {message}")]
-    Pem { what: &'static str, message: String },
-    #[error("TLS needs a CA file or a pinned fingerprint: set [central] ca_file or fingerprint")]
-    NoTrust,
-    #[error("rustls refused the configuration: {0}")]
-    Rustls(#[from] rustls::Error),
-}
-
-fn provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
-}
-
-/// Builds the rustls client configuration (ring provider, never aws-lc).
+/// Builds the rustls client configuration (ring provider, never aws-lc). A pin or a
+/// CA is required: the broker link never runs on "trust nothing".
 pub fn client_config(settings: &TlsSettings) -> Result<Arc<ClientConfig>, TlsError> {
-    let provider = provider();
-    let builder = ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()?;
-    let builder = if let Some(pin) = settings.pin {
-        builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(PinnedCert {
-                sha256: pin,
-                provider,
-            }))
-    } else if let Some(ca) = &settings.ca_pem {
-        let mut roots = RootCertStore::empty();
-        for cert in CertificateDer::pem_slice_iter(ca) {
-            let cert = cert.map_err(|e| TlsError::Pem {
-                what: "CA file",
-                message: e.to_string(),
-            })?;
-            roots.add(cert)?;
-        }
-        if roots.is_empty() {
-            return Err(TlsError::Pem {
-                what: "CA file",
-                message: "holds no certificate".into(),
-            });
-        }
-        builder.with_root_certificates(roots)
-    } else {
-        return Err(TlsError::NoTrust);
-    };
-    let config = match &settings.client_auth {
-        None => builder.with_no_client_auth(),
-        Some((cert_pem, key_pem)) => {
-            let certs = CertificateDer::pem_slice_iter(cert_pem)
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| TlsError::Pem {
-                    what: "client certificate",
-                    message: e.to_string(),
-                })?;
-            let key = PrivateKeyDer::from_pem_slice(key_pem).map_err(|e| TlsError::Pem {
-                what: "client key",
-                message: e.to_string(),
-            })?;
-            builder.with_client_auth_cert(certs, key)?
+    let trust = match (settings.pin, &settings.ca_pem) {
+        (Some(pin), _) => Trust::Pin(pin),
+        (None, Some(ca)) => Trust::CaPem(ca),
+        (None, None) => {
+            return Err(TlsError::NoTrust {
+                ca_file: KEYS.ca_file,
+                fingerprint: KEYS.fingerprint,
+            })
         }
     };
-    Ok(Arc::new(config))
+    let client_auth = settings.client_auth.as_ref().map(|(cert, key)| ClientAuth {
+        cert_pem: cert,
+        key_pem: key,
+        setting: CLIENT_AUTH_KEYS,
+    });
+    Ok(ClientTls::new(trust, client_auth, KEYS)?.config())
 }
 
-/// SHA-256 of a DER certificate, as pinned.
-pub fn fingerprint(der: &[u8]) -> [u8; 32] {
-    Sha256::digest(der).into()
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-// Accepts exactly one certificate, whoever signed it and whatever name it carries:
-// the pin is the trust. Handshake signatures are still checked, so the peer must
-// hold the certificate's private key.
-#[derive(Debug)]
-struct PinnedCert {
-    sha256: [u8; 32],
-    provider: Arc<CryptoProvider>,
-}
-
-impl ServerCertVerifier for PinnedCert {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        if fingerprint(end_entity) == self.sha256 {
-            Ok(ServerCertVerified::assertion())
-        } else {
-            Err(rustls::Error::General(format!(
-                "broker certificate SHA-256 {} is not the pinned one; check [central] fingerprint",
-                hex::encode(fingerprint(end_entity))
-            )))
-        }
+    #[test]
+    fn without_a_ca_or_a_pin_the_error_names_the_central_keys() {
+        let err = client_config(&TlsSettings::default()).unwrap_err();
+        assert!(matches!(err, TlsError::NoTrust { .. }), "{err}");
+        let text = err.to_string();
+        assert!(text.contains("[central] ca_file"), "{text}");
+        assert!(text.contains("[central] fingerprint"), "{text}");
     }
 
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
+    #[test]
+    fn settings_show_the_pin_in_the_one_form_and_never_the_client_key() {
+        let settings = TlsSettings {
+            pin: Some([0xab; 32]),
+            client_auth: Some((b"cert".to_vec(), b"very secret key".to_vec())),
+            ..Default::default()
+        };
+        let text = format!("{settings:?}");
+        assert!(text.contains(&fingerprint_hex(&[0xab; 32])), "{text}");
+        assert!(!text.contains("abab"), "{text}");
+        assert!(!text.contains("secret"), "{text}");
     }
 
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
+    #[test]
+    fn a_client_key_that_is_not_pem_names_the_central_keys() {
+        let settings = TlsSettings {
+            pin: Some([0xab; 32]),
+            client_auth: Some((Vec::new(), b"not pem".to_vec())),
+            ..Default::default()
+        };
+        let text = client_config(&settings).unwrap_err().to_string();
+        assert!(text.contains(CLIENT_AUTH_KEYS), "{text}");
     }
 }

@@ -77,4 +77,11 @@ mod tests {
             "each start makes a new key"
         );
     }
+
+    #[test]
+    fn the_printed_fingerprint_is_the_form_the_agent_shows() {
+        let cert = generate(vec!["localhost".into()]).unwrap();
+        let fp = tls_pin::cert_fingerprint(&cert.der);
+        assert_eq!(cert.fingerprint, tls_pin::fingerprint_hex(&fp));
+    }
 }

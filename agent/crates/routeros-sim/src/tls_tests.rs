@@ -1,94 +1,31 @@
-//! api-ssl and REST over real TLS, with a rustls client that pins the fingerprint
+//! api-ssl and REST over real TLS, with `tls-pin`'s client pinning the fingerprint
 //! the simulator prints (as the agent's client does): TLS login, a wrong pin refused,
 //! REST keep-alive, Basic auth and the REST session limit on streaming commands.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::CryptoProvider;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
+use tls_pin::{ClientTls, ConfigKeys, Trust};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
-use super::tls::fingerprint;
 use super::{SimHandle, SimOptions, SimRouter};
 use routeros_proto::{decode_sentence, encode_sentence, parse_reply, Limits, ReplyKind};
 
-#[derive(Debug)]
-struct Pinned {
-    fingerprint: String,
-    provider: Arc<CryptoProvider>,
-}
+const KEYS: ConfigKeys = ConfigKeys {
+    peer: "simulated router",
+    fingerprint: "the test's pin",
+    ca_file: "the test's CA file",
+};
 
-impl ServerCertVerifier for Pinned {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _name: &ServerName<'_>,
-        _ocsp: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        if fingerprint(end_entity) == self.fingerprint {
-            Ok(ServerCertVerified::assertion())
-        } else {
-            Err(rustls::Error::General("fingerprint mismatch".into()))
-        }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
-    }
-}
-
+/// Connects pinning `pin`, read as the configuration reads a fingerprint.
 async fn connect(addr: std::net::SocketAddr, pin: &str) -> std::io::Result<TlsStream<TcpStream>> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(Pinned {
-            fingerprint: pin.to_string(),
-            provider,
-        }))
-        .with_no_client_auth();
+    let pin = firmware_config::router::parse_fingerprint(pin).expect("a fingerprint");
+    let tls = ClientTls::new(Trust::Pin(pin), None, KEYS).unwrap();
     let tcp = TcpStream::connect(addr).await?;
-    TlsConnector::from(Arc::new(config))
-        .connect(ServerName::try_from("localhost").unwrap(), tcp)
+    TlsConnector::from(tls.config())
+        .connect(tls_pin::server_name("localhost").unwrap(), tcp)
         .await
 }
 
@@ -131,7 +68,14 @@ async fn api_ssl_logs_in_with_the_printed_fingerprint_pinned() {
 async fn a_wrong_pin_is_refused_in_the_handshake() {
     let sim = sim(SimOptions::version("7.18")).await;
     let wrong = vec!["00"; 32].join(":");
-    assert!(connect(sim.api_ssl_addr.unwrap(), &wrong).await.is_err());
+    let refused = connect(sim.api_ssl_addr.unwrap(), &wrong).await;
+    assert!(refused.is_err());
+    let err = refused.err().map(|e| e.to_string()).unwrap_or_default();
+    let printed = sim.fingerprint.as_deref().unwrap();
+    assert!(
+        err.contains(printed),
+        "the error shows what was presented: {err}"
+    );
 }
 
 /// Sends one HTTP/1.1 request on a kept-alive connection and reads the response.
