@@ -43,7 +43,7 @@ if [ -z "$agent" ]; then
 fi
 host_bin="${HOST_BIN:-}"
 if [ -z "$host_bin" ]; then
-    (cd "$root" && cargo build -q -p hotspot-agent --bin hotspot-agent)
+    (cd "$root" && cargo build -q -p hotspot-agent --features sim --bin hotspot-agent)
     host_bin="${CARGO_TARGET_DIR:-$root/target}/debug/hotspot-agent"
 fi
 command -v python3 >/dev/null || { echo "footprint.sh needs python3 for the measurements" >&2; exit 1; }

@@ -12,7 +12,7 @@ COUNT=${COUNT:-500}
 FILL=${FILL:-5000}
 LATENCY=${LATENCY:-2ms}
 profile=${PROFILE:-bench-release}
-cargo build -q --profile "$profile" -p hotspot-agent --bin hotspot-agent --example bench_router
+cargo build -q --profile "$profile" -p hotspot-agent --features sim --bin hotspot-agent --example bench_router
 dir=${CARGO_TARGET_DIR:-target}/$profile
 out=$(mktemp)
 "$dir/hotspot-agent" sim --routeros 7.18 --latency "$LATENCY" --clients 0 --no-rest --no-tls >"$out" 2>&1 &
