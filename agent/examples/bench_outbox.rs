@@ -23,10 +23,10 @@ impl AgentActions for NoActions {
     async fn apply_plans(&self, _: PlanSet) -> Result<AppliedReport, ActionError> {
         Err(ActionError::Unavailable("benchmark"))
     }
-    async fn apply_routers(&self, _: RouterSettings) -> Result<AppliedReport, ActionError> {
+    async fn apply_routers(&self, _: RouterSet) -> Result<AppliedReport, ActionError> {
         Err(ActionError::Unavailable("benchmark"))
     }
-    async fn run_command(&self, _: Command) -> CommandResult {
+    async fn run_command(&self, _: SiteCommand) -> CommandResult {
         CommandResult::Err("benchmark".into())
     }
 }

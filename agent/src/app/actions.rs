@@ -13,7 +13,7 @@ use crate::vouchers::{PlanBook, VoucherError, Vouchers};
 use routeros::{HotspotApi, Router, RouterError, RouterSettings as ClientSettings, UserQuery};
 use sync_proto::convert;
 use sync_proto::messages::{
-    AppliedReport, Command, CommandOutput, CommandResult, PlanSet, RouterSettings, RouterStatus,
+    AppliedReport, CommandOutput, CommandResult, PlanSet, RouterSet, RouterStatus, SiteCommand,
     Telemetry, UserInfo,
 };
 
@@ -153,7 +153,7 @@ impl<R: HotspotApi + Clone + 'static> AgentActions for SiteActions<R> {
         Ok(report)
     }
 
-    async fn apply_routers(&self, routers: RouterSettings) -> Result<AppliedReport, ActionError> {
+    async fn apply_routers(&self, routers: RouterSet) -> Result<AppliedReport, ActionError> {
         let config = self.config();
         let mut report = AppliedReport::default();
         let mut pushed = Vec::new();
@@ -181,7 +181,7 @@ impl<R: HotspotApi + Clone + 'static> AgentActions for SiteActions<R> {
         Ok(report)
     }
 
-    async fn run_command(&self, command: Command) -> CommandResult {
+    async fn run_command(&self, command: SiteCommand) -> CommandResult {
         match self.command(command).await {
             Ok(out) => CommandResult::Ok(out),
             Err(e) => CommandResult::Err(e.to_string()),
@@ -221,10 +221,10 @@ impl<R: HotspotApi + Clone + 'static> AgentActions for SiteActions<R> {
 }
 
 impl<R: HotspotApi + Clone + 'static> SiteActions<R> {
-    async fn command(&self, command: Command) -> Result<CommandOutput, CommandError> {
+    async fn command(&self, command: SiteCommand) -> Result<CommandOutput, CommandError> {
         let router = self.vouchers.router();
         match command {
-            Command::TestRouter { .. } => {
+            SiteCommand::TestRouter { .. } => {
                 let started = Instant::now();
                 let status = match router.resource().await {
                     Ok(res) => RouterStatus {
@@ -243,7 +243,7 @@ impl<R: HotspotApi + Clone + 'static> SiteActions<R> {
                 };
                 Ok(CommandOutput::Router(status))
             }
-            Command::ListUsers {
+            SiteCommand::ListUsers {
                 active, profile, ..
             } => {
                 let query = UserQuery {
@@ -267,7 +267,7 @@ impl<R: HotspotApi + Clone + 'static> SiteActions<R> {
                     .collect();
                 Ok(CommandOutput::Users(rows))
             }
-            Command::ListProfiles { .. } => {
+            SiteCommand::ListProfiles { .. } => {
                 let profiles = router.profiles().await?;
                 Ok(CommandOutput::Profiles(
                     profiles
@@ -283,7 +283,7 @@ impl<R: HotspotApi + Clone + 'static> SiteActions<R> {
                         .collect(),
                 ))
             }
-            Command::CreateVouchers { plan_id, count } => {
+            SiteCommand::CreateVouchers { plan_id, count } => {
                 if count == 0 || count > 500 {
                     return Err(CommandError::Count(count));
                 }
@@ -298,7 +298,7 @@ impl<R: HotspotApi + Clone + 'static> SiteActions<R> {
                 }
                 Ok(CommandOutput::Vouchers(sold))
             }
-            Command::DisconnectUser { username } => {
+            SiteCommand::DisconnectUser { username } => {
                 let sessions = router.active(Some(&username)).await?;
                 for s in &sessions {
                     router.disconnect(&s.id).await?;
@@ -308,7 +308,7 @@ impl<R: HotspotApi + Clone + 'static> SiteActions<R> {
                     sessions.len()
                 )))
             }
-            Command::RemoveUser { username } => {
+            SiteCommand::RemoveUser { username } => {
                 let prefix =
                     crate::vouchers::plans::comment_prefix(&self.vouchers.settings().site_id);
                 let query = UserQuery {
@@ -332,7 +332,7 @@ impl<R: HotspotApi + Clone + 'static> SiteActions<R> {
                 router.remove_user(&user.id).await?;
                 Ok(CommandOutput::Done(format!("{username} removed")))
             }
-            Command::SyncProfiles => {
+            SiteCommand::SyncProfiles => {
                 let done = self.sync_profiles(&self.config().profiles).await?;
                 Ok(CommandOutput::Done(if done.is_empty() {
                     "profiles already as configured".into()
@@ -340,7 +340,7 @@ impl<R: HotspotApi + Clone + 'static> SiteActions<R> {
                     done.join("; ")
                 }))
             }
-            Command::Reconcile => {
+            SiteCommand::Reconcile => {
                 let report = self.vouchers.reconcile(false).await?;
                 Ok(CommandOutput::Done(format!("{report:?} at {}", now_ms())))
             }

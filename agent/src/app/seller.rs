@@ -26,9 +26,9 @@ impl<R: HotspotApi + Clone + 'static> KioskSeller<R> {
         KioskSeller { vouchers, on_sale }
     }
 
-    fn ticket(&self, v: vouchers::SoldVoucher) -> kiosk::SoldVoucher {
+    fn ticket(&self, v: vouchers::SoldVoucher) -> kiosk::SaleReceipt {
         let dns = &self.vouchers.settings().dns_name;
-        kiosk::SoldVoucher {
+        kiosk::SaleReceipt {
             sale_id: v.sale_id.to_string(),
             login_url: kiosk::printer::login_url(dns, &v.code, &v.password),
             login_address: format!("http://{dns}"),
@@ -73,7 +73,7 @@ impl<R: HotspotApi + Clone + 'static> Seller for KioskSeller<R> {
         Ok(CreditId(u64::try_from(id).unwrap_or(0)))
     }
 
-    async fn sell(&self, request: SaleRequest) -> Result<kiosk::SoldVoucher, SellError> {
+    async fn sell(&self, request: SaleRequest) -> Result<kiosk::SaleReceipt, SellError> {
         let sold = match &request.item {
             Item::Plan(id) => {
                 let plan = self

@@ -5,7 +5,7 @@ use std::future::Future;
 
 use firmware_config::ConfigError;
 use sync_proto::messages::{
-    AppliedReport, Command, CommandResult, PlanSet, RouterSettings, Telemetry,
+    AppliedReport, CommandResult, PlanSet, RouterSet, SiteCommand, Telemetry,
 };
 
 use crate::vouchers::VoucherError;
@@ -42,10 +42,10 @@ pub trait AgentActions: Send + Sync + 'static {
     /// Stores new router settings and tests each router; the report holds each status.
     fn apply_routers(
         &self,
-        routers: RouterSettings,
+        routers: RouterSet,
     ) -> impl Future<Output = Result<AppliedReport, ActionError>> + Send;
     /// Runs one remote command.
-    fn run_command(&self, command: Command) -> impl Future<Output = CommandResult> + Send;
+    fn run_command(&self, command: SiteCommand) -> impl Future<Output = CommandResult> + Send;
     /// Counters for the periodic telemetry message.
     fn telemetry(&self) -> Telemetry {
         Telemetry::default()

@@ -109,7 +109,7 @@ impl AgentActions for DemoActions {
             warnings: vec![],
         })
     }
-    async fn apply_routers(&self, routers: RouterSettings) -> Result<AppliedReport, ActionError> {
+    async fn apply_routers(&self, routers: RouterSet) -> Result<AppliedReport, ActionError> {
         Ok(AppliedReport {
             actions: routers
                 .routers
@@ -119,7 +119,7 @@ impl AgentActions for DemoActions {
             warnings: vec![],
         })
     }
-    async fn run_command(&self, command: Command) -> CommandResult {
+    async fn run_command(&self, command: SiteCommand) -> CommandResult {
         CommandResult::Ok(CommandOutput::Done(format!("{command:?} (demo)")))
     }
 }

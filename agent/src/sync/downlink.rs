@@ -6,7 +6,7 @@ use ed25519_dalek::VerifyingKey;
 use super::state::{check_command, check_version};
 use sync_proto::envelope::decode;
 use sync_proto::messages::{
-    CommandRequest, CommandResult, Down, Outcome, PlanSet, Reply, Report, RouterSettings, Up,
+    CommandRequest, CommandResult, Down, Outcome, PlanSet, Reply, Report, RouterSet, Up,
 };
 use sync_proto::sign::verify;
 use sync_proto::topics::DownTopic;
@@ -31,7 +31,7 @@ pub enum DownAction {
     },
     ApplyRouters {
         msg_id: String,
-        routers: RouterSettings,
+        routers: RouterSet,
     },
     /// Checked for target and expiry; the caller still checks the id was never used.
     RunCommand(CommandRequest),
@@ -160,7 +160,7 @@ mod tests {
     use super::*;
     use ed25519_dalek::SigningKey;
     use sync_proto::envelope::Envelope;
-    use sync_proto::messages::{Ack, Command};
+    use sync_proto::messages::{Ack, SiteCommand};
     use sync_proto::sign::sign;
 
     fn key() -> SigningKey {
@@ -247,7 +247,7 @@ mod tests {
                 request_id: "r1".into(),
                 target: "s1".into(),
                 expires_ms: 999,
-                command: Command::SyncProfiles,
+                command: SiteCommand::SyncProfiles,
             }),
         );
         sign(&mut env, &key());

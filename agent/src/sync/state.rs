@@ -153,14 +153,14 @@ impl SyncState {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sync_proto::messages::Command;
+    use sync_proto::messages::SiteCommand;
 
     fn req(id: &str, expires_ms: u64) -> CommandRequest {
         CommandRequest {
             request_id: id.into(),
             target: "s1".into(),
             expires_ms,
-            command: Command::Reconcile,
+            command: SiteCommand::Reconcile,
         }
     }
 

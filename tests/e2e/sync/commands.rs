@@ -11,7 +11,7 @@ async fn commands_round_trip_and_replayed_or_expired_ones_are_refused() {
     site.handle.link().wait_connected().await;
     tokio::time::sleep(Duration::from_millis(200)).await;
 
-    let list = Command::ListUsers {
+    let list = SiteCommand::ListUsers {
         router: None,
         active: Some(true),
         profile: Some("fast".into()),
@@ -28,7 +28,7 @@ async fn commands_round_trip_and_replayed_or_expired_ones_are_refused() {
     let cmd_topic = format!("{PREFIX}/site/{SITE}/cmd");
     let (id, bytes) = central.command_bytes(
         SITE,
-        Command::DisconnectUser {
+        SiteCommand::DisconnectUser {
             username: "ABC".into(),
         },
         Duration::from_secs(30),
@@ -55,7 +55,7 @@ async fn commands_round_trip_and_replayed_or_expired_ones_are_refused() {
         "{again:?}"
     );
 
-    let (id, bytes) = central.command_bytes(SITE, Command::Reconcile, Duration::from_millis(0));
+    let (id, bytes) = central.command_bytes(SITE, SiteCommand::Reconcile, Duration::from_millis(0));
     central.publish_raw(&cmd_topic, bytes, false).await.unwrap();
     let (expired, _) = central
         .await_reply(&cdb, SITE, &id, Duration::from_secs(10))
@@ -71,7 +71,7 @@ async fn commands_round_trip_and_replayed_or_expired_ones_are_refused() {
         ran,
         vec![
             list,
-            Command::DisconnectUser {
+            SiteCommand::DisconnectUser {
                 username: "ABC".into()
             }
         ],
@@ -136,7 +136,12 @@ async fn garbage_on_every_subscribed_topic_is_logged_and_changes_nothing() {
     // A command after the garbage: its reply proves the garbage was handled first and
     // the agent still answers.
     let (result, seen) = central
-        .command(&cdb, SITE, Command::SyncProfiles, Duration::from_secs(10))
+        .command(
+            &cdb,
+            SITE,
+            SiteCommand::SyncProfiles,
+            Duration::from_secs(10),
+        )
         .await
         .unwrap();
     assert!(matches!(result, CommandResult::Ok(_)), "{result:?}");
@@ -150,7 +155,7 @@ async fn garbage_on_every_subscribed_topic_is_logged_and_changes_nothing() {
     assert!(site.actions.routers.lock().unwrap().is_empty());
     assert_eq!(
         *site.actions.commands.lock().unwrap(),
-        vec![Command::SyncProfiles]
+        vec![SiteCommand::SyncProfiles]
     );
     assert_eq!(site.state.version("plans").unwrap(), 0);
     assert_eq!(site.state.version("routers").unwrap(), 0);

@@ -49,8 +49,8 @@ fn link(port: u16, client_id: &str) -> LinkConfig {
 #[derive(Default)]
 struct FakeActions {
     plans: Mutex<Vec<PlanSet>>,
-    routers: Mutex<Vec<RouterSettings>>,
-    commands: Mutex<Vec<Command>>,
+    routers: Mutex<Vec<RouterSet>>,
+    commands: Mutex<Vec<SiteCommand>>,
 }
 
 impl AgentActions for FakeActions {
@@ -66,17 +66,17 @@ impl AgentActions for FakeActions {
             warnings: vec![],
         })
     }
-    async fn apply_routers(&self, routers: RouterSettings) -> Result<AppliedReport, ActionError> {
+    async fn apply_routers(&self, routers: RouterSet) -> Result<AppliedReport, ActionError> {
         self.routers.lock().unwrap().push(routers);
         Ok(AppliedReport {
             actions: vec!["router main: up".into()],
             warnings: vec![],
         })
     }
-    async fn run_command(&self, command: Command) -> CommandResult {
+    async fn run_command(&self, command: SiteCommand) -> CommandResult {
         self.commands.lock().unwrap().push(command.clone());
         match command {
-            Command::ListUsers { profile, .. } => {
+            SiteCommand::ListUsers { profile, .. } => {
                 CommandResult::Ok(CommandOutput::Users(vec![UserInfo {
                     name: "ABC123".into(),
                     profile: profile.unwrap_or_default(),

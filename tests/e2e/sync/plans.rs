@@ -90,7 +90,7 @@ async fn a_signed_plan_set_is_applied_and_replays_old_versions_and_forgeries_are
         matches!(rep.outcome, Outcome::Applied(_)) && rep.version == 13,
         "{rep:?}"
     );
-    let routers = RouterSettings {
+    let routers = RouterSet {
         version: 1,
         target: String::new(),
         routers: vec![RouterSpec {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 
 use mqtt_link::{client_config, LinkConfig, TlsSettings};
-use sync_proto::messages::Command;
+use sync_proto::messages::SiteCommand;
 use sync_proto::{convert, now_ms, sign};
 
 use crate::{json_line, Central, CentralDb};
@@ -148,28 +148,28 @@ pub enum RemoteCommand {
     Reconcile,
 }
 
-impl From<RemoteCommand> for Command {
-    fn from(c: RemoteCommand) -> Command {
+impl From<RemoteCommand> for SiteCommand {
+    fn from(c: RemoteCommand) -> SiteCommand {
         match c {
-            RemoteCommand::TestRouter { router } => Command::TestRouter { router },
+            RemoteCommand::TestRouter { router } => SiteCommand::TestRouter { router },
             RemoteCommand::ListUsers {
                 router,
                 active,
                 profile,
-            } => Command::ListUsers {
+            } => SiteCommand::ListUsers {
                 router,
                 active,
                 profile,
             },
-            RemoteCommand::ListProfiles { router } => Command::ListProfiles { router },
-            RemoteCommand::CreateVouchers { plan, count } => Command::CreateVouchers {
+            RemoteCommand::ListProfiles { router } => SiteCommand::ListProfiles { router },
+            RemoteCommand::CreateVouchers { plan, count } => SiteCommand::CreateVouchers {
                 plan_id: plan,
                 count,
             },
-            RemoteCommand::DisconnectUser { username } => Command::DisconnectUser { username },
-            RemoteCommand::RemoveUser { username } => Command::RemoveUser { username },
-            RemoteCommand::SyncProfiles => Command::SyncProfiles,
-            RemoteCommand::Reconcile => Command::Reconcile,
+            RemoteCommand::DisconnectUser { username } => SiteCommand::DisconnectUser { username },
+            RemoteCommand::RemoveUser { username } => SiteCommand::RemoveUser { username },
+            RemoteCommand::SyncProfiles => SiteCommand::SyncProfiles,
+            RemoteCommand::Reconcile => SiteCommand::Reconcile,
         }
     }
 }
@@ -218,7 +218,7 @@ pub async fn run(cli: CentralCli) -> anyhow::Result<()> {
             let version = version.unwrap_or_else(now_ms);
             let central = connect(c, false).await?;
             central
-                .push_routers(&site, convert::router_settings(&config, version, &site))
+                .push_routers(&site, convert::router_set(&config, version, &site))
                 .await?;
             eprintln!("router settings version {version} pushed to {site}");
             central.link().shutdown().await;

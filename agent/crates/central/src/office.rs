@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 use mqtt_link::{self as link, LinkConfig, LinkEvent, LinkHandle};
 use sync_proto::envelope::{decode, Envelope};
 use sync_proto::messages::{
-    Ack, Command, CommandRequest, CommandResult, Down, PlanSet, RouterSettings, Up,
+    Ack, CommandRequest, CommandResult, Down, PlanSet, RouterSet, SiteCommand, Up,
 };
 use sync_proto::sign::sign;
 use sync_proto::topics::{central_subscriptions, parse_up, Topics, UpTopic};
@@ -128,7 +128,7 @@ impl Central {
     pub async fn push_routers(
         &self,
         site: &str,
-        mut routers: RouterSettings,
+        mut routers: RouterSet,
     ) -> Result<(), CentralError> {
         routers.target = site.to_string();
         let bytes = self.signed(Down::Routers(routers));
@@ -147,7 +147,12 @@ impl Central {
     }
 
     /// A signed command message, valid for `ttl`, and its request id.
-    pub fn command_bytes(&self, site: &str, command: Command, ttl: Duration) -> (String, Vec<u8>) {
+    pub fn command_bytes(
+        &self,
+        site: &str,
+        command: SiteCommand,
+        ttl: Duration,
+    ) -> (String, Vec<u8>) {
         let request_id = new_msg_id("req");
         let req = CommandRequest {
             request_id: request_id.clone(),
@@ -164,7 +169,7 @@ impl Central {
         &mut self,
         db: &CentralDb,
         site: &str,
-        command: Command,
+        command: SiteCommand,
         timeout: Duration,
     ) -> Result<(CommandResult, Vec<Received>), CentralError> {
         let (request_id, bytes) = self.command_bytes(site, command, timeout);

@@ -59,7 +59,7 @@ pub struct SaleRequest {
 
 /// A voucher the seller has provisioned (or taken from the pool).
 #[derive(Clone, PartialEq, Eq)]
-pub struct SoldVoucher {
+pub struct SaleReceipt {
     /// Sale id, for logs and alerts.
     pub sale_id: String,
     /// Login name (the code on the ticket).
@@ -84,10 +84,10 @@ pub struct SoldVoucher {
     pub login_address: String,
 }
 
-impl fmt::Debug for SoldVoucher {
+impl fmt::Debug for SaleReceipt {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // The login URL carries the password, so it is left out like the password.
-        f.debug_struct("SoldVoucher")
+        f.debug_struct("SaleReceipt")
             .field("sale_id", &self.sale_id)
             .field("code", &self.code)
             .field("plan_name", &self.plan_name)
@@ -152,7 +152,7 @@ pub struct Restored {
     /// Credit inserted before the restart and not spent.
     pub credit: u64,
     /// Sales paid before the restart whose ticket may not have reached the customer.
-    pub undelivered: Vec<SoldVoucher>,
+    pub undelivered: Vec<SaleReceipt>,
 }
 
 /// The seam to the sale logic (vouchers layer): money in, vouchers out, exactly once.
@@ -169,7 +169,7 @@ pub trait Seller: Send + Sync + 'static {
     fn sell(
         &self,
         request: SaleRequest,
-    ) -> impl Future<Output = Result<SoldVoucher, SellError>> + Send;
+    ) -> impl Future<Output = Result<SaleReceipt, SellError>> + Send;
     /// Records credit the customer leaves behind (`carry_over = false`): kept by the operator.
     fn forfeit_credit(
         &self,

@@ -18,7 +18,7 @@ use super::open;
 use super::printer::device::{PrinterError, PrinterHandle};
 use super::printer::escpos::{ticket_bytes, QrMode};
 use super::printer::Paper;
-use super::{CreditId, SaleRequest, SellError, Seller, SoldVoucher};
+use super::{CreditId, SaleReceipt, SaleRequest, SellError, Seller};
 
 /// Why the kiosk could not start.
 #[derive(Debug, thiserror::Error)]
@@ -135,7 +135,7 @@ pub struct Kiosk {
 enum Input {
     Button(usize),
     Committed(u64, Result<CreditId, SellError>),
-    Sold(Result<SoldVoucher, SellError>),
+    Sold(Result<SaleReceipt, SellError>),
     Printed(PrintOutcome),
     PrinterState(PrinterState),
     Plans(Box<MachineConfig>),
@@ -231,7 +231,7 @@ struct Runner<S: Seller> {
     /// Credits of the sale just made, for a forfeit of its leftover.
     sold_credits: Vec<CreditId>,
     /// Paid vouchers from before a restart, delivered one by one when idle.
-    redeliver: VecDeque<super::SoldVoucher>,
+    redeliver: VecDeque<super::SaleReceipt>,
     status: watch::Sender<KioskStatus>,
 }
 

@@ -6,7 +6,7 @@ use firmware_config::{
     ByteSize, Config, Duration, PlanConfig, ProfileConfig, RouterConfig, Secret, Transport,
 };
 
-use super::messages::{PlanSet, PlanSpec, ProfileSpec, RouterSettings, RouterSpec};
+use super::messages::{PlanSet, PlanSpec, ProfileSpec, RouterSet, RouterSpec};
 
 fn secs(d: &Option<Duration>) -> Option<u64> {
     d.map(|d| d.std().as_secs())
@@ -89,8 +89,8 @@ pub fn profile_config(s: &ProfileSpec) -> ProfileConfig {
 
 /// Router settings from a configuration's `[[router]]` sections. Passwords are sent
 /// only when written inline (`password`); a `password_file` stays on the laptop.
-pub fn router_settings(config: &Config, version: u64, target: &str) -> RouterSettings {
-    RouterSettings {
+pub fn router_set(config: &Config, version: u64, target: &str) -> RouterSet {
+    RouterSet {
         version,
         target: target.into(),
         routers: config

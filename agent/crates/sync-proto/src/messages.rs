@@ -45,7 +45,7 @@ pub enum Down {
     /// 0: the plans, prices and profiles a site sells, retained on `plans`.
     Plans(PlanSet),
     /// 1: the routers a site drives, retained on `routers`.
-    Routers(RouterSettings),
+    Routers(RouterSet),
     /// 2: one remote command, on `cmd`.
     Command(CommandRequest),
     /// 3: outbox messages the central office has stored, on `ack`.
@@ -154,7 +154,7 @@ pub struct ProfileSpec {
 
 /// The routers a site drives (the seed's "MikroTik settings"), replacing those in force.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct RouterSettings {
+pub struct RouterSet {
     pub version: u64,
     pub target: String,
     pub routers: Vec<RouterSpec>,
@@ -184,12 +184,12 @@ pub struct CommandRequest {
     pub target: String,
     /// Unix time, milliseconds, after which the site refuses the command.
     pub expires_ms: u64,
-    pub command: Command,
+    pub command: SiteCommand,
 }
 
 /// What a command asks for: the seed's admin endpoints.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub enum Command {
+pub enum SiteCommand {
     /// 0: connect to a router (the first one when `None`) and report its status.
     TestRouter { router: Option<String> },
     /// 1: hotspot users, optionally only active ones or one profile's.

@@ -23,7 +23,7 @@ pub use offers::{MachineConfig, Offer};
 use super::coin::CoinFault;
 use super::display::Screen;
 use super::printer::Ticket;
-use super::{Item, Reason, SellError, SoldVoucher};
+use super::{Item, Reason, SaleReceipt, SellError};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Phase {
@@ -34,7 +34,7 @@ enum Phase {
     /// Waiting for the seller.
     Issuing,
     /// Waiting for the printer.
-    Printing { voucher: Box<SoldVoucher> },
+    Printing { voucher: Box<SaleReceipt> },
     /// Voucher on screen until `until`.
     Showing { until: Instant },
 }
@@ -88,7 +88,7 @@ impl Machine {
     /// A sale paid before a restart whose ticket may not have reached the customer:
     /// print it (or show it) now, without touching the credit on the kiosk. Only
     /// while idle; the runner offers the next one when the kiosk is idle again.
-    pub fn redeliver(&mut self, voucher: SoldVoucher, now: Instant) -> Vec<Action> {
+    pub fn redeliver(&mut self, voucher: SaleReceipt, now: Instant) -> Vec<Action> {
         if !self.is_idle() {
             return vec![];
         }
@@ -238,7 +238,7 @@ impl Machine {
     /// The seller answered a `Sell`.
     pub fn handle_sale_result(
         &mut self,
-        result: Result<SoldVoucher, SellError>,
+        result: Result<SaleReceipt, SellError>,
         now: Instant,
     ) -> Vec<Action> {
         if self.phase != Phase::Issuing {
@@ -492,7 +492,7 @@ impl Machine {
 
     fn show_voucher(
         &mut self,
-        v: &SoldVoucher,
+        v: &SaleReceipt,
         note: &str,
         printed: bool,
         now: Instant,

@@ -64,7 +64,7 @@ fn coin(m: &mut Machine, value: u64, now: Instant) -> Vec<Action> {
     m.handle_credit_committed(value, now)
 }
 
-fn voucher(code: &str, price: u64) -> SoldVoucher {
+fn voucher(code: &str, price: u64) -> SaleReceipt {
     let mut v = sample_voucher(code, code);
     v.price = price;
     v

@@ -10,7 +10,7 @@ use std::time::Duration;
 use firmware_config::Secret;
 
 use super::labels::{self, Money};
-use super::SoldVoucher;
+use super::SaleReceipt;
 
 /// Paper roll width.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,7 +83,7 @@ impl std::fmt::Debug for Ticket {
 impl Ticket {
     /// The ticket for a sold voucher.
     pub fn for_voucher(
-        v: &SoldVoucher,
+        v: &SaleReceipt,
         site_name: &str,
         money: &Money,
         utc_offset_minutes: i32,
@@ -204,8 +204,8 @@ fn percent_encode(s: &str) -> String {
 }
 
 /// A sold voucher for tests and the simulators.
-pub fn sample_voucher(code: &str, password: &str) -> SoldVoucher {
-    SoldVoucher {
+pub fn sample_voucher(code: &str, password: &str) -> SaleReceipt {
+    SaleReceipt {
         sale_id: "sale-1".into(),
         code: code.into(),
         password: Secret::new(password),

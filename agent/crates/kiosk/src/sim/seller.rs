@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 use firmware_config::{Config, Secret};
 
 use crate::printer::login_url;
-use crate::{CreditId, Item, Reason, SaleRequest, SellError, Seller, SoldVoucher};
+use crate::{CreditId, Item, Reason, SaleReceipt, SaleRequest, SellError, Seller};
 
 /// What the seller was asked to do, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,7 +78,7 @@ impl Seller for MemorySeller {
         Ok(CreditId(self.next.fetch_add(1, Ordering::Relaxed)))
     }
 
-    async fn sell(&self, request: SaleRequest) -> Result<SoldVoucher, SellError> {
+    async fn sell(&self, request: SaleRequest) -> Result<SaleReceipt, SellError> {
         if let Some(e) = self.fail_with.lock().ok().and_then(|f| f.clone()) {
             return Err(e);
         }
@@ -118,7 +118,7 @@ impl Seller for MemorySeller {
             code: code.clone(),
         });
         let dns = self.dns_name();
-        Ok(SoldVoucher {
+        Ok(SaleReceipt {
             sale_id: format!("sim-sale-{n}"),
             login_url: login_url(&dns, &code, &code),
             login_address: format!("http://{dns}"),
