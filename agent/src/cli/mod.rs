@@ -47,27 +47,31 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// The heading router options are listed under in every `--help`.
+const ROUTER_OPTIONS: &str =
+    "Router options (run, voucher, users, profiles, stats, reconcile, enforce, router)";
+
 /// Which router to talk to: one from the config file by name, or one given here.
 /// The password comes from `HOTSPOT_ROUTER_PASSWORD`, never from the command line.
 #[derive(Debug, Clone, Default, Args)]
 pub struct RouterArgs {
     /// Router name from the config file (default: the first `[[router]]`).
-    #[arg(long = "router", global = true)]
+    #[arg(long = "router", global = true, help_heading = ROUTER_OPTIONS)]
     pub router_name: Option<String>,
     /// Router address, instead of the config file.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = ROUTER_OPTIONS)]
     pub host: Option<String>,
     /// Port of the chosen transport.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = ROUTER_OPTIONS)]
     pub port: Option<u16>,
     /// API user name.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = ROUTER_OPTIONS)]
     pub user: Option<String>,
     /// auto, api, api-ssl or rest.
-    #[arg(long, global = true, value_parser = parse_transport)]
+    #[arg(long, global = true, value_parser = parse_transport, help_heading = ROUTER_OPTIONS)]
     pub transport: Option<Transport>,
     /// SHA-256 fingerprint of the router's certificate (api-ssl, https).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = ROUTER_OPTIONS)]
     pub fingerprint: Option<String>,
 }
 
@@ -258,8 +262,50 @@ pub fn open_store(config: &Config) -> anyhow::Result<Store> {
     Ok(Store::open_in(dir)?)
 }
 
+impl RouterArgs {
+    /// Whether any router option was given.
+    fn any(&self) -> bool {
+        let RouterArgs {
+            router_name,
+            host,
+            port,
+            user,
+            transport,
+            fingerprint,
+        } = self;
+        router_name.is_some()
+            || host.is_some()
+            || port.is_some()
+            || user.is_some()
+            || transport.is_some()
+            || fingerprint.is_some()
+    }
+}
+
+impl Command {
+    /// Whether the command talks to a router, and so takes the router options.
+    fn talks_to_a_router(&self) -> bool {
+        match self {
+            Command::Run(_)
+            | Command::Voucher(_)
+            | Command::Users(_)
+            | Command::Profiles(_)
+            | Command::Stats(_)
+            | Command::Reconcile(_)
+            | Command::Enforce(_)
+            | Command::Router(_) => true,
+            #[cfg(feature = "sim")]
+            Command::Demo(_) | Command::Sim(_) => false,
+            Command::Config(_) | Command::Msg(_) | Command::Version => false,
+        }
+    }
+}
+
 /// Runs a parsed command line.
 pub async fn run(mut cli: Cli) -> anyhow::Result<()> {
+    if cli.router.any() && !cli.command.talks_to_a_router() {
+        bail!("router options (--router, --host, --port, --user, --transport, --fingerprint) go with the commands that talk to a router: run, voucher, users, profiles, stats, reconcile, enforce, router");
+    }
     let command = std::mem::replace(&mut cli.command, Command::Version);
     match command {
         Command::Version => {
@@ -337,6 +383,33 @@ mod tests {
         // clap checks names, flags and globals of the whole tree here, which it would
         // otherwise only do (by panicking) when a user runs the clashing subcommand.
         Cli::command().debug_assert();
+    }
+
+    #[tokio::test]
+    async fn router_options_on_a_command_that_talks_to_no_router_are_refused() {
+        let cli = Cli::try_parse_from(["hotspot-agent", "--host", "10.0.0.1", "config", "default"])
+            .unwrap();
+        let err = run(cli).await.unwrap_err().to_string();
+        assert!(err.contains("--host"), "{err}");
+        assert!(
+            err.contains("go with the commands that talk to a router"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn help_lists_router_options_under_their_own_heading() {
+        let mut cmd = Cli::command();
+        cmd.build();
+        let help = cmd
+            .find_subcommand_mut("config")
+            .unwrap()
+            .render_long_help()
+            .to_string();
+        let heading = help
+            .find("Router options")
+            .expect("a heading for router options");
+        assert!(help[heading..].contains("--host"), "{help}");
     }
 
     #[test]
