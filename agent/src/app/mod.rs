@@ -11,7 +11,6 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context as _;
 use firmware_config::Config;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -29,6 +28,26 @@ pub use seller::KioskSeller;
 
 /// Time between pool refill rounds (each also finishes sales waiting for the router).
 const POOL_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Why the agent could not start. Each lower layer's error says what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The voucher layer (the store, the plans, resuming unfinished sales).
+    #[error(transparent)]
+    Vouchers(#[from] crate::vouchers::VoucherError),
+    /// The central link's settings (`[central]`).
+    #[error(transparent)]
+    Central(#[from] sync::setup::SetupError),
+    /// The broker connection's settings (`[central]` files, TLS).
+    #[error(transparent)]
+    Link(#[from] sync::setup::LinkSetupError),
+    /// The outbox or sync state tables.
+    #[error(transparent)]
+    Outbox(#[from] sync::OutboxError),
+    /// A kiosk device.
+    #[error("cannot start the kiosk devices; check [kiosk] in the config file: {0}")]
+    Kiosk(#[from] kiosk::runner::KioskError),
+}
 
 /// A running agent.
 pub struct Agent {
@@ -51,7 +70,7 @@ impl Agent {
         chosen: &firmware_config::RouterConfig,
         router: SharedRouter,
         store: Store,
-    ) -> anyhow::Result<Agent> {
+    ) -> Result<Agent, StartError> {
         let db_path = store.path().to_path_buf();
         // The plans' profiles must exist before any user can be created with them.
         match actions::sync_profiles(&router, &config.profiles).await {
@@ -120,11 +139,7 @@ impl Agent {
             let seller = Arc::new(KioskSeller::new(vouchers.clone(), on_sale));
             let (alerts_tx, alerts) = mpsc::channel(32);
             loops.push(tokio::spawn(log_alerts(alerts, vouchers.store().clone())));
-            Some(
-                kiosk::runner::start(config, seller, Some(alerts_tx))
-                    .await
-                    .context("cannot start the kiosk devices; check [kiosk] in the config file")?,
-            )
+            Some(kiosk::runner::start(config, seller, Some(alerts_tx)).await?)
         } else {
             None
         };

@@ -105,7 +105,7 @@ pub fn judge(topic: DownTopic, bytes: &[u8], retain: bool, ctx: &DownContext<'_>
                     msg_id: msg_id.into(),
                     plans,
                 },
-                Err(reason) => refused_report("plans", plans.version, msg_id, &reason),
+                Err(reason) => refused_report("plans", plans.version, msg_id, &reason.to_string()),
             }
         }
         (DownTopic::Routers, Down::Routers(routers)) => {
@@ -127,7 +127,9 @@ pub fn judge(topic: DownTopic, bytes: &[u8], retain: bool, ctx: &DownContext<'_>
                     msg_id: msg_id.into(),
                     routers,
                 },
-                Err(reason) => refused_report("routers", routers.version, msg_id, &reason),
+                Err(reason) => {
+                    refused_report("routers", routers.version, msg_id, &reason.to_string())
+                }
             }
         }
         (DownTopic::Cmd, Down::Command(req)) => {
@@ -136,7 +138,7 @@ pub fn judge(topic: DownTopic, bytes: &[u8], retain: bool, ctx: &DownContext<'_>
             }
             match check_command(&req, ctx.site, ctx.now_ms, false) {
                 Ok(()) => DownAction::RunCommand(req),
-                Err(reason) => refused_reply(&req.request_id, &reason),
+                Err(reason) => refused_reply(&req.request_id, &reason.to_string()),
             }
         }
         (DownTopic::Ack, Down::Ack(ack)) => match signature {

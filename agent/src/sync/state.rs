@@ -16,12 +16,34 @@ pub const SYNC_STATE_DDL: &str = "CREATE TABLE IF NOT EXISTS sync_state (key TEX
 /// Longest a command may be valid for: it bounds how long ids must be remembered.
 pub const MAX_COMMAND_LIFETIME_MS: u64 = 24 * 3600 * 1000;
 
-/// Why a versioned message (plans, routers) is refused.
-pub fn check_version(received: u64, in_force: u64) -> Result<(), String> {
+/// Why a versioned push or a command from the central office is refused. The text
+/// goes back to the central office in the refusal report or reply.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// A plan or router set no newer than the one in force.
+    #[error("version {received} is not newer than version {in_force} in force")]
+    NotNewer { received: u64, in_force: u64 },
+    /// A command for another site.
+    #[error("command is for site {target:?}, this is {site:?}")]
+    OtherSite { target: String, site: String },
+    /// A command without a request id (it could not be told from a replay).
+    #[error("command has no request id")]
+    NoRequestId,
+    /// A command past its expiry, by this many milliseconds.
+    #[error("command expired {0} ms ago")]
+    Expired(u64),
+    /// A command whose expiry is further ahead than [`MAX_COMMAND_LIFETIME_MS`].
+    #[error("command expiry is more than 24 h ahead; refused so replays stay bounded")]
+    TooLong,
+    /// A request id seen before.
+    #[error("request id {0} was already used (replay)")]
+    Replay(String),
+}
+
+/// Why a versioned message (plans, routers) is refused, if it is.
+pub fn check_version(received: u64, in_force: u64) -> Result<(), Refusal> {
     if received <= in_force {
-        Err(format!(
-            "version {received} is not newer than version {in_force} in force"
-        ))
+        Err(Refusal::NotNewer { received, in_force })
     } else {
         Ok(())
     }
@@ -33,32 +55,24 @@ pub fn check_command(
     site: &str,
     now_ms: u64,
     seen_before: bool,
-) -> Result<(), String> {
+) -> Result<(), Refusal> {
     if req.target != site {
-        return Err(format!(
-            "command is for site {:?}, this is {site:?}",
-            req.target
-        ));
+        return Err(Refusal::OtherSite {
+            target: req.target.clone(),
+            site: site.to_string(),
+        });
     }
     if req.request_id.is_empty() {
-        return Err("command has no request id".into());
+        return Err(Refusal::NoRequestId);
     }
     if req.expires_ms <= now_ms {
-        return Err(format!(
-            "command expired {} ms ago",
-            now_ms - req.expires_ms
-        ));
+        return Err(Refusal::Expired(now_ms - req.expires_ms));
     }
     if req.expires_ms - now_ms > MAX_COMMAND_LIFETIME_MS {
-        return Err(
-            "command expiry is more than 24 h ahead; refused so replays stay bounded".into(),
-        );
+        return Err(Refusal::TooLong);
     }
     if seen_before {
-        return Err(format!(
-            "request id {} was already used (replay)",
-            req.request_id
-        ));
+        return Err(Refusal::Replay(req.request_id.clone()));
     }
     Ok(())
 }
@@ -167,7 +181,10 @@ mod tests {
     #[test]
     fn only_a_newer_version_passes() {
         assert!(check_version(5, 4).is_ok());
-        assert!(check_version(4, 4).unwrap_err().contains("not newer"));
+        assert!(check_version(4, 4)
+            .unwrap_err()
+            .to_string()
+            .contains("not newer"));
         assert!(check_version(3, 4).is_err());
     }
 
@@ -176,9 +193,11 @@ mod tests {
         assert!(check_command(&req("a", 2000), "s1", 1000, false).is_ok());
         assert!(check_command(&req("a", 2000), "s1", 2000, false)
             .unwrap_err()
+            .to_string()
             .contains("expired"));
         assert!(check_command(&req("a", 2000), "s2", 1000, false)
             .unwrap_err()
+            .to_string()
             .contains("for site"));
         assert!(check_command(
             &req("a", 1000 + MAX_COMMAND_LIFETIME_MS + 1),
@@ -189,6 +208,7 @@ mod tests {
         .is_err());
         assert!(check_command(&req("a", 2000), "s1", 1000, true)
             .unwrap_err()
+            .to_string()
             .contains("replay"));
     }
 

@@ -52,16 +52,46 @@ impl Debouncer {
     }
 }
 
+/// Why the buttons' GPIO lines could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum ButtonError {
+    /// The GPIO chip could not be opened.
+    #[error("button GPIO {chip}: {source}; check [kiosk.buttons] gpio_chip and that the agent may open it")]
+    Chip {
+        chip: String,
+        #[source]
+        source: linux_embedded_hal::gpio_cdev::Error,
+    },
+    /// One line could not be requested for edge events.
+    #[error("button {index} on {chip} line {line}: {source}; check [kiosk.buttons] lines (is another program using it?)")]
+    Line {
+        index: usize,
+        chip: String,
+        line: u32,
+        #[source]
+        source: linux_embedded_hal::gpio_cdev::Error,
+    },
+    /// The thread that waits for its edges could not start.
+    #[error("button {index}: cannot start its thread: {source}")]
+    Thread {
+        index: usize,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
 /// Reads buttons from GPIO lines and sends the index of each debounced press.
 pub fn spawn_gpio(
     cfg: &firmware_config::kiosk::ButtonsConfig,
     presses: mpsc::Sender<usize>,
-) -> Result<(), String> {
+) -> Result<(), ButtonError> {
     use linux_embedded_hal::gpio_cdev::{Chip, EventRequestFlags, EventType, LineRequestFlags};
     let debounce = cfg.debounce.std();
     for (index, &line) in cfg.lines.iter().enumerate() {
-        let mut chip =
-            Chip::new(&cfg.gpio_chip).map_err(|e| format!("button GPIO {}: {e}", cfg.gpio_chip))?;
+        let mut chip = Chip::new(&cfg.gpio_chip).map_err(|source| ButtonError::Chip {
+            chip: cfg.gpio_chip.clone(),
+            source,
+        })?;
         let mut flags = LineRequestFlags::INPUT;
         if cfg.active_low {
             flags |= LineRequestFlags::ACTIVE_LOW;
@@ -69,7 +99,12 @@ pub fn spawn_gpio(
         let mut events = chip
             .get_line(line)
             .and_then(|l| l.events(flags, EventRequestFlags::BOTH_EDGES, "hotspot-agent-button"))
-            .map_err(|e| format!("button {index} on {} line {line}: {e}", cfg.gpio_chip))?;
+            .map_err(|source| ButtonError::Line {
+                index,
+                chip: cfg.gpio_chip.clone(),
+                line,
+                source,
+            })?;
         let presses = presses.clone();
         let (tx, mut rx) = mpsc::channel::<(bool, Instant)>(32);
         std::thread::Builder::new()
@@ -87,7 +122,7 @@ pub fn spawn_gpio(
                     }
                 }
             })
-            .map_err(|e| e.to_string())?;
+            .map_err(|source| ButtonError::Thread { index, source })?;
         tokio::spawn(async move {
             let mut d = Debouncer::new(debounce);
             loop {
