@@ -221,6 +221,7 @@ impl<R: HotspotApi + Clone + 'static> AgentActions for SiteActions<R> {
 }
 
 impl<R: HotspotApi + Clone + 'static> SiteActions<R> {
+    // Long on purpose: one match arm per remote command; each arm is the whole command.
     async fn command(&self, command: SiteCommand) -> Result<CommandOutput, CommandError> {
         let router = self.vouchers.router();
         match command {

@@ -142,6 +142,7 @@ fn link(port: u16, id: &str) -> LinkConfig {
 }
 
 /// Runs the demo, handing each line to show (JSON lines of what the central office sees).
+// Long on purpose: the sync demo's script from broker start to shutdown, printed step by step.
 pub async fn run(mut show: impl FnMut(String)) -> Result<(), DemoError> {
     let port = start_embedded_broker()?;
     show(format!(

@@ -70,6 +70,7 @@ fn refused_reply(request_id: &str, reason: &str) -> DownAction {
 }
 
 /// Judges one message; `retain` is the MQTT retain flag as delivered.
+// Long on purpose: one arm per topic and message kind; every refusal reads beside the check that makes it.
 pub fn judge(topic: DownTopic, bytes: &[u8], retain: bool, ctx: &DownContext<'_>) -> DownAction {
     let decoded = match decode::<Down>(bytes) {
         Ok(d) => d,

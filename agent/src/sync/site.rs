@@ -271,6 +271,7 @@ async fn receive<A: AgentActions>(
     }
 }
 
+// Long on purpose: one arm per judged down-link action (apply, refuse, acknowledge, run), each with its log line and report.
 async fn handle_down<A: AgentActions>(
     ctx: &Ctx,
     actions: &A,

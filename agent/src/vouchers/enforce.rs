@@ -94,6 +94,7 @@ pub struct Decision {
 
 /// Decides for one of our vouchers. `user` is its router user (if the router has
 /// it), `sessions` its active sessions, `now_ms` the agent's clock.
+// Long on purpose: the whole quota and validity policy for one session as one pure function, its cases in the order they take precedence; split, the precedence would no longer read top to bottom.
 pub fn decide(
     sale: &Sale,
     user: Option<&HotspotUser>,

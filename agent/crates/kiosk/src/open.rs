@@ -10,11 +10,52 @@ use tokio::sync::mpsc;
 use crate::coin::{CoinHandle, CoinReport};
 use crate::display::targets::{self, DisplayHandle};
 use crate::printer::device::PrinterHandle;
-use crate::runner::{log_end, KioskError};
+
+/// Why the kiosk could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum KioskError {
+    /// A device could not be opened.
+    #[error("kiosk {device}: {message}")]
+    Device {
+        /// `coin acceptor`, `printer`, `display`, `buttons`.
+        device: &'static str,
+        /// What failed and what to check.
+        message: String,
+    },
+    /// A simulated device was configured in a build without simulators.
+    #[error("[kiosk] {key} = \"sim\" needs the host build (feature `sim`); set a real device for the box")]
+    NoSimulator {
+        /// The key.
+        key: &'static str,
+    },
+}
+
+/// Handles to simulated devices, for the demo and tests.
+#[cfg(feature = "sim")]
+#[derive(Clone, Default)]
+pub struct SimDevices {
+    /// The simulated ccTalk acceptor, when `[kiosk.coin] kind = "sim"`.
+    pub acceptor: Option<super::sim::SimAcceptor>,
+    /// The simulated printer, when `[kiosk.printer] kind = "sim"`.
+    pub printer: Option<super::sim::SimPrinter>,
+    /// Presses a button.
+    pub buttons: Option<mpsc::Sender<usize>>,
+    /// `[kiosk.coin] channel_values` of the simulated acceptor.
+    pub channel_values: Vec<(u8, u64)>,
+}
+
+pub(crate) async fn log_end<E: std::fmt::Display>(
+    what: &'static str,
+    fut: impl std::future::Future<Output = Result<(), E>>,
+) {
+    if let Err(e) = fut.await {
+        tracing::error!(error = %e, "{what} task ended");
+    }
+}
 
 /// Where the simulated devices are recorded; nothing in a build without them.
 #[cfg(feature = "sim")]
-pub(crate) type SimSlot = crate::runner::SimDevices;
+pub(crate) type SimSlot = SimDevices;
 #[cfg(not(feature = "sim"))]
 pub(crate) type SimSlot = NoSim;
 

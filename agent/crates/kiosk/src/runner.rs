@@ -15,29 +15,13 @@ use super::coin::{CoinFault, CoinHandle, CoinReport};
 use super::display::targets::DisplayHandle;
 use super::machine::{Action, Alert, Machine, MachineConfig, PrintOutcome, PrinterState, TICK};
 use super::open;
+pub use super::open::KioskError;
+#[cfg(feature = "sim")]
+pub use super::open::SimDevices;
 use super::printer::device::{PrinterError, PrinterHandle};
 use super::printer::escpos::{ticket_bytes, QrMode};
 use super::printer::Paper;
 use super::{CreditId, SaleReceipt, SaleRequest, SellError, Seller};
-
-/// Why the kiosk could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum KioskError {
-    /// A device could not be opened.
-    #[error("kiosk {device}: {message}")]
-    Device {
-        /// `coin acceptor`, `printer`, `display`, `buttons`.
-        device: &'static str,
-        /// What failed and what to check.
-        message: String,
-    },
-    /// A simulated device was configured in a build without simulators.
-    #[error("[kiosk] {key} = \"sim\" needs the host build (feature `sim`); set a real device for the box")]
-    NoSimulator {
-        /// The key.
-        key: &'static str,
-    },
-}
 
 /// The devices the runner drives: handles to device tasks and their reports.
 pub struct KioskDevices {
@@ -53,20 +37,6 @@ pub struct KioskDevices {
     pub buttons: mpsc::Receiver<usize>,
     /// Display failures.
     pub display_errors: mpsc::Receiver<String>,
-}
-
-/// Handles to simulated devices, for the demo and tests.
-#[cfg(feature = "sim")]
-#[derive(Clone, Default)]
-pub struct SimDevices {
-    /// The simulated ccTalk acceptor, when `[kiosk.coin] kind = "sim"`.
-    pub acceptor: Option<super::sim::SimAcceptor>,
-    /// The simulated printer, when `[kiosk.printer] kind = "sim"`.
-    pub printer: Option<super::sim::SimPrinter>,
-    /// Presses a button.
-    pub buttons: Option<mpsc::Sender<usize>>,
-    /// `[kiosk.coin] channel_values` of the simulated acceptor.
-    pub channel_values: Vec<(u8, u64)>,
 }
 
 /// Cloneable handle to a running kiosk.
@@ -478,14 +448,5 @@ fn printer_state(
         Ok(s) if s.out => PrinterState::PaperOut,
         Ok(_) => PrinterState::Ready,
         Err(_) => PrinterState::Offline,
-    }
-}
-
-pub(crate) async fn log_end<E: std::fmt::Display>(
-    what: &'static str,
-    fut: impl std::future::Future<Output = Result<(), E>>,
-) {
-    if let Err(e) = fut.await {
-        tracing::error!(error = %e, "{what} task ended");
     }
 }
