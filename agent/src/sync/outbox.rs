@@ -337,35 +337,8 @@ mod tests {
     fn the_sale_payload_is_the_wire_sale_message() {
         let r = Sale {
             id: 7,
-            code: "ABCD".into(),
-            password: "ABCD".into(),
-            plan_id: "1h".into(),
-            price: 5,
-            currency: "PHP".into(),
-            profile: "default".into(),
-            fair_use_profile: None,
-            time_limit_s: Some(3600),
-            data_limit_bytes: None,
-            validity_s: None,
-            validity_from: "first-login".into(),
-            router: "main".into(),
             state: crate::store::SaleState::Provisioned,
-            source: "kiosk".into(),
-            router_user_id: Some("*1".into()),
-            created_at_ms: 1,
-            provisioned_at_ms: Some(1),
-            sold_at_ms: Some(1),
-            delivered_at_ms: None,
-            attempts: 1,
-            last_error: None,
-            first_login_ms: None,
-            last_seen_ms: None,
-            ended_at_ms: None,
-            end_reason: None,
-            bytes_used: 0,
-            uptime_s: 0,
-            data_alerted: false,
-            fair_use: false,
+            ..crate::vouchers::issue::tests::sale()
         };
         let back: Up = postcard::from_bytes(&sale_payload("s", &r)).unwrap();
         let Up::Sale(sale) = back else {

@@ -278,11 +278,12 @@ pub struct ResumeReport {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use std::time::Duration;
 
-    fn sale() -> Sale {
+    /// A reserved kiosk sale of plan `1h`, for tests.
+    pub(crate) fn sale() -> Sale {
         Sale {
             id: 9,
             code: "ABCD".into(),
