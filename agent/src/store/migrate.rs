@@ -105,6 +105,10 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     ALTER TABLE sales ADD COLUMN bytes_day_start INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE sales ADD COLUMN data_alerted INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE sales ADD COLUMN fair_use INTEGER NOT NULL DEFAULT 0;",
+    // 4: the central link's own state (plan and router versions in force, command
+    // ids seen), until now created by the sync layer itself; `IF NOT EXISTS` because
+    // databases in the field already have it.
+    "CREATE TABLE IF NOT EXISTS sync_state (key TEXT PRIMARY KEY, value TEXT NOT NULL, expires_ms INTEGER);",
 ];
 
 /// The schema version this build writes.

@@ -67,6 +67,13 @@ impl std::fmt::Debug for Store {
 
 impl Store {
     /// Opens (or creates) the store at `path` and brings its schema up to date.
+    /// Creates or migrates the database at `path` without keeping it open: for the
+    /// other connections to the same file (the outbox pump, the sync state), which
+    /// use tables only these migrations create.
+    pub fn ensure_schema(path: &Path) -> Result<(), StoreError> {
+        Store::open(path).map(drop)
+    }
+
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         // Root ignores file modes, so a file an operator marked read-only would
         // otherwise be written anyway; honour the mark.

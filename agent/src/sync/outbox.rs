@@ -12,11 +12,6 @@ use sync_proto::messages::{SaleRecord, Up};
 
 use crate::store::Sale;
 
-/// The agreed table; the store's migrations create the same.
-pub const OUTBOX_DDL: &str = "CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, \
-    msg_id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, payload BLOB NOT NULL, created_at_ms INTEGER NOT NULL, \
-    attempts INTEGER NOT NULL DEFAULT 0, last_attempt_ms INTEGER);";
-
 /// One message waiting for the central office. `payload` is the postcard encoding
 /// of an [`Up`] body; the pump puts it in an envelope when it sends it.
 #[derive(Debug, Clone, PartialEq)]
@@ -42,6 +37,9 @@ pub enum OutboxError {
     },
     #[error("outbox lock poisoned by a panic in another thread; restart the agent")]
     Poisoned,
+    /// The store could not create or migrate the tables.
+    #[error(transparent)]
+    Schema(#[from] crate::store::StoreError),
 }
 
 /// Storage of the outbox. Blocking calls (the store is SQLite); the pump runs them
@@ -133,9 +131,11 @@ pub fn is_due(entry: &OutboxEntry, now_ms: u64, resend_after_ms: u64) -> bool {
     }
 }
 
-/// Opens the agent's database (WAL, 5 s busy timeout) and creates `ddl`'s tables if
-/// missing; `full_sync` for tables whose rows must survive a power cut once committed.
-pub(crate) fn open_db(path: &Path, ddl: &str, full_sync: bool) -> Result<Connection, OutboxError> {
+/// Opens the agent's database (WAL, 5 s busy timeout) after the store's migrations
+/// have made every table; `full_sync` for tables whose rows must survive a power cut
+/// once committed.
+pub(crate) fn open_db(path: &Path, full_sync: bool) -> Result<Connection, OutboxError> {
+    crate::store::Store::ensure_schema(path)?;
     let name = path.display().to_string();
     let err = |source| OutboxError::Sqlite {
         path: name.clone(),
@@ -150,7 +150,6 @@ pub(crate) fn open_db(path: &Path, ddl: &str, full_sync: bool) -> Result<Connect
     }
     conn.busy_timeout(std::time::Duration::from_secs(5))
         .map_err(err)?;
-    conn.execute_batch(ddl).map_err(err)?;
     Ok(conn)
 }
 
@@ -163,7 +162,7 @@ pub struct SqliteOutbox {
 impl SqliteOutbox {
     pub fn open(path: &Path) -> Result<SqliteOutbox, OutboxError> {
         // Sales wait here until the central office has them: every commit reaches the disk.
-        let conn = open_db(path, OUTBOX_DDL, true)?;
+        let conn = open_db(path, true)?;
         Ok(SqliteOutbox {
             conn: Mutex::new(conn),
             path: path.display().to_string(),

@@ -10,9 +10,6 @@ use rusqlite::{params, Connection, OptionalExtension};
 use super::outbox::OutboxError;
 use sync_proto::messages::CommandRequest;
 
-pub const SYNC_STATE_DDL: &str = "CREATE TABLE IF NOT EXISTS sync_state (key TEXT PRIMARY KEY, \
-    value TEXT NOT NULL, expires_ms INTEGER);";
-
 /// Longest a command may be valid for: it bounds how long ids must be remembered.
 pub const MAX_COMMAND_LIFETIME_MS: u64 = 24 * 3600 * 1000;
 
@@ -85,7 +82,7 @@ pub struct SyncState {
 
 impl SyncState {
     pub fn open(path: &Path) -> Result<SyncState, OutboxError> {
-        let conn = super::outbox::open_db(path, SYNC_STATE_DDL, false)?;
+        let conn = super::outbox::open_db(path, false)?;
         Ok(SyncState {
             conn: Mutex::new(conn),
             path: path.display().to_string(),
