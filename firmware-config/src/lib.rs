@@ -134,35 +134,56 @@ impl Config {
     /// means the simulated one, which [`Validated::router`] gives as `None`.
     pub fn validated(self, origin: &str, router: Option<&str>) -> Result<Validated, ConfigError> {
         let mut problems = self.problems();
-        let index = match router {
-            Some(name) => {
-                let found = self.routers.iter().position(|r| r.name == name);
-                if found.is_none() {
-                    let names: Vec<&str> = self.routers.iter().map(|r| r.name.as_str()).collect();
-                    problems.push(Problem::new(
-                        "--router",
-                        name,
-                        &format!(
-                            "the name of a [[router]] in this file ({})",
-                            names.join(", ")
-                        ),
-                    ));
-                }
-                found
-            }
-            None => (!self.routers.is_empty()).then_some(0),
-        };
+        let index = self.pick_router(router).unwrap_or_else(|p| {
+            problems.push(p);
+            None
+        });
         if !problems.is_empty() {
             return Err(ConfigError::Invalid {
                 file: origin.to_string(),
                 problems,
             });
         }
-        let router = index.filter(|&i| !self.routers[i].is_simulated());
         Ok(Validated {
             config: self,
-            router,
+            router: index,
         })
+    }
+
+    /// The router [`Config::validated`] would choose, for a configuration that was
+    /// already checked (as [`Config::load`] does): `None` means the simulated one.
+    pub fn chosen_router(
+        &self,
+        origin: &str,
+        router: Option<&str>,
+    ) -> Result<Option<(usize, &RouterConfig)>, ConfigError> {
+        let index = self.pick_router(router).map_err(|p| ConfigError::Invalid {
+            file: origin.to_string(),
+            problems: vec![p],
+        })?;
+        Ok(index.map(|i| (i, &self.routers[i])))
+    }
+
+    /// The entry named `router`, else the first; `None` when it has no host.
+    fn pick_router(&self, router: Option<&str>) -> Result<Option<usize>, Problem> {
+        let index = match router {
+            Some(name) => {
+                let Some(i) = self.routers.iter().position(|r| r.name == name) else {
+                    let names: Vec<&str> = self.routers.iter().map(|r| r.name.as_str()).collect();
+                    return Err(Problem::new(
+                        "--router",
+                        name,
+                        format!(
+                            "the name of a [[router]] in this file ({})",
+                            names.join(", ")
+                        ),
+                    ));
+                };
+                Some(i)
+            }
+            None => (!self.routers.is_empty()).then_some(0),
+        };
+        Ok(index.filter(|&i| !self.routers[i].is_simulated()))
     }
 
     /// Checks every section; returns all problems found, not only the first.
@@ -288,6 +309,15 @@ mod tests {
         assert!(
             err.contains("--router") && err.contains("\"c\"") && err.contains("a, b"),
             "{err}"
+        );
+        assert_eq!(
+            Config::parse(text, "r.toml")
+                .unwrap()
+                .chosen_router("r.toml", Some("b"))
+                .unwrap()
+                .map(|(i, _)| i),
+            Some(1),
+            "the same choice for a file already checked"
         );
         let sim = Config::parse("", "e.toml")
             .unwrap()

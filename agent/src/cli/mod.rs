@@ -167,10 +167,9 @@ pub fn router_config(cli: &Cli, config: &Config) -> anyhow::Result<Option<(Route
         .config
         .as_ref()
         .map_or("<bundled default>".to_string(), |p| p.display().to_string());
-    let checked = config
-        .clone()
-        .validated(&origin, args.router_name.as_deref())?;
-    Ok(checked.router().map(|(i, r)| {
+    // `load_config` has checked the file; only the choice is left.
+    let chosen = config.chosen_router(&origin, args.router_name.as_deref())?;
+    Ok(chosen.map(|(i, r)| {
         let mut r = r.clone();
         if let Some(t) = args.transport {
             r.transport = t;

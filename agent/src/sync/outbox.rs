@@ -94,7 +94,7 @@ pub fn sale_msg_id(sale_id: &str) -> String {
 /// The outbox payload of a stored sale, for [`crate::vouchers::Settings::sale_payload`]:
 /// called inside the sale's own transaction, so the sale and its outbox row commit
 /// together.
-pub fn sale_payload(_site_id: &str, sale: &Sale) -> Vec<u8> {
+pub fn sale_payload(sale: &Sale) -> Vec<u8> {
     outbox_payload(
         &sale_msg_id(&sale.id.to_string()),
         &Up::Sale(wire_sale(sale)),
@@ -125,7 +125,7 @@ pub fn is_due(entry: &OutboxEntry, now_ms: u64, resend_after_ms: u64) -> bool {
         (0, _) | (_, None) => true,
         (n, Some(last)) => {
             let resend = Duration::from_millis(resend_after_ms);
-            let wait = hotspot_clock::Backoff::new(resend, resend * 64).wait_after(n);
+            let wait = hotspot_clock::Backoff::new(resend, resend.saturating_mul(64)).wait_after(n);
             u128::from(now_ms.saturating_sub(last)) >= wait.as_millis()
         }
     }
@@ -339,7 +339,7 @@ mod tests {
             state: crate::store::SaleState::Provisioned,
             ..crate::vouchers::issue::tests::sale()
         };
-        let back: Up = postcard::from_bytes(&sale_payload("s", &r)).unwrap();
+        let back: Up = postcard::from_bytes(&sale_payload(&r)).unwrap();
         let Up::Sale(sale) = back else {
             panic!("not a sale message: {back:?}")
         };

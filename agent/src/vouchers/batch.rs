@@ -76,11 +76,9 @@ impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
             }
         }
         crash_point("after_batch_adds");
-        let (writes, encode, at) = (done.clone(), self.settings().sale_payload, site.clone());
-        self.on_store(move |store| {
-            store.mark_many_on_router(&writes, now_ms(), |s| encode(&at, s))
-        })
-        .await?;
+        let (writes, encode) = (done.clone(), self.settings().sale_payload);
+        self.on_store(move |store| store.mark_many_on_router(&writes, now_ms(), encode))
+            .await?;
         out.on_router.extend(done.iter().map(|d| d.0));
         // The few that did not simply succeed go through the full state machine.
         for (sale, e) in trouble {

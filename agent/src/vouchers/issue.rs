@@ -178,13 +178,10 @@ impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
                     issuance.on_lookup(result.as_ref().map(|v| v.first()))
                 }
                 Step::Confirm { router_user_id } => {
-                    let (site, encode) = (
-                        self.settings().site_id.clone(),
-                        self.settings().sale_payload,
-                    );
+                    let encode = self.settings().sale_payload;
                     let (id, user_id) = (issuance.sale_id, router_user_id.clone());
                     self.on_store(move |store| {
-                        store.mark_on_router(id, &user_id, now_ms(), |s| encode(&site, s))
+                        store.mark_on_router(id, &user_id, now_ms(), encode)
                     })
                     .await?;
                     tracing::info!(sale = issuance.sale_id, router_user = %router_user_id, "voucher on the router");

@@ -101,7 +101,7 @@ pub struct Settings {
 /// The outbox payload for a stored sale, written in the same transaction that
 /// provisions it. The layer above supplies it (`sync::outbox::sale_payload`), so
 /// the voucher layer never sees the wire format.
-pub type SalePayload = fn(site_id: &str, sale: &Sale) -> Vec<u8>;
+pub type SalePayload = fn(sale: &Sale) -> Vec<u8>;
 
 impl Settings {
     /// From the config file and the router this run talks to (an entry without a host
@@ -379,16 +379,11 @@ impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
     ) -> Result<SoldVoucher, VoucherError> {
         let spend = paid_by.map(|p| p.amount);
         if use_pool && plan.pool > 0 {
-            let (site, encode) = (
-                self.settings().site_id.clone(),
-                self.settings().sale_payload,
-            );
+            let encode = self.settings().sale_payload;
             let (plan_id, price, source) = (plan.id.clone(), plan.price, source.to_string());
             let taken = self
                 .on_store(move |store| {
-                    store.take_from_pool(&plan_id, price, &source, spend, now_ms(), |s| {
-                        encode(&site, s)
-                    })
+                    store.take_from_pool(&plan_id, price, &source, spend, now_ms(), encode)
                 })
                 .await?;
             if let Some(sale) = taken {

@@ -56,11 +56,6 @@ impl Backoff {
             .unwrap_or(self.max)
             .min(self.max)
     }
-
-    /// What the next failure would wait, without recording one.
-    pub fn peek(&self) -> Duration {
-        self.next
-    }
 }
 
 #[cfg(test)]
