@@ -48,35 +48,38 @@ pub async fn run<S: PulseSource>(
         let deadline = decoder
             .next_deadline()
             .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
-        let event = tokio::select! {
+        let events = tokio::select! {
             cmd = inhibit.recv() => {
                 let Some(on) = cmd else { return Ok(()) };
                 source.set_inhibit(on)?;
-                None
+                Vec::new()
             }
             edge = source.next_edge() => match edge? {
                 Some(e) => decoder.handle_edge(e.active, e.at),
                 None => return Ok(()),
             },
-            _ = tokio::time::sleep_until(deadline.into()) => decoder.poll(Instant::now()),
+            _ = tokio::time::sleep_until(deadline.into()) => decoder.poll(Instant::now()).into_iter().collect(),
         };
-        let report = match event {
-            Some(PulseEvent::Coin { value, pulses }) => {
-                tracing::info!(pulses, value, "coin");
-                Some(CoinReport::Coin(Coin { value, source: CoinSource::Pulses(pulses) }))
-            }
-            Some(PulseEvent::Noise { width }) => {
-                tracing::debug!(width_ms = width.as_millis() as u64, "noise on the coin line");
-                None
-            }
-            Some(PulseEvent::Rejected { pulses, reason }) => Some(CoinReport::Warning(format!(
-                "pulse train of {pulses} pulses not credited ({reason:?}): check the acceptor's pulse setting against [kiosk.coin] pulse_values"
-            ))),
-            None => None,
-        };
-        if let Some(r) = report {
-            reports.send(r).await.map_err(|_| CoinError::Closed)?;
+        for report in events.into_iter().filter_map(report) {
+            reports.send(report).await.map_err(|_| CoinError::Closed)?;
         }
+    }
+}
+
+/// What the runner hears about a decoder event.
+fn report(event: PulseEvent) -> Option<CoinReport> {
+    match event {
+        PulseEvent::Coin { value, pulses } => {
+            tracing::info!(pulses, value, "coin");
+            Some(CoinReport::Coin(Coin { value, source: CoinSource::Pulses(pulses) }))
+        }
+        PulseEvent::Noise { width } => {
+            tracing::debug!(width_ms = width.as_millis() as u64, "noise on the coin line");
+            None
+        }
+        PulseEvent::Rejected { pulses, reason } => Some(CoinReport::Warning(format!(
+            "pulse train of {pulses} pulses not credited ({reason:?}): check the acceptor's pulse setting against [kiosk.coin] pulse_values"
+        ))),
     }
 }
 

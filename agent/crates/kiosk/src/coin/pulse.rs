@@ -107,8 +107,10 @@ impl PulseDecoder {
     }
 
     /// An edge: `active` is the new logical level (pulse on), `now` when it happened.
-    /// Edges must come in time order; a repeated level is ignored.
-    pub fn handle_edge(&mut self, active: bool, now: Instant) -> Option<PulseEvent> {
+    /// Edges must come in time order; a repeated level is ignored. Returns up to
+    /// two events, oldest first: a spike that ended the line's last pulse and the
+    /// train that the quiet time before this edge closed.
+    pub fn handle_edge(&mut self, active: bool, now: Instant) -> Vec<PulseEvent> {
         match (self.line, active) {
             (Line::Quiet { since }, true) => {
                 // A train that ended before this pulse must be closed first.
@@ -120,13 +122,13 @@ impl PulseDecoder {
                     None
                 };
                 self.line = Line::Active { start: now };
-                closed
+                closed.into_iter().collect()
             }
             (Line::Falling { start, end }, true) => {
                 if now.saturating_duration_since(end) < self.config.noise {
                     // Bounce inside one pulse: keep the pulse going.
                     self.line = Line::Active { start };
-                    None
+                    Vec::new()
                 } else {
                     let done = self.settle_pulse(start, end);
                     let closed = if self.pulses > 0
@@ -137,14 +139,15 @@ impl PulseDecoder {
                         None
                     };
                     self.line = Line::Active { start: now };
-                    done.or(closed)
+                    // Both: a trailing spike must not hide the coin it followed.
+                    done.into_iter().chain(closed).collect()
                 }
             }
             (Line::Active { start }, false) => {
                 self.line = Line::Falling { start, end: now };
-                None
+                Vec::new()
             }
-            _ => None,
+            _ => Vec::new(),
         }
     }
 
@@ -270,7 +273,7 @@ mod tests {
         let t0 = Instant::now();
         let mut d = PulseDecoder::new(PulseConfig::default(), t0);
         for (level, at) in train(0, 1, 50, 100) {
-            assert_eq!(d.handle_edge(level, t0 + ms(at)), None);
+            assert!(d.handle_edge(level, t0 + ms(at)).is_empty());
         }
         assert_eq!(d.poll(t0 + ms(349)), None, "still inside the 300 ms gap");
         assert_eq!(
@@ -373,6 +376,26 @@ mod tests {
         );
         events.extend(d.poll(t0 + ms(900)));
         assert_eq!(events.len(), 2, "{events:?}");
+    }
+
+    #[test]
+    fn a_finished_train_survives_a_trailing_spike_handled_without_a_poll() {
+        // A 1-pulse coin, then a 5 ms spike, then (the task stalled past the train
+        // gap, no poll in between) the next edge: the coin must still come out.
+        let t0 = Instant::now();
+        let mut d = PulseDecoder::new(PulseConfig::default(), t0);
+        let mut events = Vec::new();
+        for (level, at) in [(true, 0), (false, 50), (true, 100), (false, 105), (true, 900)] {
+            events.extend(d.handle_edge(level, t0 + ms(at)));
+        }
+        assert!(
+            events.contains(&PulseEvent::Coin {
+                value: 1,
+                pulses: 1
+            }),
+            "{events:?}"
+        );
+        assert!(events.iter().any(|e| matches!(e, PulseEvent::Noise { .. })));
     }
 
     #[test]
