@@ -166,6 +166,9 @@ impl Default for EnforcementConfig {
     }
 }
 
+/// Longest validity the store can count in milliseconds.
+const MAX_VALIDITY_S: u64 = (i64::MAX / 1000) as u64;
+
 // Long on purpose: one check per key, in file order, so the list of problems reads like the file.
 pub(crate) fn validate(config: &Config, problems: &mut Vec<Problem>) {
     let v = &config.vouchers;
@@ -270,6 +273,21 @@ pub(crate) fn validate(config: &Config, problems: &mut Vec<Problem>) {
         if p.pool > 500 {
             problems.push(Problem::new(key("pool"), p.pool, "0 to 500"));
         }
+        // The store keeps money and times as signed 64-bit numbers (milliseconds for times).
+        if p.price > i64::MAX as u64 {
+            problems.push(Problem::new(
+                key("price"),
+                p.price,
+                "at most 9223372036854775807",
+            ));
+        }
+        if p.validity.is_some_and(|v| v.as_secs() > MAX_VALIDITY_S) {
+            problems.push(Problem::new(
+                key("validity"),
+                p.validity.map_or(0, |v| v.as_secs()),
+                "a validity under 290 million years (in seconds: at most 9223372036854775)",
+            ));
+        }
     }
     for (i, pr) in config.profiles.iter().enumerate() {
         if pr.name.is_empty() {
@@ -337,6 +355,20 @@ mod tests {
         config.validate("p.toml").unwrap();
         assert_eq!(config.plans[0].data_limit.unwrap().0, 1 << 30);
         assert_eq!(config.plans[0].validity.unwrap().as_secs(), 86400);
+    }
+
+    #[test]
+    fn a_price_or_validity_the_store_cannot_hold_is_refused() {
+        // One above i64::MAX: would read as a negative price in the store.
+        let text = "[[plan]]\nid = \"x\"\nname = \"x\"\nprice = 9223372036854775808\nvalidity = \"1d\"\n";
+        if let Ok(config) = Config::parse(text, "p.toml") {
+            let err = config.validate("p.toml").unwrap_err().to_string();
+            assert!(err.contains("plan[0].price"), "{err}");
+        }
+        let text = "[[plan]]\nid = \"x\"\nname = \"x\"\nprice = 5\nvalidity = \"9223372036854776s\"\n";
+        let config = Config::parse(text, "p.toml").unwrap();
+        let err = config.validate("p.toml").unwrap_err().to_string();
+        assert!(err.contains("plan[0].validity"), "{err}");
     }
 
     #[test]

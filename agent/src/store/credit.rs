@@ -4,6 +4,7 @@
 use rusqlite::{params, OptionalExtension, Transaction};
 use serde::Serialize;
 
+use super::error::fit;
 use super::{Durability, Store, StoreError};
 
 /// One credit movement.
@@ -32,8 +33,9 @@ pub(crate) fn spend_tx(
     sale_id: i64,
     now_ms: i64,
 ) -> Result<(), StoreError> {
+    let spend = fit("price", amount)?;
     let balance = balance_tx(tx)?;
-    if balance < amount as i64 {
+    if balance < spend {
         return Err(StoreError::InsufficientCredit {
             balance,
             needed: amount,
@@ -41,7 +43,7 @@ pub(crate) fn spend_tx(
     }
     tx.execute(
         "INSERT INTO credit (amount, source, sale_id, created_at_ms) VALUES (?1, 'sale', ?2, ?3)",
-        params![-(amount as i64), sale_id, now_ms],
+        params![-spend, sale_id, now_ms],
     )?;
     Ok(())
 }
@@ -68,10 +70,19 @@ pub(crate) fn refund_tx(tx: &Transaction<'_>, sale_id: i64, now_ms: i64) -> Resu
 impl Store {
     /// Records inserted money; returns the credit id. Committed durably before returning.
     pub fn add_credit(&self, amount: u64, source: &str, now_ms: i64) -> Result<i64, StoreError> {
+        let amount = fit("credit", amount)?;
         self.write("record credit", Durability::Money, |tx| {
+            let balance = balance_tx(tx)?;
+            if balance.checked_add(amount).is_none() {
+                return Err(StoreError::OutOfRange {
+                    what: "credit balance".into(),
+                    value: amount as u64,
+                    max: i64::MAX,
+                });
+            }
             tx.execute(
                 "INSERT INTO credit (amount, source, created_at_ms) VALUES (?1, ?2, ?3)",
-                params![amount as i64, source, now_ms],
+                params![amount, source, now_ms],
             )?;
             Ok(tx.last_insert_rowid())
         })
@@ -81,7 +92,8 @@ impl Store {
     /// balance is taken. Returns the amount taken.
     pub fn forfeit_credit(&self, amount: u64, now_ms: i64) -> Result<u64, StoreError> {
         self.write("forfeit credit", Durability::Money, |tx| {
-            let take = balance_tx(tx)?.clamp(0, amount as i64);
+            let wanted = i64::try_from(amount).unwrap_or(i64::MAX);
+            let take = balance_tx(tx)?.clamp(0, wanted);
             if take > 0 {
                 tx.execute(
                     "INSERT INTO credit (amount, source, created_at_ms) VALUES (?1, 'forfeit', ?2)",

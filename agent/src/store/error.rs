@@ -67,9 +67,39 @@ pub enum StoreError {
     #[error("not enough credit: {balance} inserted, {needed} needed; insert more coins or pick a cheaper plan")]
     InsufficientCredit { balance: i64, needed: u64 },
 
+    /// A price, limit or validity too large for the store's signed 64-bit columns.
+    #[error(
+        "{what} {value} is too large: at most {max} fits; check the [[plan]] in the config file or the plan set \
+         the central office sent"
+    )]
+    OutOfRange { what: String, value: u64, max: i64 },
+
     /// The change does not fit the row's current state (e.g. delivering a sale twice).
     #[error("{what}")]
     Conflict { what: String },
+}
+
+/// `value` as the store's i64, or [`StoreError::OutOfRange`]: a cast would flip
+/// a price above `i64::MAX` negative, and a negative spend adds credit.
+pub(crate) fn fit(what: &str, value: u64) -> Result<i64, StoreError> {
+    i64::try_from(value).map_err(|_| StoreError::OutOfRange {
+        what: what.to_string(),
+        value,
+        max: i64::MAX,
+    })
+}
+
+/// A validity in seconds that still fits once counted in milliseconds.
+pub(crate) fn fit_validity(value: u64) -> Result<i64, StoreError> {
+    const MAX_S: i64 = i64::MAX / 1000;
+    match i64::try_from(value) {
+        Ok(v) if v <= MAX_S => Ok(v),
+        _ => Err(StoreError::OutOfRange {
+            what: "validity (seconds)".to_string(),
+            value,
+            max: MAX_S,
+        }),
+    }
 }
 
 impl StoreError {
@@ -139,7 +169,9 @@ impl StoreError {
                     *what = operation.to_string();
                 }
             }
-            StoreError::InsufficientCredit { .. } | StoreError::Conflict { .. } => {}
+            StoreError::InsufficientCredit { .. }
+            | StoreError::OutOfRange { .. }
+            | StoreError::Conflict { .. } => {}
         }
         self
     }

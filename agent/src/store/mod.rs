@@ -28,7 +28,7 @@ pub use outbox::OutboxRow;
 pub use plans::StoredPlan;
 pub use router_status::RouterStatus;
 pub use sales::{NewSale, Usage};
-pub use sales_read::{Sale, SaleState, SaleStats};
+pub use sales_read::{validity_end_ms, Sale, SaleState, SaleStats};
 
 /// Milliseconds since the Unix epoch, from the agent's clock ([`hotspot_clock::now_ms`]),
 /// as SQLite's INTEGER columns hold it.

@@ -7,6 +7,7 @@ use firmware_config::PlanConfig;
 use rusqlite::params;
 use serde::Serialize;
 
+use super::error::{fit, fit_validity};
 use super::{Durability, Store, StoreError};
 
 /// A plan on offer.
@@ -97,11 +98,11 @@ impl Store {
                     params![
                         p.id,
                         p.name,
-                        p.price as i64,
+                        fit("price", p.price)?,
                         p.currency,
-                        p.time_limit_s.map(|v| v as i64),
-                        p.data_limit_bytes.map(|v| v as i64),
-                        p.validity_s.map(|v| v as i64),
+                        p.time_limit_s.map(|v| fit("time limit (seconds)", v)).transpose()?,
+                        p.data_limit_bytes.map(|v| fit("data limit (bytes)", v)).transpose()?,
+                        p.validity_s.map(fit_validity).transpose()?,
                         p.validity_from,
                         p.profile,
                         p.fair_use_profile,

@@ -4,6 +4,7 @@
 
 use rusqlite::{params, OptionalExtension, Transaction};
 
+use super::error::{fit, fit_validity};
 use super::sales_read::get;
 use super::{outbox, Durability, Sale, SaleState, Store, StoreError};
 
@@ -63,13 +64,13 @@ fn insert(
             s.code,
             s.password,
             s.plan_id,
-            s.price as i64,
+            fit("price", s.price)?,
             s.currency,
             s.profile,
             s.fair_use_profile,
-            s.time_limit_s.map(|v| v as i64),
-            s.data_limit_bytes.map(|v| v as i64),
-            s.validity_s.map(|v| v as i64),
+            s.time_limit_s.map(|v| fit("time limit (seconds)", v)).transpose()?,
+            s.data_limit_bytes.map(|v| fit("data limit (bytes)", v)).transpose()?,
+            s.validity_s.map(fit_validity).transpose()?,
             s.validity_from,
             s.router,
             state.as_str(),
@@ -197,7 +198,7 @@ impl Store {
             let Some(id) = id else { return Ok(None) };
             tx.execute(
                 "UPDATE sales SET state = 'provisioned', price = ?2, source = ?3, sold_at_ms = ?4 WHERE id = ?1",
-                params![id, price as i64, source, now_ms],
+                params![id, fit("price", price)?, source, now_ms],
             )?;
             if let Some(amount) = spend {
                 super::credit::spend_tx(tx, amount, id, now_ms)?;

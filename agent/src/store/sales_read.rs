@@ -129,9 +129,17 @@ impl Sale {
 
     /// When the voucher stops being valid, if known.
     pub fn expires_at_ms(&self) -> Option<i64> {
-        let v = self.validity_s? as i64;
-        Some(self.validity_start_ms()? + v * 1000)
+        Some(validity_end_ms(self.validity_start_ms()?, self.validity_s?))
     }
+}
+
+/// `start_ms` plus `validity_s` seconds, saturating: a validity too large for
+/// the clock's range never ends, it does not wrap into the past.
+pub fn validity_end_ms(start_ms: i64, validity_s: u64) -> i64 {
+    let ms = i64::try_from(validity_s)
+        .unwrap_or(i64::MAX)
+        .saturating_mul(1000);
+    start_ms.saturating_add(ms)
 }
 
 pub(crate) const COLUMNS: &str = "id, code, password, plan_id, price, currency, profile, fair_use_profile, \

@@ -172,7 +172,7 @@ pub fn decide(
         first_login
     };
     if let (Some(v), Some(start)) = (sale.validity_s, start) {
-        if now_ms >= start + v as i64 * 1000 {
+        if now_ms >= crate::store::validity_end_ms(start, v) {
             d.ended = Some(EndReason::Validity);
             d.actions
                 .push((ActionKind::Disconnect, None, ActionReason::ValidityOver));

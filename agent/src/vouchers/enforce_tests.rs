@@ -180,3 +180,23 @@ async fn users_without_our_comment_are_never_touched() {
     assert_eq!(router.calls(Op::UpdateUser), 0);
     let _ = router.identity().await;
 }
+
+#[tokio::test]
+async fn a_huge_validity_never_wraps_into_immediate_expiry() {
+    let (v, router) = setup().await;
+    let sold = v.sell("1h", None).await.unwrap();
+    let mut sale = v.store().sale(sold.sale_id).unwrap();
+    let user = router
+        .all_users()
+        .into_iter()
+        .find(|u| u.name == sold.code)
+        .unwrap();
+    sale.first_login_ms = Some(1_000);
+    // Seconds whose milliseconds overflow i64 (and u64 values past i64::MAX).
+    for validity in [i64::MAX as u64 / 1000 + 1, i64::MAX as u64, u64::MAX] {
+        sale.validity_s = Some(validity);
+        let d = decide(&sale, Some(&user), &[], 2_000, &cfg());
+        assert!(d.ended.is_none(), "validity {validity}s ended at once");
+        assert!(sale.expires_at_ms().unwrap() > 2_000, "{validity}");
+    }
+}

@@ -97,7 +97,7 @@ impl Machine {
         self.credit = voucher.price;
         self.phase = Phase::Issuing;
         let out = self.handle_sale_result(Ok(voucher), now);
-        self.credit += kept;
+        self.credit = self.credit.saturating_add(kept);
         out
     }
 
@@ -140,7 +140,7 @@ impl Machine {
 
     /// The seller recorded the coin: now it is credit.
     pub fn handle_credit_committed(&mut self, amount: u64, now: Instant) -> Vec<Action> {
-        self.credit += amount;
+        self.credit = self.credit.saturating_add(amount);
         let mut out = Vec::new();
         if self.blocked.is_some() {
             // Money that slipped in while inhibited is kept; the screen says so.
