@@ -103,16 +103,22 @@ async fn the_data_alert_fires_once_past_the_threshold() {
     assert!(alerts[0].message.contains("85%"), "{}", alerts[0].message);
 }
 
-#[tokio::test]
-async fn validity_runs_from_first_login_on_the_agents_clock() {
+/// A 1-hour voucher sold on the fake router: its receipt, its row and its router user.
+async fn sold_1h() -> (crate::vouchers::SoldVoucher, Sale, routeros::HotspotUser) {
     let (v, router) = setup().await;
     let sold = v.sell("1h", None).await.unwrap();
-    let mut sale = v.store().sale(sold.sale_id).unwrap();
+    let sale = v.store().sale(sold.sale_id).unwrap();
     let user = router
         .all_users()
         .into_iter()
         .find(|u| u.name == sold.code)
         .unwrap();
+    (sold, sale, user)
+}
+
+#[tokio::test]
+async fn validity_runs_from_first_login_on_the_agents_clock() {
+    let (sold, mut sale, user) = sold_1h().await;
     // Never logged in: a year later it is still valid.
     let d = decide(&sale, Some(&user), &[], 365 * 86_400_000, &cfg());
     assert!(d.ended.is_none() && d.actions.is_empty());
@@ -183,14 +189,7 @@ async fn users_without_our_comment_are_never_touched() {
 
 #[tokio::test]
 async fn a_huge_validity_never_wraps_into_immediate_expiry() {
-    let (v, router) = setup().await;
-    let sold = v.sell("1h", None).await.unwrap();
-    let mut sale = v.store().sale(sold.sale_id).unwrap();
-    let user = router
-        .all_users()
-        .into_iter()
-        .find(|u| u.name == sold.code)
-        .unwrap();
+    let (_, mut sale, user) = sold_1h().await;
     sale.first_login_ms = Some(1_000);
     // Seconds whose milliseconds overflow i64 (and u64 values past i64::MAX).
     for validity in [i64::MAX as u64 / 1000 + 1, i64::MAX as u64, u64::MAX] {
