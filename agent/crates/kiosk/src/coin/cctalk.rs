@@ -22,6 +22,15 @@
 //! - The event counter counts 1..=255 and wraps to 1, never to 0; it reads 0 only
 //!   after power-up or reset, when the acceptor has also lost its inhibit settings.
 //!
+//! - CRC-16 checksums (an option some acceptors offer): the CRC-CCITT polynomial
+//!   x^16 + x^12 + x^5 + 1 (0x1021), initial value 0, over destination, length,
+//!   header and data; its low byte takes the source-address position and its high
+//!   byte the checksum position, so a CRC frame carries no source address.
+//! - Identification headers: 245 request equipment category id (ASCII, "Coin
+//!   Acceptor"), 244 request product code (ASCII), 246 request manufacturer id
+//!   (ASCII), 242 request serial number (3 bytes, least significant first),
+//!   4 request comms revision (3 bytes: release, major, minor).
+//!
 //! Header 229 replies and the event counter are in [`super::cctalk_credit`].
 
 use bytes::{Buf, BytesMut};
@@ -41,8 +50,18 @@ pub mod header {
     pub const NAK: u8 = 5;
     /// Reply: busy.
     pub const BUSY: u8 = 6;
+    /// Request comms revision.
+    pub const REQUEST_COMMS_REVISION: u8 = 4;
     /// Request coin id.
     pub const REQUEST_COIN_ID: u8 = 184;
+    /// Request serial number.
+    pub const REQUEST_SERIAL_NUMBER: u8 = 242;
+    /// Request product code.
+    pub const REQUEST_PRODUCT_CODE: u8 = 244;
+    /// Request equipment category id.
+    pub const REQUEST_EQUIPMENT_CATEGORY: u8 = 245;
+    /// Request manufacturer id.
+    pub const REQUEST_MANUFACTURER_ID: u8 = 246;
     /// Modify master inhibit status.
     pub const MODIFY_MASTER_INHIBIT: u8 = 228;
     /// Read buffered credit or error codes.
@@ -51,6 +70,32 @@ pub mod header {
     pub const MODIFY_INHIBIT: u8 = 231;
     /// Simple poll.
     pub const SIMPLE_POLL: u8 = 254;
+}
+
+/// How a frame's integrity is checked; both ends must use the same.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Checksum {
+    /// 8-bit sum: every byte of the frame adds up to 0 modulo 256 (the default).
+    #[default]
+    Simple,
+    /// CRC-16 (CCITT polynomial, initial value 0); catches the compensating byte
+    /// errors that pass the simple sum.
+    Crc16,
+}
+
+/// CRC-16 of ccTalk: polynomial 0x1021, initial value 0, most significant bit first.
+pub fn crc16(bytes: impl IntoIterator<Item = u8>) -> u16 {
+    bytes.into_iter().fold(0u16, |mut crc, b| {
+        crc ^= u16::from(b) << 8;
+        for _ in 0..8 {
+            crc = if crc & 0x8000 != 0 {
+                (crc << 1) ^ 0x1021
+            } else {
+                crc << 1
+            };
+        }
+        crc
+    })
 }
 
 /// One ccTalk message.
@@ -95,17 +140,41 @@ impl Frame {
         }
     }
 
-    /// The bytes on the wire, checksum last.
+    /// The bytes on the wire with the simple checksum last.
     pub fn encode(&self) -> Result<Vec<u8>, CctalkError> {
+        self.encode_as(Checksum::Simple)
+    }
+
+    /// The bytes on the wire with `checksum` (a CRC frame leaves out `src`).
+    pub fn encode_as(&self, checksum: Checksum) -> Result<Vec<u8>, CctalkError> {
         let len =
             u8::try_from(self.data.len()).map_err(|_| CctalkError::TooLong(self.data.len()))?;
         let mut out = Vec::with_capacity(self.data.len() + 5);
         out.extend_from_slice(&[self.dest, len, self.src, self.header]);
         out.extend_from_slice(&self.data);
-        let sum = out.iter().fold(0u8, |a, b| a.wrapping_add(*b));
-        out.push(0u8.wrapping_sub(sum));
+        match checksum {
+            Checksum::Simple => {
+                let sum = out.iter().fold(0u8, |a, b| a.wrapping_add(*b));
+                out.push(0u8.wrapping_sub(sum));
+            }
+            Checksum::Crc16 => {
+                let [lsb, msb] = crc16(crc_bytes(&out)).to_le_bytes();
+                out[2] = lsb;
+                out.push(msb);
+            }
+        }
         Ok(out)
     }
+}
+
+/// The bytes a CRC-16 covers in a whole frame (or a frame without its last byte):
+/// destination, length, header and data; not the CRC's own two bytes.
+fn crc_bytes(frame: &[u8]) -> impl Iterator<Item = u8> + '_ {
+    let body_end = frame.len().min(4 + usize::from(frame.get(1).copied().unwrap_or(0)));
+    frame[..2]
+        .iter()
+        .chain(frame.get(3..body_end).unwrap_or_default())
+        .copied()
 }
 
 /// Frame decoder with resynchronisation.
@@ -114,12 +183,40 @@ pub struct Decoder {
     /// Frames claiming more data than this are taken as garbage (a noise byte read
     /// as a length would otherwise stall the decoder for up to 260 bytes).
     pub max_data: u8,
+    /// The checksum the line uses.
+    pub checksum: Checksum,
 }
 
 impl Default for Decoder {
     fn default() -> Self {
         // The longest reply used here is 229's 11 bytes; 64 leaves room for others.
-        Decoder { max_data: 64 }
+        Decoder {
+            max_data: 64,
+            checksum: Checksum::Simple,
+        }
+    }
+}
+
+impl Decoder {
+    /// A decoder for a line that uses `checksum`.
+    pub fn with_checksum(checksum: Checksum) -> Decoder {
+        Decoder {
+            checksum,
+            ..Decoder::default()
+        }
+    }
+
+    /// Whether the `total` bytes at the front of `frame` pass the checksum.
+    fn valid(&self, frame: &[u8]) -> bool {
+        match self.checksum {
+            Checksum::Simple => frame.iter().fold(0u8, |a, b| a.wrapping_add(*b)) == 0,
+            Checksum::Crc16 => {
+                let Some(&msb) = frame.last() else {
+                    return false;
+                };
+                crc16(crc_bytes(frame)) == u16::from_le_bytes([frame[2], msb])
+            }
+        }
     }
 }
 
@@ -149,14 +246,17 @@ impl Decoder {
                     None => return None,
                 }
             }
-            let sum = buf[..total].iter().fold(0u8, |a, b| a.wrapping_add(*b));
-            if sum != 0 {
+            if !self.valid(&buf[..total]) {
                 buf.advance(1);
                 continue;
             }
             let frame = Frame {
                 dest: buf[0],
-                src: buf[2],
+                // A CRC frame has its CRC's low byte where the source would be.
+                src: match self.checksum {
+                    Checksum::Simple => buf[2],
+                    Checksum::Crc16 => 0,
+                },
                 header: buf[3],
                 data: buf[4..total - 1].to_vec(),
             };
@@ -172,12 +272,7 @@ impl Decoder {
             return false;
         };
         let total = usize::from(len) + 5;
-        len <= self.max_data
-            && buf.len() >= i + total
-            && buf[i..i + total]
-                .iter()
-                .fold(0u8, |a, b| a.wrapping_add(*b))
-                == 0
+        len <= self.max_data && buf.len() >= i + total && self.valid(&buf[i..i + total])
     }
 }
 
@@ -297,6 +392,39 @@ mod tests {
         // look like a reply from the acceptor to the host.
         while let Some(f) = Decoder::default().decode(&mut buf) {
             assert_ne!(f.dest, HOST, "{f:?}");
+        }
+    }
+
+    #[test]
+    fn crc16_is_the_ccitt_polynomial_from_zero() {
+        // The CRC-16/XMODEM check value: "123456789" gives 0x31C3.
+        assert_eq!(crc16(*b"123456789"), 0x31C3);
+        // Simple poll to address 2: CRC over [2, 0, 254]; low byte in the source slot.
+        let bytes = request::simple_poll(2).encode_as(Checksum::Crc16).unwrap();
+        let crc = crc16([2, 0, 254]).to_le_bytes();
+        assert_eq!(bytes, vec![2, 0, crc[0], 254, crc[1]]);
+        let mut buf = BytesMut::from(&bytes[..]);
+        let f = Decoder::with_checksum(Checksum::Crc16).decode(&mut buf).unwrap();
+        assert_eq!((f.dest, f.header), (2, 254));
+    }
+
+    #[test]
+    fn compensating_byte_errors_pass_the_simple_sum_but_not_the_crc() {
+        let frame = Frame {
+            dest: HOST,
+            src: 2,
+            header: 0,
+            data: vec![7, 3, 1, 0, 0, 0, 0, 0, 0, 0, 0],
+        };
+        for checksum in [Checksum::Simple, Checksum::Crc16] {
+            let mut bytes = frame.encode_as(checksum).unwrap();
+            // Counter 7 -> 8 and coin 3 -> 2: the sum is unchanged.
+            bytes[4] += 1;
+            bytes[5] -= 1;
+            let mut buf = BytesMut::from(&bytes[..]);
+            let decoded = Decoder::with_checksum(checksum).decode(&mut buf);
+            let passed = decoded.is_some_and(|f| f.dest == HOST && f.data.len() == 11);
+            assert_eq!(passed, checksum == Checksum::Simple, "{checksum:?}");
         }
     }
 

@@ -67,22 +67,55 @@ impl BufferedCredit {
 pub struct NewEvents {
     /// New events, oldest first.
     pub events: Vec<CreditEvent>,
+    /// The event counter of each of `events` (1..=255), to store with its credit.
+    pub counters: Vec<u8>,
     /// Events that fell out of the 5-event buffer before we read them.
     pub lost: u32,
     /// The acceptor was reset (counter 0): re-send inhibits and master enable.
     pub reset: bool,
+    /// The counter moved in a way no acceptor counts: nothing was credited and
+    /// the tracker now follows the new value.
+    pub fault: Option<CounterFault>,
+}
+
+/// An event counter the tracker refuses to count from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum CounterFault {
+    /// The counter went back (11 to 10 would otherwise read as 254 new events).
+    #[error("coin acceptor event counter stepped back from {from} to {to}: nothing credited; check for a second device at the acceptor's address or line noise")]
+    SteppedBack { from: u8, to: u8 },
+    /// More new events in one poll than the 5-event buffer holds.
+    #[error("coin acceptor event counter jumped from {from} to {to} between two polls: nothing credited, coins may be lost; check the cable and [kiosk.coin] poll_interval")]
+    Jumped { from: u8, to: u8 },
+}
+
+/// The counter `steps` events before `counter`, in the acceptor's 1..=255 space.
+fn counter_before(counter: u8, steps: usize) -> u8 {
+    let c = i64::from(counter) - 1 - steps as i64;
+    (c.rem_euclid(255) + 1) as u8
 }
 
 /// Follows the 229 event counter across polls.
 #[derive(Debug, Clone, Default)]
 pub struct EventTracker {
     last: Option<u8>,
+    /// The next reply is the first after a restart, compared with `last` from the store.
+    resumed: bool,
 }
 
 impl EventTracker {
-    /// A tracker that has not seen a reply yet.
+    /// A tracker with no history: its first reply is only the baseline.
     pub fn new() -> EventTracker {
-        EventTracker { last: None }
+        EventTracker::default()
+    }
+
+    /// A tracker that resumes from the counter stored with the last credit before a
+    /// restart: events the acceptor buffered while the agent was down are new.
+    pub fn resume(stored: u8) -> EventTracker {
+        EventTracker {
+            last: Some(stored),
+            resumed: true,
+        }
     }
 
     /// The counter last seen.
@@ -92,10 +125,15 @@ impl EventTracker {
 
     /// Compares a reply with the previous one.
     ///
-    /// The first reply only sets the baseline: events already in the buffer were
-    /// read by whoever ran before (crediting them again would pay twice).
+    /// Without history the first reply only sets the baseline: events already in
+    /// the buffer were read by whoever ran before. Between two polls at most the
+    /// five buffered events can be new; a step back or a larger jump is a
+    /// [`CounterFault`] and credits nothing. After [`EventTracker::resume`], the
+    /// agent was down for a while: a gap over five credits the five buffered
+    /// events and counts the rest as lost.
     pub fn update(&mut self, reply: &BufferedCredit) -> NewEvents {
         let previous = self.last.replace(reply.counter);
+        let resumed = std::mem::take(&mut self.resumed);
         let mut out = NewEvents::default();
         if reply.counter == 0 {
             // 0 only after power-up or reset; report it once per reset. A 0 on the
@@ -108,17 +146,29 @@ impl EventTracker {
         };
         // Counter space is 1..=255; from 0 (fresh reset) the first event is 1.
         let new = if prev == 0 {
-            u32::from(reply.counter)
+            usize::from(reply.counter)
         } else {
-            (u32::from(reply.counter) + 255 - u32::from(prev)) % 255
+            (usize::from(reply.counter) + 255 - usize::from(prev)) % 255
         };
-        let kept = new.min(5) as usize;
-        out.lost = new - kept as u32;
-        out.events = reply.events[..kept]
-            .iter()
-            .rev()
-            .filter_map(|e| *e)
-            .collect();
+        // A step back of k reads as 255 - k new events.
+        let stepped_back = prev != 0 && new >= 250;
+        if new > 5 && (!resumed || stepped_back) {
+            let (from, to) = (prev, reply.counter);
+            out.fault = Some(if stepped_back {
+                CounterFault::SteppedBack { from, to }
+            } else {
+                CounterFault::Jumped { from, to }
+            });
+            return out;
+        }
+        let kept = new.min(5);
+        out.lost = (new - kept) as u32;
+        for (age, event) in reply.events[..kept].iter().enumerate().rev() {
+            if let Some(e) = event {
+                out.events.push(*e);
+                out.counters.push(counter_before(reply.counter, age));
+            }
+        }
         out
     }
 }
@@ -245,11 +295,64 @@ mod tests {
     }
 
     #[test]
-    fn more_than_five_new_events_counts_the_lost_ones() {
+    fn after_a_restart_more_than_five_new_events_credits_five_and_counts_the_lost_ones() {
+        let mut t = EventTracker::resume(10);
+        let n = t.update(&bc(17, &[(1, 1), (1, 1), (1, 1), (1, 1), (1, 1)]));
+        assert_eq!((n.events.len(), n.lost, n.fault), (5, 2, None));
+        assert_eq!(n.counters, vec![13, 14, 15, 16, 17]);
+    }
+
+    #[test]
+    fn after_a_restart_the_events_since_the_stored_counter_are_new() {
+        let mut t = EventTracker::resume(253);
+        // 253 -> 254 -> 255 -> 1: three coins while the agent was down.
+        let n = t.update(&bc(1, &[(3, 1), (2, 1), (1, 1), (1, 1)]));
+        assert_eq!(n.events.len(), 3);
+        assert_eq!(n.counters, vec![254, 255, 1], "the wrap skips 0");
+        assert_eq!(
+            n.events[0],
+            CreditEvent::Credit {
+                channel: 1,
+                sorter: 1
+            }
+        );
+        assert_eq!(t.update(&bc(1, &[(3, 1)])), NewEvents::default());
+    }
+
+    #[test]
+    fn after_a_restart_an_unchanged_counter_credits_nothing() {
+        let mut t = EventTracker::resume(40);
+        assert_eq!(t.update(&bc(40, &[(1, 1)])), NewEvents::default());
+    }
+
+    #[test]
+    fn after_a_restart_a_reset_acceptor_is_told_apart() {
+        let mut t = EventTracker::resume(40);
+        let n = t.update(&bc(0, &[]));
+        assert!(n.reset && n.events.is_empty());
+    }
+
+    #[test]
+    fn a_counter_stepping_back_is_a_fault_and_credits_nothing() {
+        let mut t = EventTracker::new();
+        t.update(&bc(11, &[(1, 1)]));
+        let n = t.update(&bc(10, &[(1, 1), (1, 1), (1, 1), (1, 1), (1, 1)]));
+        assert_eq!(n.fault, Some(CounterFault::SteppedBack { from: 11, to: 10 }));
+        assert!(n.events.is_empty());
+        // Re-baselined: the next coin counts from 10.
+        assert_eq!(t.update(&bc(11, &[(2, 1)])).events.len(), 1);
+        let mut t = EventTracker::resume(11);
+        assert!(t.update(&bc(10, &[(1, 1)])).fault.is_some(), "also right after a restart");
+    }
+
+    #[test]
+    fn a_jump_of_more_than_five_between_polls_is_a_fault_and_credits_nothing() {
         let mut t = EventTracker::new();
         t.update(&bc(10, &[]));
         let n = t.update(&bc(17, &[(1, 1), (1, 1), (1, 1), (1, 1), (1, 1)]));
-        assert_eq!((n.events.len(), n.lost), (5, 2));
+        assert_eq!(n.fault, Some(CounterFault::Jumped { from: 10, to: 17 }));
+        assert!(n.events.is_empty() && n.lost == 0);
+        assert_eq!(t.update(&bc(18, &[(2, 1)])).events.len(), 1);
     }
 
     #[test]

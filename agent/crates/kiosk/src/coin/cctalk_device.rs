@@ -218,6 +218,10 @@ async fn serve<P: AsyncRead + AsyncWrite + Unpin>(
                     configured = link.configure(true).await?;
                     need_master = true;
                 }
+                if let Some(fault) = new.fault {
+                    tracing::error!(%fault, "event counter not counted");
+                    send(CoinReport::Warning(fault.to_string())).await?;
+                }
                 if new.lost > 0 {
                     send(CoinReport::Warning(format!("{} coin acceptor event(s) lost between polls", new.lost))).await?;
                 }
