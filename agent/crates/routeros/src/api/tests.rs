@@ -457,7 +457,7 @@ async fn a_listener_receives_records_and_dropping_it_cancels() {
 }
 
 #[path = "tls_tests.rs"]
-mod tls_tests;
+pub(crate) mod tls_tests;
 
 #[path = "fuzz_tests.rs"]
 mod fuzz_tests;
