@@ -34,7 +34,7 @@ pub use error::{ConfigError, Problem};
 pub use kiosk::KioskConfig;
 pub use plans::{EnforcementConfig, PlanConfig, ProfileConfig, VoucherCodeConfig};
 pub use router::{RouterConfig, Transport};
-pub use secret::Secret;
+pub use secret::{read_private, Secret};
 pub use units::{ByteSize, Duration};
 
 /// The bundled default configuration, printed by `hotspot-agent config default`.
@@ -120,7 +120,50 @@ impl Config {
         })?;
         let config = Config::parse(&text, &origin)?;
         config.validate(&origin)?;
+        config.refuse_inline_secrets_if_public(path)?;
         Ok(config)
+    }
+
+    /// Keys that hold a secret written in the file itself (`password = "..."`).
+    pub fn inline_secret_keys(&self) -> Vec<String> {
+        let mut keys: Vec<String> = self
+            .routers
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.password.as_ref().is_some_and(|p| !p.is_empty()))
+            .map(|(i, _)| format!("router[{i}].password"))
+            .collect();
+        if self.central.password.as_ref().is_some_and(|p| !p.is_empty()) {
+            keys.push("central.password".into());
+        }
+        keys
+    }
+
+    /// An inline secret in a file every user can read is as good as published: refuse
+    /// it, naming the key and both ways out. A group-readable file (root:hotspot-agent
+    /// 0640) is how the agent's user reads a root-owned config, so that is allowed.
+    fn refuse_inline_secrets_if_public(&self, path: &Path) -> Result<(), ConfigError> {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let keys = self.inline_secret_keys();
+            let mode = std::fs::metadata(path)
+                .map(|m| m.permissions().mode() & 0o777)
+                .unwrap_or(0);
+            if let Some(key) = keys.first().filter(|_| mode & 0o004 != 0) {
+                return Err(ConfigError::Secret {
+                    key: key.clone(),
+                    file: path.display().to_string(),
+                    message: format!(
+                        "every user can read this file (mode {mode:o}) and it holds {}; move each into \
+                         a *_file (mode 600, e.g. password_file), or run `chmod 640 {}`",
+                        keys.join(", "),
+                        path.display()
+                    ),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// The bundled default, parsed.
@@ -278,6 +321,30 @@ impl Validated {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn an_inline_password_in_a_world_readable_config_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(
+            &path,
+            "[[router]]\nhost = \"10.0.0.1\"\npassword = \"hunter22\"\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let err = Config::load(&path).unwrap_err().to_string();
+        assert!(err.contains("router[0].password"), "{err}");
+        assert!(err.contains("chmod 640"), "{err}");
+        assert!(!err.contains("hunter22"), "{err}");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+        Config::load(&path).unwrap();
+        // No inline secret: any mode will do.
+        std::fs::write(&path, "[[router]]\nhost = \"10.0.0.1\"\n").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        Config::load(&path).unwrap();
+    }
 
     #[test]
     fn bundled_default_parses_and_validates() {

@@ -119,6 +119,9 @@ impl RouterConfig {
     }
 }
 
+/// Longest `timeout` accepted: a router that needs longer for one command is down.
+const MAX_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
+
 /// Parses a SHA-256 fingerprint written as 64 hex digits, optionally with `:` or spaces.
 pub fn parse_fingerprint(text: &str) -> Option<[u8; 32]> {
     let hex: String = text.chars().filter(|c| !matches!(c, ':' | ' ')).collect();
@@ -154,11 +157,11 @@ pub(crate) fn validate(routers: &[RouterConfig], problems: &mut Vec<Problem>) {
                 "either password or password_file, not both",
             ));
         }
-        if r.timeout.std().is_zero() {
+        if r.timeout.std().is_zero() || r.timeout.std() > MAX_TIMEOUT {
             problems.push(Problem::new(
                 key("timeout"),
                 r.timeout,
-                "a duration above zero, e.g. \"5s\"",
+                "a duration above zero and at most 10m, e.g. \"5s\"",
             ));
         }
         if r.username.is_empty() {
@@ -183,6 +186,21 @@ mod tests {
         assert_eq!(parse_fingerprint(&text), None);
         assert!(parse_fingerprint(&"ab:".repeat(31).replace(':', "")).is_none());
         assert_eq!(parse_fingerprint(&"AB".repeat(32)), Some([0xAB; 32]));
+    }
+
+    #[test]
+    fn a_timeout_of_centuries_is_refused_with_the_bound() {
+        let routers = [RouterConfig {
+            timeout: Duration::from_secs(u64::MAX / 4),
+            ..RouterConfig::default()
+        }];
+        let mut problems = Vec::new();
+        validate(&routers, &mut problems);
+        let text: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+        assert!(
+            text.iter().any(|t| t.contains("router[0].timeout") && t.contains("at most 10m")),
+            "{text:?}"
+        );
     }
 
     #[test]

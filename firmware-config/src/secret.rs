@@ -32,28 +32,39 @@ impl Secret {
     /// Reads a secret from a file, trimming one trailing newline. Refuses a file
     /// that group or others can read, so a world-readable config can point at it.
     pub fn from_file(path: &Path, key: &str) -> Result<Secret, ConfigError> {
-        let err = |message: String| ConfigError::Secret {
+        let bytes = read_private(path, key)?;
+        let text = String::from_utf8(bytes).map_err(|_| ConfigError::Secret {
             key: key.to_string(),
             file: path.display().to_string(),
-            message,
-        };
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let meta = std::fs::metadata(path).map_err(|e| err(e.to_string()))?;
-            let mode = meta.permissions().mode() & 0o777;
-            if mode & 0o077 != 0 {
-                return Err(err(format!(
-                    "is readable by other users (mode {mode:o}); run `chmod 600 {}`",
-                    path.display()
-                )));
-            }
-        }
-        let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
+            message: "is not UTF-8 text".into(),
+        })?;
         let value = text.strip_suffix('\n').unwrap_or(&text);
         let value = value.strip_suffix('\r').unwrap_or(value);
         Ok(Secret(value.to_string()))
     }
+}
+
+/// Reads a file that holds a secret (a password, a private key), refusing one that
+/// group or others can read. `key` names the setting in the error.
+pub fn read_private(path: &Path, key: &str) -> Result<Vec<u8>, ConfigError> {
+    let err = |message: String| ConfigError::Secret {
+        key: key.to_string(),
+        file: path.display().to_string(),
+        message,
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let meta = std::fs::metadata(path).map_err(|e| err(e.to_string()))?;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(err(format!(
+                "is readable by other users (mode {mode:o}); run `chmod 600 {}`",
+                path.display()
+            )));
+        }
+    }
+    std::fs::read(path).map_err(|e| err(e.to_string()))
 }
 
 impl fmt::Debug for Secret {

@@ -112,7 +112,7 @@ impl<R: HotspotApi + Clone + 'static> Seller for KioskSeller<R> {
             }
             Err(e) => return Err(SellError::Failed(e.to_string())),
         };
-        tracing::info!(sale_id = sold.sale_id, code = %sold.code, plan = %sold.plan_id, from_pool = sold.from_pool, "sale provisioned");
+        tracing::info!(sale_id = sold.sale_id, plan = %sold.plan_id, from_pool = sold.from_pool, "sale provisioned");
         if let Some(f) = &self.on_sale {
             f();
         }
@@ -158,5 +158,40 @@ impl<R: HotspotApi + Clone + 'static> Seller for KioskSeller<R> {
 
     fn can_sell(&self) -> Result<(), kiosk::Reason> {
         self.vouchers.can_sell().map_err(reason)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_sale_is_logged_by_its_id_never_by_its_code() {
+        let (vouchers, _router) = crate::vouchers::tests::setup().await;
+        let log = tempfile::NamedTempFile::new().unwrap();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer(log.reopen().unwrap())
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let seller = KioskSeller::new(vouchers, None);
+        seller.record_credit(5).await.unwrap();
+        let receipt = seller
+            .sell(SaleRequest {
+                item: Item::Plan("1h".into()),
+                credit: 5,
+                credits: Vec::new(),
+            })
+            .await
+            .unwrap();
+        seller.delivered(&receipt.sale_id, true).await.unwrap();
+        let text = std::fs::read_to_string(log.path()).unwrap();
+        assert!(
+            text.contains(&format!("sale_id={}", receipt.sale_id)),
+            "{text}"
+        );
+        assert!(!text.contains(&receipt.code), "the code was logged: {text}");
+        assert!(!text.contains(receipt.password.expose()), "{text}");
     }
 }

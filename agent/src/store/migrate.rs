@@ -124,6 +124,13 @@ pub(crate) fn run_to(conn: &mut Connection, path: &Path, target: i64) -> Result<
     let found: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .map_err(|e| StoreError::from_sqlite(path, "read schema version", e))?;
+    if found < 0 {
+        // No agent writes a negative version: the file was changed by hand or damaged.
+        return Err(StoreError::Corrupt {
+            path: path.to_path_buf(),
+            detail: format!("schema version {found} (PRAGMA user_version) is below zero"),
+        });
+    }
     if found > SCHEMA_VERSION {
         return Err(StoreError::TooNew {
             path: path.to_path_buf(),

@@ -109,6 +109,19 @@ fn a_store_from_a_newer_agent_is_refused_not_guessed() {
 }
 
 #[test]
+fn a_negative_schema_version_is_a_damaged_store_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("negative.db");
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.pragma_update(None, "user_version", -1).unwrap();
+    }
+    let err = Store::open(&path).unwrap_err();
+    assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
+    assert!(err.to_string().contains("schema version -1"), "{err}");
+}
+
+#[test]
 fn a_garbage_file_is_named_with_the_way_out() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("store.db");

@@ -92,6 +92,21 @@ pub struct Decision {
     pub events: Vec<(Level, &'static str, String)>,
 }
 
+/// Bytes and seconds a user has used: its counters over finished sessions plus its
+/// live sessions'. The counters come from the router, so the sums saturate: a
+/// counter at the top of the range reads as "all used", never wraps to little.
+pub fn usage_of(user: &HotspotUser, sessions: &[&ActiveSession]) -> (u64, u64) {
+    sessions.iter().fold(
+        (user.bytes_total(), user.uptime.as_secs()),
+        |(bytes, uptime), s| {
+            (
+                bytes.saturating_add(s.bytes_in).saturating_add(s.bytes_out),
+                uptime.saturating_add(s.uptime.as_secs()),
+            )
+        },
+    )
+}
+
 /// Decides for one of our vouchers. `user` is its router user (if the router has
 /// it), `sessions` its active sessions, `now_ms` the agent's clock.
 // Long on purpose: the whole quota and validity policy for one session as one pure function, its cases in the order they take precedence; split, the precedence would no longer read top to bottom.
@@ -132,12 +147,7 @@ pub fn decide(
 
     // User counters are cumulative over finished sessions; the live session's
     // counters are added so the quota bites during the session, not after it.
-    let bytes = user.bytes_total()
-        + sessions
-            .iter()
-            .map(|s| s.bytes_in + s.bytes_out)
-            .sum::<u64>();
-    let uptime = user.uptime.as_secs() + sessions.iter().map(|s| s.uptime.as_secs()).sum::<u64>();
+    let (bytes, uptime) = usage_of(user, sessions);
     let mut first_login = sale.first_login_ms;
     if first_login.is_none() && (online || bytes > 0 || uptime > 0) {
         first_login = Some(now_ms);

@@ -199,3 +199,32 @@ async fn a_huge_validity_never_wraps_into_immediate_expiry() {
         assert!(sale.expires_at_ms().unwrap() > 2_000, "{validity}");
     }
 }
+
+#[tokio::test]
+async fn router_counters_at_the_top_of_the_range_saturate_and_end_the_quota() {
+    let (v, router) = setup().await;
+    let sold = v.sell("cap", None).await.unwrap();
+    let sale = v.store().sale(sold.sale_id).unwrap();
+    let mut user = router
+        .all_users()
+        .into_iter()
+        .find(|u| u.name == sold.code)
+        .unwrap();
+    // A broken or hostile router: counters whose sum does not fit in 64 bits.
+    user.bytes_in = u64::MAX;
+    user.uptime = Duration::from_secs(u64::MAX);
+    let session = ActiveSession {
+        user: sold.code.clone(),
+        bytes_in: u64::MAX,
+        bytes_out: u64::MAX,
+        uptime: Duration::from_secs(u64::MAX),
+        ..ActiveSession::default()
+    };
+    let d = decide(&sale, Some(&user), &[&session], 1_000, &cfg());
+    let usage = d.usage.unwrap();
+    assert_eq!(usage.bytes_used, u64::MAX);
+    assert_eq!(usage.uptime_s, u64::MAX);
+    assert_eq!(d.ended, Some(EndReason::Data));
+    let rows = crate::vouchers::monitor::user_rows("t1", &[user], &[session], &[sale], 1_000);
+    assert_eq!((rows[0].bytes_used, rows[0].uptime_s), (u64::MAX, u64::MAX));
+}

@@ -68,8 +68,7 @@ pub fn user_rows(
                 .get(u.name.as_str())
                 .map(Vec::as_slice)
                 .unwrap_or(&[]);
-            let bytes = u.bytes_total() + s.iter().map(|a| a.bytes_in + a.bytes_out).sum::<u64>();
-            let uptime = u.uptime.as_secs() + s.iter().map(|a| a.uptime.as_secs()).sum::<u64>();
+            let (bytes, uptime) = super::enforce::usage_of(u, s);
             let sale = sale_id_from_comment(site_id, u.comment.as_deref())
                 .and_then(|id| sales.get(&id).copied());
             let state = match sale {

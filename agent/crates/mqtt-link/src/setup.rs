@@ -44,7 +44,8 @@ pub fn link_config(c: &CentralConfig, client_id: &str) -> Result<LinkConfig, Lin
             client_auth: match (&c.client_cert, &c.client_key) {
                 (Some(cert), Some(key)) => Some((
                     read(cert, "central.client_cert")?,
-                    read(key, "central.client_key")?,
+                    // A private key: refused when group or others can read it.
+                    firmware_config::read_private(key, "central.client_key")?,
                 )),
                 _ => None,
             },
@@ -67,4 +68,30 @@ pub fn link_config(c: &CentralConfig, client_id: &str) -> Result<LinkConfig, Lin
         backoff_min: c.reconnect_min.std(),
         backoff_max: c.reconnect_max.std(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    #[test]
+    fn a_client_key_other_users_can_read_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key) = (dir.path().join("c.pem"), dir.path().join("k.pem"));
+        std::fs::write(&cert, "cert").unwrap();
+        std::fs::write(&key, "PRIVATE KEY MATERIAL").unwrap();
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let central = CentralConfig {
+            tls: true,
+            client_cert: Some(cert),
+            client_key: Some(key.clone()),
+            ..CentralConfig::default()
+        };
+        let err = link_config(&central, "site").err().unwrap().to_string();
+        assert!(err.contains("central.client_key"), "{err}");
+        assert!(err.contains(&format!("chmod 600 {}", key.display())), "{err}");
+        assert!(!err.contains("PRIVATE KEY MATERIAL"), "{err}");
+    }
 }

@@ -52,8 +52,9 @@ pub fn read_duration(text: &str) -> Result<Duration, DurationError> {
         }
         let (num, after) = rest.split_at(digits);
         if after.starts_with(':') {
-            total_us += parse_clock(rest)
+            let clock = parse_clock(rest)
                 .ok_or_else(|| bad(format!("cannot read clock time in {text:?}")))?;
+            total_us = total_us.saturating_add(clock);
             break;
         }
         let n: u128 = num
@@ -111,11 +112,13 @@ fn parse_clock(text: &str) -> Option<u128> {
     if m >= 60 || s >= 60 {
         return None;
     }
-    let mut us = (h * 3600 + m * 60 + s) * 1_000_000;
+    // Hours are not bounded by the form: a router (or anyone) may send 30 digits.
+    let whole = h.checked_mul(3600)?.checked_add(m * 60 + s)?;
+    let mut us = whole.checked_mul(1_000_000)?;
     if let Some(f) = frac {
         let digits: String = f.chars().take(6).collect();
         let scale = 10u128.pow(6 - digits.len() as u32);
-        us += digits.parse::<u128>().ok()? * scale;
+        us = us.checked_add(digits.parse::<u128>().ok()? * scale)?;
     }
     Some(us)
 }
@@ -236,5 +239,17 @@ mod tests {
     #[test]
     fn a_duration_too_long_for_a_u64_is_refused_not_wrapped() {
         assert!(read_duration("99999999999999999999999w").is_err());
+    }
+
+    #[test]
+    fn huge_numbers_in_any_form_are_refused_not_a_panic() {
+        // 27 digits of weeks saturate, then the clock part is added on top.
+        let weeks = format!("{}w00:00:01", "9".repeat(27));
+        assert!(read_duration(&weeks).is_err());
+        // 38 digits of hours fit a u128 but not once multiplied into microseconds.
+        let hours = format!("{}:00:00", "9".repeat(38));
+        assert!(read_duration(&hours).is_err());
+        let fraction = format!("{}:00:00.5", "9".repeat(34));
+        assert!(read_duration(&fraction).is_err());
     }
 }

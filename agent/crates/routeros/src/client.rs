@@ -68,6 +68,11 @@ impl RouterSettings {
         })
     }
 
+    /// Whether the router's certificate is to be verified (a pin or a CA is set).
+    pub fn verifies_tls(&self) -> bool {
+        self.fingerprint.is_some() || self.ca_file.is_some()
+    }
+
     fn tls(&self) -> Result<RouterTls, RouterError> {
         RouterTls::new(self.fingerprint, self.ca_file.as_deref()).map_err(|e| RouterError::Tls {
             router: self.name.clone(),
@@ -170,6 +175,17 @@ impl Router {
                         Some(format!("REST answered {version}")),
                     ),
                     RestProbe::Refused(e) => return Err(e),
+                    // With a pin or a CA the operator asked for a verified router: a
+                    // refused :443 (which anyone on the LAN can fake) must not turn that
+                    // into a password in clear on 8728. Plaintext only when `api` is chosen.
+                    RestProbe::NoRest(why) if settings.verifies_tls() => (
+                        Backend::Api(ApiClient::spawn(settings.api_config(true)?)),
+                        Transport::ApiSsl,
+                        Some(format!(
+                            "no REST on :{} ({why}); api-ssl, because a certificate pin or CA is configured",
+                            settings.rest_port
+                        )),
+                    ),
                     RestProbe::NoRest(why) => (
                         Backend::Api(ApiClient::spawn(settings.api_config(false)?)),
                         Transport::Api,

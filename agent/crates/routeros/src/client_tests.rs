@@ -159,3 +159,34 @@ async fn api_transport_adds_users_and_reads_the_new_id() {
     assert_eq!(id, "*5");
     router.remove("/ip/hotspot/user", &id).await.unwrap();
 }
+
+#[tokio::test]
+async fn auto_with_a_pin_falls_back_to_api_ssl_never_to_the_plaintext_api() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    // Plain 8728: any connection to it would carry the password in clear.
+    let plain_connections = Arc::new(AtomicUsize::new(0));
+    let counter = plain_connections.clone();
+    let plain = fake_router(move |_p: Peer, _| {
+        counter.fetch_add(1, Ordering::SeqCst);
+        async {}
+    })
+    .await;
+    let (acceptor, pin) = crate::api::tests::tls_tests::self_signed();
+    let tls = crate::testing::peer::fake_router_with(Some(acceptor), |mut p: Peer, _| async move {
+        p.login_ok().await;
+        loop {
+            let tag = format!(".tag={}", p.read().await.tag.unwrap_or_default());
+            p.send(&["!re", "=version=6.49.10 (long-term)", &tag]).await;
+            p.send(&["!done", &tag]).await;
+        }
+    })
+    .await;
+    let mut s = settings(Transport::Auto, plain, closed_port());
+    s.api_ssl_port = tls;
+    s.fingerprint = Some(pin);
+    let router = Router::connect(s).await.unwrap();
+    assert_eq!(router.info().transport, Transport::ApiSsl);
+    assert_eq!(router.info().addr, format!("127.0.0.1:{tls}"));
+    assert_eq!(plain_connections.load(Ordering::SeqCst), 0);
+}

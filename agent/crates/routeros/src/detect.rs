@@ -4,7 +4,8 @@
 //! but the credentials are wrong (reported, not hidden by a fallback); a certificate
 //! that does not match the pin is reported too (it may be an impostor). Anything else
 //! (refused, timeout, 404, HTML, no verifiable certificate, 403 for a user without
-//! the `rest-api` policy) falls back to the binary API.
+//! the `rest-api` policy) falls back to the binary API: api-ssl when a certificate pin
+//! or CA is configured, the plaintext API only when neither is (`Router::connect`).
 
 use std::time::Duration;
 

@@ -31,6 +31,20 @@ const QUEUE: usize = 256;
 /// How many streamed records may wait for a slow listener.
 const STREAM_QUEUE: usize = 1024;
 
+/// The limit on one call from the caller's side: the connection (connect + TLS +
+/// login), the queue and the command's own deadline. Saturates: a configured timeout
+/// of centuries means "wait", not an overflow.
+fn outer_limit(timeout: Duration) -> Duration {
+    timeout.saturating_mul(4).saturating_add(Duration::from_secs(1))
+}
+
+/// When something that may take `d` from `now` is due; "never" for an absurd `d`.
+pub(crate) fn due(now: tokio::time::Instant, d: Duration) -> tokio::time::Instant {
+    // tokio's own "far future" is 30 years; that is never for a router command.
+    now.checked_add(d)
+        .unwrap_or_else(|| now + Duration::from_secs(86_400 * 365 * 30))
+}
+
 /// How to reach and log in to one router's binary API.
 #[derive(Debug, Clone)]
 pub struct ApiConfig {
@@ -118,9 +132,8 @@ impl ApiClient {
     pub async fn call(&self, cmd: Command) -> Result<Response, RouterError> {
         let command = cmd.path.clone();
         let (reply, rx) = oneshot::channel();
-        // The task enforces the per-command deadline once the command is written; this
-        // outer limit covers waiting for a connection (connect + TLS + login) and the queue.
-        let limit = self.cfg.timeout * 4 + Duration::from_secs(1);
+        // The task enforces the per-command deadline once the command is written.
+        let limit = outer_limit(self.cfg.timeout);
         let outcome = tokio::time::timeout(limit, async {
             self.tx
                 .send(Request::Call { cmd, reply })
@@ -143,7 +156,7 @@ impl ApiClient {
     pub async fn stream(&self, cmd: Command) -> Result<Listener, RouterError> {
         let command = cmd.path.clone();
         let (reply, rx) = oneshot::channel();
-        let limit = self.cfg.timeout * 4 + Duration::from_secs(1);
+        let limit = outer_limit(self.cfg.timeout);
         let started = tokio::time::timeout(limit, async {
             self.tx
                 .send(Request::Stream { cmd, reply })

@@ -59,7 +59,7 @@ pub(crate) async fn run(cfg: Arc<ApiConfig>, mut rx: mpsc::Receiver<Request>) {
         if let Some(at) = backoff.not_before {
             // Wait out the backoff if that still leaves time for the command; else fail
             // it at once with what the last attempt saw.
-            if at > Instant::now() + cfg.timeout {
+            if at > super::due(Instant::now(), cfg.timeout) {
                 if let Some(e) = &last_error {
                     fail(first, e.clone());
                     continue;
@@ -250,7 +250,7 @@ impl<'a> Mux<'a> {
                     tag,
                     Entry::Call {
                         command: cmd.path,
-                        deadline: Instant::now() + self.cfg.timeout,
+                        deadline: super::due(Instant::now(), self.cfg.timeout),
                         reply,
                         rows: Vec::new(),
                         traps: Vec::new(),

@@ -457,7 +457,7 @@ async fn a_listener_receives_records_and_dropping_it_cancels() {
 }
 
 #[path = "tls_tests.rs"]
-mod tls_tests;
+pub(crate) mod tls_tests;
 
 #[path = "fuzz_tests.rs"]
 mod fuzz_tests;
@@ -500,4 +500,17 @@ async fn failing_connection_attempts_back_off_instead_of_hammering_the_router() 
     let second = c.call(print("/x")).await.unwrap_err();
     assert!(matches!(second, RouterError::Closed { .. }), "{second}");
     assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn an_absurd_timeout_saturates_instead_of_overflowing() {
+    let port = fake_router(|mut p, _| async move {
+        p.login_ok().await;
+        let tag = p.read().await.tag.unwrap();
+        p.send(&["!done", &format!(".tag={tag}")]).await;
+        std::future::pending::<()>().await;
+    })
+    .await;
+    let c = ApiClient::spawn(config(port, Duration::MAX));
+    c.call(print("/a")).await.unwrap();
 }
