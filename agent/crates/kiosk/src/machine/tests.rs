@@ -453,6 +453,22 @@ fn a_credit_that_cannot_be_recorded_stops_the_coin_slot() {
 }
 
 #[test]
+fn a_store_fault_keeps_the_slot_shut_until_a_write_succeeds() {
+    let (mut m, t0) = ready(cfg());
+    m.handle_credit_failed(5, &SellError::Failed("disk full".into()), t0);
+    // The runner polls the seller's health every tick; memory says all is well.
+    for i in 1..10 {
+        let out = m.handle_seller_health(Ok(()), t0 + s(i));
+        assert!(!out.contains(&Action::Inhibit(false)), "{out:?}");
+        m.handle_tick(t0 + s(i));
+    }
+    assert!(m.store_fault() && m.blocked().is_some());
+    let out = m.handle_store_ok(t0 + s(20));
+    assert!(out.contains(&Action::Inhibit(false)), "{out:?}");
+    assert!(!m.store_fault() && m.blocked().is_none());
+}
+
+#[test]
 fn coins_during_a_sale_are_counted_and_left_over() {
     let (mut m, t0) = ready(MachineConfig {
         carry_over: true,
