@@ -284,7 +284,7 @@ impl<S: Seller> Runner<S> {
                     Some(input) => self.input(input),
                 },
                 report = self.devices.coin_reports.recv(), if coin_open => match report {
-                    Some(r) => self.coin_report(r),
+                    Some(r) => self.coin_report(r).await,
                     None => {
                         coin_open = false;
                         self.machine.handle_coin_state(Err(CoinFault::TaskEnded), Instant::now())
@@ -368,7 +368,7 @@ impl<S: Seller> Runner<S> {
         }
     }
 
-    fn coin_report(&mut self, r: CoinReport) -> Vec<Action> {
+    async fn coin_report(&mut self, r: CoinReport) -> Vec<Action> {
         let now = Instant::now();
         match r {
             CoinReport::Coin(c) => {
@@ -376,12 +376,11 @@ impl<S: Seller> Runner<S> {
                 self.machine.handle_coin(c.value, now)
             }
             CoinReport::Counter(mark) => {
-                let seller = self.seller.clone();
-                tokio::spawn(async move {
-                    if let Err(e) = seller.record_counter(mark).await {
-                        tracing::warn!(error = %e, "coin acceptor event counter not stored");
-                    }
-                });
+                // Awaited, in order with the coins: a late write of an older counter
+                // would make the next start credit a coin again.
+                if let Err(e) = self.seller.record_counter(mark).await {
+                    tracing::warn!(error = %e, "coin acceptor event counter not stored");
+                }
                 vec![]
             }
             CoinReport::Identified(info) => {

@@ -27,6 +27,10 @@ pub struct AcceptorState {
     pub mask: u16,
     /// 229 polls answered.
     pub polls: u64,
+    /// Coins accepted (credit events), since the simulator started.
+    pub accepted: u64,
+    /// Master inhibit commands (228) received.
+    pub master_commands: u64,
 }
 
 enum AcceptorCommand {
@@ -150,6 +154,10 @@ async fn acceptor(
                     // Error code 2 = inhibited coin (ccTalk error code table).
                     let e = if enabled { CreditEvent::Credit { channel: ch, sorter: 1 } } else { CreditEvent::Error { code: 2 } };
                     push(&mut counter, &mut events, e);
+                    if enabled {
+                        state.accepted += 1;
+                        state_tx.send_replace(state.clone());
+                    }
                 }
                 Some(AcceptorCommand::Reset) => {
                     counter = 0;
@@ -185,6 +193,7 @@ async fn acceptor(
                         }
                         header::MODIFY_MASTER_INHIBIT if req.data.len() == 1 => {
                             state.accepting = req.data[0] & 1 == 1;
+                            state.master_commands += 1;
                             vec![]
                         }
                         header::REQUEST_COIN_ID if req.data.len() == 1 => {

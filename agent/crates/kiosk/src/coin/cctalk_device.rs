@@ -451,10 +451,13 @@ async fn serve<P: AsyncRead + AsyncWrite + Unpin>(
                 }
                 // The counter moved past events that credited nothing (or this is the
                 // first read): store it, so a restart does not count them again.
-                if credit.counter != 0
-                    && (first || credited_to != Some(credit.counter))
-                    && session.last.as_ref().map(|m| m.counter) != Some(credit.counter)
-                {
+                // A 0 (fresh power-up) is stored too: the acceptor's first coin ever
+                // must be credited even if the agent dies before committing it.
+                let already = session
+                    .last
+                    .as_ref()
+                    .is_some_and(|m| m.acceptor == st.acceptor && m.counter == credit.counter);
+                if (first || credited_to != Some(credit.counter)) && !already {
                     send(CoinReport::Counter(mark(credit.counter))).await?;
                 }
                 session.last = Some(mark(credit.counter));
