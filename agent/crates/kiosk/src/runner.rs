@@ -482,6 +482,10 @@ impl<S: Seller> Runner<S> {
                         tracing::error!(error = %e, amount, "forfeited credit not recorded");
                     }
                 }
+                Action::Hold(voucher) => {
+                    tracing::warn!(sale_id = %voucher.sale_id, "no paper and no display: the paid voucher is held and printed when the printer is back");
+                    self.redeliver.push_back(*voucher);
+                }
                 Action::Delivered { sale_id, printed } => {
                     crash_point::crash_point("after_print");
                     self.status.send_modify(|s| s.delivered += 1);

@@ -337,22 +337,12 @@ impl Machine {
             PrintOutcome::OutOfPaper => {
                 self.printer = PrinterState::PaperOut;
                 out.push(Action::Alert(Alert::PaperOut));
-                out.extend(self.show_voucher(
-                    &voucher,
-                    "No paper: scan or note the code",
-                    false,
-                    now,
-                ));
+                out.extend(self.show_or_hold(voucher, "No paper: scan or note the code", now));
             }
             PrintOutcome::Failed(e) => {
                 self.printer = PrinterState::Offline;
                 out.push(Action::Alert(Alert::PrinterFailed(e)));
-                out.extend(self.show_voucher(
-                    &voucher,
-                    "No ticket: scan or note the code",
-                    false,
-                    now,
-                ));
+                out.extend(self.show_or_hold(voucher, "No ticket: scan or note the code", now));
             }
         }
         out.extend(self.reconcile(now));
@@ -513,6 +503,16 @@ impl Machine {
                 what: "Issuing".into(),
             }),
         ]
+    }
+
+    /// The ticket did not print: the display shows the voucher, or, with no
+    /// display, nobody has it yet and it is held for later (never marked delivered).
+    fn show_or_hold(&mut self, voucher: Box<SaleReceipt>, note: &str, now: Instant) -> Vec<Action> {
+        if self.cfg.has_display {
+            return self.show_voucher(&voucher, note, false, now);
+        }
+        self.phase = Phase::Idle;
+        vec![Action::Hold(voucher)]
     }
 
     fn show_voucher(

@@ -345,10 +345,21 @@ fn paper_out_without_a_display_inhibits_after_the_voucher() {
     let out = m.handle_print_result(PrintOutcome::OutOfPaper, t0);
     assert!(out.contains(&Action::Inhibit(true)), "{out:?}");
     assert_eq!(m.blocked(), Some(&Reason::NoPaper));
-    // Paper loaded: selling again.
+    // No display to show it on: nobody has the voucher, so it is not delivered.
+    assert!(
+        !out.iter().any(|a| matches!(a, Action::Delivered { .. })),
+        "{out:?}"
+    );
+    let Some(Action::Hold(held)) = out.iter().find(|a| matches!(a, Action::Hold(_))) else {
+        panic!("the voucher is held: {out:?}")
+    };
+    assert_eq!(held.code, "A");
+    // Paper loaded: selling again, and the held voucher prints first.
     let out = m.handle_printer_state(PrinterState::Ready, t0 + s(100));
     assert!(out.contains(&Action::Inhibit(false)), "{out:?}");
     assert!(out.contains(&Action::Alert(Alert::BackInService)));
+    let out = m.redeliver((**held).clone(), t0 + s(101));
+    assert!(out.iter().any(|a| matches!(a, Action::Print(_))), "{out:?}");
 }
 
 #[test]

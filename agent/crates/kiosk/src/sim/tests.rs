@@ -591,6 +591,33 @@ async fn with_the_paper_out_the_voucher_goes_to_the_display_and_the_operator_hea
 }
 
 #[tokio::test]
+async fn paper_running_out_while_idle_shuts_the_slot_before_a_coin_without_a_display() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = sim_config(dir.path());
+    config.kiosk.display.kind = firmware_config::kiosk::DisplayKind::None;
+    let seller = Arc::new(MemorySeller::new(&config));
+    let kiosk = crate::runner::start(&config, seller.clone(), None)
+        .await
+        .unwrap();
+    let acceptor = kiosk.sim.acceptor.clone().unwrap();
+    let printer = kiosk.sim.printer.clone().unwrap();
+    acceptor.wait_for(|s| s.accepting).await;
+    // The roll ends with nobody at the kiosk: the idle status poll notices.
+    printer.set_paper(true, false);
+    tokio::time::timeout(Duration::from_secs(3), acceptor.wait_for(|s| !s.accepting))
+        .await
+        .expect("the slot shuts within the printer poll");
+    assert_eq!(kiosk.handle.status().out_of_service.as_deref(), Some("out of paper"));
+    acceptor.insert(2).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(seller.events().is_empty(), "no coin taken: {:?}", seller.events());
+    printer.set_paper(false, false);
+    tokio::time::timeout(Duration::from_secs(3), acceptor.wait_for(|s| s.accepting))
+        .await
+        .expect("the slot opens again with paper");
+}
+
+#[tokio::test]
 async fn the_demo_purchase_returns_a_ticket_and_the_status_follows() {
     let dir = tempfile::tempdir().unwrap();
     let config = sim_config(dir.path());
