@@ -59,6 +59,16 @@ impl Drop for SimProcess {
 }
 
 fn config(dir: &Path, router_port: u16, coin_port: &str, printer_port: &str) -> String {
+    config_with(dir, router_port, coin_port, printer_port, "50ms")
+}
+
+fn config_with(
+    dir: &Path,
+    router_port: u16,
+    coin_port: &str,
+    printer_port: &str,
+    poll: &str,
+) -> String {
     format!(
         r#"
 [agent]
@@ -86,7 +96,7 @@ auto_buy = true
 [kiosk.coin]
 kind = "cctalk"
 port = "{coin_port}"
-poll_interval = "50ms"
+poll_interval = "{poll}"
 [kiosk.printer]
 kind = "escpos"
 port = "{printer_port}"
@@ -284,4 +294,152 @@ async fn killed_after_the_sale_is_provisioned() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_after_the_ticket_is_printed() {
     killed_once_at("after_print").await;
+}
+
+/// A tiny deterministic generator for kill instants (no crate for one line).
+fn next_random(state: &mut u64) -> u64 {
+    *state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    *state >> 33
+}
+
+/// The kill harness: `KIOSK_KILLS` rounds (3 by default) of: slot open, a coin,
+/// SIGKILL at a random instant up to 400 ms later, one or two coins dropped while
+/// the agent is dead (the acceptor stays powered and keeps accepting, as real
+/// ones do), restart. Every coin the acceptor took must end up in exactly one
+/// sale with exactly one router user. Prints the figures.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn coins_accepted_while_the_agent_is_dead_are_credited_after_the_restart() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let kills: u64 = std::env::var("KIOSK_KILLS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3);
+    let mut seed: u64 = std::env::var("KIOSK_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(11);
+    let sim = SimProcess::start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (coin_dev, coin_agent) = tokio_serial::SerialStream::pair().expect("coin pty");
+    let (printer_dev, printer_agent) = tokio_serial::SerialStream::pair().expect("printer pty");
+    let coin_path = coin_agent.name().expect("coin pty path");
+    let printer_path = printer_agent.name().expect("printer pty path");
+    let acceptor = SimAcceptor::spawn(coin_dev, 2);
+    let printer = SimPrinter::spawn(printer_dev);
+    let config_path = dir.path().join("agent.toml");
+    std::fs::write(
+        &config_path,
+        config_with(dir.path(), sim.port, &coin_path, &printer_path, "150ms"),
+    )
+    .expect("config");
+
+    let mut dead_coins = 0u64;
+    let log_path = dir.path().join("agents.log");
+    let start = || {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .expect("log file");
+        Command::new(AGENT)
+            .arg("--config")
+            .arg(&config_path)
+            .arg("run")
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start hotspot-agent run")
+    };
+    let mut agent = start();
+    for round in 0..kills {
+        tokio::time::timeout(Duration::from_secs(30), acceptor.wait_for(|s| s.accepting))
+            .await
+            .unwrap_or_else(|_| panic!("round {round}: the coin slot never opened"));
+        acceptor.insert(2).await;
+        tokio::time::sleep(Duration::from_millis(next_random(&mut seed) % 400)).await;
+        agent.kill().expect("SIGKILL");
+        agent.wait().expect("wait");
+        for _ in 0..1 + round % 2 {
+            let before = acceptor.state().accepted;
+            acceptor.insert(2).await;
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            dead_coins += acceptor.state().accepted - before;
+        }
+        agent = start();
+    }
+    let accepted = acceptor.state().accepted;
+    let state = dir.path().join("state");
+    let sold = |store: &Store| {
+        store
+            .recent_sales(1000)
+            .expect("sales")
+            .into_iter()
+            .filter(|s| s.source == "kiosk")
+            .collect::<Vec<_>>()
+    };
+    let coins = |store: &Store| {
+        store
+            .credit_entries(10_000)
+            .expect("credit")
+            .into_iter()
+            .filter(|c| c.source == "coin")
+            .count() as u64
+    };
+    // Until every coin is on disk and no sale is left half done.
+    let deadline = std::time::Instant::now() + Duration::from_secs(40);
+    loop {
+        let store = Store::open_in(&state).expect("store");
+        let settled = sold(&store).iter().all(|s| s.state == SaleState::Delivered);
+        if coins(&store) >= accepted && settled || std::time::Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let mut tickets = 0;
+    while printer.next_ticket(Duration::from_millis(300)).await.is_some() {
+        tickets += 1;
+    }
+    stop_agent(agent);
+
+    let store = Store::open_in(&state).expect("store");
+    let sales = sold(&store);
+    let credited = coins(&store);
+    let codes: std::collections::BTreeSet<_> = sales.iter().map(|s| s.code.clone()).collect();
+    println!(
+        "kill harness: {kills} kills, {accepted} coins accepted ({dead_coins} while the agent was dead), \
+         {credited} credited, {} kiosk sales, {} distinct codes, {tickets} tickets, credit left {}",
+        sales.len(),
+        codes.len(),
+        store.credit_balance().expect("credit"),
+    );
+    if credited != accepted {
+        println!("{}", std::fs::read_to_string(&log_path).unwrap_or_default());
+    }
+    assert!(dead_coins > 0, "the harness dropped coins while the agent was dead");
+    assert_eq!(credited, accepted, "every coin credited once: none lost, none twice");
+    assert!(!sales.is_empty() && sales.iter().all(|s| s.state == SaleState::Delivered));
+    assert_eq!(codes.len(), sales.len(), "no voucher doubled");
+    assert!(store.credit_balance().expect("credit") >= 0);
+    let rc = RouterConfig {
+        name: "sim".into(),
+        host: "127.0.0.1".into(),
+        transport: Transport::Api,
+        api_port: Some(sim.port),
+        ..RouterConfig::default()
+    };
+    let router = Router::connect(RouterSettings::from_config(&rc, 0).expect("settings"))
+        .await
+        .expect("connect to the simulator");
+    let users: std::collections::BTreeSet<_> = router
+        .users(&UserQuery {
+            comment_prefix: Some("hsa:kill:".into()),
+            ..UserQuery::default()
+        })
+        .await
+        .expect("users")
+        .into_iter()
+        .map(|u| u.name)
+        .collect();
+    assert_eq!(users, codes, "every paid sale is exactly one router user");
 }

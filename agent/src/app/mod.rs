@@ -72,6 +72,37 @@ impl Agent {
         store: Store,
     ) -> Result<Agent, StartError> {
         let db_path = store.path().to_path_buf();
+        let vouchers = Vouchers::from_config(
+            store,
+            router.clone(),
+            config,
+            chosen,
+            crate::sync::outbox::sale_payload,
+        )?;
+        let mut loops = Vec::new();
+        // The coin acceptor first, whatever the router does: the previous instance
+        // may have left the slot open, and the acceptor may hold coins from while
+        // the agent was down. Its task shuts the slot and reads the counter at once;
+        // the kiosk sells only after the unfinished sales below are resumed.
+        let (resumed_tx, resumed_rx) = tokio::sync::watch::channel(false);
+        let kiosk_wanted = config.kiosk.coin.kind != firmware_config::kiosk::CoinKind::None
+            || config.kiosk.printer.kind != firmware_config::kiosk::PrinterKind::None;
+        let (on_sale_tx, on_sale_rx) = tokio::sync::watch::channel(None::<SiteHandle>);
+        let kiosk = if kiosk_wanted {
+            let on_sale: Box<dyn Fn() + Send + Sync> = Box::new(move || {
+                if let Some(s) = on_sale_rx.borrow().as_ref() {
+                    s.outbox_changed();
+                }
+            });
+            let seller = Arc::new(
+                KioskSeller::new(vouchers.clone(), Some(on_sale)).after(resumed_rx),
+            );
+            let (alerts_tx, alerts) = mpsc::channel(32);
+            loops.push(tokio::spawn(log_alerts(alerts, vouchers.store().clone())));
+            Some(kiosk::runner::start(config, seller, Some(alerts_tx)).await?)
+        } else {
+            None
+        };
         // The plans' profiles must exist before any user can be created with them.
         match actions::sync_profiles(&router, &config.profiles).await {
             Ok(done) => done.iter().for_each(|d| tracing::info!("{d}")),
@@ -79,14 +110,8 @@ impl Agent {
                 tracing::warn!(error = %e, "hotspot profiles not synced; sales of plans whose profile is missing will fail until `hotspot-agent profiles sync`")
             }
         }
-        let vouchers = Vouchers::from_config(
-            store,
-            router,
-            config,
-            chosen,
-            crate::sync::outbox::sale_payload,
-        )?;
         let resumed = vouchers.resume().await?;
+        let _ = resumed_tx.send(true);
         tracing::info!(
             provisioned = resumed.provisioned.len(),
             failed = resumed.failed.len(),
@@ -101,7 +126,6 @@ impl Agent {
         }
 
         let cancel = CancellationToken::new();
-        let mut loops = Vec::new();
         loops.push(tokio::spawn(
             Pool::new(vouchers.clone()).run(POOL_INTERVAL, cancel.clone()),
         ));
@@ -128,20 +152,7 @@ impl Agent {
             None
         };
 
-        let kiosk_wanted = config.kiosk.coin.kind != firmware_config::kiosk::CoinKind::None
-            || config.kiosk.printer.kind != firmware_config::kiosk::PrinterKind::None;
-        let kiosk = if kiosk_wanted {
-            let on_sale: Option<Box<dyn Fn() + Send + Sync>> = site.as_ref().map(|s| {
-                let s = s.clone();
-                Box::new(move || s.outbox_changed()) as Box<dyn Fn() + Send + Sync>
-            });
-            let seller = Arc::new(KioskSeller::new(vouchers.clone(), on_sale));
-            let (alerts_tx, alerts) = mpsc::channel(32);
-            loops.push(tokio::spawn(log_alerts(alerts, vouchers.store().clone())));
-            Some(kiosk::runner::start(config, seller, Some(alerts_tx)).await?)
-        } else {
-            None
-        };
+        let _ = on_sale_tx.send(site.clone());
         if let (Some(actions), Some(k)) = (&site_actions, &kiosk) {
             let handle = k.handle.clone();
             actions.on_plans(Box::new(move |c| {

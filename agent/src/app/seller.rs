@@ -7,7 +7,7 @@ use firmware_config::Secret;
 
 use crate::store::StoredPlan;
 use crate::vouchers::{self, CreditSpend, VoucherError, Vouchers};
-use kiosk::{self, CreditId, Item, Restored, SaleRequest, SellError, Seller};
+use kiosk::{self, CreditId, EventMark, Item, Restored, SaleRequest, SellError, Seller};
 use routeros::HotspotApi;
 
 /// Sells through [`Vouchers`]; cheap to clone.
@@ -15,6 +15,8 @@ pub struct KioskSeller<R> {
     vouchers: Vouchers<R>,
     /// Called after every sale commits, so the central link sends it at once.
     on_sale: Option<Box<dyn Fn() + Send + Sync>>,
+    /// `restore` waits until this turns true (unfinished sales resumed).
+    ready: Option<tokio::sync::watch::Receiver<bool>>,
 }
 
 impl<R: HotspotApi + Clone + 'static> KioskSeller<R> {
@@ -23,7 +25,18 @@ impl<R: HotspotApi + Clone + 'static> KioskSeller<R> {
         vouchers: Vouchers<R>,
         on_sale: Option<Box<dyn Fn() + Send + Sync>>,
     ) -> KioskSeller<R> {
-        KioskSeller { vouchers, on_sale }
+        KioskSeller {
+            vouchers,
+            on_sale,
+            ready: None,
+        }
+    }
+
+    /// `restore` (and so the kiosk's first sale) waits until `ready` is true: the
+    /// kiosk and its coin acceptor start before the router-bound start-up steps.
+    pub fn after(mut self, ready: tokio::sync::watch::Receiver<bool>) -> KioskSeller<R> {
+        self.ready = Some(ready);
+        self
     }
 
     fn ticket(&self, v: vouchers::SoldVoucher) -> kiosk::SaleReceipt {
@@ -71,6 +84,36 @@ impl<R: HotspotApi + Clone + 'static> Seller for KioskSeller<R> {
         vouchers::crash_point("after_credit");
         tracing::info!(amount, credit_id = id, "coin committed");
         Ok(CreditId(u64::try_from(id).unwrap_or(0)))
+    }
+
+    async fn record_coin(&self, amount: u64, mark: EventMark) -> Result<CreditId, SellError> {
+        let counter = mark.counter;
+        let id = self
+            .blocking(move |v| v.record_coin(amount, "coin", &mark.acceptor, mark.counter))
+            .await?;
+        vouchers::crash_point("after_credit");
+        tracing::info!(amount, credit_id = id, counter, "coin committed");
+        Ok(CreditId(u64::try_from(id).unwrap_or(0)))
+    }
+
+    async fn record_counter(&self, mark: EventMark) -> Result<(), SellError> {
+        self.blocking(move |v| {
+            Ok(v.store()
+                .set_coin_counter(&mark.acceptor, mark.counter, crate::store::now_ms())?)
+        })
+        .await
+    }
+
+    async fn coin_counter(&self) -> Result<Option<EventMark>, SellError> {
+        let stored = self
+            .blocking(|v| Ok(v.store().coin_counter()?))
+            .await?;
+        Ok(stored.map(|(acceptor, counter)| EventMark { acceptor, counter }))
+    }
+
+    async fn check_store(&self) -> Result<(), SellError> {
+        self.blocking(|v| Ok(v.store().check_writable(crate::store::now_ms())?))
+            .await
     }
 
     async fn sell(&self, request: SaleRequest) -> Result<kiosk::SaleReceipt, SellError> {
@@ -136,6 +179,11 @@ impl<R: HotspotApi + Clone + 'static> Seller for KioskSeller<R> {
     }
 
     async fn restore(&self) -> Result<Restored, SellError> {
+        if let Some(mut ready) = self.ready.clone() {
+            if ready.wait_for(|r| *r).await.is_err() {
+                return Err(SellError::Unavailable(kiosk::Reason::Starting));
+            }
+        }
         let (credit, sales) = self
             .blocking(|v| {
                 let credit = v.credit_balance()?;

@@ -67,11 +67,41 @@ pub(crate) fn refund_tx(tx: &Transaction<'_>, sale_id: i64, now_ms: i64) -> Resu
     Ok(())
 }
 
+fn set_counter_tx(
+    tx: &Transaction<'_>,
+    acceptor: &str,
+    counter: u8,
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO coin_counter (id, acceptor, counter, updated_at_ms) VALUES (1, ?1, ?2, ?3) \
+         ON CONFLICT (id) DO UPDATE SET acceptor = excluded.acceptor, counter = excluded.counter, \
+         updated_at_ms = excluded.updated_at_ms",
+        params![acceptor, counter, now_ms],
+    )?;
+    Ok(())
+}
+
 impl Store {
     /// Records inserted money; returns the credit id. Committed durably before returning.
     pub fn add_credit(&self, amount: u64, source: &str, now_ms: i64) -> Result<i64, StoreError> {
+        self.add_coin(amount, source, None, now_ms)
+    }
+
+    /// Like [`Store::add_credit`], with the acceptor's event counter after this
+    /// coin written in the same transaction: either both are on disk or neither.
+    pub fn add_coin(
+        &self,
+        amount: u64,
+        source: &str,
+        counter: Option<(&str, u8)>,
+        now_ms: i64,
+    ) -> Result<i64, StoreError> {
         let amount = fit("credit", amount)?;
         self.write("record credit", Durability::Money, |tx| {
+            if let Some((acceptor, counter)) = counter {
+                set_counter_tx(tx, acceptor, counter, now_ms)?;
+            }
             let balance = balance_tx(tx)?;
             if balance.checked_add(amount).is_none() {
                 return Err(StoreError::OutOfRange {
@@ -101,6 +131,39 @@ impl Store {
                 )?;
             }
             Ok(take as u64)
+        })
+    }
+
+    /// Stores the acceptor's event counter where it moved without a credit.
+    pub fn set_coin_counter(&self, acceptor: &str, counter: u8, now_ms: i64) -> Result<(), StoreError> {
+        self.write("store the coin acceptor counter", Durability::Money, |tx| {
+            set_counter_tx(tx, acceptor, counter, now_ms)
+        })
+    }
+
+    /// The acceptor and event counter stored last.
+    pub fn coin_counter(&self) -> Result<Option<(String, u8)>, StoreError> {
+        self.read("read the coin acceptor counter", |c| {
+            let row: Option<(String, i64)> = c
+                .query_row("SELECT acceptor, counter FROM coin_counter WHERE id = 1", [], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .optional()?;
+            // A counter outside 0..=255 is not one an acceptor gave: no baseline.
+            Ok(row.and_then(|(a, n)| u8::try_from(n).ok().map(|n| (a, n))))
+        })
+    }
+
+    /// Whether the store takes a durable write now (a row written and removed in
+    /// one transaction, so nothing is left behind).
+    pub fn check_writable(&self, now_ms: i64) -> Result<(), StoreError> {
+        self.write("test a write", Durability::Money, |tx| {
+            tx.execute(
+                "INSERT INTO events (at_ms, level, kind, message) VALUES (?1, 'info', 'store_check', '')",
+                [now_ms],
+            )?;
+            tx.execute("DELETE FROM events WHERE id = ?1", [tx.last_insert_rowid()])?;
+            Ok(())
         })
     }
 

@@ -109,6 +109,14 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     // ids seen), until now created by the sync layer itself; `IF NOT EXISTS` because
     // databases in the field already have it.
     "CREATE TABLE IF NOT EXISTS sync_state (key TEXT PRIMARY KEY, value TEXT NOT NULL, expires_ms INTEGER);",
+    // 5: the coin acceptor's event counter as it stood after the last credit (or
+    // the last event without one), written in the same transaction as that credit.
+    "CREATE TABLE coin_counter (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        acceptor TEXT NOT NULL,
+        counter INTEGER NOT NULL,
+        updated_at_ms INTEGER NOT NULL
+    );",
 ];
 
 /// The schema version this build writes.

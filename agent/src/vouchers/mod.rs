@@ -430,6 +430,19 @@ impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
         Ok(self.store().add_credit(amount, source, now_ms())?)
     }
 
+    /// Records a coin and the acceptor's event counter after it, in one transaction.
+    pub fn record_coin(
+        &self,
+        amount: u64,
+        source: &str,
+        acceptor: &str,
+        counter: u8,
+    ) -> Result<i64, VoucherError> {
+        Ok(self
+            .store()
+            .add_coin(amount, source, Some((acceptor, counter)), now_ms())?)
+    }
+
     /// Credit inserted and not spent.
     pub fn credit_balance(&self) -> Result<i64, VoucherError> {
         Ok(self.store().credit_balance()?)

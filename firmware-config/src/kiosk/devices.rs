@@ -32,13 +32,29 @@ pub struct PulseValue {
 }
 
 /// ccTalk credit channel `channel` means `value` credit.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct ChannelValue {
     /// Credit channel reported by header 229 (1 to 16).
     pub channel: u8,
     /// Credit in the smallest currency unit.
     pub value: u64,
+    /// The coin id the acceptor must report for this channel (header 184), e.g.
+    /// `"PH005A"`; the last (issue) letter is not compared. Unset: the id's three
+    /// value characters must read as `value`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coin_id: Option<String>,
+}
+
+/// Which checksum the ccTalk line uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CctalkChecksum {
+    /// The 8-bit additive checksum every acceptor speaks.
+    #[default]
+    Simple,
+    /// CRC-16 (CCITT), for acceptors set to it; catches errors the simple sum misses.
+    Crc16,
 }
 
 /// `[kiosk.coin]`.
@@ -77,6 +93,8 @@ pub struct CoinConfig {
     pub poll_interval: Duration,
     /// Credit channel to value (cctalk).
     pub channel_values: Vec<ChannelValue>,
+    /// `simple` or `crc16` (cctalk); must match the acceptor's setting.
+    pub checksum: CctalkChecksum,
 }
 
 impl Default for CoinConfig {
@@ -110,18 +128,22 @@ impl Default for CoinConfig {
             baud: 9600,
             address: 2,
             poll_interval: Duration(std::time::Duration::from_millis(150)),
+            checksum: CctalkChecksum::Simple,
             channel_values: vec![
                 ChannelValue {
                     channel: 1,
                     value: 1,
+                    coin_id: None,
                 },
                 ChannelValue {
                     channel: 2,
                     value: 5,
+                    coin_id: None,
                 },
                 ChannelValue {
                     channel: 3,
                     value: 10,
+                    coin_id: None,
                 },
             ],
         }
@@ -393,11 +415,11 @@ fn validate_coin(c: &CoinConfig, problems: &mut Vec<Problem>) {
                     "2 to 255 (0 is broadcast and 1 is the host in ccTalk)",
                 ));
             }
-            if !(50..=1000).contains(&ms(c.poll_interval)) {
+            if !(50..=500).contains(&ms(c.poll_interval)) {
                 problems.push(Problem::new(
                     "kiosk.coin.poll_interval",
                     c.poll_interval,
-                    "50ms to 1s (the acceptor buffers only 5 events)",
+                    "50ms to 500ms (the acceptor buffers only 5 events, and acceptors with a credit-poll watchdog shut after 1s without a poll)",
                 ));
             }
             for (i, cv) in c.channel_values.iter().enumerate() {
@@ -407,6 +429,15 @@ fn validate_coin(c: &CoinConfig, problems: &mut Vec<Problem>) {
                         format!("channel {} = {}", cv.channel, cv.value),
                         "channel 1 to 16, a value of 1 or more",
                     ));
+                }
+                if let Some(id) = &cv.coin_id {
+                    if id.len() != 6 || !id.is_ascii() {
+                        problems.push(Problem::new(
+                            format!("kiosk.coin.channel_values[{i}].coin_id"),
+                            id,
+                            "6 ASCII characters as header 184 reports them, e.g. \"PH005A\"",
+                        ));
+                    }
                 }
             }
             if c.channel_values.is_empty() {

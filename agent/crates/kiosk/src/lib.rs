@@ -25,6 +25,8 @@ use std::time::{Duration, SystemTime};
 
 use firmware_config::Secret;
 
+pub use coin::EventMark;
+
 /// Id the seller gave a committed credit (a coin on disk).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct CreditId(pub u64);
@@ -165,6 +167,34 @@ pub trait Seller: Send + Sync + 'static {
         &self,
         amount: u64,
     ) -> impl Future<Output = Result<CreditId, SellError>> + Send;
+    /// Records a coin together with the acceptor's event counter after it, in one
+    /// transaction, so a restart credits exactly the events that came later. The
+    /// default drops the counter (sellers without a store).
+    fn record_coin(
+        &self,
+        amount: u64,
+        _mark: EventMark,
+    ) -> impl Future<Output = Result<CreditId, SellError>> + Send {
+        self.record_credit(amount)
+    }
+    /// Stores the acceptor's event counter where it moved without a credit
+    /// (a rejected coin, the first read after start).
+    fn record_counter(
+        &self,
+        _mark: EventMark,
+    ) -> impl Future<Output = Result<(), SellError>> + Send {
+        async { Ok(()) }
+    }
+    /// At start-up, before the acceptor is polled: the counter stored with the
+    /// last credit (or by `record_counter`).
+    fn coin_counter(&self) -> impl Future<Output = Result<Option<EventMark>, SellError>> + Send {
+        async { Ok(None) }
+    }
+    /// A small durable write: while a failed credit write keeps the slot shut,
+    /// the kiosk calls this now and then and reopens only when it succeeds.
+    fn check_store(&self) -> impl Future<Output = Result<(), SellError>> + Send {
+        async { Ok(()) }
+    }
     /// Sells `request.item` against the credit.
     fn sell(
         &self,

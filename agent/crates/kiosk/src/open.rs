@@ -7,7 +7,7 @@ use firmware_config::kiosk::{CoinKind, DisplayKind, PrinterKind};
 use firmware_config::KioskConfig;
 use tokio::sync::mpsc;
 
-use crate::coin::{CoinHandle, CoinReport};
+use crate::coin::{CoinHandle, CoinReport, EventMark};
 use crate::display::targets::{self, DisplayHandle};
 use crate::printer::device::PrinterHandle;
 
@@ -44,15 +44,6 @@ pub struct SimDevices {
     pub channel_values: Vec<(u8, u64)>,
 }
 
-pub(crate) async fn log_end<E: std::fmt::Display>(
-    what: &'static str,
-    fut: impl std::future::Future<Output = Result<(), E>>,
-) {
-    if let Err(e) = fut.await {
-        tracing::error!(error = %e, "{what} task ended");
-    }
-}
-
 /// Where the simulated devices are recorded; nothing in a build without them.
 #[cfg(feature = "sim")]
 pub(crate) type SimSlot = SimDevices;
@@ -70,34 +61,63 @@ pub(crate) fn device_error(device: &'static str, e: &dyn std::fmt::Display) -> K
     }
 }
 
-/// The coin acceptor's task, if one is configured.
+/// The coin acceptor's task, if one is configured, kept running by
+/// [`supervise`](crate::coin::supervise::supervise). `resume` is the event
+/// counter stored with the last credit (ccTalk).
 pub(crate) fn coin(
     k: &KioskConfig,
     coin_tx: mpsc::Sender<CoinReport>,
+    resume: Option<EventMark>,
     _sim: &mut SimSlot,
 ) -> Result<Option<CoinHandle>, KioskError> {
+    use crate::coin::cctalk_device::{self, CctalkSettings};
+    use crate::coin::supervise::supervise;
+    let mut settings = CctalkSettings::from_config(&k.coin);
+    settings.resume = resume;
     Ok(match k.coin.kind {
         CoinKind::None => None,
         CoinKind::Cctalk => {
-            let port = crate::coin::cctalk_device::open_port(&k.coin.port, k.coin.baud)
-                .map_err(|e| device_error("coin acceptor", &e))?;
+            // Opened once here, so a wrong path stops the start with its error.
+            let mut first = Some(
+                cctalk_device::open_port(&k.coin.port, k.coin.baud)
+                    .map_err(|e| device_error("coin acceptor", &e))?,
+            );
+            let (path, baud) = (k.coin.port.clone(), k.coin.baud);
             let (handle, rx) = CoinHandle::channel();
-            let settings = crate::coin::cctalk_device::CctalkSettings::from_config(&k.coin);
-            tokio::spawn(log_end(
-                "coin acceptor",
-                crate::coin::cctalk_device::run(port, settings, rx, coin_tx),
-            ));
+            let tx = coin_tx.clone();
+            tokio::spawn(supervise("coin acceptor", rx, coin_tx, move |rx, session| {
+                let port = first.take().map_or_else(|| cctalk_device::open_port(&path, baud), Ok);
+                let (settings, tx) = (settings.clone(), tx.clone());
+                async move {
+                    match port {
+                        Ok(port) => cctalk_device::run_owned(port, settings, rx, tx, session).await,
+                        Err(e) => (Err(e), rx, session),
+                    }
+                }
+            }));
             Some(handle)
         }
         CoinKind::Pulse => {
-            let source = crate::coin::gpio::GpioPulseSource::open(&k.coin)
-                .map_err(|e| device_error("coin acceptor", &e))?;
+            let mut first = Some(
+                crate::coin::gpio::GpioPulseSource::open(&k.coin)
+                    .map_err(|e| device_error("coin acceptor", &e))?,
+            );
+            let coin = k.coin.clone();
             let (handle, rx) = CoinHandle::channel();
             let cfg = crate::coin::pulse::PulseConfig::from(&k.coin);
-            tokio::spawn(log_end(
-                "coin acceptor",
-                crate::coin::gpio::run(source, cfg, rx, coin_tx),
-            ));
+            let tx = coin_tx.clone();
+            tokio::spawn(supervise("coin acceptor", rx, coin_tx, move |rx, session| {
+                // The old line handle is gone by now: released, the inhibit line
+                // rests at the level the wiring gives it (see the README).
+                let source = first.take().map_or_else(|| crate::coin::gpio::GpioPulseSource::open(&coin), Ok);
+                let (cfg, tx) = (cfg.clone(), tx.clone());
+                async move {
+                    match source {
+                        Ok(source) => crate::coin::gpio::run_owned(source, cfg, rx, tx, session).await,
+                        Err(e) => (Err(e), rx, session),
+                    }
+                }
+            }));
             Some(handle)
         }
         #[cfg(feature = "sim")]
@@ -105,7 +125,14 @@ pub(crate) fn coin(
             // The simulated acceptor speaks ccTalk on a pty; the real device task runs on the other end.
             let (device_end, agent_end) =
                 crate::sim::pty_pair().map_err(|e| device_error("coin acceptor", &e))?;
-            _sim.acceptor = Some(crate::sim::SimAcceptor::spawn(device_end, k.coin.address));
+            let mut spec = crate::sim::SimAcceptorSpec::new(k.coin.address);
+            spec.checksum = settings.checksum;
+            for c in &k.coin.channel_values {
+                if let Some(slot) = spec.coin_ids.get_mut(usize::from(c.channel).wrapping_sub(1)) {
+                    *slot = c.coin_id.clone().unwrap_or_else(|| format!("PH{:03}A", c.value % 1000));
+                }
+            }
+            _sim.acceptor = Some(crate::sim::SimAcceptor::spawn_with(device_end, spec));
             _sim.channel_values = k
                 .coin
                 .channel_values
@@ -113,12 +140,22 @@ pub(crate) fn coin(
                 .map(|c| (c.channel, c.value))
                 .collect();
             let (handle, rx) = CoinHandle::channel();
-            let mut settings = crate::coin::cctalk_device::CctalkSettings::from_config(&k.coin);
             settings.device = "simulated ccTalk acceptor".into();
-            tokio::spawn(log_end(
-                "coin acceptor",
-                crate::coin::cctalk_device::run(agent_end, settings, rx, coin_tx),
-            ));
+            let mut port = Some(agent_end);
+            let tx = coin_tx.clone();
+            tokio::spawn(supervise("coin acceptor", rx, coin_tx, move |rx, session| {
+                let port = port.take();
+                let (settings, tx) = (settings.clone(), tx.clone());
+                async move {
+                    match port {
+                        Some(port) => cctalk_device::run_owned(port, settings, rx, tx, session).await,
+                        None => {
+                            let gone = std::io::Error::other("the simulated acceptor's pty cannot be opened again");
+                            (Err(crate::coin::CoinError::Io { device: settings.device.clone(), source: gone }), rx, session)
+                        }
+                    }
+                }
+            }));
             Some(handle)
         }
         #[cfg(not(feature = "sim"))]

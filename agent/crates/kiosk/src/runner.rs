@@ -57,6 +57,8 @@ pub struct KioskStatus {
     pub screen: String,
     /// Vouchers delivered since start (printed or on the display).
     pub delivered: u64,
+    /// The acceptor's identification and coin table (ccTalk), as read at start.
+    pub acceptor: Option<String>,
 }
 
 impl KioskHandle {
@@ -109,6 +111,7 @@ enum Input {
     Printed(PrintOutcome),
     PrinterState(PrinterState),
     Plans(Box<MachineConfig>),
+    StoreOk,
     Stop,
 }
 
@@ -130,7 +133,16 @@ pub async fn start<S: Seller>(
     };
     #[cfg(not(feature = "sim"))]
     let mut sim = open::NoSim;
-    let coin = open::coin(k, coin_tx, &mut sim)?;
+    // The counter stored with the last credit: coins the acceptor took while the
+    // agent was down are credited from it. A local read, never the router.
+    let resume = match seller.coin_counter().await {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read the stored coin acceptor counter; coins taken while the agent was down will not be credited");
+            None
+        }
+    };
+    let coin = open::coin(k, coin_tx, resume, &mut sim)?;
     let printer = open::printer(k, &mut sim)?;
     let display = open::display(k, display_err_tx)?;
     if !k.buttons.lines.is_empty() {
@@ -182,6 +194,7 @@ pub fn spawn_runner<S: Seller>(
         credits: Vec::new(),
         sold_credits: Vec::new(),
         redeliver: VecDeque::new(),
+        next_mark: None,
         status: status_tx,
     };
     let task = tokio::spawn(runner.run(rx));
@@ -202,6 +215,8 @@ struct Runner<S: Seller> {
     sold_credits: Vec<CreditId>,
     /// Paid vouchers from before a restart, delivered one by one when idle.
     redeliver: VecDeque<super::SaleReceipt>,
+    /// The event counter of the coin whose `CommitCredit` comes next.
+    next_mark: Option<super::EventMark>,
     status: watch::Sender<KioskStatus>,
 }
 
@@ -223,36 +238,39 @@ impl<S: Seller> Runner<S> {
             let actions = self.machine.handle_printer_state(state, Instant::now());
             self.perform(actions).await;
         }
+        // Money and paid vouchers from before a restart come back first: the
+        // seller answers once unfinished sales are resumed, and the slot opens only
+        // after that.
+        let restored = match self.seller.restore().await {
+            Ok(restored) => restored,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read credit and sales left from before the restart");
+                super::Restored::default()
+            }
+        };
         let health = self.seller.can_sell();
         let mut actions = self.machine.handle_seller_health(health, Instant::now());
         actions.extend(self.machine.handle_ready(Instant::now()));
         self.perform(actions).await;
-        // Money and paid vouchers from before a restart come back first.
-        match self.seller.restore().await {
-            Ok(restored) => {
-                if restored.credit > 0 {
-                    tracing::info!(credit = restored.credit, "credit from before the restart");
-                    let actions = self
-                        .machine
-                        .handle_credit_committed(restored.credit, Instant::now());
-                    self.perform(actions).await;
-                }
-                if !restored.undelivered.is_empty() {
-                    tracing::info!(
-                        count = restored.undelivered.len(),
-                        "paid vouchers to deliver after the restart"
-                    );
-                }
-                self.redeliver.extend(restored.undelivered);
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "cannot read credit and sales left from before the restart")
-            }
+        if restored.credit > 0 {
+            tracing::info!(credit = restored.credit, "credit from before the restart");
+            let actions = self
+                .machine
+                .handle_credit_committed(restored.credit, Instant::now());
+            self.perform(actions).await;
         }
+        if !restored.undelivered.is_empty() {
+            tracing::info!(
+                count = restored.undelivered.len(),
+                "paid vouchers to deliver after the restart"
+            );
+        }
+        self.redeliver.extend(restored.undelivered);
 
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut last_printer_check = Instant::now();
+        let mut last_store_check = Instant::now();
         let mut coin_open = true;
         let mut buttons_open = true;
         loop {
@@ -266,7 +284,7 @@ impl<S: Seller> Runner<S> {
                     Some(input) => self.input(input),
                 },
                 report = self.devices.coin_reports.recv(), if coin_open => match report {
-                    Some(r) => self.coin_report(r),
+                    Some(r) => self.coin_report(r).await,
                     None => {
                         coin_open = false;
                         self.machine.handle_coin_state(Err(CoinFault::TaskEnded), Instant::now())
@@ -293,8 +311,22 @@ impl<S: Seller> Runner<S> {
                             a.extend(self.machine.redeliver(v, now));
                         }
                     }
-                    // While the printer is down, ask it every 10 s whether it is back.
-                    if now.duration_since(last_printer_check) > Duration::from_secs(10) {
+                    // A failed credit write keeps the slot shut until a write succeeds.
+                    if self.machine.store_fault() && now.duration_since(last_store_check) >= STORE_CHECK {
+                        last_store_check = now;
+                        let (seller, tx) = (self.seller.clone(), self.tx.clone());
+                        tokio::spawn(async move {
+                            match seller.check_store().await {
+                                Ok(()) => {
+                                    let _ = tx.send(Input::StoreOk).await;
+                                }
+                                Err(e) => tracing::warn!(error = %e, "the store still refuses writes; the coin slot stays shut"),
+                            }
+                        });
+                    }
+                    // Ask the printer for its paper sensor while idle, so a roll that
+                    // runs out shuts the slot before a coin pays for a ticket.
+                    if self.machine.printer_free() && now.duration_since(last_printer_check) >= PRINTER_CHECK {
                         last_printer_check = now;
                         if let Some(p) = self.devices.printer.clone() {
                             let tx = self.tx.clone();
@@ -328,14 +360,35 @@ impl<S: Seller> Runner<S> {
             Input::Printed(outcome) => self.machine.handle_print_result(outcome, now),
             Input::PrinterState(state) => self.machine.handle_printer_state(state, now),
             Input::Plans(cfg) => self.machine.set_config(*cfg),
+            Input::StoreOk => {
+                tracing::info!("the store takes writes again");
+                self.machine.handle_store_ok(now)
+            }
             Input::Stop => self.machine.stop(now),
         }
     }
 
-    fn coin_report(&mut self, r: CoinReport) -> Vec<Action> {
+    async fn coin_report(&mut self, r: CoinReport) -> Vec<Action> {
         let now = Instant::now();
         match r {
-            CoinReport::Coin(c) => self.machine.handle_coin(c.value, now),
+            CoinReport::Coin(c) => {
+                self.next_mark = c.mark;
+                self.machine.handle_coin(c.value, now)
+            }
+            CoinReport::Counter(mark) => {
+                // Awaited, in order with the coins: a late write of an older counter
+                // would make the next start credit a coin again.
+                if let Err(e) = self.seller.record_counter(mark).await {
+                    tracing::warn!(error = %e, "coin acceptor event counter not stored");
+                }
+                vec![]
+            }
+            CoinReport::Identified(info) => {
+                tracing::info!(acceptor = %info, "coin acceptor identified");
+                let table = info.to_string();
+                self.status.send_modify(|s| s.acceptor = Some(table));
+                vec![]
+            }
             CoinReport::Online => self.machine.handle_coin_state(Ok(()), now),
             CoinReport::Fault(e) => self.machine.handle_coin_state(Err(e), now),
             CoinReport::Warning(w) => vec![Action::Alert(Alert::CoinFault(w))],
@@ -362,7 +415,10 @@ impl<S: Seller> Runner<S> {
             match action {
                 Action::CommitCredit { amount } => {
                     // Awaited here, in order: the money is on disk before the screen changes.
-                    let result = self.seller.record_credit(amount).await;
+                    let result = match self.next_mark.take() {
+                        Some(mark) => self.seller.record_coin(amount, mark).await,
+                        None => self.seller.record_credit(amount).await,
+                    };
                     let more = self.input(Input::Committed(amount, result));
                     queue.extend(more);
                 }
@@ -426,6 +482,10 @@ impl<S: Seller> Runner<S> {
                         tracing::error!(error = %e, amount, "forfeited credit not recorded");
                     }
                 }
+                Action::Hold(voucher) => {
+                    tracing::warn!(sale_id = %voucher.sale_id, "no paper and no display: the paid voucher is held and printed when the printer is back");
+                    self.redeliver.push_back(*voucher);
+                }
                 Action::Delivered { sale_id, printed } => {
                     crash_point::crash_point("after_print");
                     self.status.send_modify(|s| s.delivered += 1);
@@ -440,6 +500,11 @@ impl<S: Seller> Runner<S> {
         }
     }
 }
+
+/// How often a store fault is tested with a write.
+const STORE_CHECK: Duration = Duration::from_secs(5);
+/// How often the idle kiosk asks the printer for its paper sensor (DLE EOT 4).
+const PRINTER_CHECK: Duration = Duration::from_secs(1);
 
 fn printer_state(
     status: Result<super::printer::escpos::PaperStatus, PrinterError>,

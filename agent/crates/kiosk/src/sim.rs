@@ -9,7 +9,7 @@ use bytes::BytesMut;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, watch};
 
-use super::coin::cctalk::{header, Decoder, Frame, HOST};
+use super::coin::cctalk::{header, Checksum, Decoder, Frame, HOST};
 use super::coin::cctalk_credit::{BufferedCredit, CreditEvent};
 use super::coin::gpio::{ChannelPulseSource, Edge};
 
@@ -27,6 +27,10 @@ pub struct AcceptorState {
     pub mask: u16,
     /// 229 polls answered.
     pub polls: u64,
+    /// Coins accepted (credit events), since the simulator started.
+    pub accepted: u64,
+    /// Master inhibit commands (228) received.
+    pub master_commands: u64,
 }
 
 enum AcceptorCommand {
@@ -34,6 +38,36 @@ enum AcceptorCommand {
     Reset,
     Noise(Vec<u8>),
     Silent(bool),
+}
+
+/// What a simulated acceptor is: its address, checksum, serial and coin table.
+#[derive(Debug, Clone)]
+pub struct SimAcceptorSpec {
+    /// ccTalk address.
+    pub address: u8,
+    /// Checksum it speaks.
+    pub checksum: Checksum,
+    /// Serial number (header 242).
+    pub serial: u32,
+    /// Coin id of positions 1..=16 (header 184); `"......"` = nothing programmed.
+    pub coin_ids: Vec<String>,
+}
+
+impl SimAcceptorSpec {
+    /// Serial 123456, simple checksum, coins 1, 5 and 10 pesos in positions 1-3
+    /// (the default `[kiosk.coin] channel_values`).
+    pub fn new(address: u8) -> SimAcceptorSpec {
+        let mut coin_ids = vec!["......".to_string(); 16];
+        for (i, id) in ["PH001A", "PH005A", "PH010A"].iter().enumerate() {
+            coin_ids[i] = id.to_string();
+        }
+        SimAcceptorSpec {
+            address,
+            checksum: Checksum::Simple,
+            serial: 123_456,
+            coin_ids,
+        }
+    }
 }
 
 /// Controls a simulated ccTalk acceptor.
@@ -46,9 +80,14 @@ pub struct SimAcceptor {
 impl SimAcceptor {
     /// Starts the acceptor at `address` on the device end of a pty.
     pub fn spawn(port: tokio_serial::SerialStream, address: u8) -> SimAcceptor {
+        SimAcceptor::spawn_with(port, SimAcceptorSpec::new(address))
+    }
+
+    /// Starts the acceptor `spec` describes on the device end of a pty.
+    pub fn spawn_with(port: tokio_serial::SerialStream, spec: SimAcceptorSpec) -> SimAcceptor {
         let (tx, rx) = mpsc::channel(16);
         let (state_tx, state) = watch::channel(AcceptorState::default());
-        tokio::spawn(acceptor(port, address, rx, state_tx));
+        tokio::spawn(acceptor(port, spec, rx, state_tx));
         SimAcceptor { tx, state }
     }
 
@@ -88,16 +127,17 @@ impl SimAcceptor {
 // Long on purpose: the simulated acceptor's answer to each ccTalk header, one arm each, as the device would.
 async fn acceptor(
     mut port: tokio_serial::SerialStream,
-    address: u8,
+    spec: SimAcceptorSpec,
     mut commands: mpsc::Receiver<AcceptorCommand>,
     state_tx: watch::Sender<AcceptorState>,
 ) {
+    let address = spec.address;
     let mut state = AcceptorState::default();
     let mut counter: u8 = 0;
     let mut events: [Option<CreditEvent>; 5] = [None; 5];
     let mut silent = false;
     let mut buf = BytesMut::new();
-    let decoder = Decoder::default();
+    let decoder = Decoder::with_checksum(spec.checksum);
     let mut chunk = [0u8; 64];
     let push = |counter: &mut u8, events: &mut [Option<CreditEvent>; 5], e: CreditEvent| {
         // 1..=255, wrapping to 1: 0 is reserved for "just reset".
@@ -114,6 +154,10 @@ async fn acceptor(
                     // Error code 2 = inhibited coin (ccTalk error code table).
                     let e = if enabled { CreditEvent::Credit { channel: ch, sorter: 1 } } else { CreditEvent::Error { code: 2 } };
                     push(&mut counter, &mut events, e);
+                    if enabled {
+                        state.accepted += 1;
+                        state_tx.send_replace(state.clone());
+                    }
                 }
                 Some(AcceptorCommand::Reset) => {
                     counter = 0;
@@ -149,9 +193,21 @@ async fn acceptor(
                         }
                         header::MODIFY_MASTER_INHIBIT if req.data.len() == 1 => {
                             state.accepting = req.data[0] & 1 == 1;
+                            state.master_commands += 1;
                             vec![]
                         }
-                        header::REQUEST_COIN_ID => b"PH005A".to_vec(),
+                        header::REQUEST_COIN_ID if req.data.len() == 1 => {
+                            let position = usize::from(req.data[0]);
+                            match spec.coin_ids.get(position.wrapping_sub(1)) {
+                                Some(id) => id.as_bytes().to_vec(),
+                                None => vec![],
+                            }
+                        }
+                        header::REQUEST_EQUIPMENT_CATEGORY => b"Coin Acceptor".to_vec(),
+                        header::REQUEST_MANUFACTURER_ID => b"SIM".to_vec(),
+                        header::REQUEST_PRODUCT_CODE => b"SimCoin".to_vec(),
+                        header::REQUEST_SERIAL_NUMBER => spec.serial.to_le_bytes()[..3].to_vec(),
+                        header::REQUEST_COMMS_REVISION => vec![1, 4, 7],
                         header::RESET => {
                             counter = 0;
                             events = [None; 5];
@@ -160,7 +216,7 @@ async fn acceptor(
                         }
                         _ => {
                             let nak = Frame { dest: HOST, src: address, header: header::NAK, data: vec![] };
-                            if let Ok(b) = nak.encode() {
+                            if let Ok(b) = nak.encode_as(spec.checksum) {
                                 let _ = port.write_all(&b).await;
                             }
                             continue;
@@ -168,7 +224,7 @@ async fn acceptor(
                     };
                     state_tx.send_replace(state.clone());
                     let reply = Frame { dest: HOST, src: address, header: header::ACK, data };
-                    if let Ok(b) = reply.encode() {
+                    if let Ok(b) = reply.encode_as(spec.checksum) {
                         let _ = port.write_all(&b).await;
                     }
                 }

@@ -33,9 +33,31 @@ pub trait PulseSource: Send + 'static {
 
 /// Runs the decoder over a source until the runner goes away.
 pub async fn run<S: PulseSource>(
-    mut source: S,
+    source: S,
     config: PulseConfig,
     mut inhibit: mpsc::Receiver<bool>,
+    reports: mpsc::Sender<CoinReport>,
+) -> Result<(), CoinError> {
+    run_borrowed(source, config, &mut inhibit, reports).await
+}
+
+/// [`run`] owning its inhibit channel and handing it back, for
+/// [`super::supervise::supervise`]; a pulse acceptor has no session to keep.
+pub async fn run_owned<S: PulseSource>(
+    source: S,
+    config: PulseConfig,
+    mut inhibit: mpsc::Receiver<bool>,
+    reports: mpsc::Sender<CoinReport>,
+    session: super::cctalk_device::Session,
+) -> super::supervise::Ended {
+    let result = run_borrowed(source, config, &mut inhibit, reports).await;
+    (result, inhibit, session)
+}
+
+async fn run_borrowed<S: PulseSource>(
+    mut source: S,
+    config: PulseConfig,
+    inhibit: &mut mpsc::Receiver<bool>,
     reports: mpsc::Sender<CoinReport>,
 ) -> Result<(), CoinError> {
     let mut decoder = PulseDecoder::new(config, Instant::now());
@@ -71,7 +93,7 @@ fn report(event: PulseEvent) -> Option<CoinReport> {
     match event {
         PulseEvent::Coin { value, pulses } => {
             tracing::info!(pulses, value, "coin");
-            Some(CoinReport::Coin(Coin { value, source: CoinSource::Pulses(pulses) }))
+            Some(CoinReport::Coin(Coin { value, source: CoinSource::Pulses(pulses), mark: None }))
         }
         PulseEvent::Noise { width } => {
             tracing::debug!(width_ms = width.as_millis() as u64, "noise on the coin line");
@@ -256,7 +278,8 @@ mod tests {
             report,
             Some(CoinReport::Coin(Coin {
                 value: 5,
-                source: CoinSource::Pulses(5)
+                source: CoinSource::Pulses(5),
+                mark: None,
             }))
         );
         assert_eq!(log.lock().unwrap().first(), Some(&true), "starts inhibited");

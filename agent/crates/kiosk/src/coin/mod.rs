@@ -3,8 +3,10 @@
 pub mod cctalk;
 pub mod cctalk_credit;
 pub mod cctalk_device;
+pub mod cctalk_ident;
 pub mod gpio;
 pub mod pulse;
+pub mod supervise;
 
 use tokio::sync::mpsc;
 
@@ -47,6 +49,9 @@ pub enum CoinFault {
     /// The coin device task ended (its error is in the log).
     #[error("coin acceptor task ended")]
     TaskEnded,
+    /// The coin device task failed and is restarted after a pause.
+    #[error("coin acceptor task failed ({0}); restarting")]
+    Restarting(String),
 }
 
 /// Cloneable handle to a coin device task: sets the inhibit.
@@ -69,12 +74,24 @@ impl CoinHandle {
 }
 
 /// Money accepted by an acceptor, in the smallest currency unit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Coin {
     /// Credit value.
     pub value: u64,
     /// Where it came from: pulses in the train, or the ccTalk credit channel.
     pub source: CoinSource,
+    /// The ccTalk event counter of this credit, stored in the same transaction.
+    pub mark: Option<EventMark>,
+}
+
+/// An acceptor's event counter as it stood after an event: stored with the
+/// credit the event led to, so a restart credits exactly what came after.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventMark {
+    /// Which acceptor ([`cctalk_ident::AcceptorInfo::key`]).
+    pub acceptor: String,
+    /// Its event counter (1..=255; 0 = just reset).
+    pub counter: u8,
 }
 
 /// How the acceptor told us about a coin.
@@ -98,4 +115,8 @@ pub enum CoinReport {
     /// Something the operator should know that does not stop sales (a train not
     /// credited, events lost, a reset the task recovered from).
     Warning(String),
+    /// The counter moved without a credit (a rejected coin, the first read): store it.
+    Counter(EventMark),
+    /// What the acceptor said about itself at start.
+    Identified(Box<cctalk_ident::AcceptorInfo>),
 }

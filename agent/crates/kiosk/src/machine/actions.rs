@@ -23,6 +23,10 @@ pub enum Action {
     Forfeit { amount: u64 },
     /// Record that the voucher reached the customer.
     Delivered { sale_id: String, printed: bool },
+    /// Nothing could deliver this paid voucher (no paper, no display): keep it
+    /// undelivered and offer it again with [`super::Machine::redeliver`] once
+    /// the kiosk can sell.
+    Hold(Box<crate::SaleReceipt>),
 }
 
 /// Things the operator should hear about.

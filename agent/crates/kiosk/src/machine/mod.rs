@@ -48,6 +48,9 @@ pub struct Machine {
     starting: bool,
     stopping: bool,
     seller: Result<(), Reason>,
+    /// A credit write failed; cleared only by a write that succeeds (the
+    /// seller's health, which looks at memory, cannot clear it).
+    store_fault: Option<String>,
     printer: PrinterState,
     coin: Result<(), CoinFault>,
     inhibited: bool,
@@ -65,6 +68,7 @@ impl Machine {
             starting: true,
             stopping: false,
             seller: Ok(()),
+            store_fault: None,
             printer: PrinterState::Ready,
             coin: Ok(()),
             inhibited: true,
@@ -99,6 +103,11 @@ impl Machine {
         let out = self.handle_sale_result(Ok(voucher), now);
         self.credit = self.credit.saturating_add(kept);
         out
+    }
+
+    /// Whether the printer is not in use for a sale (the kiosk may be out of service).
+    pub fn printer_free(&self) -> bool {
+        !matches!(self.phase, Phase::Issuing | Phase::Printing { .. })
     }
 
     /// Whether nobody is mid-purchase and the kiosk could sell.
@@ -141,7 +150,7 @@ impl Machine {
     /// The seller recorded the coin: now it is credit.
     pub fn handle_credit_committed(&mut self, amount: u64, now: Instant) -> Vec<Action> {
         self.credit = self.credit.saturating_add(amount);
-        let mut out = Vec::new();
+        let mut out = self.handle_store_ok(now);
         if self.blocked.is_some() {
             // Money that slipped in while inhibited is kept; the screen says so.
             out.push(Action::Show(self.out_of_service_screen()));
@@ -171,13 +180,26 @@ impl Machine {
         error: &SellError,
         now: Instant,
     ) -> Vec<Action> {
-        self.seller = Err(Reason::Store(error.to_string()));
+        self.store_fault = Some(error.to_string());
         let mut out = vec![Action::Alert(Alert::CreditNotRecorded {
             amount,
             error: error.to_string(),
         })];
         out.extend(self.reconcile(now));
         out
+    }
+
+    /// A write to the store succeeded: a store fault is over.
+    pub fn handle_store_ok(&mut self, now: Instant) -> Vec<Action> {
+        if self.store_fault.take().is_none() {
+            return vec![];
+        }
+        self.reconcile(now)
+    }
+
+    /// Whether a failed credit write keeps the slot shut.
+    pub fn store_fault(&self) -> bool {
+        self.store_fault.is_some()
     }
 
     /// Button `n` (0-based) was pressed.
@@ -315,22 +337,12 @@ impl Machine {
             PrintOutcome::OutOfPaper => {
                 self.printer = PrinterState::PaperOut;
                 out.push(Action::Alert(Alert::PaperOut));
-                out.extend(self.show_voucher(
-                    &voucher,
-                    "No paper: scan or note the code",
-                    false,
-                    now,
-                ));
+                out.extend(self.show_or_hold(voucher, "No paper: scan or note the code", now));
             }
             PrintOutcome::Failed(e) => {
                 self.printer = PrinterState::Offline;
                 out.push(Action::Alert(Alert::PrinterFailed(e)));
-                out.extend(self.show_voucher(
-                    &voucher,
-                    "No ticket: scan or note the code",
-                    false,
-                    now,
-                ));
+                out.extend(self.show_or_hold(voucher, "No ticket: scan or note the code", now));
             }
         }
         out.extend(self.reconcile(now));
@@ -376,6 +388,9 @@ impl Machine {
         }
         if self.starting {
             return Some(Reason::Starting);
+        }
+        if let Some(e) = &self.store_fault {
+            return Some(Reason::Store(e.clone()));
         }
         if let Err(r) = &self.seller {
             return Some(r.clone());
@@ -488,6 +503,16 @@ impl Machine {
                 what: "Issuing".into(),
             }),
         ]
+    }
+
+    /// The ticket did not print: the display shows the voucher, or, with no
+    /// display, nobody has it yet and it is held for later (never marked delivered).
+    fn show_or_hold(&mut self, voucher: Box<SaleReceipt>, note: &str, now: Instant) -> Vec<Action> {
+        if self.cfg.has_display {
+            return self.show_voucher(&voucher, note, false, now);
+        }
+        self.phase = Phase::Idle;
+        vec![Action::Hold(voucher)]
     }
 
     fn show_voucher(

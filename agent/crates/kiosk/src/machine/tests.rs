@@ -345,10 +345,21 @@ fn paper_out_without_a_display_inhibits_after_the_voucher() {
     let out = m.handle_print_result(PrintOutcome::OutOfPaper, t0);
     assert!(out.contains(&Action::Inhibit(true)), "{out:?}");
     assert_eq!(m.blocked(), Some(&Reason::NoPaper));
-    // Paper loaded: selling again.
+    // No display to show it on: nobody has the voucher, so it is not delivered.
+    assert!(
+        !out.iter().any(|a| matches!(a, Action::Delivered { .. })),
+        "{out:?}"
+    );
+    let Some(Action::Hold(held)) = out.iter().find(|a| matches!(a, Action::Hold(_))) else {
+        panic!("the voucher is held: {out:?}")
+    };
+    assert_eq!(held.code, "A");
+    // Paper loaded: selling again, and the held voucher prints first.
     let out = m.handle_printer_state(PrinterState::Ready, t0 + s(100));
     assert!(out.contains(&Action::Inhibit(false)), "{out:?}");
     assert!(out.contains(&Action::Alert(Alert::BackInService)));
+    let out = m.redeliver((**held).clone(), t0 + s(101));
+    assert!(out.iter().any(|a| matches!(a, Action::Print(_))), "{out:?}");
 }
 
 #[test]
@@ -450,6 +461,22 @@ fn a_credit_that_cannot_be_recorded_stops_the_coin_slot() {
         .iter()
         .any(|a| matches!(a, Action::Alert(Alert::CreditNotRecorded { amount: 5, .. }))));
     assert_eq!(m.credit(), 0, "unrecorded money is not sold against");
+}
+
+#[test]
+fn a_store_fault_keeps_the_slot_shut_until_a_write_succeeds() {
+    let (mut m, t0) = ready(cfg());
+    m.handle_credit_failed(5, &SellError::Failed("disk full".into()), t0);
+    // The runner polls the seller's health every tick; memory says all is well.
+    for i in 1..10 {
+        let out = m.handle_seller_health(Ok(()), t0 + s(i));
+        assert!(!out.contains(&Action::Inhibit(false)), "{out:?}");
+        m.handle_tick(t0 + s(i));
+    }
+    assert!(m.store_fault() && m.blocked().is_some());
+    let out = m.handle_store_ok(t0 + s(20));
+    assert!(out.contains(&Action::Inhibit(false)), "{out:?}");
+    assert!(!m.store_fault() && m.blocked().is_none());
 }
 
 #[test]

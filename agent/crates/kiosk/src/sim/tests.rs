@@ -24,6 +24,9 @@ fn settings() -> CctalkSettings {
         poll_interval: Duration::from_millis(50),
         reply_timeout: Duration::from_millis(200),
         channel_values: vec![(1, 1), (2, 5), (3, 10)],
+        coin_ids: vec![],
+        checksum: crate::coin::cctalk::Checksum::Simple,
+        resume: None,
     }
 }
 
@@ -35,6 +38,16 @@ fn cctalk() -> (SimAcceptor, CoinHandle, mpsc::Receiver<CoinReport>) {
     let (tx, rx) = mpsc::channel(16);
     tokio::spawn(cctalk_device::run(agent_end, settings(), inhibit, tx));
     (sim, handle, rx)
+}
+
+/// The next report about the acceptor's state (identification and counters skipped).
+async fn next_state(rx: &mut mpsc::Receiver<CoinReport>) -> Option<CoinReport> {
+    loop {
+        match tokio::time::timeout(WAIT, rx.recv()).await.ok()? {
+            Some(CoinReport::Identified(_) | CoinReport::Counter(_)) => continue,
+            other => return other,
+        }
+    }
 }
 
 async fn next_coin(rx: &mut mpsc::Receiver<CoinReport>, within: Duration) -> Option<Coin> {
@@ -51,23 +64,16 @@ async fn next_coin(rx: &mut mpsc::Receiver<CoinReport>, within: Duration) -> Opt
 #[tokio::test]
 async fn a_coin_into_the_simulated_acceptor_arrives_as_credit_over_a_pty() {
     let (sim, handle, mut rx) = cctalk();
-    assert_eq!(
-        tokio::time::timeout(WAIT, rx.recv()).await.unwrap(),
-        Some(CoinReport::Online)
-    );
+    assert_eq!(next_state(&mut rx).await, Some(CoinReport::Online));
     let state = sim.wait_for(|s| s.mask == 0b111).await;
     assert!(!state.accepting, "starts inhibited");
     handle.inhibit(false).await.unwrap();
     sim.wait_for(|s| s.accepting).await;
     sim.insert(2).await;
     let coin = next_coin(&mut rx, WAIT).await.expect("a coin");
-    assert_eq!(
-        coin,
-        Coin {
-            value: 5,
-            source: CoinSource::Channel(2)
-        }
-    );
+    assert_eq!((coin.value, coin.source), (5, CoinSource::Channel(2)));
+    let mark = coin.mark.expect("a ccTalk coin carries its event counter");
+    assert_eq!(mark.counter, 1);
 }
 
 #[tokio::test]
@@ -159,15 +165,184 @@ async fn an_acceptor_reset_is_noticed_and_the_coin_slot_re_enabled() {
     );
 }
 
+/// A simulated acceptor that outlives the tasks talking to it: each task opens
+/// the pty by path, as the agent opens /dev/ttyUSB0 after a restart.
+struct LongLivedAcceptor {
+    sim: SimAcceptor,
+    path: String,
+    _agent_end: tokio_serial::SerialStream,
+}
+
+fn long_lived(spec: SimAcceptorSpec) -> LongLivedAcceptor {
+    use tokio_serial::SerialPort;
+    let (device_end, agent_end) = pty_pair().unwrap();
+    let path = agent_end.name().unwrap();
+    LongLivedAcceptor {
+        sim: SimAcceptor::spawn_with(device_end, spec),
+        path,
+        _agent_end: agent_end,
+    }
+}
+
+/// Opens the slot and inserts a coin in `channel`; returns the value credited.
+async fn open_and_insert(
+    handle: &CoinHandle,
+    acceptor: &LongLivedAcceptor,
+    rx: &mut mpsc::Receiver<CoinReport>,
+    channel: u8,
+) -> Option<u64> {
+    handle.inhibit(false).await.unwrap();
+    acceptor.sim.wait_for(|s| s.accepting).await;
+    acceptor.sim.insert(channel).await;
+    next_coin(rx, WAIT).await.map(|c| c.value)
+}
+
+fn start_task(
+    path: &str,
+    settings: CctalkSettings,
+) -> (CoinHandle, mpsc::Receiver<CoinReport>, tokio::task::JoinHandle<()>) {
+    let port = cctalk_device::open_port(path, 9600).unwrap();
+    let (handle, inhibit) = CoinHandle::channel();
+    let (tx, rx) = mpsc::channel(32);
+    let task = tokio::spawn(async move {
+        let _ = cctalk_device::run(port, settings, inhibit, tx).await;
+    });
+    (handle, rx, task)
+}
+
+#[tokio::test]
+async fn coins_taken_while_the_agent_was_down_are_credited_from_the_stored_counter() {
+    let acceptor = long_lived(SimAcceptorSpec::new(2));
+    let (handle, mut rx, task) = start_task(&acceptor.path, settings());
+    handle.inhibit(false).await.unwrap();
+    acceptor.sim.wait_for(|s| s.accepting).await;
+    acceptor.sim.insert(1).await;
+    let stored = next_coin(&mut rx, WAIT).await.unwrap().mark.unwrap();
+    assert_eq!(stored.acceptor, "cctalk:2:serial:123456");
+    // The agent dies; the acceptor keeps its state and takes two more coins.
+    task.abort();
+    let _ = task.await;
+    acceptor.sim.insert(2).await;
+    acceptor.sim.insert(3).await;
+    acceptor.sim.wait_for(|s| s.polls > 0).await;
+    let resumed = CctalkSettings {
+        resume: Some(stored),
+        ..settings()
+    };
+    let (_handle, mut rx, _task) = start_task(&acceptor.path, resumed);
+    let a = next_coin(&mut rx, WAIT).await.expect("first coin from the buffer");
+    let b = next_coin(&mut rx, WAIT).await.expect("second coin from the buffer");
+    assert_eq!((a.value, b.value), (5, 10), "oldest first");
+    assert_eq!(
+        (a.mark.unwrap().counter, b.mark.unwrap().counter),
+        (2, 3)
+    );
+    assert_eq!(next_coin(&mut rx, Duration::from_millis(500)).await, None, "each once");
+}
+
+#[tokio::test]
+async fn a_stored_counter_of_another_acceptor_is_not_resumed() {
+    let acceptor = long_lived(SimAcceptorSpec::new(2));
+    let (handle, mut rx, task) = start_task(&acceptor.path, settings());
+    handle.inhibit(false).await.unwrap();
+    acceptor.sim.wait_for(|s| s.accepting).await;
+    acceptor.sim.insert(1).await;
+    acceptor.sim.insert(1).await;
+    next_coin(&mut rx, WAIT).await.unwrap();
+    next_coin(&mut rx, WAIT).await.unwrap();
+    task.abort();
+    let _ = task.await;
+    let swapped = CctalkSettings {
+        resume: Some(crate::coin::EventMark {
+            acceptor: "cctalk:2:serial:999".into(),
+            counter: 0,
+        }),
+        ..settings()
+    };
+    let (_handle, mut rx, _task) = start_task(&acceptor.path, swapped);
+    assert_eq!(next_coin(&mut rx, Duration::from_millis(800)).await, None);
+}
+
+#[tokio::test]
+async fn a_channel_whose_coin_id_does_not_match_stays_inhibited_and_is_reported() {
+    let mut spec = SimAcceptorSpec::new(2);
+    // Position 2 holds a 100-peso coin; the configuration says 5.
+    spec.coin_ids[1] = "PH100A".into();
+    let acceptor = long_lived(spec);
+    let (handle, mut rx, _task) = start_task(&acceptor.path, settings());
+    let mut warnings = Vec::new();
+    let info = loop {
+        match tokio::time::timeout(WAIT, rx.recv()).await.unwrap() {
+            Some(CoinReport::Identified(info)) => break info,
+            Some(CoinReport::Warning(w)) => warnings.push(w),
+            _ => {}
+        }
+    };
+    assert!(warnings.iter().any(|w| w.contains("channel 2") && w.contains("PH100A")), "{warnings:?}");
+    assert_eq!(info.enable_mask(), 0b101);
+    assert!(info.to_string().contains("REFUSED"));
+    handle.inhibit(false).await.unwrap();
+    let state = acceptor.sim.wait_for(|s| s.accepting).await;
+    assert_eq!(state.mask, 0b101, "channel 2 stays inhibited in the acceptor");
+    acceptor.sim.insert(2).await;
+    assert_eq!(next_coin(&mut rx, Duration::from_millis(600)).await, None);
+    acceptor.sim.insert(3).await;
+    assert_eq!(next_coin(&mut rx, WAIT).await.map(|c| c.value), Some(10));
+}
+
+#[tokio::test]
+async fn an_acceptor_set_to_crc16_takes_coins_over_crc_frames() {
+    let mut spec = SimAcceptorSpec::new(2);
+    spec.checksum = crate::coin::cctalk::Checksum::Crc16;
+    let acceptor = long_lived(spec);
+    let crc = CctalkSettings {
+        checksum: crate::coin::cctalk::Checksum::Crc16,
+        ..settings()
+    };
+    let (handle, mut rx, _task) = start_task(&acceptor.path, crc);
+    assert_eq!(open_and_insert(&handle, &acceptor, &mut rx, 3).await, Some(10));
+}
+
+#[tokio::test]
+async fn a_failed_coin_task_is_started_again_and_says_so() {
+    use crate::coin::supervise::supervise;
+    let acceptor = long_lived(SimAcceptorSpec::new(2));
+    let (handle, inhibit) = CoinHandle::channel();
+    let (tx, mut rx) = mpsc::channel(32);
+    let path = acceptor.path.clone();
+    let mut runs = 0;
+    let reports = tx.clone();
+    tokio::spawn(supervise("coin acceptor", inhibit, tx, move |rx, session| {
+        runs += 1;
+        let (path, reports, first) = (path.clone(), reports.clone(), runs == 1);
+        async move {
+            if first {
+                // A port whose other end is gone: the first read fails.
+                let (port, other) = tokio::io::duplex(64);
+                drop(other);
+                return cctalk_device::run_owned(port, settings(), rx, reports, session).await;
+            }
+            let port = cctalk_device::open_port(&path, 9600).unwrap();
+            cctalk_device::run_owned(port, settings(), rx, reports, session).await
+        }
+    }));
+    let report = next_state(&mut rx).await;
+    assert!(
+        matches!(&report, Some(CoinReport::Fault(crate::coin::CoinFault::Restarting(_)))),
+        "{report:?}"
+    );
+    // The runner can still set the inhibit while the task is down.
+    handle.inhibit(true).await.unwrap();
+    assert_eq!(next_state(&mut rx).await, Some(CoinReport::Online), "back after the pause");
+    assert_eq!(open_and_insert(&handle, &acceptor, &mut rx, 2).await, Some(5));
+}
+
 #[tokio::test]
 async fn a_silent_acceptor_is_reported_as_a_fault() {
     let (sim, _handle, mut rx) = cctalk();
-    assert_eq!(
-        tokio::time::timeout(WAIT, rx.recv()).await.unwrap(),
-        Some(CoinReport::Online)
-    );
+    assert_eq!(next_state(&mut rx).await, Some(CoinReport::Online));
     sim.silent(true).await;
-    let report = tokio::time::timeout(WAIT, rx.recv()).await.unwrap();
+    let report = next_state(&mut rx).await;
     assert!(matches!(report, Some(CoinReport::Fault(_))), "{report:?}");
 }
 
@@ -413,6 +588,33 @@ async fn with_the_paper_out_the_voucher_goes_to_the_display_and_the_operator_hea
         acceptor.state().accepting,
         "a display can still deliver: keep selling"
     );
+}
+
+#[tokio::test]
+async fn paper_running_out_while_idle_shuts_the_slot_before_a_coin_without_a_display() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = sim_config(dir.path());
+    config.kiosk.display.kind = firmware_config::kiosk::DisplayKind::None;
+    let seller = Arc::new(MemorySeller::new(&config));
+    let kiosk = crate::runner::start(&config, seller.clone(), None)
+        .await
+        .unwrap();
+    let acceptor = kiosk.sim.acceptor.clone().unwrap();
+    let printer = kiosk.sim.printer.clone().unwrap();
+    acceptor.wait_for(|s| s.accepting).await;
+    // The roll ends with nobody at the kiosk: the idle status poll notices.
+    printer.set_paper(true, false);
+    tokio::time::timeout(Duration::from_secs(3), acceptor.wait_for(|s| !s.accepting))
+        .await
+        .expect("the slot shuts within the printer poll");
+    assert_eq!(kiosk.handle.status().out_of_service.as_deref(), Some("out of paper"));
+    acceptor.insert(2).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(seller.events().is_empty(), "no coin taken: {:?}", seller.events());
+    printer.set_paper(false, false);
+    tokio::time::timeout(Duration::from_secs(3), acceptor.wait_for(|s| s.accepting))
+        .await
+        .expect("the slot opens again with paper");
 }
 
 #[tokio::test]
