@@ -350,6 +350,7 @@ async fn an_oversized_word_length_is_refused_without_waiting_for_it() {
     cfg.limits = Limits {
         max_word: 1024,
         max_words: 64,
+        ..Limits::default()
     };
     let err = ApiClient::spawn(cfg).call(print("/x")).await.unwrap_err();
     assert!(
