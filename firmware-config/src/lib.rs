@@ -133,7 +133,12 @@ impl Config {
             .filter(|(_, r)| r.password.as_ref().is_some_and(|p| !p.is_empty()))
             .map(|(i, _)| format!("router[{i}].password"))
             .collect();
-        if self.central.password.as_ref().is_some_and(|p| !p.is_empty()) {
+        if self
+            .central
+            .password
+            .as_ref()
+            .is_some_and(|p| !p.is_empty())
+        {
             keys.push("central.password".into());
         }
         keys

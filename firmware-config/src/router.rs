@@ -198,7 +198,8 @@ mod tests {
         validate(&routers, &mut problems);
         let text: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
         assert!(
-            text.iter().any(|t| t.contains("router[0].timeout") && t.contains("at most 10m")),
+            text.iter()
+                .any(|t| t.contains("router[0].timeout") && t.contains("at most 10m")),
             "{text:?}"
         );
     }

@@ -31,7 +31,11 @@ fn an_upgrade_keeps_the_mode_the_operator_set_on_the_config() {
     }
     stub(bin.path(), "id", "echo hotspot-agent gpio i2c dialout");
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/debian/postinst");
-    let path = format!("{}:{}", bin.path().display(), std::env::var("PATH").unwrap());
+    let path = format!(
+        "{}:{}",
+        bin.path().display(),
+        std::env::var("PATH").unwrap()
+    );
     let out = Command::new("sh")
         .arg(&script)
         .args(["configure", "0.1.0"])

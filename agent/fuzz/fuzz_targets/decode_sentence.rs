@@ -18,6 +18,7 @@ fuzz_target!(|data: &[u8]| {
     let limits = Limits {
         max_word: 1 << 16,
         max_words: 256,
+        max_sentence: 1 << 18,
     };
     let mut codec = SentenceCodec::new(limits);
     let mut buf = BytesMut::new();

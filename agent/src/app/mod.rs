@@ -122,7 +122,10 @@ impl Agent {
         for id in &resumed.awaiting_delivery {
             // Paid and on the router, but the ticket may not have reached the customer.
             // The code is the customer's login: the log names the sale, `voucher list` the code.
-            tracing::warn!(sale_id = id, "sale was not marked delivered before the restart; see `voucher list`");
+            tracing::warn!(
+                sale_id = id,
+                "sale was not marked delivered before the restart; see `voucher list`"
+            );
         }
 
         let cancel = CancellationToken::new();

@@ -91,7 +91,10 @@ mod tests {
         };
         let err = link_config(&central, "site").err().unwrap().to_string();
         assert!(err.contains("central.client_key"), "{err}");
-        assert!(err.contains(&format!("chmod 600 {}", key.display())), "{err}");
+        assert!(
+            err.contains(&format!("chmod 600 {}", key.display())),
+            "{err}"
+        );
         assert!(!err.contains("PRIVATE KEY MATERIAL"), "{err}");
     }
 }

@@ -15,6 +15,9 @@ pub(crate) use crate::sentence::Command;
 pub const DEFAULT_MAX_WORD: usize = 4 << 20;
 /// Most words accepted in one sentence by default.
 pub const DEFAULT_MAX_WORDS: usize = 65_536;
+/// Most bytes (prefixes and words) accepted in one sentence by default: a hotspot
+/// record is a few hundred bytes; 65,536 words of 4 MiB each would be 256 GiB.
+pub const DEFAULT_MAX_SENTENCE: usize = 16 << 20;
 
 /// Why bytes could not be read as API sentences.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -28,6 +31,9 @@ pub enum ProtoError {
     /// A sentence with more words than the configured limit.
     #[error("sentence has more than {0} words")]
     TooManyWords(usize),
+    /// A sentence with more bytes than the configured limit.
+    #[error("sentence is longer than {max} bytes")]
+    SentenceTooLong { max: usize },
     /// A reply whose first word is not a known reply word.
     #[error("unexpected reply word {0:?} (expected !re, !done, !trap, !fatal or !empty)")]
     UnknownReply(String),
@@ -104,6 +110,8 @@ pub struct Limits {
     pub max_word: usize,
     /// Most words in a sentence.
     pub max_words: usize,
+    /// Most bytes in a sentence, length prefixes included.
+    pub max_sentence: usize,
 }
 
 impl Default for Limits {
@@ -111,6 +119,7 @@ impl Default for Limits {
         Limits {
             max_word: DEFAULT_MAX_WORD,
             max_words: DEFAULT_MAX_WORDS,
+            max_sentence: DEFAULT_MAX_SENTENCE,
         }
     }
 }
@@ -133,6 +142,11 @@ pub fn decode_sentence(
             return Err(ProtoError::WordTooLong {
                 len,
                 max: limits.max_word,
+            });
+        }
+        if pos + prefix + len > limits.max_sentence {
+            return Err(ProtoError::SentenceTooLong {
+                max: limits.max_sentence,
             });
         }
         pos += prefix;

@@ -16,7 +16,8 @@ mod version;
 
 pub use codec::{
     challenge_response, decode_length, decode_sentence, encode_length, encode_sentence,
-    encode_word, word_text, Limits, ProtoError, DEFAULT_MAX_WORD, DEFAULT_MAX_WORDS,
+    encode_word, word_text, Limits, ProtoError, DEFAULT_MAX_SENTENCE, DEFAULT_MAX_WORD,
+    DEFAULT_MAX_WORDS,
 };
 pub use framing::{FramingError, SentenceCodec};
 pub use sentence::{parse_reply, Command, Reply, ReplyKind};

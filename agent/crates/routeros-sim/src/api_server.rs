@@ -28,6 +28,7 @@ use routeros_proto::{decode_sentence, encode_sentence, Command, Limits, Reply, R
 const BEFORE_LOGIN: Limits = Limits {
     max_word: 1024,
     max_words: 16,
+    max_sentence: 4096,
 };
 
 /// Bytes to write at a moment; `close` shuts the connection after them.

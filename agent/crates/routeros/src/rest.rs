@@ -166,18 +166,18 @@ impl RestClient {
             None => req.call(),
         };
         match result {
-            Ok(resp) => {
-                let text = read_body(resp);
-                if text.trim().is_empty() {
-                    return Ok(Value::Null);
-                }
-                serde_json::from_str(&text).map_err(|e| RouterError::Protocol {
+            // Whatever cannot be read whole is an error: an empty or partial list read as
+            // success would hide every user from enforcement.
+            Ok(resp) => read_body(resp)
+                .and_then(|bytes| body_json(&bytes))
+                .map_err(|why| RouterError::Protocol {
                     router: self.cfg.router.clone(),
-                    detail: format!("{command} answered with something that is not JSON ({e})"),
-                })
-            }
+                    detail: format!("{command}: {why}"),
+                }),
             Err(ureq::Error::Status(status, resp)) => {
-                Err(self.status_error(&command, status, &read_body(resp)))
+                // The status is the error; the body only adds the router's words.
+                let body = read_body(resp).unwrap_or_default();
+                Err(self.status_error(&command, status, &String::from_utf8_lossy(&body)))
             }
             Err(ureq::Error::Transport(t)) => Err(self.transport_error(&command, &t)),
         }
@@ -356,34 +356,51 @@ impl RestClient {
 
     /// Reads an array of objects, a bare object (singletons) or nothing.
     pub fn records(&self, path: &str, value: Value) -> Result<Vec<Record>, RouterError> {
-        let bad = |what: &str| RouterError::Protocol {
-            router: self.cfg.router.clone(),
-            detail: format!("/rest{path} answered {what} where objects were expected"),
-        };
-        let items = match value {
-            Value::Null => return Ok(Vec::new()),
-            Value::Array(items) => items,
-            Value::Object(map) if map.is_empty() => return Ok(Vec::new()),
-            obj @ Value::Object(_) => vec![obj],
-            _ => return Err(bad("a bare value")),
-        };
-        items
-            .into_iter()
-            .map(|item| match item {
-                Value::Object(map) => Ok(map
-                    .into_iter()
-                    .map(|(k, v)| {
-                        let v = match v {
-                            Value::String(s) => s,
-                            other => other.to_string(),
-                        };
-                        (k, v)
-                    })
-                    .collect()),
-                _ => Err(bad("an array of non-objects")),
-            })
-            .collect()
+        records_of(&self.cfg.router, path, value)
     }
+}
+
+/// A 2xx reply body as JSON (`Null` for an empty one), or why it is not. Pure.
+pub fn body_json(bytes: &[u8]) -> Result<Value, String> {
+    let text = std::str::from_utf8(bytes)
+        .map_err(|e| format!("the reply body is not UTF-8 ({e}), so it is not JSON"))?;
+    if text.trim().is_empty() {
+        return Ok(Value::Null);
+    }
+    serde_json::from_str(text)
+        .map_err(|e| format!("answered with something that is not JSON ({e})"))
+}
+
+/// The records of `router`'s reply to `/rest<path>`: an array of objects, a bare
+/// object (singletons) or nothing. Pure.
+pub fn records_of(router: &str, path: &str, value: Value) -> Result<Vec<Record>, RouterError> {
+    let bad = |what: &str| RouterError::Protocol {
+        router: router.to_string(),
+        detail: format!("/rest{path} answered {what} where objects were expected"),
+    };
+    let items = match value {
+        Value::Null => return Ok(Vec::new()),
+        Value::Array(items) => items,
+        Value::Object(map) if map.is_empty() => return Ok(Vec::new()),
+        obj @ Value::Object(_) => vec![obj],
+        _ => return Err(bad("a bare value")),
+    };
+    items
+        .into_iter()
+        .map(|item| match item {
+            Value::Object(map) => Ok(map
+                .into_iter()
+                .map(|(k, v)| {
+                    let v = match v {
+                        Value::String(s) => s,
+                        other => other.to_string(),
+                    };
+                    (k, v)
+                })
+                .collect()),
+            _ => Err(bad("an array of non-objects")),
+        })
+        .collect()
 }
 
 fn object(attrs: &[(String, String)]) -> Value {
@@ -395,10 +412,18 @@ fn object(attrs: &[(String, String)]) -> Value {
     )
 }
 
-fn read_body(resp: ureq::Response) -> String {
-    let mut text = String::new();
-    let _ = resp.into_reader().take(MAX_BODY).read_to_string(&mut text);
-    text
+/// The whole body, or why it could not be had (a read error, a body cut short, one
+/// over [`MAX_BODY`]).
+fn read_body(resp: ureq::Response) -> Result<Vec<u8>, String> {
+    let mut bytes = Vec::new();
+    resp.into_reader()
+        .take(MAX_BODY + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("the reply body could not be read ({e})"))?;
+    if bytes.len() as u64 > MAX_BODY {
+        return Err(format!("the reply body is over {} MiB", MAX_BODY >> 20));
+    }
+    Ok(bytes)
 }
 
 /// The innermost useful words of a transport error ("Connection refused").

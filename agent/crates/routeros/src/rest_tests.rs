@@ -408,3 +408,49 @@ async fn a_silent_server_is_a_timeout() {
         .unwrap_err();
     assert!(matches!(err, RouterError::Timeout { .. }), "{err}");
 }
+
+/// A server that answers every request with `response`, byte for byte, then closes.
+fn raw_http(response: &'static [u8]) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut seen = Vec::new();
+            let mut byte = [0u8; 1];
+            while !seen.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap_or(0) == 1 {
+                seen.push(byte[0]);
+            }
+            let _ = stream.write_all(response);
+        }
+    });
+    port
+}
+
+#[tokio::test]
+async fn a_body_that_is_not_utf8_is_an_error_not_an_empty_list() {
+    // A user made with WinBox on a Windows PC: `Ren\xe9` in the PC's code page.
+    let port = raw_http(
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 17\r\n\r\n[{\"name\":\"Ren\xe9\"}]",
+    );
+    let err = plain(port)
+        .print("/ip/hotspot/user", &[], None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RouterError::Protocol { .. }), "{err}");
+    assert!(err.to_string().contains("UTF-8"), "{err}");
+}
+
+#[tokio::test]
+async fn a_body_cut_short_is_an_error_not_an_empty_list() {
+    // Content-Length promises 100 bytes; 2 arrive before the connection closes.
+    let port = raw_http(
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n[]",
+    );
+    let err = plain(port)
+        .print("/ip/hotspot/user", &[], None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RouterError::Protocol { .. }), "{err}");
+    assert!(err.to_string().contains("could not be read"), "{err}");
+}

@@ -35,7 +35,9 @@ const STREAM_QUEUE: usize = 1024;
 /// login), the queue and the command's own deadline. Saturates: a configured timeout
 /// of centuries means "wait", not an overflow.
 fn outer_limit(timeout: Duration) -> Duration {
-    timeout.saturating_mul(4).saturating_add(Duration::from_secs(1))
+    timeout
+        .saturating_mul(4)
+        .saturating_add(Duration::from_secs(1))
 }
 
 /// When something that may take `d` from `now` is due; "never" for an absurd `d`.

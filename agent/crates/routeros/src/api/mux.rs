@@ -26,6 +26,17 @@ const BACKOFF_MAX: Duration = Duration::from_secs(30);
 /// Most `!re` records one command may return. A hotspot has thousands of users at
 /// most; a router sending more than this is broken or hostile, and the connection is reset.
 const MAX_ROWS: usize = 500_000;
+/// Most bytes of `!re` words one command may return (5,000 users are about 2 MiB).
+const MAX_REPLY_BYTES: usize = 256 << 20;
+/// `!trap`s kept for one command; more are counted, not kept.
+const MAX_TRAPS: usize = 16;
+/// Commands that time out one after another before the connection is taken for
+/// stuck and reopened: a router that stopped answering on this socket may answer
+/// on a new one, and the tags it will never finish are dropped with the old one.
+const MAX_TIMEOUTS_IN_ROW: u32 = 3;
+/// Cancelled tags still waiting for the router's `!done`; past this the router is
+/// not finishing what it was told to cancel, and the connection is reopened.
+const MAX_IGNORED: usize = 1024;
 
 /// The project's one back-off policy, and when the next attempt may start.
 struct Backoff {
@@ -82,6 +93,7 @@ pub(crate) async fn run(cfg: Arc<ApiConfig>, mut rx: mpsc::Receiver<Request>) {
         let end = mux.serve(transport, first, &mut rx).await;
         match end {
             End::Shutdown => return,
+            End::Stuck => backoff.reset(),
             End::Died(e) => {
                 tracing::warn!(router = %cfg.router, error = %e, "binary API connection ended");
                 // A connection that served commands may simply have been closed (router
@@ -131,6 +143,9 @@ enum End {
     Shutdown,
     /// The connection died; in-flight commands were failed with this error.
     Died(RouterError),
+    /// The connection was open but stuck ([`Mux::stuck`]); it was dropped and the
+    /// next call opens a new one at once.
+    Stuck,
 }
 
 enum Entry {
@@ -139,7 +154,11 @@ enum Entry {
         deadline: Instant,
         reply: oneshot::Sender<Result<Response, RouterError>>,
         rows: Vec<Record>,
+        /// Bytes of the words in `rows`.
+        bytes: usize,
         traps: Vec<Reply>,
+        /// `!trap`s beyond [`MAX_TRAPS`], counted only.
+        more_traps: usize,
     },
     Stream {
         command: String,
@@ -155,6 +174,8 @@ struct Mux<'a> {
     ignored: HashSet<String>,
     out: BytesMut,
     completed_any: bool,
+    /// Commands that timed out since the last one completed.
+    timeouts_in_row: u32,
 }
 
 impl<'a> Mux<'a> {
@@ -166,6 +187,7 @@ impl<'a> Mux<'a> {
             ignored: HashSet::new(),
             out: BytesMut::new(),
             completed_any: false,
+            timeouts_in_row: 0,
         }
     }
 
@@ -226,6 +248,13 @@ impl<'a> Mux<'a> {
                     self.expire(Instant::now());
                 }
             }
+            if let Some(why) = self.stuck() {
+                tracing::warn!(router = %self.cfg.router, %why, "binary API connection reopened");
+                self.fail_all(&RouterError::Closed {
+                    router: self.cfg.router.clone(),
+                });
+                return End::Stuck;
+            }
         }
     }
 
@@ -253,7 +282,9 @@ impl<'a> Mux<'a> {
                         deadline: super::due(Instant::now(), self.cfg.timeout),
                         reply,
                         rows: Vec::new(),
+                        bytes: 0,
                         traps: Vec::new(),
+                        more_traps: 0,
                     },
                 );
             }
@@ -309,6 +340,7 @@ impl<'a> Mux<'a> {
             .collect();
         for tag in late {
             if let Some(Entry::Call { command, reply, .. }) = self.pending.remove(&tag) {
+                self.timeouts_in_row += 1;
                 let _ = reply.send(Err(RouterError::Timeout {
                     router: self.cfg.router.clone(),
                     command,
@@ -317,6 +349,23 @@ impl<'a> Mux<'a> {
                 self.cancel(tag);
             }
         }
+    }
+
+    /// Why this connection should be given up although it is open, if it should.
+    fn stuck(&self) -> Option<String> {
+        if self.timeouts_in_row >= MAX_TIMEOUTS_IN_ROW {
+            return Some(format!(
+                "{} commands in a row got no reply within {:?}",
+                self.timeouts_in_row, self.cfg.timeout
+            ));
+        }
+        if self.ignored.len() > MAX_IGNORED {
+            return Some(format!(
+                "the router has not finished {} cancelled commands",
+                self.ignored.len()
+            ));
+        }
+        None
     }
 
     // Long on purpose: one arm per reply kind (`!re`, `!done`, `!trap`, `!fatal`, `!empty`), each short, read together.
@@ -347,14 +396,33 @@ impl<'a> Mux<'a> {
             return Ok(());
         };
         match entry {
-            Entry::Call { rows, traps, .. } => match reply.kind {
+            Entry::Call {
+                rows,
+                bytes,
+                traps,
+                more_traps,
+                ..
+            } => match reply.kind {
                 ReplyKind::Re if rows.len() >= MAX_ROWS => {
                     return Err(RouterError::Protocol {
                         router: self.cfg.router.clone(),
                         detail: format!("more than {MAX_ROWS} records for one command"),
                     });
                 }
-                ReplyKind::Re => rows.push(reply.attrs.into_iter().collect()),
+                ReplyKind::Re => {
+                    *bytes = bytes.saturating_add(words.iter().map(Vec::len).sum::<usize>());
+                    if *bytes > MAX_REPLY_BYTES {
+                        return Err(RouterError::Protocol {
+                            router: self.cfg.router.clone(),
+                            detail: format!(
+                                "more than {} MiB of records for one command",
+                                MAX_REPLY_BYTES >> 20
+                            ),
+                        });
+                    }
+                    rows.push(reply.attrs.into_iter().collect())
+                }
+                ReplyKind::Trap if traps.len() >= MAX_TRAPS => *more_traps += 1,
                 ReplyKind::Trap => traps.push(reply),
                 ReplyKind::Empty | ReplyKind::Fatal => {}
                 ReplyKind::Done => {
@@ -363,17 +431,25 @@ impl<'a> Mux<'a> {
                         reply: sender,
                         rows,
                         traps,
+                        more_traps,
                         ..
                     }) = self.pending.remove(&tag)
                     {
                         self.completed_any = true;
+                        self.timeouts_in_row = 0;
                         let result = if traps.is_empty() {
                             Ok(Response {
                                 rows,
                                 done: reply.attrs.into_iter().collect(),
                             })
                         } else {
-                            Err(self.trap_error(command, &traps))
+                            let mut e = self.trap_error(command, &traps);
+                            if let RouterError::Trap { message, .. } = &mut e {
+                                if more_traps > 0 {
+                                    message.push_str(&format!(" (and {more_traps} more traps)"));
+                                }
+                            }
+                            Err(e)
                         };
                         let _ = sender.send(result);
                     }

@@ -350,6 +350,7 @@ async fn an_oversized_word_length_is_refused_without_waiting_for_it() {
     cfg.limits = Limits {
         max_word: 1024,
         max_words: 64,
+        ..Limits::default()
     };
     let err = ApiClient::spawn(cfg).call(print("/x")).await.unwrap_err();
     assert!(
@@ -513,4 +514,61 @@ async fn an_absurd_timeout_saturates_instead_of_overflowing() {
     .await;
     let c = ApiClient::spawn(config(port, Duration::MAX));
     c.call(print("/a")).await.unwrap();
+}
+
+#[tokio::test]
+async fn connections_to_the_router_have_tcp_keepalive_on() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    assert!(!socket2::SockRef::from(&tcp).keepalive().unwrap());
+    conn::keep_alive(&tcp).unwrap();
+    assert!(socket2::SockRef::from(&tcp).keepalive().unwrap());
+}
+
+#[tokio::test]
+async fn a_flood_of_traps_for_one_command_is_kept_bounded() {
+    let port = fake_router(|mut p, _| async move {
+        p.login_ok().await;
+        let tag = format!(".tag={}", p.read().await.tag.unwrap());
+        for i in 0..5_000 {
+            p.send(&["!trap", &format!("=message=trap number {i}"), &tag])
+                .await;
+        }
+        p.send(&["!done", &tag]).await;
+        std::future::pending::<()>().await;
+    })
+    .await;
+    let err = client(port).call(print("/x")).await.unwrap_err();
+    let RouterError::Trap { message, .. } = &err else {
+        panic!("{err}");
+    };
+    assert!(
+        message.starts_with("trap number 0; trap number 1;"),
+        "{message}"
+    );
+    assert!(message.ends_with("(and 4984 more traps)"), "{message}");
+}
+
+#[tokio::test]
+async fn a_connection_whose_commands_keep_timing_out_is_reopened() {
+    let port = fake_router(|mut p, index| async move {
+        p.login_ok().await;
+        loop {
+            let cmd = p.read().await;
+            // The first connection is stuck: it reads commands and never answers.
+            if index > 0 {
+                p.send(&["!done", &format!(".tag={}", cmd.tag.unwrap())])
+                    .await;
+            }
+        }
+    })
+    .await;
+    let c = ApiClient::spawn(config(port, Duration::from_millis(150)));
+    for _ in 0..3 {
+        let err = c.call(print("/x")).await.unwrap_err();
+        assert!(matches!(err, RouterError::Timeout { .. }), "{err}");
+    }
+    // Three in a row: the next call goes out on a new connection, which answers.
+    c.call(print("/x")).await.unwrap();
 }
