@@ -229,12 +229,11 @@ async fn check(dir: &Path) -> usize {
     let mut by_sale: HashMap<i64, Vec<String>> = HashMap::new();
     for u in &users {
         let id = u
-            .comment
-            .as_deref()
+            .comment_text()
             .and_then(|c| c.strip_prefix("hsa:crash:"))
             .and_then(|i| i.parse::<i64>().ok())
             .unwrap_or_else(|| panic!("router user {} has no agent comment", u.name));
-        by_sale.entry(id).or_default().push(u.name.clone());
+        by_sale.entry(id).or_default().push(u.name.to_string());
     }
     let cached: BTreeMap<i64, &str> = all
         .iter()

@@ -162,3 +162,16 @@ async fn the_fingerprint_check_in_the_scripts_catches_a_wrong_certificate() {
     assert!(!out.status.success(), "a wrong pin must fail the check");
     assert!(String::from_utf8_lossy(&out.stderr).contains("fingerprint"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn words_are_bytes_for_librouteros_and_routeros_api() {
+    for version in ["6.49", "7.18"] {
+        let sim = start(version).await;
+        let addr = sim.api_addr;
+        run_script(
+            "check_words_are_bytes.py",
+            &[addr.ip().to_string(), addr.port().to_string()],
+        )
+        .await;
+    }
+}

@@ -82,6 +82,14 @@ def main():
     if status != 200 or rows != [{".id": uid, "name": name}]:
         fail(f"POST print with .query: got {status} {rows!r}")
 
+    # `.proplist` returns the listed properties and no others: `.id` only when listed,
+    # for GET and POST print alike (DOC-REST's GET ?.proplist=address,disabled example).
+    status, got = rest.call("GET", f"/ip/hotspot/user?name={name}&.proplist=name,comment")
+    status2, posted = rest.call("POST", "/ip/hotspot/user/print",
+                                {".proplist": "name,comment", ".query": [f"name={name}"]})
+    if (status, status2) != (200, 200) or got != posted or got != [{"name": name, "comment": "rest"}]:
+        fail(f".proplist=name,comment: GET gave {status} {got!r}, POST print gave {status2} {posted!r}")
+
     status, rows = rest.call("GET", f"/ip/hotspot/user?name={name}")
     if status != 200 or len(rows) != 1 or rows[0].get("comment") != "rest":
         fail(f"GET with a filter: got {status} {rows!r}")

@@ -10,7 +10,7 @@ use crate::app::profiles::{profile_changes, ProfileChange};
 use crate::store::{now_ms, StoreError};
 use crate::sync::{ActionError, AgentActions};
 use crate::vouchers::{PlanBook, VoucherError, Vouchers};
-use routeros::{HotspotApi, Router, RouterError, RouterSettings as ClientSettings, UserQuery};
+use routeros::{HotspotApi, Router, RouterError, RouterSettings as ClientSettings, UserQuery, Word};
 use sync_proto::convert;
 use sync_proto::messages::{
     AppliedReport, CommandOutput, CommandResult, PlanSet, RouterSet, RouterStatus, SiteCommand,
@@ -260,9 +260,9 @@ impl<R: HotspotApi + Clone + 'static> SiteActions<R> {
                         uptime_s: u.uptime.as_secs(),
                         bytes_in: u.bytes_in,
                         bytes_out: u.bytes_out,
-                        comment: u.comment.clone().unwrap_or_default(),
+                        comment: u.comment.as_ref().map(Word::to_string).unwrap_or_default(),
                         profile: u.profile,
-                        name: u.name,
+                        name: u.name.to_string(),
                     })
                     .filter(|u| active.is_none_or(|a| a == u.active))
                     .collect();
@@ -300,7 +300,7 @@ impl<R: HotspotApi + Clone + 'static> SiteActions<R> {
                 Ok(CommandOutput::Vouchers(sold))
             }
             SiteCommand::DisconnectUser { username } => {
-                let sessions = router.active(Some(&username)).await?;
+                let sessions = router.active(Some(&Word::from(&username))).await?;
                 for s in &sessions {
                     router.disconnect(&s.id).await?;
                 }
@@ -313,21 +313,17 @@ impl<R: HotspotApi + Clone + 'static> SiteActions<R> {
                 let prefix =
                     crate::vouchers::plans::comment_prefix(&self.vouchers.settings().site_id);
                 let query = UserQuery {
-                    name: Some(username.clone()),
+                    name: Some(Word::from(&username)),
                     ..UserQuery::default()
                 };
                 let users = router.users(&query).await?;
                 let Some(user) = users.first() else {
                     return Err(CommandError::NoSuchUser(username));
                 };
-                if !user
-                    .comment
-                    .as_deref()
-                    .is_some_and(|c| c.starts_with(&prefix))
-                {
+                if !user.comment_text().is_some_and(|c| c.starts_with(&prefix)) {
                     return Err(CommandError::NotOurs(username));
                 }
-                for s in router.active(Some(&username)).await? {
+                for s in router.active(Some(&Word::from(&username))).await? {
                     router.disconnect(&s.id).await?;
                 }
                 router.remove_user(&user.id).await?;

@@ -8,7 +8,7 @@ use crate::store::{now_ms, Level, Store};
 use crate::vouchers::enforce::EndReason;
 use crate::vouchers::monitor::{UserFilter, UserRow};
 use crate::vouchers::plans::sale_id_from_comment;
-use routeros::{HotspotApi, UserQuery};
+use routeros::{HotspotApi, UserQuery, Word};
 
 use super::voucher::seller;
 
@@ -19,13 +19,16 @@ pub enum UsersCommand {
     List(ListArgs),
     /// End every active session of a user (they can log in again).
     Disconnect {
-        /// User name (voucher code).
-        name: String,
+        /// User name (voucher code), byte for byte; `\xNN` stands for one byte
+        /// (`'Ren\xe9'` for a name WinBox wrote in a PC's code page), `\\` for `\`.
+        #[arg(value_parser = clap::value_parser!(std::ffi::OsString))]
+        name: std::ffi::OsString,
     },
     /// Remove one of the agent's users from the router (and end its sessions).
     Remove {
-        /// User name (voucher code).
-        name: String,
+        /// User name (voucher code), written as for `disconnect`.
+        #[arg(value_parser = clap::value_parser!(std::ffi::OsString))]
+        name: std::ffi::OsString,
     },
 }
 
@@ -47,6 +50,34 @@ pub struct ListArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+}
+
+/// The bytes of a user name from the command line: the argument's own bytes, with
+/// `\xNN` read as one byte and `\\` as a backslash, so a name whose bytes are not
+/// UTF-8 can be typed in a UTF-8 terminal.
+pub fn name_arg(arg: &std::ffi::OsStr) -> Word {
+    use std::os::unix::ffi::OsStrExt;
+    let raw = arg.as_bytes();
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match raw[i..] {
+            [b'\\', b'\\', ..] => {
+                out.push(b'\\');
+                i += 2;
+            }
+            [b'\\', b'x', h, l, ..] if hex(h).is_some() && hex(l).is_some() => {
+                out.push((hex(h).unwrap_or(0) * 16 + hex(l).unwrap_or(0)) as u8);
+                i += 4;
+            }
+            _ => {
+                out.push(raw[i]);
+                i += 1;
+            }
+        }
+    }
+    Word::new(out)
 }
 
 fn opt<T>(v: Option<T>, f: impl Fn(T) -> String) -> String {
@@ -112,6 +143,7 @@ pub async fn run<R: HotspotApi + Clone + 'static>(
             }
         }
         UsersCommand::Disconnect { name } => {
+            let name = name_arg(&name);
             let sessions = v.router().active(Some(&name)).await?;
             anyhow::ensure!(!sessions.is_empty(), "user {name:?} has no active session");
             for s in &sessions {
@@ -120,13 +152,14 @@ pub async fn run<R: HotspotApi + Clone + 'static>(
             v.store().record_event(
                 Level::Info,
                 "user_disconnected",
-                Some(&name),
+                Some(&name.to_string()),
                 "disconnected by the operator",
                 now_ms(),
             )?;
             println!("disconnected {} session(s) of {name}", sessions.len());
         }
         UsersCommand::Remove { name } => {
+            let name = name_arg(&name);
             let q = UserQuery {
                 name: Some(name.clone()),
                 ..UserQuery::default()
@@ -141,10 +174,10 @@ pub async fn run<R: HotspotApi + Clone + 'static>(
                     anyhow::anyhow!("there is no hotspot user {name:?} on the router")
                 })?;
             let site = &v.settings().site_id;
-            let Some(sale_id) = sale_id_from_comment(site, user.comment.as_deref()) else {
+            let Some(sale_id) = sale_id_from_comment(site, user.comment_text()) else {
                 anyhow::bail!(
                     "user {name:?} was not created by this agent (comment {:?}); the agent never removes other users: remove it on the router if you mean to",
-                    user.comment.as_deref().unwrap_or("")
+                    user.comment_text().unwrap_or("")
                 );
             };
             for s in v.router().active(Some(&name)).await? {
@@ -158,7 +191,7 @@ pub async fn run<R: HotspotApi + Clone + 'static>(
             v.store().record_event(
                 Level::Info,
                 "user_removed",
-                Some(&name),
+                Some(&name.to_string()),
                 "removed by the operator",
                 now_ms(),
             )?;
@@ -166,4 +199,89 @@ pub async fn run<R: HotspotApi + Clone + 'static>(
         }
     }
     Ok(())
+}
+
+#[cfg(all(test, feature = "sim"))]
+mod tests {
+    use std::ffi::OsString;
+    use std::os::unix::ffi::OsStringExt;
+
+    use routeros::{Router, RouterSettings};
+    use routeros_sim::{SimHandle, SimOptions, SimRouter};
+
+    use super::*;
+    use crate::store::Store;
+
+    #[test]
+    fn a_name_argument_keeps_its_bytes_and_reads_backslash_x_as_one_byte() {
+        assert_eq!(name_arg(&OsString::from_vec(b"Ren\xe9".to_vec())).as_bytes(), b"Ren\xe9");
+        assert_eq!(name_arg(&OsString::from("Ren\\xe9")).as_bytes(), b"Ren\xe9");
+        assert_eq!(name_arg(&OsString::from("a\\\\xe9")).as_bytes(), b"a\\xe9");
+        assert_eq!(name_arg(&OsString::from("René")).as_bytes(), "René".as_bytes());
+        assert_eq!(name_arg(&OsString::from("x\\xZZ")).as_bytes(), b"x\\xZZ");
+    }
+
+    async fn fixture() -> (SimHandle, Router, Store, Config) {
+        let sim = SimRouter::start(SimOptions {
+            tick: None,
+            ..SimOptions::version("7.18")
+        })
+        .await
+        .unwrap();
+        let base = RouterConfig {
+            transport: firmware_config::Transport::Api,
+            ..RouterConfig::default()
+        };
+        let cfg = crate::simulated::router_config(&sim, &base);
+        let router = Router::connect(RouterSettings::from_config(&cfg, 0).unwrap())
+            .await
+            .unwrap();
+        let config = Config::parse(crate::vouchers::tests::CONFIG, "t.toml").unwrap();
+        (sim, router, Store::open_in_memory().unwrap(), config)
+    }
+
+    /// A user as WinBox on a Windows-1252 PC makes it: the name's last byte is 0xE9.
+    fn add_raw_user(sim: &SimHandle, name: &[u8], comment: &str) {
+        let cmd = routeros_proto::Command::new("/ip/hotspot/user/add")
+            .attr("name", Word::new(name.to_vec()))
+            .attr("password", "pw")
+            .attr("comment", comment);
+        let replies = sim.execute(&cmd);
+        assert!(replies[0].get("ret").is_some(), "{:?}", replies[0]);
+    }
+
+    #[tokio::test]
+    async fn disconnect_and_remove_find_a_user_whose_name_is_not_utf8() {
+        let (sim, router, store, config) = fixture().await;
+        let chosen = config.routers.first().cloned().unwrap_or_default();
+        let users = |cmd| run(cmd, router.clone(), store.clone(), &config, &chosen);
+        add_raw_user(&sim, b"Ren\xe9", "made in WinBox");
+        add_raw_user(&sim, b"Ren\xe8", "made in WinBox");
+        sim.login_client(b"Ren\xe9", "pw", "02:00:00:00:00:E9").unwrap();
+        sim.login_client(b"Ren\xe8", "pw", "02:00:00:00:00:E8").unwrap();
+
+        // Typed in a UTF-8 terminal with the escape: only that user's session ends.
+        let name = OsString::from("Ren\\xe9");
+        users(UsersCommand::Disconnect { name }).await.unwrap();
+        let online: Vec<Vec<u8>> = sim
+            .active()
+            .iter()
+            .map(|a| a["user"].as_bytes().to_vec())
+            .collect();
+        assert_eq!(online, [b"Ren\xe8".to_vec()]);
+
+        // Someone else's user: found by its exact bytes, and refused by name.
+        let name = OsString::from_vec(b"Ren\xe9".to_vec());
+        let err = users(UsersCommand::Remove { name }).await.unwrap_err().to_string();
+        assert!(err.contains("not created by this agent"), "{err}");
+        assert!(err.contains("Ren\\xe9"), "the name as it is on the router: {err}");
+        assert!(sim.user(b"Ren\xe9").is_some());
+
+        // One of ours that someone renamed in WinBox: removed, byte for byte.
+        add_raw_user(&sim, b"Jos\xe9", "hsa:t1:77");
+        let name = OsString::from_vec(b"Jos\xe9".to_vec());
+        users(UsersCommand::Remove { name }).await.unwrap();
+        assert!(sim.user(b"Jos\xe9").is_none());
+        assert!(sim.user(b"Ren\xe9").is_some() && sim.user(b"Ren\xe8").is_some());
+    }
 }

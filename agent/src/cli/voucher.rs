@@ -389,7 +389,7 @@ mod tests {
         assert!(err.contains("not created by this agent"), "{err}");
         users::run(
             UsersCommand::Remove {
-                name: sale.code.clone(),
+                name: sale.code.clone().into(),
             },
             router.clone(),
             store.clone(),

@@ -105,7 +105,11 @@ impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
             ..UserQuery::default()
         };
         let router_names: HashSet<String> = match self.router().users(&q).await {
-            Ok(users) => users.into_iter().map(|u| u.name).collect(),
+            // A name that is not UTF-8 cannot clash with a code, which is ASCII.
+            Ok(users) => users
+                .into_iter()
+                .filter_map(|u| u.name.text().map(str::to_string))
+                .collect(),
             // The add's own duplicate check still protects us; the listing only saves retries.
             Err(_) => HashSet::new(),
         };

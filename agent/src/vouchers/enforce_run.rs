@@ -10,7 +10,7 @@ use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
 use crate::store::{now_ms, ActionKind, Level, NewAction, PassWrites, PendingAction, SaleState};
-use routeros::{ActiveSession, HotspotApi, RouterError, UserQuery, UserUpdate};
+use routeros::{ActiveSession, HotspotApi, RouterError, UserQuery, UserUpdate, Word};
 
 use super::enforce::decide;
 use super::plans::{comment_prefix, sale_id_from_comment};
@@ -89,11 +89,11 @@ impl<R: HotspotApi + Clone + 'static> Enforcer<R> {
         let day = now.div_euclid(86_400_000);
         let by_id: HashMap<i64, &routeros::HotspotUser> = users
             .iter()
-            .filter_map(|u| sale_id_from_comment(&site, u.comment.as_deref()).map(|id| (id, u)))
+            .filter_map(|u| sale_id_from_comment(&site, u.comment_text()).map(|id| (id, u)))
             .collect();
-        let mut sessions: HashMap<&str, Vec<&ActiveSession>> = HashMap::new();
+        let mut sessions: HashMap<&[u8], Vec<&ActiveSession>> = HashMap::new();
         for a in &active {
-            sessions.entry(a.user.as_str()).or_default().push(a);
+            sessions.entry(a.user.as_bytes()).or_default().push(a);
         }
         let mut w = PassWrites::default();
         let cfg = &v.settings().enforcement;
@@ -101,7 +101,7 @@ impl<R: HotspotApi + Clone + 'static> Enforcer<R> {
             // Our user for this row: our comment with this sale id and the same name.
             let user = by_id.get(&sale.id).copied().filter(|u| u.name == sale.code);
             let s = sessions
-                .get(sale.code.as_str())
+                .get(sale.code.as_bytes())
                 .map(Vec::as_slice)
                 .unwrap_or(&[]);
             let d = decide(sale, user, s, now, cfg);
@@ -181,7 +181,7 @@ impl<R: HotspotApi + Clone + 'static> Enforcer<R> {
     async fn user_id(&self, a: &PendingAction) -> Result<Option<String>, RouterError> {
         let v = &self.vouchers;
         let q = UserQuery {
-            name: Some(a.code.clone()),
+            name: Some(Word::from(&a.code)),
             ..UserQuery::default()
         };
         let users = v.router().users(&q).await?;
@@ -189,7 +189,7 @@ impl<R: HotspotApi + Clone + 'static> Enforcer<R> {
         Ok(users
             .into_iter()
             .find(|u| {
-                sale_id_from_comment(&v.settings().site_id, u.comment.as_deref()) == Some(a.sale_id)
+                sale_id_from_comment(&v.settings().site_id, u.comment_text()) == Some(a.sale_id)
             })
             .map(|u| u.id))
     }
@@ -198,7 +198,7 @@ impl<R: HotspotApi + Clone + 'static> Enforcer<R> {
         let r = self.vouchers.router();
         match a.kind {
             ActionKind::Disconnect => {
-                for s in r.active(Some(&a.code)).await? {
+                for s in r.active(Some(&Word::from(&a.code))).await? {
                     match r.disconnect(&s.id).await {
                         Err(e) if e.is_no_such_item() => {}
                         other => other?,

@@ -125,7 +125,7 @@ async fn validity_runs_from_first_login_on_the_agents_clock() {
     // First seen online at t: recorded; valid until t + 1 day.
     let s = routeros::ActiveSession {
         id: "*A1".into(),
-        user: sold.code.clone(),
+        user: sold.code.as_str().into(),
         ..Default::default()
     };
     let d = decide(&sale, Some(&user), &[&s], 1_000, &cfg());

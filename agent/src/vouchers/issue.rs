@@ -5,7 +5,7 @@
 //! and reading its comment, never by adding again blindly.
 
 use crate::store::{now_ms, Level, Sale, SaleState};
-use routeros::{HotspotApi, HotspotUser, NewUser, RouterError, UserQuery};
+use routeros::{HotspotApi, HotspotUser, NewUser, RouterError, UserQuery, Word};
 
 use super::plans::new_user_for;
 use super::{crash_point, VoucherError, Vouchers};
@@ -108,7 +108,7 @@ impl Issuance {
     /// The router answered the look-up.
     pub fn on_lookup(&mut self, result: Result<Option<&HotspotUser>, &RouterError>) -> Step {
         match result {
-            Ok(Some(u)) if u.comment == self.user.comment => Step::Confirm {
+            Ok(Some(u)) if u.comment_text() == self.user.comment.as_deref() => Step::Confirm {
                 router_user_id: u.id.clone(),
             },
             Ok(Some(_)) if self.new_codes < MAX_NEW_CODES => {
@@ -170,7 +170,7 @@ impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
                 }
                 Step::LookUp { name } => {
                     let q = UserQuery {
-                        name: Some(name),
+                        name: Some(Word::from(name)),
                         ..UserQuery::default()
                     };
                     let result = self.router().users(&q).await;

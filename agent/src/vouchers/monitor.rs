@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde::Serialize;
 
 use crate::store::{now_ms, RouterStatus, Sale, SaleStats};
-use routeros::{ActiveSession, HotspotApi, HotspotUser, UserQuery};
+use routeros::{ActiveSession, HotspotApi, HotspotUser, UserQuery, Word};
 
 use super::plans::sale_id_from_comment;
 use super::{VoucherError, Vouchers};
@@ -17,7 +17,8 @@ pub const IDLE_AFTER_S: u64 = 120;
 /// One line of `users list`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct UserRow {
-    pub name: String,
+    /// Login name, its bytes as on the router (shown lossily).
+    pub name: Word,
     pub profile: String,
     pub disabled: bool,
     /// Sale id when the user is one of ours.
@@ -57,19 +58,19 @@ pub fn user_rows(
     now_ms: i64,
 ) -> Vec<UserRow> {
     let sales: HashMap<i64, &Sale> = sales.iter().map(|s| (s.id, s)).collect();
-    let mut sessions: HashMap<&str, Vec<&ActiveSession>> = HashMap::new();
+    let mut sessions: HashMap<&[u8], Vec<&ActiveSession>> = HashMap::new();
     for a in active {
-        sessions.entry(a.user.as_str()).or_default().push(a);
+        sessions.entry(a.user.as_bytes()).or_default().push(a);
     }
     users
         .iter()
         .map(|u| {
             let s = sessions
-                .get(u.name.as_str())
+                .get(u.name.as_bytes())
                 .map(Vec::as_slice)
                 .unwrap_or(&[]);
             let (bytes, uptime) = super::enforce::usage_of(u, s);
-            let sale = sale_id_from_comment(site_id, u.comment.as_deref())
+            let sale = sale_id_from_comment(site_id, u.comment_text())
                 .and_then(|id| sales.get(&id).copied());
             let state = match sale {
                 Some(s) => match &s.end_reason {
@@ -77,7 +78,7 @@ pub fn user_rows(
                     None if s.fair_use => "fair-use".into(),
                     None => s.state.as_str().into(),
                 },
-                None if sale_id_from_comment(site_id, u.comment.as_deref()).is_some() => {
+                None if sale_id_from_comment(site_id, u.comment_text()).is_some() => {
                     "unknown-to-cache".into()
                 }
                 None => "foreign".into(),
@@ -116,7 +117,7 @@ pub fn filter_rows(rows: Vec<UserRow>, f: &UserFilter) -> Vec<UserRow> {
         .filter(|r| f.profile.as_ref().is_none_or(|p| &r.profile == p))
         .filter(|r| {
             needle.as_ref().is_none_or(|n| {
-                r.name.to_lowercase().contains(n.as_str())
+                r.name.lossy().to_lowercase().contains(n.as_str())
                     || r.plan
                         .as_ref()
                         .is_some_and(|p| p.to_lowercase().contains(n.as_str()))

@@ -95,7 +95,7 @@ pub fn compare(site_id: &str, sales: &[Sale], users: &[HotspotUser]) -> Vec<Drif
     let by_id: HashMap<i64, &Sale> = sales.iter().map(|s| (s.id, s)).collect();
     let mut seen = std::collections::HashSet::new();
     for u in users {
-        let Some(id) = sale_id_from_comment(site_id, u.comment.as_deref()) else {
+        let Some(id) = sale_id_from_comment(site_id, u.comment_text()) else {
             continue;
         };
         let Some(sale) = by_id
@@ -103,9 +103,9 @@ pub fn compare(site_id: &str, sales: &[Sale], users: &[HotspotUser]) -> Vec<Drif
             .filter(|s| s.code == u.name && s.state.on_router())
         else {
             drift.push(Drift::UnknownToCache {
-                name: u.name.clone(),
+                name: u.name.to_string(),
                 router_id: u.id.clone(),
-                comment: u.comment.clone().unwrap_or_default(),
+                comment: u.comment_text().unwrap_or_default().to_string(),
             });
             continue;
         };
@@ -213,13 +213,18 @@ impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
                 let Some(u) = users.iter().find(|u| &u.id == router_id) else {
                     return Ok(None);
                 };
+                // A voucher code is text; a name whose bytes are not UTF-8 was renamed
+                // by hand and needs a human.
+                let Some(code) = u.name.text() else {
+                    return Ok(None);
+                };
                 let plan = self
                     .plans()
                     .all()
                     .find(|p| p.profile == u.profile)
                     .map(|p| p.id.clone());
                 let sale = NewSale {
-                    code: u.name.clone(),
+                    code: code.to_string(),
                     password: u.password.clone().unwrap_or_default(),
                     plan_id: plan.unwrap_or_else(|| "adopted".into()),
                     price: 0,
@@ -369,7 +374,7 @@ mod tests {
             .into_iter()
             .find(|u| u.name == "STAFF")
             .unwrap();
-        assert_eq!(staff.comment.as_deref(), Some("not ours"), "never touched");
+        assert_eq!(staff.comment_text(), Some("not ours"), "never touched");
         assert!(v.store().sale_by_code("LOST99").unwrap().is_some());
         let _ = c;
     }

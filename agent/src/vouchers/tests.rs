@@ -80,8 +80,7 @@ fn ours(router: &FakeRouter) -> Vec<routeros::HotspotUser> {
         .all_users()
         .into_iter()
         .filter(|u| {
-            u.comment
-                .as_deref()
+            u.comment_text()
                 .is_some_and(|c| c.starts_with("hsa:t1:"))
         })
         .collect()
@@ -98,7 +97,7 @@ async fn an_on_demand_sale_creates_one_user_with_the_sale_comment_and_queues_one
     assert_eq!(users.len(), 1);
     assert_eq!(users[0].name, sold.code);
     assert_eq!(
-        users[0].comment.as_deref(),
+        users[0].comment_text(),
         Some(format!("hsa:t1:{}", sold.sale_id).as_str())
     );
     assert_eq!(users[0].limit_uptime, Some(Duration::from_secs(3600)));
@@ -155,7 +154,7 @@ async fn a_code_taken_by_someone_elses_user_is_replaced_and_the_foreign_user_unt
         .into_iter()
         .filter(|u| u.name == "TAKEN1")
         .collect();
-    assert_eq!(foreign[0].comment.as_deref(), Some("made by hand"));
+    assert_eq!(foreign[0].comment_text(), Some("made by hand"));
     assert_eq!(ours(&router).len(), 1);
     assert_eq!(
         v.store().events(Some("code_collision"), 10).unwrap().len(),

@@ -13,6 +13,7 @@ mod framing;
 mod sentence;
 mod value;
 mod version;
+mod word;
 
 pub use codec::{
     challenge_response, decode_length, decode_sentence, encode_length, encode_sentence,
@@ -26,3 +27,4 @@ pub use value::{
     ValueError,
 };
 pub use version::RouterVersion;
+pub use word::Word;

@@ -1,10 +1,13 @@
 //! The structure of API sentences: a command (path, attributes, queries, tag) and a
 //! reply (kind, tag anywhere, attributes, the bare reason of `!fatal`). Pure; the
-//! bytes are [`crate::codec`]'s.
+//! bytes are [`crate::codec`]'s. Attribute values and query words are [`Word`]s,
+//! bytes as the router keeps them; paths, names of properties and tags are ASCII in
+//! every RouterOS menu, so they are read as text.
 
 use std::fmt;
 
 use crate::codec::{encode_sentence, word_text, ProtoError};
+use crate::word::Word;
 
 /// The kind of a reply sentence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,7 +45,7 @@ pub struct Reply {
     /// The command's tag, wherever `.tag=` stood in the sentence.
     pub tag: Option<String>,
     /// Attribute words `=name=value`, in order.
-    pub attrs: Vec<(String, String)>,
+    pub attrs: Vec<(String, Word)>,
     /// For `!fatal`: the bare reason word (`session terminated on request`).
     pub reason: Option<String>,
 }
@@ -59,35 +62,56 @@ impl Reply {
     }
 
     /// The value of an attribute.
-    pub fn get(&self, key: &str) -> Option<&str> {
-        self.attrs
+    pub fn get(&self, key: &str) -> Option<&Word> {
+        self.attrs.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
+    /// The value of an attribute as text for a person (lossy).
+    pub fn text(&self, key: &str) -> Option<String> {
+        self.get(key).map(|v| v.lossy().into_owned())
+    }
+
+    /// The words of this reply as text for a person (lossy), e.g. in a test's message.
+    pub fn text_words(&self) -> Vec<String> {
+        self.to_words()
             .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
+            .map(|w| word_text(w))
+            .collect()
     }
 
     /// The words of this reply, for encoding (the tag goes last, as RouterOS does).
-    pub fn to_words(&self) -> Vec<String> {
-        let mut words = vec![self.kind.word().to_string()];
+    pub fn to_words(&self) -> Vec<Vec<u8>> {
+        let mut words = vec![self.kind.word().as_bytes().to_vec()];
         if let Some(reason) = &self.reason {
-            words.push(reason.clone());
+            words.push(reason.as_bytes().to_vec());
         }
         for (k, v) in &self.attrs {
-            words.push(format!("={k}={v}"));
+            words.push(attr_word(b'=', k, v));
         }
         if let Some(tag) = &self.tag {
-            words.push(format!(".tag={tag}"));
+            words.push(format!(".tag={tag}").into_bytes());
         }
         words
     }
 }
 
+/// `<lead>key=value` as bytes.
+fn attr_word(lead: u8, key: &str, value: &Word) -> Vec<u8> {
+    let mut w = Vec::with_capacity(2 + key.len() + value.len());
+    w.push(lead);
+    w.extend_from_slice(key.as_bytes());
+    w.push(b'=');
+    w.extend_from_slice(value.as_bytes());
+    w
+}
+
 /// Splits an attribute word body `name=value` on the first `=`; a word with no
-/// `=` is a key with an empty value (GO `proto/sentence_test.go`).
-fn split_attr(body: &str) -> (String, String) {
-    match body.split_once('=') {
-        Some((k, v)) => (k.to_string(), v.to_string()),
-        None => (body.to_string(), String::new()),
+/// `=` is a key with an empty value (GO `proto/sentence_test.go`). The value keeps
+/// its bytes.
+fn split_attr(body: &[u8]) -> (String, Word) {
+    match body.iter().position(|b| *b == b'=') {
+        Some(at) => (word_text(&body[..at]), Word::new(&body[at + 1..])),
+        None => (word_text(body), Word::default()),
     }
 }
 
@@ -106,15 +130,14 @@ pub fn parse_reply(words: &[Vec<u8>]) -> Result<Reply, ProtoError> {
     };
     let mut reply = Reply::new(kind);
     for raw in &words[1..] {
-        let word = word_text(raw);
-        if let Some(tag) = word.strip_prefix(".tag=") {
-            reply.tag = Some(tag.to_string());
-        } else if let Some(body) = word.strip_prefix('=') {
+        if let Some(tag) = raw.strip_prefix(b".tag=") {
+            reply.tag = Some(word_text(tag));
+        } else if let Some(body) = raw.strip_prefix(b"=") {
             reply.attrs.push(split_attr(body));
         } else if kind == ReplyKind::Fatal && reply.reason.is_none() {
-            reply.reason = Some(word);
+            reply.reason = Some(word_text(raw));
         } else {
-            return Err(ProtoError::BadReplyWord(word));
+            return Err(ProtoError::BadReplyWord(word_text(raw)));
         }
     }
     Ok(reply)
@@ -126,9 +149,9 @@ pub struct Command {
     /// The command word, e.g. `/ip/hotspot/user/add` or `/login`.
     pub path: String,
     /// Attribute words `=name=value` (including `.id` and `.proplist`), in order.
-    pub attrs: Vec<(String, String)>,
+    pub attrs: Vec<(String, Word)>,
     /// Query words without the leading `?`, in order (order is significant).
-    pub queries: Vec<String>,
+    pub queries: Vec<Word>,
     /// `.tag=` value.
     pub tag: Option<String>,
 }
@@ -143,13 +166,13 @@ impl Command {
     }
 
     /// Adds `=name=value`.
-    pub fn attr(mut self, name: impl Into<String>, value: impl Into<String>) -> Command {
+    pub fn attr(mut self, name: impl Into<String>, value: impl Into<Word>) -> Command {
         self.attrs.push((name.into(), value.into()));
         self
     }
 
     /// Adds a query word; pass it without the `?` (`name=v1`, `#|`, `-disabled`).
-    pub fn query(mut self, q: impl Into<String>) -> Command {
+    pub fn query(mut self, q: impl Into<Word>) -> Command {
         self.queries.push(q.into());
         self
     }
@@ -161,25 +184,30 @@ impl Command {
     }
 
     /// The value of an attribute.
-    pub fn get(&self, key: &str) -> Option<&str> {
-        self.attrs
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
+    pub fn get(&self, key: &str) -> Option<&Word> {
+        self.attrs.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
+    /// The value of an attribute when it is UTF-8 text (ids, numbers, flags).
+    pub fn get_text(&self, key: &str) -> Option<&str> {
+        self.get(key).and_then(Word::text)
     }
 
     /// The words of the sentence, in the order a client sends them.
-    pub fn to_words(&self) -> Vec<String> {
+    pub fn to_words(&self) -> Vec<Vec<u8>> {
         let mut words = Vec::with_capacity(2 + self.attrs.len() + self.queries.len());
-        words.push(self.path.clone());
+        words.push(self.path.as_bytes().to_vec());
         for (k, v) in &self.attrs {
-            words.push(format!("={k}={v}"));
+            words.push(attr_word(b'=', k, v));
         }
         for q in &self.queries {
-            words.push(format!("?{q}"));
+            let mut w = Vec::with_capacity(1 + q.len());
+            w.push(b'?');
+            w.extend_from_slice(q.as_bytes());
+            words.push(w);
         }
         if let Some(tag) = &self.tag {
-            words.push(format!(".tag={tag}"));
+            words.push(format!(".tag={tag}").into_bytes());
         }
         words
     }
@@ -196,17 +224,16 @@ impl Command {
         };
         let mut cmd = Command::new(word_text(first));
         for raw in &words[1..] {
-            let word = word_text(raw);
-            if let Some(tag) = word.strip_prefix(".tag=") {
-                cmd.tag = Some(tag.to_string());
-            } else if let Some(body) = word.strip_prefix('=') {
+            if let Some(tag) = raw.strip_prefix(b".tag=") {
+                cmd.tag = Some(word_text(tag));
+            } else if let Some(body) = raw.strip_prefix(b"=") {
                 cmd.attrs.push(split_attr(body));
-            } else if let Some(q) = word.strip_prefix('?') {
-                cmd.queries.push(q.to_string());
+            } else if let Some(q) = raw.strip_prefix(b"?") {
+                cmd.queries.push(Word::new(q));
             } else {
                 // RouterOS ignores API attributes it does not know (`.foo=`); other
                 // bare words are kept as queries-that-never-match by the simulator.
-                cmd.attrs.push((word, String::new()));
+                cmd.attrs.push((word_text(raw), Word::default()));
             }
         }
         Ok(cmd)
@@ -281,10 +308,10 @@ mod tests {
         );
         let r = reply(&["!re", ".tag=10", "=.id=*A", "=name=x"]);
         assert_eq!(r.tag.as_deref(), Some("10"));
-        assert_eq!(r.get(".id"), Some("*A"));
+        assert_eq!(r.text(".id").as_deref(), Some("*A"));
         let r = reply(&["!trap", "=category=2", ".tag=l1", "=message=interrupted"]);
         assert_eq!(r.tag.as_deref(), Some("l1"));
-        assert_eq!(r.get("message"), Some("interrupted"));
+        assert_eq!(r.text("message").as_deref(), Some("interrupted"));
     }
 
     #[test]
@@ -296,10 +323,27 @@ mod tests {
             "=name=iu=c3Eeg",
             "=name2=007",
         ]);
-        assert_eq!(r.get("tx-byte"), Some("123456789"));
-        assert_eq!(r.get("only-key"), Some(""));
-        assert_eq!(r.get("name"), Some("iu=c3Eeg"));
-        assert_eq!(r.get("name2"), Some("007"));
+        assert_eq!(r.text("tx-byte").as_deref(), Some("123456789"));
+        assert_eq!(r.text("only-key").as_deref(), Some(""));
+        assert_eq!(r.text("name").as_deref(), Some("iu=c3Eeg"));
+        assert_eq!(r.text("name2").as_deref(), Some("007"));
+    }
+
+    #[test]
+    fn values_that_are_not_utf8_keep_their_bytes_both_ways() {
+        // 07 "!re"...: =name=Ren\xe9 as WinBox on a Windows-1252 PC writes it.
+        let raw = vec![b"!re".to_vec(), b"=name=Ren\xe9".to_vec(), b".tag=3".to_vec()];
+        let r = parse_reply(&raw).unwrap();
+        assert_eq!(r.get("name").unwrap().as_bytes(), b"Ren\xe9");
+        assert_eq!(r.text("name").as_deref(), Some("Ren\u{FFFD}"));
+        assert_eq!(r.to_words(), raw);
+        let cmd = Command::new("/ip/hotspot/user/remove")
+            .attr(".id", r.get("name").unwrap())
+            .query(Word::new(b"name=Ren\xe0".to_vec()));
+        let words = cmd.to_words();
+        assert_eq!(words[1], b"=.id=Ren\xe9");
+        assert_eq!(words[2], b"?name=Ren\xe0");
+        assert_eq!(Command::parse(&words).unwrap(), cmd);
     }
 
     #[test]

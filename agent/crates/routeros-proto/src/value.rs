@@ -11,8 +11,10 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-/// One item of a reply: property name to value, as the router sent them.
-pub type Record = BTreeMap<String, String>;
+use crate::word::Word;
+
+/// One item of a reply: property name to value, the value's bytes as the router sent them.
+pub type Record = BTreeMap<String, Word>;
 
 /// Why a router value could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

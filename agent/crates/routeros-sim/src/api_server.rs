@@ -375,8 +375,8 @@ impl StreamTask {
             };
             let item = if change.dead {
                 Some(vec![
-                    (".id".to_string(), format_id(change.id)),
-                    (".dead".to_string(), "yes".to_string()),
+                    (".id".to_string(), format_id(change.id).into()),
+                    (".dead".to_string(), "yes".into()),
                 ])
             } else {
                 let state = lock(&self.shared.state);

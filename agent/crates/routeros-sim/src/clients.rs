@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::menus::Menu;
 use super::state::{Counters, Row, State};
-use routeros_proto::Record;
+use routeros_proto::{Record, Word};
 
 /// Why a hotspot login was refused. The texts are those of the hotspot's
 /// `errors.txt` (RouterOS hotspot HTML directory), with `$(username)` filled in.
@@ -32,6 +32,7 @@ pub enum LoginRefused {
 fn limit_secs(row: &Row) -> Option<Duration> {
     row.fields
         .get("limit-uptime")
+        .and_then(Word::text)
         .and_then(|v| routeros_proto::read_duration(v).ok())
         .filter(|d| !d.is_zero())
 }
@@ -39,6 +40,7 @@ fn limit_secs(row: &Row) -> Option<Duration> {
 fn limit_bytes(row: &Row, key: &str) -> Option<u64> {
     row.fields
         .get(key)
+        .and_then(Word::text)
         .and_then(|v| v.parse().ok())
         .filter(|n| *n > 0)
 }
@@ -64,8 +66,8 @@ pub(crate) fn limit_reached(user: &Row) -> Option<LoginRefused> {
 // Long on purpose: the hotspot's login checks in the order RouterOS applies them, each refusing with its own text.
 pub(crate) fn login(
     state: &mut State,
-    user: &str,
-    password: &str,
+    user: &[u8],
+    password: &[u8],
     mac: &str,
     address: Option<&str>,
     via: &str,
@@ -73,21 +75,22 @@ pub(crate) fn login(
     let Some(u) = state.users.by_name(user).filter(|u| !u.builtin) else {
         return Err(LoginRefused::Invalid);
     };
-    if u.get("password") != password {
+    if u.get("password").as_bytes() != password {
         return Err(LoginRefused::Invalid);
     }
+    let shown = || String::from_utf8_lossy(user).into_owned();
     if u.get("disabled") == "true" {
-        return Err(LoginRefused::Disabled(user.into()));
+        return Err(LoginRefused::Disabled(shown()));
     }
     if let Some(refused) = limit_reached(u) {
         return Err(refused);
     }
     let user_id = u.id;
-    let profile = u.get("profile").to_string();
+    let profile = u.get("profile").clone();
     let shared: Option<usize> = state
         .profiles
         .by_name(&profile)
-        .and_then(|p| p.get("shared-users").parse().ok());
+        .and_then(|p| p.text("shared-users").parse().ok());
     let sessions = state
         .active
         .rows
@@ -95,7 +98,7 @@ pub(crate) fn login(
         .filter(|a| a.link == Some(user_id))
         .count();
     if shared.is_some_and(|n| sessions >= n) {
-        return Err(LoginRefused::Sessions(user.into()));
+        return Err(LoginRefused::Sessions(shown()));
     }
     let address = match address {
         Some(a) if !a.is_empty() => a.to_string(),
@@ -104,11 +107,10 @@ pub(crate) fn login(
     let keepalive = state
         .profiles
         .by_name(&profile)
-        .map(|p| p.get("keepalive-timeout").to_string())
+        .map(|p| p.text("keepalive-timeout").to_string())
         .unwrap_or_else(|| "2m".into());
-    let fields: Record = [
+    let mut fields: Record = [
         ("server", "hotspot1"),
-        ("user", user),
         ("domain", ""),
         ("address", address.as_str()),
         ("mac-address", mac),
@@ -117,8 +119,9 @@ pub(crate) fn login(
         ("keepalive-timeout", keepalive.as_str()),
     ]
     .iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .map(|(k, v)| (k.to_string(), Word::from(*v)))
     .collect();
+    fields.insert("user".into(), Word::from(user));
     let active_id = state.active.insert(Row {
         fields,
         link: Some(user_id),
@@ -142,7 +145,7 @@ pub(crate) fn login(
                 ("found-by", "DHCP"),
             ]
             .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .map(|(k, v)| (k.to_string(), Word::from(*v)))
             .collect();
             state.hosts.insert(Row {
                 fields,
@@ -241,7 +244,12 @@ pub(crate) fn tick(state: &mut State, dt: Duration, down: u64, up: u64) {
 
 /// Adds traffic to a user's sessions (split evenly), or to the user alone when it has
 /// none; then enforces its limits. `false` if there is no such user.
-pub(crate) fn add_traffic(state: &mut State, user: &str, bytes_in: u64, bytes_out: u64) -> bool {
+pub(crate) fn add_traffic(
+    state: &mut State,
+    user: &[u8],
+    bytes_in: u64,
+    bytes_out: u64,
+) -> bool {
     let Some(user_id) = state.users.by_name(user).map(|u| u.id) else {
         return false;
     };
@@ -282,13 +290,7 @@ pub(crate) fn auto_login(state: &mut State, max: usize) {
                     && u.counters == Counters::default()
                     && limit_reached(u).is_none()
             })
-            .map(|u| {
-                (
-                    u.get("name").to_string(),
-                    u.get("password").to_string(),
-                    u.id,
-                )
-            });
+            .map(|u| (u.get("name").clone(), u.get("password").clone(), u.id));
         let Some((name, password, id)) = fresh else {
             return;
         };
@@ -298,11 +300,12 @@ pub(crate) fn auto_login(state: &mut State, max: usize) {
             (id >> 8) & 0xFF,
             id & 0xFF
         );
-        if login(state, &name, &password, &mac, None, "http-chap").is_err() {
+        let (name, password) = (name.as_bytes(), password.as_bytes());
+        if login(state, name, password, &mac, None, "http-chap").is_err() {
             return;
         }
         // A first byte marks the user as used, so the next round picks another.
-        add_traffic(state, &name, 1, 0);
+        add_traffic(state, name, 1, 0);
         running += 1;
     }
 }
@@ -327,10 +330,10 @@ mod tests {
             ("disabled", "false"),
         ]
         .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .map(|(k, v)| (k.to_string(), Word::from(*v)))
         .collect();
         for (k, v) in fields {
-            f.insert(k.to_string(), v.to_string());
+            f.insert(k.to_string(), Word::from(*v));
         }
         s.users.insert(Row {
             fields: f,
@@ -342,7 +345,7 @@ mod tests {
     #[test]
     fn a_client_logs_in_and_its_counters_grow_on_ticks() {
         let mut s = state_with_user(&[]);
-        let id = login(&mut s, "v1", "p1", "02:00:00:00:00:01", None, "http-chap").unwrap();
+        let id = login(&mut s, b"v1", b"p1", "02:00:00:00:00:01", None, "http-chap").unwrap();
         tick(&mut s, Duration::from_secs(10), 5000, 500);
         let session = &s.active.rows[&id];
         assert_eq!(session.counters.uptime, Duration::from_secs(10));
@@ -359,16 +362,16 @@ mod tests {
     fn wrong_password_and_disabled_users_are_refused() {
         let mut s = state_with_user(&[]);
         assert_eq!(
-            login(&mut s, "v1", "nope", "m", None, "http-chap"),
+            login(&mut s, b"v1", b"nope", "m", None, "http-chap"),
             Err(LoginRefused::Invalid)
         );
         assert_eq!(
-            login(&mut s, "ghost", "p1", "m", None, "http-chap"),
+            login(&mut s, b"ghost", b"p1", "m", None, "http-chap"),
             Err(LoginRefused::Invalid)
         );
         let mut s = state_with_user(&[("disabled", "true")]);
         assert_eq!(
-            login(&mut s, "v1", "p1", "m", None, "http-chap"),
+            login(&mut s, b"v1", b"p1", "m", None, "http-chap"),
             Err(LoginRefused::Disabled("v1".into()))
         );
     }
@@ -376,7 +379,7 @@ mod tests {
     #[test]
     fn the_uptime_limit_ends_the_session_and_blocks_the_next_login() {
         let mut s = state_with_user(&[("limit-uptime", "1m")]);
-        login(&mut s, "v1", "p1", "m", None, "http-chap").unwrap();
+        login(&mut s, b"v1", b"p1", "m", None, "http-chap").unwrap();
         tick(&mut s, Duration::from_secs(45), 0, 0);
         assert_eq!(s.active.rows.len(), 1);
         tick(&mut s, Duration::from_secs(45), 0, 0);
@@ -386,7 +389,7 @@ mod tests {
             Duration::from_secs(60)
         );
         assert_eq!(
-            login(&mut s, "v1", "p1", "m", None, "http-chap"),
+            login(&mut s, b"v1", b"p1", "m", None, "http-chap"),
             Err(LoginRefused::Uptime("v1".into()))
         );
     }
@@ -394,13 +397,13 @@ mod tests {
     #[test]
     fn the_byte_limit_ends_the_session_and_blocks_the_next_login() {
         let mut s = state_with_user(&[("limit-bytes-total", "1000")]);
-        login(&mut s, "v1", "p1", "m", None, "http-chap").unwrap();
-        assert!(add_traffic(&mut s, "v1", 0, 999));
+        login(&mut s, b"v1", b"p1", "m", None, "http-chap").unwrap();
+        assert!(add_traffic(&mut s, b"v1", 0, 999));
         assert_eq!(s.active.rows.len(), 1);
-        add_traffic(&mut s, "v1", 1, 0);
+        add_traffic(&mut s, b"v1", 1, 0);
         assert!(s.active.rows.is_empty());
         assert_eq!(
-            login(&mut s, "v1", "p1", "m", None, "http-chap"),
+            login(&mut s, b"v1", b"p1", "m", None, "http-chap"),
             Err(LoginRefused::Traffic("v1".into()))
         );
     }
@@ -408,9 +411,9 @@ mod tests {
     #[test]
     fn shared_users_of_the_profile_caps_sessions() {
         let mut s = state_with_user(&[]);
-        login(&mut s, "v1", "p1", "m1", None, "http-chap").unwrap();
+        login(&mut s, b"v1", b"p1", "m1", None, "http-chap").unwrap();
         assert_eq!(
-            login(&mut s, "v1", "p1", "m2", None, "http-chap"),
+            login(&mut s, b"v1", b"p1", "m2", None, "http-chap"),
             Err(LoginRefused::Sessions("v1".into()))
         );
     }

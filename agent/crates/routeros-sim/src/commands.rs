@@ -12,8 +12,7 @@ use super::print;
 pub(crate) use super::print::select;
 use super::state::{format_id, Row, State};
 use super::values::check_args;
-use routeros_proto::Command;
-use routeros_proto::Record;
+use routeros_proto::{Command, Record, Word};
 
 /// Runs a command (already past login) on the state.
 pub(crate) fn execute(state: &mut State, cmd: &Command, now: Instant) -> Outcome {
@@ -30,7 +29,7 @@ pub(crate) fn execute(state: &mut State, cmd: &Command, now: Instant) -> Outcome
         "remove" => remove(state, menu, cmd),
         "enable" | "disable" => {
             let value = if command == "disable" { "yes" } else { "no" };
-            let mut args: Vec<(String, String)> = ids_arg(cmd).into_iter().collect();
+            let mut args: Vec<(String, Word)> = ids_arg(cmd).into_iter().collect();
             args.push(("disabled".into(), value.into()));
             let set_cmd = Command {
                 path: cmd.path.clone(),
@@ -46,25 +45,26 @@ pub(crate) fn execute(state: &mut State, cmd: &Command, now: Instant) -> Outcome
     }
 }
 
-pub(super) fn ids_arg(cmd: &Command) -> Option<(String, String)> {
+pub(super) fn ids_arg(cmd: &Command) -> Option<(String, Word)> {
     cmd.get(".id")
         .or_else(|| cmd.get("numbers"))
-        .map(|v| (".id".to_string(), v.to_string()))
+        .map(|v| (".id".to_string(), v.clone()))
 }
 
-/// A user name must be unique per server; `all` overlaps every server.
-fn duplicate_user(state: &State, name: &str, server: &str, except: Option<u32>) -> bool {
+/// A user name must be unique per server; `all` overlaps every server. Names are
+/// compared as bytes, as the router does: `Ren\xe8` is not `Ren\xe9`.
+fn duplicate_user(state: &State, name: &Word, server: &Word, except: Option<u32>) -> bool {
     state.users.rows.values().any(|u| {
         Some(u.id) != except
             && u.get("name") == name
             && (u.get("server") == server
-                || server == "all"
+                || *server == "all"
                 || u.get("server") == "all"
                 || u.get("server").is_empty())
     })
 }
 
-fn duplicate_name(state: &State, menu: Menu, name: &str, except: Option<u32>) -> Option<Trap> {
+fn duplicate_name(state: &State, menu: Menu, name: &Word, except: Option<u32>) -> Option<Trap> {
     let table = state.table(menu)?;
     let clash = table
         .rows
@@ -108,7 +108,8 @@ fn add(state: &mut State, menu: Menu, cmd: &Command) -> Outcome {
         return Outcome::trap(Trap::new("missing value(s) of argument(s) name"));
     };
     if menu == Menu::User {
-        let server = fields.get("server").map(String::as_str).unwrap_or("all");
+        let all = Word::from("all");
+        let server = fields.get("server").unwrap_or(&all);
         if duplicate_user(state, &name, server, None) {
             return Outcome::trap(Trap::new(
                 "failure: already have user with this name for this server",
@@ -138,8 +139,9 @@ fn target_ids(state: &State, menu: Menu, cmd: &Command) -> Result<Vec<u32>, Trap
         return Err(Trap::new("missing value(s) of argument(s) numbers"));
     };
     let table = state.table(menu).ok_or_else(Trap::no_such_item)?;
-    list.split(',')
-        .map(|key| table.resolve(key.trim()).ok_or_else(Trap::no_such_item))
+    list.as_bytes()
+        .split(|b| *b == b',')
+        .map(|key| table.resolve(key.trim_ascii()).ok_or_else(Trap::no_such_item))
         .collect()
 }
 
@@ -159,13 +161,11 @@ fn set(state: &mut State, menu: Menu, cmd: &Command) -> Outcome {
             .and_then(|(_, v)| v.clone());
         if let Some(name) = new_name {
             if menu == Menu::User {
-                let server = state.users.rows[&id].get("server").to_string();
-                if duplicate_user(
-                    state,
-                    &name,
-                    if server.is_empty() { "all" } else { &server },
-                    Some(id),
-                ) {
+                let mut server = state.users.rows[&id].get("server").clone();
+                if server.is_empty() {
+                    server = Word::from("all");
+                }
+                if duplicate_user(state, &name, &server, Some(id)) {
                     return Outcome::trap(Trap::new(
                         "failure: already have user with this name for this server",
                     ));
@@ -272,10 +272,10 @@ fn hotspot_login(state: &mut State, cmd: &Command) -> Outcome {
             return Outcome::trap(Trap::unknown_parameter(k));
         }
     }
-    let user = cmd.get("user").unwrap_or("");
-    let password = cmd.get("password").unwrap_or("");
-    let mac = cmd.get("mac-address").unwrap_or("00:00:00:00:00:00");
-    match clients::login(state, user, password, mac, cmd.get("ip"), "http-pap") {
+    let user = cmd.get("user").map(Word::as_bytes).unwrap_or(b"");
+    let password = cmd.get("password").map(Word::as_bytes).unwrap_or(b"");
+    let mac = cmd.get_text("mac-address").unwrap_or("00:00:00:00:00:00");
+    match clients::login(state, user, password, mac, cmd.get_text("ip"), "http-pap") {
         Ok(_) => Outcome::done(),
         Err(e) => Outcome::trap(Trap::new(e.to_string())),
     }
@@ -403,8 +403,8 @@ mod tests {
             &["/ip/hotspot/user/enable", &format!("=numbers={id}")],
         );
         assert_eq!(s.users.by_name("a").unwrap().get("disabled"), "false");
-        clients::login(&mut s, "a", "p", "m", None, "http-chap").unwrap();
-        clients::add_traffic(&mut s, "a", 10, 20);
+        clients::login(&mut s, b"a", b"p", "m", None, "http-chap").unwrap();
+        clients::add_traffic(&mut s, b"a", 10, 20);
         run(
             &mut s,
             &["/ip/hotspot/user/reset-counters", &format!("=.id={id}")],
@@ -483,7 +483,7 @@ mod tests {
         assert!(r[0].contains(&("board-name".into(), "CHR".into())));
         run(&mut s, &["/system/identity/set", "=name=kiosk"]);
         let r = items(&run(&mut s, &["/system/identity/getall"]));
-        assert_eq!(r[0], vec![("name".to_string(), "kiosk".to_string())]);
+        assert_eq!(r[0], vec![("name".to_string(), Word::from("kiosk"))]);
     }
 
     #[test]
@@ -504,7 +504,7 @@ mod tests {
             let date = &clock[0].iter().find(|(k, _)| k == "date").unwrap().1;
             // 2026-11-22 vs nov/22/2026
             assert_eq!(date.as_bytes()[4] == b'-', iso, "{version}: {date}");
-            assert_eq!(date.contains('/'), !iso, "{version}: {date}");
+            assert_eq!(date.as_bytes().contains(&b'/'), !iso, "{version}: {date}");
         }
     }
 }

@@ -88,10 +88,11 @@ impl SimHandle {
     }
 
     /// One user as printed, by name.
-    pub fn user(&self, name: &str) -> Option<Record> {
+    pub fn user(&self, name: impl AsRef<[u8]>) -> Option<Record> {
+        let name = name.as_ref();
         self.users()
             .into_iter()
-            .find(|u| u.get("name").map(String::as_str) == Some(name))
+            .find(|u| u.get("name").is_some_and(|n| n.as_bytes() == name))
     }
 
     /// `/ip/hotspot/user/profile print`.
@@ -110,8 +111,14 @@ impl SimHandle {
     }
 
     /// A customer's device logs in through the hotspot page; returns the session's `.id`.
-    pub fn login_client(&self, user: &str, password: &str, mac: &str) -> Result<String, SimError> {
+    pub fn login_client(
+        &self,
+        user: impl AsRef<[u8]>,
+        password: impl AsRef<[u8]>,
+        mac: &str,
+    ) -> Result<String, SimError> {
         let mut state = lock(&self.shared.state);
+        let (user, password) = (user.as_ref(), password.as_ref());
         let id = clients::login(&mut state, user, password, mac, None, "http-chap")?;
         Ok(format_id(id))
     }
@@ -125,7 +132,7 @@ impl SimHandle {
     /// Adds downloaded bytes to a user (its sessions, or the user alone), enforcing limits.
     pub fn add_traffic(&self, user: &str, bytes: u64) -> Result<(), SimError> {
         let mut state = lock(&self.shared.state);
-        if clients::add_traffic(&mut state, user, 0, bytes) {
+        if clients::add_traffic(&mut state, user.as_bytes(), 0, bytes) {
             Ok(())
         } else {
             Err(SimError::NoSuchUser(user.into()))

@@ -59,8 +59,11 @@
 //!   and the user's uptime stops exactly at `limit-uptime` (bytes may overshoot by one
 //!   tick, as a real link's would).
 //! - **REST**: PUT answers 201 with the created object, DELETE 204 with no body, other
-//!   successes 200; singletons are bare objects; `.proplist` results always include
-//!   `.id`; served on HTTPS, and on plain HTTP (`www`) only when asked and the version
+//!   successes 200; singletons are bare objects; `.proplist` returns the listed
+//!   properties only, `.id` included only when listed, for GET and POST `print` alike
+//!   (DOC-REST's own `?.proplist=address,disabled` example; LAB723 saw `.id` always,
+//!   the documentation wins); values whose bytes are not UTF-8 show U+FFFD in JSON
+//!   (undocumented; the binary API keeps the bytes); served on HTTPS, and on plain HTTP (`www`) only when asked and the version
 //!   is 7.9+; a v6 simulator has no REST listener.
 //! - **Version strings**: `<number> (stable)` for v6 and v7 (`(testing)` for beta/rc).
 //! - **Faults** count commands per connection after login (the login is never faulted);

@@ -2,7 +2,7 @@
 //! command word resolves to a menu (with CLI-style unambiguous prefixes), and how
 //! values are checked with RouterOS's own error texts (routeros-reference.md §4, §5).
 
-use routeros_proto::Record;
+use routeros_proto::{Record, Word};
 
 /// A menu of the simulated router.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -225,7 +225,7 @@ pub(crate) fn resolve_command(word: &str) -> Result<(Menu, &'static str), Vec<Tr
 }
 
 /// Keeps only the properties in `.proplist`, in its order; without one, all of them.
-pub(crate) fn project(record: Record, proplist: Option<&[String]>) -> Vec<(String, String)> {
+pub(crate) fn project(record: Record, proplist: Option<&[String]>) -> Vec<(String, Word)> {
     match proplist {
         None => record.into_iter().collect(),
         Some(keys) => {
@@ -283,7 +283,7 @@ mod tests {
     fn proplist_keeps_listed_properties_in_order() {
         let r: Record = [("name", "a"), (".id", "*1"), ("uptime", "0s")]
             .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .map(|(k, v)| (k.to_string(), Word::from(*v)))
             .collect();
         let keys = vec![
             "uptime".to_string(),
@@ -293,8 +293,8 @@ mod tests {
         assert_eq!(
             project(r, Some(&keys)),
             vec![
-                ("uptime".to_string(), "0s".to_string()),
-                (".id".to_string(), "*1".to_string())
+                ("uptime".to_string(), Word::from("0s")),
+                (".id".to_string(), Word::from("*1"))
             ]
         );
     }

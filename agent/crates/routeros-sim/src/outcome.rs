@@ -5,7 +5,7 @@ use super::menus::{Menu, Trap};
 use super::query::Query;
 
 /// One printed item, properties in print order.
-pub(crate) type Item = Vec<(String, String)>;
+pub(crate) type Item = Vec<(String, routeros_proto::Word)>;
 
 /// A `listen` or `print =follow=` that goes on after its first replies.
 #[derive(Debug, Clone)]

@@ -9,13 +9,14 @@ use super::query::Query;
 use super::records::{render_row, render_singleton};
 use super::state::State;
 use routeros_proto::Command;
-use routeros_proto::Record;
+use routeros_proto::{Record, Word};
 
 fn proplist(cmd: &Command) -> Option<Vec<String>> {
     cmd.get(".proplist")
         .or_else(|| cmd.get("proplist"))
         .map(|p| {
-            p.split(',')
+            p.lossy()
+                .split(',')
                 .filter(|s| !s.is_empty())
                 .map(str::to_string)
                 .collect()
@@ -60,7 +61,7 @@ pub(super) fn print(
         Err(e) => return Outcome::trap(Trap::new(e)),
     };
     if let Some(id) = cmd.get(".id") {
-        let mut words = vec![format!(".id={id}")];
+        let mut words = vec![Word::from([&b".id="[..], id.as_bytes()].concat())];
         words.extend(cmd.queries.iter().cloned());
         query = Query::parse(&words).unwrap_or(query);
     }

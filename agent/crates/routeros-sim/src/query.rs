@@ -2,21 +2,22 @@
 //! a record with the stack semantics of DOC-API "Queries" (routeros-reference.md §3).
 //! Pure: the query is parsed once per command, then tested per item.
 
-use routeros_proto::Record;
+use routeros_proto::{Record, Word};
 
-/// One parsed query word.
+/// One parsed query word. Values keep their bytes: `?name=Ren\xe0` finds only
+/// the user whose name is exactly those bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Word {
+enum Test {
     /// `?name`: the item has a value for `name`.
     Has(String),
     /// `?-name`: the item has no value for `name`.
     Lacks(String),
     /// `?name=x` / `?=name=x`.
-    Eq(String, String),
+    Eq(String, Word),
     /// `?<name=x`.
-    Less(String, String),
+    Less(String, Word),
     /// `?>name=x`.
-    Greater(String, String),
+    Greater(String, Word),
     /// `?#ops`: stack operations.
     Ops(String),
 }
@@ -24,46 +25,53 @@ enum Word {
 /// A parsed query: the words of one `print`, in order (order is significant).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Query {
-    words: Vec<Word>,
+    words: Vec<Test>,
 }
 
-fn split_kv(body: &str) -> (String, String) {
-    match body.split_once('=') {
-        Some((k, v)) => (k.to_string(), v.to_string()),
-        None => (body.to_string(), String::new()),
+fn split_kv(body: &[u8]) -> (String, Word) {
+    match body.iter().position(|b| *b == b'=') {
+        Some(at) => (
+            String::from_utf8_lossy(&body[..at]).into_owned(),
+            Word::from(&body[at + 1..]),
+        ),
+        None => (String::from_utf8_lossy(body).into_owned(), Word::default()),
     }
 }
 
 impl Query {
     /// Parses query words given without their leading `?`. Every form is accepted;
     /// errors surface only as stack operations that are not understood.
-    pub(crate) fn parse(words: &[String]) -> Result<Query, String> {
+    pub(crate) fn parse(words: &[Word]) -> Result<Query, String> {
         let mut out = Vec::with_capacity(words.len());
         for w in words {
-            let word = if let Some(ops) = w.strip_prefix('#') {
+            let b = w.as_bytes();
+            let word = if let Some(ops) = b.strip_prefix(b"#") {
                 if let Some(bad) = ops
-                    .chars()
-                    .find(|c| !(c.is_ascii_digit() || "!&|.".contains(*c)))
+                    .iter()
+                    .find(|c| !(c.is_ascii_digit() || b"!&|.".contains(*c)))
                 {
-                    return Err(format!("unknown query operation {bad:?} in ?{w}"));
+                    return Err(format!(
+                        "unknown query operation {:?} in ?{w}",
+                        char::from(*bad)
+                    ));
                 }
-                Word::Ops(ops.to_string())
-            } else if let Some(name) = w.strip_prefix('-') {
-                Word::Lacks(name.to_string())
-            } else if let Some(body) = w.strip_prefix('<') {
+                Test::Ops(String::from_utf8_lossy(ops).into_owned())
+            } else if let Some(name) = b.strip_prefix(b"-") {
+                Test::Lacks(String::from_utf8_lossy(name).into_owned())
+            } else if let Some(body) = b.strip_prefix(b"<") {
                 let (k, v) = split_kv(body);
-                Word::Less(k, v)
-            } else if let Some(body) = w.strip_prefix('>') {
+                Test::Less(k, v)
+            } else if let Some(body) = b.strip_prefix(b">") {
                 let (k, v) = split_kv(body);
-                Word::Greater(k, v)
-            } else if let Some(body) = w.strip_prefix('=') {
+                Test::Greater(k, v)
+            } else if let Some(body) = b.strip_prefix(b"=") {
                 let (k, v) = split_kv(body);
-                Word::Eq(k, v)
-            } else if w.contains('=') {
-                let (k, v) = split_kv(w);
-                Word::Eq(k, v)
+                Test::Eq(k, v)
+            } else if b.contains(&b'=') {
+                let (k, v) = split_kv(b);
+                Test::Eq(k, v)
             } else {
-                Word::Has(w.clone())
+                Test::Has(w.lossy().into_owned())
             };
             out.push(word);
         }
@@ -80,19 +88,21 @@ impl Query {
         let mut stack: Vec<bool> = Vec::with_capacity(self.words.len());
         for word in &self.words {
             match word {
-                Word::Has(k) => stack.push(item.contains_key(k)),
-                Word::Lacks(k) => stack.push(!item.contains_key(k)),
-                Word::Eq(k, v) => {
-                    let value = item.get(k).map(String::as_str).unwrap_or("");
-                    stack.push(values_equal(k, value, v));
+                Test::Has(k) => stack.push(item.contains_key(k)),
+                Test::Lacks(k) => stack.push(!item.contains_key(k)),
+                Test::Eq(k, v) => {
+                    let value = item.get(k).map(Word::as_bytes).unwrap_or(b"");
+                    stack.push(values_equal(k, value, v.as_bytes()));
                 }
-                Word::Less(k, v) => {
-                    stack.push(item.get(k).is_some_and(|x| compare(k, x, v).is_lt()))
-                }
-                Word::Greater(k, v) => {
-                    stack.push(item.get(k).is_some_and(|x| compare(k, x, v).is_gt()))
-                }
-                Word::Ops(ops) => run_ops(ops, &mut stack),
+                Test::Less(k, v) => stack.push(
+                    item.get(k)
+                        .is_some_and(|x| compare(k, x.as_bytes(), v.as_bytes()).is_lt()),
+                ),
+                Test::Greater(k, v) => stack.push(
+                    item.get(k)
+                        .is_some_and(|x| compare(k, x.as_bytes(), v.as_bytes()).is_gt()),
+                ),
+                Test::Ops(ops) => run_ops(ops, &mut stack),
             }
         }
         stack.iter().all(|b| *b)
@@ -204,10 +214,13 @@ fn as_time(v: &str) -> Option<std::time::Duration> {
     routeros_proto::read_duration(v).ok()
 }
 
-fn values_equal(key: &str, have: &str, want: &str) -> bool {
+fn values_equal(key: &str, have: &[u8], want: &[u8]) -> bool {
     if have == want {
         return true;
     }
+    let (Ok(have), Ok(want)) = (std::str::from_utf8(have), std::str::from_utf8(want)) else {
+        return false;
+    };
     if is_bool_field(key) {
         if let (Some(a), Some(b)) = (as_bool(have), as_bool(want)) {
             return a == b;
@@ -223,7 +236,10 @@ fn values_equal(key: &str, have: &str, want: &str) -> bool {
 
 /// `?<`/`?>` comparison. Whether RouterOS compares numerically or lexically is not
 /// documented (§9); we compare integers as numbers, durations as times, else as text.
-fn compare(key: &str, have: &str, want: &str) -> std::cmp::Ordering {
+fn compare(key: &str, have: &[u8], want: &[u8]) -> std::cmp::Ordering {
+    let (Ok(have), Ok(want)) = (std::str::from_utf8(have), std::str::from_utf8(want)) else {
+        return have.cmp(want);
+    };
     if let (Ok(a), Ok(b)) = (have.parse::<i128>(), want.parse::<i128>()) {
         return a.cmp(&b);
     }
@@ -242,12 +258,12 @@ mod tests {
     fn rec(pairs: &[(&str, &str)]) -> Record {
         pairs
             .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .map(|(k, v)| (k.to_string(), Word::from(*v)))
             .collect()
     }
 
     fn q(words: &[&str]) -> Query {
-        Query::parse(&words.iter().map(|w| w.to_string()).collect::<Vec<_>>()).unwrap()
+        Query::parse(&words.iter().map(|w| Word::from(*w)).collect::<Vec<_>>()).unwrap()
     }
 
     fn interfaces() -> Vec<Record> {
@@ -274,7 +290,7 @@ mod tests {
         interfaces()
             .into_iter()
             .filter(|r| query.matches(r))
-            .map(|r| r["name"].clone())
+            .map(|r| r["name"].to_string())
             .collect()
     }
 
@@ -411,6 +427,6 @@ mod tests {
 
     #[test]
     fn unknown_operations_are_refused() {
-        assert!(Query::parse(&["#x".to_string()]).is_err());
+        assert!(Query::parse(&[Word::from("#x")]).is_err());
     }
 }

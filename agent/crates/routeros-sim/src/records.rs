@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use super::menus::Menu;
 use super::state::{format_id, Row, State};
-use routeros_proto::Record;
+use routeros_proto::{Record, Word};
 
 fn to_ros(d: Duration) -> String {
     routeros_proto::format_duration(d)
@@ -15,23 +15,23 @@ fn to_ros(d: Duration) -> String {
 /// A table row as `print` shows it.
 pub(crate) fn render_row(state: &State, menu: Menu, row: &Row) -> Record {
     let mut r = row.fields.clone();
-    r.insert(".id".into(), format_id(row.id));
+    r.insert(".id".into(), format_id(row.id).into());
     match menu {
         Menu::User => {
             row.counters.render(&mut r);
-            r.insert("dynamic".into(), "false".into());
-            r.insert("default".into(), row.builtin.to_string());
+            r.insert("dynamic".into(), Word::from("false"));
+            r.insert("default".into(), row.builtin.to_string().into());
         }
         Menu::Profile => {
-            r.insert("default".into(), row.builtin.to_string());
+            r.insert("default".into(), row.builtin.to_string().into());
         }
         Menu::Active => {
             row.counters.render(&mut r);
-            r.insert("idle-time".into(), "0s".into());
+            r.insert("idle-time".into(), Word::from("0s"));
             if let Some(user) = row.link.and_then(|id| state.users.rows.get(&id)) {
-                if let Ok(limit) = routeros_proto::read_duration(user.get("limit-uptime")) {
+                if let Ok(limit) = routeros_proto::read_duration(user.text("limit-uptime")) {
                     let left = limit.saturating_sub(user.counters.uptime);
-                    r.insert("session-time-left".into(), to_ros(left));
+                    r.insert("session-time-left".into(), to_ros(left).into());
                 }
                 for key in ["limit-bytes-in", "limit-bytes-out", "limit-bytes-total"] {
                     if let Some(v) = user.fields.get(key) {
@@ -42,13 +42,13 @@ pub(crate) fn render_row(state: &State, menu: Menu, row: &Row) -> Record {
         }
         Menu::Host => {
             row.counters.render(&mut r);
-            r.insert("idle-time".into(), "0s".into());
-            r.insert("dynamic".into(), "true".into());
+            r.insert("idle-time".into(), Word::from("0s"));
+            r.insert("dynamic".into(), Word::from("true"));
         }
         Menu::Server => {
-            r.insert("HTTPS".into(), "false".into());
-            r.insert("invalid".into(), "false".into());
-            r.insert("proxy-status".into(), "running".into());
+            r.insert("HTTPS".into(), Word::from("false"));
+            r.insert("invalid".into(), Word::from("false"));
+            r.insert("proxy-status".into(), Word::from("running"));
         }
         Menu::Resource | Menu::Identity | Menu::Clock => {}
     }
@@ -58,7 +58,7 @@ pub(crate) fn render_row(state: &State, menu: Menu, row: &Row) -> Record {
 fn record(pairs: &[(&str, String)]) -> Record {
     pairs
         .iter()
-        .map(|(k, v)| (k.to_string(), v.clone()))
+        .map(|(k, v)| (k.to_string(), Word::from(v)))
         .collect()
 }
 
@@ -91,7 +91,7 @@ pub(crate) fn render_singleton(state: &State, menu: Menu, now: Instant) -> Recor
                 ("platform", "MikroTik".into()),
             ])
         }
-        Menu::Identity => record(&[("name", state.identity.clone())]),
+        Menu::Identity => Record::from([("name".to_string(), state.identity.clone())]),
         Menu::Clock => {
             let secs = state.wall_clock(now);
             let datetime = format_datetime(secs, state.version.iso_dates());

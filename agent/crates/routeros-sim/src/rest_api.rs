@@ -13,8 +13,7 @@ use super::outcome::{Item, Outcome};
 use super::query::Query;
 use super::records::render_row;
 use super::state::{format_id, parse_id, State};
-use routeros_proto::Command;
-use routeros_proto::Record;
+use routeros_proto::{Command, Record, Word};
 
 /// Status and JSON body of a REST reply (`body` `None` = no body, e.g. 204).
 #[derive(Debug, Clone, PartialEq)]
@@ -73,20 +72,18 @@ pub(crate) enum RestOutcome {
     Stream,
 }
 
+/// JSON is UTF-8: a value whose bytes are not shows U+FFFD for them (what RouterOS
+/// does here is not documented; the binary API keeps the bytes).
 fn object(item: Item) -> Value {
     Value::Object(
         item.into_iter()
-            .map(|(k, v)| (k, Value::String(v)))
+            .map(|(k, v)| (k, Value::String(v.lossy().into_owned())))
             .collect::<Map<_, _>>(),
     )
 }
 
 fn record_object(r: Record) -> Value {
-    Value::Object(
-        r.into_iter()
-            .map(|(k, v)| (k, Value::String(v)))
-            .collect::<Map<_, _>>(),
-    )
+    object(r.into_iter().collect())
 }
 
 /// A JSON input value as the string RouterOS would read (numbers in decimal).
@@ -104,8 +101,8 @@ fn trap_reply(traps: &[Trap]) -> RestReply {
     RestReply::error(400, traps.first().map(|t| t.message.as_str()))
 }
 
-/// Decodes `%XX` escapes (ids arrive as `%2A1` from some clients).
-pub(crate) fn percent_decode(s: &str) -> String {
+/// Decodes `%XX` escapes (ids arrive as `%2A1` from some clients); the bytes are kept.
+pub(crate) fn percent_decode_bytes(s: &str) -> Vec<u8> {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -121,7 +118,12 @@ pub(crate) fn percent_decode(s: &str) -> String {
         out.push(bytes[i]);
         i += 1;
     }
-    String::from_utf8_lossy(&out).into_owned()
+    out
+}
+
+/// [`percent_decode_bytes`] as text, for path segments (menu names are ASCII).
+pub(crate) fn percent_decode(s: &str) -> String {
+    String::from_utf8_lossy(&percent_decode_bytes(s)).into_owned()
 }
 
 /// Handles one authenticated request. `target` is the request target (`/rest/…?…`).
@@ -210,23 +212,20 @@ fn get_collection(state: &State, menu: Menu, query_string: &str, now: Instant) -
     let mut proplist: Option<Vec<String>> = None;
     for pair in query_string.split('&').filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        let (k, v) = (percent_decode(k), percent_decode(v));
+        let (k, v) = (percent_decode(k), percent_decode_bytes(v));
         if k == ".proplist" {
+            let v = String::from_utf8_lossy(&v);
             proplist = Some(v.split(',').map(str::to_string).collect());
         } else {
-            words.push(format!("{k}={v}"));
+            words.push(Word::from([k.as_bytes(), b"=", &v].concat()));
         }
     }
     let query = match Query::parse(&words) {
         Ok(q) => q,
         Err(e) => return RestReply::error(400, Some(&e)),
     };
-    // LAB723: `.proplist` results always include `.id`.
-    if let Some(p) = proplist.as_mut() {
-        if !menu.is_singleton() && !p.iter().any(|k| k == ".id") {
-            p.insert(0, ".id".into());
-        }
-    }
+    // DOC-REST's own example (`GET /rest/ip/address?.proplist=address,disabled`)
+    // answers with those two properties and no `.id`; POST `print` does the same.
     let mut found: Vec<Value> = select(state, menu, &query, now)
         .into_iter()
         .map(|r| object(project(r, proplist.as_deref())))
@@ -241,8 +240,8 @@ fn get_collection(state: &State, menu: Menu, query_string: &str, now: Instant) -
 fn command(menu: Menu, verb: &str, attrs: Vec<(String, String)>, queries: Vec<String>) -> Command {
     Command {
         path: format!("{}/{verb}", menu.path()),
-        attrs,
-        queries,
+        attrs: attrs.into_iter().map(|(k, v)| (k, Word::from(v))).collect(),
+        queries: queries.into_iter().map(Word::from).collect(),
         tag: None,
     }
 }
@@ -294,7 +293,7 @@ fn item(
     args: Vec<(String, String)>,
     now: Instant,
 ) -> RestReply {
-    let Some(id) = state.table(menu).and_then(|t| t.resolve(key)) else {
+    let Some(id) = state.table(menu).and_then(|t| t.resolve(key.as_bytes())) else {
         if menu.is_singleton() {
             return RestReply::error(400, Some("no such command prefix"));
         }
@@ -425,7 +424,7 @@ mod tests {
             "/rest/ip/hotspot/user?comment=x&.proplist=name",
             "",
         );
-        assert_eq!(r.body.unwrap(), json!([{".id":"*1","name":"a"}]));
+        assert_eq!(r.body.unwrap(), json!([{"name":"a"}]));
         let r = call(
             &mut s,
             "PATCH",
@@ -465,6 +464,17 @@ mod tests {
             r##"{".proplist":["name"],".query":["name=a","name=b","#|"]}"##,
         );
         assert_eq!(r.body.unwrap(), json!([{"name":"a"},{"name":"b"}]));
+        // GET with the same `.proplist` agrees: the listed properties, `.id` only if listed.
+        let get = call(&mut s, "GET", "/rest/ip/hotspot/user?.proplist=name", "");
+        let post = call(
+            &mut s,
+            "POST",
+            "/rest/ip/hotspot/user/print",
+            r#"{".proplist":"name"}"#,
+        );
+        assert_eq!(get.body, post.body);
+        let get = call(&mut s, "GET", "/rest/ip/hotspot/user?.proplist=.id,name", "");
+        assert_eq!(get.body.unwrap()[1], json!({".id":"*1","name":"a"}));
         let r = call(
             &mut s,
             "POST",

@@ -11,7 +11,7 @@ use super::commands::execute;
 use super::menus::Trap;
 use super::outcome::{Item, Outcome, StreamSpec};
 use super::state::{Change, SimVersion, State};
-use routeros_proto::{challenge_response, Command, Reply, ReplyKind};
+use routeros_proto::{challenge_response, Command, Reply, ReplyKind, Word};
 
 /// Sentences a client may send before it has logged in (§2.4: the real limit is
 /// unknown; librouteros needs two for the challenge login).
@@ -72,9 +72,9 @@ pub(crate) fn trap_replies(traps: &[Trap], tag: &Option<String>) -> Vec<Reply> {
         .map(|t| {
             let mut r = reply(ReplyKind::Trap, tag);
             if let Some(c) = t.category {
-                r.attrs.push(("category".into(), c.to_string()));
+                r.attrs.push(("category".into(), c.to_string().into()));
             }
-            r.attrs.push(("message".into(), t.message.clone()));
+            r.attrs.push(("message".into(), t.message.as_str().into()));
             r
         })
         .collect();
@@ -98,7 +98,7 @@ pub(crate) fn outcome_replies(
             }
             let mut done = reply(ReplyKind::Done, tag);
             if let Some(ret) = ret {
-                done.attrs.push(("ret".into(), ret));
+                done.attrs.push(("ret".into(), ret.into()));
             }
             out.push(done);
             out
@@ -136,7 +136,7 @@ impl Session {
         }
         if cmd.path == "/cancel" {
             return Step::Cancel {
-                target: cmd.get("tag").map(str::to_string),
+                target: cmd.get("tag").map(|t| t.lossy().into_owned()),
                 own_tag: tag,
             };
         }
@@ -176,8 +176,8 @@ impl Session {
                 .take()
                 .and_then(|c| challenge_response(&state.login_password, &hex::encode(c)).ok());
             let ok = v.challenge_accepted()
-                && name == Some(state.login_user.as_str())
-                && expected.as_deref() == Some(response);
+                && name.is_some_and(|n| *n == state.login_user)
+                && expected.is_some_and(|e| *response == e);
             return if ok {
                 self.logged_in = true;
                 Step::Reply(vec![reply(ReplyKind::Done, &tag)])
@@ -186,8 +186,9 @@ impl Session {
             };
         }
         if v.plain_login() && name.is_some() {
-            let ok = name == Some(state.login_user.as_str())
-                && cmd.get("password").unwrap_or("") == state.login_password;
+            let password = cmd.get("password").map(Word::as_bytes).unwrap_or(b"");
+            let ok = name.is_some_and(|n| *n == state.login_user)
+                && password == state.login_password.as_bytes();
             return if ok {
                 self.logged_in = true;
                 Step::Reply(vec![reply(ReplyKind::Done, &tag)])
@@ -198,7 +199,7 @@ impl Session {
         // Bare `/login`, or any `/login` before 6.43: hand out a challenge.
         self.challenge = Some(random);
         let mut done = reply(ReplyKind::Done, &tag);
-        done.attrs.push(("ret".into(), hex::encode(random)));
+        done.attrs.push(("ret".into(), hex::encode(random).into()));
         Step::Reply(vec![done])
     }
 }
@@ -223,7 +224,15 @@ mod tests {
 
     fn replies(step: Step) -> Vec<Vec<String>> {
         match step {
-            Step::Reply(r) => r.iter().map(|r| r.to_words()).collect(),
+            Step::Reply(r) => r
+                .iter()
+                .map(|r| {
+                    r.to_words()
+                        .iter()
+                        .map(|w| String::from_utf8_lossy(w).into_owned())
+                        .collect()
+                })
+                .collect(),
             other => panic!("expected replies, got {other:?}"),
         }
     }

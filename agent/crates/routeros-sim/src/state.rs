@@ -7,7 +7,7 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::broadcast;
 
 use super::menus::Menu;
-use routeros_proto::{Record, RouterVersion};
+use routeros_proto::{Record, RouterVersion, Word};
 
 /// Traffic and time counters of a user, session or host.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -38,12 +38,12 @@ impl Counters {
     pub(crate) fn render(&self, r: &mut Record) {
         r.insert(
             "uptime".into(),
-            routeros_proto::format_duration(self.uptime),
+            routeros_proto::format_duration(self.uptime).into(),
         );
-        r.insert("bytes-in".into(), self.bytes_in.to_string());
-        r.insert("bytes-out".into(), self.bytes_out.to_string());
-        r.insert("packets-in".into(), self.packets_in.to_string());
-        r.insert("packets-out".into(), self.packets_out.to_string());
+        r.insert("bytes-in".into(), self.bytes_in.to_string().into());
+        r.insert("bytes-out".into(), self.bytes_out.to_string().into());
+        r.insert("packets-in".into(), self.packets_in.to_string().into());
+        r.insert("packets-out".into(), self.packets_out.to_string().into());
     }
 }
 
@@ -62,10 +62,18 @@ pub(crate) struct Row {
     pub link: Option<u32>,
 }
 
+static EMPTY: Word = Word::EMPTY;
+
 impl Row {
-    /// A property value, or `""`.
-    pub(crate) fn get(&self, key: &str) -> &str {
-        self.fields.get(key).map(String::as_str).unwrap_or("")
+    /// A property value (its bytes as a client sent them), or the empty word.
+    pub(crate) fn get(&self, key: &str) -> &Word {
+        self.fields.get(key).unwrap_or(&EMPTY)
+    }
+
+    /// A property value as text: what the router itself wrote (numbers, durations,
+    /// flags) is always UTF-8; anything else reads as `""`.
+    pub(crate) fn text(&self, key: &str) -> &str {
+        self.get(key).text().unwrap_or("")
     }
 }
 
@@ -116,15 +124,16 @@ impl Table {
         self.rows.insert(id, row);
     }
 
-    /// The row whose `name` is `name`.
-    pub(crate) fn by_name(&self, name: &str) -> Option<&Row> {
-        self.rows.values().find(|r| r.get("name") == name)
+    /// The row whose `name` is `name` (its bytes, exactly).
+    pub(crate) fn by_name(&self, name: impl AsRef<[u8]>) -> Option<&Row> {
+        let name = name.as_ref();
+        self.rows.values().find(|r| r.get("name").as_bytes() == name)
     }
 
     /// Resolves an `.id` value: `*HEX`, or a name (WIKI-NOTES: names work as ids in
     /// some menus).
-    pub(crate) fn resolve(&self, key: &str) -> Option<u32> {
-        match parse_id(key) {
+    pub(crate) fn resolve(&self, key: &[u8]) -> Option<u32> {
+        match std::str::from_utf8(key).ok().and_then(parse_id) {
             Some(id) => self.rows.contains_key(&id).then_some(id),
             None => self.by_name(key).map(|r| r.id),
         }
@@ -214,7 +223,7 @@ pub(crate) struct State {
     /// `/ip/hotspot`.
     pub servers: Table,
     /// `/system/identity name`.
-    pub identity: String,
+    pub identity: Word,
     /// When the router "booted".
     pub booted: Instant,
     /// Wall clock at boot, so the clock advances with `booted`.
@@ -246,7 +255,7 @@ const DEFAULT_PROFILE: &[(&str, &str)] = &[
 fn record(pairs: &[(&str, &str)]) -> Record {
     pairs
         .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .map(|(k, v)| (k.to_string(), Word::from(*v)))
         .collect()
 }
 

@@ -4,6 +4,7 @@
 
 use super::menus::{pick, Menu, Trap};
 use super::state::State;
+use routeros_proto::Word;
 
 /// How a writable property's value is checked and stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,18 +141,39 @@ fn byte_count(value: &str) -> Option<u64> {
 }
 
 /// Checks one property value and returns what the router stores and prints;
-/// `Ok(None)` means "not set" (a zero limit).
+/// `Ok(None)` means "not set" (a zero limit). Text and names keep their bytes.
 pub(crate) fn check_value(
     state: &State,
     menu: Menu,
     key: &str,
-    value: &str,
-) -> Result<Option<String>, Trap> {
+    value: &Word,
+) -> Result<Option<Word>, Trap> {
     let Some(&(_, kind)) = menu.fields().iter().find(|(k, _)| *k == key) else {
         return Err(Trap::unknown_parameter(key));
     };
     match kind {
-        Kind::Text => Ok(Some(value.to_string())),
+        Kind::Text => Ok(Some(value.clone())),
+        Kind::Profile => {
+            let names = state.profiles.rows.values().map(|r| r.get("name").as_bytes());
+            lookup_name(key, value, names)
+        }
+        Kind::Server => {
+            let names = std::iter::once(&b"all"[..])
+                .chain(state.servers.rows.values().map(|r| r.get("name").as_bytes()));
+            lookup_name(key, value, names)
+        }
+        _ => {
+            let text = value
+                .text()
+                .ok_or_else(|| Trap::argument(format!("invalid value for argument {key}")))?;
+            Ok(check_text(key, kind, text)?.map(Word::from))
+        }
+    }
+}
+
+/// Checks a value the router reads as a number, time, flag or keyword.
+fn check_text(key: &str, kind: Kind, value: &str) -> Result<Option<String>, Trap> {
+    match kind {
         Kind::Bool => bool_value(key, value).map(Some),
         Kind::Time { none_ok } => time_value(key, value, none_ok).map(Some),
         Kind::Limit => {
@@ -177,32 +199,26 @@ pub(crate) fn check_value(
         Kind::OneOf(words) => pick(value, words.iter().copied())
             .map(|w| Some(w.to_string()))
             .ok_or_else(|| Trap::argument(format!("input does not match any value of {key}"))),
-        Kind::Profile => {
-            let names = state.profiles.rows.values().map(|r| r.get("name"));
-            lookup_name(key, value, names)
-        }
-        Kind::Server => {
-            let names =
-                std::iter::once("all").chain(state.servers.rows.values().map(|r| r.get("name")));
-            lookup_name(key, value, names)
-        }
+        Kind::Text | Kind::Profile | Kind::Server => Ok(Some(value.to_string())),
     }
 }
 
 /// Values that name another item: exact, or an unambiguous prefix; several → ambiguous.
+/// Names are compared as bytes: `Ren\xe9` is not `René`.
 fn lookup_name<'a>(
     key: &str,
-    value: &str,
-    names: impl Iterator<Item = &'a str> + Clone,
-) -> Result<Option<String>, Trap> {
+    value: &Word,
+    names: impl Iterator<Item = &'a [u8]> + Clone,
+) -> Result<Option<Word>, Trap> {
+    let value = value.as_bytes();
     if let Some(exact) = names.clone().find(|n| *n == value) {
-        return Ok(Some(exact.to_string()));
+        return Ok(Some(Word::from(exact)));
     }
-    let matching: Vec<&str> = names
+    let matching: Vec<&[u8]> = names
         .filter(|n| !value.is_empty() && n.starts_with(value))
         .collect();
     match matching.as_slice() {
-        [one] => Ok(Some(one.to_string())),
+        [one] => Ok(Some(Word::from(*one))),
         [] => Err(Trap::argument(format!(
             "input does not match any value of {key}"
         ))),
@@ -217,8 +233,8 @@ fn lookup_name<'a>(
 pub(crate) fn check_args(
     state: &State,
     menu: Menu,
-    args: &[(String, String)],
-) -> Result<Vec<(String, Option<String>)>, Trap> {
+    args: &[(String, Word)],
+) -> Result<Vec<(String, Option<Word>)>, Trap> {
     let mut out = Vec::with_capacity(args.len());
     for (k, v) in args {
         if k.starts_with('.') || k == "numbers" {
@@ -247,22 +263,23 @@ mod tests {
     fn limits_on_a_profile_are_unknown_parameters() {
         let s = state();
         for key in ["limit-uptime", "limit-bytes-total", "uptime-limit"] {
-            let err = check_value(&s, Menu::Profile, key, "1h").unwrap_err();
+            let err = check_value(&s, Menu::Profile, key, &Word::from("1h")).unwrap_err();
             assert_eq!(err.message, format!("unknown parameter {key}"));
         }
-        assert!(check_value(&s, Menu::User, "limit-uptime", "1h").is_ok());
+        assert!(check_value(&s, Menu::User, "limit-uptime", &Word::from("1h")).is_ok());
     }
 
     #[test]
     fn a_missing_profile_does_not_match_any_value() {
         let s = state();
-        let err = check_value(&s, Menu::User, "profile", "gold").unwrap_err();
+        let err = check_value(&s, Menu::User, "profile", &Word::from("gold")).unwrap_err();
         assert_eq!(err.message, "input does not match any value of profile");
         assert_eq!(err.category, Some(1));
         assert_eq!(
-            check_value(&s, Menu::User, "profile", "def")
+            check_value(&s, Menu::User, "profile", &Word::from("def"))
                 .unwrap()
-                .as_deref(),
+                .as_ref()
+                .and_then(Word::text),
             Some("default")
         );
     }
@@ -271,26 +288,28 @@ mod tests {
     fn time_values_are_checked_and_normalised() {
         let s = state();
         assert_eq!(
-            check_value(&s, Menu::User, "limit-uptime", "")
+            check_value(&s, Menu::User, "limit-uptime", &Word::from(""))
                 .unwrap_err()
                 .message,
             "invalid time value for argument limit-uptime"
         );
         assert_eq!(
-            check_value(&s, Menu::User, "limit-uptime", "01:00:00")
+            check_value(&s, Menu::User, "limit-uptime", &Word::from("01:00:00"))
                 .unwrap()
-                .as_deref(),
+                .as_ref()
+                .and_then(Word::text),
             Some("1h")
         );
         assert_eq!(
-            check_value(&s, Menu::User, "limit-uptime", "0s").unwrap(),
+            check_value(&s, Menu::User, "limit-uptime", &Word::from("0s")).unwrap(),
             None
         );
-        assert!(check_value(&s, Menu::Profile, "session-timeout", "none").is_err());
+        assert!(check_value(&s, Menu::Profile, "session-timeout", &Word::from("none")).is_err());
         assert_eq!(
-            check_value(&s, Menu::Profile, "idle-timeout", "none")
+            check_value(&s, Menu::Profile, "idle-timeout", &Word::from("none"))
                 .unwrap()
-                .as_deref(),
+                .as_ref()
+                .and_then(Word::text),
             Some("none")
         );
     }
@@ -299,17 +318,19 @@ mod tests {
     fn byte_limits_and_booleans_are_normalised() {
         let s = state();
         assert_eq!(
-            check_value(&s, Menu::User, "limit-bytes-total", "1M")
+            check_value(&s, Menu::User, "limit-bytes-total", &Word::from("1M"))
                 .unwrap()
-                .as_deref(),
+                .as_ref()
+                .and_then(Word::text),
             Some("1048576")
         );
         assert_eq!(
-            check_value(&s, Menu::User, "disabled", "yes")
+            check_value(&s, Menu::User, "disabled", &Word::from("yes"))
                 .unwrap()
-                .as_deref(),
+                .as_ref()
+                .and_then(Word::text),
             Some("true")
         );
-        assert!(check_value(&s, Menu::User, "disabled", "maybe").is_err());
+        assert!(check_value(&s, Menu::User, "disabled", &Word::from("maybe")).is_err());
     }
 }

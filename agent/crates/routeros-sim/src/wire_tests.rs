@@ -102,7 +102,7 @@ async fn a_login_sent_one_byte_at_a_time_after_an_empty_sentence_succeeds() {
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
     let r = c.read().await.unwrap();
-    assert_eq!(r.to_words(), ["!done"]);
+    assert_eq!(r.text_words(), ["!done"]);
 }
 
 #[tokio::test]
@@ -118,13 +118,13 @@ async fn a_duplicate_user_traps_with_the_tag_on_every_reply_then_done() {
     ])
     .await;
     let r = c.until_done(Some("a1")).await;
-    assert_eq!(r[0].to_words(), ["!done", "=ret=*1", ".tag=a1"]);
+    assert_eq!(r[0].text_words(), ["!done", "=ret=*1", ".tag=a1"]);
     c.send(&["/ip/hotspot/user/add", "=name=007", ".tag=a2"])
         .await;
     let r = c.until_done(Some("a2")).await;
     assert_eq!(kinds(&r), [ReplyKind::Trap, ReplyKind::Done]);
     assert_eq!(
-        r[0].get("message"),
+        r[0].text("message").as_deref(),
         Some("failure: already have user with this name for this server")
     );
     assert!(r.iter().all(|x| x.tag.as_deref() == Some("a2")));
@@ -139,7 +139,7 @@ async fn quit_gets_fatal_with_a_bare_reason_and_the_connection_closes() {
     c.login().await;
     c.send(&["/quit"]).await;
     let r = c.read().await.unwrap();
-    assert_eq!(r.to_words(), ["!fatal", "session terminated on request"]);
+    assert_eq!(r.text_words(), ["!fatal", "session terminated on request"]);
     assert!(c.read().await.is_none(), "nothing follows !fatal");
 }
 
@@ -159,7 +159,7 @@ async fn v642_logs_in_by_challenge_and_refuses_a_wrong_response() {
     let mut c = Client::connect(&sim).await;
     c.send(&["/login"]).await;
     let r = c.until_done(None).await;
-    let challenge = r[0].get("ret").unwrap().to_string();
+    let challenge = r[0].text("ret").as_deref().unwrap().to_string();
     assert_eq!(challenge.len(), 32);
     c.send(&[
         "/login",
@@ -168,18 +168,18 @@ async fn v642_logs_in_by_challenge_and_refuses_a_wrong_response() {
     ])
     .await;
     let r = c.until_done(None).await;
-    assert_eq!(r[0].get("message"), Some("cannot log in"));
+    assert_eq!(r[0].text("message").as_deref(), Some("cannot log in"));
     c.send(&["/login"]).await;
-    let challenge = c.until_done(None).await[0].get("ret").unwrap().to_string();
+    let challenge = c.until_done(None).await[0].text("ret").as_deref().unwrap().to_string();
     let response = challenge_response("", &challenge).unwrap();
     c.send(&["/login", "=name=admin", &format!("=response={response}")])
         .await;
     assert_eq!(kinds(&c.until_done(None).await), [ReplyKind::Done]);
     c.send(&["/system/resource/print"]).await;
     let r = c.until_done(None).await;
-    assert_eq!(r[0].get("version"), Some("6.42 (stable)"));
+    assert_eq!(r[0].text("version").as_deref(), Some("6.42 (stable)"));
     assert!(
-        r[0].get("build-time").unwrap().contains('/'),
+        r[0].text("build-time").as_deref().unwrap().contains('/'),
         "pre-7.10 dates are mon/dd/yyyy"
     );
 }
@@ -191,7 +191,7 @@ async fn a_wrong_password_on_v7_gets_the_6_trap() {
     c.send(&["/login", "=name=admin", "=password=wrong"]).await;
     let r = c.until_done(None).await;
     assert_eq!(
-        r[0].to_words(),
+        r[0].text_words(),
         ["!trap", "=message=invalid user name or password (6)"]
     );
 }
@@ -230,22 +230,22 @@ async fn listen_reports_changes_and_cancel_ends_it_in_the_documented_order() {
     let mut saw_add = !seen.is_empty();
     if !saw_add {
         let next = c.read().await.unwrap();
-        saw_add = next.tag.as_deref() == Some("l1") && next.get("name") == Some("v1");
+        saw_add = next.tag.as_deref() == Some("l1") && next.text("name").as_deref() == Some("v1");
     }
     assert!(saw_add, "listen reported the new user");
     c.send(&["/ip/hotspot/user/remove", "=.id=*1", ".tag=r"])
         .await;
     let mut dead = false;
     for x in c.until_done(Some("r")).await {
-        dead |= x.get(".dead") == Some("yes") && x.get(".id") == Some("*1");
+        dead |= x.text(".dead").as_deref() == Some("yes") && x.text(".id").as_deref() == Some("*1");
     }
     if !dead {
-        dead = c.read().await.unwrap().get(".dead") == Some("yes");
+        dead = c.read().await.unwrap().text(".dead").as_deref() == Some("yes");
     }
     assert!(dead, "removal reported with =.dead=yes");
     c.send(&["/cancel", "=tag=l1", ".tag=7"]).await;
     let r = c.until_done(Some("l1")).await;
-    let words: Vec<Vec<String>> = r.iter().map(|x| x.to_words()).collect();
+    let words: Vec<Vec<String>> = r.iter().map(|x| x.text_words()).collect();
     assert_eq!(
         words,
         [
@@ -269,11 +269,11 @@ async fn print_follow_sends_current_items_then_changes() {
     ])
     .await;
     let first = c.read().await.unwrap();
-    assert_eq!(first.to_words(), ["!re", "=name=default-trial", ".tag=f"]);
+    assert_eq!(first.text_words(), ["!re", "=name=default-trial", ".tag=f"]);
     c.send(&["/ip/hotspot/user/add", "=name=v2"]).await;
     let mut got = Vec::new();
     while got.len() < 2 {
-        got.push(c.read().await.unwrap().to_words());
+        got.push(c.read().await.unwrap().text_words());
     }
     assert!(
         got.contains(&vec![
@@ -339,7 +339,7 @@ async fn fatal_after_n_commands_closes_the_session() {
     c.until_done(None).await;
     c.send(&["/system/identity/print"]).await;
     assert_eq!(
-        c.read().await.unwrap().to_words(),
+        c.read().await.unwrap().text_words(),
         ["!fatal", "session terminated on request"]
     );
     assert!(c.read().await.is_none());
@@ -382,9 +382,9 @@ async fn hotspot_clients_grow_counters_until_the_limit_ends_them() {
     ])
     .await;
     let r = c.until_done(None).await;
-    assert_eq!(r[0].get(".id"), Some(id.as_str()));
-    assert_eq!(r[0].get("uptime"), Some("2s"));
-    assert!(r[0].get("bytes-out").unwrap().parse::<u64>().unwrap() > 0);
+    assert_eq!(r[0].text(".id").as_deref(), Some(id.as_str()));
+    assert_eq!(r[0].text("uptime").as_deref(), Some("2s"));
+    assert!(r[0].text("bytes-out").as_deref().unwrap().parse::<u64>().unwrap() > 0);
     sim.add_traffic("v9", 1_000_000).unwrap();
     assert!(sim.active().is_empty(), "the byte limit ended the session");
     assert!(sim.login_client("v9", "p", "02:00:00:00:00:09").is_err());
@@ -432,7 +432,7 @@ async fn an_oversized_word_before_login_closes_the_connection() {
     let mut c = Client::connect(&sim).await;
     c.login().await;
     c.send(&["/ip/hotspot/user/add", &big]).await;
-    assert_eq!(c.until_done(None).await[0].get("ret"), Some("*1"));
+    assert_eq!(c.until_done(None).await[0].text("ret").as_deref(), Some("*1"));
 }
 
 #[tokio::test]
@@ -442,7 +442,7 @@ async fn execute_runs_a_command_in_process_on_every_version() {
         let cmd = routeros_proto::Command::new("/system/identity/print").tagged("i");
         let r = sim.execute(&cmd);
         assert_eq!(
-            r[0].to_words(),
+            r[0].text_words(),
             ["!re", "=name=MikroTik", ".tag=i"],
             "{version}"
         );
@@ -478,5 +478,5 @@ async fn an_untagged_cancel_stops_every_stream() {
     // Both streams are over: a change produces no more `!re`.
     c.send(&["/ip/hotspot/user/add", "=name=after"]).await;
     let next = c.read().await.unwrap();
-    assert_eq!(next.to_words(), ["!done", "=ret=*1"]);
+    assert_eq!(next.text_words(), ["!done", "=ret=*1"]);
 }

@@ -10,7 +10,7 @@ use firmware_config::{ConfigError, RouterConfig, Secret, Transport};
 use super::api::{ApiClient, ApiConfig, Listener};
 use super::detect::{self, RestProbe};
 use super::error::RouterError;
-use super::model::{path, Record, RouterVersion};
+use super::model::{path, Record, RouterVersion, Word};
 use super::rest::{RestClient, RestConfig};
 use super::tls::RouterTls;
 use routeros_proto::{Command, Limits};
@@ -217,7 +217,7 @@ impl Router {
             .print(path::RESOURCE, &[], None)
             .await?
             .first()
-            .and_then(|r| r.get("version").cloned())
+            .and_then(|r| r.get("version").map(|v| v.to_string()))
             .unwrap_or_default();
         let reason = match (reason, transport) {
             (Some(r), Transport::Rest) => r,
@@ -242,11 +242,12 @@ impl Router {
         self.inner.info.clone()
     }
 
-    /// `print` with query words (without `?`) and an optional `.proplist`.
+    /// `print` with query words (without `?`, their bytes sent unchanged) and an
+    /// optional `.proplist`.
     pub async fn print(
         &self,
         path: &str,
-        queries: &[String],
+        queries: &[Word],
         proplist: Option<&str>,
     ) -> Result<Vec<Record>, RouterError> {
         match &self.inner.backend {
@@ -256,7 +257,7 @@ impl Router {
                     cmd = cmd.attr(".proplist", p);
                 }
                 for q in queries {
-                    cmd = cmd.query(q.as_str());
+                    cmd = cmd.query(q);
                 }
                 Ok(api.call(cmd).await?.rows)
             }
@@ -273,7 +274,7 @@ impl Router {
                 response
                     .done
                     .get("ret")
-                    .cloned()
+                    .map(Word::to_string)
                     .ok_or_else(|| RouterError::Unexpected {
                         router: self.name().to_string(),
                         command,

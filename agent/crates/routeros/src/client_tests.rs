@@ -134,13 +134,13 @@ async fn api_transport_adds_users_and_reads_the_new_id() {
             match cmd.path.as_str() {
                 "/system/resource/print" => p.send(&["!re", "=version=7.18 (stable)", &tag]).await,
                 "/ip/hotspot/user/add" => {
-                    let name = cmd.get("name").unwrap_or("").to_string();
+                    let name = cmd.get_text("name").unwrap_or("").to_string();
                     p.send(&["!done", &format!("=ret=*{}", name.len()), &tag])
                         .await;
                     continue;
                 }
                 "/ip/hotspot/user/remove" => {
-                    assert_eq!(cmd.get(".id"), Some("*5"));
+                    assert_eq!(cmd.get_text(".id"), Some("*5"));
                 }
                 _ => {}
             }

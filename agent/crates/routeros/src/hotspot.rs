@@ -8,7 +8,7 @@ use super::client::Router;
 use super::error::RouterError;
 use super::model::{
     path, ActiveSession, HotspotHost, HotspotUser, NewUser, Record, SystemResource, UserProfile,
-    UserUpdate, ValueError,
+    UserUpdate, ValueError, Word,
 };
 
 /// Which users to print. Matching is done by the router with query words where
@@ -16,8 +16,8 @@ use super::model::{
 /// API has no pattern matching (DOC-API: regular expressions are not supported).
 #[derive(Debug, Clone, Default)]
 pub struct UserQuery {
-    /// Exact login name.
-    pub name: Option<String>,
+    /// Exact login name, as bytes (a name another tool wrote is matched exactly).
+    pub name: Option<Word>,
     /// Exact profile.
     pub profile: Option<String>,
     /// Comment starts with this (the agent's `hsa:` marker).
@@ -76,10 +76,10 @@ pub trait HotspotApi: Send + Sync {
     ) -> impl Future<Output = Result<(), RouterError>> + Send;
     /// Removes a profile.
     fn remove_profile(&self, id: &str) -> impl Future<Output = Result<(), RouterError>> + Send;
-    /// Active sessions, optionally of one user.
+    /// Active sessions, optionally of one user (matched on the name's bytes).
     fn active(
         &self,
-        user: Option<&str>,
+        user: Option<&Word>,
     ) -> impl Future<Output = Result<Vec<ActiveSession>, RouterError>> + Send;
     /// Ends an active session (`/ip/hotspot/active/remove`).
     fn disconnect(&self, active_id: &str) -> impl Future<Output = Result<(), RouterError>> + Send;
@@ -105,6 +105,11 @@ fn parse_all<T>(
         .collect()
 }
 
+/// `key=value` for a query, the value's bytes unchanged.
+fn query_word(key: &str, value: &Word) -> Word {
+    Word::new([key.as_bytes(), b"=", value.as_bytes()].concat())
+}
+
 fn one<T>(router: &Router, what: &str, mut items: Vec<T>) -> Result<T, RouterError> {
     if items.is_empty() {
         return Err(RouterError::Unexpected {
@@ -120,7 +125,7 @@ impl HotspotApi for Router {
     async fn identity(&self) -> Result<String, RouterError> {
         let records = self.print(path::IDENTITY, &[], None).await?;
         let r = one(self, path::IDENTITY, records)?;
-        Ok(r.get("name").cloned().unwrap_or_default())
+        Ok(r.get("name").map(Word::to_string).unwrap_or_default())
     }
 
     async fn resource(&self) -> Result<SystemResource, RouterError> {
@@ -132,10 +137,10 @@ impl HotspotApi for Router {
     async fn users(&self, query: &UserQuery) -> Result<Vec<HotspotUser>, RouterError> {
         let mut queries = Vec::new();
         if let Some(n) = &query.name {
-            queries.push(format!("name={n}"));
+            queries.push(query_word("name", n));
         }
         if let Some(p) = &query.profile {
-            queries.push(format!("profile={p}"));
+            queries.push(query_word("profile", &Word::from(p)));
         }
         let props = if query.names_only {
             Some(USER_NAME_PROPS)
@@ -146,11 +151,7 @@ impl HotspotApi for Router {
         let mut users = parse_all(self, path::USER, records, HotspotUser::from_record)?;
         users.retain(|u| !u.default && u.name != "default-trial");
         if let Some(prefix) = &query.comment_prefix {
-            users.retain(|u| {
-                u.comment
-                    .as_deref()
-                    .is_some_and(|c| c.starts_with(prefix.as_str()))
-            });
+            users.retain(|u| u.comment.as_ref().is_some_and(|c| c.starts_with(prefix)));
         }
         Ok(users)
     }
@@ -194,8 +195,8 @@ impl HotspotApi for Router {
         self.remove(path::PROFILE, id).await
     }
 
-    async fn active(&self, user: Option<&str>) -> Result<Vec<ActiveSession>, RouterError> {
-        let queries: Vec<String> = user.map(|u| format!("user={u}")).into_iter().collect();
+    async fn active(&self, user: Option<&Word>) -> Result<Vec<ActiveSession>, RouterError> {
+        let queries: Vec<Word> = user.map(|u| query_word("user", u)).into_iter().collect();
         let records = self
             .print(path::ACTIVE, &queries, Some(ACTIVE_PROPS))
             .await?;

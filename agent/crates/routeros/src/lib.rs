@@ -25,6 +25,6 @@ pub use error::RouterError;
 pub use hotspot::{HotspotApi, UserQuery, ACTIVE_PROPS, USER_COUNTER_PROPS, USER_NAME_PROPS};
 pub use model::{
     ActiveSession, HotspotHost, HotspotUser, NewUser, Record, RouterVersion, SystemResource,
-    UserProfile, UserUpdate, ValueError,
+    UserProfile, UserUpdate, ValueError, Word,
 };
 pub use shared::SharedRouter;

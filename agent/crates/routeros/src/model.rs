@@ -9,7 +9,7 @@ use routeros_proto::{
 };
 use serde::Serialize;
 
-pub use routeros_proto::{Record, RouterVersion, ValueError};
+pub use routeros_proto::{Record, RouterVersion, ValueError, Word};
 
 /// Menu paths, as binary API command prefixes (REST uses the same with `/rest` in front).
 pub mod path {
@@ -31,8 +31,14 @@ pub mod path {
     pub const CLOCK: &str = "/system/clock";
 }
 
+/// A value as text. Numbers, times and flags are always ASCII on a router; a value
+/// that is not UTF-8 reads with U+FFFD and then fails its parse, naming the key.
+fn value<'a>(r: &'a Record, key: &str) -> Option<std::borrow::Cow<'a, str>> {
+    r.get(key).map(Word::lossy)
+}
+
 fn optional_duration(r: &Record, key: &str) -> Result<Option<Duration>, ValueError> {
-    match r.get(key).map(String::as_str) {
+    match value(r, key).as_deref() {
         None | Some("") | Some("none") | Some("never") | Some("immediately") => Ok(None),
         Some(v) => parse_duration(key, v).map(|d| if d.is_zero() { None } else { Some(d) }),
     }
@@ -43,7 +49,7 @@ fn duration_or_zero(r: &Record, key: &str) -> Result<Duration, ValueError> {
 }
 
 fn count(r: &Record, key: &str) -> Result<u64, ValueError> {
-    r.get(key).map_or(Ok(0), |v| parse_count(key, v))
+    value(r, key).map_or(Ok(0), |v| parse_count(key, &v))
 }
 
 fn optional_limit(r: &Record, key: &str) -> Result<Option<u64>, ValueError> {
@@ -51,15 +57,22 @@ fn optional_limit(r: &Record, key: &str) -> Result<Option<u64>, ValueError> {
 }
 
 fn flag(r: &Record, key: &str) -> Result<bool, ValueError> {
-    r.get(key).map_or(Ok(false), |v| parse_bool(key, v))
+    value(r, key).map_or(Ok(false), |v| parse_bool(key, &v))
 }
 
+/// Text for fields the agent only shows or that the router itself writes (ids,
+/// addresses, profile names): lossy.
 fn text(r: &Record, key: &str) -> String {
-    r.get(key).cloned().unwrap_or_default()
+    value(r, key).map(|v| v.into_owned()).unwrap_or_default()
 }
 
 fn optional_text(r: &Record, key: &str) -> Option<String> {
-    r.get(key).filter(|v| !v.is_empty()).cloned()
+    value(r, key).filter(|v| !v.is_empty()).map(|v| v.into_owned())
+}
+
+/// Names and comments another tool may have written: their bytes, exactly.
+fn word(r: &Record, key: &str) -> Word {
+    r.get(key).cloned().unwrap_or_default()
 }
 
 /// A hotspot user (`/ip/hotspot/user`). Limits are user properties in RouterOS.
@@ -67,8 +80,10 @@ fn optional_text(r: &Record, key: &str) -> Option<String> {
 pub struct HotspotUser {
     /// `.id`, e.g. `*1A`.
     pub id: String,
-    /// Login name (voucher code). Kept as a string: `007` stays `007`.
-    pub name: String,
+    /// Login name (voucher code), its bytes as the router keeps them: `007` stays
+    /// `007`, and a name WinBox wrote in a PC's code page (`Ren\xe9`) is sent back
+    /// exactly. Shown lossily.
+    pub name: Word,
     /// Password as the router prints it (v7 prints it; voucher passwords are not secrets
     /// once printed on a ticket, but we still never log them).
     #[serde(skip)]
@@ -77,8 +92,8 @@ pub struct HotspotUser {
     pub profile: String,
     /// Hotspot server (`all` = any).
     pub server: String,
-    /// Comment; the agent's users carry `hsa:<site>:<sale id>`.
-    pub comment: Option<String>,
+    /// Comment; the agent's users carry `hsa:<site>:<sale id>`. Bytes, as for `name`.
+    pub comment: Option<Word>,
     /// Whether the user is disabled.
     pub disabled: bool,
     /// `limit-uptime`; `None` = unlimited.
@@ -106,14 +121,11 @@ impl HotspotUser {
     pub fn from_record(r: &Record) -> Result<HotspotUser, ValueError> {
         Ok(HotspotUser {
             id: text(r, ".id"),
-            name: text(r, "name"),
-            password: r.get("password").cloned(),
-            profile: r
-                .get("profile")
-                .cloned()
-                .unwrap_or_else(|| "default".into()),
-            server: r.get("server").cloned().unwrap_or_else(|| "all".into()),
-            comment: optional_text(r, "comment"),
+            name: word(r, "name"),
+            password: value(r, "password").map(|v| v.into_owned()),
+            profile: optional_text(r, "profile").unwrap_or_else(|| "default".into()),
+            server: optional_text(r, "server").unwrap_or_else(|| "all".into()),
+            comment: r.get("comment").filter(|c| !c.is_empty()).cloned(),
             disabled: flag(r, "disabled")?,
             limit_uptime: optional_duration(r, "limit-uptime")?,
             limit_bytes_total: optional_limit(r, "limit-bytes-total")?,
@@ -125,6 +137,12 @@ impl HotspotUser {
             default: flag(r, "default")?,
             dynamic: flag(r, "dynamic")?,
         })
+    }
+
+    /// The comment as text; a comment whose bytes are not UTF-8 was never the
+    /// agent's (`hsa:` comments are ASCII) and reads as `None` here.
+    pub fn comment_text(&self) -> Option<&str> {
+        self.comment.as_ref().and_then(Word::text)
     }
 
     /// Bytes used in both directions.
@@ -244,7 +262,7 @@ pub struct UserProfile {
 impl UserProfile {
     /// Reads a printed record.
     pub fn from_record(r: &Record) -> Result<UserProfile, ValueError> {
-        let shared_users = match r.get("shared-users").map(String::as_str) {
+        let shared_users = match value(r, "shared-users").as_deref() {
             None | Some("unlimited") | Some("") => None,
             Some(v) => Some(v.parse().map_err(|_| ValueError {
                 key: "shared-users".into(),
@@ -295,8 +313,8 @@ pub struct ActiveSession {
     pub id: String,
     /// Hotspot server.
     pub server: String,
-    /// User name.
-    pub user: String,
+    /// User name, its bytes as the router keeps them (see [`HotspotUser::name`]).
+    pub user: Word,
     /// Client IP address.
     pub address: String,
     /// Client MAC address.
@@ -321,7 +339,7 @@ impl ActiveSession {
         Ok(ActiveSession {
             id: text(r, ".id"),
             server: text(r, "server"),
-            user: text(r, "user"),
+            user: word(r, "user"),
             address: text(r, "address"),
             mac_address: text(r, "mac-address"),
             login_by: text(r, "login-by"),
@@ -408,8 +426,19 @@ mod tests {
     fn record(pairs: &[(&str, &str)]) -> Record {
         pairs
             .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .map(|(k, v)| (k.to_string(), Word::from(*v)))
             .collect()
+    }
+
+    #[test]
+    fn a_name_that_is_not_utf8_keeps_its_bytes_and_a_bad_number_names_its_key() {
+        let mut r = record(&[(".id", "*4"), ("comment", "made in WinBox")]);
+        r.insert("name".into(), Word::new(b"Ren\xe9".to_vec()));
+        let u = HotspotUser::from_record(&r).unwrap();
+        assert_eq!(u.name.as_bytes(), b"Ren\xe9");
+        assert_eq!(u.name.to_string(), "Ren\u{FFFD}");
+        r.insert("bytes-in".into(), Word::new(b"1\xff".to_vec()));
+        assert_eq!(HotspotUser::from_record(&r).unwrap_err().key, "bytes-in");
     }
 
     #[test]

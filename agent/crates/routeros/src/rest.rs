@@ -19,7 +19,7 @@ use firmware_config::Secret;
 use serde_json::{json, Map, Value};
 
 use super::error::RouterError;
-use super::model::Record;
+use super::model::{Record, Word};
 use super::tls::RouterTls;
 
 /// Largest response body read, so a hostile server cannot exhaust memory.
@@ -280,9 +280,24 @@ impl RestClient {
     pub async fn print(
         &self,
         path: &str,
-        queries: &[String],
+        queries: &[Word],
         proplist: Option<&str>,
     ) -> Result<Vec<Record>, RouterError> {
+        // JSON carries text: a query on bytes that are not UTF-8 (a name WinBox wrote in
+        // a PC's code page) cannot be asked for exactly, and a lossy one could match
+        // someone else.
+        let queries: Vec<&str> = queries
+            .iter()
+            .map(|q| {
+                q.text().ok_or_else(|| RouterError::Unexpected {
+                    router: self.cfg.router.clone(),
+                    command: format!("POST /rest{path}/print"),
+                    detail: format!(
+                        "the query {q:?} is not UTF-8, which REST cannot carry; use transport = api or api-ssl for this router"
+                    ),
+                })
+            })
+            .collect::<Result<_, _>>()?;
         let value = if queries.is_empty() && proplist.is_none() {
             self.request("GET", path, None).await?
         } else {
@@ -310,7 +325,7 @@ impl RestClient {
         record
             .get(".id")
             .or_else(|| record.get("ret"))
-            .cloned()
+            .map(Word::to_string)
             .ok_or_else(|| RouterError::Unexpected {
                 router: self.cfg.router.clone(),
                 command: format!("PUT /rest{path}"),
@@ -395,7 +410,7 @@ pub fn records_of(router: &str, path: &str, value: Value) -> Result<Vec<Record>,
                         Value::String(s) => s,
                         other => other.to_string(),
                     };
-                    (k, v)
+                    (k, Word::from(v))
                 })
                 .collect()),
             _ => Err(bad("an array of non-objects")),

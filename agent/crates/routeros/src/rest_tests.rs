@@ -140,7 +140,7 @@ async fn print_with_queries_posts_query_and_proplist_with_basic_auth() {
     let rows = plain(port)
         .print(
             "/ip/hotspot/user",
-            &["name=v1".to_string()],
+            &["name=v1".into()],
             Some(".id,name"),
         )
         .await

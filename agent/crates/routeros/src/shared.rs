@@ -12,7 +12,7 @@ use super::client::{ConnectionInfo, Router, RouterSettings};
 use super::error::RouterError;
 use super::hotspot::{HotspotApi, UserQuery};
 use super::model::{
-    ActiveSession, HotspotHost, HotspotUser, NewUser, SystemResource, UserProfile, UserUpdate,
+    ActiveSession, HotspotHost, HotspotUser, NewUser, SystemResource, UserProfile, UserUpdate, Word,
 };
 
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
@@ -150,7 +150,7 @@ impl HotspotApi for SharedRouter {
     async fn remove_profile(&self, id: &str) -> Result<(), RouterError> {
         self.get().await?.remove_profile(id).await
     }
-    async fn active(&self, user: Option<&str>) -> Result<Vec<ActiveSession>, RouterError> {
+    async fn active(&self, user: Option<&Word>) -> Result<Vec<ActiveSession>, RouterError> {
         self.get().await?.active(user).await
     }
     async fn disconnect(&self, active_id: &str) -> Result<(), RouterError> {

@@ -112,11 +112,11 @@ pub(crate) async fn login(t: &mut Transport, cfg: &ApiConfig) -> Result<(), Rout
         Ok(done) => done,
         Err(message) => return Err(login_refused(cfg, message)),
     };
-    let Some(challenge) = done.get("ret") else {
+    let Some(challenge) = done.text("ret") else {
         return Ok(());
     };
     // Pre-6.43: the router ignored our arguments and sent a challenge.
-    let response = proto::challenge_response(cfg.password.expose(), challenge).map_err(|e| {
+    let response = proto::challenge_response(cfg.password.expose(), &challenge).map_err(|e| {
         RouterError::Protocol {
             router: cfg.router.clone(),
             detail: e.to_string(),
@@ -181,7 +181,7 @@ async fn exchange(
                 })
             }
             ReplyKind::Trap => {
-                traps.push(reply.get("message").unwrap_or("(no message)").to_string())
+                traps.push(reply.text("message").unwrap_or_else(|| "(no message)".into()))
             }
             ReplyKind::Re | ReplyKind::Empty => {}
             ReplyKind::Done if traps.is_empty() => return Ok(Ok(reply)),

@@ -494,12 +494,12 @@ impl<'a> Mux<'a> {
     fn trap_error(&self, command: String, traps: &[Reply]) -> RouterError {
         let message = traps
             .iter()
-            .map(|t| t.get("message").unwrap_or("(no message)"))
+            .map(|t| t.text("message").unwrap_or_else(|| "(no message)".into()))
             .collect::<Vec<_>>()
             .join("; ");
         let category = traps
             .iter()
-            .find_map(|t| t.get("category").and_then(|c| c.parse().ok()));
+            .find_map(|t| t.get("category").and_then(|c| c.text()?.parse().ok()));
         RouterError::Trap {
             router: self.cfg.router.clone(),
             command,

@@ -144,7 +144,7 @@ async fn a_command_past_its_deadline_times_out_and_is_cancelled_by_tag() {
     assert!(started.elapsed() < Duration::from_secs(2));
     let (slow, cancel) = seen_rx.recv().await.unwrap();
     assert_eq!(cancel.path, "/cancel");
-    assert_eq!(cancel.get("tag"), slow.tag.as_deref());
+    assert_eq!(cancel.get_text("tag"), slow.tag.as_deref());
     assert_ne!(cancel.tag, slow.tag);
     // The same connection goes on working; the cancelled command's late replies were dropped.
     let rows = c.call(print("/next")).await.unwrap().rows;
@@ -157,12 +157,12 @@ async fn pre_643_challenge_login_sends_the_go_test_vector() {
     // GO proto_test.go TestLoginPre643: password passTest, challenge abc123.
     let port = fake_router(|mut p, _| async move {
         let first = p.read().await;
-        assert_eq!(first.get("password"), Some("passTest"));
+        assert_eq!(first.get_text("password"), Some("passTest"));
         p.send(&["!done", "=ret=abc123"]).await;
         let second = p.read().await;
         assert_eq!(second.path, "/login");
-        assert_eq!(second.get("name"), Some("admin"));
-        if second.get("response") == Some("0021277bff9ac7caf06aa608e46616d47f") {
+        assert_eq!(second.get_text("name"), Some("admin"));
+        if second.get_text("response") == Some("0021277bff9ac7caf06aa608e46616d47f") {
             p.send(&["!done"]).await;
         } else {
             p.send(&["!trap", "=message=cannot log in"]).await;
@@ -454,7 +454,7 @@ async fn a_listener_receives_records_and_dropping_it_cancels() {
     drop(listener);
     let (tag, cancel) = cancel_rx.recv().await.unwrap();
     assert_eq!(cancel.path, "/cancel");
-    assert_eq!(cancel.get("tag"), Some(tag.as_str()));
+    assert_eq!(cancel.get_text("tag"), Some(tag.as_str()));
 }
 
 #[path = "tls_tests.rs"]

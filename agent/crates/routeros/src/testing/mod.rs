@@ -15,7 +15,7 @@ pub mod peer;
 
 use crate::{
     ActiveSession, HotspotApi, HotspotHost, HotspotUser, NewUser, RouterError, SystemResource,
-    UserProfile, UserQuery, UserUpdate,
+    UserProfile, UserQuery, UserUpdate, Word,
 };
 
 /// Operations faults can target.
@@ -62,11 +62,11 @@ impl FakeUser {
     fn to_user(&self) -> HotspotUser {
         HotspotUser {
             id: self.id.clone(),
-            name: self.name.clone(),
+            name: Word::from(&self.name),
             password: Some(self.password.clone()),
             profile: self.profile.clone(),
             server: self.server.clone(),
-            comment: self.comment.clone(),
+            comment: self.comment.as_ref().map(Word::from),
             disabled: self.disabled,
             limit_uptime: self.limit_uptime_s.map(Duration::from_secs),
             limit_bytes_total: self.limit_bytes_total,
@@ -393,9 +393,10 @@ impl HotspotApi for FakeRouter {
         let fault = self.enter(Op::Users).await?;
         let s = self.lock();
         let found: Vec<HotspotUser> = match &q.name {
-            Some(n) => s
-                .by_name
-                .get(n)
+            // The fake keeps names as text: bytes that are not UTF-8 match nobody here.
+            Some(n) => n
+                .text()
+                .and_then(|n| s.by_name.get(n))
                 .and_then(|id| s.data.users.get(id))
                 .map(FakeUser::to_user)
                 .into_iter()
@@ -406,11 +407,9 @@ impl HotspotApi for FakeRouter {
             .into_iter()
             .filter(|u| q.profile.as_ref().is_none_or(|p| &u.profile == p))
             .filter(|u| {
-                q.comment_prefix.as_ref().is_none_or(|p| {
-                    u.comment
-                        .as_deref()
-                        .is_some_and(|c| c.starts_with(p.as_str()))
-                })
+                q.comment_prefix
+                    .as_ref()
+                    .is_none_or(|p| u.comment.as_ref().is_some_and(|c| c.starts_with(p)))
             })
             .collect();
         drop(s);
@@ -564,12 +563,12 @@ impl HotspotApi for FakeRouter {
         Ok(())
     }
 
-    async fn active(&self, user: Option<&str>) -> Result<Vec<ActiveSession>, RouterError> {
+    async fn active(&self, user: Option<&Word>) -> Result<Vec<ActiveSession>, RouterError> {
         self.enter(Op::Active).await?;
         let s = self.lock();
         Ok(s.active
             .iter()
-            .filter(|a| user.is_none_or(|u| a.user == u))
+            .filter(|a| user.is_none_or(|u| a.user == *u))
             .cloned()
             .collect())
     }
@@ -583,7 +582,7 @@ impl HotspotApi for FakeRouter {
         };
         // Like RouterOS, a finished session's counters add to the user's.
         let a = s.active.remove(pos);
-        if let Some(id) = s.by_name.get(&a.user).cloned() {
+        if let Some(id) = a.user.text().and_then(|n| s.by_name.get(n)).cloned() {
             if let Some(u) = s.data.users.get_mut(&id) {
                 u.bytes_in += a.bytes_in;
                 u.bytes_out += a.bytes_out;
