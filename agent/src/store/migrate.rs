@@ -109,6 +109,17 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     // ids seen), until now created by the sync layer itself; `IF NOT EXISTS` because
     // databases in the field already have it.
     "CREATE TABLE IF NOT EXISTS sync_state (key TEXT PRIMARY KEY, value TEXT NOT NULL, expires_ms INTEGER);",
+    // 5: the cash box's collections (store/cash.rs); `per_value` is `5x10,1x3`.
+    "CREATE TABLE cash_collections (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at_ms INTEGER NOT NULL,
+        total INTEGER NOT NULL,
+        coins INTEGER NOT NULL,
+        per_value TEXT NOT NULL,
+        by_whom TEXT NOT NULL,
+        last_credit_id INTEGER NOT NULL,
+        sent_at_ms INTEGER
+    );",
 ];
 
 /// The schema version this build writes.
