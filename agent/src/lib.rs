@@ -15,4 +15,5 @@ pub mod service;
 pub mod simulated;
 pub mod store;
 pub mod sync;
+pub mod today;
 pub mod vouchers;

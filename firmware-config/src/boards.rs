@@ -212,7 +212,13 @@ impl BoardConfig {
 
 /// The `[kiosk.*]` keys a board's wiring stands for, as dotted paths with values.
 /// The lamp has no kiosk key; it is read from [`Board`] directly.
+///
+/// A board is real hardware, so its preset also names real device kinds: a pulse
+/// coin acceptor, an ESC/POS printer and an SSD1306 display on the header. Without
+/// them the kinds would stay at their host defaults (the simulators), which a box's
+/// build does not have; a file that fits other devices says so in `[kiosk.*] kind`.
 pub fn kiosk_keys(board: &Board) -> Vec<(&'static str, toml::Value)> {
+    let text = |t: &str| toml::Value::String(t.to_string());
     let path = |p: &PathBuf| toml::Value::String(p.display().to_string());
     let lines = toml::Value::Array(
         board
@@ -222,6 +228,9 @@ pub fn kiosk_keys(board: &Board) -> Vec<(&'static str, toml::Value)> {
             .collect(),
     );
     vec![
+        ("kiosk.coin.kind", text("pulse")),
+        ("kiosk.printer.kind", text("escpos")),
+        ("kiosk.display.kind", text("ssd1306")),
         ("kiosk.coin.gpio_chip", path(&board.gpio_chip)),
         (
             "kiosk.coin.pulse_line",
@@ -457,6 +466,19 @@ mod tests {
             .filter_map(|v| v.as_integer())
             .collect();
         assert_eq!(lines, vec![75, 69, 72]);
+    }
+
+    #[test]
+    fn a_board_preset_names_real_devices_and_a_written_kind_wins() {
+        use crate::kiosk::{CoinKind, DisplayKind, PrinterKind};
+        let config = Config::parse("[board]\npreset = \"rpi4\"\n", "b.toml").unwrap();
+        assert_eq!(config.kiosk.coin.kind, CoinKind::Pulse);
+        assert_eq!(config.kiosk.printer.kind, PrinterKind::Escpos);
+        assert_eq!(config.kiosk.display.kind, DisplayKind::Ssd1306);
+        let text = "[board]\npreset = \"rpi4\"\n[kiosk.coin]\nkind = \"cctalk\"\n[kiosk.display]\nkind = \"none\"\n";
+        let config = Config::parse(text, "b.toml").unwrap();
+        assert_eq!(config.kiosk.coin.kind, CoinKind::Cctalk);
+        assert_eq!(config.kiosk.display.kind, DisplayKind::None);
     }
 
     #[test]

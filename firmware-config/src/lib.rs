@@ -277,6 +277,40 @@ impl Config {
         problems
     }
 
+    /// What stops this configuration on a build without simulators (the box's build),
+    /// though the file itself is valid: a device role set to `kind = "sim"`, or no
+    /// `[[router]]` with a host (the host build would start a simulated router).
+    /// `config check` on the box reports these, so what it accepts can start.
+    pub fn box_problems(&self) -> Vec<Problem> {
+        use kiosk::{CoinKind, PrinterKind};
+        let mut problems = Vec::new();
+        let real = "a real device; the box's build has no simulators";
+        if self.kiosk.coin.kind == CoinKind::Sim {
+            problems.push(Problem::new(
+                "kiosk.coin.kind",
+                "sim",
+                format!(
+                    "\"pulse\", \"cctalk\" or \"none\" ({real}; a [board] preset picks \"pulse\")"
+                ),
+            ));
+        }
+        if self.kiosk.printer.kind == PrinterKind::Sim {
+            problems.push(Problem::new(
+                "kiosk.printer.kind",
+                "sim",
+                format!("\"escpos\" or \"none\" ({real}; a [board] preset picks \"escpos\")"),
+            ));
+        }
+        if !self.routers.iter().any(|r| !r.is_simulated()) {
+            problems.push(Problem::new(
+                "router",
+                "none with a host",
+                "a [[router]] with host = \"<the router's LAN address>\" (the box's build has no simulated router)",
+            ));
+        }
+        problems
+    }
+
     /// Every secret the configuration holds, read from its `password_file` where one is
     /// set. Fails on a secret file that is missing or readable by other users, so the
     /// agent refuses to start with one (and `config check` reports it).
@@ -399,6 +433,16 @@ mod tests {
             sim.router().is_none(),
             "no router with a host: the simulated one"
         );
+    }
+
+    #[test]
+    fn the_box_build_refuses_simulated_devices_and_a_missing_router() {
+        let empty = Config::parse("", "e.toml").unwrap();
+        let keys: Vec<String> = empty.box_problems().into_iter().map(|p| p.key).collect();
+        assert_eq!(keys, ["kiosk.coin.kind", "kiosk.printer.kind", "router"]);
+        let text = "[[router]]\nhost = \"10.0.0.1\"\n[board]\npreset = \"rpi4\"\n";
+        let board = Config::parse(text, "b.toml").unwrap();
+        assert_eq!(board.box_problems(), vec![], "a preset names real devices");
     }
 
     #[test]

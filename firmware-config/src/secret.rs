@@ -30,8 +30,27 @@ impl Secret {
     }
 
     /// Reads a secret from a file, trimming one trailing newline. Refuses a file
-    /// that group or others can read, so a world-readable config can point at it.
+    /// that group or others can read, so a world-readable config can point at it, and
+    /// an empty one: a step left out, not a choice (a router user without a password
+    /// is written by leaving `password_file` out).
     pub fn from_file(path: &Path, key: &str) -> Result<Secret, ConfigError> {
+        let secret = Secret::from_file_or_empty(path, key)?;
+        if secret.is_empty() {
+            return Err(ConfigError::Secret {
+                key: key.to_string(),
+                file: path.display().to_string(),
+                message: format!(
+                    "is empty; write the password into it (printf '%s' 'PASSWORD' > {})",
+                    path.display()
+                ),
+            });
+        }
+        Ok(secret)
+    }
+
+    /// [`Secret::from_file`] that gives an empty file as the empty secret, for the one
+    /// caller that fills such a file (the router set-up script's fresh password).
+    pub fn from_file_or_empty(path: &Path, key: &str) -> Result<Secret, ConfigError> {
         let bytes = read_private(path, key)?;
         let text = String::from_utf8(bytes).map_err(|_| ConfigError::Secret {
             key: key.to_string(),
@@ -101,6 +120,21 @@ mod tests {
         assert_eq!(format!("{s:?}"), "***");
         assert_eq!(format!("{s}"), "***");
         assert_eq!(s.expose(), "hunter2");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn an_empty_secret_file_is_refused_with_what_to_write() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pass");
+        std::fs::write(&path, "\n").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let err = Secret::from_file(&path, "router[0].password_file")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("router[0].password_file"), "{err}");
+        assert!(err.contains("is empty; write the password"), "{err}");
     }
 
     #[cfg(unix)]

@@ -13,8 +13,13 @@ pub enum ConfigCmd {
     /// Check a configuration file: syntax, every value, secret files and board wiring.
     /// Exits with status 1 and one line per problem when something is wrong.
     Check {
-        /// The file to check, e.g. /etc/hotspot-agent/config.toml.
-        file: PathBuf,
+        /// The file to check (default: the one other commands read: --config or
+        /// HOTSPOT_CONFIG, else /etc/hotspot-agent/config.toml).
+        file: Option<PathBuf>,
+        /// The file is meant for another machine: secret files it names need not
+        /// exist here (they are warned about instead).
+        #[arg(long)]
+        elsewhere: bool,
     },
     /// Print the bundled default configuration (a starting point for a new kiosk).
     Default,
@@ -22,11 +27,18 @@ pub enum ConfigCmd {
     Boards,
 }
 
-/// Runs one `config` subcommand, printing to stdout.
-pub fn run(cmd: ConfigCmd) -> anyhow::Result<()> {
+/// Runs one `config` subcommand, printing to stdout. `default_file` is the file
+/// `check` reads when none is named.
+pub fn run(cmd: ConfigCmd, default_file: Option<PathBuf>) -> anyhow::Result<()> {
     match cmd {
-        ConfigCmd::Check { file } => {
-            let report = check(&file)?;
+        ConfigCmd::Check { file, elsewhere } => {
+            let Some(file) = file.or(default_file) else {
+                anyhow::bail!(
+                    "no file to check: name one (config check FILE), or install it as {}",
+                    super::INSTALLED_CONFIG
+                );
+            };
+            let report = check_for(&file, Build::THIS, elsewhere)?;
             print!("{}", report.text);
             for warning in &report.warnings {
                 eprintln!("warning: {warning}");
@@ -54,11 +66,45 @@ pub struct CheckReport {
     pub warnings: Vec<String>,
 }
 
-/// Loads and validates `path`, then checks the secret files it names: one that is
-/// readable by other users is an error (the agent would refuse to start), one that
-/// does not exist yet is a warning (the file may be checked on another machine).
+/// Which build runs the check, and so which devices and routers can start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Build {
+    /// The box's build: no simulated router or devices.
+    Box,
+    /// A host build with the `sim` feature: simulators stand in where nothing is set.
+    Host,
+}
+
+impl Build {
+    /// The build this binary is.
+    pub const THIS: Build = if cfg!(feature = "sim") {
+        Build::Host
+    } else {
+        Build::Box
+    };
+}
+
+/// [`check_for`] on this build, for a file on this machine.
 pub fn check(path: &Path) -> Result<CheckReport, ConfigError> {
+    check_for(path, Build::THIS, false)
+}
+
+/// Loads and validates `path` as `build` would run it (the box's build refuses what
+/// only a simulator could be), then checks the secret files it names: one that is
+/// empty or readable by other users is an error (the agent would refuse to start), and
+/// so is one that does not exist, unless the file is for another machine
+/// (`elsewhere`), when that is a warning.
+pub fn check_for(path: &Path, build: Build, elsewhere: bool) -> Result<CheckReport, ConfigError> {
     let config = Config::load(path)?;
+    if build == Build::Box {
+        let problems = config.box_problems();
+        if !problems.is_empty() {
+            return Err(ConfigError::Invalid {
+                file: path.display().to_string(),
+                problems,
+            });
+        }
+    }
     let mut warnings = Vec::new();
     let mut files: Vec<(String, &Path)> = Vec::new();
     for (i, r) in config.routers.iter().enumerate() {
@@ -70,8 +116,20 @@ pub fn check(path: &Path) -> Result<CheckReport, ConfigError> {
         files.push(("central.password_file".into(), f));
     }
     for (key, file) in files {
-        if file.exists() {
-            Secret::from_file(file, &key)?;
+        if file.exists() || !elsewhere {
+            Secret::from_file(file, &key).map_err(|e| match e {
+                ConfigError::Secret { key, file, message } if !Path::new(&file).exists() => {
+                    ConfigError::Secret {
+                        key,
+                        message: format!(
+                            "{message}; create it with the password (chmod 600, owner hotspot-agent), \
+                             or check with --elsewhere a file meant for another machine"
+                        ),
+                        file,
+                    }
+                }
+                other => other,
+            })?;
         } else {
             warnings.push(format!(
                 "{key}: {} does not exist on this machine; create it (chmod 600) before starting the agent",
@@ -95,7 +153,7 @@ fn summary(path: &Path, config: &Config) -> String {
     if config.routers.is_empty() {
         let _ = writeln!(
             out,
-            "  router     built-in simulated router (no [[router]] entry)"
+            "  router     SIMULATED: built-in router, host build only (no [[router]] entry)"
         );
     }
     for r in &config.routers {
@@ -110,7 +168,7 @@ fn summary(path: &Path, config: &Config) -> String {
             ""
         };
         let host = if r.is_simulated() {
-            "simulated"
+            "SIMULATED (no host; host build only)"
         } else {
             r.host.as_str()
         };
@@ -133,10 +191,7 @@ fn summary(path: &Path, config: &Config) -> String {
     }
     match config.board.resolve() {
         None => {
-            let _ = writeln!(
-                out,
-                "  board      none (simulated coin acceptor and buttons)"
-            );
+            let _ = writeln!(out, "  board      none (no GPIO wiring preset)");
         }
         Some(b) => {
             let buttons: Vec<String> = b.button_lines.iter().map(|l| l.to_string()).collect();
@@ -153,6 +208,9 @@ fn summary(path: &Path, config: &Config) -> String {
                 b.printer_port.display()
             );
         }
+    }
+    for (role, device) in config.kiosk.device_summary() {
+        let _ = writeln!(out, "  {role:<10} {device}");
     }
     let central = if config.central.broker.is_empty() {
         "off"
@@ -215,9 +273,50 @@ mod tests {
     #[test]
     fn the_shipped_example_config_checks_clean() {
         let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/config.example.toml");
-        let report = check(&example).expect("deploy/config.example.toml is valid");
+        let report = check_for(&example, Build::Box, true)
+            .expect("deploy/config.example.toml starts on the box's build");
         assert!(report.text.contains("board      rpi4"), "{}", report.text);
         assert!(report.text.contains("via api-ssl"), "{}", report.text);
+        assert!(
+            report
+                .text
+                .contains("coin       pulse acceptor on /dev/gpiochip0 line 17"),
+            "{}",
+            report.text
+        );
+        assert!(
+            report.text.contains("printer    ESC/POS on /dev/serial0"),
+            "{}",
+            report.text
+        );
+        assert!(!report.text.contains("SIMULATED"), "{}", report.text);
+    }
+
+    #[test]
+    fn the_box_build_refuses_a_simulated_device_the_host_build_names_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(
+            dir.path(),
+            "c.toml",
+            "[[router]]\nhost = \"10.0.0.1\"\n[kiosk.coin]\nkind = \"cctalk\"\nport = \"/dev/ttyUSB3\"\n",
+        );
+        let err = check_for(&path, Build::Box, false).unwrap_err().to_string();
+        assert!(err.contains("kiosk.printer.kind = \"sim\""), "{err}");
+        assert!(!err.contains("kiosk.coin.kind"), "{err}");
+        let report = check_for(&path, Build::Host, false).unwrap();
+        assert!(
+            report
+                .text
+                .contains("coin       ccTalk acceptor on /dev/ttyUSB3 at 9600 baud"),
+            "{}",
+            report.text
+        );
+        assert!(
+            report.text.contains("printer    SIMULATED ESC/POS printer"),
+            "{}",
+            report.text
+        );
+        assert!(report.text.contains("board      none"), "{}", report.text);
     }
 
     #[test]
@@ -256,7 +355,12 @@ mod tests {
             missing
         );
         let path = write(dir.path(), "c2.toml", &text);
-        let report = check(&path).unwrap();
+        let err = check(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("router[0].password_file") && err.contains("create it with the password"),
+            "a missing secret file fails a check on this machine: {err}"
+        );
+        let report = check_for(&path, Build::THIS, true).unwrap();
         assert_eq!(report.warnings.len(), 1);
         assert!(
             report.warnings[0].contains("router[0].password_file"),
@@ -285,7 +389,7 @@ mod tests {
         let cli =
             Cli::try_parse_from(["config", "check", "/etc/hotspot-agent/config.toml"]).unwrap();
         assert!(
-            matches!(cli.cmd, ConfigCmd::Check { file } if file == Path::new("/etc/hotspot-agent/config.toml"))
+            matches!(cli.cmd, ConfigCmd::Check { file: Some(file), elsewhere: false } if file == Path::new("/etc/hotspot-agent/config.toml"))
         );
         assert!(matches!(
             Cli::try_parse_from(["config", "boards"]).unwrap().cmd,

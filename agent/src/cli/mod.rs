@@ -2,6 +2,7 @@
 //! `main.rs` only parses and calls [`run`]. This module is the binary's code kept in
 //! the library so tests can drive it; like `main.rs` it reports errors with `anyhow`.
 
+pub mod cash;
 pub mod config;
 #[cfg(feature = "sim")]
 pub mod demo;
@@ -13,10 +14,11 @@ pub mod router_setup;
 pub mod run;
 #[cfg(feature = "sim")]
 pub mod sim;
+pub mod status;
 pub mod users;
 pub mod voucher;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context as _};
 use clap::{Args, Parser, Subcommand};
@@ -29,8 +31,9 @@ use routeros::{Router, RouterSettings, SharedRouter};
 #[derive(Debug, Parser)]
 #[command(name = "hotspot-agent", version, about)]
 pub struct Cli {
-    /// Configuration file (TOML). Without one, the bundled default is used: a simulated
-    /// router and simulated kiosk devices.
+    /// Configuration file (TOML). Without one, the installed file the service uses
+    /// (/etc/hotspot-agent/config.toml) when it exists, else the bundled default: a
+    /// simulated router and simulated kiosk devices.
     #[arg(long, short, global = true, env = "HOTSPOT_CONFIG")]
     pub config: Option<PathBuf>,
 
@@ -49,7 +52,7 @@ pub struct Cli {
 
 /// The heading router options are listed under in every `--help`.
 const ROUTER_OPTIONS: &str =
-    "Router options (run, voucher, users, profiles, stats, reconcile, enforce, router)";
+    "Router options (run, voucher, users, profiles, stats, status, reconcile, enforce, router)";
 
 /// Which router to talk to: one from the config file by name, or one given here.
 /// The password comes from `HOTSPOT_ROUTER_PASSWORD`, never from the command line.
@@ -99,8 +102,15 @@ pub enum Command {
     /// Hotspot user profiles: list, and create/update the configured ones on the router.
     #[command(subcommand)]
     Profiles(profiles::ProfilesCommand),
-    /// Users per profile, active vs idle, data used and sales today.
+    /// Users per profile, active vs idle, data used, and today's money by channel
+    /// (coins taken apart from vouchers made), in the kiosk's time zone.
     Stats(ops::StatsArgs),
+    /// The kiosk's health on one screen: router, devices, clock, pool, outbox,
+    /// cash box and the alerts of the last day.
+    Status(status::StatusArgs),
+    /// The cash box: what it should hold, and recording that it was emptied.
+    #[command(subcommand)]
+    Cash(cash::CashCommand),
     /// Compare the router with the local cache; fix on request.
     Reconcile(ops::ReconcileArgs),
     /// Run the enforcement loop (data quota, validity), or one pass with --once.
@@ -121,10 +131,38 @@ pub enum Command {
     Version,
 }
 
-/// Loads the configuration named on the command line, or the bundled default.
+/// Where the service's configuration is installed: the unit starts
+/// `hotspot-agent run --config /etc/hotspot-agent/config.toml`.
+pub const INSTALLED_CONFIG: &str = "/etc/hotspot-agent/config.toml";
+
+/// The configuration file a command reads: the one given with `--config` (or in
+/// `HOTSPOT_CONFIG`, as the unit may set), else `installed` when it exists, so that a
+/// technician on the box talks to the same router and store as the service. `None`
+/// means the bundled default.
+pub fn config_path(given: Option<&Path>, installed: &Path) -> Option<PathBuf> {
+    match given {
+        Some(path) => Some(path.to_path_buf()),
+        None => installed.exists().then(|| installed.to_path_buf()),
+    }
+}
+
+impl Cli {
+    /// The configuration file this command line reads (see [`config_path`]).
+    pub fn config_file(&self) -> Option<PathBuf> {
+        config_path(self.config.as_deref(), Path::new(INSTALLED_CONFIG))
+    }
+
+    fn config_origin(&self) -> String {
+        self.config_file()
+            .map_or("<bundled default>".to_string(), |p| p.display().to_string())
+    }
+}
+
+/// Loads the configuration file this command reads ([`Cli::config_file`]), or the
+/// bundled default.
 pub fn load_config(cli: &Cli) -> anyhow::Result<Config> {
-    let mut config = match &cli.config {
-        Some(path) => Config::load(path)?,
+    let mut config = match cli.config_file() {
+        Some(path) => Config::load(&path)?,
         None => Config::bundled_default(),
     };
     if let Some(dir) = &cli.state_dir {
@@ -163,10 +201,7 @@ pub fn router_config(cli: &Cli, config: &Config) -> anyhow::Result<Option<(Route
         ));
         return Ok(Some((r, 0)));
     }
-    let origin = cli
-        .config
-        .as_ref()
-        .map_or("<bundled default>".to_string(), |p| p.display().to_string());
+    let origin = cli.config_origin();
     // `load_config` has checked the file; only the choice is left.
     let chosen = config.chosen_router(&origin, args.router_name.as_deref())?;
     Ok(chosen.map(|(i, r)| {
@@ -186,6 +221,9 @@ pub async fn connect_router(config: &RouterConfig, index: usize) -> anyhow::Resu
 
 /// The router a command talks to, and what keeps a simulated one alive.
 pub struct RouterChoice {
+    /// A simulated router inside this process stands in: whatever is made on it
+    /// vanishes when the command ends.
+    pub throwaway: bool,
     /// The handle; connects on first use.
     pub router: SharedRouter,
     /// The entry it was made from (for a simulated router: pointing at it).
@@ -205,6 +243,7 @@ pub async fn open_router(
     if let Some((router_cfg, index)) = router_config(cli, config)? {
         let settings = RouterSettings::from_config(&router_cfg, index)?;
         return Ok(RouterChoice {
+            throwaway: false,
             router: SharedRouter::new(settings),
             config: router_cfg,
             #[cfg(feature = "sim")]
@@ -229,6 +268,7 @@ pub async fn open_router(
             ..crate::simulated::router_config(&sim, &base)
         };
         tracing::info!(api = %sim.api_addr, "no router configured: using a simulated RouterOS 7.18 in this process");
+        eprintln!("{}", throwaway_warning(&cli.config_origin()));
         let settings = RouterSettings::from_config(&router_cfg, 0)?;
         let router = SharedRouter::new(settings);
         // A fresh simulated router knows only `default`; give it the configured
@@ -237,6 +277,7 @@ pub async fn open_router(
             tracing::warn!(error = %e, "profiles not created on the simulated router");
         }
         Ok(RouterChoice {
+            throwaway: true,
             router,
             config: router_cfg,
             sim: Some(sim),
@@ -247,6 +288,18 @@ pub async fn open_router(
         let _ = clients;
         bail!("no router is configured: add a [[router]] with a host to the config file, or give --host")
     }
+}
+
+/// What a command prints, on stderr, when a simulated router inside the process
+/// stands in for the real one.
+#[cfg(any(feature = "sim", test))]
+fn throwaway_warning(origin: &str) -> String {
+    format!(
+        "WARNING: SIMULATED ROUTER. {origin} has no [[router]] with a host, so this command \
+         talks to a simulated RouterOS inside itself; what it makes there vanishes when it \
+         ends. Give --config FILE (or install /etc/hotspot-agent/config.toml), --host, or \
+         point --host/--port at a running `hotspot-agent sim`."
+    )
 }
 
 /// Opens the SQLite store in the state folder (creating the folder).
@@ -290,12 +343,13 @@ impl Command {
             | Command::Users(_)
             | Command::Profiles(_)
             | Command::Stats(_)
+            | Command::Status(_)
             | Command::Reconcile(_)
             | Command::Enforce(_)
             | Command::Router(_) => true,
             #[cfg(feature = "sim")]
             Command::Demo(_) | Command::Sim(_) => false,
-            Command::Config(_) | Command::Msg(_) | Command::Version => false,
+            Command::Config(_) | Command::Msg(_) | Command::Cash(_) | Command::Version => false,
         }
     }
 }
@@ -303,7 +357,7 @@ impl Command {
 /// Runs a parsed command line.
 pub async fn run(mut cli: Cli) -> anyhow::Result<()> {
     if cli.router.any() && !cli.command.talks_to_a_router() {
-        bail!("router options (--router, --host, --port, --user, --transport, --fingerprint) go with the commands that talk to a router: run, voucher, users, profiles, stats, reconcile, enforce, router");
+        bail!("router options (--router, --host, --port, --user, --transport, --fingerprint) go with the commands that talk to a router: run, voucher, users, profiles, stats, status, reconcile, enforce, router");
     }
     let command = std::mem::replace(&mut cli.command, Command::Version);
     match command {
@@ -314,13 +368,14 @@ pub async fn run(mut cli: Cli) -> anyhow::Result<()> {
         Command::Run(args) => run::run(&cli, args).await,
         #[cfg(feature = "sim")]
         Command::Demo(args) => demo::demo(&cli, args).await,
-        Command::Config(cmd) => config::run(cmd),
+        Command::Config(cmd) => config::run(cmd, cli.config_file()),
         Command::Router(cmd) => router::run(cmd, &cli).await,
         #[cfg(feature = "sim")]
         Command::Sim(args) => sim::run(args).await,
         Command::Msg(cmd) => msg::run(cmd).await,
         Command::Voucher(cmd) => {
-            with_router(&cli, |r, s, c, chosen| async move {
+            let sells = cmd.sells();
+            with_router_for(&cli, sells, |r, s, c, chosen| async move {
                 voucher::run(cmd, r, s, &c, &chosen).await
             })
             .await
@@ -343,6 +398,16 @@ pub async fn run(mut cli: Cli) -> anyhow::Result<()> {
             })
             .await
         }
+        Command::Status(args) => {
+            with_router(&cli, |r, s, c, chosen| async move {
+                status::run(args, r, s, &c, &chosen).await
+            })
+            .await
+        }
+        Command::Cash(cmd) => {
+            let config = load_config(&cli)?;
+            cash::run(cmd, &open_store(&config)?, &config)
+        }
         Command::Reconcile(args) => {
             with_router(&cli, |r, s, c, chosen| async move {
                 ops::run_reconcile(args, r, s, &c, &chosen).await
@@ -364,8 +429,27 @@ where
     F: FnOnce(SharedRouter, Store, Config, RouterConfig) -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<()>>,
 {
+    with_router_for(cli, false, f).await
+}
+
+/// [`with_router`] for a command that may sell (`sells`): a sale is refused against a
+/// simulated router that ends with the command, since the customer would hold a code
+/// that no router knows while the store records it as delivered.
+async fn with_router_for<F, Fut>(cli: &Cli, sells: bool, f: F) -> anyhow::Result<()>
+where
+    F: FnOnce(SharedRouter, Store, Config, RouterConfig) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
     let config = load_config(cli)?;
     let choice = open_router(cli, &config, 0).await?;
+    if sells && choice.throwaway {
+        bail!(
+            "refusing to sell against the simulated router inside this command: its users \
+             vanish when it ends, so the voucher would not work. Configure a real router \
+             ([[router]] host in --config FILE, or --host), or run `hotspot-agent sim` in \
+             another terminal and give its --host and --port"
+        );
+    }
     let store = open_store(&config)?;
     #[cfg(feature = "sim")]
     let _keep_sim_alive = choice.sim;
@@ -409,6 +493,66 @@ mod tests {
             .find("Router options")
             .expect("a heading for router options");
         assert!(help[heading..].contains("--host"), "{help}");
+    }
+
+    #[test]
+    fn the_installed_config_is_used_when_none_is_given() {
+        let dir = tempfile::tempdir().unwrap();
+        let installed = dir.path().join("config.toml");
+        assert_eq!(config_path(None, &installed), None, "nothing installed yet");
+        std::fs::write(&installed, "").unwrap();
+        assert_eq!(config_path(None, &installed), Some(installed.clone()));
+        let given = dir.path().join("other.toml");
+        assert_eq!(
+            config_path(Some(&given), &installed),
+            Some(given),
+            "--config or HOTSPOT_CONFIG wins"
+        );
+    }
+
+    #[cfg(feature = "sim")]
+    #[tokio::test]
+    async fn a_sale_against_the_throwaway_simulator_is_refused_and_nothing_is_recorded() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("c.toml");
+        std::fs::write(&config, "").unwrap();
+        let state = dir.path().join("state");
+        let args = |rest: &[&str]| {
+            let mut v = vec![
+                "hotspot-agent",
+                "--config",
+                config.to_str().unwrap(),
+                "--state-dir",
+                state.to_str().unwrap(),
+            ];
+            v.extend_from_slice(rest);
+            Cli::try_parse_from(v).unwrap()
+        };
+        let err = run(args(&["voucher", "create", "--plan", "1h"]))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("refusing to sell"), "{err}");
+        let err = run(args(&["voucher", "batch", "--plan", "1h", "--count", "2"]))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("refusing to sell"), "{err}");
+        let store = Store::open_in(&state).unwrap();
+        assert_eq!(store.recent_sales(10).unwrap().len(), 0, "no sale recorded");
+        run(args(&["voucher", "list"]))
+            .await
+            .expect("listing is no sale");
+    }
+
+    #[test]
+    fn the_throwaway_warning_names_the_file_and_what_to_do() {
+        let text = throwaway_warning("/tmp/x.toml");
+        assert!(text.starts_with("WARNING: SIMULATED ROUTER"), "{text}");
+        assert!(
+            text.contains("/tmp/x.toml") && text.contains("--host"),
+            "{text}"
+        );
     }
 
     #[test]

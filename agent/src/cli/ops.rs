@@ -73,14 +73,7 @@ pub async fn run_stats<R: HotspotApi + Clone + 'static>(
             st.router_error.as_deref().unwrap_or("?")
         ),
     }
-    println!("data today     {}", ByteSize(st.data_used_today).human());
-    println!(
-        "sales today    {} ({} {})",
-        st.sales_today.count, st.sales_today.total, config.vouchers.currency
-    );
-    for (plan, n, total) in &st.sales_today.per_plan {
-        println!("  {plan:<12} {n} ({total})");
-    }
+    print!("{}", takings_text(&st, &config.vouchers.currency));
     for (plan, ready, target) in &st.pool {
         println!("pool {plan:<9} {ready}/{target}");
     }
@@ -98,6 +91,53 @@ pub async fn run_stats<R: HotspotApi + Clone + 'static>(
         );
     }
     Ok(())
+}
+
+/// Today's money and vouchers: coins taken apart from vouchers each channel made, the
+/// day counted in the kiosk's time zone, and the cash box.
+pub fn takings_text(st: &crate::vouchers::monitor::Stats, currency: &str) -> String {
+    use std::fmt::Write as _;
+    let (tz, _) = crate::today::system_zone();
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "today          since {} {}",
+        crate::today::local_text(st.day_start_ms, &tz),
+        st.time_zone.as_deref().unwrap_or("UTC")
+    );
+    let t = &st.takings_today;
+    let _ = writeln!(
+        out,
+        "money in       {} {currency} in {} coins",
+        t.coins_value, t.coins
+    );
+    if t.per_channel.is_empty() {
+        let _ = writeln!(out, "vouchers       none today");
+    }
+    for c in &t.per_channel {
+        let what = match c.channel.as_str() {
+            "coins" => "sold at the kiosk for coins",
+            "batch" => "made in batches (not money until sold)",
+            "cli" => "made on the command line (not counted as money)",
+            "remote" => "made by the central office",
+            _ => "made",
+        };
+        let _ = writeln!(
+            out,
+            "vouchers       {:<7} {} ({} {currency} face value) {what}",
+            c.channel, c.vouchers, c.value
+        );
+    }
+    for (plan, n, total) in &st.sales_today.per_plan {
+        let _ = writeln!(out, "  plan {plan:<7} {n} ({total} {currency})");
+    }
+    let _ = writeln!(
+        out,
+        "data today     {}",
+        ByteSize(st.data_used_today).human()
+    );
+    let _ = writeln!(out, "{}", super::cash::box_text(&st.cash_box, currency));
+    out
 }
 
 /// Runs `reconcile`.
@@ -179,4 +219,40 @@ pub async fn run_enforce<R: HotspotApi + Clone + 'static>(
         let _ = t.await;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{ChannelSales, Takings};
+
+    #[test]
+    fn stats_keep_money_taken_apart_from_a_batch_in_a_drawer() {
+        let st = crate::vouchers::monitor::Stats {
+            takings_today: Takings {
+                coins: 2,
+                coins_value: 10,
+                per_channel: vec![
+                    ChannelSales {
+                        channel: "coins".into(),
+                        vouchers: 2,
+                        value: 10,
+                    },
+                    ChannelSales {
+                        channel: "batch".into(),
+                        vouchers: 50,
+                        value: 250,
+                    },
+                ],
+            },
+            ..Default::default()
+        };
+        let text = takings_text(&st, "PHP");
+        assert!(text.contains("money in       10 PHP in 2 coins"), "{text}");
+        assert!(
+            text.contains("batch   50 (250 PHP face value) made in batches (not money until sold)"),
+            "{text}"
+        );
+        assert!(!text.contains("260"), "no sum of coins and batches: {text}");
+    }
 }

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use firmware_config::{Config, Secret};
 
-use routeros::setup_script::{setup_script, PlainApi, SetupOptions};
+use routeros::setup_script::{setup_script, LoginBy, PlainApi, SetupOptions};
 
 /// Options of `router setup-script`.
 #[derive(Debug, Clone, clap::Args)]
@@ -20,13 +20,67 @@ pub struct SetupScriptArgs {
     /// RouterOS major version (6 or 7); by default the script checks on the router.
     #[arg(long, value_parser = clap::value_parser!(u8).range(6..=7))]
     pub routeros: Option<u8>,
-    /// Keep the unencrypted API (port 8728) on for this board only, instead of turning it off.
+    /// The unencrypted API (port 8728): `leave` it as it is for other tools (default),
+    /// `restrict` it to this board and --plain-api-allow addresses, or turn it `off`.
+    #[arg(long, value_enum, default_value_t = PlainApiChoice::Leave)]
+    pub plain_api: PlainApiChoice,
+    /// With --plain-api restrict: another address or CIDR that may use it (e.g. the
+    /// machine running Mikhmon); repeat for more.
+    #[arg(long, value_parser = parse_address)]
+    pub plain_api_allow: Vec<String>,
+    /// Do not add the hotspot ip-binding that lets this board past the hotspot.
     #[arg(long)]
-    pub keep_plain_api: bool,
+    pub no_bypass: bool,
+    /// Set the hotspot profile's dns-name to [[router]] dns_name instead of warning.
+    #[arg(long)]
+    pub set_dns_name: bool,
+    /// `check` (default) warns when the hotspot profile lacks http-pap, which the
+    /// ticket's QR login needs; `add-pap` adds it (the password then crosses the WiFi
+    /// in plain text).
+    #[arg(long, value_enum, default_value_t = LoginByChoice::Check)]
+    pub login_by: LoginByChoice,
     /// File with the agent's router password (default: `[[router]] password_file`).
     /// When it is empty, a new random password is written to it.
     #[arg(long)]
     pub password_file: Option<PathBuf>,
+}
+
+/// An address or `address/prefix`, as `/ip service set address=` takes; it goes into
+/// the script unquoted, so nothing else is let through.
+fn parse_address(text: &str) -> Result<String, String> {
+    let (addr, prefix) = match text.split_once('/') {
+        Some((a, p)) => (a, Some(p)),
+        None => (text, None),
+    };
+    let ip: IpAddr = addr
+        .parse()
+        .map_err(|_| format!("{text:?} is not an IP address or address/prefix"))?;
+    let max = if ip.is_ipv4() { 32 } else { 128 };
+    match prefix.map(str::parse::<u8>) {
+        None => Ok(ip.to_string()),
+        Some(Ok(p)) if p <= max => Ok(format!("{ip}/{p}")),
+        Some(_) => Err(format!("{text:?}: the prefix must be 0 to {max}")),
+    }
+}
+
+/// `--plain-api`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PlainApiChoice {
+    /// Leave it as it is (other tools may use it).
+    Leave,
+    /// Only this board and the --plain-api-allow addresses.
+    Restrict,
+    /// Off for everyone.
+    Off,
+}
+
+/// `--login-by`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LoginByChoice {
+    /// Warn when http-pap is missing.
+    Check,
+    /// Add http-pap.
+    AddPap,
 }
 
 /// Prints the script for `config` to stdout.
@@ -36,9 +90,20 @@ pub fn run(args: &SetupScriptArgs, config: &Config) -> anyhow::Result<()> {
     if args.routeros.is_some() {
         opts.routeros_major = args.routeros;
     }
-    if args.keep_plain_api {
-        opts.plain_api = PlainApi::RestrictToAgent;
+    if !args.plain_api_allow.is_empty() && args.plain_api != PlainApiChoice::Restrict {
+        anyhow::bail!("--plain-api-allow goes with --plain-api restrict");
     }
+    opts.plain_api = match args.plain_api {
+        PlainApiChoice::Leave => PlainApi::Leave,
+        PlainApiChoice::Restrict => PlainApi::Restrict(args.plain_api_allow.clone()),
+        PlainApiChoice::Off => PlainApi::Disable,
+    };
+    opts.bypass_agent = !args.no_bypass;
+    opts.set_dns_name = args.set_dns_name;
+    opts.login_by = match args.login_by {
+        LoginByChoice::Check => LoginBy::Check,
+        LoginByChoice::AddPap => LoginBy::AddPap,
+    };
     let script = setup_script(config, &opts);
     std::io::stdout()
         .write_all(script.as_bytes())
@@ -59,7 +124,7 @@ fn agent_password(args: &SetupScriptArgs, config: &Config) -> anyhow::Result<Sec
              (the script must not hold a password the agent does not know)"
         );
     };
-    let existing = Secret::from_file(&file, "--password-file")?;
+    let existing = Secret::from_file_or_empty(&file, "--password-file")?;
     if !existing.is_empty() {
         return Ok(existing);
     }
@@ -113,7 +178,11 @@ mod tests {
         SetupScriptArgs {
             agent_address: "192.168.88.10".parse().unwrap(),
             routeros: None,
-            keep_plain_api: false,
+            plain_api: PlainApiChoice::Leave,
+            plain_api_allow: Vec::new(),
+            no_bypass: false,
+            set_dns_name: false,
+            login_by: LoginByChoice::Check,
             password_file: Some(file.to_path_buf()),
         }
     }
@@ -145,6 +214,15 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("chmod 600"), "{err}");
+    }
+
+    #[test]
+    fn plain_api_addresses_are_checked_before_they_reach_the_script() {
+        assert_eq!(parse_address("192.168.88.20").unwrap(), "192.168.88.20");
+        assert_eq!(parse_address("10.0.0.0/24").unwrap(), "10.0.0.0/24");
+        assert!(parse_address("10.0.0.0/33").is_err());
+        assert!(parse_address("1.2.3.4 disabled=yes").is_err());
+        assert!(parse_address("$x").is_err());
     }
 
     #[test]

@@ -56,6 +56,16 @@ pub enum VoucherCommand {
     },
 }
 
+impl VoucherCommand {
+    /// Whether the command sells (and so needs a router that outlives it).
+    pub fn sells(&self) -> bool {
+        matches!(
+            self,
+            VoucherCommand::Create { .. } | VoucherCommand::Batch { .. }
+        )
+    }
+}
+
 /// The seller the CLI commands use: the store, the router and the config's plans.
 pub fn seller<R: HotspotApi + Clone + 'static>(
     router: R,

@@ -59,6 +59,17 @@ pub(crate) fn insert_tx(
     Ok(())
 }
 
+fn event_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Event> {
+    Ok(Event {
+        id: r.get(0)?,
+        at_ms: r.get(1)?,
+        level: r.get(2)?,
+        kind: r.get(3)?,
+        subject: r.get(4)?,
+        message: r.get(5)?,
+    })
+}
+
 impl Store {
     /// Records an event.
     pub fn record_event(
@@ -74,6 +85,21 @@ impl Store {
         })
     }
 
+    /// Warnings, errors and alerts since `since_ms`, newest first: what `status` and
+    /// the owner's page list as alerts.
+    pub fn alerts_since(&self, since_ms: i64, limit: u32) -> Result<Vec<Event>, StoreError> {
+        self.read("list alerts", |c| {
+            let mut stmt = c.prepare(
+                "SELECT id, at_ms, level, kind, subject, message FROM events \
+                 WHERE at_ms >= ?1 AND level IN ('warn', 'error', 'alert') ORDER BY id DESC LIMIT ?2",
+            )?;
+            let rows = stmt
+                .query_map(params![since_ms, limit], event_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows)
+        })
+    }
+
     /// The newest events, optionally of one kind.
     pub fn events(&self, kind: Option<&str>, limit: u32) -> Result<Vec<Event>, StoreError> {
         self.read("list events", |c| {
@@ -82,16 +108,7 @@ impl Store {
                  WHERE ?1 IS NULL OR kind = ?1 ORDER BY id DESC LIMIT ?2",
             )?;
             let rows = stmt
-                .query_map(params![kind, limit], |r| {
-                    Ok(Event {
-                        id: r.get(0)?,
-                        at_ms: r.get(1)?,
-                        level: r.get(2)?,
-                        kind: r.get(3)?,
-                        subject: r.get(4)?,
-                        message: r.get(5)?,
-                    })
-                })?
+                .query_map(params![kind, limit], event_row)?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             Ok(rows)
         })

@@ -117,6 +117,17 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         counter INTEGER NOT NULL,
         updated_at_ms INTEGER NOT NULL
     );",
+    // 6: the cash box's collections (store/cash.rs); `per_value` is `5x10,1x3`.
+    "CREATE TABLE cash_collections (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at_ms INTEGER NOT NULL,
+        total INTEGER NOT NULL,
+        coins INTEGER NOT NULL,
+        per_value TEXT NOT NULL,
+        by_whom TEXT NOT NULL,
+        last_credit_id INTEGER NOT NULL,
+        sent_at_ms INTEGER
+    );",
 ];
 
 /// The schema version this build writes.

@@ -4,6 +4,7 @@
 //! power cut may lose the last few events but never a coin or a sale).
 
 mod actions;
+mod cash;
 mod credit;
 mod error;
 mod events;
@@ -13,6 +14,7 @@ mod plans;
 mod router_status;
 mod sales;
 mod sales_read;
+mod takings;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -20,6 +22,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
 pub use actions::{ActionKind, NewAction, PassWrites, PendingAction};
+pub use cash::{CashBox, CashCollection};
 pub use credit::CreditEntry;
 pub use error::StoreError;
 pub use events::{Event, Level};
@@ -29,6 +32,7 @@ pub use plans::StoredPlan;
 pub use router_status::RouterStatus;
 pub use sales::{NewSale, Usage};
 pub use sales_read::{validity_end_ms, Sale, SaleState, SaleStats};
+pub use takings::{channel_of, ChannelSales, Takings};
 
 /// Milliseconds since the Unix epoch, from the agent's clock ([`hotspot_clock::now_ms`]),
 /// as SQLite's INTEGER columns hold it.

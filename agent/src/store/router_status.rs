@@ -63,11 +63,28 @@ impl Store {
         &self,
         router: Option<&str>,
     ) -> Result<Option<RouterStatus>, StoreError> {
+        self.newest_router_status(router, false)
+    }
+
+    /// The newest status that was a success: the router's last good contact, which a
+    /// failure of one command (or of a process that has since gone) does not hide.
+    pub fn last_good_router_status(
+        &self,
+        router: Option<&str>,
+    ) -> Result<Option<RouterStatus>, StoreError> {
+        self.newest_router_status(router, true)
+    }
+
+    fn newest_router_status(
+        &self,
+        router: Option<&str>,
+        only_ok: bool,
+    ) -> Result<Option<RouterStatus>, StoreError> {
         self.read("read router status", |c| {
             Ok(c.query_row(
                 "SELECT at_ms, router, ok, transport, addr, version, latency_ms, message FROM router_status \
-                 WHERE ?1 IS NULL OR router = ?1 ORDER BY id DESC LIMIT 1",
-                [router],
+                 WHERE (?1 IS NULL OR router = ?1) AND (?2 = 0 OR ok = 1) ORDER BY id DESC LIMIT 1",
+                rusqlite::params![router, only_ok],
                 |r| {
                     Ok(RouterStatus {
                         at_ms: r.get(0)?,

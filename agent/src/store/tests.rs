@@ -389,3 +389,46 @@ fn a_plan_whose_price_or_validity_does_not_fit_is_refused_whole() {
     assert!(store.replace_plans("central", &[bad_validity], 1).is_err());
     store.replace_plans("central", &[good], 1).unwrap();
 }
+
+#[test]
+fn takings_keep_coins_apart_from_vouchers_made_by_each_channel() {
+    let store = Store::open_in_memory().unwrap();
+    store.add_credit(5, "coin", 1_000).unwrap();
+    store.add_credit(5, "coin", 1_000).unwrap();
+    store.add_credit(5, "coin", 10).unwrap(); // before the day began
+    store
+        .reserve_sale(&sample_sale("K1"), Some(5), 1_001)
+        .unwrap();
+    for (code, source) in [
+        ("B1", "batch"),
+        ("B2", "batch"),
+        ("C1", "cli"),
+        ("R1", "remote"),
+    ] {
+        let sale = NewSale {
+            source: source.into(),
+            ..sample_sale(code)
+        };
+        store.reserve_sale(&sale, None, 1_002).unwrap();
+    }
+    let t = store.takings_since(500).unwrap();
+    assert_eq!(
+        (t.coins, t.coins_value),
+        (2, 10),
+        "money taken is coins counted in"
+    );
+    let per: Vec<(&str, u64, u64)> = t
+        .per_channel
+        .iter()
+        .map(|c| (c.channel.as_str(), c.vouchers, c.value))
+        .collect();
+    assert_eq!(
+        per,
+        vec![
+            ("coins", 1, 5),
+            ("batch", 2, 10),
+            ("cli", 1, 5),
+            ("remote", 1, 5)
+        ]
+    );
+}

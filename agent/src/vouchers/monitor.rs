@@ -135,7 +135,16 @@ pub struct Stats {
     pub sessions_active: Option<usize>,
     pub sessions_idle: Option<usize>,
     pub data_used_today: u64,
+    /// Vouchers sold since the local day began (every channel), per plan.
     pub sales_today: SaleStats,
+    /// Coins counted in and vouchers made by each channel since the local day began.
+    pub takings_today: crate::store::Takings,
+    /// Where "today" began: the local midnight in the system's time zone.
+    pub day_start_ms: i64,
+    /// That time zone's name (`Asia/Manila`); `None` for UTC when the system has none.
+    pub time_zone: Option<String>,
+    /// Coins in the cash box since the last collection.
+    pub cash_box: crate::store::CashBox,
     /// (plan, ready, target).
     pub pool: Vec<(String, u32, u32)>,
     pub pending_actions: usize,
@@ -171,9 +180,15 @@ impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
     pub async fn stats(&self) -> Result<Stats, VoucherError> {
         let now = now_ms();
         let day = now.div_euclid(86_400_000);
+        let (tz, time_zone) = crate::today::system_zone();
+        let day_start_ms = crate::today::day_start_ms(now, &tz);
         let mut st = Stats {
             data_used_today: self.store().data_used_on(day)?,
-            sales_today: self.store().sale_stats(day * 86_400_000)?,
+            sales_today: self.store().sale_stats(day_start_ms)?,
+            takings_today: self.store().takings_since(day_start_ms)?,
+            day_start_ms,
+            time_zone,
+            cash_box: self.store().cash_box()?,
             pending_actions: self.store().pending_actions()?.len(),
             outbox_pending: self.store().outbox_pending(u32::MAX)?.len(),
             last_router_status: self

@@ -451,3 +451,59 @@ fn validate_coin(c: &CoinConfig, problems: &mut Vec<Problem>) {
         CoinKind::None => {}
     }
 }
+
+impl KioskConfig {
+    /// Which device each role gets, real or simulated, one `(role, description)` per
+    /// role: what `config check` prints so an installer sees what will be opened.
+    pub fn device_summary(&self) -> Vec<(&'static str, String)> {
+        let c = &self.coin;
+        let coin = match c.kind {
+            CoinKind::None => "none (vouchers are sold from the command line only)".to_string(),
+            CoinKind::Sim => "SIMULATED ccTalk acceptor (host build only)".to_string(),
+            CoinKind::Pulse => {
+                let inhibit = c
+                    .inhibit_line
+                    .map_or("not wired".to_string(), |l| format!("line {l}"));
+                format!(
+                    "pulse acceptor on {} line {}, inhibit {inhibit}",
+                    c.gpio_chip, c.pulse_line
+                )
+            }
+            CoinKind::Cctalk => format!(
+                "ccTalk acceptor on {} at {} baud, address {}",
+                c.port, c.baud, c.address
+            ),
+        };
+        let p = &self.printer;
+        let printer = match p.kind {
+            PrinterKind::None => "none (vouchers are shown on the display only)".to_string(),
+            PrinterKind::Sim => "SIMULATED ESC/POS printer (host build only)".to_string(),
+            PrinterKind::Escpos => format!(
+                "ESC/POS on {} at {} baud, {} mm paper",
+                p.port, p.baud, p.paper_mm
+            ),
+        };
+        let d = &self.display;
+        let display = match d.kind {
+            DisplayKind::None => "none".to_string(),
+            DisplayKind::Png => format!("PNG files in {} (no screen)", d.png_dir),
+            DisplayKind::Ssd1306 => {
+                format!("SSD1306 on {} at {:#04x}", d.i2c_bus, d.i2c_address)
+            }
+            DisplayKind::Framebuffer => format!("framebuffer {}", d.framebuffer),
+        };
+        let b = &self.buttons;
+        let buttons = if b.lines.is_empty() {
+            "none wired".to_string()
+        } else {
+            let lines: Vec<String> = b.lines.iter().map(|l| l.to_string()).collect();
+            format!("{} line(s) {}", b.gpio_chip, lines.join(","))
+        };
+        vec![
+            ("coin", coin),
+            ("printer", printer),
+            ("display", display),
+            ("buttons", buttons),
+        ]
+    }
+}

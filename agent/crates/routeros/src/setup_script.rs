@@ -23,12 +23,27 @@ const POLICIES_V7: &str = "api,read,write,test,rest-api";
 const IS_V7: &str = "[:pick [/system resource get version] 0 1] = \"7\"";
 
 /// What the plain (unencrypted, port 8728) API service should become.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PlainApi {
-    /// Turned off: the agent uses api-ssl (or REST over HTTPS).
+    /// Left as it is (the default): other tools the owner uses (Mikhmon, a billing
+    /// system) may log in on 8728, and turning it off for everyone would stop them.
+    /// Only when it is off and the agent needs it (`transport = "api"`) is it turned
+    /// on, for the agent's address alone.
+    Leave,
+    /// On, but only from the agent's address and these others (CIDR or addresses).
+    Restrict(Vec<String>),
+    /// Turned off for everyone: nothing else uses it.
     Disable,
-    /// Left on, but only for the agent's address (for `transport = "api"`).
-    RestrictToAgent,
+}
+
+/// How the hotspot's login methods are treated, for the ticket's QR code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginBy {
+    /// Check that the hotspot profile has `http-pap` and warn when not (the default:
+    /// the owner's hotspot is not weakened without being asked).
+    Check,
+    /// Add `http-pap` to the profile's `login-by`, keeping the methods it has.
+    AddPap,
 }
 
 /// Choices for the script beyond what the configuration says.
@@ -51,11 +66,28 @@ pub struct SetupOptions {
     pub certificate: String,
     /// What happens to the plain API service.
     pub plain_api: PlainApi,
+    /// Whether the agent talks to the router with the plain API (`transport = "api"` or
+    /// `auto`), so it must stay reachable from the agent.
+    pub agent_uses_plain_api: bool,
+    /// Set `www-ssl` up for REST: only when the agent uses REST (`transport = "rest"`).
+    pub rest: bool,
+    /// Add a hotspot `ip-binding` that bypasses the hotspot for the agent's address.
+    pub bypass_agent: bool,
+    /// The login address printed on tickets (`[[router]] dns_name`).
+    pub dns_name: String,
+    /// Set each hotspot profile's `dns-name` to [`SetupOptions::dns_name`] instead of
+    /// only warning when it differs.
+    pub set_dns_name: bool,
+    /// The hotspot server the agent sells for (`[[router]] hotspot_server`, `all`).
+    pub hotspot_server: String,
+    /// Check or add `http-pap`.
+    pub login_by: LoginBy,
 }
 
 impl SetupOptions {
     /// Defaults: user and group `hotspot-agent`, version detected by the script, plain
-    /// API disabled.
+    /// API left as it is, no REST, the board bypassed, `dns-name` and `login-by`
+    /// checked but not changed.
     pub fn new(
         agent_address: IpAddr,
         router_host: impl Into<String>,
@@ -69,13 +101,21 @@ impl SetupOptions {
             password,
             routeros_major: None,
             certificate: "hotspot-agent-api".into(),
-            plain_api: PlainApi::Disable,
+            plain_api: PlainApi::Leave,
+            agent_uses_plain_api: false,
+            rest: false,
+            bypass_agent: true,
+            dns_name: "hotspot.lan".into(),
+            set_dns_name: false,
+            hotspot_server: "all".into(),
+            login_by: LoginBy::Check,
         }
     }
 
-    /// Uses the first `[[router]]` of `config` for the router's address and the user
-    /// name (when it is not the factory `admin`), and its transport for the plain API:
-    /// kept for the agent only with `transport = "api"`, else disabled.
+    /// Uses the first `[[router]]` of `config` for the router's address, the user name
+    /// (when it is not the factory `admin`), the ticket's `dns_name`, the hotspot server,
+    /// and its transport: the plain API must reach the agent with `api` or `auto`, and
+    /// `www-ssl` is set up only for `rest`.
     pub fn from_config(config: &Config, agent_address: IpAddr, password: Secret) -> SetupOptions {
         let mut opts = SetupOptions::new(agent_address, "192.168.88.1", password);
         if let Some(r) = config.router(None) {
@@ -85,12 +125,13 @@ impl SetupOptions {
             if r.username != "admin" && !r.username.is_empty() {
                 opts.api_user = r.username.clone();
             }
-            if r.transport == Transport::Api {
-                opts.plain_api = PlainApi::RestrictToAgent;
-            }
+            opts.agent_uses_plain_api = matches!(r.transport, Transport::Api | Transport::Auto);
             if r.transport == Transport::Rest {
                 opts.routeros_major = Some(7);
+                opts.rest = true;
             }
+            opts.dns_name = r.dns_name.clone();
+            opts.hotspot_server = r.hotspot_server.clone();
         }
         opts
     }
@@ -107,7 +148,7 @@ impl SetupOptions {
         }
     }
 
-    fn agent_cidr(&self) -> String {
+    pub(crate) fn agent_cidr(&self) -> String {
         match self.agent_address {
             IpAddr::V4(a) => format!("{a}/32"),
             IpAddr::V6(a) => format!("{a}/128"),
@@ -193,7 +234,8 @@ fn join(props: &[(&str, String)]) -> String {
         .join(" ")
 }
 
-/// The whole `.rsc` script: a header, then six numbered steps, each a function below.
+/// The whole `.rsc` script: a header, then eight numbered steps, each a function below
+/// or in `hotspot`.
 pub fn setup_script(config: &Config, opts: &SetupOptions) -> String {
     let mut out = String::new();
     header(&mut out, config);
@@ -202,6 +244,8 @@ pub fn setup_script(config: &Config, opts: &SetupOptions) -> String {
     certificate_step(&mut out, opts);
     services_step(&mut out, opts);
     profiles_step(&mut out, config);
+    hotspot::bypass_step(&mut out, opts);
+    hotspot::login_step(&mut out, opts);
     fingerprint_step(&mut out, opts);
     out
 }
@@ -328,31 +372,65 @@ fn services_step(out: &mut String, opts: &SetupOptions) {
         out,
         "/ip service set api-ssl certificate={cert} address={cidr} disabled=no"
     );
-    match opts.plain_api {
+    match &opts.plain_api {
+        PlainApi::Leave => {
+            let _ = writeln!(
+                out,
+                "# The plain API (8728) is left as it is: other tools (Mikhmon, billing) may use"
+            );
+            let _ = writeln!(
+                out,
+                "# it. It sends passwords unencrypted; to allow it only from chosen machines, make"
+            );
+            let _ = writeln!(
+                out,
+                "# the script with --plain-api restrict --plain-api-allow ADDRESS, or --plain-api off."
+            );
+            if opts.agent_uses_plain_api {
+                let _ = writeln!(
+                    out,
+                    "# The agent uses it (transport api or auto): when it is off, on for the agent only."
+                );
+                let _ = writeln!(
+                    out,
+                    ":if ([/ip service get api disabled]) do={{ /ip service set api address={cidr} disabled=no }}"
+                );
+            }
+        }
+        PlainApi::Restrict(others) => {
+            let mut allowed = vec![cidr.clone()];
+            allowed.extend(others.iter().cloned());
+            let _ = writeln!(
+                out,
+                "# The plain API stays on, only from the agent and the addresses chosen."
+            );
+            let _ = writeln!(
+                out,
+                "/ip service set api address={} disabled=no",
+                allowed.join(",")
+            );
+        }
         PlainApi::Disable => {
             let _ = writeln!(
                 out,
-                "# The plain API sends passwords and vouchers unencrypted: off."
+                "# The plain API sends passwords and vouchers unencrypted: off for everyone."
             );
             let _ = writeln!(out, "/ip service set api disabled=yes");
         }
-        PlainApi::RestrictToAgent => {
-            let _ = writeln!(
-                out,
-                "# The plain API stays on for transport = \"api\", only from the agent."
-            );
-            let _ = writeln!(out, "/ip service set api address={cidr} disabled=no");
-        }
     }
-    let www_ssl = format!("/ip service set www-ssl certificate={cert} disabled=no");
-    if opts.routeros_major.unwrap_or(7) >= 7 {
+    if opts.rest {
+        let www_ssl = format!("/ip service set www-ssl certificate={cert} disabled=no");
         let _ = writeln!(
             out,
-            "# REST (RouterOS 7) is served by www-ssl, which also serves WebFig, so its"
+            "# REST (RouterOS 7, transport rest) is served by www-ssl, which also serves WebFig:"
         );
         let _ = writeln!(
             out,
-            "# address list is left as it is; only the certificate is set."
+            "# an address list already there is kept; when it was off, it opens for the agent only."
+        );
+        let _ = writeln!(
+            out,
+            ":if ([/ip service get www-ssl disabled]) do={{ /ip service set www-ssl address={cidr} }}"
         );
         match opts.routeros_major {
             None => {
@@ -406,7 +484,7 @@ fn fingerprint_step(out: &mut String, opts: &SetupOptions) {
     let cert = quote(&opts.certificate);
     let _ = writeln!(
         out,
-        "# 6. Copy this into [[router]] fingerprint in the agent's config.toml:"
+        "# 8. Copy this into [[router]] fingerprint in the agent's config.toml:"
     );
     let _ = writeln!(
         out,
@@ -421,6 +499,9 @@ fn fingerprint_step(out: &mut String, opts: &SetupOptions) {
         ))
     );
 }
+
+#[path = "setup_script_hotspot.rs"]
+mod hotspot;
 
 #[cfg(test)]
 #[path = "setup_script_tests.rs"]

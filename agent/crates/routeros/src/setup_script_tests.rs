@@ -76,11 +76,40 @@ fn with_the_version_unknown_rest_api_is_granted_only_on_routeros_7() {
         ":if ([:pick [/system resource get version] 0 1] = \"7\") do={ /user group set",
     );
     assert!(v7.contains("policy=api,read,write,test,rest-api }"), "{v7}");
+    assert!(
+        !s.contains("www-ssl"),
+        "no REST wanted, so www-ssl is left alone: {s}"
+    );
+    let mut rest = opts();
+    rest.rest = true;
+    let s = setup_script(&Config::bundled_default(), &rest);
     let www = line_starting(
         &s,
         ":if ([:pick [/system resource get version] 0 1] = \"7\") do={ /ip service set www-ssl",
     );
     assert!(www.contains("certificate=\"hotspot-agent-api\""), "{www}");
+}
+
+#[test]
+fn www_ssl_is_set_up_only_for_rest_and_opens_only_for_the_agent_when_it_was_off() {
+    for (transport, wanted) in [
+        ("api-ssl", false),
+        ("api", false),
+        ("auto", false),
+        ("rest", true),
+    ] {
+        let text = format!("[[router]]\nhost = \"10.5.0.1\"\ntransport = \"{transport}\"\n");
+        let config = Config::parse(&text, "r.toml").unwrap();
+        let o = SetupOptions::from_config(&config, "10.5.0.9".parse().unwrap(), Secret::new("x"));
+        let s = setup_script(&config, &o);
+        assert_eq!(s.contains("www-ssl"), wanted, "{transport}: {s}");
+        if wanted {
+            assert!(
+                s.contains(":if ([/ip service get www-ssl disabled]) do={ /ip service set www-ssl address=10.5.0.9/32 }"),
+                "{s}"
+            );
+        }
+    }
 }
 
 #[test]
@@ -90,7 +119,8 @@ fn options_from_config_follow_the_first_router() {
     let o = SetupOptions::from_config(&config, "10.5.0.9".parse().unwrap(), Secret::new("x"));
     assert_eq!(o.router_host, "10.5.0.1");
     assert_eq!(o.api_user, "kiosk");
-    assert_eq!(o.plain_api, PlainApi::RestrictToAgent);
+    assert_eq!(o.plain_api, PlainApi::Leave);
+    assert!(o.agent_uses_plain_api);
     let o = SetupOptions::from_config(
         &Config::default(),
         "10.5.0.9".parse().unwrap(),
@@ -151,23 +181,99 @@ fn api_ssl_uses_a_signed_certificate_and_is_limited_to_the_agent() {
         .expect("api-ssl set");
     assert!(add < sign && sign < service, "created, signed, then used");
     assert!(s.contains("subject-alt-name=\"IP:192.168.88.1\""), "{s}");
+}
+
+#[test]
+fn the_plain_api_is_left_for_other_tools_by_default() {
+    let s = script();
+    assert!(!s.contains("/ip service set api "), "untouched: {s}");
+    assert!(s.contains("Mikhmon"), "the comment says why: {s}");
+    let mut agent = opts();
+    agent.agent_uses_plain_api = true;
+    let s = setup_script(&Config::bundled_default(), &agent);
+    let on = line_starting(&s, ":if ([/ip service get api disabled])");
     assert!(
-        s.contains("/ip service set api disabled=yes"),
-        "plain api off by default"
+        on.contains("/ip service set api address=192.168.88.10/32 disabled=no"),
+        "turned on only when off, and then for the agent: {on}"
     );
 }
 
 #[test]
-fn the_plain_api_can_be_kept_for_the_agent_only() {
+fn the_plain_api_can_be_restricted_by_address_or_turned_off() {
     let mut o = opts();
-    o.plain_api = PlainApi::RestrictToAgent;
+    o.plain_api = PlainApi::Restrict(vec!["192.168.88.20".into()]);
     o.agent_address = "fd00::5".parse().unwrap();
     let s = setup_script(&Config::bundled_default(), &o);
     assert!(
-        s.contains("/ip service set api address=fd00::5/128 disabled=no"),
+        s.contains("/ip service set api address=fd00::5/128,192.168.88.20 disabled=no"),
         "{s}"
     );
     assert!(!s.contains("/ip service set api disabled=yes"), "{s}");
+    o.plain_api = PlainApi::Disable;
+    let s = setup_script(&Config::bundled_default(), &o);
+    assert!(s.contains("/ip service set api disabled=yes"), "{s}");
+}
+
+#[test]
+fn the_board_bypasses_its_own_hotspot_unless_told_not_to() {
+    let s = script();
+    let add = line_starting(
+        &s,
+        ":if ([:len [/ip hotspot ip-binding find comment=\"hotspot-agent board\"]] = 0)",
+    );
+    assert!(
+        add.contains("/ip hotspot ip-binding add address=192.168.88.10 type=bypassed"),
+        "{add}"
+    );
+    let set = line_starting(
+        &s,
+        "/ip hotspot ip-binding set [find comment=\"hotspot-agent board\"]",
+    );
+    assert!(
+        set.ends_with("address=192.168.88.10 type=bypassed"),
+        "{set}"
+    );
+    let mut o = opts();
+    o.bypass_agent = false;
+    let s = setup_script(&Config::bundled_default(), &o);
+    assert!(!s.contains("/ip hotspot ip-binding"), "{s}");
+}
+
+#[test]
+fn dns_name_and_login_by_are_checked_and_changed_only_on_request() {
+    let text =
+        "[[router]]\nhost = \"10.5.0.1\"\ndns_name = \"wifi.shop\"\nhotspot_server = \"hs1\"\n";
+    let config = Config::parse(text, "r.toml").unwrap();
+    let mut o = SetupOptions::from_config(&config, "10.5.0.9".parse().unwrap(), Secret::new("x"));
+    let s = setup_script(&config, &o);
+    assert!(
+        s.contains(":foreach s in=[/ip hotspot find name=\"hs1\"] do={"),
+        "{s}"
+    );
+    let dns = line_starting(&s, "    :if ($dns != \"wifi.shop\")");
+    assert!(
+        dns.contains("WARNING") && !dns.contains("profile set"),
+        "{dns}"
+    );
+    let pap = line_starting(&s, "    :if ([:typeof [:find $by \"http-pap\"]] = \"nil\")");
+    assert!(
+        pap.contains("WARNING") && !pap.contains("profile set"),
+        "{pap}"
+    );
+    assert!(
+        s.contains("plain\n#    text: on an open WiFi"),
+        "the cost is said: {s}"
+    );
+    o.set_dns_name = true;
+    o.login_by = LoginBy::AddPap;
+    let s = setup_script(&config, &o);
+    let dns = line_starting(&s, "    :if ($dns != \"wifi.shop\")");
+    assert!(
+        dns.contains("/ip hotspot profile set [find name=$p] dns-name=\"wifi.shop\""),
+        "{dns}"
+    );
+    let pap = line_starting(&s, "    :if ([:typeof [:find $by \"http-pap\"]] = \"nil\")");
+    assert!(pap.contains("login-by=($by, \"http-pap\")"), "{pap}");
 }
 
 #[test]

@@ -1,0 +1,270 @@
+//! `hotspot-agent status`: the kiosk's health on one screen, for a technician on the
+//! box: the router (reachable now, transport, version, last good contact), the
+//! kiosk's devices as the running service last reported them, the clock, the pool,
+//! the outbox, the cash box and the alerts of the last day.
+
+use std::fmt::Write as _;
+
+use clap::Args;
+use firmware_config::{Config, RouterConfig};
+use serde::Serialize;
+
+use crate::store::{Event, RouterStatus, Store};
+use crate::today::{local_text, system_zone};
+use crate::vouchers::monitor::Stats;
+use routeros::HotspotApi;
+
+use super::voucher::seller;
+
+/// `status` options.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Whether the system clock is synchronised, as systemd-timesyncd (or chrony through
+/// timedated) says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClockSync {
+    Synchronised,
+    NotSynchronised,
+    Unknown,
+}
+
+/// What `timedatectl show -p NTPSynchronized --value` printed.
+pub fn clock_sync_from(answer: Option<&str>) -> ClockSync {
+    match answer.map(str::trim) {
+        Some("yes") => ClockSync::Synchronised,
+        Some("no") => ClockSync::NotSynchronised,
+        _ => ClockSync::Unknown,
+    }
+}
+
+fn clock_sync() -> ClockSync {
+    // timesyncd leaves this file while the clock is synchronised.
+    if std::path::Path::new("/run/systemd/timesync/synchronized").exists() {
+        return ClockSync::Synchronised;
+    }
+    let out = std::process::Command::new("timedatectl")
+        .args(["show", "-p", "NTPSynchronized", "--value"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
+    clock_sync_from(out.as_deref())
+}
+
+/// Everything `status` shows.
+#[derive(Debug, Clone, Serialize)]
+pub struct Health {
+    pub router_name: String,
+    pub router_reachable: bool,
+    pub router_error: Option<String>,
+    pub last_attempt: Option<RouterStatus>,
+    pub last_good_contact: Option<RouterStatus>,
+    pub clock: ClockSync,
+    pub time_zone: Option<String>,
+    pub stats: Stats,
+    pub kiosk_devices: Vec<(String, String)>,
+    pub alerts: Vec<Event>,
+}
+
+/// Gathers the health screen: one router poll (recorded like any other), then the store.
+pub async fn health<R: HotspotApi + Clone + 'static>(
+    router: R,
+    store: Store,
+    config: &Config,
+    chosen: &RouterConfig,
+) -> anyhow::Result<Health> {
+    let v = seller(router, store.clone(), config, chosen)?;
+    let stats = v.stats().await?;
+    let now = crate::store::now_ms();
+    Ok(Health {
+        router_name: chosen.name.clone(),
+        router_reachable: stats.users_total.is_some(),
+        router_error: stats.router_error.clone(),
+        last_attempt: store.last_router_status(Some(&chosen.name))?,
+        last_good_contact: store.last_good_router_status(Some(&chosen.name))?,
+        clock: clock_sync(),
+        time_zone: stats.time_zone.clone(),
+        kiosk_devices: config
+            .kiosk
+            .device_summary()
+            .into_iter()
+            .map(|(role, d)| (role.to_string(), d))
+            .collect(),
+        alerts: store.alerts_since(now - 86_400_000, 20)?,
+        stats,
+    })
+}
+
+fn status_line(s: &RouterStatus, tz: &jiff::tz::TimeZone) -> String {
+    format!(
+        "{} via {} {}{}",
+        local_text(s.at_ms, tz),
+        s.transport.as_deref().unwrap_or("-"),
+        s.version.as_deref().unwrap_or("-"),
+        s.latency_ms
+            .map(|l| format!(", {l} ms"))
+            .unwrap_or_default()
+    )
+}
+
+/// The health screen as text.
+pub fn health_text(h: &Health, currency: &str) -> String {
+    let (tz, _) = system_zone();
+    let mut out = String::new();
+    let router = if h.router_reachable {
+        "reachable".to_string()
+    } else {
+        format!("UNREACHABLE: {}", h.router_error.as_deref().unwrap_or("?"))
+    };
+    let _ = writeln!(out, "router         {} {router}", h.router_name);
+    match &h.last_good_contact {
+        Some(s) => {
+            let _ = writeln!(out, "  last good    {}", status_line(s, &tz));
+        }
+        None => {
+            let _ = writeln!(out, "  last good    never");
+        }
+    }
+    if let Some(s) = h.last_attempt.as_ref().filter(|s| !s.ok) {
+        let _ = writeln!(
+            out,
+            "  last failed  {} {}",
+            local_text(s.at_ms, &tz),
+            s.message.as_deref().unwrap_or("")
+        );
+    }
+    for (role, device) in &h.kiosk_devices {
+        let _ = writeln!(out, "{role:<14} {device}");
+    }
+    let clock = match h.clock {
+        ClockSync::Synchronised => "synchronised",
+        ClockSync::NotSynchronised => "NOT synchronised (check NTP: timedatectl)",
+        ClockSync::Unknown => "unknown (no timedatectl)",
+    };
+    let _ = writeln!(
+        out,
+        "clock          {clock}, time zone {}",
+        h.time_zone.as_deref().unwrap_or("UTC (none set)")
+    );
+    for (plan, ready, target) in &h.stats.pool {
+        let low = if ready * 2 < *target { "  LOW" } else { "" };
+        let _ = writeln!(out, "pool {plan:<9} {ready}/{target}{low}");
+    }
+    let _ = writeln!(
+        out,
+        "outbox         {} message(s) waiting, {} router action(s) pending",
+        h.stats.outbox_pending, h.stats.pending_actions
+    );
+    let _ = writeln!(
+        out,
+        "{}",
+        super::cash::box_text(&h.stats.cash_box, currency)
+    );
+    if h.alerts.is_empty() {
+        let _ = writeln!(out, "alerts         none in the last 24 h");
+    } else {
+        let _ = writeln!(out, "alerts         {} in the last 24 h", h.alerts.len());
+        for a in &h.alerts {
+            let _ = writeln!(
+                out,
+                "  {} {:<5} {:<18} {}{}",
+                local_text(a.at_ms, &tz),
+                a.level,
+                a.kind,
+                a.subject
+                    .as_deref()
+                    .map(|s| format!("{s}: "))
+                    .unwrap_or_default(),
+                a.message
+            );
+        }
+    }
+    out
+}
+
+/// Runs `status`.
+pub async fn run<R: HotspotApi + Clone + 'static>(
+    args: StatusArgs,
+    router: R,
+    store: Store,
+    config: &Config,
+    chosen: &RouterConfig,
+) -> anyhow::Result<()> {
+    let h = health(router, store, config, chosen).await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&h)?);
+    } else {
+        print!("{}", health_text(&h, &config.vouchers.currency));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_clock_answer_is_read_as_said() {
+        assert_eq!(clock_sync_from(Some("yes\n")), ClockSync::Synchronised);
+        assert_eq!(clock_sync_from(Some("no")), ClockSync::NotSynchronised);
+        assert_eq!(clock_sync_from(None), ClockSync::Unknown);
+    }
+
+    #[cfg(feature = "sim")]
+    #[tokio::test]
+    async fn status_lists_alerts_and_the_last_good_contact_after_a_failure() {
+        use crate::store::Level;
+        use routeros::testing::FakeRouter;
+        let store = Store::open_in_memory().unwrap();
+        let config = Config::bundled_default();
+        let chosen = RouterConfig {
+            name: "main".into(),
+            ..RouterConfig::default()
+        };
+        let now = crate::store::now_ms();
+        store
+            .record_event(
+                Level::Alert,
+                "pool_misuse",
+                Some("ABC"),
+                "logged in twice",
+                now,
+            )
+            .unwrap();
+        let ok = RouterStatus {
+            at_ms: now - 120_000,
+            router: "main".into(),
+            ok: true,
+            transport: Some("api".into()),
+            addr: None,
+            version: Some("7.18".into()),
+            latency_ms: Some(3),
+            message: None,
+        };
+        store.record_router_status(&ok).unwrap();
+        store
+            .record_router_status(&RouterStatus {
+                at_ms: now - 60_000,
+                ok: false,
+                message: Some("timed out".into()),
+                ..ok.clone()
+            })
+            .unwrap();
+        let h = health(FakeRouter::new(), store, &config, &chosen)
+            .await
+            .unwrap();
+        let text = health_text(&h, "PHP");
+        assert!(text.contains("pool_misuse"), "{text}");
+        assert!(text.contains("ABC: logged in twice"), "{text}");
+        assert!(text.contains("last good"), "{text}");
+        assert!(!text.contains("last good    never"), "{text}");
+        assert!(text.contains("cash box"), "{text}");
+        assert!(text.contains("coin "), "{text}");
+    }
+}
