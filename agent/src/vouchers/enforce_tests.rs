@@ -214,7 +214,7 @@ async fn router_counters_at_the_top_of_the_range_saturate_and_end_the_quota() {
     user.bytes_in = u64::MAX;
     user.uptime = Duration::from_secs(u64::MAX);
     let session = ActiveSession {
-        user: sold.code.clone(),
+        user: sold.code.clone().into(),
         bytes_in: u64::MAX,
         bytes_out: u64::MAX,
         uptime: Duration::from_secs(u64::MAX),
