@@ -439,7 +439,7 @@ async fn coins_accepted_while_the_agent_is_dead_are_credited_after_the_restart()
         .await
         .expect("users")
         .into_iter()
-        .map(|u| u.name)
+        .map(|u| u.name.lossy().into_owned())
         .collect();
     assert_eq!(users, codes, "every paid sale is exactly one router user");
 }
