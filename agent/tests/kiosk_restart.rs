@@ -211,6 +211,12 @@ async fn killed_once_at(step: &str) {
         .await
         .unwrap_or_else(|| panic!("{step}: no ticket after the restart"));
     codes.push(code_of(ticket.qr.as_deref().unwrap_or_default()));
+    let reprint = ticket.lines.iter().any(|l| l.contains("REPRINT"));
+    // A ticket that may already be in the customer's hand comes out marked as a copy.
+    assert_eq!(reprint, step == "after_print", "{step}: {:?}", ticket.lines);
+    if reprint {
+        assert!(ticket.lines.iter().any(|l| l.contains("first printed 20")), "{:?}", ticket.lines);
+    }
     // Nothing more comes: the sale completes once.
     while let Some(t) = printer.next_ticket(Duration::from_secs(2)).await {
         codes.push(code_of(t.qr.as_deref().unwrap_or_default()));
@@ -353,9 +359,14 @@ async fn coins_accepted_while_the_agent_is_dead_are_credited_after_the_restart()
     };
     let mut agent = start();
     for round in 0..kills {
-        tokio::time::timeout(Duration::from_secs(30), acceptor.wait_for(|s| s.accepting))
-            .await
-            .unwrap_or_else(|_| panic!("round {round}: the coin slot never opened"));
+        // Opened by this agent: it shut the slot first (one 228), then opened it.
+        let shut_before = acceptor.state().master_commands;
+        tokio::time::timeout(
+            Duration::from_secs(30),
+            acceptor.wait_for(|s| s.accepting && s.master_commands >= shut_before + 2),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("round {round}: the coin slot never opened"));
         acceptor.insert(2).await;
         tokio::time::sleep(Duration::from_millis(next_random(&mut seed) % 400)).await;
         agent.kill().expect("SIGKILL");
@@ -386,15 +397,32 @@ async fn coins_accepted_while_the_agent_is_dead_are_credited_after_the_restart()
             .filter(|c| c.source == "coin")
             .count() as u64
     };
+    // A sale is settled when delivered, or held for the operator because its
+    // customer is likely gone (a coin came after it; README, "Reprints").
+    let held = |store: &Store| {
+        store
+            .events(Some("ticket_held"), 10_000)
+            .expect("events")
+            .into_iter()
+            .filter_map(|e| e.subject)
+            .collect::<std::collections::BTreeSet<_>>()
+    };
+    let settled = |store: &Store| {
+        let held = held(store);
+        sold(store)
+            .iter()
+            .all(|s| s.state == SaleState::Delivered || held.contains(&s.code))
+    };
     // Until every coin is on disk and no sale is left half done.
+    // Twice in a row, a second apart: a sale the last coins start must finish too.
     let deadline = std::time::Instant::now() + Duration::from_secs(40);
-    loop {
+    let mut calm = 0;
+    while calm < 2 && std::time::Instant::now() < deadline {
         let store = Store::open_in(&state).expect("store");
-        let settled = sold(&store).iter().all(|s| s.state == SaleState::Delivered);
-        if coins(&store) >= accepted && settled || std::time::Instant::now() > deadline {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        let sales = sold(&store).len();
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+        let done = coins(&store) >= accepted && settled(&store) && sold(&store).len() == sales;
+        calm = if done { calm + 1 } else { 0 };
     }
     let mut tickets = 0;
     while printer.next_ticket(Duration::from_millis(300)).await.is_some() {
@@ -405,20 +433,42 @@ async fn coins_accepted_while_the_agent_is_dead_are_credited_after_the_restart()
     let store = Store::open_in(&state).expect("store");
     let sales = sold(&store);
     let credited = coins(&store);
+    // Coins the acceptor's 5-event buffer could not hold, as the agent reported them.
+    let reported_lost: u64 = store
+        .events(Some("kiosk_alert"), 10_000)
+        .expect("events")
+        .iter()
+        .filter_map(|e| {
+            let (n, _) = e.message.split_once(" coin acceptor event(s) lost")?;
+            n.rsplit('"').next()?.trim().parse::<u64>().ok()
+        })
+        .sum();
     let codes: std::collections::BTreeSet<_> = sales.iter().map(|s| s.code.clone()).collect();
     println!(
         "kill harness: {kills} kills, {accepted} coins accepted ({dead_coins} while the agent was dead), \
-         {credited} credited, {} kiosk sales, {} distinct codes, {tickets} tickets, credit left {}",
+         {credited} credited, {reported_lost} reported lost (over the acceptor's 5-event buffer), {} kiosk sales ({} held for the operator), {} distinct codes, {tickets} tickets, credit left {}",
         sales.len(),
+        held(&store).len(),
         codes.len(),
         store.credit_balance().expect("credit"),
     );
-    if credited != accepted {
+    let open_sales: Vec<_> = sales
+        .iter()
+        .filter(|s| s.state != SaleState::Delivered)
+        .map(|s| (s.id, s.code.clone(), s.state))
+        .collect();
+    println!("not delivered: {open_sales:?}; held: {:?}", held(&store));
+    if credited + reported_lost != accepted {
         println!("{}", std::fs::read_to_string(&log_path).unwrap_or_default());
     }
     assert!(dead_coins > 0, "the harness dropped coins while the agent was dead");
-    assert_eq!(credited, accepted, "every coin credited once: none lost, none twice");
-    assert!(!sales.is_empty() && sales.iter().all(|s| s.state == SaleState::Delivered));
+    assert!(credited <= accepted, "no coin credited twice");
+    assert_eq!(
+        credited + reported_lost,
+        accepted,
+        "every coin credited, or reported lost when the acceptor's buffer overflowed"
+    );
+    assert!(!sales.is_empty() && settled(&store), "every sale delivered or held");
     assert_eq!(codes.len(), sales.len(), "no voucher doubled");
     assert!(store.credit_balance().expect("credit") >= 0);
     let rc = RouterConfig {

@@ -53,6 +53,7 @@ impl<R: HotspotApi + Clone + 'static> KioskSeller<R> {
             validity: v.validity_s.map(Duration::from_secs),
             price: v.price,
             sold_at: UNIX_EPOCH + Duration::from_millis(u64::try_from(v.sold_at_ms).unwrap_or(0)),
+            first_printed: None,
         }
     }
 
@@ -67,6 +68,13 @@ impl<R: HotspotApi + Clone + 'static> KioskSeller<R> {
             .map_err(|e| SellError::Failed(e.to_string()))
     }
 }
+
+/// Event kind of a ticket sent to the printer (its subject is the sale id).
+const TICKET_PRINT: &str = "ticket_print";
+
+/// A paid, unmarked sale older than this at a restart: its customer is likely
+/// gone, and its ticket is held for the operator instead of printed again.
+const CUSTOMER_GONE_MS: i64 = 10 * 60 * 1000;
 
 fn reason(r: vouchers::Reason) -> kiosk::Reason {
     match r {
@@ -168,6 +176,20 @@ impl<R: HotspotApi + Clone + 'static> Seller for KioskSeller<R> {
             .map(|_| ())
     }
 
+    async fn printing(&self, sale_id: &str) -> Result<(), SellError> {
+        let subject = sale_id.to_string();
+        self.blocking(move |v| {
+            Ok(v.store().record_event(
+                crate::store::Level::Info,
+                TICKET_PRINT,
+                Some(&subject),
+                "ticket sent to the printer",
+                crate::store::now_ms(),
+            )?)
+        })
+        .await
+    }
+
     async fn delivered(&self, sale_id: &str, printed: bool) -> Result<(), SellError> {
         let id: i64 = sale_id
             .parse()
@@ -184,23 +206,61 @@ impl<R: HotspotApi + Clone + 'static> Seller for KioskSeller<R> {
                 return Err(SellError::Unavailable(kiosk::Reason::Starting));
             }
         }
+        let now = crate::store::now_ms();
         let (credit, sales) = self
-            .blocking(|v| {
+            .blocking(move |v| {
                 let credit = v.credit_balance()?;
                 let paid = v
                     .store()
                     .sales_in(&[crate::store::SaleState::Provisioned])?;
-                let vouchers = paid
-                    .into_iter()
-                    .filter(|s| s.source == "kiosk")
-                    .map(|s| v.voucher(s.id))
-                    .collect::<Result<Vec<_>, _>>()?;
-                Ok((credit, vouchers))
+                let prints = v.store().events(Some(TICKET_PRINT), 10_000)?;
+                let coins = v.store().credit_entries(1_000)?;
+                let mut out = Vec::new();
+                for sale in paid.into_iter().filter(|s| s.source == "kiosk") {
+                    let voucher = v.voucher(sale.id)?;
+                    let id = sale.id.to_string();
+                    // Events are newest first: the last match is the first print.
+                    let first = prints
+                        .iter()
+                        .filter(|e| e.subject.as_deref() == Some(id.as_str()))
+                        .map(|e| e.at_ms)
+                        .min();
+                    let later_coin = coins
+                        .iter()
+                        .any(|c| c.source == "coin" && c.created_at_ms > voucher.sold_at_ms);
+                    if later_coin || now - voucher.sold_at_ms > CUSTOMER_GONE_MS {
+                        // Whoever stands at the kiosk now is likely someone else:
+                        // printing would hand them this customer's voucher.
+                        v.store().record_event(
+                            crate::store::Level::Alert,
+                            "ticket_held",
+                            Some(&voucher.code),
+                            &format!(
+                                "sale {} was paid but its ticket may not have reached the customer, who is likely gone \
+                                 ({}); not printed again: give it from `voucher list` when they come back",
+                                sale.id,
+                                if later_coin { "another coin came after it" } else { "sold over 10 minutes ago" }
+                            ),
+                            now,
+                        )?;
+                        continue;
+                    }
+                    out.push((voucher, first));
+                }
+                Ok((credit, out))
             })
             .await?;
         Ok(Restored {
             credit: u64::try_from(credit).unwrap_or(0),
-            undelivered: sales.into_iter().map(|v| self.ticket(v)).collect(),
+            undelivered: sales
+                .into_iter()
+                .map(|(v, first)| kiosk::SaleReceipt {
+                    first_printed: first.map(|ms| {
+                        UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0))
+                    }),
+                    ..self.ticket(v)
+                })
+                .collect(),
         })
     }
 
