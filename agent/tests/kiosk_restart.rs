@@ -493,3 +493,60 @@ async fn coins_accepted_while_the_agent_is_dead_are_credited_after_the_restart()
         .collect();
     assert_eq!(users, codes, "every paid sale is exactly one router user");
 }
+
+/// A router that accepts connections and never answers (stalled, not refused).
+fn stalled_router() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in listener.incoming().map_while(Result::ok) {
+            held.push(conn);
+        }
+    });
+    port
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_router_does_not_delay_shutting_and_polling_the_acceptor() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let sim = SimProcess::start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (coin_dev, coin_agent) = tokio_serial::SerialStream::pair().expect("coin pty");
+    let (printer_dev, printer_agent) = tokio_serial::SerialStream::pair().expect("printer pty");
+    let coin_path = coin_agent.name().expect("coin pty path");
+    let printer_path = printer_agent.name().expect("printer pty path");
+    let acceptor = SimAcceptor::spawn(coin_dev, 2);
+    let _printer = SimPrinter::spawn(printer_dev);
+    let write = |port| {
+        let path = dir.path().join("agent.toml");
+        std::fs::write(&path, config_with(dir.path(), port, &coin_path, &printer_path, "150ms"))
+            .expect("config");
+        path
+    };
+    // A first agent opens the slot, then dies: the acceptor stays open.
+    let mut agent = start_agent(&write(sim.port), None);
+    tokio::time::timeout(Duration::from_secs(30), acceptor.wait_for(|s| s.accepting))
+        .await
+        .expect("the slot opened");
+    agent.kill().expect("SIGKILL");
+    agent.wait().expect("wait");
+    assert!(acceptor.state().accepting, "left open by the dead agent");
+    // The next one finds its router stalled.
+    let polls = acceptor.state().polls;
+    let started = std::time::Instant::now();
+    let agent = start_agent(&write(stalled_router()), None);
+    tokio::time::timeout(Duration::from_secs(3), acceptor.wait_for(|s| !s.accepting))
+        .await
+        .expect("the slot is shut at once, router or not");
+    let shut = started.elapsed();
+    tokio::time::timeout(Duration::from_secs(3), acceptor.wait_for(|s| s.polls > polls))
+        .await
+        .expect("header 229 is polled while the router stalls");
+    let polled = started.elapsed();
+    println!("stalled router: slot shut after {shut:?}, first 229 poll after {polled:?}");
+    acceptor.insert(2).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(acceptor.state().accepted, 0, "the coin dropped meanwhile is refused, not swallowed");
+    stop_agent(agent);
+}
