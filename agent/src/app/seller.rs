@@ -268,3 +268,86 @@ impl<R: HotspotApi + Clone + 'static> Seller for KioskSeller<R> {
         self.vouchers.can_sell().map_err(reason)
     }
 }
+
+#[cfg(all(test, feature = "sim"))]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::vouchers::tests::setup;
+
+    fn kiosk_config() -> firmware_config::Config {
+        let mut c = firmware_config::Config::bundled_default();
+        c.kiosk.coin.kind = firmware_config::kiosk::CoinKind::Sim;
+        c.kiosk.printer.kind = firmware_config::kiosk::PrinterKind::Sim;
+        c.kiosk.display.kind = firmware_config::kiosk::DisplayKind::None;
+        c.kiosk.auto_buy = false;
+        c
+    }
+
+    fn set_page_limit(store: &crate::store::Store, pages: Option<i64>) {
+        store
+            .read("t", |c| {
+                let limit = match pages {
+                    Some(p) => p,
+                    None => 1_000_000,
+                };
+                Ok(c.query_row(&format!("PRAGMA max_page_count = {limit}"), [], |r| {
+                    r.get::<_, i64>(0)
+                })?)
+            })
+            .unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_store_that_fills_up_mid_sale_keeps_the_slot_shut_until_it_takes_writes() {
+        let (vouchers, _router) = setup().await;
+        let store = vouchers.store().clone();
+        let seller = Arc::new(KioskSeller::new(vouchers.clone(), None));
+        let kiosk = kiosk::runner::start(&kiosk_config(), seller, None)
+            .await
+            .unwrap();
+        let acceptor = kiosk.sim.acceptor.clone().unwrap();
+        acceptor.wait_for(|s| s.accepting).await;
+        acceptor.insert(2).await;
+        kiosk.handle.wait_for(|s| s.credit == 5).await;
+        // The customer is adding coins when the disk fills up.
+        let pages: i64 = store
+            .read("t", |c| Ok(c.query_row("PRAGMA page_count", [], |r| r.get(0))?))
+            .unwrap();
+        set_page_limit(&store, Some(pages));
+        while store
+            .record_event(crate::store::Level::Info, "filler", None, &"x".repeat(500), 0)
+            .is_ok()
+        {}
+        // And the credit table's last page (rows of 0 leave the balance alone).
+        while store
+            .read("t", |c| {
+                Ok(c.execute(
+                    "INSERT INTO credit (amount, source, created_at_ms) VALUES (0, 'filler', 0)",
+                    [],
+                )?)
+            })
+            .is_ok()
+        {}
+        acceptor.insert(2).await;
+        tokio::time::timeout(Duration::from_secs(5), acceptor.wait_for(|s| !s.accepting))
+            .await
+            .expect("the slot shuts on the failed credit write");
+        // Several runner ticks later (the seller's health says all is well), still shut.
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        assert!(!acceptor.state().accepting, "the slot reopened while the store is full");
+        assert!(
+            kiosk.handle.status().out_of_service.unwrap_or_default().contains("storage"),
+            "{:?}",
+            kiosk.handle.status()
+        );
+        // Space again: the next write test succeeds and the slot reopens.
+        set_page_limit(&store, None);
+        tokio::time::timeout(Duration::from_secs(8), acceptor.wait_for(|s| s.accepting))
+            .await
+            .expect("the slot reopens once the store takes writes");
+        assert_eq!(store.credit_balance().unwrap(), 5, "the first coin is on disk");
+    }
+}
