@@ -215,7 +215,11 @@ async fn killed_once_at(step: &str) {
     // A ticket that may already be in the customer's hand comes out marked as a copy.
     assert_eq!(reprint, step == "after_print", "{step}: {:?}", ticket.lines);
     if reprint {
-        assert!(ticket.lines.iter().any(|l| l.contains("first printed 20")), "{:?}", ticket.lines);
+        assert!(
+            ticket.lines.iter().any(|l| l.contains("first printed 20")),
+            "{:?}",
+            ticket.lines
+        );
     }
     // Nothing more comes: the sale completes once.
     while let Some(t) = printer.next_ticket(Duration::from_secs(2)).await {
@@ -304,7 +308,9 @@ async fn killed_after_the_ticket_is_printed() {
 
 /// A tiny deterministic generator for kill instants (no crate for one line).
 fn next_random(state: &mut u64) -> u64 {
-    *state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    *state = state
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     *state >> 33
 }
 
@@ -425,7 +431,11 @@ async fn coins_accepted_while_the_agent_is_dead_are_credited_after_the_restart()
         calm = if done { calm + 1 } else { 0 };
     }
     let mut tickets = 0;
-    while printer.next_ticket(Duration::from_millis(300)).await.is_some() {
+    while printer
+        .next_ticket(Duration::from_millis(300))
+        .await
+        .is_some()
+    {
         tickets += 1;
     }
     stop_agent(agent);
@@ -461,14 +471,20 @@ async fn coins_accepted_while_the_agent_is_dead_are_credited_after_the_restart()
     if credited + reported_lost != accepted {
         println!("{}", std::fs::read_to_string(&log_path).unwrap_or_default());
     }
-    assert!(dead_coins > 0, "the harness dropped coins while the agent was dead");
+    assert!(
+        dead_coins > 0,
+        "the harness dropped coins while the agent was dead"
+    );
     assert!(credited <= accepted, "no coin credited twice");
     assert_eq!(
         credited + reported_lost,
         accepted,
         "every coin credited, or reported lost when the acceptor's buffer overflowed"
     );
-    assert!(!sales.is_empty() && settled(&store), "every sale delivered or held");
+    assert!(
+        !sales.is_empty() && settled(&store),
+        "every sale delivered or held"
+    );
     assert_eq!(codes.len(), sales.len(), "no voucher doubled");
     assert!(store.credit_balance().expect("credit") >= 0);
     let rc = RouterConfig {
@@ -520,8 +536,11 @@ async fn a_stalled_router_does_not_delay_shutting_and_polling_the_acceptor() {
     let _printer = SimPrinter::spawn(printer_dev);
     let write = |port| {
         let path = dir.path().join("agent.toml");
-        std::fs::write(&path, config_with(dir.path(), port, &coin_path, &printer_path, "150ms"))
-            .expect("config");
+        std::fs::write(
+            &path,
+            config_with(dir.path(), port, &coin_path, &printer_path, "150ms"),
+        )
+        .expect("config");
         path
     };
     // A first agent opens the slot, then dies: the acceptor stays open.
@@ -540,13 +559,20 @@ async fn a_stalled_router_does_not_delay_shutting_and_polling_the_acceptor() {
         .await
         .expect("the slot is shut at once, router or not");
     let shut = started.elapsed();
-    tokio::time::timeout(Duration::from_secs(3), acceptor.wait_for(|s| s.polls > polls))
-        .await
-        .expect("header 229 is polled while the router stalls");
+    tokio::time::timeout(
+        Duration::from_secs(3),
+        acceptor.wait_for(|s| s.polls > polls),
+    )
+    .await
+    .expect("header 229 is polled while the router stalls");
     let polled = started.elapsed();
     println!("stalled router: slot shut after {shut:?}, first 229 poll after {polled:?}");
     acceptor.insert(2).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(acceptor.state().accepted, 0, "the coin dropped meanwhile is refused, not swallowed");
+    assert_eq!(
+        acceptor.state().accepted,
+        0,
+        "the coin dropped meanwhile is refused, not swallowed"
+    );
     stop_agent(agent);
 }

@@ -113,9 +113,7 @@ impl<R: HotspotApi + Clone + 'static> Seller for KioskSeller<R> {
     }
 
     async fn coin_counter(&self) -> Result<Option<EventMark>, SellError> {
-        let stored = self
-            .blocking(|v| Ok(v.store().coin_counter()?))
-            .await?;
+        let stored = self.blocking(|v| Ok(v.store().coin_counter()?)).await?;
         Ok(stored.map(|(acceptor, counter)| EventMark { acceptor, counter }))
     }
 
@@ -293,9 +291,11 @@ mod tests {
                     Some(p) => p,
                     None => 1_000_000,
                 };
-                Ok(c.query_row(&format!("PRAGMA max_page_count = {limit}"), [], |r| {
-                    r.get::<_, i64>(0)
-                })?)
+                Ok(
+                    c.query_row(&format!("PRAGMA max_page_count = {limit}"), [], |r| {
+                        r.get::<_, i64>(0)
+                    })?,
+                )
             })
             .unwrap();
     }
@@ -314,11 +314,19 @@ mod tests {
         kiosk.handle.wait_for(|s| s.credit == 5).await;
         // The customer is adding coins when the disk fills up.
         let pages: i64 = store
-            .read("t", |c| Ok(c.query_row("PRAGMA page_count", [], |r| r.get(0))?))
+            .read("t", |c| {
+                Ok(c.query_row("PRAGMA page_count", [], |r| r.get(0))?)
+            })
             .unwrap();
         set_page_limit(&store, Some(pages));
         while store
-            .record_event(crate::store::Level::Info, "filler", None, &"x".repeat(500), 0)
+            .record_event(
+                crate::store::Level::Info,
+                "filler",
+                None,
+                &"x".repeat(500),
+                0,
+            )
             .is_ok()
         {}
         // And the credit table's last page (rows of 0 leave the balance alone).
@@ -337,9 +345,17 @@ mod tests {
             .expect("the slot shuts on the failed credit write");
         // Several runner ticks later (the seller's health says all is well), still shut.
         tokio::time::sleep(Duration::from_millis(1500)).await;
-        assert!(!acceptor.state().accepting, "the slot reopened while the store is full");
         assert!(
-            kiosk.handle.status().out_of_service.unwrap_or_default().contains("storage"),
+            !acceptor.state().accepting,
+            "the slot reopened while the store is full"
+        );
+        assert!(
+            kiosk
+                .handle
+                .status()
+                .out_of_service
+                .unwrap_or_default()
+                .contains("storage"),
             "{:?}",
             kiosk.handle.status()
         );
@@ -348,6 +364,10 @@ mod tests {
         tokio::time::timeout(Duration::from_secs(8), acceptor.wait_for(|s| s.accepting))
             .await
             .expect("the slot reopens once the store takes writes");
-        assert_eq!(store.credit_balance().unwrap(), 5, "the first coin is on disk");
+        assert_eq!(
+            store.credit_balance().unwrap(),
+            5,
+            "the first coin is on disk"
+        );
     }
 }

@@ -151,7 +151,11 @@ impl<P: AsyncRead + AsyncWrite + Unpin> Link<P> {
                 if fits {
                     return Ok(Some(f));
                 }
-                tracing::debug!(header = f.header, len = f.data.len(), "reply of another shape skipped");
+                tracing::debug!(
+                    header = f.header,
+                    len = f.data.len(),
+                    "reply of another shape skipped"
+                );
             }
             let mut chunk = [0u8; 64];
             match tokio::time::timeout_at(deadline, self.port.read(&mut chunk)).await {
@@ -188,9 +192,18 @@ impl<P: AsyncRead + AsyncWrite + Unpin> Link<P> {
         let text = |d: Option<Vec<u8>>| d.map(|d| cctalk_ident::ascii(&d));
         let mut info = AcceptorInfo {
             address: a,
-            category: text(self.ask(Frame::request(a, header::REQUEST_EQUIPMENT_CATEGORY, &[])).await?),
-            manufacturer: text(self.ask(Frame::request(a, header::REQUEST_MANUFACTURER_ID, &[])).await?),
-            product: text(self.ask(Frame::request(a, header::REQUEST_PRODUCT_CODE, &[])).await?),
+            category: text(
+                self.ask(Frame::request(a, header::REQUEST_EQUIPMENT_CATEGORY, &[]))
+                    .await?,
+            ),
+            manufacturer: text(
+                self.ask(Frame::request(a, header::REQUEST_MANUFACTURER_ID, &[]))
+                    .await?,
+            ),
+            product: text(
+                self.ask(Frame::request(a, header::REQUEST_PRODUCT_CODE, &[]))
+                    .await?,
+            ),
             serial: self
                 .ask(Frame::request(a, header::REQUEST_SERIAL_NUMBER, &[]))
                 .await?
@@ -212,7 +225,8 @@ impl<P: AsyncRead + AsyncWrite + Unpin> Link<P> {
                 .iter()
                 .find(|(c, _)| *c == channel)
                 .map(|(_, id)| id.clone());
-            let verdict = cctalk_ident::check_channel(value, expected.as_deref(), reported.as_deref());
+            let verdict =
+                cctalk_ident::check_channel(value, expected.as_deref(), reported.as_deref());
             info.channels.push(ChannelCheck {
                 channel,
                 value,
@@ -249,7 +263,14 @@ pub async fn run<P: AsyncRead + AsyncWrite + Unpin>(
     mut inhibit: mpsc::Receiver<bool>,
     reports: mpsc::Sender<CoinReport>,
 ) -> Result<(), CoinError> {
-    run_session(port, settings, &mut inhibit, reports, &mut Session::default()).await
+    run_session(
+        port,
+        settings,
+        &mut inhibit,
+        reports,
+        &mut Session::default(),
+    )
+    .await
 }
 
 /// [`run`] with the inhibit channel and the session borrowed, so a supervisor
@@ -317,7 +338,10 @@ async fn serve<P: AsyncRead + AsyncWrite + Unpin>(
     // Shut the slot before anything else: the acceptor keeps the state the
     // previous instance left, which may be "accepting".
     link.master_inhibit(true).await?;
-    let resume = session.last.clone().or_else(|| link.settings.resume.clone());
+    let resume = session
+        .last
+        .clone()
+        .or_else(|| link.settings.resume.clone());
     let mut tracker: Option<EventTracker> = None;
     let mut st = State {
         inhibited: true,

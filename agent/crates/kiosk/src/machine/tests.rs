@@ -359,7 +359,10 @@ fn paper_out_without_a_display_inhibits_after_the_voucher() {
     assert!(out.contains(&Action::Inhibit(false)), "{out:?}");
     assert!(out.contains(&Action::Alert(Alert::BackInService)));
     let out = m.redeliver((**held).clone(), t0 + s(101));
-    assert!(out.iter().any(|a| matches!(a, Action::Print { .. })), "{out:?}");
+    assert!(
+        out.iter().any(|a| matches!(a, Action::Print { .. })),
+        "{out:?}"
+    );
 }
 
 #[test]
@@ -576,7 +579,10 @@ fn a_voucher_paid_before_a_restart_is_printed_without_touching_the_credit() {
     m.handle_tick(t0 + s(31)); // window over: credit kept, kiosk idle
     assert!(m.is_idle());
     let out = m.redeliver(voucher("PAID1", 20), t0 + s(32));
-    assert!(out.iter().any(|a| matches!(a, Action::Print { .. })), "{out:?}");
+    assert!(
+        out.iter().any(|a| matches!(a, Action::Print { .. })),
+        "{out:?}"
+    );
     assert!(
         !out.iter().any(|a| matches!(a, Action::Forfeit { .. })),
         "{out:?}"

@@ -126,7 +126,10 @@ impl Ticket {
         if let Some(first) = &self.reprint_of {
             // A copy must never pass for the original, or for a new sale.
             b.insert(1, Block::new("REPRINT", Style::Heading));
-            b.insert(2, Block::new(&format!("first printed {first}"), Style::Centered));
+            b.insert(
+                2,
+                Block::new(&format!("first printed {first}"), Style::Centered),
+            );
         }
         if let Some(p) = &self.password {
             b.push(Block::new("User:", Style::Centered));
