@@ -93,6 +93,7 @@ interval = "1h"
 [kiosk]
 mode = "plans"
 auto_buy = true
+show_voucher_for = "1s"
 [kiosk.coin]
 kind = "cctalk"
 port = "{coin_port}"

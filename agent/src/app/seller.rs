@@ -300,6 +300,37 @@ mod tests {
             .unwrap();
     }
 
+    #[tokio::test]
+    async fn after_a_restart_an_unmarked_ticket_is_reprinted_as_such_or_held_if_the_customer_is_likely_gone(
+    ) {
+        let (vouchers, _router) = setup().await;
+        let seller = KioskSeller::new(vouchers.clone(), None);
+        // Sold and sent to the printer; the agent died before marking it delivered.
+        let first = vouchers.sell("1h", None).await.unwrap();
+        seller.printing(&first.sale_id.to_string()).await.unwrap();
+        let restored = seller.restore().await.unwrap();
+        assert_eq!(restored.undelivered.len(), 1);
+        assert!(
+            restored.undelivered[0].first_printed.is_some(),
+            "printed before: REPRINT"
+        );
+        // Another customer drops a coin: the first one is likely gone.
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        vouchers.record_credit(5, "coin").unwrap();
+        let restored = seller.restore().await.unwrap();
+        assert!(
+            restored.undelivered.is_empty(),
+            "not printed for the next customer"
+        );
+        let held = vouchers.store().events(Some("ticket_held"), 10).unwrap();
+        assert_eq!(held[0].subject.as_deref(), Some(first.code.as_str()));
+        assert_eq!(
+            vouchers.store().sale(first.sale_id).unwrap().state,
+            crate::store::SaleState::Provisioned,
+            "still paid and undelivered, for the operator"
+        );
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_store_that_fills_up_mid_sale_keeps_the_slot_shut_until_it_takes_writes() {
         let (vouchers, _router) = setup().await;

@@ -492,3 +492,80 @@ async fn serve<P: AsyncRead + AsyncWrite + Unpin>(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::coin::cctalk::Frame;
+
+    fn link(port: tokio::io::DuplexStream) -> Link<tokio::io::DuplexStream> {
+        Link {
+            port,
+            buf: BytesMut::new(),
+            decoder: Decoder::default(),
+            settings: CctalkSettings {
+                device: "duplex".into(),
+                address: 2,
+                poll_interval: Duration::from_millis(150),
+                reply_timeout: Duration::from_millis(300),
+                channel_values: vec![(1, 1)],
+                coin_ids: vec![],
+                checksum: Checksum::Simple,
+                resume: None,
+            },
+        }
+    }
+
+    fn reply(src: u8, data: &[u8]) -> Vec<u8> {
+        Frame {
+            dest: HOST,
+            src,
+            header: header::ACK,
+            data: data.to_vec(),
+        }
+        .encode()
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_reply_must_come_from_the_acceptor_and_have_its_requests_shape() {
+        let (agent, mut device) = tokio::io::duplex(256);
+        let mut link = link(agent);
+        let answer = tokio::spawn(async move {
+            let mut req = [0u8; 5];
+            device.read_exact(&mut req).await.unwrap();
+            // A late ACK to an earlier 228/231 (no data), a 229-shaped reply from
+            // another address, then the real reply.
+            let mut out = reply(2, &[]);
+            out.extend(reply(3, &[9, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0]));
+            out.extend(reply(2, &[4, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0]));
+            device.write_all(&out).await.unwrap();
+            device
+        });
+        let got = link
+            .transact(request::read_buffered_credit(2))
+            .await
+            .unwrap()
+            .expect("the real reply");
+        assert_eq!((got.src, got.data[0]), (2, 4), "{got:?}");
+        let _device = answer.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_reply_of_the_wrong_shape_alone_is_no_reply() {
+        let (agent, mut device) = tokio::io::duplex(256);
+        let mut link = link(agent);
+        let answer = tokio::spawn(async move {
+            let mut req = [0u8; 5];
+            device.read_exact(&mut req).await.unwrap();
+            device.write_all(&reply(2, &[])).await.unwrap();
+            device
+        });
+        let got = link
+            .transact(request::read_buffered_credit(2))
+            .await
+            .unwrap();
+        assert_eq!(got, None, "an empty ACK is not a 229 reply");
+        let _device = answer.await.unwrap();
+    }
+}
