@@ -93,6 +93,7 @@ interval = "1h"
 [kiosk]
 mode = "plans"
 auto_buy = true
+show_voucher_for = "1s"
 [kiosk.coin]
 kind = "cctalk"
 port = "{coin_port}"
@@ -211,6 +212,16 @@ async fn killed_once_at(step: &str) {
         .await
         .unwrap_or_else(|| panic!("{step}: no ticket after the restart"));
     codes.push(code_of(ticket.qr.as_deref().unwrap_or_default()));
+    let reprint = ticket.lines.iter().any(|l| l.contains("REPRINT"));
+    // A ticket that may already be in the customer's hand comes out marked as a copy.
+    assert_eq!(reprint, step == "after_print", "{step}: {:?}", ticket.lines);
+    if reprint {
+        assert!(
+            ticket.lines.iter().any(|l| l.contains("first printed 20")),
+            "{:?}",
+            ticket.lines
+        );
+    }
     // Nothing more comes: the sale completes once.
     while let Some(t) = printer.next_ticket(Duration::from_secs(2)).await {
         codes.push(code_of(t.qr.as_deref().unwrap_or_default()));
@@ -298,7 +309,9 @@ async fn killed_after_the_ticket_is_printed() {
 
 /// A tiny deterministic generator for kill instants (no crate for one line).
 fn next_random(state: &mut u64) -> u64 {
-    *state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    *state = state
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     *state >> 33
 }
 
@@ -353,9 +366,14 @@ async fn coins_accepted_while_the_agent_is_dead_are_credited_after_the_restart()
     };
     let mut agent = start();
     for round in 0..kills {
-        tokio::time::timeout(Duration::from_secs(30), acceptor.wait_for(|s| s.accepting))
-            .await
-            .unwrap_or_else(|_| panic!("round {round}: the coin slot never opened"));
+        // Opened by this agent: it shut the slot first (one 228), then opened it.
+        let shut_before = acceptor.state().master_commands;
+        tokio::time::timeout(
+            Duration::from_secs(30),
+            acceptor.wait_for(|s| s.accepting && s.master_commands >= shut_before + 2),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("round {round}: the coin slot never opened"));
         acceptor.insert(2).await;
         tokio::time::sleep(Duration::from_millis(next_random(&mut seed) % 400)).await;
         agent.kill().expect("SIGKILL");
@@ -386,18 +404,39 @@ async fn coins_accepted_while_the_agent_is_dead_are_credited_after_the_restart()
             .filter(|c| c.source == "coin")
             .count() as u64
     };
+    // A sale is settled when delivered, or held for the operator because its
+    // customer is likely gone (a coin came after it; README, "Reprints").
+    let held = |store: &Store| {
+        store
+            .events(Some("ticket_held"), 10_000)
+            .expect("events")
+            .into_iter()
+            .filter_map(|e| e.subject)
+            .collect::<std::collections::BTreeSet<_>>()
+    };
+    let settled = |store: &Store| {
+        let held = held(store);
+        sold(store)
+            .iter()
+            .all(|s| s.state == SaleState::Delivered || held.contains(&s.code))
+    };
     // Until every coin is on disk and no sale is left half done.
+    // Twice in a row, a second apart: a sale the last coins start must finish too.
     let deadline = std::time::Instant::now() + Duration::from_secs(40);
-    loop {
+    let mut calm = 0;
+    while calm < 2 && std::time::Instant::now() < deadline {
         let store = Store::open_in(&state).expect("store");
-        let settled = sold(&store).iter().all(|s| s.state == SaleState::Delivered);
-        if coins(&store) >= accepted && settled || std::time::Instant::now() > deadline {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        let sales = sold(&store).len();
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+        let done = coins(&store) >= accepted && settled(&store) && sold(&store).len() == sales;
+        calm = if done { calm + 1 } else { 0 };
     }
     let mut tickets = 0;
-    while printer.next_ticket(Duration::from_millis(300)).await.is_some() {
+    while printer
+        .next_ticket(Duration::from_millis(300))
+        .await
+        .is_some()
+    {
         tickets += 1;
     }
     stop_agent(agent);
@@ -405,20 +444,48 @@ async fn coins_accepted_while_the_agent_is_dead_are_credited_after_the_restart()
     let store = Store::open_in(&state).expect("store");
     let sales = sold(&store);
     let credited = coins(&store);
+    // Coins the acceptor's 5-event buffer could not hold, as the agent reported them.
+    let reported_lost: u64 = store
+        .events(Some("kiosk_alert"), 10_000)
+        .expect("events")
+        .iter()
+        .filter_map(|e| {
+            let (n, _) = e.message.split_once(" coin acceptor event(s) lost")?;
+            n.rsplit('"').next()?.trim().parse::<u64>().ok()
+        })
+        .sum();
     let codes: std::collections::BTreeSet<_> = sales.iter().map(|s| s.code.clone()).collect();
     println!(
         "kill harness: {kills} kills, {accepted} coins accepted ({dead_coins} while the agent was dead), \
-         {credited} credited, {} kiosk sales, {} distinct codes, {tickets} tickets, credit left {}",
+         {credited} credited, {reported_lost} reported lost (over the acceptor's 5-event buffer), {} kiosk sales ({} held for the operator), {} distinct codes, {tickets} tickets, credit left {}",
         sales.len(),
+        held(&store).len(),
         codes.len(),
         store.credit_balance().expect("credit"),
     );
-    if credited != accepted {
+    let open_sales: Vec<_> = sales
+        .iter()
+        .filter(|s| s.state != SaleState::Delivered)
+        .map(|s| (s.id, s.code.clone(), s.state))
+        .collect();
+    println!("not delivered: {open_sales:?}; held: {:?}", held(&store));
+    if credited + reported_lost != accepted {
         println!("{}", std::fs::read_to_string(&log_path).unwrap_or_default());
     }
-    assert!(dead_coins > 0, "the harness dropped coins while the agent was dead");
-    assert_eq!(credited, accepted, "every coin credited once: none lost, none twice");
-    assert!(!sales.is_empty() && sales.iter().all(|s| s.state == SaleState::Delivered));
+    assert!(
+        dead_coins > 0,
+        "the harness dropped coins while the agent was dead"
+    );
+    assert!(credited <= accepted, "no coin credited twice");
+    assert_eq!(
+        credited + reported_lost,
+        accepted,
+        "every coin credited, or reported lost when the acceptor's buffer overflowed"
+    );
+    assert!(
+        !sales.is_empty() && settled(&store),
+        "every sale delivered or held"
+    );
     assert_eq!(codes.len(), sales.len(), "no voucher doubled");
     assert!(store.credit_balance().expect("credit") >= 0);
     let rc = RouterConfig {
@@ -442,4 +509,71 @@ async fn coins_accepted_while_the_agent_is_dead_are_credited_after_the_restart()
         .map(|u| u.name.lossy().into_owned())
         .collect();
     assert_eq!(users, codes, "every paid sale is exactly one router user");
+}
+
+/// A router that accepts connections and never answers (stalled, not refused).
+fn stalled_router() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in listener.incoming().map_while(Result::ok) {
+            held.push(conn);
+        }
+    });
+    port
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_router_does_not_delay_shutting_and_polling_the_acceptor() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let sim = SimProcess::start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (coin_dev, coin_agent) = tokio_serial::SerialStream::pair().expect("coin pty");
+    let (printer_dev, printer_agent) = tokio_serial::SerialStream::pair().expect("printer pty");
+    let coin_path = coin_agent.name().expect("coin pty path");
+    let printer_path = printer_agent.name().expect("printer pty path");
+    let acceptor = SimAcceptor::spawn(coin_dev, 2);
+    let _printer = SimPrinter::spawn(printer_dev);
+    let write = |port| {
+        let path = dir.path().join("agent.toml");
+        std::fs::write(
+            &path,
+            config_with(dir.path(), port, &coin_path, &printer_path, "150ms"),
+        )
+        .expect("config");
+        path
+    };
+    // A first agent opens the slot, then dies: the acceptor stays open.
+    let mut agent = start_agent(&write(sim.port), None);
+    tokio::time::timeout(Duration::from_secs(30), acceptor.wait_for(|s| s.accepting))
+        .await
+        .expect("the slot opened");
+    agent.kill().expect("SIGKILL");
+    agent.wait().expect("wait");
+    assert!(acceptor.state().accepting, "left open by the dead agent");
+    // The next one finds its router stalled.
+    let polls = acceptor.state().polls;
+    let started = std::time::Instant::now();
+    let agent = start_agent(&write(stalled_router()), None);
+    tokio::time::timeout(Duration::from_secs(3), acceptor.wait_for(|s| !s.accepting))
+        .await
+        .expect("the slot is shut at once, router or not");
+    let shut = started.elapsed();
+    tokio::time::timeout(
+        Duration::from_secs(3),
+        acceptor.wait_for(|s| s.polls > polls),
+    )
+    .await
+    .expect("header 229 is polled while the router stalls");
+    let polled = started.elapsed();
+    println!("stalled router: slot shut after {shut:?}, first 229 poll after {polled:?}");
+    acceptor.insert(2).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        acceptor.state().accepted,
+        0,
+        "the coin dropped meanwhile is refused, not swallowed"
+    );
+    stop_agent(agent);
 }

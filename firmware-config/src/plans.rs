@@ -360,12 +360,14 @@ mod tests {
     #[test]
     fn a_price_or_validity_the_store_cannot_hold_is_refused() {
         // One above i64::MAX: would read as a negative price in the store.
-        let text = "[[plan]]\nid = \"x\"\nname = \"x\"\nprice = 9223372036854775808\nvalidity = \"1d\"\n";
+        let text =
+            "[[plan]]\nid = \"x\"\nname = \"x\"\nprice = 9223372036854775808\nvalidity = \"1d\"\n";
         if let Ok(config) = Config::parse(text, "p.toml") {
             let err = config.validate("p.toml").unwrap_err().to_string();
             assert!(err.contains("plan[0].price"), "{err}");
         }
-        let text = "[[plan]]\nid = \"x\"\nname = \"x\"\nprice = 5\nvalidity = \"9223372036854776s\"\n";
+        let text =
+            "[[plan]]\nid = \"x\"\nname = \"x\"\nprice = 5\nvalidity = \"9223372036854776s\"\n";
         let config = Config::parse(text, "p.toml").unwrap();
         let err = config.validate("p.toml").unwrap_err().to_string();
         assert!(err.contains("plan[0].validity"), "{err}");

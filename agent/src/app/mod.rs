@@ -94,9 +94,8 @@ impl Agent {
                     s.outbox_changed();
                 }
             });
-            let seller = Arc::new(
-                KioskSeller::new(vouchers.clone(), Some(on_sale)).after(resumed_rx),
-            );
+            let seller =
+                Arc::new(KioskSeller::new(vouchers.clone(), Some(on_sale)).after(resumed_rx));
             let (alerts_tx, alerts) = mpsc::channel(32);
             loops.push(tokio::spawn(log_alerts(alerts, vouchers.store().clone())));
             Some(kiosk::runner::start(config, seller, Some(alerts_tx)).await?)

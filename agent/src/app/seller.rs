@@ -53,6 +53,7 @@ impl<R: HotspotApi + Clone + 'static> KioskSeller<R> {
             validity: v.validity_s.map(Duration::from_secs),
             price: v.price,
             sold_at: UNIX_EPOCH + Duration::from_millis(u64::try_from(v.sold_at_ms).unwrap_or(0)),
+            first_printed: None,
         }
     }
 
@@ -67,6 +68,13 @@ impl<R: HotspotApi + Clone + 'static> KioskSeller<R> {
             .map_err(|e| SellError::Failed(e.to_string()))
     }
 }
+
+/// Event kind of a ticket sent to the printer (its subject is the sale id).
+const TICKET_PRINT: &str = "ticket_print";
+
+/// A paid, unmarked sale older than this at a restart: its customer is likely
+/// gone, and its ticket is held for the operator instead of printed again.
+const CUSTOMER_GONE_MS: i64 = 10 * 60 * 1000;
 
 fn reason(r: vouchers::Reason) -> kiosk::Reason {
     match r {
@@ -105,9 +113,7 @@ impl<R: HotspotApi + Clone + 'static> Seller for KioskSeller<R> {
     }
 
     async fn coin_counter(&self) -> Result<Option<EventMark>, SellError> {
-        let stored = self
-            .blocking(|v| Ok(v.store().coin_counter()?))
-            .await?;
+        let stored = self.blocking(|v| Ok(v.store().coin_counter()?)).await?;
         Ok(stored.map(|(acceptor, counter)| EventMark { acceptor, counter }))
     }
 
@@ -168,6 +174,20 @@ impl<R: HotspotApi + Clone + 'static> Seller for KioskSeller<R> {
             .map(|_| ())
     }
 
+    async fn printing(&self, sale_id: &str) -> Result<(), SellError> {
+        let subject = sale_id.to_string();
+        self.blocking(move |v| {
+            Ok(v.store().record_event(
+                crate::store::Level::Info,
+                TICKET_PRINT,
+                Some(&subject),
+                "ticket sent to the printer",
+                crate::store::now_ms(),
+            )?)
+        })
+        .await
+    }
+
     async fn delivered(&self, sale_id: &str, printed: bool) -> Result<(), SellError> {
         let id: i64 = sale_id
             .parse()
@@ -184,23 +204,61 @@ impl<R: HotspotApi + Clone + 'static> Seller for KioskSeller<R> {
                 return Err(SellError::Unavailable(kiosk::Reason::Starting));
             }
         }
+        let now = crate::store::now_ms();
         let (credit, sales) = self
-            .blocking(|v| {
+            .blocking(move |v| {
                 let credit = v.credit_balance()?;
                 let paid = v
                     .store()
                     .sales_in(&[crate::store::SaleState::Provisioned])?;
-                let vouchers = paid
-                    .into_iter()
-                    .filter(|s| s.source == "kiosk")
-                    .map(|s| v.voucher(s.id))
-                    .collect::<Result<Vec<_>, _>>()?;
-                Ok((credit, vouchers))
+                let prints = v.store().events(Some(TICKET_PRINT), 10_000)?;
+                let coins = v.store().credit_entries(1_000)?;
+                let mut out = Vec::new();
+                for sale in paid.into_iter().filter(|s| s.source == "kiosk") {
+                    let voucher = v.voucher(sale.id)?;
+                    let id = sale.id.to_string();
+                    // Events are newest first: the last match is the first print.
+                    let first = prints
+                        .iter()
+                        .filter(|e| e.subject.as_deref() == Some(id.as_str()))
+                        .map(|e| e.at_ms)
+                        .min();
+                    let later_coin = coins
+                        .iter()
+                        .any(|c| c.source == "coin" && c.created_at_ms > voucher.sold_at_ms);
+                    if later_coin || now - voucher.sold_at_ms > CUSTOMER_GONE_MS {
+                        // Whoever stands at the kiosk now is likely someone else:
+                        // printing would hand them this customer's voucher.
+                        v.store().record_event(
+                            crate::store::Level::Alert,
+                            "ticket_held",
+                            Some(&voucher.code),
+                            &format!(
+                                "sale {} was paid but its ticket may not have reached the customer, who is likely gone \
+                                 ({}); not printed again: give it from `voucher list` when they come back",
+                                sale.id,
+                                if later_coin { "another coin came after it" } else { "sold over 10 minutes ago" }
+                            ),
+                            now,
+                        )?;
+                        continue;
+                    }
+                    out.push((voucher, first));
+                }
+                Ok((credit, out))
             })
             .await?;
         Ok(Restored {
             credit: u64::try_from(credit).unwrap_or(0),
-            undelivered: sales.into_iter().map(|v| self.ticket(v)).collect(),
+            undelivered: sales
+                .into_iter()
+                .map(|(v, first)| kiosk::SaleReceipt {
+                    first_printed: first.map(|ms| {
+                        UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0))
+                    }),
+                    ..self.ticket(v)
+                })
+                .collect(),
         })
     }
 
@@ -241,5 +299,141 @@ mod tests {
         );
         assert!(!text.contains(&receipt.code), "the code was logged: {text}");
         assert!(!text.contains(receipt.password.expose()), "{text}");
+    }
+}
+
+#[cfg(all(test, feature = "sim"))]
+mod kiosk_tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::vouchers::tests::setup;
+
+    fn kiosk_config() -> firmware_config::Config {
+        let mut c = firmware_config::Config::bundled_default();
+        c.kiosk.coin.kind = firmware_config::kiosk::CoinKind::Sim;
+        c.kiosk.printer.kind = firmware_config::kiosk::PrinterKind::Sim;
+        c.kiosk.display.kind = firmware_config::kiosk::DisplayKind::None;
+        c.kiosk.auto_buy = false;
+        c
+    }
+
+    fn set_page_limit(store: &crate::store::Store, pages: Option<i64>) {
+        store
+            .read("t", |c| {
+                let limit = match pages {
+                    Some(p) => p,
+                    None => 1_000_000,
+                };
+                Ok(
+                    c.query_row(&format!("PRAGMA max_page_count = {limit}"), [], |r| {
+                        r.get::<_, i64>(0)
+                    })?,
+                )
+            })
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn after_a_restart_an_unmarked_ticket_is_reprinted_as_such_or_held_if_the_customer_is_likely_gone(
+    ) {
+        let (vouchers, _router) = setup().await;
+        let seller = KioskSeller::new(vouchers.clone(), None);
+        // Sold and sent to the printer; the agent died before marking it delivered.
+        let first = vouchers.sell("1h", None).await.unwrap();
+        seller.printing(&first.sale_id.to_string()).await.unwrap();
+        let restored = seller.restore().await.unwrap();
+        assert_eq!(restored.undelivered.len(), 1);
+        assert!(
+            restored.undelivered[0].first_printed.is_some(),
+            "printed before: REPRINT"
+        );
+        // Another customer drops a coin: the first one is likely gone.
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        vouchers.record_credit(5, "coin").unwrap();
+        let restored = seller.restore().await.unwrap();
+        assert!(
+            restored.undelivered.is_empty(),
+            "not printed for the next customer"
+        );
+        let held = vouchers.store().events(Some("ticket_held"), 10).unwrap();
+        assert_eq!(held[0].subject.as_deref(), Some(first.code.as_str()));
+        assert_eq!(
+            vouchers.store().sale(first.sale_id).unwrap().state,
+            crate::store::SaleState::Provisioned,
+            "still paid and undelivered, for the operator"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_store_that_fills_up_mid_sale_keeps_the_slot_shut_until_it_takes_writes() {
+        let (vouchers, _router) = setup().await;
+        let store = vouchers.store().clone();
+        let seller = Arc::new(KioskSeller::new(vouchers.clone(), None));
+        let kiosk = kiosk::runner::start(&kiosk_config(), seller, None)
+            .await
+            .unwrap();
+        let acceptor = kiosk.sim.acceptor.clone().unwrap();
+        acceptor.wait_for(|s| s.accepting).await;
+        acceptor.insert(2).await;
+        kiosk.handle.wait_for(|s| s.credit == 5).await;
+        // The customer is adding coins when the disk fills up.
+        let pages: i64 = store
+            .read("t", |c| {
+                Ok(c.query_row("PRAGMA page_count", [], |r| r.get(0))?)
+            })
+            .unwrap();
+        set_page_limit(&store, Some(pages));
+        while store
+            .record_event(
+                crate::store::Level::Info,
+                "filler",
+                None,
+                &"x".repeat(500),
+                0,
+            )
+            .is_ok()
+        {}
+        // And the credit table's last page (rows of 0 leave the balance alone).
+        while store
+            .read("t", |c| {
+                Ok(c.execute(
+                    "INSERT INTO credit (amount, source, created_at_ms) VALUES (0, 'filler', 0)",
+                    [],
+                )?)
+            })
+            .is_ok()
+        {}
+        acceptor.insert(2).await;
+        tokio::time::timeout(Duration::from_secs(5), acceptor.wait_for(|s| !s.accepting))
+            .await
+            .expect("the slot shuts on the failed credit write");
+        // Several runner ticks later (the seller's health says all is well), still shut.
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        assert!(
+            !acceptor.state().accepting,
+            "the slot reopened while the store is full"
+        );
+        assert!(
+            kiosk
+                .handle
+                .status()
+                .out_of_service
+                .unwrap_or_default()
+                .contains("storage"),
+            "{:?}",
+            kiosk.handle.status()
+        );
+        // Space again: the next write test succeeds and the slot reopens.
+        set_page_limit(&store, None);
+        tokio::time::timeout(Duration::from_secs(8), acceptor.wait_for(|s| s.accepting))
+            .await
+            .expect("the slot reopens once the store takes writes");
+        assert_eq!(
+            store.credit_balance().unwrap(),
+            5,
+            "the first coin is on disk"
+        );
     }
 }

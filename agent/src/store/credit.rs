@@ -135,7 +135,12 @@ impl Store {
     }
 
     /// Stores the acceptor's event counter where it moved without a credit.
-    pub fn set_coin_counter(&self, acceptor: &str, counter: u8, now_ms: i64) -> Result<(), StoreError> {
+    pub fn set_coin_counter(
+        &self,
+        acceptor: &str,
+        counter: u8,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
         self.write("store the coin acceptor counter", Durability::Money, |tx| {
             set_counter_tx(tx, acceptor, counter, now_ms)
         })
@@ -145,9 +150,11 @@ impl Store {
     pub fn coin_counter(&self) -> Result<Option<(String, u8)>, StoreError> {
         self.read("read the coin acceptor counter", |c| {
             let row: Option<(String, i64)> = c
-                .query_row("SELECT acceptor, counter FROM coin_counter WHERE id = 1", [], |r| {
-                    Ok((r.get(0)?, r.get(1)?))
-                })
+                .query_row(
+                    "SELECT acceptor, counter FROM coin_counter WHERE id = 1",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
                 .optional()?;
             // A counter outside 0..=255 is not one an acceptor gave: no baseline.
             Ok(row.and_then(|(a, n)| u8::try_from(n).ok().map(|n| (a, n))))

@@ -368,7 +368,11 @@ fn a_price_above_i64_max_is_refused_and_never_adds_credit() {
     assert!(matches!(err, StoreError::OutOfRange { .. }), "{err}");
     assert!(err.to_string().contains("9223372036854775807"), "{err}");
     assert!(store.add_credit(u64::MAX, "coin", 3).is_err());
-    assert_eq!(store.forfeit_credit(u64::MAX, 4).unwrap(), 10, "takes the balance, no more");
+    assert_eq!(
+        store.forfeit_credit(u64::MAX, 4).unwrap(),
+        10,
+        "takes the balance, no more"
+    );
     assert_eq!(store.credit_balance().unwrap(), 0);
     assert!(store.recent_sales(10).unwrap().is_empty());
 }
@@ -381,9 +385,14 @@ fn a_plan_whose_price_or_validity_does_not_fit_is_refused_whole() {
     let mut bad_price = good.clone();
     bad_price.id = "bad".into();
     bad_price.price = u64::MAX;
-    let err = store.replace_plans("central", &[good.clone(), bad_price], 1).unwrap_err();
+    let err = store
+        .replace_plans("central", &[good.clone(), bad_price], 1)
+        .unwrap_err();
     assert!(matches!(err, StoreError::OutOfRange { .. }), "{err}");
-    assert!(store.plans().unwrap().is_empty(), "nothing of the set was stored");
+    assert!(
+        store.plans().unwrap().is_empty(),
+        "nothing of the set was stored"
+    );
     let mut bad_validity = good.clone();
     bad_validity.validity_s = Some(i64::MAX as u64 / 1000 + 1);
     assert!(store.replace_plans("central", &[bad_validity], 1).is_err());

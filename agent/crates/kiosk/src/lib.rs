@@ -84,6 +84,9 @@ pub struct SaleReceipt {
     pub login_url: String,
     /// The address customers type: `http://<hotspot dns name>`.
     pub login_address: String,
+    /// When a ticket for this sale was first sent to the printer, if one was:
+    /// the ticket printed now says `REPRINT` with that time.
+    pub first_printed: Option<SystemTime>,
 }
 
 impl fmt::Debug for SaleReceipt {
@@ -206,6 +209,11 @@ pub trait Seller: Send + Sync + 'static {
         amount: u64,
         credits: Vec<CreditId>,
     ) -> impl Future<Output = Result<(), SellError>> + Send;
+    /// Records, before the ticket goes to the printer, that it is being printed:
+    /// a restart that finds the sale undelivered then marks its ticket `REPRINT`.
+    fn printing(&self, _sale_id: &str) -> impl Future<Output = Result<(), SellError>> + Send {
+        async { Ok(()) }
+    }
     /// Records that the voucher reached the customer (`printed` = on paper, else on the display).
     fn delivered(
         &self,

@@ -85,16 +85,25 @@ pub(crate) fn coin(
             let (path, baud) = (k.coin.port.clone(), k.coin.baud);
             let (handle, rx) = CoinHandle::channel();
             let tx = coin_tx.clone();
-            tokio::spawn(supervise("coin acceptor", rx, coin_tx, move |rx, session| {
-                let port = first.take().map_or_else(|| cctalk_device::open_port(&path, baud), Ok);
-                let (settings, tx) = (settings.clone(), tx.clone());
-                async move {
-                    match port {
-                        Ok(port) => cctalk_device::run_owned(port, settings, rx, tx, session).await,
-                        Err(e) => (Err(e), rx, session),
+            tokio::spawn(supervise(
+                "coin acceptor",
+                rx,
+                coin_tx,
+                move |rx, session| {
+                    let port = first
+                        .take()
+                        .map_or_else(|| cctalk_device::open_port(&path, baud), Ok);
+                    let (settings, tx) = (settings.clone(), tx.clone());
+                    async move {
+                        match port {
+                            Ok(port) => {
+                                cctalk_device::run_owned(port, settings, rx, tx, session).await
+                            }
+                            Err(e) => (Err(e), rx, session),
+                        }
                     }
-                }
-            }));
+                },
+            ));
             Some(handle)
         }
         CoinKind::Pulse => {
@@ -106,18 +115,27 @@ pub(crate) fn coin(
             let (handle, rx) = CoinHandle::channel();
             let cfg = crate::coin::pulse::PulseConfig::from(&k.coin);
             let tx = coin_tx.clone();
-            tokio::spawn(supervise("coin acceptor", rx, coin_tx, move |rx, session| {
-                // The old line handle is gone by now: released, the inhibit line
-                // rests at the level the wiring gives it (see the README).
-                let source = first.take().map_or_else(|| crate::coin::gpio::GpioPulseSource::open(&coin), Ok);
-                let (cfg, tx) = (cfg.clone(), tx.clone());
-                async move {
-                    match source {
-                        Ok(source) => crate::coin::gpio::run_owned(source, cfg, rx, tx, session).await,
-                        Err(e) => (Err(e), rx, session),
+            tokio::spawn(supervise(
+                "coin acceptor",
+                rx,
+                coin_tx,
+                move |rx, session| {
+                    // The old line handle is gone by now: released, the inhibit line
+                    // rests at the level the wiring gives it (see the README).
+                    let source = first
+                        .take()
+                        .map_or_else(|| crate::coin::gpio::GpioPulseSource::open(&coin), Ok);
+                    let (cfg, tx) = (cfg.clone(), tx.clone());
+                    async move {
+                        match source {
+                            Ok(source) => {
+                                crate::coin::gpio::run_owned(source, cfg, rx, tx, session).await
+                            }
+                            Err(e) => (Err(e), rx, session),
+                        }
                     }
-                }
-            }));
+                },
+            ));
             Some(handle)
         }
         #[cfg(feature = "sim")]
@@ -128,8 +146,14 @@ pub(crate) fn coin(
             let mut spec = crate::sim::SimAcceptorSpec::new(k.coin.address);
             spec.checksum = settings.checksum;
             for c in &k.coin.channel_values {
-                if let Some(slot) = spec.coin_ids.get_mut(usize::from(c.channel).wrapping_sub(1)) {
-                    *slot = c.coin_id.clone().unwrap_or_else(|| format!("PH{:03}A", c.value % 1000));
+                if let Some(slot) = spec
+                    .coin_ids
+                    .get_mut(usize::from(c.channel).wrapping_sub(1))
+                {
+                    *slot = c
+                        .coin_id
+                        .clone()
+                        .unwrap_or_else(|| format!("PH{:03}A", c.value % 1000));
                 }
             }
             _sim.acceptor = Some(crate::sim::SimAcceptor::spawn_with(device_end, spec));
@@ -143,19 +167,35 @@ pub(crate) fn coin(
             settings.device = "simulated ccTalk acceptor".into();
             let mut port = Some(agent_end);
             let tx = coin_tx.clone();
-            tokio::spawn(supervise("coin acceptor", rx, coin_tx, move |rx, session| {
-                let port = port.take();
-                let (settings, tx) = (settings.clone(), tx.clone());
-                async move {
-                    match port {
-                        Some(port) => cctalk_device::run_owned(port, settings, rx, tx, session).await,
-                        None => {
-                            let gone = std::io::Error::other("the simulated acceptor's pty cannot be opened again");
-                            (Err(crate::coin::CoinError::Io { device: settings.device.clone(), source: gone }), rx, session)
+            tokio::spawn(supervise(
+                "coin acceptor",
+                rx,
+                coin_tx,
+                move |rx, session| {
+                    let port = port.take();
+                    let (settings, tx) = (settings.clone(), tx.clone());
+                    async move {
+                        match port {
+                            Some(port) => {
+                                cctalk_device::run_owned(port, settings, rx, tx, session).await
+                            }
+                            None => {
+                                let gone = std::io::Error::other(
+                                    "the simulated acceptor's pty cannot be opened again",
+                                );
+                                (
+                                    Err(crate::coin::CoinError::Io {
+                                        device: settings.device.clone(),
+                                        source: gone,
+                                    }),
+                                    rx,
+                                    session,
+                                )
+                            }
                         }
                     }
-                }
-            }));
+                },
+            ));
             Some(handle)
         }
         #[cfg(not(feature = "sim"))]

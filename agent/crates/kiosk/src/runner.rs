@@ -434,7 +434,11 @@ impl<S: Seller> Runner<S> {
                         let _ = tx.send(Input::Sold(result)).await;
                     });
                 }
-                Action::Print(ticket) => {
+                Action::Print { ticket, sale_id } => {
+                    // On disk before the paper moves: a restart then knows a ticket may exist.
+                    if let Err(e) = self.seller.printing(&sale_id).await {
+                        tracing::warn!(error = %e, sale_id, "ticket print not recorded; a reprint after a restart will not say REPRINT");
+                    }
                     let bytes = ticket_bytes(&ticket, self.paper, self.qr);
                     let (printer, tx) = (self.devices.printer.clone(), self.tx.clone());
                     tokio::spawn(async move {

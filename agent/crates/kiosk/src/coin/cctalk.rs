@@ -170,7 +170,9 @@ impl Frame {
 /// The bytes a CRC-16 covers in a whole frame (or a frame without its last byte):
 /// destination, length, header and data; not the CRC's own two bytes.
 fn crc_bytes(frame: &[u8]) -> impl Iterator<Item = u8> + '_ {
-    let body_end = frame.len().min(4 + usize::from(frame.get(1).copied().unwrap_or(0)));
+    let body_end = frame
+        .len()
+        .min(4 + usize::from(frame.get(1).copied().unwrap_or(0)));
     frame[..2]
         .iter()
         .chain(frame.get(3..body_end).unwrap_or_default())
@@ -404,7 +406,9 @@ mod tests {
         let crc = crc16([2, 0, 254]).to_le_bytes();
         assert_eq!(bytes, vec![2, 0, crc[0], 254, crc[1]]);
         let mut buf = BytesMut::from(&bytes[..]);
-        let f = Decoder::with_checksum(Checksum::Crc16).decode(&mut buf).unwrap();
+        let f = Decoder::with_checksum(Checksum::Crc16)
+            .decode(&mut buf)
+            .unwrap();
         assert_eq!((f.dest, f.header), (2, 254));
     }
 

@@ -337,12 +337,18 @@ mod tests {
         let mut t = EventTracker::new();
         t.update(&bc(11, &[(1, 1)]));
         let n = t.update(&bc(10, &[(1, 1), (1, 1), (1, 1), (1, 1), (1, 1)]));
-        assert_eq!(n.fault, Some(CounterFault::SteppedBack { from: 11, to: 10 }));
+        assert_eq!(
+            n.fault,
+            Some(CounterFault::SteppedBack { from: 11, to: 10 })
+        );
         assert!(n.events.is_empty());
         // Re-baselined: the next coin counts from 10.
         assert_eq!(t.update(&bc(11, &[(2, 1)])).events.len(), 1);
         let mut t = EventTracker::resume(11);
-        assert!(t.update(&bc(10, &[(1, 1)])).fault.is_some(), "also right after a restart");
+        assert!(
+            t.update(&bc(10, &[(1, 1)])).fault.is_some(),
+            "also right after a restart"
+        );
     }
 
     #[test]

@@ -151,7 +151,11 @@ impl<P: AsyncRead + AsyncWrite + Unpin> Link<P> {
                 if fits {
                     return Ok(Some(f));
                 }
-                tracing::debug!(header = f.header, len = f.data.len(), "reply of another shape skipped");
+                tracing::debug!(
+                    header = f.header,
+                    len = f.data.len(),
+                    "reply of another shape skipped"
+                );
             }
             let mut chunk = [0u8; 64];
             match tokio::time::timeout_at(deadline, self.port.read(&mut chunk)).await {
@@ -188,9 +192,18 @@ impl<P: AsyncRead + AsyncWrite + Unpin> Link<P> {
         let text = |d: Option<Vec<u8>>| d.map(|d| cctalk_ident::ascii(&d));
         let mut info = AcceptorInfo {
             address: a,
-            category: text(self.ask(Frame::request(a, header::REQUEST_EQUIPMENT_CATEGORY, &[])).await?),
-            manufacturer: text(self.ask(Frame::request(a, header::REQUEST_MANUFACTURER_ID, &[])).await?),
-            product: text(self.ask(Frame::request(a, header::REQUEST_PRODUCT_CODE, &[])).await?),
+            category: text(
+                self.ask(Frame::request(a, header::REQUEST_EQUIPMENT_CATEGORY, &[]))
+                    .await?,
+            ),
+            manufacturer: text(
+                self.ask(Frame::request(a, header::REQUEST_MANUFACTURER_ID, &[]))
+                    .await?,
+            ),
+            product: text(
+                self.ask(Frame::request(a, header::REQUEST_PRODUCT_CODE, &[]))
+                    .await?,
+            ),
             serial: self
                 .ask(Frame::request(a, header::REQUEST_SERIAL_NUMBER, &[]))
                 .await?
@@ -212,7 +225,8 @@ impl<P: AsyncRead + AsyncWrite + Unpin> Link<P> {
                 .iter()
                 .find(|(c, _)| *c == channel)
                 .map(|(_, id)| id.clone());
-            let verdict = cctalk_ident::check_channel(value, expected.as_deref(), reported.as_deref());
+            let verdict =
+                cctalk_ident::check_channel(value, expected.as_deref(), reported.as_deref());
             info.channels.push(ChannelCheck {
                 channel,
                 value,
@@ -249,7 +263,14 @@ pub async fn run<P: AsyncRead + AsyncWrite + Unpin>(
     mut inhibit: mpsc::Receiver<bool>,
     reports: mpsc::Sender<CoinReport>,
 ) -> Result<(), CoinError> {
-    run_session(port, settings, &mut inhibit, reports, &mut Session::default()).await
+    run_session(
+        port,
+        settings,
+        &mut inhibit,
+        reports,
+        &mut Session::default(),
+    )
+    .await
 }
 
 /// [`run`] with the inhibit channel and the session borrowed, so a supervisor
@@ -317,7 +338,10 @@ async fn serve<P: AsyncRead + AsyncWrite + Unpin>(
     // Shut the slot before anything else: the acceptor keeps the state the
     // previous instance left, which may be "accepting".
     link.master_inhibit(true).await?;
-    let resume = session.last.clone().or_else(|| link.settings.resume.clone());
+    let resume = session
+        .last
+        .clone()
+        .or_else(|| link.settings.resume.clone());
     let mut tracker: Option<EventTracker> = None;
     let mut st = State {
         inhibited: true,
@@ -466,5 +490,82 @@ async fn serve<P: AsyncRead + AsyncWrite + Unpin>(
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::coin::cctalk::Frame;
+
+    fn link(port: tokio::io::DuplexStream) -> Link<tokio::io::DuplexStream> {
+        Link {
+            port,
+            buf: BytesMut::new(),
+            decoder: Decoder::default(),
+            settings: CctalkSettings {
+                device: "duplex".into(),
+                address: 2,
+                poll_interval: Duration::from_millis(150),
+                reply_timeout: Duration::from_millis(300),
+                channel_values: vec![(1, 1)],
+                coin_ids: vec![],
+                checksum: Checksum::Simple,
+                resume: None,
+            },
+        }
+    }
+
+    fn reply(src: u8, data: &[u8]) -> Vec<u8> {
+        Frame {
+            dest: HOST,
+            src,
+            header: header::ACK,
+            data: data.to_vec(),
+        }
+        .encode()
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_reply_must_come_from_the_acceptor_and_have_its_requests_shape() {
+        let (agent, mut device) = tokio::io::duplex(256);
+        let mut link = link(agent);
+        let answer = tokio::spawn(async move {
+            let mut req = [0u8; 5];
+            device.read_exact(&mut req).await.unwrap();
+            // A late ACK to an earlier 228/231 (no data), a 229-shaped reply from
+            // another address, then the real reply.
+            let mut out = reply(2, &[]);
+            out.extend(reply(3, &[9, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0]));
+            out.extend(reply(2, &[4, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0]));
+            device.write_all(&out).await.unwrap();
+            device
+        });
+        let got = link
+            .transact(request::read_buffered_credit(2))
+            .await
+            .unwrap()
+            .expect("the real reply");
+        assert_eq!((got.src, got.data[0]), (2, 4), "{got:?}");
+        let _device = answer.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_reply_of_the_wrong_shape_alone_is_no_reply() {
+        let (agent, mut device) = tokio::io::duplex(256);
+        let mut link = link(agent);
+        let answer = tokio::spawn(async move {
+            let mut req = [0u8; 5];
+            device.read_exact(&mut req).await.unwrap();
+            device.write_all(&reply(2, &[])).await.unwrap();
+            device
+        });
+        let got = link
+            .transact(request::read_buffered_credit(2))
+            .await
+            .unwrap();
+        assert_eq!(got, None, "an empty ACK is not a 229 reply");
+        let _device = answer.await.unwrap();
     }
 }

@@ -107,7 +107,9 @@ impl fmt::Display for AcceptorInfo {
                 c.channel,
                 c.value,
                 or_dash(&c.reported),
-                c.expected.clone().unwrap_or_else(|| format!("{:03}", c.value)),
+                c.expected
+                    .clone()
+                    .unwrap_or_else(|| format!("{:03}", c.value)),
             )?;
         }
         Ok(())
@@ -117,7 +119,13 @@ impl fmt::Display for AcceptorInfo {
 /// An ASCII reply as text; control bytes and padding trimmed.
 pub fn ascii(data: &[u8]) -> String {
     data.iter()
-        .map(|&b| if b.is_ascii_graphic() || b == b' ' { b as char } else { '?' })
+        .map(|&b| {
+            if b.is_ascii_graphic() || b == b' ' {
+                b as char
+            } else {
+                '?'
+            }
+        })
         .collect::<String>()
         .trim()
         .to_string()
@@ -144,10 +152,12 @@ pub fn check_channel(value: u64, expected: Option<&str>, reported: Option<&str>)
     }
     let fits = match expected {
         Some(e) => e.len() == 6 && e.as_bytes()[..5].eq_ignore_ascii_case(&id[..5]),
-        None => std::str::from_utf8(&id[2..5])
-            .ok()
-            .and_then(|v| v.parse::<u64>().ok())
-            == Some(value),
+        None => {
+            std::str::from_utf8(&id[2..5])
+                .ok()
+                .and_then(|v| v.parse::<u64>().ok())
+                == Some(value)
+        }
     };
     if fits {
         Verdict::Matches
@@ -171,8 +181,15 @@ mod tests {
             Verdict::Matches,
             "a configured id overrides the value rule"
         );
-        assert_eq!(check_channel(5, Some("EU005A"), Some("PH005A")), Verdict::Mismatch);
-        assert_eq!(check_channel(5, None, Some("......")), Verdict::Mismatch, "empty position");
+        assert_eq!(
+            check_channel(5, Some("EU005A"), Some("PH005A")),
+            Verdict::Mismatch
+        );
+        assert_eq!(
+            check_channel(5, None, Some("......")),
+            Verdict::Mismatch,
+            "empty position"
+        );
         assert_eq!(check_channel(5, None, None), Verdict::Unverified);
     }
 

@@ -385,7 +385,13 @@ mod tests {
         let t0 = Instant::now();
         let mut d = PulseDecoder::new(PulseConfig::default(), t0);
         let mut events = Vec::new();
-        for (level, at) in [(true, 0), (false, 50), (true, 100), (false, 105), (true, 900)] {
+        for (level, at) in [
+            (true, 0),
+            (false, 50),
+            (true, 100),
+            (false, 105),
+            (true, 900),
+        ] {
             events.extend(d.handle_edge(level, t0 + ms(at)));
         }
         assert!(

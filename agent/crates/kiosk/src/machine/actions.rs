@@ -11,8 +11,8 @@ pub enum Action {
     CommitCredit { amount: u64 },
     /// Sell `item` against `credit`, then call `handle_sale_result`.
     Sell { item: Item, credit: u64 },
-    /// Print the ticket, then call `handle_print_result`.
-    Print(Ticket),
+    /// Print the ticket of sale `sale_id`, then call `handle_print_result`.
+    Print { ticket: Ticket, sale_id: String },
     /// Show a screen.
     Show(Screen),
     /// `true` = the acceptor must refuse coins.

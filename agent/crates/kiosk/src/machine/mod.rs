@@ -303,7 +303,10 @@ impl Machine {
                 &self.cfg.money,
                 self.cfg.utc_offset_minutes,
             );
-            out.push(Action::Print(ticket));
+            out.push(Action::Print {
+                ticket,
+                sale_id: voucher.sale_id.clone(),
+            });
             out.push(Action::Show(Screen::Working {
                 what: "Printing".into(),
             }));

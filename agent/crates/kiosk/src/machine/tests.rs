@@ -160,7 +160,7 @@ fn the_whole_path_ends_with_a_ticket_the_voucher_on_screen_and_idle() {
     m.handle_button(0, t0 + s(1));
     let out = m.handle_sale_result(Ok(voucher("KX7M4TRA", 5)), t0 + s(1));
     let ticket = out.iter().find_map(|a| match a {
-        Action::Print(t) => Some(t.clone()),
+        Action::Print { ticket, .. } => Some(ticket.clone()),
         _ => None,
     });
     assert_eq!(ticket.expect("a ticket").code, "KX7M4TRA");
@@ -327,7 +327,7 @@ fn paper_out_shows_the_voucher_with_its_qr_and_alerts() {
     m.handle_button(0, t0 + s(61));
     let out = m.handle_sale_result(Ok(voucher("B", 5)), t0 + s(61));
     assert!(
-        !out.iter().any(|a| matches!(a, Action::Print(_))),
+        !out.iter().any(|a| matches!(a, Action::Print { .. })),
         "{out:?}"
     );
     assert!(matches!(screen(&out), Some(Screen::Voucher { code, .. }) if code == "B"));
@@ -359,7 +359,10 @@ fn paper_out_without_a_display_inhibits_after_the_voucher() {
     assert!(out.contains(&Action::Inhibit(false)), "{out:?}");
     assert!(out.contains(&Action::Alert(Alert::BackInService)));
     let out = m.redeliver((**held).clone(), t0 + s(101));
-    assert!(out.iter().any(|a| matches!(a, Action::Print(_))), "{out:?}");
+    assert!(
+        out.iter().any(|a| matches!(a, Action::Print { .. })),
+        "{out:?}"
+    );
 }
 
 #[test]
@@ -576,7 +579,10 @@ fn a_voucher_paid_before_a_restart_is_printed_without_touching_the_credit() {
     m.handle_tick(t0 + s(31)); // window over: credit kept, kiosk idle
     assert!(m.is_idle());
     let out = m.redeliver(voucher("PAID1", 20), t0 + s(32));
-    assert!(out.iter().any(|a| matches!(a, Action::Print(_))), "{out:?}");
+    assert!(
+        out.iter().any(|a| matches!(a, Action::Print { .. })),
+        "{out:?}"
+    );
     assert!(
         !out.iter().any(|a| matches!(a, Action::Forfeit { .. })),
         "{out:?}"

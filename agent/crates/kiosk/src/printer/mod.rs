@@ -69,6 +69,8 @@ pub struct Ticket {
     pub login_address: String,
     /// The QR payload.
     pub login_url: String,
+    /// `Some(time of the first print)` on a ticket printed again for the same sale.
+    pub reprint_of: Option<String>,
 }
 
 impl std::fmt::Debug for Ticket {
@@ -108,6 +110,9 @@ impl Ticket {
             sold_at: labels::date_time(v.sold_at, utc_offset_minutes),
             login_address: v.login_address.clone(),
             login_url: v.login_url.clone(),
+            reprint_of: v
+                .first_printed
+                .map(|t| labels::date_time(t, utc_offset_minutes)),
         }
     }
 
@@ -118,6 +123,14 @@ impl Ticket {
             Block::new(&self.plan_name, Style::Centered),
             Block::new("", Style::Plain),
         ];
+        if let Some(first) = &self.reprint_of {
+            // A copy must never pass for the original, or for a new sale.
+            b.insert(1, Block::new("REPRINT", Style::Heading));
+            b.insert(
+                2,
+                Block::new(&format!("first printed {first}"), Style::Centered),
+            );
+        }
         if let Some(p) = &self.password {
             b.push(Block::new("User:", Style::Centered));
             b.push(Block::new(&self.code, Style::Code));
@@ -215,6 +228,7 @@ pub fn sample_voucher(code: &str, password: &str) -> SaleReceipt {
         validity: Some(Duration::from_secs(86_400)),
         price: 5,
         sold_at: std::time::UNIX_EPOCH + Duration::from_secs(1_795_000_000),
+        first_printed: None,
         login_url: login_url("hotspot.lan", code, password),
         login_address: "http://hotspot.lan".into(),
     }

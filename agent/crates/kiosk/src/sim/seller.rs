@@ -130,6 +130,7 @@ impl Seller for MemorySeller {
             validity,
             price,
             sold_at: SystemTime::now(),
+            first_printed: None,
         })
     }
 

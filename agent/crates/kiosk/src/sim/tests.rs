@@ -200,7 +200,11 @@ async fn open_and_insert(
 fn start_task(
     path: &str,
     settings: CctalkSettings,
-) -> (CoinHandle, mpsc::Receiver<CoinReport>, tokio::task::JoinHandle<()>) {
+) -> (
+    CoinHandle,
+    mpsc::Receiver<CoinReport>,
+    tokio::task::JoinHandle<()>,
+) {
     let port = cctalk_device::open_port(path, 9600).unwrap();
     let (handle, inhibit) = CoinHandle::channel();
     let (tx, rx) = mpsc::channel(32);
@@ -230,14 +234,19 @@ async fn coins_taken_while_the_agent_was_down_are_credited_from_the_stored_count
         ..settings()
     };
     let (_handle, mut rx, _task) = start_task(&acceptor.path, resumed);
-    let a = next_coin(&mut rx, WAIT).await.expect("first coin from the buffer");
-    let b = next_coin(&mut rx, WAIT).await.expect("second coin from the buffer");
+    let a = next_coin(&mut rx, WAIT)
+        .await
+        .expect("first coin from the buffer");
+    let b = next_coin(&mut rx, WAIT)
+        .await
+        .expect("second coin from the buffer");
     assert_eq!((a.value, b.value), (5, 10), "oldest first");
+    assert_eq!((a.mark.unwrap().counter, b.mark.unwrap().counter), (2, 3));
     assert_eq!(
-        (a.mark.unwrap().counter, b.mark.unwrap().counter),
-        (2, 3)
+        next_coin(&mut rx, Duration::from_millis(500)).await,
+        None,
+        "each once"
     );
-    assert_eq!(next_coin(&mut rx, Duration::from_millis(500)).await, None, "each once");
 }
 
 #[tokio::test]
@@ -278,12 +287,20 @@ async fn a_channel_whose_coin_id_does_not_match_stays_inhibited_and_is_reported(
             _ => {}
         }
     };
-    assert!(warnings.iter().any(|w| w.contains("channel 2") && w.contains("PH100A")), "{warnings:?}");
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("channel 2") && w.contains("PH100A")),
+        "{warnings:?}"
+    );
     assert_eq!(info.enable_mask(), 0b101);
     assert!(info.to_string().contains("REFUSED"));
     handle.inhibit(false).await.unwrap();
     let state = acceptor.sim.wait_for(|s| s.accepting).await;
-    assert_eq!(state.mask, 0b101, "channel 2 stays inhibited in the acceptor");
+    assert_eq!(
+        state.mask, 0b101,
+        "channel 2 stays inhibited in the acceptor"
+    );
     acceptor.sim.insert(2).await;
     assert_eq!(next_coin(&mut rx, Duration::from_millis(600)).await, None);
     acceptor.sim.insert(3).await;
@@ -300,7 +317,10 @@ async fn an_acceptor_set_to_crc16_takes_coins_over_crc_frames() {
         ..settings()
     };
     let (handle, mut rx, _task) = start_task(&acceptor.path, crc);
-    assert_eq!(open_and_insert(&handle, &acceptor, &mut rx, 3).await, Some(10));
+    assert_eq!(
+        open_and_insert(&handle, &acceptor, &mut rx, 3).await,
+        Some(10)
+    );
 }
 
 #[tokio::test]
@@ -312,29 +332,44 @@ async fn a_failed_coin_task_is_started_again_and_says_so() {
     let path = acceptor.path.clone();
     let mut runs = 0;
     let reports = tx.clone();
-    tokio::spawn(supervise("coin acceptor", inhibit, tx, move |rx, session| {
-        runs += 1;
-        let (path, reports, first) = (path.clone(), reports.clone(), runs == 1);
-        async move {
-            if first {
-                // A port whose other end is gone: the first read fails.
-                let (port, other) = tokio::io::duplex(64);
-                drop(other);
-                return cctalk_device::run_owned(port, settings(), rx, reports, session).await;
+    tokio::spawn(supervise(
+        "coin acceptor",
+        inhibit,
+        tx,
+        move |rx, session| {
+            runs += 1;
+            let (path, reports, first) = (path.clone(), reports.clone(), runs == 1);
+            async move {
+                if first {
+                    // A port whose other end is gone: the first read fails.
+                    let (port, other) = tokio::io::duplex(64);
+                    drop(other);
+                    return cctalk_device::run_owned(port, settings(), rx, reports, session).await;
+                }
+                let port = cctalk_device::open_port(&path, 9600).unwrap();
+                cctalk_device::run_owned(port, settings(), rx, reports, session).await
             }
-            let port = cctalk_device::open_port(&path, 9600).unwrap();
-            cctalk_device::run_owned(port, settings(), rx, reports, session).await
-        }
-    }));
+        },
+    ));
     let report = next_state(&mut rx).await;
     assert!(
-        matches!(&report, Some(CoinReport::Fault(crate::coin::CoinFault::Restarting(_)))),
+        matches!(
+            &report,
+            Some(CoinReport::Fault(crate::coin::CoinFault::Restarting(_)))
+        ),
         "{report:?}"
     );
     // The runner can still set the inhibit while the task is down.
     handle.inhibit(true).await.unwrap();
-    assert_eq!(next_state(&mut rx).await, Some(CoinReport::Online), "back after the pause");
-    assert_eq!(open_and_insert(&handle, &acceptor, &mut rx, 2).await, Some(5));
+    assert_eq!(
+        next_state(&mut rx).await,
+        Some(CoinReport::Online),
+        "back after the pause"
+    );
+    assert_eq!(
+        open_and_insert(&handle, &acceptor, &mut rx, 2).await,
+        Some(5)
+    );
 }
 
 #[tokio::test]
@@ -607,10 +642,17 @@ async fn paper_running_out_while_idle_shuts_the_slot_before_a_coin_without_a_dis
     tokio::time::timeout(Duration::from_secs(3), acceptor.wait_for(|s| !s.accepting))
         .await
         .expect("the slot shuts within the printer poll");
-    assert_eq!(kiosk.handle.status().out_of_service.as_deref(), Some("out of paper"));
+    assert_eq!(
+        kiosk.handle.status().out_of_service.as_deref(),
+        Some("out of paper")
+    );
     acceptor.insert(2).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(seller.events().is_empty(), "no coin taken: {:?}", seller.events());
+    assert!(
+        seller.events().is_empty(),
+        "no coin taken: {:?}",
+        seller.events()
+    );
     printer.set_paper(false, false);
     tokio::time::timeout(Duration::from_secs(3), acceptor.wait_for(|s| s.accepting))
         .await
