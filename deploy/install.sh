@@ -86,7 +86,7 @@ else
 fi
 if [ ! -e "$ETC_DIR/router.pass" ]; then
     install -m 0600 "${owner[@]}" /dev/null "$ETC_DIR/router.pass"
-    say "created an empty $ETC_DIR/router.pass (mode 600): put the router password in it"
+    say "created an empty $ETC_DIR/router.pass (mode 600): \`hotspot-agent router setup-script --agent-address <this board's IP>\` writes a password into it (config check refuses it while empty)"
 fi
 
 # The unit refers to /usr/bin (where the package puts the binary); this script uses /usr/local/bin.

@@ -67,7 +67,13 @@ pub fn init_logging(format: LogFormat, secrets: &[Secret]) -> Result<(), Service
     // Under systemd the journal stamps each line; a second timestamp is noise.
     let under_journal = std::env::var_os("JOURNAL_STREAM").is_some();
     let text = || -> Box<dyn Layer<Registry> + Send + Sync> {
-        let layer = fmt::layer().with_writer(std::io::stderr).with_target(true);
+        // Colour only for a person at a terminal: escapes in a log file or the journal
+        // are noise.
+        let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+        let layer = fmt::layer()
+            .with_writer(std::io::stderr)
+            .with_target(true)
+            .with_ansi(ansi);
         if under_journal {
             Box::new(layer.without_time())
         } else {

@@ -37,6 +37,52 @@ pub use router::{RouterConfig, Transport};
 pub use secret::{read_private, Secret};
 pub use units::{ByteSize, Duration};
 
+/// serde's words for a number of the wrong sign or size, in the operator's.
+fn explain(message: &str) -> String {
+    let mut out = message.to_string();
+    for t in ["u64", "u32", "u16", "u8"] {
+        out = out.replace(
+            &format!("expected {t}"),
+            "expected a whole number of 0 or more, without quotes (prices in the smallest currency unit, e.g. price = 5)",
+        );
+    }
+    out
+}
+
+/// The section (`plan`, `kiosk`) a byte offset of `text` falls in: the last
+/// `[header]` above it.
+fn section_at(text: &str, offset: usize) -> Option<String> {
+    let before = text.get(..offset)?;
+    let header = before
+        .lines()
+        .rev()
+        .find(|l| l.trim_start().starts_with('['))?;
+    let name = header.trim().trim_matches(|c| c == '[' || c == ']');
+    Some(name.split('.').next().unwrap_or(name).trim().to_string())
+}
+
+/// A wrong type in one section hides nothing else: the first error with its line,
+/// then the errors each other section has on its own. A file that is not TOML at all
+/// can only report where it stops being TOML.
+fn every_type_error(text: &str, first: &toml::de::Error) -> String {
+    let mut message = explain(&first.to_string());
+    let Ok(doc) = toml::from_str::<toml::Table>(text) else {
+        return message;
+    };
+    let first_section = first.span().and_then(|s| section_at(text, s.start));
+    for (key, value) in &doc {
+        if Some(key) == first_section.as_ref() {
+            continue;
+        }
+        let mut one = toml::Table::new();
+        one.insert(key.clone(), value.clone());
+        if let Err(e) = Config::deserialize(toml::Value::Table(one)) {
+            message.push_str(&format!("\nalso in [{key}]: {}", explain(&e.to_string())));
+        }
+    }
+    message
+}
+
 /// The bundled default configuration, printed by `hotspot-agent config default`.
 pub const DEFAULT_TOML: &str = include_str!("default.toml");
 
@@ -97,9 +143,17 @@ impl Config {
     pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
         let syntax = |e: toml::de::Error| ConfigError::Syntax {
             file: origin.to_string(),
-            message: e.to_string(),
+            message: explain(&e.to_string()),
         };
-        let config: Config = toml::from_str(text).map_err(syntax)?;
+        let config: Config = match toml::from_str(text) {
+            Ok(c) => c,
+            Err(e) => {
+                return Err(ConfigError::Syntax {
+                    file: origin.to_string(),
+                    message: every_type_error(text, &e),
+                })
+            }
+        };
         if config.board.preset.is_empty() || config.board.preset == "none" {
             return Ok(config);
         }
@@ -495,6 +549,68 @@ mod tests {
         let secrets = config.secrets().unwrap();
         assert_eq!(secrets.len(), 1);
         assert_eq!(secrets[0].expose(), "r0uter");
+    }
+
+    #[test]
+    fn config_check_says_what_to_write_for_each_common_mistake() {
+        let plan = |extra: &str| {
+            format!(
+                "[[plan]]\nid = \"1h\"\nname = \"1 hour\"\nprice = 5\ntime_limit = \"1h\"\n{extra}"
+            )
+        };
+        let err = |text: &str| match Config::parse(text, "x.toml") {
+            Err(e) => e.to_string(),
+            Ok(c) => c
+                .validate("x.toml")
+                .map_or_else(|e| e.to_string(), |_| String::new()),
+        };
+        let negative =
+            err("[[plan]]\nid = \"1h\"\nname = \"1 hour\"\nprice = -5\ntime_limit = \"1h\"\n");
+        assert!(
+            negative.contains("a whole number of 0 or more"),
+            "{negative}"
+        );
+        let words = err(&plan("validity = \"1 hour\"\n"));
+        assert!(words.contains("write \"1h\""), "{words}");
+        let bare = err("[enforcement]\ninterval = \"60\"\n");
+        assert!(
+            bare.contains("\"60s\" for seconds or \"60m\" for minutes"),
+            "{bare}"
+        );
+        let bare_int = err("[enforcement]\ninterval = 60\n");
+        assert!(bare_int.contains("60 has no unit"), "{bare_int}");
+        let url = err("[[router]]\nhost = \"https://192.168.88.1\"\n");
+        assert!(
+            url.contains("router[0].host") && url.contains("no https://"),
+            "{url}"
+        );
+        assert_eq!(
+            err("[[router]]\nhost = \"fd00::1\"\n"),
+            "",
+            "IPv6 is an address"
+        );
+        assert_eq!(err("[[router]]\nhost = \"router.lan\"\n"), "");
+        let short = err(&plan("validity = \"30m\"\n"));
+        assert!(
+            short.contains("plan[1h].validity") || short.contains("validity"),
+            "{short}"
+        );
+        assert!(short.contains("at least time_limit (1h)"), "{short}");
+    }
+
+    #[test]
+    fn a_wrong_type_in_one_section_does_not_hide_the_others() {
+        let text = "[agent]\nsite_id = 5\n\n[enforcement]\ninterval = \"60\"\n\n[kiosk]\ninsert_window = \"1 minute\"\n";
+        let err = Config::parse(text, "x.toml").unwrap_err().to_string();
+        assert!(err.contains("line 2"), "the first with its line: {err}");
+        assert!(
+            err.contains("also in [enforcement]") && err.contains("\"60s\""),
+            "{err}"
+        );
+        assert!(
+            err.contains("also in [kiosk]") && err.contains("write \"1m\""),
+            "{err}"
+        );
     }
 
     #[test]

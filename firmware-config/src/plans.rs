@@ -270,6 +270,17 @@ pub(crate) fn validate(config: &Config, problems: &mut Vec<Problem>) {
                 "at least one of time_limit, data_limit or validity (else the voucher never ends)",
             ));
         }
+        if let (Some(t), Some(v)) = (p.time_limit, p.validity) {
+            if v < t {
+                problems.push(Problem::new(
+                    key("validity"),
+                    v,
+                    format!(
+                        "at least time_limit ({t}): a shorter validity ends the voucher before its time can be used"
+                    ),
+                ));
+            }
+        }
         if p.pool > 500 {
             problems.push(Problem::new(key("pool"), p.pool, "0 to 500"));
         }

@@ -128,6 +128,18 @@ pub fn parse_fingerprint(text: &str) -> Option<[u8; 32]> {
     hex::decode(hex).ok()?.try_into().ok()
 }
 
+/// An IP address or a DNS name: letters, digits, `-` and `.`, with no scheme, port
+/// or path.
+fn host_is_plain(host: &str) -> bool {
+    host.parse::<std::net::IpAddr>().is_ok()
+        || (host.len() <= 253
+            && host.split('.').all(|l| {
+                !l.is_empty()
+                    && l.len() <= 63
+                    && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            }))
+}
+
 pub(crate) fn validate(routers: &[RouterConfig], problems: &mut Vec<Problem>) {
     for (i, r) in routers.iter().enumerate() {
         let key = |k: &str| format!("router[{i}].{k}");
@@ -139,6 +151,14 @@ pub(crate) fn validate(routers: &[RouterConfig], problems: &mut Vec<Problem>) {
                 key("name"),
                 &r.name,
                 "a name no other [[router]] uses",
+            ));
+        }
+        if !r.host.is_empty() && !host_is_plain(&r.host) {
+            problems.push(Problem::new(
+                key("host"),
+                &r.host,
+                "the router's address or DNS name alone, e.g. \"192.168.88.1\" (no https://, port or path: \
+                 the transport and api_port / rest_port say how to connect)",
             ));
         }
         if let Some(fp) = &r.fingerprint {

@@ -43,6 +43,46 @@ impl Duration {
             .map(Duration)
             .map_err(|e| e.to_string())
     }
+
+    /// A duration as a person writes it in a config file: the router's forms, but a
+    /// number must carry its unit (`"60"` could mean seconds or minutes), and words
+    /// (`"1 hour"`) get the form to write instead.
+    pub fn parse_config(text: &str) -> Result<Duration, String> {
+        let t = text.trim();
+        if !t.is_empty() && t.chars().all(|c| c.is_ascii_digit()) {
+            return Err(format!(
+                "{text:?} has no unit: write \"{t}s\" for seconds or \"{t}m\" for minutes"
+            ));
+        }
+        if let Some(fix) = spelled_out(t) {
+            return Err(format!("{text:?} is not a duration: write \"{fix}\""));
+        }
+        Duration::parse(t).map_err(|e| {
+            format!("{e}; write durations like \"30s\", \"10m\", \"1h30m\", \"1d\" or \"1w\"")
+        })
+    }
+}
+
+/// `"1 hour"`, `"2 days"`, `"90 minutes"` as the compact form (`1h`, `2d`, `90m`).
+fn spelled_out(text: &str) -> Option<String> {
+    let mut out = String::new();
+    let mut words = text.split_whitespace();
+    while let Some(number) = words.next() {
+        if number.is_empty() || !number.chars().all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        let unit = match words.next()?.to_ascii_lowercase().trim_end_matches(',') {
+            "w" | "week" | "weeks" | "wk" | "linggo" | "minggu" => "w",
+            "d" | "day" | "days" | "araw" | "hari" => "d",
+            "h" | "hr" | "hrs" | "hour" | "hours" | "oras" | "jam" => "h",
+            "m" | "min" | "mins" | "minute" | "minutes" | "minuto" | "menit" => "m",
+            "s" | "sec" | "secs" | "second" | "seconds" | "segundo" | "detik" => "s",
+            _ => return None,
+        };
+        out.push_str(number);
+        out.push_str(unit);
+    }
+    (!out.is_empty()).then_some(out)
 }
 
 impl fmt::Display for Duration {
@@ -70,18 +110,23 @@ impl<'de> Deserialize<'de> for Duration {
         impl de::Visitor<'_> for V {
             type Value = Duration;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a duration such as \"30s\", \"1h30m\", \"1d\", \"00:10:00\" or a number of seconds")
+                f.write_str(
+                    "a duration with its unit, such as \"30s\", \"1h30m\", \"1d\" or \"00:10:00\"",
+                )
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<Duration, E> {
-                Ok(Duration::from_secs(v))
+                Err(E::custom(format!(
+                    "{v} has no unit: write \"{v}s\" for seconds or \"{v}m\" for minutes"
+                )))
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<Duration, E> {
-                u64::try_from(v)
-                    .map(Duration::from_secs)
-                    .map_err(|_| E::custom("a duration cannot be negative"))
+                match u64::try_from(v) {
+                    Ok(v) => self.visit_u64(v),
+                    Err(_) => Err(E::custom("a duration cannot be negative")),
+                }
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Duration, E> {
-                Duration::parse(v).map_err(E::custom)
+                Duration::parse_config(v).map_err(E::custom)
             }
         }
         d.deserialize_any(V)
@@ -205,6 +250,23 @@ mod tests {
         assert_eq!(Duration::parse("90").unwrap().to_string(), "1m30s");
         let err = Duration::parse("1h30").unwrap_err();
         assert!(err.contains("1h30"), "{err}");
+    }
+
+    #[test]
+    fn a_config_duration_needs_its_unit_and_words_get_the_form_to_write() {
+        let err = Duration::parse_config("60").unwrap_err();
+        assert!(
+            err.contains("\"60s\" for seconds or \"60m\" for minutes"),
+            "{err}"
+        );
+        let err = Duration::parse_config("1 hour").unwrap_err();
+        assert!(err.contains("write \"1h\""), "{err}");
+        let err = Duration::parse_config("1 day 12 hours").unwrap_err();
+        assert!(err.contains("write \"1d12h\""), "{err}");
+        let err = Duration::parse_config("forever").unwrap_err();
+        assert!(err.contains("\"1h30m\""), "{err}");
+        assert_eq!(Duration::parse_config("1h30m").unwrap().as_secs(), 5400);
+        assert_eq!(Duration::parse_config("00:10:00").unwrap().as_secs(), 600);
     }
 
     #[test]

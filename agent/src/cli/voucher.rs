@@ -299,6 +299,12 @@ mod tests {
         .unwrap();
         let text = std::fs::read_to_string(&csv).unwrap();
         assert_eq!(text.lines().count(), 13);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&csv).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "the CSV holds passwords: owner only");
+        }
         let sales = store.recent_sales(100).unwrap();
         assert_eq!(sales.len(), 12);
         assert!(sales

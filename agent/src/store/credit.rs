@@ -48,8 +48,13 @@ pub(crate) fn spend_tx(
     Ok(())
 }
 
-/// Gives back what a sale spent, once.
-pub(crate) fn refund_tx(tx: &Transaction<'_>, sale_id: i64, now_ms: i64) -> Result<(), StoreError> {
+/// Gives back what a sale spent, once; returns the amount given back (0 when the
+/// sale was paid by nobody: a pool voucher, a batch, the command line).
+pub(crate) fn refund_tx(
+    tx: &Transaction<'_>,
+    sale_id: i64,
+    now_ms: i64,
+) -> Result<u64, StoreError> {
     let spent: Option<i64> = tx
         .query_row(
             "SELECT -SUM(amount) FROM credit WHERE sale_id = ?1 AND source IN ('sale', 'refund')",
@@ -63,8 +68,9 @@ pub(crate) fn refund_tx(tx: &Transaction<'_>, sale_id: i64, now_ms: i64) -> Resu
             "INSERT INTO credit (amount, source, sale_id, created_at_ms) VALUES (?1, 'refund', ?2, ?3)",
             params![amount, sale_id, now_ms],
         )?;
+        return Ok(amount as u64);
     }
-    Ok(())
+    Ok(0)
 }
 
 fn set_counter_tx(

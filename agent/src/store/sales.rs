@@ -241,8 +241,9 @@ impl Store {
         })
     }
 
-    /// Gives up on a row that cannot be created; refunds the credit it spent.
-    pub fn mark_failed(&self, id: i64, reason: &str, now_ms: i64) -> Result<(), StoreError> {
+    /// Gives up on a row that cannot be created; refunds the credit it spent and
+    /// returns how much that was (0 when nobody paid for it).
+    pub fn mark_failed(&self, id: i64, reason: &str, now_ms: i64) -> Result<u64, StoreError> {
         self.write("mark sale failed", Durability::Money, |tx| {
             let state = state_of(tx, id)?;
             if !matches!(state, SaleState::Reserved | SaleState::PoolReserved) {
@@ -254,8 +255,7 @@ impl Store {
                 "UPDATE sales SET state = 'failed', last_error = ?2, ended_at_ms = ?3 WHERE id = ?1",
                 params![id, reason, now_ms],
             )?;
-            super::credit::refund_tx(tx, id, now_ms)?;
-            Ok(())
+            super::credit::refund_tx(tx, id, now_ms)
         })
     }
 

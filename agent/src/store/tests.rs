@@ -441,3 +441,20 @@ fn takings_keep_coins_apart_from_vouchers_made_by_each_channel() {
         ]
     );
 }
+
+#[test]
+fn a_failed_row_says_whether_anyone_was_paid_back() {
+    let store = Store::open_in_memory().unwrap();
+    store.add_credit(5, "coin", 1).unwrap();
+    let paid = store
+        .reserve_sale(&sample_sale("PAID"), Some(5), 2)
+        .unwrap();
+    assert_eq!(store.mark_failed(paid, "router said no", 3).unwrap(), 5);
+    let unpaid = store.reserve_sale(&sample_sale("FREE"), None, 2).unwrap();
+    assert_eq!(store.mark_failed(unpaid, "router said no", 3).unwrap(), 0);
+    assert_eq!(
+        crate::vouchers::issue::failure_text(unpaid, 0, "router said no"),
+        format!("voucher {unpaid} not made (nobody had paid for it): router said no")
+    );
+    assert!(crate::vouchers::issue::failure_text(paid, 5, "x").contains("5 credit given back"));
+}

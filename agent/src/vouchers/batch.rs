@@ -205,10 +205,13 @@ pub fn write_csv(out: &mut impl Write, vouchers: &[SoldVoucher]) -> std::io::Res
 
 /// Writes the CSV to a file (created fresh, never overwriting an existing one).
 pub fn write_csv_file(path: &Path, vouchers: &[SoldVoucher]) -> std::io::Result<()> {
-    let file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    // The file holds every password of the batch: readable by its owner only,
+    // whatever the umask.
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let file = options.open(path)?;
     let mut w = std::io::BufWriter::new(file);
     write_csv(&mut w, vouchers)?;
     w.flush()?;

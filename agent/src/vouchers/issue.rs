@@ -198,18 +198,24 @@ impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
                 }
                 Step::Fail { reason } => {
                     let (id, why) = (issuance.sale_id, reason.clone());
-                    self.on_store(move |store| {
-                        store.mark_failed(id, &why, now_ms())?;
-                        store.record_event(
-                            Level::Error,
-                            "sale_failed",
-                            Some(&id.to_string()),
-                            &format!("sale {id} failed, credit refunded: {why}"),
-                            now_ms(),
-                        )
-                    })
-                    .await?;
-                    tracing::warn!(sale = issuance.sale_id, %reason, "sale failed; credit refunded");
+                    let refunded = self
+                        .on_store(move |store| {
+                            let refunded = store.mark_failed(id, &why, now_ms())?;
+                            store.record_event(
+                                Level::Error,
+                                "sale_failed",
+                                Some(&id.to_string()),
+                                &failure_text(id, refunded, &why),
+                                now_ms(),
+                            )?;
+                            Ok(refunded)
+                        })
+                        .await?;
+                    if refunded > 0 {
+                        tracing::warn!(sale = issuance.sale_id, refunded, %reason, "sale failed; the customer's credit was given back");
+                    } else {
+                        tracing::warn!(sale = issuance.sale_id, %reason, "voucher not made (nobody had paid for it)");
+                    }
                     return Ok(Finished::Failed(reason));
                 }
                 Step::Wait { reason } => {
@@ -272,6 +278,15 @@ pub struct ResumeReport {
     /// Sold and on the router but not yet handed to the customer: the kiosk
     /// prints or shows these, then calls `mark_delivered`.
     pub awaiting_delivery: Vec<i64>,
+}
+
+/// The event text of a failed row: a refund is named only when someone had paid.
+pub(crate) fn failure_text(id: i64, refunded: u64, why: &str) -> String {
+    if refunded > 0 {
+        format!("sale {id} failed, {refunded} credit given back: {why}")
+    } else {
+        format!("voucher {id} not made (nobody had paid for it): {why}")
+    }
 }
 
 #[cfg(test)]
