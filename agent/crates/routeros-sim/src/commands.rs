@@ -11,6 +11,7 @@ use super::outcome::Outcome;
 use super::print;
 pub(crate) use super::print::select;
 use super::state::{format_id, Row, State};
+use super::tool_menus::{self, Naming};
 use super::values::check_args;
 use routeros_proto::{Command, Record, Word};
 
@@ -23,7 +24,7 @@ pub(crate) fn execute(state: &mut State, cmd: &Command, now: Instant) -> Outcome
     match command {
         "print" | "getall" => print::print(state, menu, cmd, now, false),
         "listen" => print::print(state, menu, cmd, now, true),
-        "add" => add(state, menu, cmd),
+        "add" => add(state, menu, cmd, now),
         "set" if menu.is_singleton() => set_singleton(state, menu, cmd),
         "set" => set(state, menu, cmd),
         "remove" => remove(state, menu, cmd),
@@ -40,7 +41,15 @@ pub(crate) fn execute(state: &mut State, cmd: &Command, now: Instant) -> Outcome
             set(state, menu, &set_cmd)
         }
         "reset-counters" => reset_counters(state, menu, cmd),
-        "login" => hotspot_login(state, cmd),
+        "login" => hotspot_login(state, cmd, now),
+        "info" | "warning" | "error" | "debug" => {
+            let Some(message) = cmd.get("message") else {
+                return Outcome::trap(Trap::new("missing value(s) of argument(s) message"));
+            };
+            tool_menus::log(state, now, &format!("script,{command}"), message.clone());
+            Outcome::done()
+        }
+        "run" => run_script(state, menu, cmd, now),
         other => Outcome::Traps(menus::no_such_command(other)),
     }
 }
@@ -73,7 +82,7 @@ fn duplicate_name(state: &State, menu: Menu, name: &Word, except: Option<u32>) -
     clash.then(|| Trap::new("failure: already have such name"))
 }
 
-fn add(state: &mut State, menu: Menu, cmd: &Command) -> Outcome {
+fn add(state: &mut State, menu: Menu, cmd: &Command, now: Instant) -> Outcome {
     let changes = match check_args(state, menu, &cmd.attrs) {
         Ok(c) => c,
         Err(t) => return Outcome::trap(t),
@@ -104,18 +113,21 @@ fn add(state: &mut State, menu: Menu, cmd: &Command) -> Outcome {
             None => fields.remove(&k),
         };
     }
-    let Some(name) = fields.get("name").cloned().filter(|n| !n.is_empty()) else {
-        return Outcome::trap(Trap::new("missing value(s) of argument(s) name"));
-    };
-    if menu == Menu::User {
-        let all = Word::from("all");
-        let server = fields.get("server").unwrap_or(&all);
-        if duplicate_user(state, &name, server, None) {
-            return Outcome::trap(Trap::new(
-                "failure: already have user with this name for this server",
-            ));
+    tool_menus::add_defaults(state, menu, &mut fields, now);
+    let given = fields.get("name").cloned().filter(|n| !n.is_empty());
+    let name = match (tool_menus::naming(menu), given) {
+        (Naming::Unnamed, _) => None,
+        (_, Some(name)) => Some(name),
+        (Naming::Auto(prefix), None) => {
+            let name = auto_name(state, menu, prefix);
+            fields.insert("name".into(), name.clone());
+            Some(name)
         }
-    } else if let Some(t) = duplicate_name(state, menu, &name, None) {
+        (Naming::Required, None) => {
+            return Outcome::trap(Trap::new("missing value(s) of argument(s) name"));
+        }
+    };
+    if let Some(t) = name.and_then(|name| add_clash(state, menu, &name, &fields)) {
         return Outcome::trap(t);
     }
     let Some(table) = state.table_mut(menu) else {
@@ -131,6 +143,27 @@ fn add(state: &mut State, menu: Menu, cmd: &Command) -> Outcome {
         ret: Some(format_id(id)),
         print: false,
     }
+}
+
+/// `<prefix>1`, `<prefix>2`, …: the first name no item of the menu has.
+fn auto_name(state: &State, menu: Menu, prefix: &str) -> Word {
+    let taken = |n: &Word| state.table(menu).is_some_and(|t| t.by_name(n).is_some());
+    (1u32..)
+        .map(|n| Word::from(format!("{prefix}{n}")))
+        .find(|n| !taken(n))
+        .unwrap_or_default()
+}
+
+/// The trap an `add` of `name` gets when the name is taken.
+fn add_clash(state: &State, menu: Menu, name: &Word, fields: &Record) -> Option<Trap> {
+    if menu == Menu::User {
+        let all = Word::from("all");
+        let server = fields.get("server").unwrap_or(&all);
+        return duplicate_user(state, name, server, None).then(|| {
+            Trap::new("failure: already have user with this name for this server")
+        });
+    }
+    duplicate_name(state, menu, name, None)
 }
 
 /// Resolves `=.id=` / `=numbers=` (comma-separated ids or names) to row ids.
@@ -262,7 +295,27 @@ fn reset_counters(state: &mut State, menu: Menu, cmd: &Command) -> Outcome {
     Outcome::done()
 }
 
-fn hotspot_login(state: &mut State, cmd: &Command) -> Outcome {
+/// `/system/script run`: the simulator runs no scripts, but counts the run.
+fn run_script(state: &mut State, menu: Menu, cmd: &Command, now: Instant) -> Outcome {
+    let ids = match target_ids(state, menu, cmd) {
+        Ok(ids) => ids,
+        Err(t) => return Outcome::trap(t),
+    };
+    let (date, time) = tool_menus::date_and_time(state, now);
+    if let Some(table) = state.table_mut(menu) {
+        for id in &ids {
+            if let Some(row) = table.rows.get_mut(id) {
+                let runs = row.text("run-count").parse::<u64>().unwrap_or(0) + 1;
+                row.fields.insert("run-count".into(), runs.to_string().into());
+                row.fields
+                    .insert("last-started".into(), format!("{date} {time}").into());
+            }
+        }
+    }
+    Outcome::done()
+}
+
+fn hotspot_login(state: &mut State, cmd: &Command, now: Instant) -> Outcome {
     for (k, _) in &cmd.attrs {
         if !matches!(
             k.as_str(),
@@ -276,27 +329,36 @@ fn hotspot_login(state: &mut State, cmd: &Command) -> Outcome {
     let password = cmd.get("password").map(Word::as_bytes).unwrap_or(b"");
     let mac = cmd.get_text("mac-address").unwrap_or("00:00:00:00:00:00");
     match clients::login(state, user, password, mac, cmd.get_text("ip"), "http-pap") {
-        Ok(_) => Outcome::done(),
+        Ok(id) => {
+            clients::logged_in(state, id, now);
+            Outcome::done()
+        }
         Err(e) => Outcome::trap(Trap::new(e.to_string())),
     }
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::outcome::Item;
     use crate::state::SimVersion;
 
-    fn state() -> State {
+    /// A fresh router of this version, API user `admin` with no password.
+    pub(crate) fn state_of(version: &str) -> State {
         State::new(
-            SimVersion::parse("7.18").unwrap(),
+            SimVersion::parse(version).unwrap(),
             "admin".into(),
             String::new(),
             Instant::now(),
         )
     }
 
-    fn run(s: &mut State, words: &[&str]) -> Outcome {
+    fn state() -> State {
+        state_of("7.18")
+    }
+
+    /// Runs one command given as words.
+    pub(crate) fn run(s: &mut State, words: &[&str]) -> Outcome {
         let raw: Vec<Vec<u8>> = words.iter().map(|w| w.as_bytes().to_vec()).collect();
         execute(s, &Command::parse(&raw).unwrap(), Instant::now())
     }

@@ -48,6 +48,19 @@
 //!   equals the empty string. Booleans match `yes`/`no` and `true`/`false` alike, and
 //!   durations match in any form (`?uptime=0s` ≡ `?uptime=00:00:00`).
 //! - **Names as ids**: `=.id=` and REST item URLs accept an item's `name` as well as `*HEX`.
+//! - **Words are bytes**: values and query words are stored and compared byte for byte,
+//!   never decoded (routeros-reference.md §1.2: the router negotiates no encoding).
+//! - **Menus operators' tools read** ([`tool_menus`]): `/system/routerboard` is a hAP ac²
+//!   (`board-name` and `revision` only on v7, as RAML marks them optional); a fresh router
+//!   has the four default logging rules and actions (not removable, like `default`
+//!   profiles), `ether1`, `ether2`, `bridge` and the pool `hs-pool-1`. A scheduler entry
+//!   added without a start starts now, its date in the version's form; scripts and
+//!   scheduler entries get the full default policy and the API user as owner; `run`
+//!   only counts. `/log` keeps 1,000 lines with the time as `HH:MM:SS`; a hotspot login
+//!   writes `<user> (<address>): logged in` under `hotspot,account,info,debug`, and
+//!   `/log/info =message=` (as `:log info`) writes under `script,info`. A login whose
+//!   profile has `add-mac-cookie` adds a cookie for the MAC. Simple queues without a
+//!   name become `queue1`, `queue2`, ….
 //! - **Byte suffixes** on `limit-bytes-*`: `k`/`M`/`G` are powers of 1024.
 //! - **`/cancel` of a tag that is not running**: just `!done` for the `/cancel`.
 //! - **Hotspot login refusals** (`/ip/hotspot/active/login`, [`SimHandle::login_client`]):
@@ -86,6 +99,7 @@ mod rest_server;
 mod session;
 mod state;
 mod tls;
+mod tool_menus;
 mod values;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};

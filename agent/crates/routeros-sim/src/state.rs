@@ -1,7 +1,7 @@
 //! The simulated router's tables: rows with `*HEX` ids that only grow, the built-in
 //! items of a fresh router, and the change feed that `listen`/`follow` read.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::broadcast;
@@ -222,6 +222,8 @@ pub(crate) struct State {
     pub hosts: Table,
     /// `/ip/hotspot`.
     pub servers: Table,
+    /// The tables of [`super::tool_menus`]: logging, scripts, scheduler, interfaces, …
+    pub extra: HashMap<Menu, Table>,
     /// `/system/identity name`.
     pub identity: Word,
     /// When the router "booted".
@@ -311,6 +313,7 @@ impl State {
             active: Table::starting_at(1),
             hosts: Table::starting_at(1),
             servers,
+            extra: super::tool_menus::fresh_tables().into_iter().collect(),
             identity: "MikroTik".into(),
             booted: now,
             booted_wall: SystemTime::now(),
@@ -329,7 +332,7 @@ impl State {
             Menu::Active => Some(&self.active),
             Menu::Host => Some(&self.hosts),
             Menu::Server => Some(&self.servers),
-            _ => None,
+            other => self.extra.get(&other),
         }
     }
 
@@ -341,7 +344,7 @@ impl State {
             Menu::Active => Some(&mut self.active),
             Menu::Host => Some(&mut self.hosts),
             Menu::Server => Some(&mut self.servers),
-            _ => None,
+            other => self.extra.get_mut(&other),
         }
     }
 
