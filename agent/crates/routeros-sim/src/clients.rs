@@ -185,7 +185,7 @@ pub(crate) fn logged_in(state: &mut State, active_id: u32, now: Instant) {
 
 /// Ends a session (`/ip/hotspot/active/remove`, or a limit reached). `false` if no such session.
 pub(crate) fn logout(state: &mut State, active_id: u32) -> bool {
-    if state.active.rows.remove(&active_id).is_none() {
+    if state.active.remove(active_id).is_none() {
         return false;
     }
     state.changed(Menu::Active, active_id, true);

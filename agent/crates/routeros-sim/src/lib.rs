@@ -191,6 +191,10 @@ pub struct SimOptions {
     pub rest: Option<bool>,
     /// One-way link delay added to every reply (commands in flight overlap).
     pub latency: Duration,
+    /// CPU time the router spends on each API command. Commands are served one at a
+    /// time in arrival order, as a router's CPU would, so N commands in flight take
+    /// N × this; zero (the default) serves them at once.
+    pub service_time: Duration,
     /// Injected faults.
     pub faults: FaultOptions,
     /// API/REST user (a new router: `admin`).
@@ -222,6 +226,7 @@ impl Default for SimOptions {
             tls: true,
             rest: None,
             latency: Duration::ZERO,
+            service_time: Duration::ZERO,
             faults: FaultOptions::default(),
             username: "admin".into(),
             password: SimPassword::new(""),
@@ -250,6 +255,8 @@ pub(crate) struct Shared {
     pub(crate) faults: Mutex<FaultOptions>,
     pub(crate) latency: Mutex<Duration>,
     pub(crate) rest_session_limit: Mutex<Duration>,
+    /// Per-command service time, and when the simulated CPU is next free.
+    pub(crate) cpu: Mutex<(Duration, Instant)>,
 }
 
 /// Locks a mutex; a panic elsewhere while holding it leaves usable data for a simulator.
@@ -294,6 +301,7 @@ impl SimRouter {
             faults: Mutex::new(options.faults.clone()),
             latency: Mutex::new(options.latency),
             rest_session_limit: Mutex::new(options.rest_session_limit),
+            cpu: Mutex::new((options.service_time, Instant::now())),
         });
         let stop = CancellationToken::new();
         let mut tasks = Vec::new();

@@ -390,7 +390,10 @@ pub(crate) fn log(state: &mut State, now: Instant, topics: &str, message: Word) 
     r.fields.insert("message".into(), message);
     let id = table.insert(r);
     while table.rows.len() > 1000 {
-        table.rows.pop_first();
+        let Some(oldest) = table.rows.keys().next().copied() else {
+            break;
+        };
+        table.remove(oldest);
     }
     state.changed(Menu::Log, id, false);
 }
