@@ -85,6 +85,22 @@ async fn main() -> anyhow::Result<()> {
         .len();
     let list_s = start.elapsed().as_secs_f64();
     let cpu_s = (process_cpu() - cpu0).as_secs_f64();
-    println!("add_s={add_s:.4} list_s={list_s:.4} listed={listed} cpu_s={cpu_s:.4}");
+    // Every active session ended at once, each `remove` in flight (what an operator's
+    // "disconnect all" or an enforcement pass over expired vouchers does).
+    let start = Instant::now();
+    let sessions = router.print(path::ACTIVE, &[], Some(".id")).await?;
+    let mut tasks = tokio::task::JoinSet::new();
+    for s in &sessions {
+        let (router, id) = (router.clone(), s.get(".id").map(|w| w.to_string()).unwrap_or_default());
+        tasks.spawn(async move { router.remove(path::ACTIVE, &id).await });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done??;
+    }
+    let disconnect_s = start.elapsed().as_secs_f64();
+    println!(
+        "add_s={add_s:.4} list_s={list_s:.4} listed={listed} cpu_s={cpu_s:.4} disconnect_s={disconnect_s:.4} disconnected={}",
+        sessions.len()
+    );
     Ok(())
 }

@@ -3,7 +3,8 @@
 Mikhmon does it, one round trip per user.
 
 usage: librouteros_baseline.py HOST PORT ADD_COUNT PREFIX
-Prints `add_s=<seconds> list_s=<seconds> listed=<n> cpu_s=<seconds>` on one line.
+Prints `add_s=<seconds> list_s=<seconds> listed=<n> cpu_s=<seconds> disconnect_s=<seconds>
+disconnected=<n>` on one line (every active session removed, one round trip each).
 """
 import sys
 import time
@@ -24,7 +25,14 @@ def main() -> int:
     listed = sum(1 for _ in users.select(".id", "name", "bytes-in", "bytes-out"))
     list_s = time.perf_counter() - start
     cpu_s = time.process_time() - cpu0
-    print(f"add_s={add_s:.4f} list_s={list_s:.4f} listed={listed} cpu_s={cpu_s:.4f}")
+    active = api.path("ip", "hotspot", "active")
+    start = time.perf_counter()
+    ids = [row[".id"] for row in active.select(".id")]
+    for i in ids:
+        active.remove(i)
+    disconnect_s = time.perf_counter() - start
+    print(f"add_s={add_s:.4f} list_s={list_s:.4f} listed={listed} cpu_s={cpu_s:.4f} "
+          f"disconnect_s={disconnect_s:.4f} disconnected={len(ids)}")
     api.close()
     return 0
 

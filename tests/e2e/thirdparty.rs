@@ -175,3 +175,45 @@ async fn words_are_bytes_for_librouteros_and_routeros_api() {
         .await;
     }
 }
+
+/// node-routeros from npm (installed into `tests/node/node_modules` on first use with
+/// `npm ci`, from the committed lock file). Missing Node.js is a failure, not a skip.
+async fn run_node_check(args: &[String]) {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("node");
+    if !dir.join("node_modules/node-routeros").exists() {
+        let out = tokio::process::Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund", "--prefix"])
+            .arg(&dir)
+            .output()
+            .await
+            .unwrap_or_else(|e| panic!("cannot run npm ({e}): apt-get install nodejs npm"));
+        assert!(
+            out.status.success(),
+            "npm ci in {} failed:\n{}",
+            dir.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let run = tokio::process::Command::new("node")
+        .arg(dir.join("check_node_routeros.js"))
+        .args(args)
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(60), run)
+        .await
+        .expect("check_node_routeros.js finishes within 60 s")
+        .unwrap_or_else(|e| panic!("cannot run node ({e}): apt-get install nodejs npm"));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success() && text.contains(": ok"), "{args:?}: {text}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn node_routeros_sees_bytes_and_the_dashboard_menus_on_6_49_7_8_and_7_18() {
+    for version in ["6.49", "7.8", "7.18"] {
+        let sim = start(version).await;
+        run_node_check(&args(sim.api_addr, version, &[])).await;
+    }
+}

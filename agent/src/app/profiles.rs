@@ -85,3 +85,53 @@ pub fn profile_changes(config: &[ProfileConfig], router: &[UserProfile]) -> Vec<
         })
         .collect()
 }
+
+#[cfg(all(test, feature = "sim"))]
+mod tests {
+    use routeros::Word;
+    use routeros_proto::Command;
+
+    use crate::cli::users::tests::fixture;
+
+    /// Mikhmon's kind of `on-login`: records the sale in a script (bytes as its PHP sent
+    /// them, here a comment in Windows-1252).
+    const ON_LOGIN: &[u8] = b":local n $user; /system script add name=\"sale-$n\" source=\":put caf\xe9\" comment=mikhmon";
+
+    #[tokio::test]
+    async fn profile_sync_changes_our_fields_and_keeps_another_tools_on_login() {
+        let (sim, router, _store, config) = fixture().await;
+        let added = sim.execute(
+            &Command::new("/ip/hotspot/user/profile/add")
+                .attr("name", "kiosk")
+                .attr("rate-limit", "512k/512k")
+                .attr("on-login", Word::new(ON_LOGIN.to_vec())),
+        );
+        assert!(added[0].get("ret").is_some(), "{:?}", added[0]);
+        let done = crate::app::actions::sync_profiles(&router, &config.profiles)
+            .await
+            .unwrap();
+        assert!(
+            done.iter().any(|d| d.starts_with("profile kiosk updated")),
+            "{done:?}"
+        );
+        let kiosk = sim
+            .profiles()
+            .into_iter()
+            .find(|p| p.get("name").is_some_and(|n| *n == "kiosk"))
+            .unwrap();
+        assert_eq!(kiosk["rate-limit"], "1M/2M", "our field is synced");
+        assert_eq!(
+            kiosk["on-login"].as_bytes(),
+            ON_LOGIN,
+            "the other tool's script is untouched, byte for byte"
+        );
+        // A second sync finds nothing to do and still leaves the script alone.
+        let again = crate::app::actions::sync_profiles(&router, &config.profiles)
+            .await
+            .unwrap();
+        assert!(
+            again.iter().all(|d| !d.contains("kiosk")),
+            "{again:?}"
+        );
+    }
+}

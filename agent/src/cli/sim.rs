@@ -45,6 +45,10 @@ pub struct SimArgs {
     /// Link delay before each reply (e.g. 2ms); commands in flight overlap.
     #[arg(long, value_name = "DURATION", default_value = "0s")]
     pub latency: Duration,
+    /// Router CPU time per API command (e.g. 1ms): commands are served one after
+    /// another, so N in flight take N times this, as on a real router.
+    #[arg(long, value_name = "DURATION", default_value = "0s")]
+    pub service_time: Duration,
     /// Close the connection instead of answering every N-th command (it is carried out).
     #[arg(long, value_name = "N")]
     pub drop_every: Option<u64>,
@@ -99,6 +103,7 @@ impl SimArgs {
             tls: !self.no_tls,
             rest: if self.no_rest { Some(false) } else { None },
             latency: self.latency.std(),
+            service_time: self.service_time.std(),
             faults: FaultOptions {
                 drop_every_n: self.drop_every,
                 stall_every_n: self.stall_every,

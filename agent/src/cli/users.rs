@@ -202,7 +202,7 @@ pub async fn run<R: HotspotApi + Clone + 'static>(
 }
 
 #[cfg(all(test, feature = "sim"))]
-mod tests {
+pub(crate) mod tests {
     use std::ffi::OsString;
     use std::os::unix::ffi::OsStringExt;
 
@@ -221,7 +221,9 @@ mod tests {
         assert_eq!(name_arg(&OsString::from("x\\xZZ")).as_bytes(), b"x\\xZZ");
     }
 
-    async fn fixture() -> (SimHandle, Router, Store, Config) {
+    /// A simulated 7.18, a real client logged in to it over the binary API, a store,
+    /// and the vouchers tests' configuration (site `t1`, profiles `kiosk` and `slow`).
+    pub(crate) async fn fixture() -> (SimHandle, Router, Store, Config) {
         let sim = SimRouter::start(SimOptions {
             tick: None,
             ..SimOptions::version("7.18")
@@ -241,7 +243,7 @@ mod tests {
     }
 
     /// A user as WinBox on a Windows-1252 PC makes it: the name's last byte is 0xE9.
-    fn add_raw_user(sim: &SimHandle, name: &[u8], comment: &str) {
+    pub(crate) fn add_raw_user(sim: &SimHandle, name: &[u8], comment: &str) {
         let cmd = routeros_proto::Command::new("/ip/hotspot/user/add")
             .attr("name", Word::new(name.to_vec()))
             .attr("password", "pw")

@@ -175,7 +175,7 @@ impl Conn {
     /// Runs one command, with its latency and any injected fault.
     fn command(&mut self, cmd: Command) -> Flow {
         let arrival = Instant::now();
-        let mut at = arrival + *lock(&self.shared.latency);
+        let mut at = arrival + *lock(&self.shared.latency) + self.serve(arrival);
         if let Some(s) = self.stall_until {
             at = at.max(s);
         }
@@ -211,6 +211,19 @@ impl Conn {
             _ => {}
         }
         self.perform(step, at)
+    }
+
+    /// How long the command waits for and then uses the simulated CPU: the commands
+    /// before it that are still being served, plus its own service time.
+    fn serve(&self, arrival: Instant) -> Duration {
+        let mut cpu = lock(&self.shared.cpu);
+        let (service, free) = *cpu;
+        if service.is_zero() {
+            return Duration::ZERO;
+        }
+        let done = free.max(arrival) + service;
+        cpu.1 = done;
+        done - arrival
     }
 
     fn perform(&mut self, step: Step, at: Instant) -> Flow {

@@ -2,10 +2,11 @@
 //! and uptime that grow on a tick, and the limits RouterOS enforces on users
 //! (`limit-uptime`, `limit-bytes-*`): the session ends and the user cannot log in again.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::menus::Menu;
 use super::state::{Counters, Row, State};
+use super::tool_menus;
 use routeros_proto::{Record, Word};
 
 /// Why a hotspot login was refused. The texts are those of the hotspot's
@@ -162,9 +163,29 @@ pub(crate) fn login(
     Ok(active_id)
 }
 
+/// What the router does after a login besides the session: the `/log` line the
+/// hotspot writes and, when the user's profile adds MAC cookies, a cookie.
+pub(crate) fn logged_in(state: &mut State, active_id: u32, now: Instant) {
+    let Some(session) = state.active.rows.get(&active_id) else {
+        return;
+    };
+    let user = session.get("user").clone();
+    let mac = session.text("mac-address").to_string();
+    let address = session.text("address").to_string();
+    let profile = session
+        .link
+        .and_then(|id| state.users.rows.get(&id))
+        .map(|u| u.get("profile").clone())
+        .unwrap_or_default();
+    let mut line = user.as_bytes().to_vec();
+    line.extend_from_slice(format!(" ({address}): logged in").as_bytes());
+    tool_menus::log(state, now, "hotspot,account,info,debug", Word::new(line));
+    tool_menus::add_cookie(state, &user, &mac, &profile);
+}
+
 /// Ends a session (`/ip/hotspot/active/remove`, or a limit reached). `false` if no such session.
 pub(crate) fn logout(state: &mut State, active_id: u32) -> bool {
-    if state.active.rows.remove(&active_id).is_none() {
+    if state.active.remove(active_id).is_none() {
         return false;
     }
     state.changed(Menu::Active, active_id, true);
@@ -301,9 +322,10 @@ pub(crate) fn auto_login(state: &mut State, max: usize) {
             id & 0xFF
         );
         let (name, password) = (name.as_bytes(), password.as_bytes());
-        if login(state, name, password, &mac, None, "http-chap").is_err() {
+        let Ok(session) = login(state, name, password, &mac, None, "http-chap") else {
             return;
-        }
+        };
+        logged_in(state, session, Instant::now());
         // A first byte marks the user as used, so the next round picks another.
         add_traffic(state, name, 1, 0);
         running += 1;

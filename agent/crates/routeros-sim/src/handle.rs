@@ -120,6 +120,7 @@ impl SimHandle {
         let mut state = lock(&self.shared.state);
         let (user, password) = (user.as_ref(), password.as_ref());
         let id = clients::login(&mut state, user, password, mac, None, "http-chap")?;
+        clients::logged_in(&mut state, id, Instant::now());
         Ok(format_id(id))
     }
 

@@ -48,6 +48,19 @@
 //!   equals the empty string. Booleans match `yes`/`no` and `true`/`false` alike, and
 //!   durations match in any form (`?uptime=0s` ≡ `?uptime=00:00:00`).
 //! - **Names as ids**: `=.id=` and REST item URLs accept an item's `name` as well as `*HEX`.
+//! - **Words are bytes**: values and query words are stored and compared byte for byte,
+//!   never decoded (routeros-reference.md §1.2: the router negotiates no encoding).
+//! - **Menus operators' tools read** ([`tool_menus`]): `/system/routerboard` is a hAP ac²
+//!   (`board-name` and `revision` only on v7, as RAML marks them optional); a fresh router
+//!   has the four default logging rules and actions (not removable, like `default`
+//!   profiles), `ether1`, `ether2`, `bridge` and the pool `hs-pool-1`. A scheduler entry
+//!   added without a start starts now, its date in the version's form; scripts and
+//!   scheduler entries get the full default policy and the API user as owner; `run`
+//!   only counts. `/log` keeps 1,000 lines with the time as `HH:MM:SS`; a hotspot login
+//!   writes `<user> (<address>): logged in` under `hotspot,account,info,debug`, and
+//!   `/log/info =message=` (as `:log info`) writes under `script,info`. A login whose
+//!   profile has `add-mac-cookie` adds a cookie for the MAC. Simple queues without a
+//!   name become `queue1`, `queue2`, ….
 //! - **Byte suffixes** on `limit-bytes-*`: `k`/`M`/`G` are powers of 1024.
 //! - **`/cancel` of a tag that is not running**: just `!done` for the `/cancel`.
 //! - **Hotspot login refusals** (`/ip/hotspot/active/login`, [`SimHandle::login_client`]):
@@ -86,6 +99,7 @@ mod rest_server;
 mod session;
 mod state;
 mod tls;
+mod tool_menus;
 mod values;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -177,6 +191,10 @@ pub struct SimOptions {
     pub rest: Option<bool>,
     /// One-way link delay added to every reply (commands in flight overlap).
     pub latency: Duration,
+    /// CPU time the router spends on each API command. Commands are served one at a
+    /// time in arrival order, as a router's CPU would, so N commands in flight take
+    /// N × this; zero (the default) serves them at once.
+    pub service_time: Duration,
     /// Injected faults.
     pub faults: FaultOptions,
     /// API/REST user (a new router: `admin`).
@@ -208,6 +226,7 @@ impl Default for SimOptions {
             tls: true,
             rest: None,
             latency: Duration::ZERO,
+            service_time: Duration::ZERO,
             faults: FaultOptions::default(),
             username: "admin".into(),
             password: SimPassword::new(""),
@@ -236,6 +255,8 @@ pub(crate) struct Shared {
     pub(crate) faults: Mutex<FaultOptions>,
     pub(crate) latency: Mutex<Duration>,
     pub(crate) rest_session_limit: Mutex<Duration>,
+    /// Per-command service time, and when the simulated CPU is next free.
+    pub(crate) cpu: Mutex<(Duration, Instant)>,
 }
 
 /// Locks a mutex; a panic elsewhere while holding it leaves usable data for a simulator.
@@ -280,6 +301,7 @@ impl SimRouter {
             faults: Mutex::new(options.faults.clone()),
             latency: Mutex::new(options.latency),
             rest_session_limit: Mutex::new(options.rest_session_limit),
+            cpu: Mutex::new((options.service_time, Instant::now())),
         });
         let stop = CancellationToken::new();
         let mut tasks = Vec::new();

@@ -23,6 +23,26 @@ pub(crate) enum Menu {
     Identity,
     /// `/system/clock`
     Clock,
+    /// `/system/routerboard` (one item)
+    Routerboard,
+    /// `/system/logging`: which topics go to which action
+    Logging,
+    /// `/system/logging/action`
+    LoggingAction,
+    /// `/log`
+    Log,
+    /// `/system/script`
+    Script,
+    /// `/system/scheduler`
+    Scheduler,
+    /// `/interface`
+    Interface,
+    /// `/queue/simple`
+    SimpleQueue,
+    /// `/ip/pool`
+    Pool,
+    /// `/ip/hotspot/cookie`
+    Cookie,
 }
 
 /// An error as a `!trap` (API) or a 400 `detail` (REST).
@@ -111,7 +131,7 @@ pub(crate) const PRINT_ARGS: &[&str] = &[
 
 impl Menu {
     /// Every menu.
-    pub(crate) const ALL: [Menu; 8] = [
+    pub(crate) const ALL: [Menu; 18] = [
         Menu::User,
         Menu::Profile,
         Menu::Active,
@@ -120,6 +140,16 @@ impl Menu {
         Menu::Resource,
         Menu::Identity,
         Menu::Clock,
+        Menu::Routerboard,
+        Menu::Logging,
+        Menu::LoggingAction,
+        Menu::Log,
+        Menu::Script,
+        Menu::Scheduler,
+        Menu::Interface,
+        Menu::SimpleQueue,
+        Menu::Pool,
+        Menu::Cookie,
     ];
 
     /// The menu path's components.
@@ -133,6 +163,16 @@ impl Menu {
             Menu::Resource => &["system", "resource"],
             Menu::Identity => &["system", "identity"],
             Menu::Clock => &["system", "clock"],
+            Menu::Routerboard => &["system", "routerboard"],
+            Menu::Logging => &["system", "logging"],
+            Menu::LoggingAction => &["system", "logging", "action"],
+            Menu::Log => &["log"],
+            Menu::Script => &["system", "script"],
+            Menu::Scheduler => &["system", "scheduler"],
+            Menu::Interface => &["interface"],
+            Menu::SimpleQueue => &["queue", "simple"],
+            Menu::Pool => &["ip", "pool"],
+            Menu::Cookie => &["ip", "hotspot", "cookie"],
         }
     }
 
@@ -156,14 +196,28 @@ impl Menu {
             Menu::Server => &[
                 "print", "getall", "listen", "add", "set", "remove", "enable", "disable",
             ],
-            Menu::Resource => &["print", "getall"],
+            Menu::Resource | Menu::Routerboard => &["print", "getall"],
             Menu::Identity | Menu::Clock => &["print", "getall", "set"],
+            Menu::Logging | Menu::Scheduler | Menu::SimpleQueue => &[
+                "print", "getall", "listen", "add", "set", "remove", "enable", "disable",
+            ],
+            Menu::LoggingAction | Menu::Pool => {
+                &["print", "getall", "listen", "add", "set", "remove"]
+            }
+            Menu::Script => &["print", "getall", "listen", "add", "set", "remove", "run"],
+            // `/log info|warning|error|debug =message=` append a line, as `:log` does.
+            Menu::Log => &["print", "getall", "info", "warning", "error", "debug"],
+            Menu::Interface => &["print", "getall", "listen", "set", "enable", "disable"],
+            Menu::Cookie => &["print", "getall", "listen", "remove"],
         }
     }
 
     /// Whether the menu is one item rather than a table.
     pub(crate) fn is_singleton(self) -> bool {
-        matches!(self, Menu::Resource | Menu::Identity | Menu::Clock)
+        matches!(
+            self,
+            Menu::Resource | Menu::Identity | Menu::Clock | Menu::Routerboard
+        )
     }
 
     /// The menu path, e.g. `/ip/hotspot/user`.

@@ -36,6 +36,27 @@ pub(crate) fn select(state: &State, menu: Menu, query: &Query, now: Instant) -> 
     let Some(table) = state.table(menu) else {
         return Vec::new();
     };
+    // `=.id=` alone: one row.
+    if let Some(id) = query.only_equals(".id") {
+        let row = id
+            .text()
+            .and_then(|t| table.resolve(t.as_bytes()))
+            .and_then(|id| table.rows.get(&id));
+        return row
+            .map(|row| render_row(state, menu, row))
+            .filter(|r| query.matches(r))
+            .into_iter()
+            .collect();
+    }
+    // `?name=x` alone: the index finds the rows (names compare as bytes either way).
+    if let Some(name) = query.only_equals("name") {
+        return table
+            .ids_named(name.as_bytes())
+            .filter_map(|id| table.rows.get(&id))
+            .map(|row| render_row(state, menu, row))
+            .filter(|r| query.matches(r))
+            .collect();
+    }
     table
         .rows
         .values()

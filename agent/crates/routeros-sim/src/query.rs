@@ -78,6 +78,15 @@ impl Query {
         Ok(Query { words: out })
     }
 
+    /// The value when the whole query is one `?key=value` test (what a look-up by
+    /// name sends), so the caller may use an index; `None` otherwise.
+    pub(crate) fn only_equals(&self, key: &str) -> Option<&Word> {
+        match self.words.as_slice() {
+            [Test::Eq(k, v)] if k == key => Some(v),
+            _ => None,
+        }
+    }
+
     /// Whether `item` is returned: the stack starts as "an infinite amount of true"
     /// and the item is returned unless the final stack holds a `false`.
     pub(crate) fn matches(&self, item: &Record) -> bool {

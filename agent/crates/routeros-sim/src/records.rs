@@ -50,7 +50,10 @@ pub(crate) fn render_row(state: &State, menu: Menu, row: &Row) -> Record {
             r.insert("invalid".into(), Word::from("false"));
             r.insert("proxy-status".into(), Word::from("running"));
         }
-        Menu::Resource | Menu::Identity | Menu::Clock => {}
+        Menu::Logging | Menu::LoggingAction => {
+            r.insert("default".into(), row.builtin.to_string().into());
+        }
+        _ => {}
     }
     r
 }
@@ -105,6 +108,7 @@ pub(crate) fn render_singleton(state: &State, menu: Menu, now: Instant) -> Recor
                 ("dst-active", "false".into()),
             ])
         }
+        Menu::Routerboard => super::tool_menus::routerboard(state),
         _ => Record::new(),
     }
 }

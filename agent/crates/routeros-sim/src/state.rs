@@ -1,7 +1,7 @@
 //! The simulated router's tables: rows with `*HEX` ids that only grow, the built-in
 //! items of a fresh router, and the change feed that `listen`/`follow` read.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::broadcast;
@@ -91,12 +91,17 @@ pub(crate) fn parse_id(text: &str) -> Option<u32> {
     u32::from_str_radix(hex, 16).ok()
 }
 
-/// A table: rows in creation order, ids never reused.
+/// A table: rows in creation order, ids never reused, and an index of `name` so a
+/// look-up, a duplicate check or a `?name=` print costs the same with 10 rows or
+/// 10,000 (the cost of a command must not grow with the table unless a benchmark
+/// asks for it, see `--service-time`). Rows are read directly; a row is added,
+/// renamed or removed only through the methods here, which keep the index.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Table {
     next_id: u32,
     /// Rows by id (id order = creation order).
     pub rows: BTreeMap<u32, Row>,
+    names: HashMap<Word, BTreeSet<u32>>,
 }
 
 impl Table {
@@ -104,7 +109,24 @@ impl Table {
     pub(crate) fn starting_at(first: u32) -> Table {
         Table {
             next_id: first,
-            rows: BTreeMap::new(),
+            ..Table::default()
+        }
+    }
+
+    fn index(&mut self, row: &Row) {
+        if let Some(name) = row.fields.get("name") {
+            self.names.entry(name.clone()).or_default().insert(row.id);
+        }
+    }
+
+    fn unindex(&mut self, id: u32, name: Option<&Word>) {
+        if let Some(name) = name {
+            if let Some(ids) = self.names.get_mut(name) {
+                ids.remove(&id);
+                if ids.is_empty() {
+                    self.names.remove(name);
+                }
+            }
         }
     }
 
@@ -113,6 +135,7 @@ impl Table {
         let id = self.next_id;
         self.next_id += 1;
         row.id = id;
+        self.index(&row);
         self.rows.insert(id, row);
         id
     }
@@ -121,13 +144,44 @@ impl Table {
     pub(crate) fn insert_builtin(&mut self, id: u32, mut row: Row) {
         row.id = id;
         row.builtin = true;
+        self.index(&row);
         self.rows.insert(id, row);
+    }
+
+    /// Removes a row.
+    pub(crate) fn remove(&mut self, id: u32) -> Option<Row> {
+        let row = self.rows.remove(&id)?;
+        self.unindex(id, row.fields.get("name"));
+        Some(row)
+    }
+
+    /// Sets (`Some`) or clears (`None`) one property of a row.
+    pub(crate) fn set_field(&mut self, id: u32, key: &str, value: Option<Word>) {
+        let Some(row) = self.rows.get_mut(&id) else {
+            return;
+        };
+        let old = match value {
+            Some(v) => row.fields.insert(key.to_string(), v),
+            None => row.fields.remove(key),
+        };
+        if key == "name" {
+            self.unindex(id, old.as_ref());
+            if let Some(row) = self.rows.get(&id).cloned() {
+                self.index(&row);
+            }
+        }
+    }
+
+    /// The ids of the rows whose `name` is `name` (its bytes, exactly), in id order.
+    pub(crate) fn ids_named(&self, name: &[u8]) -> impl Iterator<Item = u32> + '_ {
+        self.names.get(name).into_iter().flatten().copied()
     }
 
     /// The row whose `name` is `name` (its bytes, exactly).
     pub(crate) fn by_name(&self, name: impl AsRef<[u8]>) -> Option<&Row> {
-        let name = name.as_ref();
-        self.rows.values().find(|r| r.get("name").as_bytes() == name)
+        self.ids_named(name.as_ref())
+            .next()
+            .and_then(|id| self.rows.get(&id))
     }
 
     /// Resolves an `.id` value: `*HEX`, or a name (WIKI-NOTES: names work as ids in
@@ -222,6 +276,8 @@ pub(crate) struct State {
     pub hosts: Table,
     /// `/ip/hotspot`.
     pub servers: Table,
+    /// The tables of [`super::tool_menus`]: logging, scripts, scheduler, interfaces, …
+    pub extra: HashMap<Menu, Table>,
     /// `/system/identity name`.
     pub identity: Word,
     /// When the router "booted".
@@ -311,6 +367,7 @@ impl State {
             active: Table::starting_at(1),
             hosts: Table::starting_at(1),
             servers,
+            extra: super::tool_menus::fresh_tables().into_iter().collect(),
             identity: "MikroTik".into(),
             booted: now,
             booted_wall: SystemTime::now(),
@@ -329,7 +386,7 @@ impl State {
             Menu::Active => Some(&self.active),
             Menu::Host => Some(&self.hosts),
             Menu::Server => Some(&self.servers),
-            _ => None,
+            other => self.extra.get(&other),
         }
     }
 
@@ -341,7 +398,7 @@ impl State {
             Menu::Active => Some(&mut self.active),
             Menu::Host => Some(&mut self.hosts),
             Menu::Server => Some(&mut self.servers),
-            _ => None,
+            other => self.extra.get_mut(&other),
         }
     }
 
@@ -391,7 +448,7 @@ mod tests {
     fn ids_only_grow_even_after_removal() {
         let mut t = Table::starting_at(1);
         let a = t.insert(Row::default());
-        t.rows.remove(&a);
+        t.remove(a);
         let b = t.insert(Row::default());
         assert!(b > a);
     }

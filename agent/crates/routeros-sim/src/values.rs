@@ -102,7 +102,7 @@ impl Menu {
             Menu::Server => SERVER_FIELDS,
             Menu::Identity => IDENTITY_FIELDS,
             Menu::Clock => CLOCK_FIELDS,
-            Menu::Active | Menu::Host | Menu::Resource => &[],
+            other => super::tool_menus::fields(other),
         }
     }
 }

@@ -311,6 +311,41 @@ async fn with_latency_commands_in_flight_overlap() {
 }
 
 #[tokio::test]
+async fn with_a_service_time_commands_in_flight_queue_for_the_router_cpu() {
+    let sim = SimRouter::start(SimOptions {
+        tick: None,
+        latency: Duration::from_millis(20),
+        service_time: Duration::from_millis(10),
+        ..SimOptions::version("7.18")
+    })
+    .await
+    .unwrap();
+    let mut c = Client::connect(&sim).await;
+    c.login().await;
+    let start = Instant::now();
+    for i in 0..20 {
+        c.send(&["/system/identity/print", &format!(".tag={i}")])
+            .await;
+    }
+    let mut gaps = Vec::new();
+    for i in 0..20 {
+        c.until_done(Some(&i.to_string())).await;
+        gaps.push(start.elapsed());
+    }
+    let took = start.elapsed();
+    // One link delay plus 20 x 10 ms of CPU: 220 ms; serialised round trips would be 600 ms.
+    assert!(
+        took >= Duration::from_millis(200),
+        "20 commands need 20 service times: {took:?}"
+    );
+    assert!(
+        took < Duration::from_millis(450),
+        "the link delay overlaps: {took:?}"
+    );
+    assert!(gaps[0] < Duration::from_millis(150), "the first is served first: {gaps:?}");
+}
+
+#[tokio::test]
 async fn a_dropped_command_was_carried_out_but_never_answered() {
     let sim = sim("7.18").await;
     sim.set_fault(FaultOptions {
