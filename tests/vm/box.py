@@ -415,7 +415,8 @@ class Acceptor:
 
 
 class Printer:
-    """The far end of the printer's serial line: records every ticket (ESC/POS, cut at GS V)."""
+    """The far end of the printer's serial line: records every ticket (ESC/POS, cut at GS V)
+    and answers the agent's paper-status requests."""
 
     def __init__(self, sock_path):
         self.path = sock_path
@@ -427,10 +428,14 @@ class Printer:
             parts = bytes(self.data).split(b"\x1dV")
         return parts[:-1]
 
-    def on_bytes(self, chunk, buf):
+    # DLE EOT 4 (paper sensors) is answered "paper present", as a printer with a full roll does.
+    STATUS_REQUEST, PAPER_PRESENT = b"\x10\x04\x04", b"\x12"
+
+    def on_bytes(self, chunk, kept):
         with self.lock:
             self.data += chunk
-        return b"", b""
+        text = kept + chunk
+        return self.PAPER_PRESENT * text.count(self.STATUS_REQUEST), text[-2:]
 
     def serve(self, stop):
         serve_chardev(self.path, stop, self.on_bytes)

@@ -296,7 +296,7 @@ def run_all(b, a, outside, acceptor, printer, cuts, check, note):
     restarts(b, a, outside, check, note, figures)
     no_secret(b, check, note)
     invariants(b, outside, acceptor, check, "before the cuts")
-    footprint(b, acceptor, check, note, figures, 1000 if a.long else 20)
+    footprint(b, acceptor, check, note, figures, 1000 if a.long else 10)
     # Two cuts under systemd (the unit comes back by itself), the rest in the minimal boot.
     power_cuts(b, a, outside, acceptor, printer, 2, check, note, figures, "systemd")
     b.kill()
