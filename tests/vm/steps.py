@@ -1,0 +1,310 @@
+"""The booted-box checks, in the order the README's "On the box" section lists them."""
+import random, re, threading, time
+
+import box
+import boxtest
+
+UNIT = "hotspot-agent"
+
+
+def show(b, *props):
+    out = b.sh("systemctl show %s -p %s" % (UNIT, ",".join(props)))
+    return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+
+
+def wait_for(fn, timeout, step=0.5):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = fn()
+        if v:
+            return v
+        time.sleep(step)
+    return None
+
+
+def active(b):
+    return b.sh("systemctl is-active %s" % UNIT, check=False)[1].strip() == "active"
+
+
+def install(b, a, outside, check, note):
+    deb = "/mnt/xfer/hotspot-agent.deb"
+    rc, out = b.sh("dpkg -i %s" % deb, timeout=300, check=False)
+    check("dpkg -i on a clean system", rc == 0, out.strip().splitlines()[-1] if out.strip() else "")
+    user = b.sh("id hotspot-agent", check=False)[1].strip()
+    check("system user hotspot-agent in gpio, i2c, dialout",
+          all(g in user for g in ("(gpio)", "(i2c)", "(dialout)")), user)
+    modes = b.sh("stat -c '%n %a %U:%G' /etc/hotspot-agent /etc/hotspot-agent/config.toml "
+                 "/etc/hotspot-agent/router.pass").split("\n")
+    want = {"/etc/hotspot-agent": "755 root:root", "/etc/hotspot-agent/config.toml": "644 root:root",
+            "/etc/hotspot-agent/router.pass": "600 hotspot-agent:hotspot-agent"}
+    got = {l.split(" ", 1)[0]: l.split(" ", 1)[1] for l in modes if l}
+    check("config folder, config.toml and router.pass have the README's modes", got == want, str(got))
+    rc, out = b.sh("hotspot-agent config check /etc/hotspot-agent/config.toml", check=False)
+    check("config check passes on the installed example config", rc == 0, out.strip()[-300:])
+    rc, out = b.sh("systemd-analyze verify --man=no /lib/systemd/system/hotspot-agent.service", check=False)
+    check("systemd-analyze verify on the unit", rc == 0 and "hotspot-agent" not in out, out.strip()[-300:])
+    state = b.sh("systemctl is-enabled %s; systemctl is-active %s" % (UNIT, UNIT), check=False)[1].split()
+    check("installed, neither enabled nor started (postinst says what to do first)",
+          state[:2] == ["disabled", "inactive"], " ".join(state))
+
+    # Our site's config and password, then the upgrade: both must be kept.
+    b.put("/etc/hotspot-agent/config.toml", boxtest.agent_config(outside.central_public_key))
+    b.sh("printf %%s %s > /etc/hotspot-agent/router.pass" % boxtest.ROUTER_SECRET)
+    rc, out = b.sh("dpkg -i %s" % deb, timeout=300, check=False)
+    check("dpkg -i again (upgrade in place)", rc == 0, out.strip().splitlines()[-1] if out.strip() else "")
+    kept = b.sh("grep -c 'written by tests/vm/boxtest.py' /etc/hotspot-agent/config.toml; "
+                "cat /etc/hotspot-agent/router.pass; echo; stat -c '%a %U' /etc/hotspot-agent/router.pass")
+    check("config and password kept across the upgrade, password still 600",
+          kept.split() == ["1", boxtest.ROUTER_SECRET, "600", "hotspot-agent"], kept.replace(boxtest.ROUTER_SECRET, "***"))
+    rc, out = b.sh("hotspot-agent config check /etc/hotspot-agent/config.toml", check=False)
+    check("config check passes on the site's config", rc == 0, out.strip()[-300:])
+    size = b.sh("dpkg-query -W -f='${Installed-Size}' hotspot-agent").strip()
+    note("installed size (dpkg Installed-Size): %s KiB" % size)
+    return {"installed_kib": int(size)}
+
+
+def ready(b, a, outside, check, note, figures):
+    """active only after READY=1. READY=1 does not wait for the router (the agent sells
+    from its pool while the router is down), so the unit becomes active with the router
+    unreachable too; what is checked is that systemd counts it started only when the
+    agent said so, and how long that took."""
+    real = b.bridge_targets[8728]
+    b.bridge_targets[8728] = ("127.0.0.1", 1)       # nothing listens there
+    b.sh("systemctl enable %s >/dev/null 2>&1; systemctl start --no-block %s" % (UNIT, UNIT))
+    ok = wait_for(lambda: active(b), 90)
+    s = show(b, "ActiveState", "SubState")
+    check("with the router unreachable the unit still becomes active (deploy/README: it sells from its pool)",
+          ok, str(s))
+    b.bridge_targets[8728] = real
+    b.sh("systemctl stop %s" % UNIT)
+    t0 = time.time()
+    rc, out = b.sh("systemctl disable %s >/dev/null 2>&1; systemctl enable --now %s" % (UNIT, UNIT),
+                   timeout=120, check=False)
+    took = time.time() - t0
+    s = show(b, "ActiveState", "SubState", "ExecMainStartTimestampMonotonic", "ActiveEnterTimestampMonotonic")
+    # ExecStartPre (config check) runs before ExecMainStart; READY=1 is ActiveEnter.
+    to_ready = (int(s["ActiveEnterTimestampMonotonic"]) - int(s["ExecMainStartTimestampMonotonic"])) / 1e6
+    sent = b.sh("journalctl -u %s -o cat --no-pager -b | grep -c 'Started hotspot-agent' || true" % UNIT).strip()
+    check("systemctl enable --now returns with the unit active (running), entered after the process started",
+          rc == 0 and s.get("SubState") == "running" and to_ready > 0, out.strip()[-200:] + " " + str(s))
+    note("start to READY=1 under systemd: %.2f s (process start to ActiveEnter); "
+         "systemctl enable --now took %.1f s; 'Started' lines: %s" % (to_ready, took, sent))
+    figures["ready_s"] = to_ready
+
+
+def main_pid(b):
+    return int(show(b, "MainPID")["MainPID"])
+
+
+def restarts(b, a, outside, check, note, figures):
+    pid = main_pid(b)
+    n0 = int(show(b, "NRestarts")["NRestarts"])
+    b.sh("kill -STOP %d" % pid)
+    t0 = time.time()
+    back = wait_for(lambda: main_pid(b) not in (0, pid) and active(b), 120, 1.0)
+    took = time.time() - t0
+    wd = b.sh("journalctl -u %s -o cat --since '-3min' | grep -ci watchdog" % UNIT, check=False)[1].strip()
+    check("kill -STOP: systemd's watchdog restarts it (WatchdogSec=30s, RestartSec=5s)",
+          back and took < 30 + 5 + 30 and int(show(b, "NRestarts")["NRestarts"]) == n0 + 1,
+          "active again after %.0f s, watchdog lines in the journal: %s" % (took, wd))
+    figures["watchdog_s"] = took
+    pid = main_pid(b)
+    # SIGABRT is what a panic does in the box's build (panic = "abort"). A SIGSEGV sent
+    # with kill is not a crash for a Rust program: its stack-overflow handler returns and
+    # the process goes on (seen here: still the same process after 180 s).
+    b.sh("kill -ABRT %d" % pid)
+    t0 = time.time()
+    back = wait_for(lambda: main_pid(b) not in (0, pid) and active(b), 180, 1.0)
+    took = time.time() - t0
+    check("a crash (SIGABRT, as a panic) is restarted", back, "active again after %.0f s" % took)
+    out = b.sh("systemd-analyze security %s --no-pager 2>&1 | tail -n 1" % UNIT, check=False)[1].strip()
+    m = re.search(r"exposure level for \S+: ([\d.]+) (\S+)", out)
+    check("systemd-analyze security figure read", m, out)
+    if m:
+        note("systemd-analyze security hotspot-agent: %s %s" % (m.group(1), m.group(2)))
+        figures["security"] = "%s %s" % (m.group(1), m.group(2))
+
+
+def devices(b, a, outside, acceptor, printer, check, note):
+    dev = b.sh("ls -l /dev/hotspot-coin; readlink -f /dev/hotspot-coin; "
+               "udevadm info -q property /dev/hotspot-coin | grep -E '^(ID_VENDOR_ID|ID_MODEL_ID|ID_USB_DRIVER)='; "
+               "stat -c '%G %a' $(readlink -f /dev/hotspot-coin)", check=False)[1]
+    check("qemu's usb-serial (FTDI 0403:6001) is /dev/ttyUSB* via ftdi_sio, named /dev/hotspot-coin, group dialout",
+          "/dev/ttyUSB" in dev and "ID_VENDOR_ID=0403" in dev and "ftdi_sio" in dev and "dialout 660" in dev,
+          " | ".join(dev.split("\n")))
+    polls = acceptor.polls
+    time.sleep(2)
+    check("the service (hardened: DevicePolicy=closed) polls the acceptor on /dev/hotspot-coin",
+          acceptor.polls > polls + 3, "%d polls in 2 s" % (acceptor.polls - polls))
+    before = boxtest.money(b)
+    tickets = len(printer.tickets())
+    inserted = wait_for(lambda: acceptor.insert(2), 30)
+    check("the acceptor takes a coin (the agent enabled it: master inhibit off)", inserted,
+          "" if inserted else "master accept %s, mask %s; journal: %s" % (
+              acceptor.master_accept, acceptor.mask,
+              b.sh("journalctl -u %s -o cat --no-pager | grep -iE 'coin|inhibit|cctalk|pool|router' | tail -n 12"
+                   % UNIT, check=False)[1]))
+    sold = wait_for(lambda: boxtest.money(b)["sales"] > before["sales"], 60)
+    after = boxtest.money(b)
+    check("a 5-peso coin from the host's ccTalk acceptor is credited and sold",
+          sold and after["coins"] == before["coins"] + 5, str(after))
+    if a.arch == "amd64":
+        got = wait_for(lambda: len(printer.tickets()) > tickets, 60)
+        t = printer.tickets()[-1] if got else b""
+        code = boxtest.store_sql(b, "SELECT code FROM sales WHERE state IN ('provisioned','delivered') "
+                                    "ORDER BY sold_at_ms DESC LIMIT 1")
+        check("the ticket reaches the host's printer over /dev/ttyS1, with the voucher code",
+              got and code.encode() in t, "%d bytes, code %s" % (len(t), code))
+    owner = b.sh("stat -c '%U %a' /var/lib/hotspot-agent /var/lib/hotspot-agent/hotspot-agent.db").split()
+    check("the state folder is the service's, mode 750, and holds the store", owner[:2] == ["hotspot-agent", "750"],
+          " ".join(owner))
+
+
+def no_secret(b, check, note):
+    n = b.sh("journalctl -u %s -o verbose --no-pager | grep -c %s || true" % (UNIT, boxtest.ROUTER_SECRET)).strip()
+    lines = b.sh("journalctl -u %s -o cat --no-pager | wc -l" % UNIT).strip()
+    check("journald holds the service's log, and no configured secret is in it",
+          n == "0" and int(lines) > 5, "%s lines, secret found %s times" % (lines, n))
+
+
+def invariants(b, outside, acceptor, check, label, quiet=False):
+    m = boxtest.money(b)
+    codes = set(boxtest.store_sql(b, "SELECT code FROM sales").split())
+    users = outside.router_users()
+    unknown = [u["name"] for u in users if u["name"] not in codes]
+    ok = (m["coins"] == m["credit"] + m["sold"] + m["forfeit"] and m["dup_codes"] == 0 and not unknown)
+    if not quiet or not ok:
+        check("%s: coins in = credit + sales (%d = %d + %d + forfeited %d), no voucher twice, "
+              "no router user the store does not know" % (label, m["coins"], m["credit"], m["sold"], m["forfeit"]),
+              ok, "dup codes %d, unknown router users %s" % (m["dup_codes"], unknown[:5]))
+    return ok, m
+
+
+def selling(b, acceptor):
+    """The box can sell again: under systemd the unit is active (READY=1 sent); in the
+    minimal boot the agent runs and has opened the coin slot (master inhibit off)."""
+    if not b.minimal:
+        return active(b)
+    return acceptor.master_accept and b.sh("pgrep -x hotspot-agent", check=False)[0] == 0
+
+
+def power_cuts(b, a, outside, acceptor, printer, cuts, check, note, figures, label):
+    rng = random.Random(int(time.time()))
+    stop = threading.Event()
+
+    def customer():
+        while not stop.is_set():
+            acceptor.insert(rng.choice([1, 2, 2]))
+            time.sleep(rng.uniform(0.3, 1.5))
+
+    kinds = {"kill": 0, "system_reset": 0}
+    failed = 0
+    cycle_times = []
+    for i in range(cuts):
+        stop.clear()
+        th = threading.Thread(target=customer, daemon=True)
+        th.start()
+        time.sleep(rng.uniform(0.5, 8.0))
+        kind = "kill" if i % 2 == 0 else "system_reset"
+        kinds[kind] += 1
+        t0 = time.time()
+        if kind == "kill":
+            b.kill()
+        else:
+            b.qmp("system_reset")
+        acceptor.power_cut()
+        stop.set()
+        th.join()
+        try:
+            if kind == "kill":
+                b.start()
+            else:
+                b.reset()
+            back = wait_for(lambda: selling(b, acceptor), 150, 1.0)
+        except box.GuestError as e:
+            back, why = False, str(e)
+        cycle_times.append(time.time() - t0)
+        if not back:
+            failed += 1
+            check("%s cut %d (%s): the service came back by itself" % (label, i + 1, kind), False,
+                  b.sh("systemctl status %s --no-pager | tail -n 20; tail -n 20 /run/agent.log" % UNIT,
+                       check=False)[1] if b.proc.poll() is None else why)
+            if b.proc.poll() is not None:
+                b.start()
+            continue
+        ok, m = invariants(b, outside, acceptor, check, "%s, after cut %d (%s)" % (label, i + 1, kind), quiet=True)
+        failed += 0 if ok else 1
+        if (i + 1) % 10 == 0 or i + 1 == cuts:
+            note("%s: %d cuts %s; %d sales, %d coins credited; mean cycle %.1f s"
+                 % (label, i + 1, kinds, m["sales"], m["coins"], sum(cycle_times) / len(cycle_times)))
+    check("%s: %d power cuts (%d qemu killed, %d system_reset): back by itself and invariants held after each"
+          % (label, cuts, kinds["kill"], kinds["system_reset"]), failed == 0, "%d cycles failed" % failed)
+    figures["cuts_" + label] = cuts
+    figures["cycle_s_" + label] = round(sum(cycle_times) / max(1, len(cycle_times)), 1)
+
+
+def settle(b, a, outside, acceptor, printer, check, note, figures):
+    """After the cuts: the invariants once more, and every sale at the central office once."""
+    ok, m = invariants(b, outside, acceptor, check, "after the last cut")
+    store_sales = set(boxtest.store_sql(
+        b, "SELECT id FROM sales WHERE state IN ('reserved','provisioned','delivered')").split())
+
+    def at_office():
+        return [str(s["sale"].get("sale_id")) for s in outside.central_sales()]
+
+    got = wait_for(lambda: (lambda g: g if set(g) >= store_sales else None)(at_office()), 180, 3.0) or at_office()
+    dup = len(got) - len(set(got))
+    check("every sale reached the central office once (%d in the store, %d at the office, %d twice)"
+          % (len(store_sales), len(set(got)), dup), set(got) == store_sales and dup == 0,
+          "missing %s, extra %s" % (sorted(store_sales - set(got))[:5], sorted(set(got) - store_sales)[:5]))
+    note("acceptor: %d coins taken, %d reported to the agent (value %d); store: %d credited, %d credit left; "
+         "%d sales (%d delivered); tickets printed %d" % (acceptor.inserted, acceptor.reported, acceptor.value_reported,
+                                                        m["coins"], m["credit"], m["sales"], m["delivered"],
+                                                        len(printer.tickets())))
+    lost = acceptor.value_reported - m["coins"]
+    cuts = sum(v for k, v in figures.items() if k.startswith("cuts_"))
+    check("coins read by the agent but not credited: none beyond one coin per cut (read, then the power went)",
+          0 <= lost <= 10 * cuts, "value read %d, credited %d, %d cuts" % (acceptor.value_reported, m["coins"], cuts))
+    figures.update(sales=m["sales"], coins=m["coins"], lost_value=lost, tickets=len(printer.tickets()))
+
+
+def footprint(b, acceptor, check, note, figures, sales):
+    def rss():
+        pid = main_pid(b)
+        return int(b.sh("awk '/^VmRSS/ {print $2}' /proc/%d/status" % pid).strip())
+    b.sh("systemctl restart %s" % UNIT, timeout=120)
+    time.sleep(3)
+    r0 = rss()
+    start = boxtest.money(b)["sales"]
+    done, last, progress_at = start, start, time.time()
+    while done < start + sales and time.time() - progress_at < 60:
+        for _ in range(5):
+            acceptor.insert(2)
+            time.sleep(0.25)
+        done = boxtest.money(b)["sales"]
+        if done > last:
+            last, progress_at = done, time.time()
+    sales = done - start
+    r1 = rss()
+    note("RSS under systemd: %d KiB after start, %d KiB after %d more sales" % (r0, r1, sales))
+    figures.update(rss_start_kib=r0, rss_after_kib=r1, rss_sales=sales)
+    check("RSS read after start and after the sales", r0 > 0 and r1 > 0 and sales > 0, "%d sales" % sales)
+
+
+def run_all(b, a, outside, acceptor, printer, cuts, check, note):
+    figures = {}
+    figures.update(install(b, a, outside, check, note))
+    ready(b, a, outside, check, note, figures)
+    devices(b, a, outside, acceptor, printer, check, note)
+    restarts(b, a, outside, check, note, figures)
+    no_secret(b, check, note)
+    invariants(b, outside, acceptor, check, "before the cuts")
+    footprint(b, acceptor, check, note, figures, 1000 if a.long else 10)
+    # Two cuts under systemd (the unit comes back by itself), the rest in the minimal boot.
+    power_cuts(b, a, outside, acceptor, printer, 2, check, note, figures, "systemd")
+    b.kill()
+    b.minimal = True
+    b.start()
+    power_cuts(b, a, outside, acceptor, printer, cuts, check, note, figures, "minimal")
+    settle(b, a, outside, acceptor, printer, check, note, figures)
+    note("figures: %s" % figures)
