@@ -14,7 +14,7 @@ use routeros::{HotspotApi, Router, RouterError, RouterSettings as ClientSettings
 use sync_proto::convert;
 use sync_proto::messages::{
     AppliedReport, CommandOutput, CommandResult, PlanSet, RouterSet, RouterStatus, SiteCommand,
-    Telemetry, UserInfo,
+    Telemetry, UserInfo, UsersPage,
 };
 
 /// The agent's side of the central link.
@@ -153,13 +153,18 @@ impl<R: HotspotApi + Clone + 'static> AgentActions for SiteActions<R> {
         Ok(report)
     }
 
-    async fn apply_routers(&self, routers: RouterSet) -> Result<AppliedReport, ActionError> {
+    async fn apply_routers(
+        &self,
+        routers: RouterSet,
+        passwords: Vec<Option<firmware_config::Secret>>,
+    ) -> Result<AppliedReport, ActionError> {
         let config = self.config();
         let mut report = AppliedReport::default();
         let mut pushed = Vec::new();
+        let mut passwords = passwords.into_iter();
         for (i, spec) in routers.routers.iter().enumerate() {
             let base = config.routers.iter().find(|r| r.name == spec.name);
-            let rc = convert::router_config(spec, base);
+            let rc = convert::router_config(spec, passwords.next().flatten(), base);
             pushed.push(rc.clone());
             let settings = ClientSettings::from_config(&rc, i)?;
             match Router::connect(settings).await {
@@ -220,6 +225,29 @@ impl<R: HotspotApi + Clone + 'static> AgentActions for SiteActions<R> {
     }
 }
 
+/// The users from `offset` on that fit one page of a reply
+/// (`sync_proto::limits::PAGE_BUDGET`), and where the next page starts.
+pub fn users_page(rows: Vec<UserInfo>, offset: u32) -> UsersPage {
+    let total = u32::try_from(rows.len()).unwrap_or(u32::MAX);
+    let mut users = Vec::new();
+    let mut size = 0;
+    let mut next = offset as usize;
+    for u in rows.into_iter().skip(offset as usize) {
+        let n = postcard::to_stdvec(&u).map(|b| b.len()).unwrap_or(0);
+        if size + n > sync_proto::limits::PAGE_BUDGET && !users.is_empty() {
+            break;
+        }
+        size += n;
+        users.push(u);
+        next += 1;
+    }
+    UsersPage {
+        users,
+        total,
+        next_offset: (next < total as usize).then_some(next as u32),
+    }
+}
+
 impl<R: HotspotApi + Clone + 'static> SiteActions<R> {
     // Long on purpose: one match arm per remote command; each arm is the whole command.
     async fn command(&self, command: SiteCommand) -> Result<CommandOutput, CommandError> {
@@ -245,7 +273,10 @@ impl<R: HotspotApi + Clone + 'static> SiteActions<R> {
                 Ok(CommandOutput::Router(status))
             }
             SiteCommand::ListUsers {
-                active, profile, ..
+                active,
+                profile,
+                offset,
+                ..
             } => {
                 let query = UserQuery {
                     profile,
@@ -253,7 +284,7 @@ impl<R: HotspotApi + Clone + 'static> SiteActions<R> {
                 };
                 let users = router.users(&query).await?;
                 let sessions = router.active(None).await?;
-                let rows = users
+                let rows: Vec<UserInfo> = users
                     .into_iter()
                     .map(|u| UserInfo {
                         active: sessions.iter().any(|s| s.user == u.name),
@@ -266,7 +297,7 @@ impl<R: HotspotApi + Clone + 'static> SiteActions<R> {
                     })
                     .filter(|u| active.is_none_or(|a| a == u.active))
                     .collect();
-                Ok(CommandOutput::Users(rows))
+                Ok(CommandOutput::Users(users_page(rows, offset)))
             }
             SiteCommand::ListProfiles { .. } => {
                 let profiles = router.profiles().await?;
@@ -346,5 +377,40 @@ impl<R: HotspotApi + Clone + 'static> SiteActions<R> {
                 Ok(CommandOutput::Done(format!("{report:?} at {}", now_ms())))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn twenty_thousand_users_come_in_pages_that_each_fit_a_message() {
+        let rows: Vec<UserInfo> = (0..20_000)
+            .map(|i| UserInfo {
+                name: format!("USER{i:06}"),
+                profile: "default".into(),
+                comment: format!("hsa:site-001:{i} {}", "x".repeat(40)),
+                ..UserInfo::default()
+            })
+            .collect();
+        let mut offset = 0;
+        let mut seen = 0;
+        let mut pages = 0;
+        loop {
+            let page = users_page(rows.clone(), offset);
+            assert_eq!(page.total, 20_000);
+            let bytes = postcard::to_stdvec(&page).unwrap().len();
+            assert!(bytes <= sync_proto::limits::PAGE_BUDGET, "{bytes}");
+            assert_eq!(page.users[0].name, format!("USER{offset:06}"));
+            seen += page.users.len();
+            pages += 1;
+            match page.next_offset {
+                Some(n) => offset = n,
+                None => break,
+            }
+        }
+        assert_eq!(seen, 20_000);
+        assert!(pages > 1, "one page would be over the budget");
     }
 }

@@ -13,6 +13,7 @@ pub mod router_setup;
 pub mod run;
 #[cfg(feature = "sim")]
 pub mod sim;
+pub mod site;
 pub mod users;
 pub mod voucher;
 
@@ -111,6 +112,9 @@ pub enum Command {
     /// Check or print configuration files; list board presets.
     #[command(subcommand)]
     Config(config::ConfigCmd),
+    /// The site's identity for the central office: `site id` prints its public key.
+    #[command(subcommand)]
+    Site(site::SiteCmd),
     /// Translate central-link messages between postcard and JSON.
     #[command(subcommand)]
     Msg(msg::MsgCommand),
@@ -295,7 +299,7 @@ impl Command {
             | Command::Router(_) => true,
             #[cfg(feature = "sim")]
             Command::Demo(_) | Command::Sim(_) => false,
-            Command::Config(_) | Command::Msg(_) | Command::Version => false,
+            Command::Config(_) | Command::Msg(_) | Command::Site(_) | Command::Version => false,
         }
     }
 }
@@ -319,6 +323,7 @@ pub async fn run(mut cli: Cli) -> anyhow::Result<()> {
         #[cfg(feature = "sim")]
         Command::Sim(args) => sim::run(args).await,
         Command::Msg(cmd) => msg::run(cmd).await,
+        Command::Site(cmd) => site::run(cmd, &cli),
         Command::Voucher(cmd) => {
             with_router(&cli, |r, s, c, chosen| async move {
                 voucher::run(cmd, r, s, &c, &chosen).await

@@ -109,6 +109,10 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     // ids seen), until now created by the sync layer itself; `IF NOT EXISTS` because
     // databases in the field already have it.
     "CREATE TABLE IF NOT EXISTS sync_state (key TEXT PRIMARY KEY, value TEXT NOT NULL, expires_ms INTEGER);",
+    // 5: the store's epoch, 16 random hex digits drawn once per database: outbox
+    // message ids carry it, so a wiped state folder never reuses one (and an old
+    // acknowledgement never matches a new message).
+    "INSERT OR IGNORE INTO sync_state (key, value) VALUES ('epoch', lower(hex(randomblob(8))));",
 ];
 
 /// The schema version this build writes.

@@ -203,7 +203,7 @@ impl Store {
                 super::credit::spend_tx(tx, amount, id, now_ms)?;
             }
             let sale = get(tx, id)?;
-            outbox::enqueue_tx(tx, &format!("sale:{id}"), "sale", &payload(&sale), now_ms)?;
+            outbox::enqueue_tx(tx, &outbox::sale_msg_id_tx(tx, id)?, "sale", &payload(&sale), now_ms)?;
             Ok(Some(sale))
         })
     }
@@ -359,7 +359,13 @@ pub(crate) fn mark_on_router_tx(
                 params![id, router_user_id, now_ms],
             )?;
             let sale = get(tx, id)?;
-            outbox::enqueue_tx(tx, &format!("sale:{id}"), "sale", &payload(&sale), now_ms)?;
+            outbox::enqueue_tx(
+                tx,
+                &outbox::sale_msg_id_tx(tx, id)?,
+                "sale",
+                &payload(&sale),
+                now_ms,
+            )?;
             user_created_tx(tx, &sale, router_user_id, now_ms)?;
             Ok(true)
         }

@@ -252,7 +252,8 @@ fn the_provisioned_mark_and_its_outbox_row_commit_together_and_only_once() {
     let rows = store.outbox_pending(10).unwrap();
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].payload, b"C2");
-    assert!(store.outbox_acked(&format!("sale:{id}")).unwrap());
+    let epoch = store.epoch().unwrap();
+    assert!(store.outbox_acked(&format!("sale-{epoch}-{id}")).unwrap());
 }
 
 #[test]
@@ -341,4 +342,22 @@ fn sample_sale(code: &str) -> NewSale {
         router: "r".into(),
         source: "kiosk".into(),
     }
+}
+
+#[test]
+fn each_new_database_draws_its_own_epoch_and_keeps_it() {
+    let a = tempfile::tempdir().unwrap();
+    let b = tempfile::tempdir().unwrap();
+    let ea = Store::open_in(a.path()).unwrap().epoch().unwrap();
+    let eb = Store::open_in(b.path()).unwrap().epoch().unwrap();
+    assert_eq!(ea.len(), 16);
+    assert_ne!(
+        ea, eb,
+        "a wiped or another state folder never reuses message ids"
+    );
+    assert_eq!(
+        Store::open_in(a.path()).unwrap().epoch().unwrap(),
+        ea,
+        "kept on reopening"
+    );
 }

@@ -85,26 +85,19 @@ pub fn wire_sale(sale: &Sale) -> SaleRecord {
     }
 }
 
-/// The outbox message id of a sale, `sale:<id>`, as the store writes it; the
-/// central office deduplicates on it.
-pub fn sale_msg_id(sale_id: &str) -> String {
-    format!("sale:{sale_id}")
-}
-
 /// The outbox payload of a stored sale, for [`crate::vouchers::Settings::sale_payload`]:
 /// called inside the sale's own transaction, so the sale and its outbox row commit
-/// together.
+/// together (the store gives it its message id, `sale-<epoch>-<id>`).
 pub fn sale_payload(sale: &Sale) -> Vec<u8> {
-    outbox_payload(
-        &sale_msg_id(&sale.id.to_string()),
-        &Up::Sale(wire_sale(sale)),
-    )
-    .2
+    postcard::to_stdvec(&Up::Sale(wire_sale(sale))).unwrap_or_default()
 }
 
-/// The message id, outbox kind and payload for a sale message.
-pub fn outbox_payload_for_sale(sale: &SaleRecord) -> (String, &'static str, Vec<u8>) {
-    outbox_payload(&sale_msg_id(&sale.sale_id), &Up::Sale(sale.clone()))
+/// The message id, outbox kind and payload for a sale message of a store with this epoch.
+pub fn outbox_payload_for_sale(epoch: &str, sale: &SaleRecord) -> (String, &'static str, Vec<u8>) {
+    outbox_payload(
+        &sync_proto::ids::sale_msg_id(epoch, &sale.sale_id),
+        &Up::Sale(sale.clone()),
+    )
 }
 
 /// The same for any message body: `(msg_id, kind, postcard bytes)`.
@@ -275,29 +268,29 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteOutbox::open(&dir.path().join("s.db")).unwrap();
         for i in 0..5 {
-            let (id, kind, payload) = outbox_payload_for_sale(&sale(i));
+            let (id, kind, payload) = outbox_payload_for_sale("e0", &sale(i));
             assert!(store.enqueue(&id, kind, &payload, 1000 + i as u64).unwrap());
         }
-        let (id, kind, payload) = outbox_payload_for_sale(&sale(0));
+        let (id, kind, payload) = outbox_payload_for_sale("e0", &sale(0));
         assert!(
             !store.enqueue(&id, kind, &payload, 9).unwrap(),
             "the same sale twice is one message"
         );
         let first = store.pending(3).unwrap();
         let ids: Vec<_> = first.iter().map(|e| e.msg_id.as_str()).collect();
-        assert_eq!(ids, ["sale:0", "sale:1", "sale:2"]);
-        store.mark_attempt(&["sale:0".into()], 5000).unwrap();
-        assert_eq!(store.ack(&["sale:1".into(), "nope".into()]).unwrap(), 1);
+        assert_eq!(ids, ["sale-e0-0", "sale-e0-1", "sale-e0-2"]);
+        store.mark_attempt(&["sale-e0-0".into()], 5000).unwrap();
+        assert_eq!(store.ack(&["sale-e0-1".into(), "nope".into()]).unwrap(), 1);
         let rest = store.pending(10).unwrap();
         assert_eq!(rest.len(), 4);
         assert_eq!((rest[0].attempts, rest[0].last_attempt_ms), (1, Some(5000)));
-        assert_eq!(rest[1].msg_id, "sale:2");
+        assert_eq!(rest[1].msg_id, "sale-e0-2");
         assert_eq!(store.backlog().unwrap(), 4);
     }
 
     #[test]
     fn the_sale_payload_is_the_postcard_up_body() {
-        let (_, kind, payload) = outbox_payload_for_sale(&sale(7));
+        let (_, kind, payload) = outbox_payload_for_sale("e0", &sale(7));
         assert_eq!(kind, "sale");
         assert_eq!(payload[0], 0x01, "Up variant 1 = Sale");
         assert_eq!(

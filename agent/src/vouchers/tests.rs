@@ -106,7 +106,8 @@ async fn an_on_demand_sale_creates_one_user_with_the_sale_comment_and_queues_one
     assert_eq!(sale.state, SaleState::Provisioned);
     let outbox = v.store().outbox_pending(10).unwrap();
     assert_eq!(outbox.len(), 1);
-    assert_eq!(outbox[0].msg_id, format!("sale:{}", sold.sale_id));
+    let epoch = v.store().epoch().unwrap();
+    assert_eq!(outbox[0].msg_id, format!("sale-{epoch}-{}", sold.sale_id));
     let sync_proto::messages::Up::Sale(record) = postcard::from_bytes(&outbox[0].payload).unwrap()
     else {
         panic!("the outbox row is not a sale message")
