@@ -13,8 +13,8 @@ use crate::vouchers::{PlanBook, VoucherError, Vouchers};
 use routeros::{HotspotApi, Router, RouterError, RouterSettings as ClientSettings, UserQuery};
 use sync_proto::convert;
 use sync_proto::messages::{
-    AppliedReport, CommandOutput, CommandResult, PlanSet, RouterSet, RouterStatus, SiteCommand,
-    Telemetry, UserInfo, UsersPage,
+    AppliedReport, CommandOutput, CommandResult, PlanSet, ReconcileResult, RouterSet, RouterStatus,
+    SiteCommand, Telemetry, UserInfo, UsersPage,
 };
 
 /// The agent's side of the central link.
@@ -193,9 +193,37 @@ impl<R: HotspotApi + Clone + 'static> AgentActions for SiteActions<R> {
         }
     }
 
-    fn telemetry(&self) -> Telemetry {
+    async fn telemetry(&self) -> Telemetry {
         let store = self.vouchers.store();
+        let now = now_ms();
+        let today = store
+            .sale_stats(now.div_euclid(86_400_000) * 86_400_000)
+            .map_err(|e| tracing::warn!(error = %e, "telemetry: cannot count today's sales"))
+            .unwrap_or_default();
+        // Asked now, so the state is the router's, not that of the last call made.
+        let active = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            self.vouchers.router().active(None),
+        )
+        .await
+        .unwrap_or_else(|_| {
+            Err(RouterError::Closed {
+                router: self.vouchers.settings().router_name.clone(),
+            })
+        });
+        self.vouchers.note_router(&active);
+        let router_state = match &active {
+            Ok(_) => "up".to_string(),
+            Err(e) if e.is_transient() => "down".to_string(),
+            Err(e) => sync_proto::limits::clip(&format!("error: {e}"), 120),
+        };
         Telemetry {
+            sales_count_today: today.count,
+            sales_amount_today: today.total,
+            active_users: active
+                .as_ref()
+                .map(|a| u32::try_from(a.len()).unwrap_or(u32::MAX))
+                .unwrap_or(0),
             credit: store.credit_balance().map(|c| c.max(0) as u64).unwrap_or(0),
             pool: self
                 .vouchers
@@ -209,15 +237,7 @@ impl<R: HotspotApi + Clone + 'static> AgentActions for SiteActions<R> {
                     )
                 })
                 .collect(),
-            routers: vec![(
-                self.vouchers.settings().router_name.clone(),
-                if self.vouchers.router_reachable() {
-                    "reachable"
-                } else {
-                    "unreachable"
-                }
-                .into(),
-            )],
+            routers: vec![(self.vouchers.settings().router_name.clone(), router_state)],
             agent_version: env!("CARGO_PKG_VERSION").into(),
             uptime_s: self.started.elapsed().as_secs(),
             ..Telemetry::default()
@@ -260,7 +280,7 @@ impl<R: HotspotApi + Clone + 'static> SiteActions<R> {
                         name: self.vouchers.settings().router_name.clone(),
                         reachable: true,
                         version: res.version,
-                        transport: String::new(),
+                        transport: router.transport().await.unwrap_or_default().into(),
                         detail: format!("answered in {} ms", started.elapsed().as_millis()),
                     },
                     Err(err) => RouterStatus {
@@ -374,7 +394,13 @@ impl<R: HotspotApi + Clone + 'static> SiteActions<R> {
             }
             SiteCommand::Reconcile => {
                 let report = self.vouchers.reconcile(false).await?;
-                Ok(CommandOutput::Done(format!("{report:?} at {}", now_ms())))
+                let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+                Ok(CommandOutput::Reconciled(ReconcileResult {
+                    router_users: count(report.router_users),
+                    cached: count(report.cached),
+                    drift: report.drift.iter().map(ToString::to_string).collect(),
+                    fixed: report.fixed,
+                }))
             }
         }
     }
@@ -383,6 +409,30 @@ impl<R: HotspotApi + Clone + 'static> SiteActions<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sync::AgentActions;
+
+    #[tokio::test]
+    async fn telemetry_counts_todays_sales_active_users_and_the_router_as_it_is_now() {
+        let (v, router) = crate::vouchers::tests::setup().await;
+        let config = firmware_config::Config::bundled_default();
+        let actions = SiteActions::new(v.clone(), config);
+        let a = v.sell("1h", None).await.unwrap();
+        v.sell("1h", None).await.unwrap();
+        router.log_in(&a.code, "10.5.50.2").unwrap();
+        let t = actions.telemetry().await;
+        let price = v.store().sale(a.sale_id).unwrap().price;
+        assert_eq!((t.sales_count_today, t.sales_amount_today), (2, 2 * price));
+        assert_eq!(t.active_users, 1);
+        assert_eq!(t.routers[0].1, "up");
+        router.set_down(true);
+        assert_eq!(actions.telemetry().await.routers[0].1, "down");
+        router.set_down(false);
+        assert_eq!(
+            actions.telemetry().await.routers[0].1,
+            "up",
+            "back up at once, not at the next sale"
+        );
+    }
 
     #[test]
     fn twenty_thousand_users_come_in_pages_that_each_fit_a_message() {

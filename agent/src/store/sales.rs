@@ -254,7 +254,7 @@ impl Store {
                 params![id, reason, now_ms],
             )?;
             super::credit::refund_tx(tx, id, now_ms)?;
-            Ok(())
+            self.sale_state_tx(tx, id, now_ms)
         })
     }
 
@@ -276,6 +276,7 @@ impl Store {
                             "UPDATE sales SET state = 'delivered', delivered_at_ms = ?2 WHERE id = ?1",
                             params![id, now_ms],
                         )?;
+                        self.sale_state_tx(tx, id, now_ms)?;
                         changed += 1;
                     }
                     other => {

@@ -49,8 +49,10 @@ pub trait AgentActions: Send + Sync + 'static {
     ) -> impl Future<Output = Result<AppliedReport, ActionError>> + Send;
     /// Runs one remote command.
     fn run_command(&self, command: SiteCommand) -> impl Future<Output = CommandResult> + Send;
-    /// Counters for the periodic telemetry message.
-    fn telemetry(&self) -> Telemetry {
-        Telemetry::default()
+    /// Counters for the periodic telemetry message: today's sales from the store,
+    /// active users and each router's state (`up`, `down` or a short error) as the
+    /// router answers now.
+    fn telemetry(&self) -> impl Future<Output = Telemetry> + Send {
+        async { Telemetry::default() }
     }
 }

@@ -10,7 +10,7 @@ use rusqlite::{params, Connection};
 
 use sync_proto::messages::{SaleRecord, Up};
 
-use crate::store::Sale;
+use crate::store::{Sale, SaleState};
 
 /// One message waiting for the central office. `payload` is the postcard encoding
 /// of an [`Up`] body; the pump puts it in an envelope when it sends it.
@@ -64,8 +64,8 @@ pub trait OutboxStore: Send + Sync + 'static {
 }
 
 /// A stored sale as the contract's `Sale` message: the one place that maps a sale
-/// row onto the wire (agent/crates/sync-proto/README.md). The sale is on the router
-/// by the time anyone sends it, so its state is `provisioned`.
+/// row onto the wire (agent/crates/sync-proto/README.md), in the state it is in:
+/// `provisioned` when it reached the router, later `delivered` or `failed`.
 pub fn wire_sale(sale: &Sale) -> SaleRecord {
     let channel = match sale.source.as_str() {
         "kiosk" => "coins",
@@ -80,7 +80,13 @@ pub fn wire_sale(sale: &Sale) -> SaleRecord {
         currency: sale.currency.clone(),
         sold_at_ms: u64::try_from(sale.sold_at_ms.unwrap_or(sale.created_at_ms)).unwrap_or(0),
         router: sale.router.clone(),
-        state: "provisioned".into(),
+        state: match sale.state {
+            SaleState::Provisioned | SaleState::PoolReady => "provisioned",
+            SaleState::Delivered => "delivered",
+            SaleState::Failed => "failed",
+            SaleState::Reserved | SaleState::PoolReserved => "reserved",
+        }
+        .into(),
         channel: channel.into(),
     }
 }

@@ -274,7 +274,7 @@ async fn receive<A: AgentActions>(
                 if ctx.link.is_connected() {
                     ctx.publish_status().await;
                 }
-                let mut telemetry = actions.telemetry();
+                let mut telemetry = actions.telemetry().await;
                 telemetry.agent_version = ctx.settings.agent_version.clone();
                 telemetry.uptime_s = ctx.started.elapsed().as_secs();
                 ctx.enqueue(Up::Telemetry(telemetry), "telemetry").await;

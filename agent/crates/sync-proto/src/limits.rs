@@ -76,6 +76,11 @@ pub fn fit_up(body: Up) -> Up {
                     st.detail = clip(&st.detail, MAX_TEXT);
                     CommandResult::Ok(CommandOutput::Router(st))
                 }
+                CommandResult::Ok(CommandOutput::Reconciled(mut rr)) => {
+                    clip_lines(&mut rr.drift);
+                    clip_lines(&mut rr.fixed);
+                    CommandResult::Ok(CommandOutput::Reconciled(rr))
+                }
                 other => other,
             };
             Up::Reply(r)

@@ -282,6 +282,21 @@ pub enum CommandOutput {
     Vouchers(Vec<SaleRecord>),
     /// 4: done, with a line saying what happened.
     Done(String),
+    /// 5: what a reconcile found.
+    Reconciled(ReconcileResult),
+}
+
+/// A reconcile's findings, as data.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ReconcileResult {
+    /// This agent's users on the router.
+    pub router_users: u32,
+    /// Sales the site's records hold as being on the router.
+    pub cached: u32,
+    /// Each difference, one line (at most 64; see `limits`).
+    pub drift: Vec<String>,
+    /// What was repaired, one line each.
+    pub fixed: Vec<String>,
 }
 
 /// A router's state as a test or a settings change found it.
