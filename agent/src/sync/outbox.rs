@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, OptionalExtension};
 
 use sync_proto::messages::{SaleRecord, Up};
 
@@ -61,6 +61,30 @@ pub trait OutboxStore: Send + Sync + 'static {
     fn ack(&self, msg_ids: &[String]) -> Result<usize, OutboxError>;
     /// How many messages wait.
     fn backlog(&self) -> Result<u64, OutboxError>;
+    /// Moves events the agent recorded (level warn, error or alert) into the outbox,
+    /// at most `limit`, oldest first, each once: the cursor moves in the same
+    /// transaction. Returns how many were queued. Stores without events queue none.
+    fn forward_events(&self, _limit: usize) -> Result<usize, OutboxError> {
+        Ok(0)
+    }
+}
+
+/// The wire form of a recorded event: an `Alert` for level `alert`, else an `Event`;
+/// `name` is the recorded kind (README: "Event and alert names").
+pub fn wire_event(level: &str, kind: &str, subject: Option<&str>, message: &str) -> Up {
+    let detail = match subject {
+        Some(s) if !s.is_empty() => format!("{s}: {message}"),
+        _ => message.to_string(),
+    };
+    let e = sync_proto::messages::Event {
+        name: kind.to_string(),
+        detail,
+    };
+    if level == "alert" {
+        Up::Alert(e)
+    } else {
+        Up::Event(e)
+    }
 }
 
 /// A stored sale as the contract's `Sale` message: the one place that maps a sale
@@ -252,6 +276,57 @@ impl OutboxStore for SqliteOutbox {
         self.with(|c| {
             c.query_row("SELECT COUNT(*) FROM outbox", [], |r| r.get::<_, i64>(0))
                 .map(|n| n as u64)
+        })
+    }
+
+    fn forward_events(&self, limit: usize) -> Result<usize, OutboxError> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            let epoch: String =
+                tx.query_row("SELECT value FROM sync_state WHERE key = 'epoch'", [], |r| r.get(0))?;
+            let cursor: Option<String> = tx
+                .query_row("SELECT value FROM sync_state WHERE key = 'events.sent'", [], |r| r.get(0))
+                .optional()?;
+            // First start with the link: from now on (older events stay local).
+            let Some(cursor) = cursor.and_then(|v| v.parse::<i64>().ok()) else {
+                let top: i64 = tx.query_row("SELECT COALESCE(MAX(id), 0) FROM events", [], |r| r.get(0))?;
+                tx.execute(
+                    "INSERT OR REPLACE INTO sync_state (key, value) VALUES ('events.sent', ?1)",
+                    [top.to_string()],
+                )?;
+                tx.commit()?;
+                return Ok(0);
+            };
+            let rows: Vec<(i64, i64, String, String, Option<String>, String)> = {
+                let mut stmt = tx.prepare_cached(
+                    "SELECT id, at_ms, level, kind, subject, message FROM events WHERE id > ?1 ORDER BY id LIMIT ?2",
+                )?;
+                let rows = stmt.query_map(params![cursor, limit as i64], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+                })?;
+                rows.collect::<rusqlite::Result<_>>()?
+            };
+            let mut queued = 0;
+            let mut last = cursor;
+            for (id, at_ms, level, kind, subject, message) in rows {
+                last = id;
+                if !matches!(level.as_str(), "warn" | "error" | "alert") {
+                    continue;
+                }
+                let body = sync_proto::limits::fit_up(wire_event(&level, &kind, subject.as_deref(), &message));
+                let (msg_id, kind, payload) = outbox_payload(&format!("event-{epoch}-{id}"), &body);
+                tx.execute(
+                    "INSERT OR IGNORE INTO outbox (msg_id, kind, payload, created_at_ms) VALUES (?1, ?2, ?3, ?4)",
+                    params![msg_id, kind, payload, at_ms],
+                )?;
+                queued += 1;
+            }
+            tx.execute(
+                "INSERT OR REPLACE INTO sync_state (key, value) VALUES ('events.sent', ?1)",
+                [last.to_string()],
+            )?;
+            tx.commit()?;
+            Ok(queued)
         })
     }
 }

@@ -210,6 +210,8 @@ async fn pump(ctx: Arc<Ctx>, stop: CancellationToken) {
             _ = stop.cancelled() => return,
             _ = ctx.link.wait_connected() => {}
         }
+        // What the agent recorded for operators joins the outbox first.
+        ctx.blocking(|s| s.forward_events(100)).await;
         let entries = ctx
             .blocking(move |s| s.pending(window))
             .await

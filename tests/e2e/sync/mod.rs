@@ -4,6 +4,7 @@
 
 mod acl;
 mod commands;
+mod events;
 mod outage;
 mod plans;
 mod tls;
