@@ -382,6 +382,17 @@ impl<R: HotspotApi + Clone + 'static> SiteActions<R> {
                     router.disconnect(&s.id).await?;
                 }
                 router.remove_user(&user.id).await?;
+                // The sale ends with its user: reconcile must not bring it back.
+                let site = &self.vouchers.settings().site_id;
+                if let Some(id) =
+                    crate::vouchers::plans::sale_id_from_comment(site, user.comment.as_deref())
+                {
+                    self.vouchers.store().mark_ended(
+                        id,
+                        "removed by the central office",
+                        now_ms(),
+                    )?;
+                }
                 Ok(CommandOutput::Done(format!("{username} removed")))
             }
             SiteCommand::SyncProfiles => {
@@ -410,6 +421,25 @@ impl<R: HotspotApi + Clone + 'static> SiteActions<R> {
 mod tests {
     use super::*;
     use crate::sync::AgentActions;
+
+    #[tokio::test]
+    async fn a_remote_remove_ends_the_sale_so_reconcile_does_not_bring_the_user_back() {
+        let (v, router) = crate::vouchers::tests::setup().await;
+        let actions = SiteActions::new(v.clone(), firmware_config::Config::bundled_default());
+        let sold = v.sell("1h", None).await.unwrap();
+        let done = actions
+            .run_command(SiteCommand::RemoveUser {
+                username: sold.code.clone(),
+            })
+            .await;
+        assert!(matches!(done, CommandResult::Ok(_)), "{done:?}");
+        assert!(v.store().sale(sold.sale_id).unwrap().ended_at_ms.is_some());
+        v.reconcile(true).await.unwrap();
+        assert!(
+            router.all_users().iter().all(|u| u.name != sold.code),
+            "the removed user stays removed"
+        );
+    }
 
     #[tokio::test]
     async fn telemetry_counts_todays_sales_active_users_and_the_router_as_it_is_now() {
