@@ -23,7 +23,11 @@ impl AgentActions for NoActions {
     async fn apply_plans(&self, _: PlanSet) -> Result<AppliedReport, ActionError> {
         Err(ActionError::Unavailable("benchmark"))
     }
-    async fn apply_routers(&self, _: RouterSet) -> Result<AppliedReport, ActionError> {
+    async fn apply_routers(
+        &self,
+        _: RouterSet,
+        _: Vec<Option<firmware_config::Secret>>,
+    ) -> Result<AppliedReport, ActionError> {
         Err(ActionError::Unavailable("benchmark"))
     }
     async fn run_command(&self, _: SiteCommand) -> CommandResult {
@@ -107,7 +111,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let state = Arc::new(SyncState::open(&db_path)?);
     let t = Instant::now();
     for i in 0..SALES {
-        let (msg_id, kind, payload) = outbox_payload_for_sale(&sale(i));
+        let (msg_id, kind, payload) = outbox_payload_for_sale("bench", &sale(i));
         outbox.enqueue(&msg_id, kind, &payload, 1_795_000_000_000 + i as u64)?;
     }
     println!("backlog of {SALES} sales written to the outbox in {:.2} s (one transaction each, synchronous=FULL)", t.elapsed().as_secs_f64());
@@ -118,10 +122,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tokio::time::sleep(Duration::from_millis(200)).await;
     let cdb = CentralDb::open(&dir.path().join("central.db"))?;
 
+    let identity = SiteIdentity::from_key(SigningKey::from_bytes(&[6u8; 32]));
+    cdb.register_site("site-001", &identity.public_hex())?;
     let settings = SiteSettings {
         site: "site-001".into(),
         topic_prefix: "hotspot".into(),
         central_key: key.verifying_key(),
+        identity,
         resend_after: Duration::from_secs(30),
         window: 500,
         status_interval: Duration::from_secs(3600),

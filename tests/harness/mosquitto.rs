@@ -14,6 +14,13 @@ pub fn mosquitto_binary() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("/usr/sbin/mosquitto"))
 }
 
+/// A file of `deploy/mosquitto/` in this repository.
+pub fn deploy_file(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../deploy/mosquitto")
+        .join(name)
+}
+
 /// Certificates for the TLS listeners, PEM.
 pub struct TestPki {
     pub ca_pem: String,
@@ -68,6 +75,9 @@ pub struct Mosquitto {
     pub pki: Option<TestPki>,
     dir: tempfile::TempDir,
     child: Option<Child>,
+    /// Access control and limits from the shipped `deploy/mosquitto` files instead of
+    /// an open broker.
+    fleet: bool,
 }
 
 fn free_port() -> u16 {
@@ -96,6 +106,42 @@ impl Mosquitto {
             pki,
             dir,
             child: None,
+            fleet: false,
+        };
+        m.write_config();
+        m.resume();
+        m
+    }
+
+    /// A broker set up as `deploy/mosquitto/` says (password file, the ACL, the size
+    /// limit), with these `(user, password)` logins.
+    pub fn start_fleet(users: &[(&str, &str)]) -> Mosquitto {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let passwd = dir.path().join("hotspot.passwd");
+        for (i, (user, pass)) in users.iter().enumerate() {
+            let mut cmd = Command::new("mosquitto_passwd");
+            if i == 0 {
+                cmd.arg("-c");
+            }
+            let ok = cmd
+                .arg("-b")
+                .arg(&passwd)
+                .arg(user)
+                .arg(pass)
+                .status()
+                .expect("mosquitto_passwd (apt-get install mosquitto)");
+            assert!(ok.success(), "mosquitto_passwd failed");
+        }
+        std::fs::copy(deploy_file("hotspot.acl"), dir.path().join("hotspot.acl"))
+            .expect("copy the shipped ACL");
+        let mut m = Mosquitto {
+            port: free_port(),
+            tls_port: None,
+            mtls_port: None,
+            pki: None,
+            dir,
+            child: None,
+            fleet: true,
         };
         m.write_config();
         m.resume();
@@ -108,6 +154,24 @@ impl Mosquitto {
 
     fn write_config(&self) {
         let d = self.dir.path();
+        if self.fleet {
+            // The shipped settings, with this folder's files; persistence as below.
+            let shipped =
+                std::fs::read_to_string(deploy_file("hotspot.conf")).expect("shipped conf");
+            let mut conf = format!(
+                "user root\npersistence_location {}/\nlog_dest file {}/mosquitto.log\nlistener {} 127.0.0.1\n",
+                d.display(),
+                d.display(),
+                self.port
+            );
+            for line in shipped.lines() {
+                let line = line.replace("/etc/mosquitto/", &format!("{}/", d.display()));
+                conf.push_str(&line);
+                conf.push('\n');
+            }
+            std::fs::write(d.join("mosquitto.conf"), conf).expect("write mosquitto.conf");
+            return;
+        }
         // persistence keeps sessions, queued QoS 1 messages and retained messages across
         // a stop/start, like a production broker; `user root` stops mosquitto from
         // dropping to a user that cannot read this folder when tests run as root.

@@ -13,8 +13,8 @@ use crate::vouchers::{PlanBook, VoucherError, Vouchers};
 use routeros::{HotspotApi, Router, RouterError, RouterSettings as ClientSettings, UserQuery, Word};
 use sync_proto::convert;
 use sync_proto::messages::{
-    AppliedReport, CommandOutput, CommandResult, PlanSet, RouterSet, RouterStatus, SiteCommand,
-    Telemetry, UserInfo,
+    AppliedReport, CommandOutput, CommandResult, PlanSet, ReconcileResult, RouterSet, RouterStatus,
+    SiteCommand, Telemetry, UserInfo, UsersPage,
 };
 
 /// The agent's side of the central link.
@@ -153,13 +153,18 @@ impl<R: HotspotApi + Clone + 'static> AgentActions for SiteActions<R> {
         Ok(report)
     }
 
-    async fn apply_routers(&self, routers: RouterSet) -> Result<AppliedReport, ActionError> {
+    async fn apply_routers(
+        &self,
+        routers: RouterSet,
+        passwords: Vec<Option<firmware_config::Secret>>,
+    ) -> Result<AppliedReport, ActionError> {
         let config = self.config();
         let mut report = AppliedReport::default();
         let mut pushed = Vec::new();
+        let mut passwords = passwords.into_iter();
         for (i, spec) in routers.routers.iter().enumerate() {
             let base = config.routers.iter().find(|r| r.name == spec.name);
-            let rc = convert::router_config(spec, base);
+            let rc = convert::router_config(spec, passwords.next().flatten(), base);
             pushed.push(rc.clone());
             let settings = ClientSettings::from_config(&rc, i)?;
             match Router::connect(settings).await {
@@ -188,9 +193,37 @@ impl<R: HotspotApi + Clone + 'static> AgentActions for SiteActions<R> {
         }
     }
 
-    fn telemetry(&self) -> Telemetry {
+    async fn telemetry(&self) -> Telemetry {
         let store = self.vouchers.store();
+        let now = now_ms();
+        let today = store
+            .sale_stats(now.div_euclid(86_400_000) * 86_400_000)
+            .map_err(|e| tracing::warn!(error = %e, "telemetry: cannot count today's sales"))
+            .unwrap_or_default();
+        // Asked now, so the state is the router's, not that of the last call made.
+        let active = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            self.vouchers.router().active(None),
+        )
+        .await
+        .unwrap_or_else(|_| {
+            Err(RouterError::Closed {
+                router: self.vouchers.settings().router_name.clone(),
+            })
+        });
+        self.vouchers.note_router(&active);
+        let router_state = match &active {
+            Ok(_) => "up".to_string(),
+            Err(e) if e.is_transient() => "down".to_string(),
+            Err(e) => sync_proto::limits::clip(&format!("error: {e}"), 120),
+        };
         Telemetry {
+            sales_count_today: today.count,
+            sales_amount_today: today.total,
+            active_users: active
+                .as_ref()
+                .map(|a| u32::try_from(a.len()).unwrap_or(u32::MAX))
+                .unwrap_or(0),
             credit: store.credit_balance().map(|c| c.max(0) as u64).unwrap_or(0),
             pool: self
                 .vouchers
@@ -204,19 +237,34 @@ impl<R: HotspotApi + Clone + 'static> AgentActions for SiteActions<R> {
                     )
                 })
                 .collect(),
-            routers: vec![(
-                self.vouchers.settings().router_name.clone(),
-                if self.vouchers.router_reachable() {
-                    "reachable"
-                } else {
-                    "unreachable"
-                }
-                .into(),
-            )],
+            routers: vec![(self.vouchers.settings().router_name.clone(), router_state)],
             agent_version: env!("CARGO_PKG_VERSION").into(),
             uptime_s: self.started.elapsed().as_secs(),
             ..Telemetry::default()
         }
+    }
+}
+
+/// The users from `offset` on that fit one page of a reply
+/// (`sync_proto::limits::PAGE_BUDGET`), and where the next page starts.
+pub fn users_page(rows: Vec<UserInfo>, offset: u32) -> UsersPage {
+    let total = u32::try_from(rows.len()).unwrap_or(u32::MAX);
+    let mut users = Vec::new();
+    let mut size = 0;
+    let mut next = offset as usize;
+    for u in rows.into_iter().skip(offset as usize) {
+        let n = postcard::to_stdvec(&u).map(|b| b.len()).unwrap_or(0);
+        if size + n > sync_proto::limits::PAGE_BUDGET && !users.is_empty() {
+            break;
+        }
+        size += n;
+        users.push(u);
+        next += 1;
+    }
+    UsersPage {
+        users,
+        total,
+        next_offset: (next < total as usize).then_some(next as u32),
     }
 }
 
@@ -232,7 +280,7 @@ impl<R: HotspotApi + Clone + 'static> SiteActions<R> {
                         name: self.vouchers.settings().router_name.clone(),
                         reachable: true,
                         version: res.version,
-                        transport: String::new(),
+                        transport: router.transport().await.unwrap_or_default().into(),
                         detail: format!("answered in {} ms", started.elapsed().as_millis()),
                     },
                     Err(err) => RouterStatus {
@@ -245,7 +293,10 @@ impl<R: HotspotApi + Clone + 'static> SiteActions<R> {
                 Ok(CommandOutput::Router(status))
             }
             SiteCommand::ListUsers {
-                active, profile, ..
+                active,
+                profile,
+                offset,
+                ..
             } => {
                 let query = UserQuery {
                     profile,
@@ -253,7 +304,7 @@ impl<R: HotspotApi + Clone + 'static> SiteActions<R> {
                 };
                 let users = router.users(&query).await?;
                 let sessions = router.active(None).await?;
-                let rows = users
+                let rows: Vec<UserInfo> = users
                     .into_iter()
                     .map(|u| UserInfo {
                         active: sessions.iter().any(|s| s.user == u.name),
@@ -266,7 +317,7 @@ impl<R: HotspotApi + Clone + 'static> SiteActions<R> {
                     })
                     .filter(|u| active.is_none_or(|a| a == u.active))
                     .collect();
-                Ok(CommandOutput::Users(rows))
+                Ok(CommandOutput::Users(users_page(rows, offset)))
             }
             SiteCommand::ListProfiles { .. } => {
                 let profiles = router.profiles().await?;
@@ -327,6 +378,17 @@ impl<R: HotspotApi + Clone + 'static> SiteActions<R> {
                     router.disconnect(&s.id).await?;
                 }
                 router.remove_user(&user.id).await?;
+                // The sale ends with its user: reconcile must not bring it back.
+                let site = &self.vouchers.settings().site_id;
+                if let Some(id) =
+                    crate::vouchers::plans::sale_id_from_comment(site, user.comment.as_deref())
+                {
+                    self.vouchers.store().mark_ended(
+                        id,
+                        "removed by the central office",
+                        now_ms(),
+                    )?;
+                }
                 Ok(CommandOutput::Done(format!("{username} removed")))
             }
             SiteCommand::SyncProfiles => {
@@ -339,8 +401,92 @@ impl<R: HotspotApi + Clone + 'static> SiteActions<R> {
             }
             SiteCommand::Reconcile => {
                 let report = self.vouchers.reconcile(false).await?;
-                Ok(CommandOutput::Done(format!("{report:?} at {}", now_ms())))
+                let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+                Ok(CommandOutput::Reconciled(ReconcileResult {
+                    router_users: count(report.router_users),
+                    cached: count(report.cached),
+                    drift: report.drift.iter().map(ToString::to_string).collect(),
+                    fixed: report.fixed,
+                }))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sync::AgentActions;
+
+    #[tokio::test]
+    async fn a_remote_remove_ends_the_sale_so_reconcile_does_not_bring_the_user_back() {
+        let (v, router) = crate::vouchers::tests::setup().await;
+        let actions = SiteActions::new(v.clone(), firmware_config::Config::bundled_default());
+        let sold = v.sell("1h", None).await.unwrap();
+        let done = actions
+            .run_command(SiteCommand::RemoveUser {
+                username: sold.code.clone(),
+            })
+            .await;
+        assert!(matches!(done, CommandResult::Ok(_)), "{done:?}");
+        assert!(v.store().sale(sold.sale_id).unwrap().ended_at_ms.is_some());
+        v.reconcile(true).await.unwrap();
+        assert!(
+            router.all_users().iter().all(|u| u.name != sold.code),
+            "the removed user stays removed"
+        );
+    }
+
+    #[tokio::test]
+    async fn telemetry_counts_todays_sales_active_users_and_the_router_as_it_is_now() {
+        let (v, router) = crate::vouchers::tests::setup().await;
+        let config = firmware_config::Config::bundled_default();
+        let actions = SiteActions::new(v.clone(), config);
+        let a = v.sell("1h", None).await.unwrap();
+        v.sell("1h", None).await.unwrap();
+        router.log_in(&a.code, "10.5.50.2").unwrap();
+        let t = actions.telemetry().await;
+        let price = v.store().sale(a.sale_id).unwrap().price;
+        assert_eq!((t.sales_count_today, t.sales_amount_today), (2, 2 * price));
+        assert_eq!(t.active_users, 1);
+        assert_eq!(t.routers[0].1, "up");
+        router.set_down(true);
+        assert_eq!(actions.telemetry().await.routers[0].1, "down");
+        router.set_down(false);
+        assert_eq!(
+            actions.telemetry().await.routers[0].1,
+            "up",
+            "back up at once, not at the next sale"
+        );
+    }
+
+    #[test]
+    fn twenty_thousand_users_come_in_pages_that_each_fit_a_message() {
+        let rows: Vec<UserInfo> = (0..20_000)
+            .map(|i| UserInfo {
+                name: format!("USER{i:06}"),
+                profile: "default".into(),
+                comment: format!("hsa:site-001:{i} {}", "x".repeat(40)),
+                ..UserInfo::default()
+            })
+            .collect();
+        let mut offset = 0;
+        let mut seen = 0;
+        let mut pages = 0;
+        loop {
+            let page = users_page(rows.clone(), offset);
+            assert_eq!(page.total, 20_000);
+            let bytes = postcard::to_stdvec(&page).unwrap().len();
+            assert!(bytes <= sync_proto::limits::PAGE_BUDGET, "{bytes}");
+            assert_eq!(page.users[0].name, format!("USER{offset:06}"));
+            seen += page.users.len();
+            pages += 1;
+            match page.next_offset {
+                Some(n) => offset = n,
+                None => break,
+            }
+        }
+        assert_eq!(seen, 20_000);
+        assert!(pages > 1, "one page would be over the budget");
     }
 }

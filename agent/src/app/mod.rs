@@ -218,14 +218,36 @@ impl Agent {
 async fn log_alerts(mut alerts: mpsc::Receiver<Alert>, store: Store) {
     while let Some(alert) = alerts.recv().await {
         tracing::warn!(alert = ?alert, "kiosk alert");
-        let text = format!("{alert:?}");
-        let _ = store.record_event(
-            crate::store::Level::Warn,
-            "kiosk_alert",
-            None,
-            &text,
-            crate::store::now_ms(),
-        );
+        let (level, kind, text) = kiosk_alert_event(&alert);
+        let _ = store.record_event(level, kind, None, &text, crate::store::now_ms());
+    }
+}
+
+/// A kiosk alert as a recorded event (and so as the central office sees it): its
+/// level, its name (README: "Event and alert names") and its text.
+pub fn kiosk_alert_event(alert: &Alert) -> (crate::store::Level, &'static str, String) {
+    use crate::store::Level;
+    match alert {
+        Alert::PaperOut => (
+            Level::Alert,
+            "paper_out",
+            "printer out of paper; codes go to the display".into(),
+        ),
+        Alert::PaperLow => (Level::Alert, "paper_low", "paper roll nearly empty".into()),
+        Alert::PrinterFailed(e) => (Level::Alert, "printer_failed", e.clone()),
+        Alert::SaleFailed(e) => (Level::Warn, "sale_failed", e.clone()),
+        Alert::CreditNotRecorded { amount, error } => (
+            Level::Alert,
+            "store_error",
+            format!("{amount} inserted but not recorded: {error}"),
+        ),
+        Alert::OutOfService(why) => (Level::Alert, "coin_inhibited", why.clone()),
+        Alert::BackInService => (
+            Level::Warn,
+            "back_in_service",
+            "coin slot open again".into(),
+        ),
+        Alert::CoinFault(e) => (Level::Alert, "coin_fault", e.clone()),
     }
 }
 

@@ -248,6 +248,9 @@ async fn demo_central(config: &mut Config) -> anyhow::Result<DemoCentral> {
     let dir = std::env::temp_dir().join(format!("hotspot-demo-central-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let db = CentralDb::open(&dir.join("central.db"))?;
+    // The office knows the kiosk's key, as after `hotspot-central register`.
+    let identity = crate::sync::SiteIdentity::load_or_create(&config.agent.state_dir)?;
+    db.register_site(&config.agent.site_id, &identity.public_hex())?;
     let link = crate::sync::setup::link_config(&config.central, "demo-central")?;
     let central = Central::connect(link, key, &config.central.topic_prefix, true);
     if !central.wait_connected(Duration::from_secs(10)).await {

@@ -15,6 +15,7 @@ pub mod run;
 #[cfg(feature = "sim")]
 pub mod sim;
 pub mod status;
+pub mod site;
 pub mod users;
 pub mod voucher;
 
@@ -121,6 +122,9 @@ pub enum Command {
     /// Check or print configuration files; list board presets.
     #[command(subcommand)]
     Config(config::ConfigCmd),
+    /// The site's identity for the central office: `site id` prints its public key.
+    #[command(subcommand)]
+    Site(site::SiteCmd),
     /// Translate central-link messages between postcard and JSON.
     #[command(subcommand)]
     Msg(msg::MsgCommand),
@@ -349,7 +353,11 @@ impl Command {
             | Command::Router(_) => true,
             #[cfg(feature = "sim")]
             Command::Demo(_) | Command::Sim(_) => false,
-            Command::Config(_) | Command::Msg(_) | Command::Cash(_) | Command::Version => false,
+            Command::Config(_)
+            | Command::Msg(_)
+            | Command::Cash(_)
+            | Command::Site(_)
+            | Command::Version => false,
         }
     }
 }
@@ -373,6 +381,7 @@ pub async fn run(mut cli: Cli) -> anyhow::Result<()> {
         #[cfg(feature = "sim")]
         Command::Sim(args) => sim::run(args).await,
         Command::Msg(cmd) => msg::run(cmd).await,
+        Command::Site(cmd) => site::run(cmd, &cli),
         Command::Voucher(cmd) => {
             let sells = cmd.sells();
             with_router_for(&cli, sells, |r, s, c, chosen| async move {

@@ -128,6 +128,10 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         last_credit_id INTEGER NOT NULL,
         sent_at_ms INTEGER
     );",
+    // 7: the store's epoch, 16 random hex digits drawn once per database: outbox
+    // message ids carry it, so a wiped state folder never reuses one (and an old
+    // acknowledgement never matches a new message).
+    "INSERT OR IGNORE INTO sync_state (key, value) VALUES ('epoch', lower(hex(randomblob(8))));",
 ];
 
 /// The schema version this build writes.

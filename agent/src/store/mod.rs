@@ -59,6 +59,9 @@ pub struct Store {
 struct Inner {
     conn: Mutex<Connection>,
     path: PathBuf,
+    /// The wire form of a sale, for the outbox message each later state of a sale
+    /// (delivered, failed) writes in its own transaction; set by the layer above.
+    sale_payload: std::sync::OnceLock<fn(&Sale) -> Vec<u8>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -161,6 +164,7 @@ impl Store {
             inner: Arc::new(Inner {
                 conn: Mutex::new(conn),
                 path,
+                sale_payload: std::sync::OnceLock::new(),
             }),
         })
     }
@@ -174,6 +178,32 @@ impl Store {
         // A panic while holding the lock rolled its transaction back (Drop), so the
         // connection is still consistent.
         self.inner.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Sets how a sale is written for the central office: from then on a sale that
+    /// is delivered or fails also queues its own outbox message
+    /// (`sale-<epoch>-<id>-<state>`) in the same transaction. The first call wins.
+    pub fn set_sale_payload(&self, payload: fn(&Sale) -> Vec<u8>) {
+        let _ = self.inner.sale_payload.set(payload);
+    }
+
+    /// Queues the message of a sale's new state, if a payload is set.
+    pub(crate) fn sale_state_tx(
+        &self,
+        tx: &Transaction<'_>,
+        id: i64,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        let Some(payload) = self.inner.sale_payload.get() else {
+            return Ok(());
+        };
+        let sale = sales_read::get(tx, id)?;
+        let msg_id = sync_proto::ids::sale_state_msg_id(
+            &outbox::epoch_tx(tx)?,
+            &id.to_string(),
+            sale.state.as_str(),
+        );
+        outbox::enqueue_tx(tx, &msg_id, "sale", &payload(&sale), now_ms)
     }
 
     /// Runs a read.

@@ -10,7 +10,7 @@ use super::{Durability, Store, StoreError};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboxRow {
     pub id: i64,
-    /// Unique id, e.g. `sale:42`; the central office deduplicates on it.
+    /// Unique id, e.g. `sale-<epoch>-42`; the central office deduplicates on it.
     pub msg_id: String,
     /// Message family, e.g. `sale`.
     pub kind: String,
@@ -35,7 +35,29 @@ pub(crate) fn enqueue_tx(
     Ok(())
 }
 
+/// The message id of a sale's record, `sale-<epoch>-<id>` (`sync_proto::ids`).
+pub(crate) fn sale_msg_id_tx(tx: &Transaction<'_>, id: i64) -> Result<String, StoreError> {
+    Ok(sync_proto::ids::sale_msg_id(
+        &epoch_tx(tx)?,
+        &id.to_string(),
+    ))
+}
+
+/// The store's epoch (migration 5).
+pub(crate) fn epoch_tx(c: &rusqlite::Connection) -> Result<String, StoreError> {
+    Ok(
+        c.prepare_cached("SELECT value FROM sync_state WHERE key = 'epoch'")?
+            .query_row([], |r| r.get(0))?,
+    )
+}
+
 impl Store {
+    /// This database's epoch: 16 hex digits drawn when it was made, in every sale's
+    /// message id.
+    pub fn epoch(&self) -> Result<String, StoreError> {
+        self.read("read the store epoch", |c| epoch_tx(c))
+    }
+
     /// Queues a message outside any sale (events, status).
     pub fn enqueue(
         &self,

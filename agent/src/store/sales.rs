@@ -204,7 +204,7 @@ impl Store {
                 super::credit::spend_tx(tx, amount, id, now_ms)?;
             }
             let sale = get(tx, id)?;
-            outbox::enqueue_tx(tx, &format!("sale:{id}"), "sale", &payload(&sale), now_ms)?;
+            outbox::enqueue_tx(tx, &outbox::sale_msg_id_tx(tx, id)?, "sale", &payload(&sale), now_ms)?;
             Ok(Some(sale))
         })
     }
@@ -255,7 +255,8 @@ impl Store {
                 "UPDATE sales SET state = 'failed', last_error = ?2, ended_at_ms = ?3 WHERE id = ?1",
                 params![id, reason, now_ms],
             )?;
-            super::credit::refund_tx(tx, id, now_ms)
+            super::credit::refund_tx(tx, id, now_ms)?;
+            self.sale_state_tx(tx, id, now_ms)
         })
     }
 
@@ -277,6 +278,7 @@ impl Store {
                             "UPDATE sales SET state = 'delivered', delivered_at_ms = ?2 WHERE id = ?1",
                             params![id, now_ms],
                         )?;
+                        self.sale_state_tx(tx, id, now_ms)?;
                         changed += 1;
                     }
                     other => {
@@ -360,7 +362,13 @@ pub(crate) fn mark_on_router_tx(
                 params![id, router_user_id, now_ms],
             )?;
             let sale = get(tx, id)?;
-            outbox::enqueue_tx(tx, &format!("sale:{id}"), "sale", &payload(&sale), now_ms)?;
+            outbox::enqueue_tx(
+                tx,
+                &outbox::sale_msg_id_tx(tx, id)?,
+                "sale",
+                &payload(&sale),
+                now_ms,
+            )?;
             user_created_tx(tx, &sale, router_user_id, now_ms)?;
             Ok(true)
         }

@@ -265,7 +265,8 @@ fn the_provisioned_mark_and_its_outbox_row_commit_together_and_only_once() {
     let rows = store.outbox_pending(10).unwrap();
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].payload, b"C2");
-    assert!(store.outbox_acked(&format!("sale:{id}")).unwrap());
+    let epoch = store.epoch().unwrap();
+    assert!(store.outbox_acked(&format!("sale-{epoch}-{id}")).unwrap());
 }
 
 #[test]
@@ -457,4 +458,22 @@ fn a_failed_row_says_whether_anyone_was_paid_back() {
         format!("voucher {unpaid} not made (nobody had paid for it): router said no")
     );
     assert!(crate::vouchers::issue::failure_text(paid, 5, "x").contains("5 credit given back"));
+}
+
+#[test]
+fn each_new_database_draws_its_own_epoch_and_keeps_it() {
+    let a = tempfile::tempdir().unwrap();
+    let b = tempfile::tempdir().unwrap();
+    let ea = Store::open_in(a.path()).unwrap().epoch().unwrap();
+    let eb = Store::open_in(b.path()).unwrap().epoch().unwrap();
+    assert_eq!(ea.len(), 16);
+    assert_ne!(
+        ea, eb,
+        "a wiped or another state folder never reuses message ids"
+    );
+    assert_eq!(
+        Store::open_in(a.path()).unwrap().epoch().unwrap(),
+        ea,
+        "kept on reopening"
+    );
 }

@@ -3,7 +3,7 @@
 
 use std::future::Future;
 
-use firmware_config::ConfigError;
+use firmware_config::{ConfigError, Secret};
 use sync_proto::messages::{
     AppliedReport, CommandResult, PlanSet, RouterSet, SiteCommand, Telemetry,
 };
@@ -40,14 +40,19 @@ pub trait AgentActions: Send + Sync + 'static {
         plans: PlanSet,
     ) -> impl Future<Output = Result<AppliedReport, ActionError>> + Send;
     /// Stores new router settings and tests each router; the report holds each status.
+    /// `passwords[i]` is router `i`'s password, opened from its sealed box (`None`:
+    /// keep the site's own).
     fn apply_routers(
         &self,
         routers: RouterSet,
+        passwords: Vec<Option<Secret>>,
     ) -> impl Future<Output = Result<AppliedReport, ActionError>> + Send;
     /// Runs one remote command.
     fn run_command(&self, command: SiteCommand) -> impl Future<Output = CommandResult> + Send;
-    /// Counters for the periodic telemetry message.
-    fn telemetry(&self) -> Telemetry {
-        Telemetry::default()
+    /// Counters for the periodic telemetry message: today's sales from the store,
+    /// active users and each router's state (`up`, `down` or a short error) as the
+    /// router answers now.
+    fn telemetry(&self) -> impl Future<Output = Telemetry> + Send {
+        async { Telemetry::default() }
     }
 }

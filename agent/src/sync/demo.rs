@@ -109,7 +109,11 @@ impl AgentActions for DemoActions {
             warnings: vec![],
         })
     }
-    async fn apply_routers(&self, routers: RouterSet) -> Result<AppliedReport, ActionError> {
+    async fn apply_routers(
+        &self,
+        routers: RouterSet,
+        _passwords: Vec<Option<firmware_config::Secret>>,
+    ) -> Result<AppliedReport, ActionError> {
         Ok(AppliedReport {
             actions: routers
                 .routers
@@ -173,14 +177,20 @@ pub async fn run(mut show: impl FnMut(String)) -> Result<(), DemoError> {
             state: "delivered".into(),
             channel: "coins".into(),
         };
-        let (msg_id, kind, payload) = outbox_payload_for_sale(&sale);
+        let (msg_id, kind, payload) = outbox_payload_for_sale("demo", &sale);
         outbox.enqueue(&msg_id, kind, &payload, now_ms())?;
     }
     show("3 sales waiting in the site's outbox; starting the site's link".into());
+    let identity = super::SiteIdentity::from_key(
+        sync_proto::sign::generate()
+            .map_err(|e| DemoError::Broker(format!("no random source: {e}")))?,
+    );
+    db.register_site("demo-site", &identity.public_hex())?;
     let settings = SiteSettings {
         site: "demo-site".into(),
         topic_prefix: "hotspot".into(),
         central_key: key.verifying_key(),
+        identity,
         resend_after: Duration::from_secs(5),
         window: 500,
         status_interval: Duration::from_secs(3600),

@@ -7,12 +7,14 @@ pub mod actions;
 #[cfg(feature = "sim")]
 pub mod demo;
 pub mod downlink;
+pub mod identity;
 pub mod outbox;
 pub mod setup;
 pub mod site;
 pub mod state;
 
 pub use actions::{ActionError, AgentActions};
+pub use identity::{IdentityError, SiteIdentity};
 pub use outbox::{
     outbox_payload, outbox_payload_for_sale, OutboxEntry, OutboxError, OutboxStore, SqliteOutbox,
 };

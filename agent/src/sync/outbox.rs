@@ -6,11 +6,11 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, OptionalExtension};
 
 use sync_proto::messages::{SaleRecord, Up};
 
-use crate::store::Sale;
+use crate::store::{Sale, SaleState};
 
 /// One message waiting for the central office. `payload` is the postcard encoding
 /// of an [`Up`] body; the pump puts it in an envelope when it sends it.
@@ -61,11 +61,35 @@ pub trait OutboxStore: Send + Sync + 'static {
     fn ack(&self, msg_ids: &[String]) -> Result<usize, OutboxError>;
     /// How many messages wait.
     fn backlog(&self) -> Result<u64, OutboxError>;
+    /// Moves events the agent recorded (level warn, error or alert) into the outbox,
+    /// at most `limit`, oldest first, each once: the cursor moves in the same
+    /// transaction. Returns how many were queued. Stores without events queue none.
+    fn forward_events(&self, _limit: usize) -> Result<usize, OutboxError> {
+        Ok(0)
+    }
+}
+
+/// The wire form of a recorded event: an `Alert` for level `alert`, else an `Event`;
+/// `name` is the recorded kind (README: "Event and alert names").
+pub fn wire_event(level: &str, kind: &str, subject: Option<&str>, message: &str) -> Up {
+    let detail = match subject {
+        Some(s) if !s.is_empty() => format!("{s}: {message}"),
+        _ => message.to_string(),
+    };
+    let e = sync_proto::messages::Event {
+        name: kind.to_string(),
+        detail,
+    };
+    if level == "alert" {
+        Up::Alert(e)
+    } else {
+        Up::Event(e)
+    }
 }
 
 /// A stored sale as the contract's `Sale` message: the one place that maps a sale
-/// row onto the wire (agent/crates/sync-proto/README.md). The sale is on the router
-/// by the time anyone sends it, so its state is `provisioned`.
+/// row onto the wire (agent/crates/sync-proto/README.md), in the state it is in:
+/// `provisioned` when it reached the router, later `delivered` or `failed`.
 pub fn wire_sale(sale: &Sale) -> SaleRecord {
     let channel = match sale.source.as_str() {
         "kiosk" => "coins",
@@ -80,31 +104,30 @@ pub fn wire_sale(sale: &Sale) -> SaleRecord {
         currency: sale.currency.clone(),
         sold_at_ms: u64::try_from(sale.sold_at_ms.unwrap_or(sale.created_at_ms)).unwrap_or(0),
         router: sale.router.clone(),
-        state: "provisioned".into(),
+        state: match sale.state {
+            SaleState::Provisioned | SaleState::PoolReady => "provisioned",
+            SaleState::Delivered => "delivered",
+            SaleState::Failed => "failed",
+            SaleState::Reserved | SaleState::PoolReserved => "reserved",
+        }
+        .into(),
         channel: channel.into(),
     }
 }
 
-/// The outbox message id of a sale, `sale:<id>`, as the store writes it; the
-/// central office deduplicates on it.
-pub fn sale_msg_id(sale_id: &str) -> String {
-    format!("sale:{sale_id}")
-}
-
 /// The outbox payload of a stored sale, for [`crate::vouchers::Settings::sale_payload`]:
 /// called inside the sale's own transaction, so the sale and its outbox row commit
-/// together.
+/// together (the store gives it its message id, `sale-<epoch>-<id>`).
 pub fn sale_payload(sale: &Sale) -> Vec<u8> {
-    outbox_payload(
-        &sale_msg_id(&sale.id.to_string()),
-        &Up::Sale(wire_sale(sale)),
-    )
-    .2
+    postcard::to_stdvec(&Up::Sale(wire_sale(sale))).unwrap_or_default()
 }
 
-/// The message id, outbox kind and payload for a sale message.
-pub fn outbox_payload_for_sale(sale: &SaleRecord) -> (String, &'static str, Vec<u8>) {
-    outbox_payload(&sale_msg_id(&sale.sale_id), &Up::Sale(sale.clone()))
+/// The message id, outbox kind and payload for a sale message of a store with this epoch.
+pub fn outbox_payload_for_sale(epoch: &str, sale: &SaleRecord) -> (String, &'static str, Vec<u8>) {
+    outbox_payload(
+        &sync_proto::ids::sale_msg_id(epoch, &sale.sale_id),
+        &Up::Sale(sale.clone()),
+    )
 }
 
 /// The same for any message body: `(msg_id, kind, postcard bytes)`.
@@ -255,6 +278,57 @@ impl OutboxStore for SqliteOutbox {
                 .map(|n| n as u64)
         })
     }
+
+    fn forward_events(&self, limit: usize) -> Result<usize, OutboxError> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            let epoch: String =
+                tx.query_row("SELECT value FROM sync_state WHERE key = 'epoch'", [], |r| r.get(0))?;
+            let cursor: Option<String> = tx
+                .query_row("SELECT value FROM sync_state WHERE key = 'events.sent'", [], |r| r.get(0))
+                .optional()?;
+            // First start with the link: from now on (older events stay local).
+            let Some(cursor) = cursor.and_then(|v| v.parse::<i64>().ok()) else {
+                let top: i64 = tx.query_row("SELECT COALESCE(MAX(id), 0) FROM events", [], |r| r.get(0))?;
+                tx.execute(
+                    "INSERT OR REPLACE INTO sync_state (key, value) VALUES ('events.sent', ?1)",
+                    [top.to_string()],
+                )?;
+                tx.commit()?;
+                return Ok(0);
+            };
+            let rows: Vec<(i64, i64, String, String, Option<String>, String)> = {
+                let mut stmt = tx.prepare_cached(
+                    "SELECT id, at_ms, level, kind, subject, message FROM events WHERE id > ?1 ORDER BY id LIMIT ?2",
+                )?;
+                let rows = stmt.query_map(params![cursor, limit as i64], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+                })?;
+                rows.collect::<rusqlite::Result<_>>()?
+            };
+            let mut queued = 0;
+            let mut last = cursor;
+            for (id, at_ms, level, kind, subject, message) in rows {
+                last = id;
+                if !matches!(level.as_str(), "warn" | "error" | "alert") {
+                    continue;
+                }
+                let body = sync_proto::limits::fit_up(wire_event(&level, &kind, subject.as_deref(), &message));
+                let (msg_id, kind, payload) = outbox_payload(&format!("event-{epoch}-{id}"), &body);
+                tx.execute(
+                    "INSERT OR IGNORE INTO outbox (msg_id, kind, payload, created_at_ms) VALUES (?1, ?2, ?3, ?4)",
+                    params![msg_id, kind, payload, at_ms],
+                )?;
+                queued += 1;
+            }
+            tx.execute(
+                "INSERT OR REPLACE INTO sync_state (key, value) VALUES ('events.sent', ?1)",
+                [last.to_string()],
+            )?;
+            tx.commit()?;
+            Ok(queued)
+        })
+    }
 }
 
 #[cfg(test)]
@@ -275,29 +349,29 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteOutbox::open(&dir.path().join("s.db")).unwrap();
         for i in 0..5 {
-            let (id, kind, payload) = outbox_payload_for_sale(&sale(i));
+            let (id, kind, payload) = outbox_payload_for_sale("e0", &sale(i));
             assert!(store.enqueue(&id, kind, &payload, 1000 + i as u64).unwrap());
         }
-        let (id, kind, payload) = outbox_payload_for_sale(&sale(0));
+        let (id, kind, payload) = outbox_payload_for_sale("e0", &sale(0));
         assert!(
             !store.enqueue(&id, kind, &payload, 9).unwrap(),
             "the same sale twice is one message"
         );
         let first = store.pending(3).unwrap();
         let ids: Vec<_> = first.iter().map(|e| e.msg_id.as_str()).collect();
-        assert_eq!(ids, ["sale:0", "sale:1", "sale:2"]);
-        store.mark_attempt(&["sale:0".into()], 5000).unwrap();
-        assert_eq!(store.ack(&["sale:1".into(), "nope".into()]).unwrap(), 1);
+        assert_eq!(ids, ["sale-e0-0", "sale-e0-1", "sale-e0-2"]);
+        store.mark_attempt(&["sale-e0-0".into()], 5000).unwrap();
+        assert_eq!(store.ack(&["sale-e0-1".into(), "nope".into()]).unwrap(), 1);
         let rest = store.pending(10).unwrap();
         assert_eq!(rest.len(), 4);
         assert_eq!((rest[0].attempts, rest[0].last_attempt_ms), (1, Some(5000)));
-        assert_eq!(rest[1].msg_id, "sale:2");
+        assert_eq!(rest[1].msg_id, "sale-e0-2");
         assert_eq!(store.backlog().unwrap(), 4);
     }
 
     #[test]
     fn the_sale_payload_is_the_postcard_up_body() {
-        let (_, kind, payload) = outbox_payload_for_sale(&sale(7));
+        let (_, kind, payload) = outbox_payload_for_sale("e0", &sale(7));
         assert_eq!(kind, "sale");
         assert_eq!(payload[0], 0x01, "Up variant 1 = Sale");
         assert_eq!(

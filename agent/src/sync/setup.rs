@@ -15,10 +15,23 @@ pub enum SetupError {
     Link(#[from] LinkSetupError),
     #[error("[central] central_public_key is not a valid ed25519 public key: print it with `hotspot-central keygen`")]
     Key,
+    /// The site's own key in the state folder.
+    #[error(transparent)]
+    Identity(#[from] super::identity::IdentityError),
 }
 
-/// The site settings for a whole configuration.
+/// The site settings for a whole configuration, with the site's key from the state
+/// folder (made there on first start).
 pub fn site_settings(config: &Config) -> Result<SiteSettings, SetupError> {
+    let identity = super::identity::SiteIdentity::load_or_create(&config.agent.state_dir)?;
+    site_settings_with(config, identity)
+}
+
+/// The same with a given identity.
+pub fn site_settings_with(
+    config: &Config,
+    identity: super::identity::SiteIdentity,
+) -> Result<SiteSettings, SetupError> {
     let c = &config.central;
     let central_key =
         sync_proto::sign::parse_public_key(&c.central_public_key).map_err(|_| SetupError::Key)?;
@@ -26,6 +39,7 @@ pub fn site_settings(config: &Config) -> Result<SiteSettings, SetupError> {
         site: config.agent.site_id.clone(),
         topic_prefix: c.topic_prefix.clone(),
         central_key,
+        identity,
         resend_after: c.resend_after.std(),
         window: 500,
         status_interval: c.status_interval.std().max(Duration::from_secs(1)),
@@ -73,7 +87,11 @@ mod tests {
             !format!("{link:?}").contains("s3cret"),
             "the password never shows in Debug"
         );
-        let site = site_settings(&config).unwrap();
+        let site = site_settings_with(
+            &config,
+            crate::sync::SiteIdentity::from_key(ed25519_dalek::SigningKey::from_bytes(&[1; 32])),
+        )
+        .unwrap();
         assert_eq!(hex::encode(site.central_key.to_bytes()), KEY);
     }
 

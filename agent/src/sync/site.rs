@@ -11,13 +11,16 @@ use tracing::{debug, info, warn};
 
 use super::actions::AgentActions;
 use super::downlink::{judge, DownAction, DownContext};
+use super::identity::SiteIdentity;
 use super::outbox::{is_due, outbox_payload, OutboxStore};
 use super::state::SyncState;
 use hotspot_clock::now_ms;
 use mqtt_link::{self as link, LinkConfig, LinkEvent, LinkHandle};
-use sync_proto::envelope::{encode_raw, Envelope};
+use sync_proto::envelope::{encode_raw_signed, Envelope};
+use sync_proto::limits::{fit_up, MAX_PAYLOAD};
 use sync_proto::messages::{Outcome, Reply, Report, Status, Up};
 use sync_proto::new_msg_id;
+use sync_proto::sign::sign;
 use sync_proto::topics::Topics;
 
 /// How the site side behaves.
@@ -26,6 +29,8 @@ pub struct SiteSettings {
     pub site: String,
     pub topic_prefix: String,
     pub central_key: VerifyingKey,
+    /// The site's own key: signs everything it sends, opens secrets sealed to it.
+    pub identity: SiteIdentity,
     /// First resend delay of an unacknowledged outbox message.
     pub resend_after: Duration,
     /// Outbox messages in flight at most (unacknowledged, oldest first).
@@ -42,6 +47,21 @@ pub struct SiteHandle {
     stop: CancellationToken,
     topics: Topics,
     site: String,
+    identity: SiteIdentity,
+}
+
+/// A signed up message, ready to publish.
+fn signed_up(identity: &SiteIdentity, site: &str, prefix: &str, body: Up) -> Vec<u8> {
+    let mut env = Envelope::new(new_msg_id(prefix), site, now_ms(), body);
+    sign(&mut env, identity.signing_key());
+    env.encode()
+}
+
+fn offline() -> Up {
+    Up::Status(Status {
+        online: false,
+        ..Default::default()
+    })
 }
 
 impl SiteHandle {
@@ -56,12 +76,7 @@ impl SiteHandle {
 
     /// Publishes "offline" (retained), disconnects cleanly and stops the tasks.
     pub async fn shutdown(&self) {
-        let status = Up::Status(Status {
-            online: false,
-            ..Default::default()
-        });
-        let bytes =
-            Envelope::new(new_msg_id("status"), self.site.clone(), now_ms(), status).encode();
+        let bytes = signed_up(&self.identity, &self.site, "status", offline());
         if self.link.is_connected() {
             let _ = self
                 .link
@@ -83,18 +98,18 @@ pub fn spawn<A: AgentActions>(
     actions: Arc<A>,
 ) -> SiteHandle {
     let topics = Topics::new(settings.topic_prefix.clone(), settings.site.clone());
-    let will = Envelope::new(
-        format!("will-{}", settings.site),
-        settings.site.clone(),
-        now_ms(),
-        Up::Status(Status {
-            online: false,
-            ..Default::default()
-        }),
-    );
-    link_config.last_will = Some((topics.status(), will.encode()));
+    // A will made afresh for each connection: its own message id and signature.
+    let (identity, site) = (settings.identity.clone(), settings.site.clone());
+    let will: link::WillMaker = Arc::new(move || signed_up(&identity, &site, "will", offline()));
+    link_config.last_will = None;
     link_config.subscriptions = topics.site_subscriptions();
-    let (link, events) = link::spawn(link_config);
+    let (link, events) = link::spawn_with(
+        link_config,
+        link::LinkExtras {
+            will: Some((topics.status(), will)),
+            queue: 64,
+        },
+    );
     let wake = Arc::new(Notify::new());
     let stop = CancellationToken::new();
     let ctx = Arc::new(Ctx {
@@ -114,6 +129,7 @@ pub fn spawn<A: AgentActions>(
         stop,
         topics,
         site: ctx.settings.site.clone(),
+        identity: ctx.settings.identity.clone(),
     }
 }
 
@@ -146,9 +162,18 @@ impl Ctx {
         }
     }
 
-    /// Queues a message in the outbox and wakes the pump.
+    /// Queues a message in the outbox and wakes the pump. Texts are clipped so the
+    /// message fits a packet; one that still does not is logged and dropped.
     async fn enqueue(&self, body: Up, prefix: &str) {
-        let (msg_id, kind, payload) = outbox_payload(&new_msg_id(prefix), &body);
+        let (msg_id, kind, payload) = outbox_payload(&new_msg_id(prefix), &fit_up(body));
+        if payload.len() > MAX_PAYLOAD {
+            warn!(
+                kind,
+                bytes = payload.len(),
+                "message too large for the link; not queued"
+            );
+            return;
+        }
         let now = now_ms();
         self.blocking(move |s| s.enqueue(&msg_id, kind, &payload, now))
             .await;
@@ -164,17 +189,14 @@ impl Ctx {
             backlog,
             plans_version: self.state.version("plans").unwrap_or(0),
         };
-        let bytes = Envelope::new(
-            new_msg_id("status"),
-            self.settings.site.clone(),
-            now_ms(),
-            Up::Status(status),
-        )
-        .encode();
-        let _ = self
-            .link
-            .publish(&self.topics.status(), bytes, true, true)
-            .await;
+        let bytes = self.signed(Up::Status(status), "status");
+        if let Err(e) = self.link.try_publish(&self.topics.status(), bytes, true) {
+            debug!(error = %e, "status not queued; the next one follows");
+        }
+    }
+
+    fn signed(&self, body: Up, prefix: &str) -> Vec<u8> {
+        signed_up(&self.settings.identity, &self.settings.site, prefix, body)
     }
 }
 
@@ -188,6 +210,8 @@ async fn pump(ctx: Arc<Ctx>, stop: CancellationToken) {
             _ = stop.cancelled() => return,
             _ = ctx.link.wait_connected() => {}
         }
+        // What the agent recorded for operators joins the outbox first.
+        ctx.blocking(|s| s.forward_events(100)).await;
         let entries = ctx
             .blocking(move |s| s.pending(window))
             .await
@@ -209,7 +233,13 @@ async fn pump(ctx: Arc<Ctx>, stop: CancellationToken) {
         for chunk in due.chunks(64) {
             let mut sent = Vec::with_capacity(chunk.len());
             for e in chunk {
-                let bytes = encode_raw(&e.msg_id, &ctx.settings.site, e.created_at_ms, &e.payload);
+                let bytes = encode_raw_signed(
+                    &e.msg_id,
+                    &ctx.settings.site,
+                    e.created_at_ms,
+                    &e.payload,
+                    ctx.settings.identity.signing_key(),
+                );
                 if ctx
                     .link
                     .publish(&ctx.topics.up(&e.kind), bytes, true, false)
@@ -232,7 +262,7 @@ async fn pump(ctx: Arc<Ctx>, stop: CancellationToken) {
 async fn receive<A: AgentActions>(
     ctx: Arc<Ctx>,
     actions: Arc<A>,
-    mut events: mpsc::UnboundedReceiver<LinkEvent>,
+    mut events: mpsc::Receiver<LinkEvent>,
     stop: CancellationToken,
 ) {
     // The first status goes out on connection; the timer starts one interval later.
@@ -246,7 +276,7 @@ async fn receive<A: AgentActions>(
                 if ctx.link.is_connected() {
                     ctx.publish_status().await;
                 }
-                let mut telemetry = actions.telemetry();
+                let mut telemetry = actions.telemetry().await;
                 telemetry.agent_version = ctx.settings.agent_version.clone();
                 telemetry.uptime_s = ctx.started.elapsed().as_secs();
                 ctx.enqueue(Up::Telemetry(telemetry), "telemetry").await;
@@ -298,6 +328,7 @@ async fn handle_down<A: AgentActions>(
     let dc = DownContext {
         site: &ctx.settings.site,
         key: &ctx.settings.central_key,
+        identity: ctx.settings.identity.signing_key(),
         plans_in_force: (plans_v, &plans_id),
         routers_in_force: (routers_v, &routers_id),
         now_ms: now_ms(),
@@ -335,14 +366,18 @@ async fn handle_down<A: AgentActions>(
             };
             ctx.enqueue(Up::Report(report), "report").await;
         }
-        DownAction::ApplyRouters { msg_id, routers } => {
+        DownAction::ApplyRouters {
+            msg_id,
+            routers,
+            passwords,
+        } => {
             let version = routers.version;
             info!(
                 version,
                 routers = routers.routers.len(),
                 "applying router settings"
             );
-            let outcome = match actions.apply_routers(routers).await {
+            let outcome = match actions.apply_routers(routers, passwords).await {
                 Ok(report) => match ctx.state.set_version("routers", version, &msg_id) {
                     Ok(()) => Outcome::Applied(report),
                     Err(e) => Outcome::Refused(format!("applied but not recorded: {e}")),
@@ -390,17 +425,22 @@ async fn handle_down<A: AgentActions>(
 }
 
 // Replies go straight out (QoS 1), not through the outbox: a reply matters only while
-// someone waits for it, and the central side resends the command under a new id.
+// someone waits for it, and the central side sends the command again (same request
+// id: commands are idempotent). Not waited for: this is the task that reads the link.
 async fn publish_reply(ctx: &Ctx, reply: Reply) {
-    let bytes = Envelope::new(
-        new_msg_id("reply"),
-        ctx.settings.site.clone(),
-        now_ms(),
-        Up::Reply(reply),
-    )
-    .encode();
-    let _ = ctx
-        .link
-        .publish(&ctx.topics.reply(), bytes, true, false)
-        .await;
+    let mut bytes = ctx.signed(fit_up(Up::Reply(reply.clone())), "reply");
+    if bytes.len() > MAX_PAYLOAD {
+        warn!(request = %reply.request_id, bytes = bytes.len(), "reply too large; sending an error instead");
+        let err = Reply {
+            request_id: reply.request_id,
+            result: sync_proto::messages::CommandResult::Err(format!(
+                "the reply ({} bytes) is over the {MAX_PAYLOAD}-byte limit: ask for less",
+                bytes.len()
+            )),
+        };
+        bytes = ctx.signed(fit_up(Up::Reply(err)), "reply");
+    }
+    if let Err(e) = ctx.link.try_publish(&ctx.topics.reply(), bytes, false) {
+        warn!(error = %e, "reply not sent; the central office asks again");
+    }
 }

@@ -162,6 +162,7 @@ impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
         plans: PlanBook,
     ) -> Result<Vouchers<R>, VoucherError> {
         let codes = CodeGenerator::new(&settings.codes)?;
+        store.set_sale_payload(settings.sale_payload);
         store.replace_plans(
             "config",
             &plans.all().cloned().collect::<Vec<_>>(),

@@ -105,7 +105,8 @@ async fn an_on_demand_sale_creates_one_user_with_the_sale_comment_and_queues_one
     assert_eq!(sale.state, SaleState::Provisioned);
     let outbox = v.store().outbox_pending(10).unwrap();
     assert_eq!(outbox.len(), 1);
-    assert_eq!(outbox[0].msg_id, format!("sale:{}", sold.sale_id));
+    let epoch = v.store().epoch().unwrap();
+    assert_eq!(outbox[0].msg_id, format!("sale-{epoch}-{}", sold.sale_id));
     let sync_proto::messages::Up::Sale(record) = postcard::from_bytes(&outbox[0].payload).unwrap()
     else {
         panic!("the outbox row is not a sale message")
@@ -114,6 +115,26 @@ async fn an_on_demand_sale_creates_one_user_with_the_sale_comment_and_queues_one
     assert_eq!(record.sale_id, sold.sale_id.to_string());
     assert_eq!(v.credit_balance().unwrap(), 0);
     assert!(sold.login_url.contains(&sold.code));
+
+    // Delivered: the central office hears it as a message of its own (a re-send of
+    // the first would be deduplicated away), once however often it is marked.
+    assert!(v.mark_delivered(sold.sale_id).unwrap());
+    assert!(!v.mark_delivered(sold.sale_id).unwrap());
+    let outbox = v.store().outbox_pending(10).unwrap();
+    assert_eq!(outbox.len(), 2);
+    assert_eq!(
+        outbox[1].msg_id,
+        format!("sale-{epoch}-{}-delivered", sold.sale_id)
+    );
+    let sync_proto::messages::Up::Sale(later) = postcard::from_bytes(&outbox[1].payload).unwrap()
+    else {
+        panic!("the outbox row is not a sale message")
+    };
+    assert_eq!(
+        (record.state.as_str(), later.state.as_str()),
+        ("provisioned", "delivered")
+    );
+    assert_eq!(later.sale_id, record.sale_id);
 }
 
 #[tokio::test]
@@ -192,6 +213,19 @@ async fn an_unreachable_router_fails_a_live_sale_and_gives_the_credit_back() {
     assert_eq!(v.credit_balance().unwrap(), 5, "refunded");
     assert!(ours(&router).is_empty());
     assert!(v.can_sell_plan("1h").is_err());
+    // The central office hears of the failed (refunded) sale too.
+    let outbox = v.store().outbox_pending(10).unwrap();
+    assert_eq!(outbox.len(), 1, "{outbox:?}");
+    assert!(
+        outbox[0].msg_id.ends_with("-failed"),
+        "{}",
+        outbox[0].msg_id
+    );
+    let sync_proto::messages::Up::Sale(s) = postcard::from_bytes(&outbox[0].payload).unwrap()
+    else {
+        panic!("not a sale message")
+    };
+    assert_eq!(s.state, "failed");
 }
 
 #[tokio::test]

@@ -2,7 +2,9 @@
 //! order across a broker outage, signed plan sets down, commands, garbage, TLS, and
 //! the central tool. This file holds the shared fixtures; one module per area.
 
+mod acl;
 mod commands;
+mod events;
 mod outage;
 mod plans;
 mod tls;
@@ -17,7 +19,7 @@ use hotspot_central::{Central, CentralDb, Received};
 use hotspot_tests::mosquitto::Mosquitto;
 use mqtt_link::LinkConfig;
 use mqtt_link::{client_config, fingerprint, TlsSettings};
-use sync_proto::envelope::Envelope;
+use sync_proto::envelope::{decode, Envelope};
 use sync_proto::messages::*;
 use sync_proto::sign::{self, sign};
 
@@ -26,6 +28,11 @@ pub const PREFIX: &str = "hs";
 
 fn central_key() -> SigningKey {
     SigningKey::from_bytes(&[42u8; 32])
+}
+
+/// The test site's own key, registered at the central side by [`start_central`].
+fn site_identity() -> SiteIdentity {
+    SiteIdentity::from_key(SigningKey::from_bytes(&[7u8; 32]))
 }
 
 fn link(port: u16, client_id: &str) -> LinkConfig {
@@ -49,7 +56,7 @@ fn link(port: u16, client_id: &str) -> LinkConfig {
 #[derive(Default)]
 struct FakeActions {
     plans: Mutex<Vec<PlanSet>>,
-    routers: Mutex<Vec<RouterSet>>,
+    routers: Mutex<Vec<(RouterSet, Vec<Option<firmware_config::Secret>>)>>,
     commands: Mutex<Vec<SiteCommand>>,
 }
 
@@ -66,8 +73,12 @@ impl AgentActions for FakeActions {
             warnings: vec![],
         })
     }
-    async fn apply_routers(&self, routers: RouterSet) -> Result<AppliedReport, ActionError> {
-        self.routers.lock().unwrap().push(routers);
+    async fn apply_routers(
+        &self,
+        routers: RouterSet,
+        passwords: Vec<Option<firmware_config::Secret>>,
+    ) -> Result<AppliedReport, ActionError> {
+        self.routers.lock().unwrap().push((routers, passwords));
         Ok(AppliedReport {
             actions: vec!["router main: up".into()],
             warnings: vec![],
@@ -77,12 +88,16 @@ impl AgentActions for FakeActions {
         self.commands.lock().unwrap().push(command.clone());
         match command {
             SiteCommand::ListUsers { profile, .. } => {
-                CommandResult::Ok(CommandOutput::Users(vec![UserInfo {
-                    name: "ABC123".into(),
-                    profile: profile.unwrap_or_default(),
-                    active: true,
-                    ..Default::default()
-                }]))
+                CommandResult::Ok(CommandOutput::Users(UsersPage {
+                    users: vec![UserInfo {
+                        name: "ABC123".into(),
+                        profile: profile.unwrap_or_default(),
+                        active: true,
+                        ..Default::default()
+                    }],
+                    total: 1,
+                    next_offset: None,
+                }))
             }
             other => CommandResult::Ok(CommandOutput::Done(format!("{other:?} done"))),
         }
@@ -102,6 +117,7 @@ fn site_settings() -> SiteSettings {
         site: SITE.into(),
         topic_prefix: PREFIX.into(),
         central_key: central_key().verifying_key(),
+        identity: site_identity(),
         resend_after: Duration::from_secs(3),
         window: 500,
         status_interval: Duration::from_secs(3600),
@@ -126,10 +142,18 @@ fn start_site_with(
     db: (tempfile::TempDir, Arc<SqliteOutbox>, Arc<SyncState>),
     settings: SiteSettings,
 ) -> Site {
+    start_site_on(link(port, "site-7-agent"), db, settings)
+}
+
+fn start_site_on(
+    link: LinkConfig,
+    db: (tempfile::TempDir, Arc<SqliteOutbox>, Arc<SyncState>),
+    settings: SiteSettings,
+) -> Site {
     let (dir, outbox, state) = db;
     let actions = Arc::new(FakeActions::default());
     let handle = spawn_site(
-        link(port, "site-7-agent"),
+        link,
         settings,
         outbox.clone(),
         state.clone(),
@@ -152,11 +176,14 @@ async fn start_central(port: u16, db_dir: &std::path::Path) -> (Central, Central
     );
     // Let the SUBSCRIBE reach the broker before anything is published.
     tokio::time::sleep(Duration::from_millis(200)).await;
-    (
-        central,
-        CentralDb::open(&db_dir.join("central.db")).unwrap(),
-    )
+    let db = CentralDb::open(&db_dir.join("central.db")).unwrap();
+    db.register_site(SITE, &site_identity().public_hex())
+        .unwrap();
+    (central, db)
 }
+
+/// The epoch the tests' hand-made outbox rows carry.
+pub const EPOCH: &str = "00e2e00e2e00e2e0";
 
 fn sale(i: u32) -> SaleRecord {
     SaleRecord {
@@ -215,12 +242,23 @@ fn plan_set(version: u64, target: &str) -> PlanSet {
 fn signed_plans(version: u64, key: &SigningKey) -> Vec<u8> {
     let mut env = Envelope::new(
         format!("plans-v{version}"),
-        "central",
+        SITE,
         0,
         Down::Plans(plan_set(version, SITE)),
     );
     sign(&mut env, key);
     env.encode()
+}
+
+/// Runs `SyncProfiles` on the site, expects it to succeed, and returns what else
+/// arrived meanwhile.
+async fn sync_profiles_ok(central: &mut Central, db: &CentralDb) -> Vec<Received> {
+    let (result, seen) = central
+        .command(db, SITE, SiteCommand::SyncProfiles, Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert!(matches!(result, CommandResult::Ok(_)), "{result:?}");
+    seen
 }
 
 async fn next_report(central: &mut Central, db: &CentralDb) -> Report {

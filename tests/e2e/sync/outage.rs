@@ -11,7 +11,7 @@ async fn a_thousand_sales_made_while_the_broker_is_down_arrive_once_each_in_orde
 
     let db = open_site_db();
     for i in 0..1000 {
-        let (msg_id, kind, payload) = outbox_payload_for_sale(&sale(i));
+        let (msg_id, kind, payload) = outbox_payload_for_sale(EPOCH, &sale(i));
         db.1.enqueue(&msg_id, kind, &payload, 1_700_000_000_000 + i as u64)
             .unwrap();
     }

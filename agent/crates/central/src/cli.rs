@@ -71,6 +71,16 @@ pub enum CentralCommand {
         #[arg(long)]
         force: bool,
     },
+    /// Register a site's public key (what `hotspot-agent site id` prints on the site):
+    /// messages from the site are stored only when they verify against it, and
+    /// router passwords pushed to it are sealed to it.
+    Register {
+        #[arg(long)]
+        site: String,
+        /// 64 hex digits.
+        #[arg(long)]
+        key: String,
+    },
     /// Sign and push a plan set: FILE is TOML with `[vouchers] currency`, `[[plan]]`, `[[profile]]`.
     PushPlans {
         file: PathBuf,
@@ -160,6 +170,7 @@ impl From<RemoteCommand> for SiteCommand {
                 router,
                 active,
                 profile,
+                offset: 0,
             },
             RemoteCommand::ListProfiles { router } => SiteCommand::ListProfiles { router },
             RemoteCommand::CreateVouchers { plan, count } => SiteCommand::CreateVouchers {
@@ -179,6 +190,11 @@ pub async fn run(cli: CentralCli) -> anyhow::Result<()> {
     let c = &cli.connect;
     match cli.command {
         CentralCommand::Keygen { force } => keygen(&c.key, force),
+        CentralCommand::Register { site, key } => {
+            CentralDb::open(&c.db)?.register_site(&site, &key)?;
+            eprintln!("site {site} registered in {}", c.db.display());
+            Ok(())
+        }
         CentralCommand::Sales { since } => {
             let db = CentralDb::open(&c.db)?;
             for (site, msg_id, json) in db.sales_since(parse_since(&since)?)? {
@@ -216,10 +232,13 @@ pub async fn run(cli: CentralCli) -> anyhow::Result<()> {
         } => {
             let config = read_toml(&file)?;
             let version = version.unwrap_or_else(now_ms);
+            let site_key = CentralDb::open(&c.db)?
+                .site_key(&site)?
+                .ok_or_else(|| crate::CentralError::Unregistered(site.clone()))?;
+            let set = convert::router_set(&config, version, &site, &site_key)
+                .map_err(crate::CentralError::from)?;
             let central = connect(c, false).await?;
-            central
-                .push_routers(&site, convert::router_set(&config, version, &site))
-                .await?;
+            central.push_routers(&site, set).await?;
             eprintln!("router settings version {version} pushed to {site}");
             central.link().shutdown().await;
             Ok(())
@@ -231,8 +250,10 @@ pub async fn run(cli: CentralCli) -> anyhow::Result<()> {
         } => {
             let db = CentralDb::open(&c.db)?;
             let mut central = connect(c, true).await?;
-            let (result, _) = central
-                .command(
+            // A user list comes in pages (each message stays under the size limit):
+            // fetched page by page and printed as one.
+            let result = central
+                .command_all_pages(
                     &db,
                     &site,
                     command.into(),

@@ -7,16 +7,16 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
-use ed25519_dalek::SigningKey;
+use ed25519_dalek::{SigningKey, VerifyingKey};
 use rusqlite::{params, Connection};
 use tokio::sync::mpsc;
 
 use mqtt_link::{self as link, LinkConfig, LinkEvent, LinkHandle};
 use sync_proto::envelope::{decode, Envelope};
 use sync_proto::messages::{
-    Ack, CommandRequest, CommandResult, Down, PlanSet, RouterSet, SiteCommand, Up,
+    Ack, CommandOutput, CommandRequest, CommandResult, Down, PlanSet, RouterSet, SiteCommand, Up,
 };
-use sync_proto::sign::sign;
+use sync_proto::sign::{sign, verify};
 use sync_proto::topics::{central_subscriptions, parse_up, Topics, UpTopic};
 use sync_proto::{new_msg_id, now_ms};
 
@@ -27,6 +27,12 @@ pub enum CentralError {
     NoReply { site: String, secs: u64 },
     #[error("MQTT link closed: {0}")]
     Link(String),
+    #[error("site {0} is not registered: run `hotspot-central register --site {0} --key <the key `hotspot-agent site id` prints there>`")]
+    Unregistered(String),
+    #[error("{0} is not a site's public key (64 hex digits, as `hotspot-agent site id` prints)")]
+    BadSiteKey(String),
+    #[error("cannot seal the router password: {0}")]
+    Seal(#[from] sync_proto::seal::SealError),
     #[error("central database {path}: {source}")]
     Db {
         path: String,
@@ -47,12 +53,13 @@ pub struct Received {
 /// A connected central office.
 pub struct Central {
     link: LinkHandle,
-    events: mpsc::UnboundedReceiver<LinkEvent>,
+    events: mpsc::Receiver<LinkEvent>,
     key: SigningKey,
     prefix: String,
-    name: String,
     // Acknowledgements waiting to go out, per site; sent in batches.
     pending_acks: HashMap<String, Vec<String>>,
+    // Registered site keys, read from the database once each.
+    site_keys: HashMap<String, VerifyingKey>,
 }
 
 impl Central {
@@ -68,15 +75,21 @@ impl Central {
         } else {
             Vec::new()
         };
-        let name = config.client_id.clone();
-        let (link, events) = link::spawn(config);
+        // A deep queue: the central side reads every site's traffic.
+        let (link, events) = link::spawn_with(
+            config,
+            link::LinkExtras {
+                will: None,
+                queue: 4096,
+            },
+        );
         Central {
             link,
             events,
             key,
             prefix: prefix.to_string(),
-            name,
             pending_acks: HashMap::new(),
+            site_keys: HashMap::new(),
         }
     }
 
@@ -91,10 +104,22 @@ impl Central {
             .is_ok()
     }
 
-    fn signed(&self, body: Down) -> Vec<u8> {
-        let mut env = Envelope::new(new_msg_id("down"), self.name.clone(), now_ms(), body);
+    /// A signed down message; the envelope names the site it is for (`*`: every site),
+    /// so it means nothing on another site's topics.
+    fn signed(&self, site: &str, body: Down) -> Vec<u8> {
+        let mut env = Envelope::new(new_msg_id("down"), site, now_ms(), body);
         sign(&mut env, &self.key);
         env.encode()
+    }
+
+    /// A site's registered key (cached).
+    fn site_key(&mut self, db: &CentralDb, site: &str) -> Option<VerifyingKey> {
+        if let Some(k) = self.site_keys.get(site) {
+            return Some(*k);
+        }
+        let key = db.site_key(site).ok().flatten()?;
+        self.site_keys.insert(site.to_string(), key);
+        Some(key)
     }
 
     async fn publish(&self, topic: &str, bytes: Vec<u8>, retain: bool) -> Result<(), CentralError> {
@@ -120,7 +145,8 @@ impl Central {
                 Topics::new(&self.prefix, "_").fleet_plans()
             }
         };
-        let bytes = self.signed(Down::Plans(plans));
+        let target = plans.target.clone();
+        let bytes = self.signed(&target, Down::Plans(plans));
         self.publish(&topic, bytes, true).await
     }
 
@@ -131,7 +157,7 @@ impl Central {
         mut routers: RouterSet,
     ) -> Result<(), CentralError> {
         routers.target = site.to_string();
-        let bytes = self.signed(Down::Routers(routers));
+        let bytes = self.signed(site, Down::Routers(routers));
         self.publish(&Topics::new(&self.prefix, site).routers(), bytes, true)
             .await
     }
@@ -160,7 +186,7 @@ impl Central {
             expires_ms: now_ms() + ttl.as_millis() as u64,
             command,
         };
-        (request_id, self.signed(Down::Command(req)))
+        (request_id, self.signed(site, Down::Command(req)))
     }
 
     /// Sends a command and waits for its reply. Other messages that arrive meanwhile
@@ -176,6 +202,45 @@ impl Central {
         self.publish(&Topics::new(&self.prefix, site).cmd(), bytes, false)
             .await?;
         self.await_reply(db, site, &request_id, timeout).await
+    }
+
+    /// [`Central::command`], and for a user list every page after the first, joined.
+    pub async fn command_all_pages(
+        &mut self,
+        db: &CentralDb,
+        site: &str,
+        command: SiteCommand,
+        timeout: Duration,
+    ) -> Result<CommandResult, CentralError> {
+        let (mut result, _) = self.command(db, site, command.clone(), timeout).await?;
+        let SiteCommand::ListUsers {
+            router,
+            active,
+            profile,
+            ..
+        } = command
+        else {
+            return Ok(result);
+        };
+        while let CommandResult::Ok(CommandOutput::Users(page)) = &mut result {
+            let Some(offset) = page.next_offset.take() else {
+                break;
+            };
+            let next = SiteCommand::ListUsers {
+                router: router.clone(),
+                active,
+                profile: profile.clone(),
+                offset,
+            };
+            match self.command(db, site, next, timeout).await?.0 {
+                CommandResult::Ok(CommandOutput::Users(more)) => {
+                    page.users.extend(more.users);
+                    page.next_offset = more.next_offset;
+                }
+                other => return Ok(other),
+            }
+        }
+        Ok(result)
     }
 
     /// Waits for the reply to `request_id`.
@@ -227,8 +292,8 @@ impl Central {
             let Some(which) = parse_up(&self.prefix, &topic) else {
                 continue;
             };
-            let envelope = match decode::<Up>(&payload) {
-                Ok(d) => d.envelope,
+            let decoded = match decode::<Up>(&payload) {
+                Ok(d) => d,
                 Err(e) => {
                     tracing::warn!(topic, error = %e, "undecodable message from a site; ignored");
                     continue;
@@ -238,10 +303,20 @@ impl Central {
                 UpTopic::Status(s) | UpTopic::Reply(s) => (s.clone(), false),
                 UpTopic::Outbox(s, _) => (s.clone(), true),
             };
-            if envelope.site != site {
-                tracing::warn!(topic, claimed = %envelope.site, "site id in the message differs from the topic; ignored");
+            if decoded.envelope.site != site {
+                tracing::warn!(topic, claimed = %decoded.envelope.site, "site id in the message differs from the topic; ignored");
                 continue;
             }
+            // Only what the registered site signed is stored or acknowledged.
+            let Some(key) = self.site_key(db, &site) else {
+                tracing::warn!(topic, "{}", CentralError::Unregistered(site.clone()));
+                continue;
+            };
+            if let Err(e) = verify(decoded.signed_bytes, decoded.envelope.sig.as_deref(), &key) {
+                tracing::warn!(topic, error = %e, "message refused: not signed by the registered site key");
+                continue;
+            }
+            let envelope = decoded.envelope;
             let first_time = if outbox {
                 db.record(&site, &envelope).unwrap_or(true)
             } else {
@@ -271,11 +346,22 @@ impl Central {
             self.pending_acks.clear();
             return;
         }
+        // Not waited for: this task also reads the link, which may be waiting for it.
+        // An ack that does not fit the queue now goes with the next batch.
         for (site, msg_ids) in std::mem::take(&mut self.pending_acks) {
-            let bytes = self.signed(Down::Ack(Ack { msg_ids }));
-            let _ = self
-                .publish(&Topics::new(&self.prefix, &site).ack(), bytes, false)
-                .await;
+            let bytes = self.signed(
+                &site,
+                Down::Ack(Ack {
+                    msg_ids: msg_ids.clone(),
+                }),
+            );
+            if self
+                .link
+                .try_publish(&Topics::new(&self.prefix, &site).ack(), bytes, false)
+                .is_err()
+            {
+                self.pending_acks.entry(site).or_default().extend(msg_ids);
+            }
         }
     }
 
@@ -303,10 +389,47 @@ impl CentralDb {
             .map_err(err)?;
         conn.execute_batch(
             "CREATE TABLE IF NOT EXISTS received (site TEXT NOT NULL, msg_id TEXT NOT NULL, kind TEXT NOT NULL, \
-             time_ms INTEGER NOT NULL, received_ms INTEGER NOT NULL, json TEXT NOT NULL, PRIMARY KEY (site, msg_id));",
+             time_ms INTEGER NOT NULL, received_ms INTEGER NOT NULL, json TEXT NOT NULL, PRIMARY KEY (site, msg_id));\
+             CREATE TABLE IF NOT EXISTS sites (site TEXT PRIMARY KEY, public_key TEXT NOT NULL, registered_ms INTEGER NOT NULL);",
         )
         .map_err(err)?;
         Ok(CentralDb { conn, path: name })
+    }
+
+    /// Registers (or replaces) a site's public key, as `hotspot-agent site id` prints it.
+    pub fn register_site(&self, site: &str, public_key: &str) -> Result<(), CentralError> {
+        sync_proto::sign::parse_public_key(public_key)
+            .map_err(|_| CentralError::BadSiteKey(public_key.to_string()))?;
+        self.commit()?;
+        self.conn
+            .execute(
+                "INSERT INTO sites (site, public_key, registered_ms) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT(site) DO UPDATE SET public_key = excluded.public_key, registered_ms = excluded.registered_ms",
+                params![site, public_key.trim(), now_ms() as i64],
+            )
+            .map(|_| ())
+            .map_err(|source| CentralError::Db {
+                path: self.path.clone(),
+                source,
+            })
+    }
+
+    /// A registered site's public key.
+    pub fn site_key(&self, site: &str) -> Result<Option<VerifyingKey>, CentralError> {
+        use rusqlite::OptionalExtension;
+        let text: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT public_key FROM sites WHERE site = ?1",
+                [site],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|source| CentralError::Db {
+                path: self.path.clone(),
+                source,
+            })?;
+        Ok(text.and_then(|t| sync_proto::sign::parse_public_key(&t).ok()))
     }
 
     /// Stores a message in the open batch; `Ok(false)` if it was already there.

@@ -9,6 +9,9 @@ mod link;
 mod setup;
 mod tls;
 
-pub use link::{spawn, LinkClosed, LinkConfig, LinkEvent, LinkHandle};
+pub use link::{
+    spawn, spawn_with, LinkClosed, LinkConfig, LinkEvent, LinkExtras, LinkHandle, WillMaker,
+    EVENT_QUEUE, MAX_PACKET,
+};
 pub use setup::{link_config, LinkSetupError};
 pub use tls::{client_config, fingerprint, TlsError, TlsSettings};

@@ -12,6 +12,9 @@ use tokio_util::sync::CancellationToken;
 
 use firmware_config::Secret;
 
+/// The largest MQTT packet sent or accepted (sync-proto's `limits::MAX_PACKET`).
+pub const MAX_PACKET: usize = 1 << 20;
+
 /// Everything needed to connect.
 #[derive(Debug, Clone)]
 pub struct LinkConfig {
@@ -44,6 +47,23 @@ pub enum LinkEvent {
         payload: Bytes,
         retain: bool,
     },
+}
+
+/// Makes the last-will payload afresh for each connection (so each will a broker
+/// publishes carries its own message id and signature).
+pub type WillMaker = Arc<dyn Fn() -> Vec<u8> + Send + Sync>;
+
+/// How many events wait for the reader by default before the link stops reading
+/// the broker (backpressure: the broker holds the rest).
+pub const EVENT_QUEUE: usize = 256;
+
+/// Extra start options.
+#[derive(Clone, Default)]
+pub struct LinkExtras {
+    /// A last-will made per connection on this topic (replaces `LinkConfig::last_will`).
+    pub will: Option<(String, WillMaker)>,
+    /// Events waiting for the reader at most; [`EVENT_QUEUE`] when 0.
+    pub queue: usize,
 }
 
 /// Why a publish did not reach the link task.
@@ -79,6 +99,20 @@ impl LinkHandle {
             .map_err(|e| LinkClosed(e.to_string()))
     }
 
+    /// Queues a QoS 1 message without waiting: `Err` when the request queue is full
+    /// or the link is shut down. For the task that reads [`LinkEvent`]s, which must
+    /// never wait on the link task (that task may be waiting for it to read).
+    pub fn try_publish(
+        &self,
+        topic: &str,
+        payload: Vec<u8>,
+        retain: bool,
+    ) -> Result<(), LinkClosed> {
+        self.client
+            .try_publish(topic, QoS::AtLeastOnce, retain, payload)
+            .map_err(|e| LinkClosed(e.to_string()))
+    }
+
     pub fn is_connected(&self) -> bool {
         *self.connected.borrow()
     }
@@ -110,13 +144,35 @@ impl LinkHandle {
 }
 
 /// Starts the link task.
+pub fn spawn(config: LinkConfig) -> (LinkHandle, mpsc::Receiver<LinkEvent>) {
+    spawn_with(config, LinkExtras::default())
+}
+
+fn will(topic: &str, make: &WillMaker) -> LastWill {
+    LastWill::new(topic, make(), QoS::AtLeastOnce, true)
+}
+
+// Hands an event to the reader, waiting while its queue is full; false once stopped
+// or the reader is gone.
+async fn deliver(tx: &mpsc::Sender<LinkEvent>, event: LinkEvent, stop: &CancellationToken) -> bool {
+    tokio::select! {
+        _ = stop.cancelled() => false,
+        sent = tx.send(event) => sent.is_ok(),
+    }
+}
+
+/// Starts the link task with a per-connection last-will or another event queue size.
 // Long on purpose: the rumqttc event loop: one arm per event, and the reconnect policy beside the errors it answers.
-pub fn spawn(config: LinkConfig) -> (LinkHandle, mpsc::UnboundedReceiver<LinkEvent>) {
+pub fn spawn_with(
+    config: LinkConfig,
+    extras: LinkExtras,
+) -> (LinkHandle, mpsc::Receiver<LinkEvent>) {
     let mut options = MqttOptions::new(config.client_id.clone(), config.host.clone(), config.port);
     options.set_keep_alive(config.keep_alive);
     options.set_clean_session(config.clean_session);
-    // Plan sets and user lists can be larger than rumqttc's 10 KiB default.
-    options.set_max_packet_size(1 << 20, 1 << 20);
+    // Plan sets and user lists can be larger than rumqttc's 10 KiB default; the
+    // contract keeps every message under this (sync-proto's `limits`).
+    options.set_max_packet_size(MAX_PACKET, MAX_PACKET);
     options.set_inflight(100);
     if let Some(user) = &config.username {
         let pass = config
@@ -139,11 +195,20 @@ pub fn spawn(config: LinkConfig) -> (LinkHandle, mpsc::UnboundedReceiver<LinkEve
             true,
         ));
     }
+    if let Some((topic, make)) = &extras.will {
+        options.set_last_will(will(topic, make));
+    }
     let (client, mut eventloop) = AsyncClient::new(options, 256);
     let (up_tx, up_rx) = watch::channel(false);
-    // Unbounded: the reader may itself publish, which needs this task polling; a bounded
-    // channel here could deadlock the two. Incoming volume is bounded by the broker.
-    let (event_tx, event_rx) = mpsc::unbounded_channel();
+    // Bounded: while the reader is busy this task waits and stops reading the broker,
+    // which holds the rest. The reader must then never wait on this task: it
+    // publishes with `try_publish`.
+    let queue = if extras.queue == 0 {
+        EVENT_QUEUE
+    } else {
+        extras.queue
+    };
+    let (event_tx, event_rx) = mpsc::channel(queue);
     let stop = CancellationToken::new();
     let handle = LinkHandle {
         client: client.clone(),
@@ -173,14 +238,19 @@ pub fn spawn(config: LinkConfig) -> (LinkHandle, mpsc::UnboundedReceiver<LinkEve
                         tokio::spawn(async move { c.subscribe_many(topics).await });
                     }
                     let _ = up_tx.send(true);
-                    let _ = event_tx.send(LinkEvent::Connected);
+                    if !deliver(&event_tx, LinkEvent::Connected, &stop).await {
+                        break;
+                    }
                 }
                 Ok(Event::Incoming(Packet::Publish(p))) => {
-                    let _ = event_tx.send(LinkEvent::Message {
+                    let event = LinkEvent::Message {
                         topic: p.topic,
                         payload: p.payload,
                         retain: p.retain,
-                    });
+                    };
+                    if !deliver(&event_tx, event, &stop).await {
+                        break;
+                    }
                 }
                 Ok(Event::Outgoing(rumqttc::Outgoing::Disconnect)) => {
                     let _ = up_tx.send(false);
@@ -196,7 +266,11 @@ pub fn spawn(config: LinkConfig) -> (LinkHandle, mpsc::UnboundedReceiver<LinkEve
                     } else {
                         tracing::debug!(error = %e, retry_in = ?wait, "broker not reachable");
                     }
-                    let _ = event_tx.send(LinkEvent::Disconnected(e.to_string()));
+                    if let Some((topic, make)) = &extras.will {
+                        eventloop.mqtt_options.set_last_will(will(topic, make));
+                    }
+                    // Not waited for: a full queue already tells the reader enough.
+                    let _ = event_tx.try_send(LinkEvent::Disconnected(e.to_string()));
                     tokio::select! {
                         _ = stop.cancelled() => break,
                         _ = tokio::time::sleep(wait) => {}

@@ -85,6 +85,11 @@ pub trait HotspotApi: Send + Sync {
     fn disconnect(&self, active_id: &str) -> impl Future<Output = Result<(), RouterError>> + Send;
     /// Hosts the hotspot sees.
     fn hosts(&self) -> impl Future<Output = Result<Vec<HotspotHost>, RouterError>> + Send;
+    /// The transport in use (`api`, `api-ssl`, `rest`), once connected; `None` for
+    /// stand-ins that have none.
+    fn transport(&self) -> impl Future<Output = Option<&'static str>> + Send {
+        async { None }
+    }
 }
 
 fn parse_all<T>(
@@ -122,6 +127,9 @@ fn one<T>(router: &Router, what: &str, mut items: Vec<T>) -> Result<T, RouterErr
 }
 
 impl HotspotApi for Router {
+    async fn transport(&self) -> Option<&'static str> {
+        Some(self.info().transport.as_str())
+    }
     async fn identity(&self) -> Result<String, RouterError> {
         let records = self.print(path::IDENTITY, &[], None).await?;
         let r = one(self, path::IDENTITY, records)?;

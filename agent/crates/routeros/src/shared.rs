@@ -117,6 +117,9 @@ impl SharedRouter {
 }
 
 impl HotspotApi for SharedRouter {
+    async fn transport(&self) -> Option<&'static str> {
+        self.info().await.map(|i| i.transport.as_str())
+    }
     async fn identity(&self) -> Result<String, RouterError> {
         self.get().await?.identity().await
     }

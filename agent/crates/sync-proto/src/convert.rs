@@ -87,32 +87,46 @@ pub fn profile_config(s: &ProfileSpec) -> ProfileConfig {
     }
 }
 
-/// Router settings from a configuration's `[[router]]` sections. Passwords are sent
-/// only when written inline (`password`); a `password_file` stays on the laptop.
-pub fn router_set(config: &Config, version: u64, target: &str) -> RouterSet {
-    RouterSet {
+/// Router settings from a configuration's `[[router]]` sections, for one site.
+/// Passwords are sent only when written inline (`password`), sealed to the site's
+/// key (`site_key`, as registered); a `password_file` stays on the laptop.
+pub fn router_set(
+    config: &Config,
+    version: u64,
+    target: &str,
+    site_key: &ed25519_dalek::VerifyingKey,
+) -> Result<RouterSet, crate::seal::SealError> {
+    let mut routers = Vec::with_capacity(config.routers.len());
+    for r in &config.routers {
+        routers.push(RouterSpec {
+            name: r.name.clone(),
+            host: r.host.clone(),
+            port: r.api_port.or(r.rest_port),
+            transport: r.transport.as_str().into(),
+            username: r.username.clone(),
+            password_sealed: match &r.password {
+                Some(p) => Some(crate::seal::seal_to_site(site_key, p.expose())?),
+                None => None,
+            },
+            hotspot_server: Some(r.hotspot_server.clone()).filter(|s| !s.is_empty()),
+            default_profile: None,
+        });
+    }
+    Ok(RouterSet {
         version,
         target: target.into(),
-        routers: config
-            .routers
-            .iter()
-            .map(|r| RouterSpec {
-                name: r.name.clone(),
-                host: r.host.clone(),
-                port: r.api_port.or(r.rest_port),
-                transport: r.transport.as_str().into(),
-                username: r.username.clone(),
-                password: r.password.as_ref().map(|p| p.expose().to_string()),
-                hotspot_server: Some(r.hotspot_server.clone()).filter(|s| !s.is_empty()),
-                default_profile: None,
-            })
-            .collect(),
-    }
+        routers,
+    })
 }
 
-/// Applies a router from its wire form onto an existing `[[router]]` (or a default one),
-/// keeping the local password when none was sent.
-pub fn router_config(s: &RouterSpec, base: Option<&RouterConfig>) -> RouterConfig {
+/// Applies a router from its wire form onto an existing `[[router]]` (or a default one)
+/// with its password as opened from the sealed box, keeping the local password when
+/// none was sent.
+pub fn router_config(
+    s: &RouterSpec,
+    password: Option<Secret>,
+    base: Option<&RouterConfig>,
+) -> RouterConfig {
     let mut r = base.cloned().unwrap_or_default();
     r.name = s.name.clone();
     r.host = s.host.clone();
@@ -122,8 +136,8 @@ pub fn router_config(s: &RouterSpec, base: Option<&RouterConfig>) -> RouterConfi
         _ => r.api_port = s.port,
     }
     r.username = s.username.clone();
-    if let Some(p) = &s.password {
-        r.password = Some(Secret::new(p.clone()));
+    if let Some(p) = password {
+        r.password = Some(p);
         r.password_file = None;
     }
     if let Some(h) = &s.hotspot_server {

@@ -6,7 +6,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 /// The only schema version this agent speaks. Anything else is refused.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Every message on every topic. `B` is [`super::Up`] or [`super::Down`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -94,13 +94,22 @@ impl<B: Serialize + Clone> Envelope<B> {
     }
 }
 
-/// Encodes an unsigned envelope around a body that is already postcard bytes (what
-/// the outbox stores): the same bytes [`Envelope::encode`] gives, without a decode.
-pub fn encode_raw(msg_id: &str, site: &str, time_ms: u64, body: &[u8]) -> Vec<u8> {
+/// Encodes and signs an envelope around a body that is already postcard bytes (what
+/// the outbox stores): the same bytes [`Envelope::encode`] gives after
+/// [`crate::sign::sign`], without a decode.
+pub fn encode_raw_signed(
+    msg_id: &str,
+    site: &str,
+    time_ms: u64,
+    body: &[u8],
+    key: &ed25519_dalek::SigningKey,
+) -> Vec<u8> {
     let head = (SCHEMA_VERSION, msg_id, site, time_ms);
     let mut out = postcard::to_stdvec(&head).unwrap_or_default();
     out.extend_from_slice(body);
-    out.push(0x00); // sig: None
+    let sig = crate::sign::sign_bytes(&out, key);
+    out.extend_from_slice(&[0x01, 0x40]); // sig: Some, 64 bytes
+    out.extend_from_slice(&sig);
     out
 }
 
@@ -144,7 +153,7 @@ pub fn decode<B: DeserializeOwned>(bytes: &[u8]) -> Result<Decoded<'_, B>, Decod
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::messages::{Event, Up};
 
@@ -162,7 +171,7 @@ mod tests {
         let bytes = env.encode();
         #[rustfmt::skip]
         let expected = [
-            0x01,                   // schema 1 (varint)
+            0x02,                   // schema 2 (varint)
             0x02, b'e', b'1',       // msg_id: length 2, "e1"
             0x01, b's',             // site: length 1, "s"
             0xac, 0x02,             // time_ms 300 as a varint: 0b0101100 | 0x80, 0b10
@@ -179,17 +188,38 @@ mod tests {
 
     #[test]
     fn raw_encoding_of_a_stored_body_equals_the_typed_encoding() {
+        let key = ed25519_dalek::SigningKey::from_bytes(&[9u8; 32]);
         let body = Up::Event(Event {
             name: "boot".into(),
             detail: "ok".into(),
         });
         let stored = postcard::to_stdvec(&body).unwrap();
-        let env = Envelope::new("m-1", "site", 1_700_000_000_000, body);
-        assert_eq!(
-            encode_raw("m-1", "site", 1_700_000_000_000, &stored),
-            env.encode()
-        );
+        let mut env = Envelope::new("m-1", "site", 1_700_000_000_000, body);
+        crate::sign::sign(&mut env, &key);
+        let raw = encode_raw_signed("m-1", "site", 1_700_000_000_000, &stored, &key);
+        assert_eq!(raw, env.encode());
+        let d = decode::<Up>(&raw).unwrap();
+        crate::sign::verify(
+            d.signed_bytes,
+            d.envelope.sig.as_deref(),
+            &key.verifying_key(),
+        )
+        .unwrap();
     }
+
+    /// The README's text between `start` and the next backtick (or end of line).
+    pub(crate) fn readme_value(start: &str) -> String {
+        let readme = include_str!("../README.md");
+        let at = readme
+            .find(start)
+            .unwrap_or_else(|| panic!("README has no {start:?}"));
+        let rest = &readme[at + start.len()..];
+        let end = rest.find(['`', '\n']).unwrap_or(rest.len());
+        rest[..end].trim().to_string()
+    }
+
+    pub(crate) const RFC8032_SECRET: &str =
+        "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";
 
     #[test]
     fn the_readme_sale_example_is_what_the_encoder_produces() {
@@ -204,23 +234,26 @@ mod tests {
             state: "delivered".into(),
             channel: "coins".into(),
         };
-        let bytes =
-            Envelope::new("sale-42", "site-001", 1_795_000_000_000, Up::Sale(sale)).encode();
-        assert_eq!(bytes.len(), 69);
+        let msg_id = crate::ids::sale_msg_id("5f3c9a0d12e4b786", "42");
+        let mut env = Envelope::new(msg_id, "site-001", 1_795_000_000_000, Up::Sale(sale));
+        let json = serde_json::to_string(&env).unwrap();
+        assert_eq!(json, readme_value("```json\n"), "the README's JSON");
+        let key = crate::sign::parse_secret_key(RFC8032_SECRET).unwrap();
+        crate::sign::sign(&mut env, &key);
         assert_eq!(
-            hex::encode(bytes),
-            "010773616c652d343208736974652d30303180bcd9f29e3401023432044b374833023168050350485080bcd9f29e34\
-             046d61696e0964656c69766572656405636f696e7300"
+            hex::encode(env.encode()),
+            readme_value("hex: `"),
+            "the README's hex"
         );
     }
 
     #[test]
     fn another_schema_version_is_refused_by_number() {
         let mut bytes = Envelope::new("e1", "s", 1, Up::Event(Event::default())).encode();
-        bytes[0] = 0x02;
+        bytes[0] = 0x01;
         assert_eq!(
             decode::<Up>(&bytes).unwrap_err(),
-            DecodeError::UnknownSchema(2)
+            DecodeError::UnknownSchema(1)
         );
     }
 

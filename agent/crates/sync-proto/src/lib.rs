@@ -8,17 +8,14 @@
 
 pub mod convert;
 pub mod envelope;
+pub mod ids;
+pub mod limits;
 pub mod messages;
+pub mod seal;
 pub mod sign;
 pub mod topics;
 
 pub use envelope::{decode, DecodeError, Envelope, SCHEMA_VERSION};
 pub use hotspot_clock::now_ms;
 
-/// A random message id with a readable prefix, e.g. `report-3f9c0a1b22d4e5f6`.
-pub fn new_msg_id(prefix: &str) -> String {
-    let mut b = [0u8; 8];
-    // The OS random source does not fail on Linux after boot; a zero id still works once.
-    let _ = getrandom::fill(&mut b);
-    format!("{prefix}-{}", hex::encode(b))
-}
+pub use ids::new_msg_id;

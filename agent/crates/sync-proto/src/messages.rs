@@ -64,8 +64,9 @@ pub struct Status {
     pub plans_version: u64,
 }
 
-/// One sale as the central office books it. `sale_id` is unique per site and is
-/// what the central office deduplicates on (the message id is `sale-<sale_id>`).
+/// One sale as the central office books it. `sale_id` is unique within one state
+/// folder of one site; the message id (`sale-<epoch>-<sale_id>`, a later state
+/// `sale-<epoch>-<sale_id>-<state>`, see [`crate::ids`]) is unique for ever.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SaleRecord {
     pub sale_id: String,
@@ -160,8 +161,9 @@ pub struct RouterSet {
     pub routers: Vec<RouterSpec>,
 }
 
-/// One router (see `[[router]]`). The password travels inside TLS only; operators who
-/// would rather not send it leave it `None` and keep the site's own.
+/// One router (see `[[router]]`). The password never travels in clear: it is a
+/// sealed box to the receiving site's key (see [`crate::seal`]), so the broker, a
+/// captured message and `msg decode` show only ciphertext. `None` keeps the site's own.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RouterSpec {
     pub name: String,
@@ -170,7 +172,8 @@ pub struct RouterSpec {
     /// `auto`, `api`, `api-ssl`, `rest`.
     pub transport: String,
     pub username: String,
-    pub password: Option<String>,
+    /// The password sealed to the site's key ([`crate::seal::seal_to_site`]).
+    pub password_sealed: Option<Vec<u8>>,
     pub hotspot_server: Option<String>,
     pub default_profile: Option<String>,
 }
@@ -197,6 +200,8 @@ pub enum SiteCommand {
         router: Option<String>,
         active: Option<bool>,
         profile: Option<String>,
+        /// Skip this many users (the `next_offset` of the previous page).
+        offset: u32,
     },
     /// 2: hotspot user profiles on the router.
     ListProfiles { router: Option<String> },
@@ -212,7 +217,10 @@ pub enum SiteCommand {
     Reconcile,
 }
 
-/// Outbox message ids the central office has stored; the site deletes them.
+/// Outbox message ids the central office has stored; the site deletes them. The
+/// envelope's `site` names the site it is for and the signature covers it, and the
+/// ids carry the site's epoch, so an ack means nothing on another site or after a
+/// wiped state folder.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Ack {
     pub msg_ids: Vec<String>,
@@ -266,14 +274,29 @@ pub enum CommandResult {
 pub enum CommandOutput {
     /// 0: a router's state.
     Router(RouterStatus),
-    /// 1: users.
-    Users(Vec<UserInfo>),
+    /// 1: one page of users; ask again from `next_offset` for the rest.
+    Users(UsersPage),
     /// 2: profiles.
     Profiles(Vec<ProfileSpec>),
     /// 3: vouchers created.
     Vouchers(Vec<SaleRecord>),
     /// 4: done, with a line saying what happened.
     Done(String),
+    /// 5: what a reconcile found.
+    Reconciled(ReconcileResult),
+}
+
+/// A reconcile's findings, as data.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ReconcileResult {
+    /// This agent's users on the router.
+    pub router_users: u32,
+    /// Sales the site's records hold as being on the router.
+    pub cached: u32,
+    /// Each difference, one line (at most 64; see `limits`).
+    pub drift: Vec<String>,
+    /// What was repaired, one line each.
+    pub fixed: Vec<String>,
 }
 
 /// A router's state as a test or a settings change found it.
@@ -285,6 +308,16 @@ pub struct RouterStatus {
     /// `api`, `api-ssl` or `rest`.
     pub transport: String,
     pub detail: String,
+}
+
+/// Users from `offset` on, as many as fit one message.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct UsersPage {
+    pub users: Vec<UserInfo>,
+    /// Users matching the query in all.
+    pub total: u32,
+    /// Where the next page starts; `None` on the last page.
+    pub next_offset: Option<u32>,
 }
 
 /// A hotspot user as a list shows it.

@@ -1,5 +1,5 @@
-//! ed25519 signatures on messages from the central office: key parsing, signing,
-//! verification. The signed bytes are a domain tag followed by the envelope up to
+//! ed25519 signatures on every message, down (the central office's key) and up
+//! (each site's own identity key): key parsing, signing, verification. The signed bytes are a domain tag followed by the envelope up to
 //! its signature field (see `envelope.rs`).
 
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
@@ -18,7 +18,9 @@ pub enum SignError {
     BadKey { what: String },
     #[error("message is not signed")]
     Unsigned,
-    #[error("signature does not verify with the central office's public key (tampered, or signed with another key)")]
+    #[error(
+        "signature does not verify with the sender's key (tampered, or signed with another key)"
+    )]
     BadSignature,
 }
 
@@ -58,11 +60,15 @@ fn tagged(signed_part: &[u8]) -> Vec<u8> {
     m
 }
 
+/// The signature over the bytes a signature covers (the envelope before `sig`).
+pub fn sign_bytes(signed_part: &[u8], key: &SigningKey) -> [u8; 64] {
+    key.sign(&tagged(signed_part)).to_bytes()
+}
+
 /// Signs an envelope in place.
 pub fn sign<B: Serialize + Clone>(envelope: &mut Envelope<B>, key: &SigningKey) {
     envelope.sig = None;
-    let sig = key.sign(&tagged(&envelope.signed_part()));
-    envelope.sig = Some(sig.to_bytes().to_vec());
+    envelope.sig = Some(sign_bytes(&envelope.signed_part(), key).to_vec());
 }
 
 /// Checks a signature over the bytes it covers.
@@ -123,20 +129,20 @@ mod tests {
 
     #[test]
     fn the_readme_test_vector_is_what_signing_produces() {
+        use crate::envelope::tests::readme_value;
         let mut ack = Envelope::new(
             "down-1",
-            "hotspot-central",
+            "site-001",
             1_795_000_001_000,
             Down::Ack(Ack {
-                msg_ids: vec!["sale-42".into()],
+                msg_ids: vec!["sale-5f3c9a0d12e4b786-42".into()],
             }),
         );
         sign(&mut ack, &parse_secret_key(SECRET).unwrap());
-        let signed_part =
-            "0106646f776e2d310f686f7473706f742d63656e7472616ce8c3d9f29e3403010773616c652d3432";
-        assert_eq!(hex::encode(ack.signed_part()), signed_part);
-        let sig = "5081f02b55a1e9c6f5c6ebb110a9fee630420379c9a3d90fede0f2a225a3b806\
-                   2b2aa0dfab98f93b0fb6c074f59a57f318a7ad35b384bc16fa1a84abd10e540c";
+        let signed_part = hex::encode(ack.signed_part());
+        assert_eq!(signed_part, readme_value("signed part: "));
+        let sig = hex::encode(ack.sig.clone().unwrap());
+        assert_eq!(sig, readme_value("signature:   "));
         // sig field: 01 (Some), 40 (length 64), then the signature.
         assert_eq!(hex::encode(ack.encode()), format!("{signed_part}0140{sig}"));
     }
