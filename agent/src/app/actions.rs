@@ -381,7 +381,7 @@ impl<R: HotspotApi + Clone + 'static> SiteActions<R> {
                 // The sale ends with its user: reconcile must not bring it back.
                 let site = &self.vouchers.settings().site_id;
                 if let Some(id) =
-                    crate::vouchers::plans::sale_id_from_comment(site, user.comment.as_deref())
+                    crate::vouchers::plans::sale_id_from_comment(site, user.comment_text())
                 {
                     self.vouchers.store().mark_ended(
                         id,

@@ -255,8 +255,9 @@ impl Store {
                 "UPDATE sales SET state = 'failed', last_error = ?2, ended_at_ms = ?3 WHERE id = ?1",
                 params![id, reason, now_ms],
             )?;
-            super::credit::refund_tx(tx, id, now_ms)?;
-            self.sale_state_tx(tx, id, now_ms)
+            let refunded = super::credit::refund_tx(tx, id, now_ms)?;
+            self.sale_state_tx(tx, id, now_ms)?;
+            Ok(refunded)
         })
     }
 
