@@ -109,6 +109,9 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     // ids seen), until now created by the sync layer itself; `IF NOT EXISTS` because
     // databases in the field already have it.
     "CREATE TABLE IF NOT EXISTS sync_state (key TEXT PRIMARY KEY, value TEXT NOT NULL, expires_ms INTEGER);",
+    // 5: the latest wall-clock time the agent trusted, so a board that boots at 1970
+    // knows its clock is behind (vouchers/clock.rs).
+    "CREATE TABLE clock_checkpoint (id INTEGER PRIMARY KEY CHECK (id = 1), trusted_ms INTEGER NOT NULL);",
 ];
 
 /// The schema version this build writes.

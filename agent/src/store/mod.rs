@@ -4,6 +4,7 @@
 //! power cut may lose the last few events but never a coin or a sale).
 
 mod actions;
+mod clock;
 mod credit;
 mod error;
 mod events;
