@@ -35,6 +35,10 @@ cargo test --workspace --no-fail-fast 2>&1 | tee /tmp/hotspot-cargo-test.log
 status=${PIPESTATUS[0]}
 [ "$status" = 0 ] || exit "$status"
 
+# Fuzz targets, a short run of FUZZ_SECONDS each (e.g. 3: ~40 s, plus a few minutes to
+# build the instrumented crate on a fresh machine), where cargo-fuzz is installed.
+if [ "${FUZZ_SECONDS:-0}" != 0 ] && command -v cargo-fuzz >/dev/null; then tests/fuzz/run.sh "$FUZZ_SECONDS"; fi
+
 if [ "${SKIP_CROSS:-0}" != 1 ] && [ -x cross/smoke.sh ]; then
   echo "== ARM build and qemu smoke run"
   cross/smoke.sh

@@ -90,6 +90,19 @@ pub async fn run_stats<R: HotspotApi + Clone + 'static>(
             s.message.as_deref().unwrap_or("")
         );
     }
+    // The same judgement the enforcement pass makes, from the stored checkpoint.
+    let checkpoint = v.store().clock_checkpoint()?;
+    let clock = crate::vouchers::clock::ClockJudge::new(checkpoint, 0).observe(
+        crate::store::now_ms(),
+        0,
+        crate::vouchers::clock::system_synced(),
+    );
+    match &clock.why {
+        None => println!("clock          trusted"),
+        Some(why) => {
+            println!("clock          UNTRUSTED: {why}; no voucher expires by validity until it is")
+        }
+    }
     Ok(())
 }
 
@@ -200,6 +213,9 @@ pub async fn run_enforce<R: HotspotApi + Clone + 'static>(
                     " (router unreachable: actions wait)"
                 }
             );
+            if let Some(why) = &r.clock_untrusted {
+                println!("clock untrusted: {why}; validity was not judged");
+            }
         }
         return Ok(());
     }

@@ -132,6 +132,9 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     // message ids carry it, so a wiped state folder never reuses one (and an old
     // acknowledgement never matches a new message).
     "INSERT OR IGNORE INTO sync_state (key, value) VALUES ('epoch', lower(hex(randomblob(8))));",
+    // 8: the latest wall-clock time the agent trusted, so a board that boots at 1970
+    // knows its clock is behind (vouchers/clock.rs).
+    "CREATE TABLE clock_checkpoint (id INTEGER PRIMARY KEY CHECK (id = 1), trusted_ms INTEGER NOT NULL);",
 ];
 
 /// The schema version this build writes.

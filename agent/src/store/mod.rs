@@ -5,6 +5,7 @@
 
 mod actions;
 mod cash;
+mod clock;
 mod credit;
 mod error;
 mod events;

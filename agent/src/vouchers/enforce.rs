@@ -107,14 +107,28 @@ pub fn usage_of(user: &HotspotUser, sessions: &[&ActiveSession]) -> (u64, u64) {
     )
 }
 
-/// Decides for one of our vouchers. `user` is its router user (if the router has
-/// it), `sessions` its active sessions, `now_ms` the agent's clock.
-// Long on purpose: the whole quota and validity policy for one session as one pure function, its cases in the order they take precedence; split, the precedence would no longer read top to bottom.
+/// [`decide_at`] on a clock taken as right.
 pub fn decide(
     sale: &Sale,
     user: Option<&HotspotUser>,
     sessions: &[&ActiveSession],
     now_ms: i64,
+    cfg: &EnforcementConfig,
+) -> Decision {
+    decide_at(sale, user, sessions, now_ms, true, cfg)
+}
+
+/// Decides for one of our vouchers. `user` is its router user (if the router has
+/// it), `sessions` its active sessions, `now_ms` the agent's clock and
+/// `clock_trusted` whether it may be believed (`vouchers::clock`): while it may
+/// not, no first login is recorded and nothing expires by validity.
+// Long on purpose: the whole quota and validity policy for one session as one pure function, its cases in the order they take precedence; split, the precedence would no longer read top to bottom.
+pub fn decide_at(
+    sale: &Sale,
+    user: Option<&HotspotUser>,
+    sessions: &[&ActiveSession],
+    now_ms: i64,
+    clock_trusted: bool,
     cfg: &EnforcementConfig,
 ) -> Decision {
     let mut d = Decision::default();
@@ -149,7 +163,7 @@ pub fn decide(
     // counters are added so the quota bites during the session, not after it.
     let (bytes, uptime) = usage_of(user, sessions);
     let mut first_login = sale.first_login_ms;
-    if first_login.is_none() && (online || bytes > 0 || uptime > 0) {
+    if first_login.is_none() && clock_trusted && (online || bytes > 0 || uptime > 0) {
         first_login = Some(now_ms);
         d.first_login_ms = first_login;
     }
@@ -181,7 +195,7 @@ pub fn decide(
     } else {
         first_login
     };
-    if let (Some(v), Some(start)) = (sale.validity_s, start) {
+    if let (Some(v), Some(start), true) = (sale.validity_s, start, clock_trusted) {
         if now_ms >= crate::store::validity_end_ms(start, v) {
             d.ended = Some(EndReason::Validity);
             d.actions

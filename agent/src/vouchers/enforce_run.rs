@@ -12,7 +12,8 @@ use tokio_util::sync::CancellationToken;
 use crate::store::{now_ms, ActionKind, Level, NewAction, PassWrites, PendingAction, SaleState};
 use routeros::{ActiveSession, HotspotApi, RouterError, UserQuery, UserUpdate, Word};
 
-use super::enforce::decide;
+use super::clock::{self, ClockJudge, ClockReading};
+use super::enforce::decide_at;
 use super::plans::{comment_prefix, sale_id_from_comment};
 use super::{VoucherError, Vouchers};
 
@@ -29,17 +30,49 @@ pub struct PassReport {
     pub policy_us: u64,
     /// Time spent reading and committing the store, microseconds.
     pub db_us: u64,
+    /// Whether the wall clock was believed this pass (`vouchers::clock`).
+    pub clock_trusted: bool,
+    /// Why not: validity was not judged and no first login recorded.
+    pub clock_untrusted: Option<String>,
 }
 
 /// Runs enforcement passes.
 pub struct Enforcer<R> {
     vouchers: Vouchers<R>,
+    clock: std::sync::Mutex<(ClockJudge, Instant)>,
+    /// The system's word on NTP (tests pass their own).
+    synced: fn() -> Option<bool>,
 }
 
 impl<R: HotspotApi + Clone + 'static> Enforcer<R> {
     /// An enforcer over a seller's store and router.
     pub fn new(vouchers: Vouchers<R>) -> Enforcer<R> {
-        Enforcer { vouchers }
+        Enforcer::with_clock(vouchers, clock::system_synced)
+    }
+
+    /// An enforcer that asks `synced` whether the clock is synchronised.
+    pub fn with_clock(vouchers: Vouchers<R>, synced: fn() -> Option<bool>) -> Enforcer<R> {
+        // An unreadable checkpoint only loses the floor; the step check still runs.
+        let checkpoint = vouchers.store().clock_checkpoint().unwrap_or(None);
+        Enforcer {
+            vouchers,
+            clock: std::sync::Mutex::new((ClockJudge::new(checkpoint, 0), Instant::now())),
+            synced,
+        }
+    }
+
+    /// Judges the wall clock now, and keeps a trusted time as the checkpoint.
+    fn read_clock(&self) -> Result<ClockReading, VoucherError> {
+        let reading = {
+            let mut guard = self.clock.lock().unwrap_or_else(|e| e.into_inner());
+            let (judge, started) = &mut *guard;
+            let mono = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+            judge.observe(now_ms(), mono, (self.synced)())
+        };
+        if reading.trusted {
+            self.vouchers.store().set_clock_checkpoint(reading.now_ms)?;
+        }
+        Ok(reading)
     }
 
     /// One pass: retry waiting actions, poll, decide, commit, act.
@@ -85,7 +118,10 @@ impl<R: HotspotApi + Clone + 'static> Enforcer<R> {
         let mut db = t.elapsed();
 
         let t = Instant::now();
-        let now = now_ms();
+        let clock = self.read_clock()?;
+        report.clock_trusted = clock.trusted;
+        report.clock_untrusted = clock.why.clone();
+        let now = clock.now_ms;
         let day = now.div_euclid(86_400_000);
         let by_id: HashMap<i64, &routeros::HotspotUser> = users
             .iter()
@@ -104,7 +140,7 @@ impl<R: HotspotApi + Clone + 'static> Enforcer<R> {
                 .get(sale.code.as_bytes())
                 .map(Vec::as_slice)
                 .unwrap_or(&[]);
-            let d = decide(sale, user, s, now, cfg);
+            let d = decide_at(sale, user, s, now, clock.trusted, cfg);
             match (d.usage, d.first_login_ms) {
                 (Some(u), _) => w.usage.push(u),
                 (None, Some(t)) => w.first_logins.push((sale.id, t)),

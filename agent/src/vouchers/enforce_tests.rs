@@ -228,3 +228,41 @@ async fn router_counters_at_the_top_of_the_range_saturate_and_end_the_quota() {
     let rows = crate::vouchers::monitor::user_rows("t1", &[user], &[session], &[sale], 1_000);
     assert_eq!((rows[0].bytes_used, rows[0].uptime_s), (u64::MAX, u64::MAX));
 }
+
+#[tokio::test]
+async fn a_clock_days_behind_what_was_seen_expires_nothing_and_says_so() {
+    let (v, router) = setup().await;
+    let sold = v.sell("1h", None).await.unwrap();
+    // A pass three days ago-by-this-clock trusted a later time: the board booted behind.
+    let three_days = 3 * 86_400_000;
+    v.store()
+        .set_clock_checkpoint(crate::store::now_ms() + three_days)
+        .unwrap();
+    router.log_in(&sold.code, "10.0.0.2").unwrap();
+    let e = Enforcer::with_clock(v.clone(), || Some(false));
+    let r = e.pass_once().await.unwrap();
+    assert!(!r.clock_trusted);
+    assert!(
+        r.clock_untrusted
+            .as_deref()
+            .unwrap()
+            .contains("before a time already seen"),
+        "{r:?}"
+    );
+    let sale = v.store().sale(sold.sale_id).unwrap();
+    assert_eq!(
+        sale.first_login_ms, None,
+        "no first login on a clock that is wrong"
+    );
+    assert_eq!(sale.ended_at_ms, None);
+    // NTP synchronises the clock: the first login is recorded at the real time.
+    let e = Enforcer::with_clock(v.clone(), || Some(true));
+    let r = e.pass_once().await.unwrap();
+    assert!(r.clock_trusted, "{r:?}");
+    assert!(v
+        .store()
+        .sale(sold.sale_id)
+        .unwrap()
+        .first_login_ms
+        .is_some());
+}

@@ -7,6 +7,7 @@
 pub mod batch;
 pub mod codes;
 
+pub mod clock;
 pub mod enforce;
 mod enforce_run;
 mod error;

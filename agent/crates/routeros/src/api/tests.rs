@@ -572,3 +572,25 @@ async fn a_connection_whose_commands_keep_timing_out_is_reopened() {
     // Three in a row: the next call goes out on a new connection, which answers.
     c.call(print("/x")).await.unwrap();
 }
+
+#[tokio::test]
+async fn a_router_that_never_finishes_cancelled_commands_gets_a_new_connection() {
+    let port = fake_router(|mut p, index| async move {
+        p.login_ok().await;
+        loop {
+            let cmd = p.read().await;
+            // The first connection never answers: not the streams, not their /cancel.
+            if index > 0 {
+                p.send(&["!done", &format!(".tag={}", cmd.tag.unwrap())])
+                    .await;
+            }
+        }
+    })
+    .await;
+    let c = client(port);
+    // Each dropped stream leaves two tags waiting: its own and its /cancel's.
+    for _ in 0..520 {
+        drop(c.stream(Command::new("/log/listen")).await.unwrap());
+    }
+    c.call(print("/x")).await.unwrap();
+}
