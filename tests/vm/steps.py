@@ -250,7 +250,7 @@ def settle(b, a, outside, acceptor, printer, check, note, figures):
         b, "SELECT id FROM sales WHERE state IN ('reserved','provisioned','delivered')").split())
 
     def at_office():
-        return [str(s["sale"].get("sale_id")) for s in outside.central_sales()]
+        return [str(s["sale"].get("Sale", s["sale"]).get("sale_id")) for s in outside.central_sales()]
 
     got = wait_for(lambda: (lambda g: g if set(g) >= store_sales else None)(at_office()), 180, 3.0) or at_office()
     dup = len(got) - len(set(got))
