@@ -55,6 +55,13 @@ fn demo_config(cli: &Cli, args: &DemoArgs) -> anyhow::Result<Config> {
 /// Runs the kiosk on simulated everything and prints what happens.
 pub async fn demo(cli: &Cli, args: DemoArgs) -> anyhow::Result<()> {
     let mut config = demo_config(cli, &args)?;
+    // The simulated router lives only as long as this process, so a store left by an
+    // earlier demo holds pool vouchers whose router users are gone: start afresh.
+    let state = &config.agent.state_dir;
+    if state.exists() {
+        std::fs::remove_dir_all(state)
+            .with_context(|| format!("cannot clear the demo's state folder {}", state.display()))?;
+    }
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create {}", args.out.display()))?;
     if std::env::var_os("RUST_LOG").is_some() {

@@ -49,6 +49,11 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+
+    /// Set for `demo`, the one command that means to run on a simulated router (and
+    /// says so itself): no warning that a simulator stands in.
+    #[arg(skip)]
+    pub demo: bool,
 }
 
 /// The heading router options are listed under in every `--help`.
@@ -272,7 +277,9 @@ pub async fn open_router(
             ..crate::simulated::router_config(&sim, &base)
         };
         tracing::info!(api = %sim.api_addr, "no router configured: using a simulated RouterOS 7.18 in this process");
-        eprintln!("{}", throwaway_warning(&cli.config_origin()));
+        if !cli.demo {
+            eprintln!("{}", throwaway_warning(&cli.config_origin()));
+        }
         let settings = RouterSettings::from_config(&router_cfg, 0)?;
         let router = SharedRouter::new(settings);
         // A fresh simulated router knows only `default`; give it the configured
@@ -368,6 +375,10 @@ pub async fn run(mut cli: Cli) -> anyhow::Result<()> {
         bail!("router options (--router, --host, --port, --user, --transport, --fingerprint) go with the commands that talk to a router: run, voucher, users, profiles, stats, status, reconcile, enforce, router");
     }
     let command = std::mem::replace(&mut cli.command, Command::Version);
+    #[cfg(feature = "sim")]
+    {
+        cli.demo = matches!(command, Command::Demo(_));
+    }
     match command {
         Command::Version => {
             println!("hotspot-agent {}", env!("CARGO_PKG_VERSION"));
