@@ -91,7 +91,10 @@ async fn main() -> anyhow::Result<()> {
     let sessions = router.print(path::ACTIVE, &[], Some(".id")).await?;
     let mut tasks = tokio::task::JoinSet::new();
     for s in &sessions {
-        let (router, id) = (router.clone(), s.get(".id").map(|w| w.to_string()).unwrap_or_default());
+        let (router, id) = (
+            router.clone(),
+            s.get(".id").map(|w| w.to_string()).unwrap_or_default(),
+        );
         tasks.spawn(async move { router.remove(path::ACTIVE, &id).await });
     }
     while let Some(done) = tasks.join_next().await {

@@ -207,7 +207,10 @@ async fn run_node_check(args: &[String]) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(out.status.success() && text.contains(": ok"), "{args:?}: {text}");
+    assert!(
+        out.status.success() && text.contains(": ok"),
+        "{args:?}: {text}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -10,7 +10,9 @@ use crate::app::profiles::{profile_changes, ProfileChange};
 use crate::store::{now_ms, StoreError};
 use crate::sync::{ActionError, AgentActions};
 use crate::vouchers::{PlanBook, VoucherError, Vouchers};
-use routeros::{HotspotApi, Router, RouterError, RouterSettings as ClientSettings, UserQuery, Word};
+use routeros::{
+    HotspotApi, Router, RouterError, RouterSettings as ClientSettings, UserQuery, Word,
+};
 use sync_proto::convert;
 use sync_proto::messages::{
     AppliedReport, CommandOutput, CommandResult, PlanSet, ReconcileResult, RouterSet, RouterStatus,

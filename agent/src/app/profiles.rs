@@ -129,9 +129,6 @@ mod tests {
         let again = crate::app::actions::sync_profiles(&router, &config.profiles)
             .await
             .unwrap();
-        assert!(
-            again.iter().all(|d| !d.contains("kiosk")),
-            "{again:?}"
-        );
+        assert!(again.iter().all(|d| !d.contains("kiosk")), "{again:?}");
     }
 }

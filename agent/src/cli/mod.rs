@@ -14,8 +14,8 @@ pub mod router_setup;
 pub mod run;
 #[cfg(feature = "sim")]
 pub mod sim;
-pub mod status;
 pub mod site;
+pub mod status;
 pub mod users;
 pub mod voucher;
 

@@ -214,10 +214,16 @@ pub(crate) mod tests {
 
     #[test]
     fn a_name_argument_keeps_its_bytes_and_reads_backslash_x_as_one_byte() {
-        assert_eq!(name_arg(&OsString::from_vec(b"Ren\xe9".to_vec())).as_bytes(), b"Ren\xe9");
+        assert_eq!(
+            name_arg(&OsString::from_vec(b"Ren\xe9".to_vec())).as_bytes(),
+            b"Ren\xe9"
+        );
         assert_eq!(name_arg(&OsString::from("Ren\\xe9")).as_bytes(), b"Ren\xe9");
         assert_eq!(name_arg(&OsString::from("a\\\\xe9")).as_bytes(), b"a\\xe9");
-        assert_eq!(name_arg(&OsString::from("René")).as_bytes(), "René".as_bytes());
+        assert_eq!(
+            name_arg(&OsString::from("René")).as_bytes(),
+            "René".as_bytes()
+        );
         assert_eq!(name_arg(&OsString::from("x\\xZZ")).as_bytes(), b"x\\xZZ");
     }
 
@@ -259,8 +265,10 @@ pub(crate) mod tests {
         let users = |cmd| run(cmd, router.clone(), store.clone(), &config, &chosen);
         add_raw_user(&sim, b"Ren\xe9", "made in WinBox");
         add_raw_user(&sim, b"Ren\xe8", "made in WinBox");
-        sim.login_client(b"Ren\xe9", "pw", "02:00:00:00:00:E9").unwrap();
-        sim.login_client(b"Ren\xe8", "pw", "02:00:00:00:00:E8").unwrap();
+        sim.login_client(b"Ren\xe9", "pw", "02:00:00:00:00:E9")
+            .unwrap();
+        sim.login_client(b"Ren\xe8", "pw", "02:00:00:00:00:E8")
+            .unwrap();
 
         // Typed in a UTF-8 terminal with the escape: only that user's session ends.
         let name = OsString::from("Ren\\xe9");
@@ -274,9 +282,15 @@ pub(crate) mod tests {
 
         // Someone else's user: found by its exact bytes, and refused by name.
         let name = OsString::from_vec(b"Ren\xe9".to_vec());
-        let err = users(UsersCommand::Remove { name }).await.unwrap_err().to_string();
+        let err = users(UsersCommand::Remove { name })
+            .await
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("not created by this agent"), "{err}");
-        assert!(err.contains("Ren\\xe9"), "the name as it is on the router: {err}");
+        assert!(
+            err.contains("Ren\\xe9"),
+            "the name as it is on the router: {err}"
+        );
         assert!(sim.user(b"Ren\xe9").is_some());
 
         // One of ours that someone renamed in WinBox: removed, byte for byte.

@@ -79,10 +79,7 @@ fn ours(router: &FakeRouter) -> Vec<routeros::HotspotUser> {
     router
         .all_users()
         .into_iter()
-        .filter(|u| {
-            u.comment_text()
-                .is_some_and(|c| c.starts_with("hsa:t1:"))
-        })
+        .filter(|u| u.comment_text().is_some_and(|c| c.starts_with("hsa:t1:")))
         .collect()
 }
 

@@ -73,10 +73,7 @@ impl Reply {
 
     /// The words of this reply as text for a person (lossy), e.g. in a test's message.
     pub fn text_words(&self) -> Vec<String> {
-        self.to_words()
-            .iter()
-            .map(|w| word_text(w))
-            .collect()
+        self.to_words().iter().map(|w| word_text(w)).collect()
     }
 
     /// The words of this reply, for encoding (the tag goes last, as RouterOS does).
@@ -332,7 +329,11 @@ mod tests {
     #[test]
     fn values_that_are_not_utf8_keep_their_bytes_both_ways() {
         // 07 "!re"...: =name=Ren\xe9 as WinBox on a Windows-1252 PC writes it.
-        let raw = vec![b"!re".to_vec(), b"=name=Ren\xe9".to_vec(), b".tag=3".to_vec()];
+        let raw = vec![
+            b"!re".to_vec(),
+            b"=name=Ren\xe9".to_vec(),
+            b".tag=3".to_vec(),
+        ];
         let r = parse_reply(&raw).unwrap();
         assert_eq!(r.get("name").unwrap().as_bytes(), b"Ren\xe9");
         assert_eq!(r.text("name").as_deref(), Some("Ren\u{FFFD}"));

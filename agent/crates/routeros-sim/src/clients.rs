@@ -265,12 +265,7 @@ pub(crate) fn tick(state: &mut State, dt: Duration, down: u64, up: u64) {
 
 /// Adds traffic to a user's sessions (split evenly), or to the user alone when it has
 /// none; then enforces its limits. `false` if there is no such user.
-pub(crate) fn add_traffic(
-    state: &mut State,
-    user: &[u8],
-    bytes_in: u64,
-    bytes_out: u64,
-) -> bool {
+pub(crate) fn add_traffic(state: &mut State, user: &[u8], bytes_in: u64, bytes_out: u64) -> bool {
     let Some(user_id) = state.users.by_name(user).map(|u| u.id) else {
         return false;
     };

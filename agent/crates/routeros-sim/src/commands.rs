@@ -161,9 +161,8 @@ fn add_clash(state: &State, menu: Menu, name: &Word, fields: &Record) -> Option<
     if menu == Menu::User {
         let all = Word::from("all");
         let server = fields.get("server").unwrap_or(&all);
-        return duplicate_user(state, name, server, None).then(|| {
-            Trap::new("failure: already have user with this name for this server")
-        });
+        return duplicate_user(state, name, server, None)
+            .then(|| Trap::new("failure: already have user with this name for this server"));
     }
     duplicate_name(state, menu, name, None)
 }
@@ -176,7 +175,11 @@ fn target_ids(state: &State, menu: Menu, cmd: &Command) -> Result<Vec<u32>, Trap
     let table = state.table(menu).ok_or_else(Trap::no_such_item)?;
     list.as_bytes()
         .split(|b| *b == b',')
-        .map(|key| table.resolve(key.trim_ascii()).ok_or_else(Trap::no_such_item))
+        .map(|key| {
+            table
+                .resolve(key.trim_ascii())
+                .ok_or_else(Trap::no_such_item)
+        })
         .collect()
 }
 
@@ -303,7 +306,8 @@ fn run_script(state: &mut State, menu: Menu, cmd: &Command, now: Instant) -> Out
         for id in &ids {
             if let Some(row) = table.rows.get_mut(id) {
                 let runs = row.text("run-count").parse::<u64>().unwrap_or(0) + 1;
-                row.fields.insert("run-count".into(), runs.to_string().into());
+                row.fields
+                    .insert("run-count".into(), runs.to_string().into());
                 row.fields
                     .insert("last-started".into(), format!("{date} {time}").into());
             }

@@ -473,7 +473,12 @@ mod tests {
             r#"{".proplist":"name"}"#,
         );
         assert_eq!(get.body, post.body);
-        let get = call(&mut s, "GET", "/rest/ip/hotspot/user?.proplist=.id,name", "");
+        let get = call(
+            &mut s,
+            "GET",
+            "/rest/ip/hotspot/user?.proplist=.id,name",
+            "",
+        );
         assert_eq!(get.body.unwrap()[1], json!({".id":"*1","name":"a"}));
         let r = call(
             &mut s,

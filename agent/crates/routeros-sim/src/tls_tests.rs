@@ -149,10 +149,7 @@ async fn rest_keeps_the_connection_alive_and_wants_basic_auth() {
         "",
     )
     .await;
-    assert_eq!(
-        (status, body.as_str()),
-        (200, r#"[{"name":"k1"}]"#)
-    );
+    assert_eq!((status, body.as_str()), (200, r#"[{"name":"k1"}]"#));
 }
 
 #[tokio::test]

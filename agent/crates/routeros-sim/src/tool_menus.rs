@@ -156,7 +156,10 @@ pub(crate) fn add_defaults(state: &State, menu: Menu, fields: &mut Record, now: 
     match menu {
         Menu::Logging => put(fields, &[("action", "memory"), ("disabled", "false")]),
         Menu::LoggingAction => {
-            let target = fields.get("target").and_then(Word::text).unwrap_or("memory");
+            let target = fields
+                .get("target")
+                .and_then(Word::text)
+                .unwrap_or("memory");
             let defaults: &[(&str, &str)] = match target {
                 "disk" => &[
                     ("disk-file-name", "log"),
@@ -413,7 +416,11 @@ pub(crate) fn add_cookie(state: &mut State, user: &Word, mac: &str, profile: &Wo
     if table.rows.values().any(|c| c.get("mac-address") == mac) {
         return;
     }
-    let mut r = row(&[("mac-address", mac), ("domain", ""), ("expires-in", &expires)]);
+    let mut r = row(&[
+        ("mac-address", mac),
+        ("domain", ""),
+        ("expires-in", &expires),
+    ]);
     r.fields.insert("user".into(), user.clone());
     let id = table.insert(r);
     state.changed(Menu::Cookie, id, false);
@@ -436,7 +443,10 @@ mod tests {
     fn a_scheduler_entry_starts_now_in_the_date_form_of_the_version() {
         for (version, iso) in [("6.49", false), ("7.18", true)] {
             let mut s = state(version);
-            run(&mut s, &["/system/scheduler/add", "=name=j", "=interval=5m"]);
+            run(
+                &mut s,
+                &["/system/scheduler/add", "=name=j", "=interval=5m"],
+            );
             let row = s.extra[&Menu::Scheduler].by_name("j").unwrap();
             let date = row.text("start-date");
             assert_eq!(date.as_bytes()[4] == b'-', iso, "{version}: {date}");
@@ -450,12 +460,21 @@ mod tests {
         let mut s = state("7.18");
         let o = run(&mut s, &["/system/logging/action/remove", "=.id=memory"]);
         assert_eq!(first_trap(&o), "failure: default item can not be removed");
-        run(&mut s, &["/system/logging/action/add", "=name=mk", "=target=disk"]);
+        run(
+            &mut s,
+            &["/system/logging/action/add", "=name=mk", "=target=disk"],
+        );
         let row = s.extra[&Menu::LoggingAction].by_name("mk").unwrap();
         assert_eq!(row.text("disk-file-name"), "log");
-        let o = run(&mut s, &["/system/logging/action/add", "=name=mk", "=target=echo"]);
+        let o = run(
+            &mut s,
+            &["/system/logging/action/add", "=name=mk", "=target=echo"],
+        );
         assert_eq!(first_trap(&o), "failure: already have such name");
-        let o = run(&mut s, &["/system/logging/action/add", "=name=x", "=target=tape"]);
+        let o = run(
+            &mut s,
+            &["/system/logging/action/add", "=name=x", "=target=tape"],
+        );
         assert_eq!(first_trap(&o), "input does not match any value of target");
         run(&mut s, &["/system/logging/action/remove", "=.id=mk"]);
         assert!(s.extra[&Menu::LoggingAction].by_name("mk").is_none());

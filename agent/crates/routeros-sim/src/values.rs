@@ -154,12 +154,21 @@ pub(crate) fn check_value(
     match kind {
         Kind::Text => Ok(Some(value.clone())),
         Kind::Profile => {
-            let names = state.profiles.rows.values().map(|r| r.get("name").as_bytes());
+            let names = state
+                .profiles
+                .rows
+                .values()
+                .map(|r| r.get("name").as_bytes());
             lookup_name(key, value, names)
         }
         Kind::Server => {
-            let names = std::iter::once(&b"all"[..])
-                .chain(state.servers.rows.values().map(|r| r.get("name").as_bytes()));
+            let names = std::iter::once(&b"all"[..]).chain(
+                state
+                    .servers
+                    .rows
+                    .values()
+                    .map(|r| r.get("name").as_bytes()),
+            );
             lookup_name(key, value, names)
         }
         _ => {

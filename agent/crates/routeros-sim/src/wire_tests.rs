@@ -170,7 +170,11 @@ async fn v642_logs_in_by_challenge_and_refuses_a_wrong_response() {
     let r = c.until_done(None).await;
     assert_eq!(r[0].text("message").as_deref(), Some("cannot log in"));
     c.send(&["/login"]).await;
-    let challenge = c.until_done(None).await[0].text("ret").as_deref().unwrap().to_string();
+    let challenge = c.until_done(None).await[0]
+        .text("ret")
+        .as_deref()
+        .unwrap()
+        .to_string();
     let response = challenge_response("", &challenge).unwrap();
     c.send(&["/login", "=name=admin", &format!("=response={response}")])
         .await;
@@ -342,7 +346,10 @@ async fn with_a_service_time_commands_in_flight_queue_for_the_router_cpu() {
         took < Duration::from_millis(450),
         "the link delay overlaps: {took:?}"
     );
-    assert!(gaps[0] < Duration::from_millis(150), "the first is served first: {gaps:?}");
+    assert!(
+        gaps[0] < Duration::from_millis(150),
+        "the first is served first: {gaps:?}"
+    );
 }
 
 #[tokio::test]
@@ -419,7 +426,14 @@ async fn hotspot_clients_grow_counters_until_the_limit_ends_them() {
     let r = c.until_done(None).await;
     assert_eq!(r[0].text(".id").as_deref(), Some(id.as_str()));
     assert_eq!(r[0].text("uptime").as_deref(), Some("2s"));
-    assert!(r[0].text("bytes-out").as_deref().unwrap().parse::<u64>().unwrap() > 0);
+    assert!(
+        r[0].text("bytes-out")
+            .as_deref()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+            > 0
+    );
     sim.add_traffic("v9", 1_000_000).unwrap();
     assert!(sim.active().is_empty(), "the byte limit ended the session");
     assert!(sim.login_client("v9", "p", "02:00:00:00:00:09").is_err());
@@ -467,7 +481,10 @@ async fn an_oversized_word_before_login_closes_the_connection() {
     let mut c = Client::connect(&sim).await;
     c.login().await;
     c.send(&["/ip/hotspot/user/add", &big]).await;
-    assert_eq!(c.until_done(None).await[0].text("ret").as_deref(), Some("*1"));
+    assert_eq!(
+        c.until_done(None).await[0].text("ret").as_deref(),
+        Some("*1")
+    );
 }
 
 #[tokio::test]

@@ -37,7 +37,11 @@ pub async fn probe_rest(cfg: RestConfig) -> RestProbe {
         Ok(r) => r,
         Err(_) => return RestProbe::NoRest("REST answered JSON that is not RouterOS".into()),
     };
-    match records.first().and_then(|r| r.get("version")).map(|v| v.to_string()) {
+    match records
+        .first()
+        .and_then(|r| r.get("version"))
+        .map(|v| v.to_string())
+    {
         Some(v) if v.starts_with('7') => RestProbe::Rest { version: v },
         Some(v) => RestProbe::NoRest(format!("REST answered version {v:?}, not 7.x")),
         None => RestProbe::NoRest("REST answered without a version".into()),

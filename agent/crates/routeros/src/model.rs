@@ -67,7 +67,9 @@ fn text(r: &Record, key: &str) -> String {
 }
 
 fn optional_text(r: &Record, key: &str) -> Option<String> {
-    value(r, key).filter(|v| !v.is_empty()).map(|v| v.into_owned())
+    value(r, key)
+        .filter(|v| !v.is_empty())
+        .map(|v| v.into_owned())
 }
 
 /// Names and comments another tool may have written: their bytes, exactly.

@@ -138,11 +138,7 @@ async fn print_with_queries_posts_query_and_proplist_with_basic_auth() {
         (200, r#"[{".id":"*1","name":"v1","uptime":"0s"}]"#.into())
     });
     let rows = plain(port)
-        .print(
-            "/ip/hotspot/user",
-            &["name=v1".into()],
-            Some(".id,name"),
-        )
+        .print("/ip/hotspot/user", &["name=v1".into()], Some(".id,name"))
         .await
         .unwrap();
     assert_eq!(rows.len(), 1);

@@ -180,9 +180,11 @@ async fn exchange(
                     reason: reply.reason.unwrap_or_default(),
                 })
             }
-            ReplyKind::Trap => {
-                traps.push(reply.text("message").unwrap_or_else(|| "(no message)".into()))
-            }
+            ReplyKind::Trap => traps.push(
+                reply
+                    .text("message")
+                    .unwrap_or_else(|| "(no message)".into()),
+            ),
             ReplyKind::Re | ReplyKind::Empty => {}
             ReplyKind::Done if traps.is_empty() => return Ok(Ok(reply)),
             ReplyKind::Done => return Ok(Err(traps.join("; "))),
