@@ -435,7 +435,7 @@ fn validate_coin(c: &CoinConfig, problems: &mut Vec<Problem>) {
                         problems.push(Problem::new(
                             format!("kiosk.coin.channel_values[{i}].coin_id"),
                             id,
-                            "6 ASCII characters as header 184 reports them, e.g. \"PH005A\"",
+                            "6 ASCII characters as header 184 reports them, e.g. \"GB020A\" (a British 20p)",
                         ));
                     }
                 }
