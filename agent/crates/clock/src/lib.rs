@@ -1,5 +1,6 @@
 //! Time, the way every layer of the agent reads it: the wall clock in Unix
-//! milliseconds (stored with sales, sent in envelopes), and the reconnect back-off
+//! milliseconds (stored with sales, sent in envelopes), the calendar date of a day
+//! count (tickets, the simulated router's log), and the reconnect back-off
 //! that the router connection, the shared router handle, the MQTT link and the
 //! outbox's resend all follow. Nothing else here; the state machines take `now`
 //! as an argument and never call this themselves.
@@ -14,6 +15,22 @@ pub fn now_ms() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
         .unwrap_or(0)
+}
+
+/// Days since 1970-01-01 to the (year, month, day) of the proleptic Gregorian
+/// calendar: Howard Hinnant's published `civil_from_days` algorithm (the dates
+/// chrono gives).
+pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
 }
 
 /// Exponential back-off: the first failure waits `min`, each further one twice as

@@ -117,25 +117,11 @@ const MONTHS: [&str; 12] = [
     "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
 ];
 
-/// Civil date from days since 1970-01-01 (H. Hinnant's `civil_from_days`).
-fn civil(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
 /// `2023-07-14 13:43:12` (7.10+) or `jul/14/2023 13:43:12` (older), §7.
 pub(crate) fn format_datetime(unix_secs: u64, iso: bool) -> String {
     let days = (unix_secs / 86_400) as i64;
     let rem = unix_secs % 86_400;
-    let (y, m, d) = civil(days);
+    let (y, m, d) = hotspot_clock::civil_from_days(days);
     let time = format!("{:02}:{:02}:{:02}", rem / 3600, rem % 3600 / 60, rem % 60);
     if iso {
         format!("{y:04}-{m:02}-{d:02} {time}")
