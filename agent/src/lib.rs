@@ -10,6 +10,7 @@
 
 pub mod app;
 pub mod cli;
+pub mod control;
 pub mod service;
 #[cfg(feature = "sim")]
 pub mod simulated;

@@ -31,6 +31,21 @@ pub enum OnTimeout {
     BuyBest,
 }
 
+/// The customer's language on tickets and screens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum Language {
+    /// English.
+    #[default]
+    #[serde(rename = "en")]
+    En,
+    /// Filipino (Tagalog).
+    #[serde(rename = "fil", alias = "tl")]
+    Fil,
+    /// Indonesian (Bahasa Indonesia).
+    #[serde(rename = "id")]
+    Id,
+}
+
 /// `[[kiosk.rate]]`: in `rates` mode, this much credit buys this much time.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -60,7 +75,16 @@ pub struct KioskConfig {
     /// How long the voucher stays on the display after a sale (1s to 10m).
     pub show_voucher_for: Duration,
     /// Offset of local time from UTC for the date printed on tickets, `+08:00`.
+    /// Empty (the default): the system's time zone (`/etc/localtime`, set with
+    /// `timedatectl set-timezone`), as `stats` uses; set it only on a system
+    /// without one.
     pub utc_offset: String,
+    /// The language of tickets and screens: `en` (English), `fil` (Filipino) or
+    /// `id` (Indonesian).
+    pub language: Language,
+    /// The WiFi network name (SSID) customers join, printed on the ticket as the
+    /// first login step. Empty: the step is left out.
+    pub wifi_name: String,
     /// The rate table for `rates` mode.
     #[serde(rename = "rate")]
     pub rates: Vec<RateConfig>,
@@ -85,7 +109,9 @@ impl Default for KioskConfig {
             carry_over: false,
             auto_buy: false,
             show_voucher_for: Duration::from_secs(60),
-            utc_offset: "+00:00".into(),
+            utc_offset: String::new(),
+            language: Language::En,
+            wifi_name: String::new(),
             // JuanFi's table (field-notes.md): 1 = 10 min, 5 = 60 min, 10 = 120 min.
             rates: vec![
                 RateConfig {
@@ -151,11 +177,11 @@ pub(crate) fn validate(kiosk: &KioskConfig, config: &Config, problems: &mut Vec<
             "1s to 10m",
         ));
     }
-    if parse_utc_offset(&kiosk.utc_offset).is_none() {
+    if !kiosk.utc_offset.is_empty() && parse_utc_offset(&kiosk.utc_offset).is_none() {
         problems.push(Problem::new(
             "kiosk.utc_offset",
             &kiosk.utc_offset,
-            "+HH:MM or -HH:MM, e.g. \"+08:00\"",
+            "+HH:MM or -HH:MM, e.g. \"+08:00\", or leave it out for the system's time zone",
         ));
     }
     match kiosk.mode {

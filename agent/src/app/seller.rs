@@ -19,6 +19,30 @@ pub struct KioskSeller<R> {
     ready: Option<tokio::sync::watch::Receiver<bool>>,
 }
 
+/// A sold voucher as the kiosk prints it, logging in at `http://<dns>`.
+pub fn receipt(v: vouchers::SoldVoucher, dns: &str) -> kiosk::SaleReceipt {
+    kiosk::SaleReceipt {
+        sale_id: v.sale_id.to_string(),
+        login_url: kiosk::printer::login_url(dns, &v.code, &v.password),
+        login_address: format!("http://{dns}"),
+        code: v.code,
+        password: Secret::new(v.password),
+        plan_name: v.plan_name,
+        time_limit: v.time_limit_s.map(Duration::from_secs),
+        data_limit: v.data_limit_bytes,
+        validity: v.validity_s.map(Duration::from_secs),
+        validity_from_sale: v.validity_from == "sale",
+        price: v.price,
+        sold_at: ms_time(v.sold_at_ms),
+        first_printed: None,
+    }
+}
+
+/// Milliseconds since the epoch as a time (before 1970 reads as 1970).
+pub fn ms_time(ms: i64) -> std::time::SystemTime {
+    UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0))
+}
+
 impl<R: HotspotApi + Clone + 'static> KioskSeller<R> {
     /// A seller over `vouchers`; `on_sale` runs after each committed sale.
     pub fn new(
@@ -40,21 +64,7 @@ impl<R: HotspotApi + Clone + 'static> KioskSeller<R> {
     }
 
     fn ticket(&self, v: vouchers::SoldVoucher) -> kiosk::SaleReceipt {
-        let dns = &self.vouchers.settings().dns_name;
-        kiosk::SaleReceipt {
-            sale_id: v.sale_id.to_string(),
-            login_url: kiosk::printer::login_url(dns, &v.code, &v.password),
-            login_address: format!("http://{dns}"),
-            code: v.code,
-            password: Secret::new(v.password),
-            plan_name: v.plan_name,
-            time_limit: v.time_limit_s.map(Duration::from_secs),
-            data_limit: v.data_limit_bytes,
-            validity: v.validity_s.map(Duration::from_secs),
-            price: v.price,
-            sold_at: UNIX_EPOCH + Duration::from_millis(u64::try_from(v.sold_at_ms).unwrap_or(0)),
-            first_printed: None,
-        }
+        receipt(v, &self.vouchers.settings().dns_name)
     }
 
     async fn blocking<T: Send + 'static>(
@@ -69,8 +79,8 @@ impl<R: HotspotApi + Clone + 'static> KioskSeller<R> {
     }
 }
 
-/// Event kind of a ticket sent to the printer (its subject is the sale id).
-const TICKET_PRINT: &str = "ticket_print";
+/// The event kind recorded when a ticket goes to the printer; its subject is the sale id.
+pub const TICKET_PRINT: &str = "ticket_print";
 
 /// A paid, unmarked sale older than this at a restart: its customer is likely
 /// gone, and its ticket is held for the operator instead of printed again.
@@ -253,9 +263,7 @@ impl<R: HotspotApi + Clone + 'static> Seller for KioskSeller<R> {
             undelivered: sales
                 .into_iter()
                 .map(|(v, first)| kiosk::SaleReceipt {
-                    first_printed: first.map(|ms| {
-                        UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0))
-                    }),
+                    first_printed: first.map(ms_time),
                     ..self.ticket(v)
                 })
                 .collect(),

@@ -4,6 +4,7 @@
 
 pub mod cash;
 pub mod config;
+pub mod control;
 #[cfg(feature = "sim")]
 pub mod demo;
 pub mod msg;
@@ -133,8 +134,11 @@ pub enum Command {
     /// Translate central-link messages between postcard and JSON.
     #[command(subcommand)]
     Msg(msg::MsgCommand),
-    /// Run a simulated RouterOS router (binary API, api-ssl, REST) for tests and demos.
+    /// Run a simulated RouterOS router (binary API, api-ssl, REST) for tests and demos;
+    /// or, with `coin`, `press` or `paper`, drive the simulated kiosk devices of a
+    /// running service.
     #[cfg(feature = "sim")]
+    #[command(args_conflicts_with_subcommands = true)]
     Sim(sim::SimArgs),
     /// Print the version.
     Version,
@@ -390,10 +394,16 @@ pub async fn run(mut cli: Cli) -> anyhow::Result<()> {
         Command::Config(cmd) => config::run(cmd, cli.config_file()),
         Command::Router(cmd) => router::run(cmd, &cli).await,
         #[cfg(feature = "sim")]
-        Command::Sim(args) => sim::run(args).await,
+        Command::Sim(args) => match args.device.clone() {
+            Some(device) => control::run(&cli, device.request(), false).await,
+            None => sim::run(args).await,
+        },
         Command::Msg(cmd) => msg::run(cmd).await,
         Command::Site(cmd) => site::run(cmd, &cli),
         Command::Voucher(cmd) => {
+            if let Some((request, json)) = cmd.through_service() {
+                return control::run(&cli, request, json).await;
+            }
             let sells = cmd.sells();
             with_router_for(&cli, sells, |r, s, c, chosen| async move {
                 voucher::run(cmd, r, s, &c, &chosen).await

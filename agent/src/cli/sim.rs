@@ -8,6 +8,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use anyhow::Context as _;
 use firmware_config::{ByteSize, Duration};
 
+use crate::control::{PaperState, Request};
 use routeros_sim::{FaultOptions, SimOptions, SimRouter};
 
 fn byte_size(text: &str) -> Result<u64, String> {
@@ -88,6 +89,42 @@ pub struct SimArgs {
     /// Simulated customers that log in with freshly created users.
     #[arg(long, value_name = "N", default_value_t = 2)]
     pub clients: usize,
+    /// Instead of a router: drive a simulated device of the running service.
+    #[command(subcommand)]
+    pub device: Option<SimDevice>,
+}
+
+/// The simulated kiosk devices of a running service (`kind = "sim"`), driven
+/// through its control socket.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum SimDevice {
+    /// Insert a coin of VALUE (a value of `[kiosk.coin] channel_values`).
+    Coin {
+        /// The coin's value, e.g. 5.
+        value: u64,
+    },
+    /// Press button N (1 = the first, as the screen numbers them).
+    Press {
+        /// The button.
+        button: usize,
+    },
+    /// Take the paper out (`out`), put it back (`in`), or make the roll nearly
+    /// empty (`low`).
+    Paper {
+        /// in, low or out.
+        state: PaperState,
+    },
+}
+
+impl SimDevice {
+    /// The control request.
+    pub fn request(&self) -> Request {
+        match self {
+            SimDevice::Coin { value } => Request::SimCoin { value: *value },
+            SimDevice::Press { button } => Request::SimPress { button: *button },
+            SimDevice::Paper { state } => Request::SimPaper { paper: *state },
+        }
+    }
 }
 
 impl SimArgs {
@@ -202,6 +239,31 @@ mod tests {
             panic!("not the sim command: {:?}", cli.command)
         };
         assert_eq!(args.options().version, "6.49");
+    }
+
+    #[test]
+    fn sim_device_commands_parse_without_clashing_with_the_router_options() {
+        use clap::Parser as _;
+        let parse = |args: &[&str]| {
+            let mut v = vec!["hotspot-agent", "sim"];
+            v.extend_from_slice(args);
+            match crate::cli::Cli::try_parse_from(v).unwrap().command {
+                crate::cli::Command::Sim(a) => a.device.map(|d| d.request()),
+                other => panic!("{other:?}"),
+            }
+        };
+        assert_eq!(parse(&["coin", "5"]), Some(Request::SimCoin { value: 5 }));
+        assert_eq!(
+            parse(&["press", "1"]),
+            Some(Request::SimPress { button: 1 })
+        );
+        assert_eq!(
+            parse(&["paper", "out"]),
+            Some(Request::SimPaper {
+                paper: PaperState::Out
+            })
+        );
+        assert_eq!(parse(&["--routeros", "6.49"]), None);
     }
 
     #[test]

@@ -9,6 +9,7 @@ use clap::Args;
 use firmware_config::{Config, RouterConfig};
 use serde::Serialize;
 
+use crate::control::{self, LiveStatus, Reply, Request};
 use crate::store::{Event, RouterStatus, Store};
 use crate::today::{local_text, system_zone};
 use crate::vouchers::monitor::Stats;
@@ -57,6 +58,9 @@ fn clock_sync() -> ClockSync {
     clock_sync_from(out.as_deref())
 }
 
+/// How long `status` waits for the running service.
+const LIVE_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// Everything `status` shows.
 #[derive(Debug, Clone, Serialize)]
 pub struct Health {
@@ -69,6 +73,10 @@ pub struct Health {
     pub time_zone: Option<String>,
     pub stats: Stats,
     pub kiosk_devices: Vec<(String, String)>,
+    /// The devices as the running service sees them (through its control socket).
+    pub live: Option<LiveStatus>,
+    /// Why the running service did not answer.
+    pub live_error: Option<String>,
     pub alerts: Vec<Event>,
 }
 
@@ -82,6 +90,12 @@ pub async fn health<R: HotspotApi + Clone + 'static>(
     let v = seller(router, store.clone(), config, chosen)?;
     let stats = v.stats().await?;
     let now = crate::store::now_ms();
+    let socket = control::socket_path(&config.agent.state_dir);
+    let (live, live_error) = match control::ask(&socket, &Request::Status, LIVE_WAIT).await {
+        Ok(Reply::Status(live)) => (Some(live), None),
+        Ok(other) => (None, Some(format!("unexpected answer {other:?}"))),
+        Err(e) => (None, Some(e.to_string())),
+    };
     Ok(Health {
         router_name: chosen.name.clone(),
         router_reachable: stats.users_total.is_some(),
@@ -96,6 +110,8 @@ pub async fn health<R: HotspotApi + Clone + 'static>(
             .into_iter()
             .map(|(role, d)| (role.to_string(), d))
             .collect(),
+        live,
+        live_error,
         alerts: store.alerts_since(now - 86_400_000, 20)?,
         stats,
     })
@@ -139,8 +155,47 @@ pub fn health_text(h: &Health, currency: &str) -> String {
             s.message.as_deref().unwrap_or("")
         );
     }
+    match (&h.live, &h.live_error) {
+        (Some(l), _) => {
+            let _ = writeln!(
+                out,
+                "service        running (pid {}), {} voucher(s) handed over since it started",
+                l.pid, l.delivered
+            );
+            if l.kiosk {
+                let _ = writeln!(
+                    out,
+                    "  kiosk        {}, credit {}",
+                    l.out_of_service
+                        .as_deref()
+                        .map_or("selling".to_string(), |r| format!("NOT selling: {r}")),
+                    l.credit
+                );
+            }
+        }
+        (None, e) => {
+            let _ = writeln!(
+                out,
+                "service        NOT ANSWERING: {}; the device lines below are the configuration only",
+                e.as_deref().unwrap_or("?")
+            );
+        }
+    }
     for (role, device) in &h.kiosk_devices {
-        let _ = writeln!(out, "{role:<14} {device}");
+        let now = h.live.as_ref().and_then(|l| match role.as_str() {
+            "coin" => l.coin.clone(),
+            "printer" => l.printer.clone(),
+            "display" => l.display.clone(),
+            _ => None,
+        });
+        match now {
+            Some(state) => {
+                let _ = writeln!(out, "{role:<14} {state} ({device})");
+            }
+            None => {
+                let _ = writeln!(out, "{role:<14} {device}");
+            }
+        }
     }
     let clock = match h.clock {
         ClockSync::Synchronised => "synchronised",
@@ -266,5 +321,23 @@ mod tests {
         assert!(!text.contains("last good    never"), "{text}");
         assert!(text.contains("cash box"), "{text}");
         assert!(text.contains("coin "), "{text}");
+        assert!(
+            text.contains("service        NOT ANSWERING: the service is not running"),
+            "{text}"
+        );
+        let live = Health {
+            live: Some(LiveStatus {
+                pid: 42,
+                kiosk: true,
+                printer: Some("out of paper".into()),
+                coin: Some("ok".into()),
+                ..LiveStatus::default()
+            }),
+            live_error: None,
+            ..h
+        };
+        let text = health_text(&live, "PHP");
+        assert!(text.contains("service        running (pid 42)"), "{text}");
+        assert!(text.contains("printer        out of paper ("), "{text}");
     }
 }

@@ -10,6 +10,7 @@ use clap::Subcommand;
 use firmware_config::{ByteSize, Config, Duration, RouterConfig};
 use indicatif::{ProgressBar, ProgressStyle};
 
+use crate::control::Request;
 use crate::store::{Sale, Store};
 use crate::vouchers::batch::write_csv_file;
 use crate::vouchers::{SoldVoucher, Vouchers};
@@ -44,6 +45,20 @@ pub enum VoucherCommand {
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
+        /// Print them as one sheet on the kiosk's own printer, through the running
+        /// service (which owns the printer); at most 100. Refused while a customer is
+        /// mid-purchase or the paper is out.
+        #[arg(long, conflicts_with = "csv")]
+        print: bool,
+    },
+    /// Print a voucher again on the kiosk's printer, marked REPRINT with the time of
+    /// its first print (through the running service).
+    Reprint {
+        /// The voucher's code.
+        code: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
     },
     /// List the newest vouchers in the local store.
     List {
@@ -63,6 +78,30 @@ impl VoucherCommand {
             self,
             VoucherCommand::Create { .. } | VoucherCommand::Batch { .. }
         )
+    }
+
+    /// The request for the running service, when the command prints on the kiosk's
+    /// printer: that printer belongs to the service. The flag asks for JSON.
+    pub fn through_service(&self) -> Option<(Request, bool)> {
+        match self {
+            VoucherCommand::Batch {
+                plan,
+                count,
+                json,
+                print: true,
+                ..
+            } => Some((
+                Request::PrintBatch {
+                    plan: plan.clone(),
+                    count: *count,
+                },
+                *json,
+            )),
+            VoucherCommand::Reprint { code, json } => {
+                Some((Request::Reprint { code: code.clone() }, *json))
+            }
+            _ => None,
+        }
     }
 }
 
@@ -161,6 +200,7 @@ pub async fn run<R: HotspotApi + Clone + 'static>(
             count,
             csv,
             json,
+            print: _,
         } => {
             v.plan(&plan)?;
             if let Some(path) = &csv {
@@ -232,6 +272,9 @@ pub async fn run<R: HotspotApi + Clone + 'static>(
                     println!("{}", sale_line(s));
                 }
             }
+        }
+        VoucherCommand::Reprint { .. } => {
+            anyhow::bail!("voucher reprint goes through the running service (cli::run routes it)")
         }
     }
     Ok(())

@@ -18,6 +18,7 @@ pub mod printer;
 pub mod runner;
 #[cfg(feature = "sim")]
 pub mod sim;
+pub mod words;
 
 use std::fmt;
 use std::future::Future;
@@ -76,6 +77,9 @@ pub struct SaleReceipt {
     pub data_limit: Option<u64>,
     /// Wall-clock lifetime.
     pub validity: Option<Duration>,
+    /// The lifetime counts from the sale (`validity_from = "sale"`), not from the
+    /// first login.
+    pub validity_from_sale: bool,
     /// Credit spent.
     pub price: u64,
     /// When it was sold.

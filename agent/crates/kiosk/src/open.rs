@@ -249,22 +249,23 @@ pub(crate) fn display(
     k: &KioskConfig,
     errors: mpsc::Sender<String>,
 ) -> Result<Option<DisplayHandle>, KioskError> {
+    let words = crate::words::words(k.language);
     Ok(match k.display.kind {
         DisplayKind::None => None,
         DisplayKind::Png => {
             let panel = targets::PngDir::new(&k.display.png_dir, 2)
                 .map_err(|e| device_error("display", &e))?;
-            Some(targets::spawn(panel, errors))
+            Some(targets::spawn(panel, errors, words))
         }
         DisplayKind::Framebuffer => {
             let panel = targets::Framebuffer::open(&k.display.framebuffer)
                 .map_err(|e| device_error("display", &e))?;
-            Some(targets::spawn(panel, errors))
+            Some(targets::spawn(panel, errors, words))
         }
         DisplayKind::Ssd1306 => {
             let panel = targets::Ssd1306Panel::open(&k.display.i2c_bus, k.display.i2c_address)
                 .map_err(|e| device_error("display", &e))?;
-            Some(targets::spawn(panel, errors))
+            Some(targets::spawn(panel, errors, words))
         }
     })
 }

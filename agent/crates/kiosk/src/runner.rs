@@ -44,6 +44,7 @@ pub struct KioskDevices {
 pub struct KioskHandle {
     tx: mpsc::Sender<Input>,
     status: watch::Receiver<KioskStatus>,
+    printer: Option<PrinterHandle>,
 }
 
 /// What the kiosk is doing, for status reports and the demo.
@@ -59,6 +60,13 @@ pub struct KioskStatus {
     pub delivered: u64,
     /// The acceptor's identification and coin table (ccTalk), as read at start.
     pub acceptor: Option<String>,
+    /// The printer as last seen: `ready`, `paper low`, `out of paper` or
+    /// `offline`; `None` when no printer is configured.
+    pub printer: Option<String>,
+    /// The coin acceptor: `ok`, or what is wrong; `None` when none is configured.
+    pub coin: Option<String>,
+    /// The display: `ok`, or its last error; `None` when none is configured.
+    pub display: Option<String>,
 }
 
 impl KioskHandle {
@@ -79,12 +87,27 @@ impl KioskHandle {
         let _ = self.tx.send(Input::Button(n)).await;
     }
 
+    /// Presses button `n` (0-based) and returns once the kiosk has acted on it (its
+    /// screen shows the answer).
+    pub async fn press_and_wait(&self, n: usize) {
+        let (ack, done) = tokio::sync::oneshot::channel();
+        if self.tx.send(Input::Pressed(n, ack)).await.is_ok() {
+            let _ = done.await;
+        }
+    }
+
     /// Offers the plans and prices of `config` from now on (a plan set from the
     /// central office). Returns false if the runner has ended or is too busy.
     pub fn update_plans(&self, config: &Config) -> bool {
         self.tx
             .try_send(Input::Plans(Box::new(MachineConfig::from_config(config))))
             .is_ok()
+    }
+
+    /// The printer task, for jobs besides the customer's ticket (a voucher sheet, a
+    /// reprint): it prints one job after another, so a ticket never splits a sheet.
+    pub fn printer(&self) -> Option<&PrinterHandle> {
+        self.printer.as_ref()
     }
 
     /// Stops taking coins, shows "shutting down" and ends the runner.
@@ -106,10 +129,12 @@ pub struct Kiosk {
 
 enum Input {
     Button(usize),
+    /// A press whose sender waits until the kiosk has acted on it.
+    Pressed(usize, tokio::sync::oneshot::Sender<()>),
     Committed(u64, Result<CreditId, SellError>),
     Sold(Result<SaleReceipt, SellError>),
     Printed(PrintOutcome),
-    PrinterState(PrinterState),
+    PrinterState(PrinterState, bool),
     Plans(Box<MachineConfig>),
     StoreOk,
     Stop,
@@ -176,7 +201,14 @@ pub fn spawn_runner<S: Seller>(
     alerts: Option<mpsc::Sender<Alert>>,
 ) -> (KioskHandle, JoinHandle<()>) {
     let (tx, rx) = mpsc::channel(64);
-    let (status_tx, status) = watch::channel(KioskStatus::default());
+    let ok = |present: bool| present.then(|| "ok".to_string());
+    let (status_tx, status) = watch::channel(KioskStatus {
+        printer: devices.printer.is_some().then(|| "ready".to_string()),
+        coin: ok(devices.coin.is_some()),
+        display: ok(devices.display.is_some()),
+        ..KioskStatus::default()
+    });
+    let printer = devices.printer.clone();
     let machine = Machine::new(MachineConfig::from_config(config));
     let paper = Paper::from_mm(config.kiosk.printer.paper_mm);
     let qr = match config.kiosk.printer.qr {
@@ -195,10 +227,19 @@ pub fn spawn_runner<S: Seller>(
         sold_credits: Vec::new(),
         redeliver: VecDeque::new(),
         next_mark: None,
+        paper_low: false,
+        display_error: None,
         status: status_tx,
     };
     let task = tokio::spawn(runner.run(rx));
-    (KioskHandle { tx, status }, task)
+    (
+        KioskHandle {
+            tx,
+            status,
+            printer,
+        },
+        task,
+    )
 }
 
 struct Runner<S: Seller> {
@@ -217,6 +258,10 @@ struct Runner<S: Seller> {
     redeliver: VecDeque<super::SaleReceipt>,
     /// The event counter of the coin whose `CommitCredit` comes next.
     next_mark: Option<super::EventMark>,
+    /// The paper sensor's "near end", as last read.
+    paper_low: bool,
+    /// The display's last error, if it has failed.
+    display_error: Option<String>,
     status: watch::Sender<KioskStatus>,
 }
 
@@ -234,7 +279,8 @@ impl<S: Seller> Runner<S> {
         let first = self.machine.start(now);
         self.perform(first).await;
         if let Some(p) = self.devices.printer.clone() {
-            let state = printer_state(p.status().await);
+            let (state, low) = printer_state(p.status().await);
+            self.paper_low = low;
             let actions = self.machine.handle_printer_state(state, Instant::now());
             self.perform(actions).await;
         }
@@ -279,7 +325,14 @@ impl<S: Seller> Runner<S> {
                     None | Some(Input::Stop) => {
                         let actions = self.machine.stop(Instant::now());
                         self.perform(actions).await;
+                        self.finish_coins(coin_open).await;
                         return;
+                    }
+                    Some(Input::Pressed(n, ack)) => {
+                        let actions = self.machine.handle_button(n, Instant::now());
+                        self.perform(actions).await;
+                        let _ = ack.send(());
+                        vec![]
                     }
                     Some(input) => self.input(input),
                 },
@@ -299,6 +352,7 @@ impl<S: Seller> Runner<S> {
                 },
                 Some(e) = self.devices.display_errors.recv() => {
                     tracing::warn!(error = %e, "display");
+                    self.display_error = Some(e);
                     vec![]
                 }
                 _ = tick.tick() => {
@@ -331,7 +385,8 @@ impl<S: Seller> Runner<S> {
                         if let Some(p) = self.devices.printer.clone() {
                             let tx = self.tx.clone();
                             tokio::spawn(async move {
-                                let _ = tx.send(Input::PrinterState(printer_state(p.status().await))).await;
+                                let (state, low) = printer_state(p.status().await);
+                                let _ = tx.send(Input::PrinterState(state, low)).await;
                             });
                         }
                     }
@@ -342,10 +397,26 @@ impl<S: Seller> Runner<S> {
         }
     }
 
+    /// Ends the coin task before the runner does, so a stop is never reported as a
+    /// failed acceptor: dropping its handle closes the inhibit channel and the task
+    /// returns. Coins already in flight are still recorded.
+    async fn finish_coins(&mut self, open: bool) {
+        if self.devices.coin.take().is_none() || !open {
+            return;
+        }
+        let deadline = tokio::time::Instant::now() + COIN_STOP;
+        while let Ok(Some(r)) =
+            tokio::time::timeout_at(deadline, self.devices.coin_reports.recv()).await
+        {
+            let actions = self.coin_report(r).await;
+            self.perform(actions).await;
+        }
+    }
+
     fn input(&mut self, input: Input) -> Vec<Action> {
         let now = Instant::now();
         match input {
-            Input::Button(n) => self.machine.handle_button(n, now),
+            Input::Button(n) | Input::Pressed(n, _) => self.machine.handle_button(n, now),
             Input::Committed(amount, Ok(id)) => {
                 self.credits.push(id);
                 self.machine.handle_credit_committed(amount, now)
@@ -357,8 +428,16 @@ impl<S: Seller> Runner<S> {
                 }
                 self.machine.handle_sale_result(result, now)
             }
-            Input::Printed(outcome) => self.machine.handle_print_result(outcome, now),
-            Input::PrinterState(state) => self.machine.handle_printer_state(state, now),
+            Input::Printed(outcome) => {
+                if let PrintOutcome::Printed { paper_low } = outcome {
+                    self.paper_low = paper_low;
+                }
+                self.machine.handle_print_result(outcome, now)
+            }
+            Input::PrinterState(state, low) => {
+                self.paper_low = low;
+                self.machine.handle_printer_state(state, now)
+            }
             Input::Plans(cfg) => self.machine.set_config(*cfg),
             Input::StoreOk => {
                 tracing::info!("the store takes writes again");
@@ -400,10 +479,39 @@ impl<S: Seller> Runner<S> {
         self.perform_all(actions).await;
         let credit = self.machine.credit();
         let blocked = self.machine.blocked().map(|r| r.to_string());
+        let printer = self.devices.printer.as_ref().map(|_| {
+            match (self.machine.printer_state(), self.paper_low) {
+                (PrinterState::Ready, false) => "ready",
+                (PrinterState::Ready, true) => "paper low",
+                (PrinterState::PaperOut, _) => "out of paper",
+                (PrinterState::Offline, _) => "offline",
+            }
+            .to_string()
+        });
+        let coin = self
+            .devices
+            .coin
+            .as_ref()
+            .map(|_| match self.machine.coin_state() {
+                Ok(()) => "ok".to_string(),
+                Err(e) => e.to_string(),
+            });
+        let display = self.devices.display.as_ref().map(|_| {
+            self.display_error
+                .as_ref()
+                .map_or("ok".to_string(), |e| format!("failed: {e}"))
+        });
         self.status.send_if_modified(|s| {
-            let changed = s.credit != credit || s.out_of_service != blocked;
+            let changed = s.credit != credit
+                || s.out_of_service != blocked
+                || s.printer != printer
+                || s.coin != coin
+                || s.display != display;
             s.credit = credit;
             s.out_of_service = blocked;
+            s.printer = printer;
+            s.coin = coin;
+            s.display = display;
             changed
         });
     }
@@ -505,17 +613,20 @@ impl<S: Seller> Runner<S> {
     }
 }
 
+/// How long a stop waits for the coin task to end.
+const COIN_STOP: Duration = Duration::from_secs(2);
 /// How often a store fault is tested with a write.
 const STORE_CHECK: Duration = Duration::from_secs(5);
 /// How often the idle kiosk asks the printer for its paper sensor (DLE EOT 4).
 const PRINTER_CHECK: Duration = Duration::from_secs(1);
 
+/// What a paper status answer means for selling, and whether the roll is nearly out.
 fn printer_state(
     status: Result<super::printer::escpos::PaperStatus, PrinterError>,
-) -> PrinterState {
+) -> (PrinterState, bool) {
     match status {
-        Ok(s) if s.out => PrinterState::PaperOut,
-        Ok(_) => PrinterState::Ready,
-        Err(_) => PrinterState::Offline,
+        Ok(s) if s.out => (PrinterState::PaperOut, s.near_end),
+        Ok(s) => (PrinterState::Ready, s.near_end),
+        Err(_) => (PrinterState::Offline, false),
     }
 }

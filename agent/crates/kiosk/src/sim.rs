@@ -246,6 +246,10 @@ pub struct PrintedTicket {
     pub qr_line: usize,
     /// Raster images (`GS v 0`) as `(width in dots, height)`.
     pub images: Vec<(u32, u32)>,
+    /// Paper used, in dots (1/203 inch) from the first line to the cut, as the
+    /// printer moves it: each line feed by the line spacing (`ESC 3`) or the
+    /// character height when taller, a QR code or an image by its height, feeds.
+    pub length_dots: u32,
     /// When the cut command's last byte arrived.
     pub at: Instant,
 }
@@ -341,6 +345,7 @@ async fn printer(
                             qr: t.qr,
                             qr_line: t.qr_line,
                             images: t.images,
+                            length_dots: t.length,
                             at: Instant::now(),
                         })
                         .await;
@@ -357,6 +362,22 @@ struct TicketParse {
     qr: Option<String>,
     qr_line: usize,
     images: Vec<(u32, u32)>,
+    /// Dots fed so far.
+    length: u32,
+    /// `ESC 3 n`; `None` = power-on spacing (30 dots).
+    spacing: Option<u32>,
+    /// `GS !` height multiplier.
+    height: u32,
+    /// `GS ( k` function 167 module size.
+    module: u32,
+}
+
+impl TicketParse {
+    /// One line feed: the spacing, or the character height when taller.
+    fn feed_line(&mut self) {
+        let spacing = self.spacing.unwrap_or(30);
+        self.length += spacing.max(24 * self.height.max(1));
+    }
 }
 
 impl TicketParse {
@@ -389,18 +410,55 @@ fn step(b: &[u8], t: &mut TicketParse) -> Step {
                 t.lines.push(String::new());
             }
             t.flush_line();
+            t.feed_line();
             Step::Done(1)
         }
         0x10 => need(3).map_or(Step::More, Step::Status),
         0x1B => match b.get(1) {
             None => Step::More,
-            Some(0x40) => done(need(2)),
+            Some(0x40) => {
+                t.spacing = None;
+                t.height = 1;
+                done(need(2))
+            }
+            Some(0x32) => {
+                t.spacing = None;
+                done(need(2))
+            }
+            Some(0x33) => match b.get(2) {
+                Some(n) => {
+                    t.spacing = Some(u32::from(*n));
+                    Step::Done(3)
+                }
+                None => Step::More,
+            },
+            Some(0x64) => match b.get(2) {
+                Some(n) => {
+                    for _ in 0..*n {
+                        t.feed_line();
+                    }
+                    Step::Done(3)
+                }
+                None => Step::More,
+            },
             Some(_) => done(need(3)),
         },
         0x1D => match b.get(1) {
             None => Step::More,
-            Some(0x56) => need(4).map_or(Step::More, Step::Cut),
-            Some(0x21) => done(need(3)),
+            Some(0x56) => match need(4) {
+                Some(n) => {
+                    t.length += u32::from(b[3]);
+                    Step::Cut(n)
+                }
+                None => Step::More,
+            },
+            Some(0x21) => match b.get(2) {
+                Some(n) => {
+                    t.height = u32::from(n & 0x0F) + 1;
+                    Step::Done(3)
+                }
+                None => Step::More,
+            },
             Some(0x28) => {
                 let Some(n) = need(5) else { return Step::More };
                 let len = usize::from(b[3]) | usize::from(b[4]) << 8;
@@ -412,6 +470,19 @@ fn step(b: &[u8], t: &mut TicketParse) -> Step {
                     t.qr = Some(String::from_utf8_lossy(&b[8..total]).into_owned());
                     t.qr_line = t.lines.len();
                 }
+                // fn 167 (0x43): module size.
+                if total >= 8 && b[6] == 0x43 {
+                    t.module = u32::from(b[7]);
+                }
+                // fn 181 (0x51): print; the symbol is its modules times the module size.
+                if total >= 8 && b[6] == 0x51 {
+                    if let Some(q) = t.qr.as_deref() {
+                        let modules = super::canvas::qr(q.as_bytes())
+                            .map(|c| c.width() as u32)
+                            .unwrap_or(0);
+                        t.length += modules * t.module.max(1);
+                    }
+                }
                 Step::Done(total)
             }
             Some(0x76) => {
@@ -422,6 +493,7 @@ fn step(b: &[u8], t: &mut TicketParse) -> Step {
                     return Step::More;
                 };
                 t.images.push(((x * 8) as u32, y as u32));
+                t.length += y as u32;
                 Step::Done(total)
             }
             Some(_) => done(need(3)),

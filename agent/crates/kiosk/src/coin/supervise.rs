@@ -43,6 +43,12 @@ pub async fn supervise<S, F>(
             Ok(()) | Err(CoinError::Closed) => return,
             Err(e) => e,
         };
+        if reports.is_closed() {
+            // The runner is gone (the agent is stopping): what the device did
+            // meanwhile is no fault to report.
+            tracing::debug!(error = %error, "{what} task ended after the kiosk stopped");
+            return;
+        }
         if began.elapsed() >= HEALTHY_RUN {
             pause = FIRST_PAUSE;
         }

@@ -17,7 +17,9 @@ use embedded_graphics::text::{Alignment, Baseline, Text, TextStyleBuilder};
 use firmware_config::Secret;
 
 use super::canvas::Canvas;
+use super::labels::wrap;
 use super::printer::printable;
+use super::words::{fill, Words};
 
 /// Width of the logical screen in pixels.
 pub const WIDTH: u32 = 128;
@@ -33,19 +35,22 @@ pub enum Screen {
     Idle {
         /// Site name.
         site: String,
-        /// `("1 hour", "PHP 5")` or, in rates mode, `("10m", "PHP 1")`.
+        /// `("1 1 hour", "₱5")` (button number first) or, in rates mode, `("10m", "₱1")`.
         offers: Vec<(String, String)>,
         /// Credit left on the kiosk (carried over or kept), formatted; empty = none.
         credit: String,
     },
     /// Money inserted: the credit and what it buys.
     Credit {
-        /// `PHP 7`.
+        /// `₱7`.
         credit: String,
-        /// Lines like `1:1 hour OK` or `60m 1h 10m`.
+        /// One entry per plan, e.g. `1 hour ₱5 - press 1`, `1 day ₱20 - insert ₱13 more`;
+        /// in rates mode `buys 1h 10m`.
         buys: Vec<String>,
         /// Seconds left in the insert window.
         seconds_left: u32,
+        /// Shown above the rest, inverted: what a button press could not buy.
+        notice: Option<String>,
     },
     /// A sale or print is under way.
     Working {
@@ -78,8 +83,12 @@ impl std::fmt::Debug for Screen {
             Screen::Credit {
                 credit,
                 seconds_left,
+                notice,
                 ..
-            } => write!(f, "Credit({credit}, {seconds_left}s)"),
+            } => match notice {
+                Some(n) => write!(f, "Credit({credit}, {seconds_left}s, {n})"),
+                None => write!(f, "Credit({credit}, {seconds_left}s)"),
+            },
             Screen::Working { what } => write!(f, "Working({what})"),
             Screen::Voucher { code, note, .. } => write!(f, "Voucher({code}, {note})"),
             Screen::OutOfService { reason } => write!(f, "OutOfService({reason})"),
@@ -103,16 +112,16 @@ fn centered(c: &mut Canvas, s: &str, font: &MonoFont<'_>, y: i32) {
     text(c, s, font, WIDTH as i32 / 2, y, Alignment::Center);
 }
 
-/// Draws a screen on a fresh 128x64 canvas.
+/// Draws a screen on a fresh 128x64 canvas, its fixed words in the language of `w`.
 // Long on purpose: one arm per screen, each a few drawing calls.
-pub fn draw(screen: &Screen) -> Canvas {
+pub fn draw(screen: &Screen, w: &Words) -> Canvas {
     let mut c = Canvas::new(WIDTH, HEIGHT);
     let big = &FONT_9X15_BOLD;
     let small = &FONT_6X10;
     match screen {
         Screen::Starting => {
-            centered(&mut c, "Starting", big, 16);
-            centered(&mut c, "please wait", small, 38);
+            centered(&mut c, w.starting, big, 16);
+            centered(&mut c, w.please_wait, small, 38);
         }
         Screen::Idle {
             site,
@@ -129,9 +138,9 @@ pub fn draw(screen: &Screen) -> Canvas {
                 text(&mut c, price, small, WIDTH as i32 - 1, y, Alignment::Right);
             }
             let bottom = if credit.is_empty() {
-                "Insert coin".to_string()
+                w.insert_coin.to_string()
             } else {
-                format!("Credit {credit}")
+                fill(w.credit, credit)
             };
             centered(&mut c, &bottom, small, 54);
         }
@@ -139,16 +148,48 @@ pub fn draw(screen: &Screen) -> Canvas {
             credit,
             buys,
             seconds_left,
+            notice,
         } => {
-            centered(&mut c, credit, big, 0);
-            for (i, line) in buys.iter().take(3).enumerate() {
-                text(&mut c, line, small, 0, 18 + 10 * i as i32, Alignment::Left);
+            let mut lines: Vec<String> = Vec::new();
+            for b in buys {
+                lines.extend(wrap(b, 21));
             }
-            centered(&mut c, &format!("{seconds_left}s left"), small, 54);
+            match notice {
+                Some(n) => {
+                    // Inverted, where the credit was: the answer to the press.
+                    let _ = Rectangle::new(Point::new(0, 0), Size::new(WIDTH, 12))
+                        .into_styled(PrimitiveStyle::with_fill(BinaryColor::On))
+                        .draw(&mut c);
+                    let style = MonoTextStyle::new(small, BinaryColor::Off);
+                    let ts = TextStyleBuilder::new()
+                        .alignment(Alignment::Center)
+                        .baseline(Baseline::Top)
+                        .build();
+                    let n: String = printable(n).chars().take(21).collect();
+                    let _ = Text::with_text_style(&n, Point::new(WIDTH as i32 / 2, 1), style, ts)
+                        .draw(&mut c);
+                    centered(&mut c, &fill(w.credit, credit), small, 14);
+                    for (i, line) in lines.iter().take(3).enumerate() {
+                        text(&mut c, line, small, 0, 25 + 9 * i as i32, Alignment::Left);
+                    }
+                }
+                None => {
+                    centered(&mut c, credit, big, 0);
+                    for (i, line) in lines.iter().take(4).enumerate() {
+                        text(&mut c, line, small, 0, 16 + 9 * i as i32, Alignment::Left);
+                    }
+                }
+            }
+            centered(
+                &mut c,
+                &fill(w.seconds_left, &seconds_left.to_string()),
+                small,
+                54,
+            );
         }
         Screen::Working { what } => {
             centered(&mut c, what, big, 16);
-            centered(&mut c, "please wait", small, 38);
+            centered(&mut c, w.please_wait, small, 38);
         }
         Screen::Voucher {
             code,
@@ -180,8 +221,8 @@ pub fn draw(screen: &Screen) -> Canvas {
             }
         }
         Screen::OutOfService { reason } => {
-            centered(&mut c, "Out of", big, 2);
-            centered(&mut c, "service", big, 18);
+            centered(&mut c, w.out_of_service.0, big, 2);
+            centered(&mut c, w.out_of_service.1, big, 18);
             for (i, line) in wrap(reason, 21).iter().take(2).enumerate() {
                 centered(&mut c, line, small, 40 + 11 * i as i32);
             }
@@ -190,29 +231,12 @@ pub fn draw(screen: &Screen) -> Canvas {
     c
 }
 
-/// Greedy word wrap to `cols` characters.
-fn wrap(s: &str, cols: usize) -> Vec<String> {
-    let mut lines = Vec::new();
-    let mut cur = String::new();
-    for w in s.split_whitespace() {
-        if !cur.is_empty() && cur.len() + 1 + w.len() > cols {
-            lines.push(std::mem::take(&mut cur));
-        }
-        if !cur.is_empty() {
-            cur.push(' ');
-        }
-        cur.push_str(w);
-    }
-    if !cur.is_empty() {
-        lines.push(cur);
-    }
-    lines
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::printer::render::zbar_decode;
+    use crate::words::words;
+    use firmware_config::kiosk::Language;
 
     fn ink(c: &Canvas) -> usize {
         (0..c.height())
@@ -234,6 +258,7 @@ mod tests {
                 credit: "PHP 7".into(),
                 buys: vec!["1 hour".into()],
                 seconds_left: 30,
+                notice: None,
             },
             Screen::Working {
                 what: "Printing".into(),
@@ -242,7 +267,8 @@ mod tests {
                 reason: "network down".into(),
             },
         ];
-        let frames: Vec<Canvas> = screens.iter().map(draw).collect();
+        let en = words(Language::En);
+        let frames: Vec<Canvas> = screens.iter().map(|s| draw(s, en)).collect();
         for (s, f) in screens.iter().zip(&frames) {
             assert!(ink(f) > 50, "{s:?} is blank");
         }
@@ -256,12 +282,15 @@ mod tests {
     #[test]
     fn the_voucher_screen_qr_decodes_to_the_login_url() {
         let url = "http://hotspot.lan/login?username=KX7M4TRA&password=KX7M4TRA";
-        let frame = draw(&Screen::Voucher {
-            code: "KX7M4TRA".into(),
-            password: None,
-            url: url.into(),
-            note: "No paper: scan the code".into(),
-        });
+        let frame = draw(
+            &Screen::Voucher {
+                code: "KX7M4TRA".into(),
+                password: None,
+                url: url.into(),
+                note: "No paper: scan the code".into(),
+            },
+            words(Language::En),
+        );
         // Scale 4x with a white border, as a phone sees the OLED.
         let mut big = Canvas::new(WIDTH * 4 + 32, HEIGHT * 4 + 32);
         for y in 0..HEIGHT * 4 {
@@ -273,13 +302,5 @@ mod tests {
             Some(found) => assert_eq!(found, vec![url.to_string()]),
             None => eprintln!("SKIPPED: zbarimg not installed (apt-get install zbar-tools)"),
         }
-    }
-
-    #[test]
-    fn words_wrap_at_the_column_limit() {
-        assert_eq!(
-            wrap("printer out of paper", 11),
-            vec!["printer out", "of paper"]
-        );
     }
 }

@@ -238,7 +238,12 @@ impl DisplayHandle {
 }
 
 /// Starts the display thread; errors go to `errors` once per failure streak.
-pub fn spawn<P: Panel>(mut panel: P, errors: mpsc::Sender<String>) -> DisplayHandle {
+/// The screens' fixed words are those of `words` (`[kiosk] language`).
+pub fn spawn<P: Panel>(
+    mut panel: P,
+    errors: mpsc::Sender<String>,
+    words: &'static crate::words::Words,
+) -> DisplayHandle {
     let (tx, mut rx) = mpsc::channel::<Screen>(8);
     std::thread::Builder::new()
         .name("kiosk-display".into())
@@ -249,7 +254,7 @@ pub fn spawn<P: Panel>(mut panel: P, errors: mpsc::Sender<String>) -> DisplayHan
                 while let Ok(newer) = rx.try_recv() {
                     screen = newer;
                 }
-                match panel.show(&draw(&screen)) {
+                match panel.show(&draw(&screen, words)) {
                     Ok(()) => failing = false,
                     Err(e) if !failing => {
                         failing = true;
@@ -292,8 +297,9 @@ mod tests {
     fn png_dir_writes_numbered_screens_and_current() {
         let dir = tempfile::tempdir().unwrap();
         let mut p = PngDir::new(dir.path(), 2).unwrap();
-        p.show(&draw(&Screen::Starting)).unwrap();
-        p.show(&draw(&Screen::Working { what: "x".into() }))
+        let en = crate::words::words(firmware_config::kiosk::Language::En);
+        p.show(&draw(&Screen::Starting, en)).unwrap();
+        p.show(&draw(&Screen::Working { what: "x".into() }, en))
             .unwrap();
         assert!(dir.path().join("screen-0002.png").exists());
         let png = std::fs::read(dir.path().join("current.png")).unwrap();

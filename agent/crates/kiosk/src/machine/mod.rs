@@ -22,7 +22,6 @@ pub use offers::{MachineConfig, Offer};
 
 use super::coin::CoinFault;
 use super::display::Screen;
-use super::printer::Ticket;
 use super::{Item, Reason, SaleReceipt, SellError};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -137,6 +136,16 @@ impl Machine {
         self.credit
     }
 
+    /// The printer as the machine last heard of it.
+    pub fn printer_state(&self) -> PrinterState {
+        self.printer
+    }
+
+    /// The coin acceptor as the machine last heard of it.
+    pub fn coin_state(&self) -> Result<(), &CoinFault> {
+        self.coin.as_ref().map(|_| ())
+    }
+
     /// Why the kiosk cannot sell, if it cannot.
     pub fn blocked(&self) -> Option<&Reason> {
         self.blocked.as_ref()
@@ -216,13 +225,17 @@ impl Machine {
                     };
                     if plan.price <= self.credit && self.credit > 0 {
                         self.sell(Item::Plan(plan.id), now)
-                    } else if self.credit > 0 || matches!(self.phase, Phase::Credit { .. }) {
+                    } else {
+                        // The press is answered: what that plan still needs, on top.
                         self.phase = Phase::Credit {
                             deadline: now + self.cfg.insert_window,
                         };
-                        vec![Action::Show(self.credit_screen(now))]
-                    } else {
-                        vec![]
+                        let notice = self.cfg.plan_line(n, &plan, self.credit);
+                        let mut screen = self.credit_screen(now);
+                        if let Screen::Credit { notice: slot, .. } = &mut screen {
+                            *slot = Some(notice);
+                        }
+                        vec![Action::Show(screen)]
                     }
                 }
                 SellMode::Rates => self.buy_best(now),
@@ -297,27 +310,23 @@ impl Machine {
             self.credit = 0;
         }
         if self.cfg.has_printer && self.printer == PrinterState::Ready {
-            let ticket = Ticket::for_voucher(
-                &voucher,
-                &self.cfg.site_name,
-                &self.cfg.money,
-                self.cfg.utc_offset_minutes,
-            );
+            let ticket = self.cfg.ticket(&voucher);
             out.push(Action::Print {
                 ticket,
                 sale_id: voucher.sale_id.clone(),
             });
             out.push(Action::Show(Screen::Working {
-                what: "Printing".into(),
+                what: self.cfg.look.words.printing.into(),
             }));
             self.phase = Phase::Printing {
                 voucher: Box::new(voucher),
             };
         } else {
+            let w = self.cfg.look.words;
             let note = if self.cfg.has_printer {
-                "No ticket: scan or note the code"
+                w.no_ticket
             } else {
-                "Scan or note the code"
+                w.scan_or_note
             };
             out.extend(self.show_voucher(&voucher, note, false, now));
         }
@@ -335,17 +344,20 @@ impl Machine {
                 if paper_low {
                     out.push(Action::Alert(Alert::PaperLow));
                 }
-                out.extend(self.show_voucher(&voucher, "Take your ticket", true, now));
+                let note = self.cfg.look.words.take_ticket;
+                out.extend(self.show_voucher(&voucher, note, true, now));
             }
             PrintOutcome::OutOfPaper => {
                 self.printer = PrinterState::PaperOut;
                 out.push(Action::Alert(Alert::PaperOut));
-                out.extend(self.show_or_hold(voucher, "No paper: scan or note the code", now));
+                let note = self.cfg.look.words.no_paper;
+                out.extend(self.show_or_hold(voucher, note, now));
             }
             PrintOutcome::Failed(e) => {
                 self.printer = PrinterState::Offline;
                 out.push(Action::Alert(Alert::PrinterFailed(e)));
-                out.extend(self.show_or_hold(voucher, "No ticket: scan or note the code", now));
+                let note = self.cfg.look.words.no_ticket;
+                out.extend(self.show_or_hold(voucher, note, now));
             }
         }
         out.extend(self.reconcile(now));
@@ -503,7 +515,7 @@ impl Machine {
                 credit: self.credit,
             },
             Action::Show(Screen::Working {
-                what: "Issuing".into(),
+                what: self.cfg.look.words.issuing.into(),
             }),
         ]
     }
@@ -549,18 +561,19 @@ impl Machine {
         };
         self.last_seconds = secs;
         Screen::Credit {
-            credit: self.cfg.money.show(self.credit),
+            credit: self.cfg.money(self.credit),
             buys: self.cfg.credit_lines(self.credit),
             seconds_left: secs,
+            notice: None,
         }
     }
 
     fn idle_screen(&self) -> Screen {
         Screen::Idle {
-            site: self.cfg.site_name.clone(),
+            site: self.cfg.look.site_name.clone(),
             offers: self.cfg.idle_offers(),
             credit: if self.credit > 0 {
-                self.cfg.money.show(self.credit)
+                self.cfg.money(self.credit)
             } else {
                 String::new()
             },
@@ -577,7 +590,10 @@ impl Machine {
             (Some(Reason::Starting), 0) => Screen::Starting,
             (_, 0) => Screen::OutOfService { reason },
             (_, c) => Screen::OutOfService {
-                reason: format!("{reason}; credit {} kept", self.cfg.money.show(c)),
+                reason: format!(
+                    "{reason}; {}",
+                    crate::words::fill(self.cfg.look.words.credit_kept, &self.cfg.money(c))
+                ),
             },
         }
     }

@@ -5,7 +5,9 @@ use std::time::Duration;
 use firmware_config::kiosk::SellMode;
 use firmware_config::Config;
 
-use crate::labels::{self, Money};
+use crate::labels;
+use crate::printer::TicketLook;
+use crate::words::fill;
 
 /// A plan offered on the kiosk.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,12 +41,8 @@ pub struct MachineConfig {
     pub rates: Vec<(u64, Duration)>,
     /// Profile for rate sales.
     pub rate_profile: String,
-    /// Site name for tickets and the idle screen.
-    pub site_name: String,
-    /// How money is shown.
-    pub money: Money,
-    /// Local time offset for tickets.
-    pub utc_offset_minutes: i32,
+    /// How tickets and screens read: site name, language, money, time zone.
+    pub look: TicketLook,
     /// A printer is configured.
     pub has_printer: bool,
     /// A display is configured.
@@ -75,16 +73,20 @@ impl MachineConfig {
                 .collect(),
             rates: k.rates.iter().map(|r| (r.credit, r.time.std())).collect(),
             rate_profile: k.rate_profile.clone(),
-            site_name: c.agent.site_name.clone(),
-            money: Money {
-                currency: c.vouchers.currency.clone(),
-                decimals: c.vouchers.currency_decimals,
-            },
-            utc_offset_minutes: firmware_config::kiosk::parse_utc_offset(&k.utc_offset)
-                .unwrap_or(0),
+            look: TicketLook::from_config(c),
             has_printer: k.printer.kind != PrinterKind::None,
             has_display: k.display.kind != DisplayKind::None,
         }
+    }
+
+    /// The ticket of a sold voucher, as this kiosk prints it.
+    pub fn ticket(&self, v: &crate::SaleReceipt) -> crate::printer::Ticket {
+        crate::printer::Ticket::for_voucher(v, &self.look)
+    }
+
+    /// How an amount reads.
+    pub fn money(&self, amount: u64) -> String {
+        self.look.money.show(amount)
     }
 
     /// The dearest plan `credit` pays for (first listed on a tie).
@@ -121,47 +123,58 @@ impl MachineConfig {
         }
     }
 
-    /// Idle screen lines: `(name, price)`.
+    /// Idle screen lines: `(button and name, price)`.
     pub fn idle_offers(&self) -> Vec<(String, String)> {
         match self.mode {
             SellMode::Plans => self
                 .plans
                 .iter()
-                .map(|p| (p.name.clone(), self.money.show(p.price)))
+                .enumerate()
+                .map(|(i, p)| (format!("{} {}", i + 1, p.name), self.money(p.price)))
                 .collect(),
             SellMode::Rates => {
                 let mut r = self.rates.clone();
                 r.sort();
                 r.iter()
-                    .map(|(c, t)| (labels::time_span(*t), self.money.show(*c)))
+                    .map(|(c, t)| (labels::time_span(*t), self.money(*c)))
                     .collect()
             }
         }
     }
 
-    /// Credit screen lines: what `credit` buys.
+    /// Credit screen lines: what each button buys with `credit`, or what is missing
+    /// (`1 hour ₱5 - press 1`, `1 day ₱20 - insert ₱15 more`).
     pub fn credit_lines(&self, credit: u64) -> Vec<String> {
+        let w = self.look.words;
         match self.mode {
             SellMode::Plans => self
                 .plans
                 .iter()
                 .enumerate()
-                .map(|(i, p)| {
-                    if p.price <= credit {
-                        format!("{}:{} OK", i + 1, p.name)
-                    } else {
-                        format!("{}:{} +{}", i + 1, p.name, p.price - credit)
-                    }
-                })
+                .map(|(i, p)| self.plan_line(i, p, credit))
                 .collect(),
             SellMode::Rates => match self.best_time(credit) {
                 Some((t, _)) => vec![
-                    format!("Buys {}", labels::time_span(t)),
-                    "Press to buy".into(),
+                    fill(w.buys, &labels::time_span(t)),
+                    w.press_to_buy.to_string(),
                 ],
-                None => vec!["Insert more".into()],
+                None => {
+                    let min = self.rates.iter().map(|r| r.0).min().unwrap_or(0);
+                    vec![fill(w.insert_more, &self.money(min.saturating_sub(credit)))]
+                }
             },
         }
+    }
+
+    /// `1 hour ₱5 - press 1` or `1 day ₱20 - insert ₱15 more`.
+    pub fn plan_line(&self, index: usize, p: &Offer, credit: u64) -> String {
+        let w = self.look.words;
+        let what = if p.price <= credit {
+            fill(w.press, &(index + 1).to_string())
+        } else {
+            fill(w.insert_more, &self.money(p.price - credit))
+        };
+        format!("{} {} - {what}", p.name, self.money(p.price))
     }
 }
 

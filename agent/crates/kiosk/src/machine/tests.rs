@@ -5,8 +5,7 @@ use std::time::{Duration, Instant};
 use firmware_config::kiosk::SellMode;
 
 use super::*;
-use crate::labels::Money;
-use crate::printer::sample_voucher;
+use crate::printer::{sample_look, sample_voucher};
 
 fn cfg() -> MachineConfig {
     MachineConfig {
@@ -34,9 +33,7 @@ fn cfg() -> MachineConfig {
             (10, Duration::from_secs(7200)),
         ],
         rate_profile: "default".into(),
-        site_name: "Cafe".into(),
-        money: Money::default(),
-        utc_offset_minutes: 0,
+        look: sample_look(firmware_config::kiosk::Language::En),
         has_printer: true,
         has_display: true,
     }
@@ -125,11 +122,13 @@ fn a_coin_is_committed_before_the_screen_changes() {
             credit,
             buys,
             seconds_left,
+            notice,
         }) => {
-            assert_eq!(credit, "PHP 5");
-            assert_eq!(buys[0], "1:1 hour OK");
-            assert_eq!(buys[1], "2:1 day +15");
+            assert_eq!(credit, "\u{20b1}5");
+            assert_eq!(buys[0], "1 hour \u{20b1}5 - press 1");
+            assert_eq!(buys[1], "1 day \u{20b1}20 - insert \u{20b1}15 more");
             assert_eq!(*seconds_left, 30);
+            assert_eq!(*notice, None);
         }
         other => panic!("{other:?}"),
     }
@@ -151,6 +150,26 @@ fn a_button_with_no_credit_sells_nothing() {
     let (mut m, t0) = ready(cfg());
     assert!(sells(&m.handle_button(0, t0)).is_empty());
     assert!(m.handle_button(9, t0).is_empty(), "no such plan");
+}
+
+#[test]
+fn pressing_a_plan_the_credit_cannot_pay_says_what_is_missing() {
+    let (mut m, t0) = ready(cfg());
+    let out = m.handle_button(1, t0);
+    match screen(&out) {
+        Some(Screen::Credit { notice, .. }) => assert_eq!(
+            notice.as_deref(),
+            Some("1 day \u{20b1}20 - insert \u{20b1}20 more")
+        ),
+        other => panic!("no answer to the press: {other:?}"),
+    }
+    coin(&mut m, 5, t0);
+    let out = m.handle_button(1, t0 + s(1));
+    assert!(sells(&out).is_empty());
+    assert!(
+        matches!(screen(&out), Some(Screen::Credit { notice: Some(n), .. }) if n.ends_with("insert \u{20b1}15 more")),
+        "{out:?}"
+    );
 }
 
 #[test]
@@ -206,7 +225,7 @@ fn leftover_credit_carries_over_when_the_operator_wants_it() {
     m.handle_print_result(PrintOutcome::Printed { paper_low: false }, t0);
     let out = m.handle_tick(t0 + s(60));
     assert!(
-        matches!(screen(&out), Some(Screen::Idle { credit, .. }) if credit == "PHP 1"),
+        matches!(screen(&out), Some(Screen::Idle { credit, .. }) if credit == "\u{20b1}1"),
         "{out:?}"
     );
     assert_eq!(m.credit(), 1);
@@ -219,7 +238,7 @@ fn the_insert_window_keeps_the_credit_by_default() {
     let out = m.handle_tick(t0 + s(30));
     assert!(sells(&out).is_empty());
     assert!(
-        matches!(screen(&out), Some(Screen::Idle { credit, .. }) if credit == "PHP 1"),
+        matches!(screen(&out), Some(Screen::Idle { credit, .. }) if credit == "\u{20b1}1"),
         "{out:?}"
     );
     assert_eq!(m.credit(), 1, "credit is never lost to a timeout");
@@ -267,7 +286,7 @@ fn rates_mode_sells_the_most_time_the_credit_buys() {
     coin(&mut m, 5, t0);
     let out = coin(&mut m, 1, t0);
     assert!(
-        matches!(screen(&out), Some(Screen::Credit { buys, .. }) if buys[0] == "Buys 1h 10m"),
+        matches!(screen(&out), Some(Screen::Credit { buys, .. }) if buys[0] == "buys 1h 10m"),
         "{out:?}"
     );
     coin(&mut m, 1, t0);
@@ -406,7 +425,7 @@ fn a_sale_refused_as_unavailable_inhibits_and_keeps_the_credit_on_screen() {
     let out = m.handle_sale_result(Err(SellError::Unavailable(Reason::RouterUnreachable)), t0);
     assert!(out.contains(&Action::Inhibit(true)), "{out:?}");
     assert!(
-        matches!(screen(&out), Some(Screen::OutOfService { reason }) if reason.contains("credit PHP 5 kept")),
+        matches!(screen(&out), Some(Screen::OutOfService { reason }) if reason.contains("credit \u{20b1}5 kept")),
         "{out:?}"
     );
     assert_eq!(m.credit(), 5);
@@ -441,7 +460,7 @@ fn a_coin_slipping_in_while_inhibited_is_kept_and_shown() {
     let out = coin(&mut m, 5, t0);
     assert!(sells(&out).is_empty());
     assert!(
-        matches!(screen(&out), Some(Screen::OutOfService { reason }) if reason.contains("PHP 5 kept"))
+        matches!(screen(&out), Some(Screen::OutOfService { reason }) if reason.contains("\u{20b1}5 kept"))
     );
     assert!(
         m.handle_button(0, t0).is_empty(),
@@ -449,7 +468,7 @@ fn a_coin_slipping_in_while_inhibited_is_kept_and_shown() {
     );
     let out = m.handle_seller_health(Ok(()), t0 + s(1));
     assert!(
-        matches!(screen(&out), Some(Screen::Idle { credit, .. }) if credit == "PHP 5"),
+        matches!(screen(&out), Some(Screen::Idle { credit, .. }) if credit == "\u{20b1}5"),
         "{out:?}"
     );
 }

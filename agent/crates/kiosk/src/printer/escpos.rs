@@ -1,7 +1,7 @@
 //! ESC/POS bytes: a small command builder, the ticket as bytes, and the paper status reply.
 //!
 //! Command bytes are from Epson's public "ESC/POS Command Reference": `ESC @`
-//! initialise (1B 40); `ESC a n` justification (1B 61, 0 left / 1 centre);
+//! initialise (1B 40); `ESC 3 n` line spacing n dots (1B 33); `ESC a n` justification (1B 61, 0 left / 1 centre);
 //! `ESC E n` bold (1B 45); `GS ! n` character size (1D 21, high nibble = width
 //! multiplier - 1, low nibble = height multiplier - 1); `ESC d n` feed n lines
 //! (1B 64); `GS V 66 n` feed n and partial cut (1D 56 42); `GS ( k` QR code
@@ -56,6 +56,12 @@ impl EscPos {
     /// `ESC @`: back to power-on settings.
     pub fn init(&mut self) -> &mut Self {
         self.raw(&[0x1B, 0x40])
+    }
+
+    /// `ESC 3 n`: `n` dots from one line to the next (the printer uses the
+    /// character height instead when it is taller).
+    pub fn line_spacing(&mut self, dots: u8) -> &mut Self {
+        self.raw(&[0x1B, 0x33, dots])
     }
 
     /// `ESC a n`.
@@ -169,14 +175,20 @@ pub enum QrMode {
     Raster,
 }
 
-/// QR module size in dots: about 35 mm wide on either paper for a ~40-module code.
-pub const QR_MODULE: u8 = 6;
+/// QR module size in dots: 4 dots (0.5 mm at 203 dpi) make a 33-module code about
+/// 17 mm wide, which phone cameras read at a hand's distance, and keep the ticket short.
+pub const QR_MODULE: u8 = 4;
+
+/// Dots from one text line to the next: font A is 24 dots high; 6 more keep lines
+/// apart (most printers' power-on spacing is about this, 1/6 inch = 34 dots on some).
+pub const LINE_SPACING: u8 = 30;
 
 /// The whole ticket as printer bytes, ending with a cut.
 pub fn ticket_bytes(t: &Ticket, paper: Paper, qr: QrMode) -> Result<Vec<u8>, QrError> {
     let mut p = EscPos::new();
-    p.init();
-    let (blocks, qr_after) = t.blocks();
+    p.init().line_spacing(LINE_SPACING);
+    let width = paper.chars();
+    let (blocks, qr_after) = t.blocks(width);
     for (i, b) in blocks.iter().enumerate() {
         if i == qr_after {
             p.align(Align::Center);
@@ -189,15 +201,19 @@ pub fn ticket_bytes(t: &Ticket, paper: Paper, qr: QrMode) -> Result<Vec<u8>, QrE
                     p.raster(&image);
                 }
             }
-            p.raw(&[0x0A]);
+            // Both move the paper past the symbol: no line feed after it.
         }
-        let width = paper.chars();
         match b.style {
             Style::Plain => p.align(Align::Left).line(&clip(&b.text, width)),
             Style::Centered => p.align(Align::Center).line(&clip(&b.text, width)),
+            Style::Bold => p
+                .align(Align::Center)
+                .bold(true)
+                .line(&clip(&b.text, width))
+                .bold(false),
             Style::Heading | Style::Code => {
-                // Double size halves the characters per line; long codes stay single width.
-                let big = b.text.len() <= width / 2;
+                // Double size halves the characters per line; long texts stay single width.
+                let big = printable(&b.text).len() <= width / 2;
                 p.align(Align::Center)
                     .bold(true)
                     .size(if big { 2 } else { 1 }, 2);
@@ -205,7 +221,9 @@ pub fn ticket_bytes(t: &Ticket, paper: Paper, qr: QrMode) -> Result<Vec<u8>, QrE
             }
         };
     }
-    p.feed(3).cut(0);
+    // The cutter sits a few millimetres past the head: one line's feed lets the
+    // last line clear it, and nothing more is wasted.
+    p.feed(1).cut(0);
     Ok(p.into_bytes())
 }
 
@@ -253,15 +271,12 @@ impl PaperStatus {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::labels::Money;
-    use crate::printer::sample_voucher;
+    use crate::printer::{sample_look, sample_voucher};
 
     fn ticket() -> Ticket {
         Ticket::for_voucher(
             &sample_voucher("KX7M4TRA", "KX7M4TRA"),
-            "Cafe WiFi",
-            &Money::default(),
-            0,
+            &sample_look(firmware_config::kiosk::Language::En),
         )
     }
 
@@ -290,8 +305,12 @@ mod tests {
         let t = ticket();
         let bytes = ticket_bytes(&t, Paper::Mm58, QrMode::Native).unwrap();
         assert_eq!(&bytes[..2], &[0x1B, 0x40]);
-        assert!(find(&bytes, b"KX7M4TRA\n").is_some());
-        assert!(find(&bytes, b"Cafe WiFi").is_some());
+        assert!(find(&bytes, b"Code: KX7M4TRA\n").is_some());
+        assert!(find(&bytes, b"Join WiFi Cafe WiFi").is_some());
+        assert!(
+            find(&bytes, b"1 hour - P5").is_some(),
+            "the peso sign in ASCII"
+        );
         let url = b"http://hotspot.lan/login?username=KX7M4TRA&password=KX7M4TRA";
         let store = find(&bytes, &[0x1D, 0x28, 0x6B]).unwrap();
         let at = find(&bytes, url).expect("QR payload");

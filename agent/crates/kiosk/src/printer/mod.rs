@@ -4,12 +4,14 @@
 pub mod device;
 pub mod escpos;
 pub mod render;
+pub mod sheet;
 
 use std::time::Duration;
 
 use firmware_config::Secret;
 
 use super::labels::{self, Money};
+use super::words::{fill, Words};
 use super::SaleReceipt;
 
 /// Paper roll width.
@@ -48,7 +50,7 @@ impl Paper {
     }
 }
 
-/// Everything printed on a ticket, already formatted.
+/// Everything printed on a ticket, already formatted in the customer's language.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Ticket {
     /// Site name, the heading.
@@ -59,18 +61,24 @@ pub struct Ticket {
     pub password: Option<Secret>,
     /// Plan name.
     pub plan_name: String,
-    /// `Time: 1h`, `Data: 2 GB`, `Valid: 1d` lines.
-    pub limits: Vec<String>,
-    /// `PHP 5`.
+    /// `1 hour, 2 GB`: what the voucher allows.
+    pub limits: String,
+    /// `Valid 1 day from first login`.
+    pub valid: Option<String>,
+    /// `₱5`.
     pub price: String,
-    /// `2026-11-22 11:23`.
+    /// `2026-11-22 11:23`, in the kiosk's time zone.
     pub sold_at: String,
-    /// `http://hotspot.lan`.
+    /// The WiFi network name customers join; empty = not printed.
+    pub wifi_name: String,
+    /// `hotspot.lan`: the address customers type.
     pub login_address: String,
     /// The QR payload.
     pub login_url: String,
-    /// `Some(time of the first print)` on a ticket printed again for the same sale.
+    /// `Some(line under the REPRINT mark)` on a ticket printed again for the same sale.
     pub reprint_of: Option<String>,
+    /// The phrases of the ticket's language.
+    pub words: &'static Words,
 }
 
 impl std::fmt::Debug for Ticket {
@@ -82,74 +90,149 @@ impl std::fmt::Debug for Ticket {
     }
 }
 
+/// How this kiosk's tickets read: its name, WiFi, language, money and clock.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TicketLook {
+    /// `[agent] site_name`.
+    pub site_name: String,
+    /// `[kiosk] wifi_name`.
+    pub wifi_name: String,
+    /// `[kiosk] language`.
+    pub words: &'static Words,
+    /// `[vouchers] currency`.
+    pub money: Money,
+    /// The kiosk's time zone.
+    pub clock: labels::Clock,
+}
+
+impl TicketLook {
+    /// From a validated configuration; dates in the system's zone unless
+    /// `[kiosk] utc_offset` is written.
+    pub fn from_config(c: &firmware_config::Config) -> TicketLook {
+        TicketLook {
+            site_name: c.agent.site_name.clone(),
+            wifi_name: c.kiosk.wifi_name.clone(),
+            words: crate::words::words(c.kiosk.language),
+            money: Money {
+                currency: c.vouchers.currency.clone(),
+                decimals: c.vouchers.currency_decimals,
+            },
+            clock: labels::Clock::from_config(&c.kiosk.utc_offset),
+        }
+    }
+}
+
 impl Ticket {
     /// The ticket for a sold voucher.
-    pub fn for_voucher(
-        v: &SaleReceipt,
-        site_name: &str,
-        money: &Money,
-        utc_offset_minutes: i32,
-    ) -> Ticket {
+    pub fn for_voucher(v: &SaleReceipt, look: &TicketLook) -> Ticket {
+        let w = look.words;
         let mut limits = Vec::new();
         if let Some(t) = v.time_limit {
-            limits.push(format!("Time: {}", labels::time_span(t)));
+            limits.push(labels::time_words(t, w));
         }
         if let Some(d) = v.data_limit {
-            limits.push(format!("Data: {}", labels::data_size(d)));
+            limits.push(labels::data_size(d));
         }
-        if let Some(t) = v.validity {
-            limits.push(format!("Valid for: {}", labels::time_span(t)));
-        }
+        let valid = v.validity.map(|t| {
+            let phrase = if v.validity_from_sale {
+                w.valid_from_sale
+            } else {
+                w.valid_from_login
+            };
+            fill(phrase, &labels::time_words(t, w))
+        });
         Ticket {
-            site_name: site_name.to_string(),
+            site_name: look.site_name.clone(),
             code: v.code.clone(),
             password: (v.password.expose() != v.code).then(|| v.password.clone()),
             plan_name: v.plan_name.clone(),
-            limits,
-            price: money.show(v.price),
-            sold_at: labels::date_time(v.sold_at, utc_offset_minutes),
-            login_address: v.login_address.clone(),
+            limits: limits.join(", "),
+            valid,
+            price: look.money.show(v.price),
+            sold_at: look.clock.date_time(v.sold_at),
+            wifi_name: look.wifi_name.clone(),
+            login_address: v
+                .login_address
+                .trim_start_matches("http://")
+                .trim_end_matches('/')
+                .to_string(),
             login_url: v.login_url.clone(),
             reprint_of: v
                 .first_printed
-                .map(|t| labels::date_time(t, utc_offset_minutes)),
+                .map(|t| fill(w.first_printed, &look.clock.date_time(t))),
+            words: w,
         }
     }
 
-    /// The text blocks of the ticket, top to bottom; the QR code goes after `qr_after` blocks.
-    pub fn blocks(&self) -> (Vec<Block>, usize) {
-        let mut b = vec![
-            Block::new(&self.site_name, Style::Heading),
-            Block::new(&self.plan_name, Style::Centered),
-            Block::new("", Style::Plain),
-        ];
+    /// Marks the ticket as a copy: under `REPRINT`, when the first print was (if known).
+    pub fn mark_reprint(&mut self, first_printed: Option<&str>) {
+        self.reprint_of = Some(match first_printed {
+            Some(at) => fill(self.words.first_printed, at),
+            None => self.words.not_printed_before.to_string(),
+        });
+    }
+
+    /// `1 hour - ₱5`: the plan and what it cost.
+    pub fn headline(&self) -> String {
+        format!("{} - {}", self.plan_name, self.price)
+    }
+
+    /// The login steps: join the WiFi (when its name is set), then scan or open.
+    pub fn steps(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if !self.wifi_name.is_empty() {
+            out.push(fill(self.words.step_wifi, &self.wifi_name));
+        }
+        out.push(fill(self.words.step_login, &self.login_address));
+        out
+    }
+
+    /// The text blocks of the ticket, top to bottom; the QR code goes after `qr_after`
+    /// blocks. Lines longer than `cols` characters are wrapped (plain ones) or cut.
+    pub fn blocks(&self, cols: usize) -> (Vec<Block>, usize) {
+        let w = self.words;
+        let mut b = vec![Block::new(&self.site_name, Style::Heading)];
         if let Some(first) = &self.reprint_of {
             // A copy must never pass for the original, or for a new sale.
-            b.insert(1, Block::new("REPRINT", Style::Heading));
-            b.insert(
-                2,
-                Block::new(&format!("first printed {first}"), Style::Centered),
-            );
+            b.push(Block::new(w.reprint, Style::Heading));
+            b.push(Block::new(first, Style::Centered));
         }
-        if let Some(p) = &self.password {
-            b.push(Block::new("User:", Style::Centered));
-            b.push(Block::new(&self.code, Style::Code));
-            b.push(Block::new("Password:", Style::Centered));
-            b.push(Block::new(p.expose(), Style::Code));
-        } else {
-            b.push(Block::new("Code:", Style::Centered));
-            b.push(Block::new(&self.code, Style::Code));
-        }
-        b.push(Block::new("", Style::Plain));
+        b.push(Block::new(&self.headline(), Style::Centered));
         let qr_after = b.len();
-        b.push(Block::new("Scan, or open:", Style::Centered));
-        b.push(Block::new(&self.login_address, Style::Centered));
-        b.push(Block::new("", Style::Plain));
-        for l in &self.limits {
-            b.push(Block::new(l, Style::Plain));
+        match &self.password {
+            Some(p) => {
+                b.push(Block::new(
+                    &format!("{} {}", w.user, self.code),
+                    Style::Bold,
+                ));
+                b.push(Block::new(
+                    &format!("{} {}", w.password, p.expose()),
+                    Style::Bold,
+                ));
+            }
+            None => {
+                let labelled = format!("{} {}", w.code, self.code);
+                let text = if labelled.chars().count() <= cols / 2 {
+                    labelled
+                } else {
+                    self.code.clone()
+                };
+                b.push(Block::new(&text, Style::Code));
+            }
         }
-        b.push(Block::new(&format!("Price: {}", self.price), Style::Plain));
-        b.push(Block::new(&self.sold_at, Style::Plain));
+        let mut plain = self.steps();
+        plain.extend(self.valid.iter().cloned());
+        let tail = if self.limits.is_empty() {
+            self.sold_at.clone()
+        } else {
+            format!("{} / {}", self.limits, self.sold_at)
+        };
+        plain.push(tail);
+        for text in plain {
+            for line in labels::wrap(&text, cols) {
+                b.push(Block::new(&line, Style::Plain));
+            }
+        }
         (b, qr_after)
     }
 }
@@ -179,6 +262,8 @@ pub enum Style {
     Plain,
     /// Centred, normal.
     Centered,
+    /// Centred, bold.
+    Bold,
     /// Centred, bold, double height and width.
     Heading,
     /// Centred, bold, double height and width: the code the customer types.
@@ -186,11 +271,23 @@ pub enum Style {
 }
 
 /// Characters a thermal printer's default code page prints as themselves:
-/// printable ASCII; anything else becomes `?`.
+/// printable ASCII. Currency signs outside it are written as their ASCII forms
+/// (`₱5` as `P5`, as Philippine shops also write it); anything else becomes `?`.
 pub fn printable(text: &str) -> String {
-    text.chars()
-        .map(|c| if (' '..='~').contains(&c) { c } else { '?' })
-        .collect()
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            ' '..='~' => out.push(c),
+            '\u{20b1}' => out.push('P'),
+            '\u{20ac}' => out.push_str("EUR"),
+            '\u{a3}' => out.push_str("GBP"),
+            '\u{20b9}' => out.push_str("Rs"),
+            '\u{e3f}' => out.push('B'),
+            '\u{20ab}' => out.push('d'),
+            _ => out.push('?'),
+        }
+    }
+    out
 }
 
 /// `http://<dns_name>/login?username=..&password=..`, query values percent-encoded
@@ -229,14 +326,31 @@ pub fn sample_voucher(code: &str, password: &str) -> SaleReceipt {
         price: 5,
         sold_at: std::time::UNIX_EPOCH + Duration::from_secs(1_795_000_000),
         first_printed: None,
+        validity_from_sale: false,
         login_url: login_url("hotspot.lan", code, password),
         login_address: "http://hotspot.lan".into(),
+    }
+}
+
+/// A ticket look for tests and the simulators: Manila time, pesos, `Cafe WiFi`.
+pub fn sample_look(language: firmware_config::kiosk::Language) -> TicketLook {
+    TicketLook {
+        site_name: "Cafe".into(),
+        wifi_name: "Cafe WiFi".into(),
+        words: crate::words::words(language),
+        money: Money::default(),
+        clock: labels::Clock::fixed(8 * 60),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use firmware_config::kiosk::Language;
+
+    fn texts(t: &Ticket) -> Vec<String> {
+        t.blocks(32).0.into_iter().map(|b| b.text).collect()
+    }
 
     #[test]
     fn login_urls_percent_encode_the_query_values() {
@@ -248,48 +362,80 @@ mod tests {
 
     #[test]
     fn the_password_is_printed_only_when_it_differs_from_the_code() {
-        let same = Ticket::for_voucher(
-            &sample_voucher("KX7M4TRA", "KX7M4TRA"),
-            "Cafe",
-            &Money::default(),
-            0,
-        );
+        let look = sample_look(Language::En);
+        let same = Ticket::for_voucher(&sample_voucher("KX7M4TRA", "KX7M4TRA"), &look);
         assert!(same.password.is_none());
-        let texts: Vec<String> = same.blocks().0.into_iter().map(|b| b.text).collect();
-        assert!(texts.contains(&"Code:".to_string()), "{texts:?}");
-        let separate = Ticket::for_voucher(
-            &sample_voucher("KX7M4TRA", "493817"),
-            "Cafe",
-            &Money::default(),
-            0,
+        assert!(
+            texts(&same).contains(&"Code: KX7M4TRA".to_string()),
+            "{:?}",
+            texts(&same)
         );
-        let texts: Vec<String> = separate.blocks().0.into_iter().map(|b| b.text).collect();
-        assert!(texts.contains(&"493817".to_string()), "{texts:?}");
+        let separate = Ticket::for_voucher(&sample_voucher("KX7M4TRA", "493817"), &look);
+        assert!(texts(&separate).contains(&"Password: 493817".to_string()));
     }
 
     #[test]
-    fn ticket_lists_limits_price_and_local_date() {
-        let t = Ticket::for_voucher(&sample_voucher("C", "C"), "Cafe", &Money::default(), 480);
-        assert_eq!(t.limits, vec!["Time: 1h", "Data: 2 GB", "Valid for: 1d"]);
-        assert_eq!(t.price, "PHP 5");
-        // 1795000000 = 2026-11-18 11:06:40 UTC (date -u -d @1795000000); +08:00 = 19:06.
-        assert_eq!(t.sold_at, "2026-11-18 19:06");
+    fn a_first_time_customer_reads_the_wifi_the_steps_and_the_validity() {
+        let t = Ticket::for_voucher(&sample_voucher("C", "C"), &sample_look(Language::En));
+        let lines = texts(&t);
+        for want in [
+            "1 hour - \u{20b1}5",
+            "1. Join WiFi Cafe WiFi",
+            "2. Scan QR or open hotspot.lan",
+            "Valid 1 day from first login",
+            // 1795000000 = 2026-11-18 11:06:40 UTC (date -u -d @1795000000); +08:00 = 19:06.
+            "1 hour, 2 GB / 2026-11-18 19:06",
+        ] {
+            assert!(
+                lines.contains(&want.to_string()),
+                "{want:?} not in {lines:?}"
+            );
+        }
+        let fil = texts(&Ticket::for_voucher(
+            &sample_voucher("C", "C"),
+            &sample_look(Language::Fil),
+        ));
+        assert!(
+            fil.contains(&"Valid 1 araw mula sa unang login".to_string()),
+            "{fil:?}"
+        );
+        let id = texts(&Ticket::for_voucher(
+            &sample_voucher("C", "C"),
+            &sample_look(Language::Id),
+        ));
+        assert!(
+            id.contains(&"Aktif 1 hari sejak login pertama".to_string()),
+            "{id:?}"
+        );
+        assert!(
+            id.contains(&"1. Sambungkan ke WiFi Cafe WiFi".to_string()),
+            "{id:?}"
+        );
+    }
+
+    #[test]
+    fn a_reprint_says_so_with_the_first_print_time() {
+        let mut v = sample_voucher("C", "C");
+        v.first_printed = Some(v.sold_at);
+        let t = Ticket::for_voucher(&v, &sample_look(Language::En));
+        let lines = texts(&t);
+        assert_eq!(lines[1], "REPRINT");
+        assert_eq!(lines[2], "first printed 2026-11-18 19:06");
+        let mut never = Ticket::for_voucher(&sample_voucher("C", "C"), &sample_look(Language::Id));
+        never.mark_reprint(None);
+        assert_eq!(texts(&never)[1], "CETAK ULANG");
     }
 
     #[test]
     fn debug_output_hides_the_password() {
-        let t = Ticket::for_voucher(
-            &sample_voucher("C", "secret99"),
-            "Cafe",
-            &Money::default(),
-            0,
-        );
+        let t = Ticket::for_voucher(&sample_voucher("C", "secret99"), &sample_look(Language::En));
         assert!(!format!("{t:?}").contains("secret99"));
         assert!(!format!("{:?}", sample_voucher("C", "secret99")).contains("secret99"));
     }
 
     #[test]
-    fn non_ascii_text_prints_as_question_marks() {
-        assert_eq!(printable("Caf\u{e9} \u{20b1}5"), "Caf? ?5");
+    fn currency_signs_print_as_their_ascii_forms_and_the_rest_as_question_marks() {
+        assert_eq!(printable("Caf\u{e9} \u{20b1}5"), "Caf? P5");
+        assert_eq!(printable("Rp2.000"), "Rp2.000");
     }
 }

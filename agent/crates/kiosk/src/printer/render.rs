@@ -7,38 +7,43 @@ use embedded_graphics::pixelcolor::BinaryColor;
 use embedded_graphics::prelude::*;
 use embedded_graphics::text::{Baseline, Text};
 
-use super::escpos::qr_image;
+use super::escpos::{qr_image, LINE_SPACING};
 use super::{printable, Paper, Style, Ticket};
 use crate::canvas::{Canvas, QrError};
 
-/// The ticket as a bitmap.
+/// The ticket as a bitmap, line for line as the printer lays it out: plain lines
+/// [`LINE_SPACING`] dots apart, double-height lines 48 dots, the QR at
+/// [`QR_MODULE`](super::escpos::QR_MODULE) dots a module. Its height is the
+/// paper the ticket uses, up to the cut.
 pub fn render(t: &Ticket, paper: Paper) -> Result<Canvas, QrError> {
     let width = paper.dots();
     let mut c = Canvas::new(width, 3000);
-    let mut y = 8u32;
-    let (blocks, qr_after) = t.blocks();
+    let mut y = 0u32;
+    let (blocks, qr_after) = t.blocks(paper.chars());
     for (i, b) in blocks.iter().enumerate() {
         if i == qr_after {
             let qr = qr_image(t.login_url.as_bytes(), paper)?;
             blit(&mut c, &qr, 0, y, 1);
-            y += qr.height() + 8;
+            y += qr.height();
         }
         let text = printable(&b.text);
         y += match b.style {
             Style::Plain => draw(&mut c, &text, &FONT_10X20, 1, y, false),
             Style::Centered => draw(&mut c, &text, &FONT_10X20, 1, y, true),
+            Style::Bold => draw(&mut c, &text, &FONT_9X18_BOLD, 1, y, true),
             Style::Heading | Style::Code => {
                 let font = &FONT_9X18_BOLD;
-                let scale = if text.len() as u32 * font.character_size.width * 2 <= width {
+                let scale = if text.len() as u32 * 12 * 2 <= width {
                     2
                 } else {
                     1
                 };
-                draw(&mut c, &text, font, scale, y, true)
+                draw(&mut c, &text, font, scale, y, true).max(48)
             }
         };
     }
-    c.truncate(y + 24);
+    // The one line fed before the cut.
+    c.truncate(y + u32::from(LINE_SPACING));
     Ok(c)
 }
 
@@ -96,8 +101,8 @@ fn draw(c: &mut Canvas, text: &str, font: &MonoFont<'_>, scale: u32, y: u32, cen
     } else {
         4
     };
-    blit(c, &line, x, y, scale);
-    ch * scale + 4
+    blit(c, &line, x, y + 2, scale);
+    (ch * scale + 4).max(u32::from(LINE_SPACING))
 }
 
 fn blit(dst: &mut Canvas, src: &Canvas, x: u32, y: u32, scale: u32) {
@@ -137,13 +142,13 @@ pub(crate) fn zbar_decode(png: &[u8]) -> Option<Vec<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::labels::Money;
-    use crate::printer::sample_voucher;
+    use crate::printer::{sample_look, sample_voucher};
+    use firmware_config::kiosk::Language;
 
     #[test]
     fn rendered_58mm_ticket_is_384_px_wide_and_its_qr_decodes_to_the_login_url() {
         let v = sample_voucher("KX7M4TRA", "p@ss word");
-        let t = Ticket::for_voucher(&v, "Cafe WiFi", &Money::default(), 0);
+        let t = Ticket::for_voucher(&v, &sample_look(Language::En));
         let canvas = render(&t, Paper::Mm58).unwrap();
         assert_eq!(canvas.width(), 384);
         let Some(found) = zbar_decode(&canvas.to_png()) else {
@@ -161,7 +166,7 @@ mod tests {
     #[test]
     fn rendered_80mm_ticket_is_576_px_wide_and_decodes() {
         let v = sample_voucher("ABCD2345", "ABCD2345");
-        let t = Ticket::for_voucher(&v, "Cafe", &Money::default(), 0);
+        let t = Ticket::for_voucher(&v, &sample_look(Language::En));
         let canvas = render(&t, Paper::Mm80).unwrap();
         assert_eq!(canvas.width(), 576);
         if let Some(found) = zbar_decode(&canvas.to_png()) {
@@ -173,9 +178,7 @@ mod tests {
     fn the_code_is_drawn_in_ink() {
         let t = Ticket::for_voucher(
             &sample_voucher("KX7M4TRA", "KX7M4TRA"),
-            "Cafe",
-            &Money::default(),
-            0,
+            &sample_look(Language::En),
         );
         let canvas = render(&t, Paper::Mm58).unwrap();
         let ink = (0..canvas.height())

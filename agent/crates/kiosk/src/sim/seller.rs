@@ -128,6 +128,7 @@ impl Seller for MemorySeller {
             time_limit,
             data_limit,
             validity,
+            validity_from_sale: false,
             price,
             sold_at: SystemTime::now(),
             first_printed: None,
