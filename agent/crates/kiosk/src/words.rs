@@ -146,7 +146,7 @@ const ID: Words = Words {
     reprint: "CETAK ULANG",
     first_printed: "pertama dicetak {}",
     not_printed_before: "belum pernah tercetak",
-    step_wifi: "1. Sambungkan ke WiFi {}",
+    step_wifi: "1. Sambung ke WiFi {}",
     step_login: "2. Scan QR atau buka {}",
     valid_from_login: "Aktif {} sejak login pertama",
     valid_from_sale: "Aktif {} sejak dibeli",

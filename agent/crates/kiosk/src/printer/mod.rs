@@ -408,7 +408,7 @@ mod tests {
             "{id:?}"
         );
         assert!(
-            id.contains(&"1. Sambungkan ke WiFi Cafe WiFi".to_string()),
+            id.contains(&"1. Sambung ke WiFi Cafe WiFi".to_string()),
             "{id:?}"
         );
     }
