@@ -8,6 +8,7 @@
 //! hotspot-agent` can be shared with support without leaking router or broker passwords,
 //! even if a future `info!` passes one by mistake.
 
+pub mod calm;
 mod secret_guard;
 
 use std::time::{Duration, Instant};
@@ -98,7 +99,7 @@ pub fn init_logging(format: LogFormat, secrets: &[Secret]) -> Result<(), Service
             }
         },
     };
-    let guard = SecretGuard::new(output, secrets).with_filter(filter);
+    let guard = SecretGuard::new(output, secrets).calm().with_filter(filter);
     tracing::subscriber::set_global_default(Registry::default().with(guard))
         .map_err(|e| ServiceError::AlreadyInitialised(e.to_string()))?;
     if let Some(reason) = fallback {

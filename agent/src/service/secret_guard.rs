@@ -1,6 +1,7 @@
 //! The tracing layer that keeps secrets out of every log output: an event with a
 //! configured secret in a field, or with a field named like a secret, is replaced by a
 //! warning naming where it came from; a span with one keeps its name but loses its values.
+//! It also keeps repeated warnings calm ([`super::calm`]).
 
 use std::any::TypeId;
 use std::fmt::Write as _;
@@ -41,6 +42,7 @@ fn is_secret_field(name: &str) -> bool {
 pub struct SecretGuard<L> {
     inner: L,
     secrets: Vec<String>,
+    calm: Option<super::calm::Calm>,
 }
 
 impl<L> SecretGuard<L> {
@@ -51,7 +53,17 @@ impl<L> SecretGuard<L> {
             .map(|s| s.expose().to_string())
             .filter(|s| s.len() >= MIN_SECRET_LEN)
             .collect();
-        SecretGuard { inner, secrets }
+        SecretGuard {
+            inner,
+            secrets,
+            calm: None,
+        }
+    }
+
+    /// Writes a repeated warning once a minute, with a count of those left out.
+    pub fn calm(mut self) -> SecretGuard<L> {
+        self.calm = Some(super::calm::Calm::default());
+        self
     }
 
     /// The first field that is a secret, by name or by value; `None` when clean.
@@ -112,6 +124,27 @@ static WITHHELD_META: Metadata<'static> = Metadata::new(
     Kind::EVENT,
 );
 
+/// The callsite of the line that counts repeated warnings left out.
+struct LeftOutCallsite;
+static LEFT_OUT_CALLSITE: LeftOutCallsite = LeftOutCallsite;
+static LEFT_OUT_META: Metadata<'static> = Metadata::new(
+    "warnings left out",
+    "hotspot_agent::service",
+    Level::WARN,
+    Some(file!()),
+    Some(line!()),
+    Some(module_path!()),
+    FieldSet::new(&["message", "left_out"], Identifier(&LEFT_OUT_CALLSITE)),
+    Kind::EVENT,
+);
+
+impl Callsite for LeftOutCallsite {
+    fn set_interest(&self, _interest: Interest) {}
+    fn metadata(&self) -> &Metadata<'_> {
+        &LEFT_OUT_META
+    }
+}
+
 impl Callsite for WithheldCallsite {
     fn set_interest(&self, _interest: Interest) {}
     fn metadata(&self) -> &Metadata<'_> {
@@ -168,6 +201,66 @@ where
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        use super::calm::Admit;
+        let admit = self
+            .calm
+            .as_ref()
+            .map_or(Admit::Write, |c| c.admit(event, std::time::Instant::now()));
+        match admit {
+            Admit::Skip => {}
+            Admit::Write => self.on_event_unrepeated(event, ctx),
+            Admit::WriteAfter(n) => {
+                self.on_event_unrepeated(event, ctx.clone());
+                let fields = LEFT_OUT_META.fields();
+                let (Some(message), Some(count)) =
+                    (fields.field("message"), fields.field("left_out"))
+                else {
+                    return;
+                };
+                let text = format_args!(
+                    "the warning above came {n} more time(s) in the last minute; those were not written"
+                );
+                let values: [(&Field, Option<&dyn Value>); 2] = [
+                    (&message, Some(&text as &dyn Value)),
+                    (&count, Some(&n as &dyn Value)),
+                ];
+                let value_set = fields.value_set(&values);
+                self.inner
+                    .on_event(&Event::new(&LEFT_OUT_META, &value_set), ctx)
+            }
+        }
+    }
+
+    fn on_enter(&self, id: &span::Id, ctx: Context<'_, S>) {
+        self.inner.on_enter(id, ctx)
+    }
+    fn on_exit(&self, id: &span::Id, ctx: Context<'_, S>) {
+        self.inner.on_exit(id, ctx)
+    }
+    fn on_close(&self, id: span::Id, ctx: Context<'_, S>) {
+        self.inner.on_close(id, ctx)
+    }
+    fn on_id_change(&self, old: &span::Id, new: &span::Id, ctx: Context<'_, S>) {
+        self.inner.on_id_change(old, new, ctx)
+    }
+
+    unsafe fn downcast_raw(&self, id: TypeId) -> Option<*const ()> {
+        if id == TypeId::of::<Self>() {
+            Some(self as *const Self as *const ())
+        } else {
+            // SAFETY: forwarded unchanged; the inner layer upholds the contract.
+            unsafe { self.inner.downcast_raw(id) }
+        }
+    }
+}
+
+impl<L> SecretGuard<L> {
+    /// Writes `event`, or the warning that replaces it when it holds a secret.
+    fn on_event_unrepeated<S>(&self, event: &Event<'_>, ctx: Context<'_, S>)
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+        L: Layer<S>,
+    {
         let Some(field) = self.leak(|v| event.record(v)) else {
             return self.inner.on_event(event, ctx);
         };
@@ -194,28 +287,6 @@ where
         let value_set = fields.value_set(&values);
         let replacement = Event::new(&WITHHELD_META, &value_set);
         self.inner.on_event(&replacement, ctx)
-    }
-
-    fn on_enter(&self, id: &span::Id, ctx: Context<'_, S>) {
-        self.inner.on_enter(id, ctx)
-    }
-    fn on_exit(&self, id: &span::Id, ctx: Context<'_, S>) {
-        self.inner.on_exit(id, ctx)
-    }
-    fn on_close(&self, id: span::Id, ctx: Context<'_, S>) {
-        self.inner.on_close(id, ctx)
-    }
-    fn on_id_change(&self, old: &span::Id, new: &span::Id, ctx: Context<'_, S>) {
-        self.inner.on_id_change(old, new, ctx)
-    }
-
-    unsafe fn downcast_raw(&self, id: TypeId) -> Option<*const ()> {
-        if id == TypeId::of::<Self>() {
-            Some(self as *const Self as *const ())
-        } else {
-            // SAFETY: forwarded unchanged; the inner layer upholds the contract.
-            unsafe { self.inner.downcast_raw(id) }
-        }
     }
 }
 
@@ -252,7 +323,8 @@ mod tests {
         } else {
             Box::new(fmt)
         };
-        let subscriber = tracing_subscriber::registry().with(SecretGuard::new(layer, &secrets));
+        let subscriber =
+            tracing_subscriber::registry().with(SecretGuard::new(layer, &secrets).calm());
         tracing::subscriber::with_default(subscriber, f);
         let bytes = out.0.lock().unwrap().clone();
         String::from_utf8(bytes).unwrap()
@@ -277,6 +349,29 @@ mod tests {
             text.contains("sale done"),
             "clean lines pass untouched: {text}"
         );
+    }
+
+    #[test]
+    fn forty_three_identical_warnings_are_written_once() {
+        let text = logged(&[], false, || {
+            for id in 0..43 {
+                tracing::warn!(
+                    sale_id = id,
+                    error = "router refused the login",
+                    "voucher not made"
+                );
+            }
+            tracing::warn!(error = "timed out", "voucher not made");
+            tracing::info!("info lines are never held back");
+            tracing::info!("info lines are never held back");
+        });
+        assert_eq!(
+            text.matches("router refused the login").count(),
+            1,
+            "{text}"
+        );
+        assert_eq!(text.matches("timed out").count(), 1, "{text}");
+        assert_eq!(text.matches("never held back").count(), 2, "{text}");
     }
 
     #[test]
