@@ -204,11 +204,12 @@ pub fn draw(screen: &Screen, w: &Words) -> Canvas {
             let x = side as i32 + 3;
             let cols = ((WIDTH as i32 - x) / 6).max(0) as usize;
             let fit = |s: &str| s.chars().take(cols).collect::<String>();
-            text(&mut c, "Code:", small, x, 2, Alignment::Left);
+            let label = if password.is_some() { w.user } else { w.code };
+            text(&mut c, &fit(label), small, x, 2, Alignment::Left);
             text(&mut c, &fit(code), small, x, 13, Alignment::Left);
             let mut y = 26;
             if let Some(p) = password {
-                text(&mut c, "Pass:", small, x, y, Alignment::Left);
+                text(&mut c, &fit(w.password), small, x, y, Alignment::Left);
                 text(&mut c, &fit(p.expose()), small, x, y + 11, Alignment::Left);
                 y += 22;
             }
