@@ -10,6 +10,7 @@
 
 pub mod app;
 pub mod cli;
+pub mod owner_page;
 pub mod service;
 #[cfg(feature = "sim")]
 pub mod simulated;

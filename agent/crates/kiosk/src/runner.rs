@@ -87,6 +87,14 @@ impl KioskHandle {
             .is_ok()
     }
 
+    /// Queues vouchers made elsewhere (a batch from the owner's page) for the kiosk's
+    /// own printer. They go the way a paid voucher from before a restart goes: one by
+    /// one while the kiosk is idle, each marked delivered once printed or shown.
+    /// Returns false if the runner has ended or is too busy to take them now.
+    pub fn deliver(&self, vouchers: Vec<SaleReceipt>) -> bool {
+        self.tx.try_send(Input::Deliver(vouchers)).is_ok()
+    }
+
     /// Stops taking coins, shows "shutting down" and ends the runner.
     pub async fn stop(&self) {
         let _ = self.tx.send(Input::Stop).await;
@@ -111,6 +119,7 @@ enum Input {
     Printed(PrintOutcome),
     PrinterState(PrinterState),
     Plans(Box<MachineConfig>),
+    Deliver(Vec<SaleReceipt>),
     StoreOk,
     Stop,
 }
@@ -360,6 +369,10 @@ impl<S: Seller> Runner<S> {
             Input::Printed(outcome) => self.machine.handle_print_result(outcome, now),
             Input::PrinterState(state) => self.machine.handle_printer_state(state, now),
             Input::Plans(cfg) => self.machine.set_config(*cfg),
+            Input::Deliver(vouchers) => {
+                self.redeliver.extend(vouchers);
+                vec![]
+            }
             Input::StoreOk => {
                 tracing::info!("the store takes writes again");
                 self.machine.handle_store_ok(now)
