@@ -12,6 +12,7 @@ command -v socat >/dev/null || need_apt+=(socat)
 command -v zbarimg >/dev/null || need_apt+=(zbar-tools)
 command -v npm >/dev/null || need_apt+=(nodejs npm)
 command -v npm >/dev/null || need_apt+=(nodejs npm)  # node-routeros, a third-party check
+command -v chromium >/dev/null || need_apt+=(chromium)  # the owner's page in a real browser (agent/tests/owner_page.rs)
 if [ "${SKIP_CROSS:-0}" != 1 ]; then
   command -v qemu-aarch64 >/dev/null || need_apt+=(qemu-user)
   command -v aarch64-linux-gnu-gcc >/dev/null || need_apt+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
