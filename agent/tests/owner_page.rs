@@ -151,6 +151,30 @@ fn playwright() {
     );
 }
 
+/// The page's certificate is the one whose SHA-256 `owner-page fingerprint` printed:
+/// a TLS client pinned to it completes the handshake.
+async fn assert_serves_the_printed_certificate(url: &str, printed: &str) {
+    let hex = printed
+        .lines()
+        .find_map(|l| l.strip_prefix("SHA-256"))
+        .map(str::trim)
+        .unwrap_or_else(|| panic!("no SHA-256 line: {printed}"));
+    let pin = firmware_config::router::parse_fingerprint(hex).expect("64 hex digits");
+    let keys = tls_pin::ConfigKeys {
+        peer: "owner page",
+        fingerprint: "owner-page fingerprint",
+        ca_file: "-",
+    };
+    let client = tls_pin::ClientTls::new(tls_pin::Trust::Pin(pin), None, keys).unwrap();
+    let addr = url.trim_start_matches("https://");
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let name = tls_pin::server_name("127.0.0.1").unwrap();
+    tokio_rustls::TlsConnector::from(client.config())
+        .connect(name, tcp)
+        .await
+        .unwrap_or_else(|e| panic!("the page's certificate is not the printed one ({hex}): {e}"));
+}
+
 fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while !done() {
@@ -213,6 +237,7 @@ async fn the_owner_page_in_chromium_shows_the_stats_figures_and_its_buttons_act(
         url.starts_with("https://127.0.0.1:"),
         "HTTPS by default: {url}"
     );
+    assert_serves_the_printed_certificate(&url, &fp).await;
     let stats: Value = serde_json::from_str(&agent(&cfg, &["stats", "--json"], None)).unwrap();
 
     let shots = Path::new(env!("CARGO_TARGET_TMPDIR"))

@@ -316,7 +316,7 @@ impl<S: Seller> Runner<S> {
                     a.extend(self.machine.handle_tick(now));
                     if self.machine.is_idle() {
                         if let Some(v) = self.redeliver.pop_front() {
-                            tracing::info!(sale_id = %v.sale_id, "delivering a voucher paid before the restart");
+                            tracing::info!(sale_id = %v.sale_id, "delivering a queued voucher (paid before a restart, or a batch to print)");
                             a.extend(self.machine.redeliver(v, now));
                         }
                     }
