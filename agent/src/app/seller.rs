@@ -19,6 +19,25 @@ pub struct KioskSeller<R> {
     ready: Option<tokio::sync::watch::Receiver<bool>>,
 }
 
+/// A sold voucher as the kiosk prints it, logging in at `http://<dns>`. The kiosk's
+/// sales and the owner page's printed batches share it.
+pub fn receipt(v: vouchers::SoldVoucher, dns: &str) -> kiosk::SaleReceipt {
+    kiosk::SaleReceipt {
+        sale_id: v.sale_id.to_string(),
+        login_url: kiosk::printer::login_url(dns, &v.code, &v.password),
+        login_address: format!("http://{dns}"),
+        code: v.code,
+        password: Secret::new(v.password),
+        plan_name: v.plan_name,
+        time_limit: v.time_limit_s.map(Duration::from_secs),
+        data_limit: v.data_limit_bytes,
+        validity: v.validity_s.map(Duration::from_secs),
+        price: v.price,
+        sold_at: UNIX_EPOCH + Duration::from_millis(u64::try_from(v.sold_at_ms).unwrap_or(0)),
+        first_printed: None,
+    }
+}
+
 impl<R: HotspotApi + Clone + 'static> KioskSeller<R> {
     /// A seller over `vouchers`; `on_sale` runs after each committed sale.
     pub fn new(
@@ -40,7 +59,7 @@ impl<R: HotspotApi + Clone + 'static> KioskSeller<R> {
     }
 
     fn ticket(&self, v: vouchers::SoldVoucher) -> kiosk::SaleReceipt {
-        receipt(&self.vouchers.settings().dns_name, v)
+        receipt(v, &self.vouchers.settings().dns_name)
     }
 
     async fn blocking<T: Send + 'static>(
@@ -52,25 +71,6 @@ impl<R: HotspotApi + Clone + 'static> KioskSeller<R> {
             .await
             .map_err(|e| SellError::Failed(format!("store task failed: {e}")))?
             .map_err(|e| SellError::Failed(e.to_string()))
-    }
-}
-
-/// What the kiosk prints for a voucher: the sold voucher with its login URL for the
-/// hotspot at `dns`. The kiosk's sales and the owner page's printed batches share it.
-pub fn receipt(dns: &str, v: vouchers::SoldVoucher) -> kiosk::SaleReceipt {
-    kiosk::SaleReceipt {
-        sale_id: v.sale_id.to_string(),
-        login_url: kiosk::printer::login_url(dns, &v.code, &v.password),
-        login_address: format!("http://{dns}"),
-        code: v.code,
-        password: Secret::new(v.password),
-        plan_name: v.plan_name,
-        time_limit: v.time_limit_s.map(Duration::from_secs),
-        data_limit: v.data_limit_bytes,
-        validity: v.validity_s.map(Duration::from_secs),
-        price: v.price,
-        sold_at: UNIX_EPOCH + Duration::from_millis(u64::try_from(v.sold_at_ms).unwrap_or(0)),
-        first_printed: None,
     }
 }
 

@@ -518,7 +518,7 @@ fn print_batch(
     let n = vouchers.len();
     let receipts = vouchers
         .into_iter()
-        .map(|v| crate::app::seller::receipt(dns, v))
+        .map(|v| crate::app::seller::receipt(v, dns))
         .collect();
     if kiosk.deliver(receipts) {
         Ok(())
