@@ -26,6 +26,8 @@ if [ ${#need_apt[@]} -gt 0 ]; then
     exit 1
   fi
 fi
+# The owner's page in a real browser (agent/tests/owner_page.rs): chromium without the desktop's recommends.
+if ! command -v chromium >/dev/null && [ "$(id -u)" = 0 ]; then echo "== installing chromium"; apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-liberation >/dev/null; fi
 if ! python3 -c 'import librouteros, routeros_api' 2>/dev/null; then
   echo "== installing Python packages for the third-party RouterOS checks"
   python3 -m pip install -q librouteros routeros-api

@@ -11,6 +11,7 @@
 pub mod app;
 pub mod cli;
 pub mod control;
+pub mod owner_page;
 pub mod service;
 #[cfg(feature = "sim")]
 pub mod simulated;

@@ -12,6 +12,7 @@
 //! - `[vouchers]`, `[[plan]]`, `[[profile]]`, `[enforcement]`: what is sold ([`plans`]);
 //! - `[kiosk]`: coin acceptor, printer, display, buttons ([`kiosk`]);
 //! - `[central]`: the MQTT link to the central office ([`central`]);
+//! - `[owner_page]`: the shop owner's page on the LAN ([`owner_page`]);
 //! - `[board]`: which board the kiosk runs on and how its devices are wired ([`boards`]).
 #![warn(unreachable_pub)]
 
@@ -19,6 +20,7 @@ pub mod boards;
 pub mod central;
 pub mod error;
 pub mod kiosk;
+pub mod owner_page;
 pub mod plans;
 pub mod router;
 pub mod secret;
@@ -32,6 +34,7 @@ pub use boards::{Board, BoardConfig};
 pub use central::CentralConfig;
 pub use error::{ConfigError, Problem};
 pub use kiosk::KioskConfig;
+pub use owner_page::OwnerPageConfig;
 pub use plans::{EnforcementConfig, PlanConfig, ProfileConfig, VoucherCodeConfig};
 pub use router::{RouterConfig, Transport};
 pub use secret::{read_private, Secret};
@@ -111,6 +114,8 @@ pub struct Config {
     pub central: CentralConfig,
     /// The board and its wiring; `preset = "none"` (the default) means no GPIO hardware.
     pub board: BoardConfig,
+    /// The shop owner's page on the LAN; off unless `enabled`.
+    pub owner_page: OwnerPageConfig,
 }
 
 /// `[agent]`: who this kiosk is and where it keeps its state.
@@ -328,6 +333,7 @@ impl Config {
         kiosk::validate(&self.kiosk, self, &mut problems);
         central::validate(&self.central, &mut problems);
         boards::validate(&self.board, &mut problems);
+        owner_page::validate(&self.owner_page, &mut problems);
         problems
     }
 

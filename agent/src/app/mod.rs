@@ -57,6 +57,8 @@ pub struct Agent {
     pub kiosk: Option<Kiosk>,
     /// The central link, when `[central] broker` is set.
     pub site: Option<SiteHandle>,
+    /// The owner's page, when `[owner_page] enabled` and it could start.
+    pub owner_page: Option<crate::owner_page::OwnerPage>,
     cancel: CancellationToken,
     loops: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -166,10 +168,23 @@ impl Agent {
             }));
         }
 
+        let owner_page = if config.owner_page.enabled {
+            let ctx = crate::owner_page::PageContext {
+                vouchers: vouchers.clone(),
+                config: config.clone(),
+                chosen: chosen.clone(),
+                kiosk: kiosk.as_ref().map(|k| k.handle.clone()),
+            };
+            start_owner_page(ctx, cancel.clone()).await
+        } else {
+            None
+        };
+
         Ok(Agent {
             vouchers,
             kiosk,
             site,
+            owner_page,
             cancel,
             loops,
         })
@@ -210,6 +225,32 @@ impl Agent {
         }
         if let Some(k) = self.kiosk {
             let _ = tokio::time::timeout(Duration::from_secs(5), k.task).await;
+        }
+    }
+}
+
+/// Starts the owner's page. It failing to start (no PIN set, the port taken) leaves
+/// it off, says why in the log and as an alert `status` shows; the kiosk sells on.
+async fn start_owner_page(
+    ctx: crate::owner_page::PageContext,
+    cancel: CancellationToken,
+) -> Option<crate::owner_page::OwnerPage> {
+    let store = ctx.vouchers.store().clone();
+    match crate::owner_page::start(ctx, cancel).await {
+        Ok(page) => {
+            tracing::info!(url = %format!("{}://{}/", page.scheme, page.addr), "owner page listening");
+            Some(page)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "the owner page is off");
+            let _ = store.record_event(
+                crate::store::Level::Alert,
+                "owner_page_off",
+                None,
+                &e.to_string(),
+                crate::store::now_ms(),
+            );
+            None
         }
     }
 }

@@ -19,7 +19,8 @@ pub struct KioskSeller<R> {
     ready: Option<tokio::sync::watch::Receiver<bool>>,
 }
 
-/// A sold voucher as the kiosk prints it, logging in at `http://<dns>`.
+/// A sold voucher as the kiosk prints it, logging in at `http://<dns>`. The kiosk's
+/// sales and the owner page's printed batches share it.
 pub fn receipt(v: vouchers::SoldVoucher, dns: &str) -> kiosk::SaleReceipt {
     kiosk::SaleReceipt {
         sale_id: v.sale_id.to_string(),

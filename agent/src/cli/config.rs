@@ -137,10 +137,25 @@ pub fn check_for(path: &Path, build: Build, elsewhere: bool) -> Result<CheckRepo
             ));
         }
     }
+    if let Some(w) = owner_page_warning(&config) {
+        warnings.push(w);
+    }
     Ok(CheckReport {
         text: summary(path, &config),
         warnings,
     })
+}
+
+/// The owner's page is on but would stay off at start (no PIN set, or a PIN file the
+/// service refuses). A warning, not an error: the kiosk sells without the page.
+fn owner_page_warning(config: &Config) -> Option<String> {
+    let page = &config.owner_page;
+    if !page.enabled {
+        return None;
+    }
+    crate::owner_page::pin::read_pin_file(&page.pin_path(&config.agent.state_dir))
+        .err()
+        .map(|e| format!("owner_page: the page will stay off: {e}"))
 }
 
 fn summary(path: &Path, config: &Config) -> String {
@@ -218,6 +233,13 @@ fn summary(path: &Path, config: &Config) -> String {
         config.central.broker.as_str()
     };
     let _ = writeln!(out, "  central    {central}");
+    let page = &config.owner_page;
+    let owner = match (page.enabled, page.tls) {
+        (false, _) => "off".to_string(),
+        (true, true) => format!("https://{}/", page.listen),
+        (true, false) => format!("http://{}/ (plain HTTP, LAN only)", page.listen),
+    };
+    let _ = writeln!(out, "  owner page {owner}");
     out
 }
 
@@ -366,6 +388,42 @@ mod tests {
             report.warnings[0].contains("router[0].password_file"),
             "{:?}",
             report.warnings
+        );
+    }
+
+    #[test]
+    fn an_owner_page_without_a_pin_is_a_warning_that_says_how_to_set_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = format!(
+            "[agent]\nstate_dir = {:?}\n[owner_page]\nenabled = true\n",
+            dir.path()
+        );
+        let path = write(dir.path(), "c.toml", &text);
+        let report = check(&path).unwrap();
+        assert!(
+            report.text.contains("owner page https://0.0.0.0:8443/"),
+            "{}",
+            report.text
+        );
+        assert_eq!(report.warnings.len(), 1, "{:?}", report.warnings);
+        assert!(
+            report.warnings[0].contains("owner-page pin"),
+            "{:?}",
+            report.warnings
+        );
+        let pin = Config::load(&path).unwrap().owner_page.pin_path(dir.path());
+        let hash = crate::owner_page::pin::hash_pin("482913").unwrap();
+        crate::owner_page::pin::write_pin_file(&pin, &hash).unwrap();
+        assert!(check(&path).unwrap().warnings.is_empty());
+        let plain = write(
+            dir.path(),
+            "p.toml",
+            "[owner_page]\nenabled = true\ntls = false\nlisten = \"0.0.0.0:8080\"\n",
+        );
+        let err = check(&plain).unwrap_err().to_string();
+        assert!(
+            err.contains("owner_page.listen") && err.contains("private LAN address"),
+            "{err}"
         );
     }
 

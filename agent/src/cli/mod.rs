@@ -9,6 +9,7 @@ pub mod control;
 pub mod demo;
 pub mod msg;
 pub mod ops;
+pub mod owner_page;
 pub mod profiles;
 pub mod router;
 pub mod router_setup;
@@ -118,6 +119,9 @@ pub enum Command {
     /// The cash box: what it should hold, and recording that it was emptied.
     #[command(subcommand)]
     Cash(cash::CashCommand),
+    /// The shop owner's page: set its PIN, print its certificate fingerprint.
+    #[command(subcommand)]
+    OwnerPage(owner_page::OwnerPageCmd),
     /// Compare the router with the local cache; fix on request.
     Reconcile(ops::ReconcileArgs),
     /// Run the enforcement loop (data quota, validity), or one pass with --once.
@@ -367,6 +371,7 @@ impl Command {
             Command::Config(_)
             | Command::Msg(_)
             | Command::Cash(_)
+            | Command::OwnerPage(_)
             | Command::Site(_)
             | Command::Version => false,
         }
@@ -438,6 +443,7 @@ pub async fn run(mut cli: Cli) -> anyhow::Result<()> {
             let config = load_config(&cli)?;
             cash::run(cmd, &open_store(&config)?, &config)
         }
+        Command::OwnerPage(cmd) => owner_page::run(cmd, &load_config(&cli)?),
         Command::Reconcile(args) => {
             with_router(&cli, |r, s, c, chosen| async move {
                 ops::run_reconcile(args, r, s, &c, &chosen).await

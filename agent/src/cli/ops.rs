@@ -106,6 +106,18 @@ pub async fn run_stats<R: HotspotApi + Clone + 'static>(
     Ok(())
 }
 
+/// What the vouchers of a sales channel are, in the owner's words (`stats` and the
+/// owner's page).
+pub fn channel_meaning(channel: &str) -> &'static str {
+    match channel {
+        "coins" => "sold at the kiosk for coins",
+        "batch" => "made in batches (not money until sold)",
+        "cli" => "made on the command line (not counted as money)",
+        "remote" => "made by the central office",
+        _ => "made",
+    }
+}
+
 /// Today's money and vouchers: coins taken apart from vouchers each channel made, the
 /// day counted in the kiosk's time zone, and the cash box.
 pub fn takings_text(st: &crate::vouchers::monitor::Stats, currency: &str) -> String {
@@ -128,13 +140,7 @@ pub fn takings_text(st: &crate::vouchers::monitor::Stats, currency: &str) -> Str
         let _ = writeln!(out, "vouchers       none today");
     }
     for c in &t.per_channel {
-        let what = match c.channel.as_str() {
-            "coins" => "sold at the kiosk for coins",
-            "batch" => "made in batches (not money until sold)",
-            "cli" => "made on the command line (not counted as money)",
-            "remote" => "made by the central office",
-            _ => "made",
-        };
+        let what = channel_meaning(&c.channel);
         let _ = writeln!(
             out,
             "vouchers       {:<7} {} ({} {currency} face value) {what}",

@@ -13,6 +13,7 @@ use crate::control::{self, LiveStatus, Reply, Request};
 use crate::store::{Event, RouterStatus, Store};
 use crate::today::{local_text, system_zone};
 use crate::vouchers::monitor::Stats;
+use crate::vouchers::Vouchers;
 use routeros::HotspotApi;
 
 use super::voucher::seller;
@@ -33,6 +34,17 @@ pub enum ClockSync {
     Synchronised,
     NotSynchronised,
     Unknown,
+}
+
+impl ClockSync {
+    /// In the words `status` and the owner's page use.
+    pub fn text(self) -> &'static str {
+        match self {
+            ClockSync::Synchronised => "synchronised",
+            ClockSync::NotSynchronised => "NOT synchronised (check NTP: timedatectl)",
+            ClockSync::Unknown => "unknown (no timedatectl)",
+        }
+    }
 }
 
 /// What `timedatectl show -p NTPSynchronized --value` printed.
@@ -87,7 +99,17 @@ pub async fn health<R: HotspotApi + Clone + 'static>(
     config: &Config,
     chosen: &RouterConfig,
 ) -> anyhow::Result<Health> {
-    let v = seller(router, store.clone(), config, chosen)?;
+    let v = seller(router, store, config, chosen)?;
+    health_of(&v, config, chosen).await
+}
+
+/// [`health`] with the voucher layer already open (the running service's).
+pub async fn health_of<R: HotspotApi + Clone + 'static>(
+    v: &Vouchers<R>,
+    config: &Config,
+    chosen: &RouterConfig,
+) -> anyhow::Result<Health> {
+    let store = v.store();
     let stats = v.stats().await?;
     let now = crate::store::now_ms();
     let socket = control::socket_path(&config.agent.state_dir);
@@ -117,7 +139,8 @@ pub async fn health<R: HotspotApi + Clone + 'static>(
     })
 }
 
-fn status_line(s: &RouterStatus, tz: &jiff::tz::TimeZone) -> String {
+/// One router contact as a line: when, how, which version, how long it took.
+pub fn status_line(s: &RouterStatus, tz: &jiff::tz::TimeZone) -> String {
     format!(
         "{} via {} {}{}",
         local_text(s.at_ms, tz),
@@ -127,6 +150,11 @@ fn status_line(s: &RouterStatus, tz: &jiff::tz::TimeZone) -> String {
             .map(|l| format!(", {l} ms"))
             .unwrap_or_default()
     )
+}
+
+/// A pool under half its target is shown as LOW.
+pub fn pool_is_low(ready: u32, target: u32) -> bool {
+    u64::from(ready) * 2 < u64::from(target)
 }
 
 /// The health screen as text.
@@ -197,18 +225,18 @@ pub fn health_text(h: &Health, currency: &str) -> String {
             }
         }
     }
-    let clock = match h.clock {
-        ClockSync::Synchronised => "synchronised",
-        ClockSync::NotSynchronised => "NOT synchronised (check NTP: timedatectl)",
-        ClockSync::Unknown => "unknown (no timedatectl)",
-    };
+    let clock = h.clock.text();
     let _ = writeln!(
         out,
         "clock          {clock}, time zone {}",
         h.time_zone.as_deref().unwrap_or("UTC (none set)")
     );
     for (plan, ready, target) in &h.stats.pool {
-        let low = if ready * 2 < *target { "  LOW" } else { "" };
+        let low = if pool_is_low(*ready, *target) {
+            "  LOW"
+        } else {
+            ""
+        };
         let _ = writeln!(out, "pool {plan:<9} {ready}/{target}{low}");
     }
     let _ = writeln!(

@@ -8,6 +8,7 @@ use crate::store::{now_ms, Level, Store};
 use crate::vouchers::enforce::EndReason;
 use crate::vouchers::monitor::{UserFilter, UserRow};
 use crate::vouchers::plans::sale_id_from_comment;
+use crate::vouchers::Vouchers;
 use routeros::{HotspotApi, UserQuery, Word};
 
 use super::voucher::seller;
@@ -101,6 +102,29 @@ fn line(r: &UserRow) -> String {
     )
 }
 
+/// Ends every session of `name` on the router and records it as an event saying
+/// `why`; returns how many sessions there were. `users disconnect` and the owner's
+/// page both come here.
+pub async fn disconnect<R: HotspotApi + Clone + 'static>(
+    v: &Vouchers<R>,
+    name: &Word,
+    why: &str,
+) -> anyhow::Result<usize> {
+    let sessions = v.router().active(Some(name)).await?;
+    anyhow::ensure!(!sessions.is_empty(), "user {name:?} has no active session");
+    for s in &sessions {
+        v.router().disconnect(&s.id).await?;
+    }
+    v.store().record_event(
+        Level::Info,
+        "user_disconnected",
+        Some(&name.to_string()),
+        why,
+        now_ms(),
+    )?;
+    Ok(sessions.len())
+}
+
 /// Runs a `users` subcommand.
 // Long on purpose: one match arm per `users` subcommand; each arm is the whole command.
 pub async fn run<R: HotspotApi + Clone + 'static>(
@@ -144,19 +168,8 @@ pub async fn run<R: HotspotApi + Clone + 'static>(
         }
         UsersCommand::Disconnect { name } => {
             let name = name_arg(&name);
-            let sessions = v.router().active(Some(&name)).await?;
-            anyhow::ensure!(!sessions.is_empty(), "user {name:?} has no active session");
-            for s in &sessions {
-                v.router().disconnect(&s.id).await?;
-            }
-            v.store().record_event(
-                Level::Info,
-                "user_disconnected",
-                Some(&name.to_string()),
-                "disconnected by the operator",
-                now_ms(),
-            )?;
-            println!("disconnected {} session(s) of {name}", sessions.len());
+            let n = disconnect(&v, &name, "disconnected by the operator").await?;
+            println!("disconnected {n} session(s) of {name}");
         }
         UsersCommand::Remove { name } => {
             let name = name_arg(&name);
