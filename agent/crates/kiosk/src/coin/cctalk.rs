@@ -435,7 +435,10 @@ mod tests {
             bytes[at] ^= 1;
             let mut buf = BytesMut::from(&bytes[..]);
             let taken = Decoder::with_checksum(Checksum::Crc16).decode(&mut buf);
-            assert!(taken.map_or(true, |f| f.dest != HOST || f.header != 0), "{at}");
+            assert!(
+                taken.map_or(true, |f| f.dest != HOST || f.header != 0),
+                "{at}"
+            );
         }
     }
 
