@@ -50,4 +50,28 @@ mod tests {
         assert_eq!(cfg.host, "127.0.0.1");
         assert!(!cfg.is_simulated(), "it names a real address now");
     }
+
+    #[tokio::test]
+    async fn the_routers_clock_reads_as_utc_in_each_versions_date_form() {
+        use routeros::{HotspotApi, Router, RouterSettings};
+        for (version, iso) in [("6.49", false), ("7.18", true)] {
+            let sim = sim(SimOptions::version(version)).await;
+            let base = firmware_config::RouterConfig {
+                transport: firmware_config::Transport::Api,
+                ..Default::default()
+            };
+            let cfg = router_config(&sim, &base);
+            let router = Router::connect(RouterSettings::from_config(&cfg, 0).unwrap())
+                .await
+                .unwrap();
+            let clock = router.clock().await.unwrap();
+            assert_eq!(clock.date.contains('-'), iso, "{version}: {clock:?}");
+            assert!(clock.gmt_offset.starts_with('+') || clock.gmt_offset.starts_with('-'));
+            let utc = clock.utc_ms().expect("reads as a time");
+            let now = crate::store::now_ms();
+            assert!((utc - now).abs() < 5_000, "{version}: {utc} vs {now}");
+            let uptime = router.resource().await.unwrap().uptime;
+            assert!(uptime < std::time::Duration::from_secs(60), "{uptime:?}");
+        }
+    }
 }

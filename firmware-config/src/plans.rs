@@ -153,6 +153,13 @@ pub struct EnforcementConfig {
     pub data_alert_percent: u8,
     /// Time between reconcile passes (router vs cache).
     pub reconcile_interval: Duration,
+    /// Most hotspot users the router can have logged in at once: its licence's limit
+    /// (RouterOS level 3: 1, level 4: 200, level 5: 500, level 6: none) or the size of
+    /// the hotspot's address pool, whichever is smaller. `None`: no alert.
+    pub user_limit: Option<u32>,
+    /// Alert (`user_limit_approaching`, once per episode) when active users reach
+    /// this share of `user_limit`, percent.
+    pub user_limit_alert_percent: u8,
 }
 
 impl Default for EnforcementConfig {
@@ -162,6 +169,8 @@ impl Default for EnforcementConfig {
             on_expiry: ExpiryAction::Disable,
             data_alert_percent: 80,
             reconcile_interval: Duration::from_secs(600),
+            user_limit: None,
+            user_limit_alert_percent: 90,
         }
     }
 }
@@ -333,6 +342,20 @@ pub(crate) fn validate(config: &Config, problems: &mut Vec<Problem>) {
             "1 to 100",
         ));
     }
+    if !(1..=100).contains(&e.user_limit_alert_percent) {
+        problems.push(Problem::new(
+            "enforcement.user_limit_alert_percent",
+            e.user_limit_alert_percent,
+            "1 to 100",
+        ));
+    }
+    if e.user_limit == Some(0) {
+        problems.push(Problem::new(
+            "enforcement.user_limit",
+            0,
+            "1 or more (leave it out for no alert)",
+        ));
+    }
 }
 
 fn valid_rate_limit(text: &str) -> bool {
@@ -349,6 +372,28 @@ fn valid_rate_limit(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use crate::Config;
+
+    #[test]
+    fn a_user_limit_of_zero_or_an_alert_share_out_of_range_is_refused() {
+        let mut c = crate::Config::bundled_default();
+        c.enforcement.user_limit = Some(0);
+        c.enforcement.user_limit_alert_percent = 0;
+        let text = c.validate("t.toml").unwrap_err().to_string();
+        assert!(text.contains("enforcement.user_limit"), "{text}");
+        assert!(
+            text.contains("enforcement.user_limit_alert_percent"),
+            "{text}"
+        );
+        c.enforcement.user_limit = Some(200);
+        c.enforcement.user_limit_alert_percent = 90;
+        c.validate("t.toml").unwrap();
+        let parsed = crate::Config::parse(
+            "[enforcement]\nuser_limit = 500\nuser_limit_alert_percent = 80\n",
+            "t.toml",
+        )
+        .unwrap();
+        assert_eq!(parsed.enforcement.user_limit, Some(500));
+    }
 
     #[test]
     fn plan_naming_an_unknown_profile_is_refused() {

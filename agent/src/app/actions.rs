@@ -240,10 +240,29 @@ impl<R: HotspotApi + Clone + 'static> AgentActions for SiteActions<R> {
                 })
                 .collect(),
             routers: vec![(self.vouchers.settings().router_name.clone(), router_state)],
+            cash_box: store.cash_box().map(|b| b.total).unwrap_or(0),
             agent_version: env!("CARGO_PKG_VERSION").into(),
             uptime_s: self.started.elapsed().as_secs(),
+            clock: wire_clock(store.clock_state().unwrap_or(None)),
             ..Telemetry::default()
         }
+    }
+}
+
+/// The clock's last judgement (the enforcement pass's) as the central office sees it;
+/// before any judgement it is not trusted, and says so.
+pub fn wire_clock(state: Option<crate::store::ClockState>) -> sync_proto::messages::ClockState {
+    match state {
+        Some(s) => sync_proto::messages::ClockState {
+            trusted: s.trusted,
+            source: s.source,
+            detail: sync_proto::limits::clip(&s.detail, sync_proto::limits::MAX_TEXT),
+        },
+        None => sync_proto::messages::ClockState {
+            trusted: false,
+            source: String::new(),
+            detail: "not judged yet: no enforcement pass has run".into(),
+        },
     }
 }
 
@@ -460,6 +479,42 @@ mod tests {
             "up",
             "back up at once, not at the next sale"
         );
+    }
+
+    #[tokio::test]
+    async fn telemetry_tells_the_central_office_whether_the_clock_is_trusted_and_the_cash_box() {
+        let (v, _router) = crate::vouchers::tests::setup().await;
+        let actions = SiteActions::new(v.clone(), firmware_config::Config::bundled_default());
+        let t = actions.telemetry().await;
+        assert!(
+            !t.clock.trusted && t.clock.detail.contains("not judged"),
+            "{:?}",
+            t.clock
+        );
+        // The board booted days behind a time already seen: the pass says so.
+        v.store()
+            .set_clock_checkpoint(crate::store::now_ms() + 3 * 86_400_000)
+            .unwrap();
+        crate::vouchers::Enforcer::with_clock(v.clone(), || Some(false))
+            .pass_once()
+            .await
+            .unwrap();
+        let t = actions.telemetry().await;
+        assert_eq!((t.clock.trusted, t.clock.source.as_str()), (false, "floor"));
+        assert!(
+            t.clock.detail.contains("before a time already seen"),
+            "{:?}",
+            t.clock
+        );
+        crate::vouchers::Enforcer::with_clock(v.clone(), || Some(true))
+            .pass_once()
+            .await
+            .unwrap();
+        let t = actions.telemetry().await;
+        assert_eq!((t.clock.trusted, t.clock.source.as_str()), (true, "system"));
+        assert_eq!(t.clock.detail, "");
+        v.store().add_credit(10, "coin", 1).unwrap();
+        assert_eq!(actions.telemetry().await.cash_box, 10);
     }
 
     #[test]

@@ -10,6 +10,10 @@ use crate::vouchers::{self, CreditSpend, VoucherError, Vouchers};
 use kiosk::{self, CreditId, EventMark, Item, Restored, SaleRequest, SellError, Seller};
 use routeros::HotspotApi;
 
+/// The event that keeps the coin acceptor's table as the service read it at start
+/// (shown by `status`).
+pub const ACCEPTOR_EVENT: &str = "acceptor_identified";
+
 /// Sells through [`Vouchers`]; cheap to clone.
 pub struct KioskSeller<R> {
     vouchers: Vouchers<R>,
@@ -131,6 +135,19 @@ impl<R: HotspotApi + Clone + 'static> Seller for KioskSeller<R> {
     async fn check_store(&self) -> Result<(), SellError> {
         self.blocking(|v| Ok(v.store().check_writable(crate::store::now_ms())?))
             .await
+    }
+
+    async fn record_acceptor(&self, table: String) -> Result<(), SellError> {
+        self.blocking(move |v| {
+            Ok(v.store().record_event(
+                crate::store::Level::Info,
+                ACCEPTOR_EVENT,
+                None,
+                &table,
+                crate::store::now_ms(),
+            )?)
+        })
+        .await
     }
 
     async fn sell(&self, request: SaleRequest) -> Result<kiosk::SaleReceipt, SellError> {

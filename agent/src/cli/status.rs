@@ -89,6 +89,11 @@ pub struct Health {
     pub live: Option<LiveStatus>,
     /// Why the running service did not answer.
     pub live_error: Option<String>,
+    /// The coin acceptor's identity and coin table as the service read them at start
+    /// (ccTalk header 184 against `channel_values`): the event's time and text.
+    pub coin_table: Option<Event>,
+    /// The enforcement pass's last judgement of the clock (`vouchers::clock`).
+    pub clock_judged: Option<crate::store::ClockState>,
     pub alerts: Vec<Event>,
 }
 
@@ -134,6 +139,11 @@ pub async fn health_of<R: HotspotApi + Clone + 'static>(
             .collect(),
         live,
         live_error,
+        coin_table: store
+            .events(Some(crate::app::seller::ACCEPTOR_EVENT), 1)?
+            .into_iter()
+            .next(),
+        clock_judged: store.clock_state()?,
         alerts: store.alerts_since(now - 86_400_000, 20)?,
         stats,
     })
@@ -231,6 +241,31 @@ pub fn health_text(h: &Health, currency: &str) -> String {
         "clock          {clock}, time zone {}",
         h.time_zone.as_deref().unwrap_or("UTC (none set)")
     );
+    match &h.clock_judged {
+        Some(c) if c.trusted => {
+            let _ = writeln!(out, "  judged       trusted (source: {})", c.source);
+        }
+        Some(c) => {
+            let _ = writeln!(
+                out,
+                "  judged       UNTRUSTED: {}; no voucher expires by validity",
+                c.detail
+            );
+        }
+        None => {
+            let _ = writeln!(out, "  judged       not yet (no enforcement pass has run)");
+        }
+    }
+    if let Some(t) = &h.coin_table {
+        let _ = writeln!(
+            out,
+            "coin table     read by the service at {}",
+            local_text(t.at_ms, &tz)
+        );
+        for line in t.message.lines() {
+            let _ = writeln!(out, "  {line}");
+        }
+    }
     for (plan, ready, target) in &h.stats.pool {
         let low = if pool_is_low(*ready, *target) {
             "  LOW"
@@ -367,5 +402,82 @@ mod tests {
         let text = health_text(&live, "PHP");
         assert!(text.contains("service        running (pid 42)"), "{text}");
         assert!(text.contains("printer        out of paper ("), "{text}");
+    }
+
+    #[cfg(feature = "sim")]
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn status_shows_the_coin_table_the_service_read_with_a_refused_channel() {
+        use crate::app::seller::{KioskSeller, ACCEPTOR_EVENT};
+        use routeros::testing::FakeRouter;
+        let (vouchers, _router) = crate::vouchers::tests::setup().await;
+        let mut config = Config::bundled_default();
+        config.kiosk.coin.kind = firmware_config::kiosk::CoinKind::Sim;
+        config.kiosk.printer.kind = firmware_config::kiosk::PrinterKind::Sim;
+        config.kiosk.display.kind = firmware_config::kiosk::DisplayKind::None;
+        config.kiosk.auto_buy = false;
+        let seller = std::sync::Arc::new(KioskSeller::new(vouchers.clone(), None));
+        let kiosk = kiosk::runner::start(&config, seller, None).await.unwrap();
+        let store = vouchers.store().clone();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while store.events(Some(ACCEPTOR_EVENT), 1).unwrap().is_empty() {
+            assert!(std::time::Instant::now() < deadline, "no coin table stored");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        let chosen = RouterConfig {
+            name: "main".into(),
+            ..RouterConfig::default()
+        };
+        let h = health(FakeRouter::new(), store, &config, &chosen)
+            .await
+            .unwrap();
+        let text = health_text(&h, "PHP");
+        assert!(
+            text.contains("coin table     read by the service"),
+            "{text}"
+        );
+        assert!(text.contains("ccTalk address 2: Coin Acceptor"), "{text}");
+        assert!(text.contains("PH005A   005       enabled"), "{text}");
+        assert!(text.contains("  judged       not yet"), "{text}");
+        kiosk.handle.stop().await;
+
+        // An acceptor whose position 2 holds another coin than configured: the
+        // channel was refused at start, and status says so.
+        use kiosk::coin::cctalk_ident::{AcceptorInfo, ChannelCheck, Verdict};
+        let info = AcceptorInfo {
+            address: 2,
+            category: Some("Coin Acceptor".into()),
+            channels: vec![
+                ChannelCheck {
+                    channel: 1,
+                    value: 1,
+                    expected: None,
+                    reported: Some("PH001A".into()),
+                    verdict: Verdict::Matches,
+                },
+                ChannelCheck {
+                    channel: 2,
+                    value: 5,
+                    expected: None,
+                    reported: Some("PH100A".into()),
+                    verdict: Verdict::Mismatch,
+                },
+            ],
+            ..AcceptorInfo::default()
+        };
+        kiosk::Seller::record_acceptor(&KioskSeller::new(vouchers.clone(), None), info.to_string())
+            .await
+            .unwrap();
+        let h = health(
+            FakeRouter::new(),
+            vouchers.store().clone(),
+            &config,
+            &chosen,
+        )
+        .await
+        .unwrap();
+        let text = health_text(&h, "PHP");
+        let refused: Vec<&str> = text.lines().filter(|l| l.contains("REFUSED")).collect();
+        assert_eq!(refused.len(), 1, "{text}");
+        assert!(refused[0].contains("PH100A"), "{text}");
     }
 }

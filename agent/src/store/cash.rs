@@ -52,7 +52,8 @@ fn per_value_text(per_value: &[(u64, u64)]) -> String {
         .join(",")
 }
 
-fn parse_per_value(text: &str) -> Vec<(u64, u64)> {
+/// `5x10,1x3` (the `per_value` column) as `(value, how many)` pairs.
+pub(crate) fn parse_per_value(text: &str) -> Vec<(u64, u64)> {
     text.split(',')
         .filter_map(|part| {
             let (v, n) = part.split_once('x')?;

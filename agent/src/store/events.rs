@@ -2,7 +2,7 @@
 //! attempts, users created and removed, sync, errors, and alerts (router
 //! unreachable, a user over their data alert, pool running low).
 
-use rusqlite::{params, Transaction};
+use rusqlite::{params, OptionalExtension, Transaction};
 use serde::Serialize;
 
 use super::{Durability, Store, StoreError};
@@ -82,6 +82,37 @@ impl Store {
     ) -> Result<(), StoreError> {
         self.write("record an event", Durability::Normal, |tx| {
             insert_tx(tx, now_ms, level, kind, subject, message)
+        })
+    }
+
+    /// Starts or ends the episode `name` (e.g. `user_limit_approaching`): when `active`
+    /// differs from what was recorded, records `event` (level, kind, message) in the
+    /// same transaction, so an episode is reported once when it starts and once when
+    /// it ends, across restarts too. Returns whether it changed.
+    pub fn set_episode(
+        &self,
+        name: &str,
+        active: bool,
+        event: (Level, &str, &str),
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
+        self.write("record an alert episode", Durability::Normal, |tx| {
+            let before: bool = tx
+                .query_row("SELECT active FROM episodes WHERE name = ?1", [name], |r| {
+                    r.get(0)
+                })
+                .optional()?
+                .unwrap_or(false);
+            if before == active {
+                return Ok(false);
+            }
+            tx.execute(
+                "INSERT OR REPLACE INTO episodes (name, active, since_ms) VALUES (?1, ?2, ?3)",
+                params![name, active, now_ms],
+            )?;
+            let (level, kind, message) = event;
+            insert_tx(tx, now_ms, level, kind, None, message)?;
+            Ok(true)
         })
     }
 

@@ -135,6 +135,19 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     // 8: the latest wall-clock time the agent trusted, so a board that boots at 1970
     // knows its clock is behind (vouchers/clock.rs).
     "CREATE TABLE clock_checkpoint (id INTEGER PRIMARY KEY CHECK (id = 1), trusted_ms INTEGER NOT NULL);",
+    // 9: the clock's last judgement (for the central office and to alert once per
+    // episode) and the router's uptime at a trusted time (vouchers/clock.rs); which
+    // alert episodes are on (store/events.rs), so each is reported once.
+    "CREATE TABLE clock_state (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        trusted INTEGER NOT NULL,
+        source TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        at_ms INTEGER NOT NULL,
+        router_wall_ms INTEGER,
+        router_uptime_ms INTEGER
+    );
+    CREATE TABLE episodes (name TEXT PRIMARY KEY, active INTEGER NOT NULL, since_ms INTEGER NOT NULL);",
 ];
 
 /// The schema version this build writes.

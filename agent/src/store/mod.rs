@@ -23,7 +23,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
 pub use actions::{ActionKind, NewAction, PassWrites, PendingAction};
+pub(crate) use cash::parse_per_value;
 pub use cash::{CashBox, CashCollection};
+pub use clock::ClockState;
 pub use credit::CreditEntry;
 pub use error::StoreError;
 pub use events::{Event, Level};

@@ -67,6 +67,13 @@ pub trait OutboxStore: Send + Sync + 'static {
     fn forward_events(&self, _limit: usize) -> Result<usize, OutboxError> {
         Ok(0)
     }
+    /// Queues the cash-box collections the central office has not acknowledged and
+    /// that are not queued yet (`cash-<epoch>-<id>`), oldest first; the ack of one
+    /// marks it sent in the same transaction that drops its row. Returns how many
+    /// were queued. Stores without a cash box queue none.
+    fn forward_cash(&self, _limit: usize) -> Result<usize, OutboxError> {
+        Ok(0)
+    }
 }
 
 /// The wire form of a recorded event: an `Alert` for level `alert`, else an `Event`;
@@ -260,11 +267,24 @@ impl OutboxStore for SqliteOutbox {
     fn ack(&self, msg_ids: &[String]) -> Result<usize, OutboxError> {
         self.with(|c| {
             let tx = c.transaction()?;
+            let epoch: Option<String> = tx
+                .query_row("SELECT value FROM sync_state WHERE key = 'epoch'", [], |r| r.get(0))
+                .optional()?;
+            let now = hotspot_clock::now_ms();
             let mut n = 0;
             {
                 let mut stmt = tx.prepare_cached("DELETE FROM outbox WHERE msg_id = ?1")?;
+                let mut sent = tx.prepare_cached(
+                    "UPDATE cash_collections SET sent_at_ms = ?2 WHERE id = ?1 AND sent_at_ms IS NULL",
+                )?;
                 for id in msg_ids {
-                    n += stmt.execute([id])?;
+                    let gone = stmt.execute([id])?;
+                    n += gone;
+                    // A collection is sent once the office has it: with its row gone.
+                    let collection = epoch.as_deref().and_then(|e| sync_proto::ids::cash_collection_of(e, id));
+                    if let (1, Some(collection)) = (gone, collection) {
+                        sent.execute(params![collection, now])?;
+                    }
                 }
             }
             tx.commit()?;
@@ -328,6 +348,63 @@ impl OutboxStore for SqliteOutbox {
             tx.commit()?;
             Ok(queued)
         })
+    }
+
+    fn forward_cash(&self, limit: usize) -> Result<usize, OutboxError> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            let epoch: String =
+                tx.query_row("SELECT value FROM sync_state WHERE key = 'epoch'", [], |r| r.get(0))?;
+            let rows: Vec<(i64, i64, Option<i64>, i64, i64, String, String)> = {
+                let mut stmt = tx.prepare_cached(
+                    "SELECT id, at_ms, (SELECT MAX(p.at_ms) FROM cash_collections p WHERE p.id < c.id), \
+                     total, coins, per_value, by_whom FROM cash_collections c \
+                     WHERE sent_at_ms IS NULL AND NOT EXISTS \
+                     (SELECT 1 FROM outbox o WHERE o.msg_id = 'cash-' || ?1 || '-' || c.id) \
+                     ORDER BY id LIMIT ?2",
+                )?;
+                let rows = stmt.query_map(params![epoch, limit as i64], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
+                })?;
+                rows.collect::<rusqlite::Result<_>>()?
+            };
+            let queued = rows.len();
+            for (id, at_ms, since_ms, total, coins, per_value, by) in rows {
+                let body = sync_proto::limits::fit_up(Up::CashCollection(wire_cash(
+                    id, at_ms, since_ms, total, coins, &per_value, by,
+                )));
+                let (msg_id, kind, payload) =
+                    outbox_payload(&sync_proto::ids::cash_msg_id(&epoch, &id.to_string()), &body);
+                tx.execute(
+                    "INSERT OR IGNORE INTO outbox (msg_id, kind, payload, created_at_ms) VALUES (?1, ?2, ?3, ?4)",
+                    params![msg_id, kind, payload, at_ms],
+                )?;
+            }
+            tx.commit()?;
+            Ok(queued)
+        })
+    }
+}
+
+/// A stored cash-box collection as the contract's `CashCollection` message.
+fn wire_cash(
+    id: i64,
+    at_ms: i64,
+    since_ms: Option<i64>,
+    total: i64,
+    coins: i64,
+    per_value: &str,
+    by: String,
+) -> sync_proto::messages::CashCollection {
+    let ms = |v: i64| u64::try_from(v).unwrap_or(0);
+    sync_proto::messages::CashCollection {
+        collection_id: id.to_string(),
+        collected_at_ms: ms(at_ms),
+        since_ms: since_ms.map(ms),
+        total: ms(total),
+        coins: ms(coins),
+        per_value: crate::store::parse_per_value(per_value),
+        by,
     }
 }
 
@@ -425,5 +502,72 @@ mod tests {
             (sale.channel.as_str(), sale.state.as_str()),
             ("coins", "provisioned")
         );
+    }
+
+    #[test]
+    fn each_cash_collection_goes_up_once_and_is_marked_sent_by_its_ack() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::Store::open(&dir.path().join("agent.db")).unwrap();
+        let outbox = SqliteOutbox::open(store.path()).unwrap();
+        let epoch = store.epoch().unwrap();
+        for v in [5, 5, 10] {
+            store.add_credit(v, "coin", 100).unwrap();
+        }
+        let first = store.collect_cash("cli", 1_000).unwrap().unwrap();
+        store.add_credit(1, "coin", 1_100).unwrap();
+        let second = store.collect_cash("owner-page", 2_000).unwrap().unwrap();
+        assert_eq!(outbox.forward_cash(100).unwrap(), 2);
+        assert_eq!(outbox.forward_cash(100).unwrap(), 0, "queued once");
+        let rows = outbox.pending(10).unwrap();
+        let ids: Vec<_> = rows.iter().map(|r| r.msg_id.clone()).collect();
+        assert_eq!(
+            ids,
+            [
+                format!("cash-{epoch}-{}", first.id),
+                format!("cash-{epoch}-{}", second.id)
+            ]
+        );
+        assert_eq!(rows[0].kind, "cash");
+        let Up::CashCollection(c) = postcard::from_bytes(&rows[0].payload).unwrap() else {
+            panic!("not a cash collection")
+        };
+        assert_eq!(
+            (
+                c.total,
+                c.coins,
+                c.per_value,
+                c.since_ms,
+                c.collected_at_ms,
+                c.by.as_str()
+            ),
+            (20, 3, vec![(5, 2), (10, 1)], None, 1_000, "cli")
+        );
+        let Up::CashCollection(c) = postcard::from_bytes(&rows[1].payload).unwrap() else {
+            panic!("not a cash collection")
+        };
+        assert_eq!(
+            (c.total, c.since_ms),
+            (1, Some(1_000)),
+            "its box began at the first"
+        );
+
+        // The office acknowledges the first: it is marked sent and never queued again.
+        assert_eq!(outbox.ack(&ids[..1]).unwrap(), 1);
+        let unsent = store.cash_collections_unsent(10).unwrap();
+        assert_eq!(unsent.iter().map(|c| c.id).collect::<Vec<_>>(), [second.id]);
+        assert_eq!(outbox.forward_cash(100).unwrap(), 0);
+        assert_eq!(
+            outbox.ack(&ids[..1]).unwrap(),
+            0,
+            "a repeated ack changes nothing"
+        );
+        assert_eq!(outbox.pending(10).unwrap().len(), 1);
+        // An ack of another epoch's id with the same number marks nothing.
+        outbox
+            .ack(&[format!("cash-0000000000000000-{}", second.id)])
+            .unwrap();
+        assert_eq!(store.cash_collections_unsent(10).unwrap().len(), 1);
+        assert_eq!(outbox.ack(&ids[1..]).unwrap(), 1);
+        assert!(store.cash_collections_unsent(10).unwrap().is_empty());
     }
 }

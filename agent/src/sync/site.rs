@@ -212,6 +212,7 @@ async fn pump(ctx: Arc<Ctx>, stop: CancellationToken) {
         }
         // What the agent recorded for operators joins the outbox first.
         ctx.blocking(|s| s.forward_events(100)).await;
+        ctx.blocking(|s| s.forward_cash(100)).await;
         let entries = ctx
             .blocking(move |s| s.pending(window))
             .await

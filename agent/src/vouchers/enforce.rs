@@ -287,3 +287,21 @@ pub fn decide_at(
 #[cfg(test)]
 #[path = "enforce_tests.rs"]
 mod tests;
+
+/// Whether `active` logged-in users start (`Some(true)`) or end (`Some(false)`) a
+/// "user limit approaching" episode, or neither (`None`). It starts at
+/// `alert_percent` of `limit` and ends only 10 points below it, so a count that
+/// hovers at the line does not alert on every pass.
+pub fn user_limit_episode(active: usize, limit: u32, alert_percent: u8) -> Option<bool> {
+    let used = (active as u64).saturating_mul(100);
+    let limit = u64::from(limit);
+    let on = limit.saturating_mul(u64::from(alert_percent));
+    let off = limit.saturating_mul(u64::from(alert_percent.saturating_sub(10)));
+    if used >= on {
+        Some(true)
+    } else if used < off {
+        Some(false)
+    } else {
+        None
+    }
+}

@@ -12,8 +12,8 @@ use tokio_util::sync::CancellationToken;
 use crate::store::{now_ms, ActionKind, Level, NewAction, PassWrites, PendingAction, SaleState};
 use routeros::{ActiveSession, HotspotApi, RouterError, UserQuery, UserUpdate, Word};
 
-use super::clock::{self, ClockJudge, ClockReading};
-use super::enforce::decide_at;
+use super::clock::{self, ClockJudge, ClockReading, RouterMark, RouterTime};
+use super::enforce::{decide_at, user_limit_episode};
 use super::plans::{comment_prefix, sale_id_from_comment};
 use super::{VoucherError, Vouchers};
 
@@ -36,10 +36,21 @@ pub struct PassReport {
     pub clock_untrusted: Option<String>,
 }
 
+/// While the clock is trusted, the router's uptime is marked this often (a mark
+/// from before a router restart measures nothing).
+const ROUTER_MARK_EVERY: Duration = Duration::from_secs(600);
+
+/// The clock's judge, the monotonic start and when the router was last asked.
+struct ClockWatch {
+    judge: ClockJudge,
+    started: Instant,
+    router_asked: Option<Instant>,
+}
+
 /// Runs enforcement passes.
 pub struct Enforcer<R> {
     vouchers: Vouchers<R>,
-    clock: std::sync::Mutex<(ClockJudge, Instant)>,
+    clock: std::sync::Mutex<ClockWatch>,
     /// The system's word on NTP (tests pass their own).
     synced: fn() -> Option<bool>,
 }
@@ -54,25 +65,117 @@ impl<R: HotspotApi + Clone + 'static> Enforcer<R> {
     pub fn with_clock(vouchers: Vouchers<R>, synced: fn() -> Option<bool>) -> Enforcer<R> {
         // An unreadable checkpoint only loses the floor; the step check still runs.
         let checkpoint = vouchers.store().clock_checkpoint().unwrap_or(None);
+        let mark = vouchers
+            .store()
+            .clock_state()
+            .unwrap_or(None)
+            .and_then(|s| s.router_mark)
+            .map(|(wall_ms, uptime_ms)| RouterMark { wall_ms, uptime_ms });
         Enforcer {
             vouchers,
-            clock: std::sync::Mutex::new((ClockJudge::new(checkpoint, 0), Instant::now())),
+            clock: std::sync::Mutex::new(ClockWatch {
+                judge: ClockJudge::new(checkpoint, 0).with_router_mark(mark),
+                started: Instant::now(),
+                router_asked: None,
+            }),
             synced,
         }
     }
 
-    /// Judges the wall clock now, and keeps a trusted time as the checkpoint.
-    fn read_clock(&self) -> Result<ClockReading, VoucherError> {
-        let reading = {
-            let mut guard = self.clock.lock().unwrap_or_else(|e| e.into_inner());
-            let (judge, started) = &mut *guard;
-            let mono = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
-            judge.observe(now_ms(), mono, (self.synced)())
+    fn watch(&self) -> std::sync::MutexGuard<'_, ClockWatch> {
+        self.clock.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Judges the wall clock now, with the router as a second source while it is
+    /// untrusted (and, while trusted, to mark the router's uptime now and then);
+    /// keeps a trusted time as the checkpoint and records the judgement (an episode
+    /// of an untrusted clock is reported once, when it starts and when it ends).
+    async fn read_clock(&self) -> Result<ClockReading, VoucherError> {
+        let (reading, ask) = {
+            let mut w = self.watch();
+            let mono = i64::try_from(w.started.elapsed().as_millis()).unwrap_or(i64::MAX);
+            let reading = w.judge.observe(now_ms(), mono, (self.synced)());
+            let stale = w
+                .router_asked
+                .is_none_or(|t| t.elapsed() >= ROUTER_MARK_EVERY);
+            let ask = !reading.trusted || stale;
+            (reading, ask)
         };
+        let reading = if ask {
+            let router = self.router_time().await;
+            let mut w = self.watch();
+            w.router_asked = Some(Instant::now());
+            match router {
+                Ok(rt) => w.judge.corroborate(reading, &rt),
+                Err(e) => ClockReading {
+                    why: reading
+                        .why
+                        .map(|why| format!("{why}; the router's time could not be read: {e}")),
+                    ..reading
+                },
+            }
+        } else {
+            reading
+        };
+        let store = self.vouchers.store();
         if reading.trusted {
-            self.vouchers.store().set_clock_checkpoint(reading.now_ms)?;
+            store.set_clock_checkpoint(reading.now_ms)?;
         }
+        let mark = self.watch().judge.router_mark();
+        store.set_clock_state(&crate::store::ClockState {
+            trusted: reading.trusted,
+            source: reading.source.as_str().to_string(),
+            detail: reading.why.clone().unwrap_or_default(),
+            at_ms: reading.now_ms,
+            router_mark: mark.map(|m| (m.wall_ms, m.uptime_ms)),
+        })?;
         Ok(reading)
+    }
+
+    /// Reports a "user limit approaching" episode once when it starts and once when
+    /// it ends (`[enforcement] user_limit`, `user_limit_alert_percent`).
+    fn watch_user_limit(&self, active: usize) -> Result<(), VoucherError> {
+        let cfg = &self.vouchers.settings().enforcement;
+        let Some(limit) = cfg.user_limit else {
+            return Ok(());
+        };
+        let router = &self.vouchers.settings().router_name;
+        let store = self.vouchers.store();
+        match user_limit_episode(active, limit, cfg.user_limit_alert_percent) {
+            Some(true) => {
+                let text = format!(
+                    "{router}: {active} of {limit} hotspot users logged in; at the limit new customers cannot log in"
+                );
+                store.set_episode(
+                    "user_limit",
+                    true,
+                    (Level::Alert, "user_limit_approaching", &text),
+                    now_ms(),
+                )?;
+            }
+            Some(false) => {
+                let text = format!("{router}: {active} of {limit} hotspot users logged in");
+                store.set_episode(
+                    "user_limit",
+                    false,
+                    (Level::Warn, "user_limit_ok", &text),
+                    now_ms(),
+                )?;
+            }
+            None => {}
+        }
+        Ok(())
+    }
+
+    /// The router's uptime and its clock in UTC.
+    async fn router_time(&self) -> Result<RouterTime, routeros::RouterError> {
+        let router = self.vouchers.router();
+        let uptime = router.resource().await?.uptime;
+        let utc_ms = router.clock().await.ok().and_then(|c| c.utc_ms());
+        Ok(RouterTime {
+            utc_ms,
+            uptime_ms: i64::try_from(uptime.as_millis()).unwrap_or(i64::MAX),
+        })
     }
 
     /// One pass: retry waiting actions, poll, decide, commit, act.
@@ -108,6 +211,7 @@ impl<R: HotspotApi + Clone + 'static> Enforcer<R> {
         report.router_ok = true;
         report.users = users.len();
         report.sessions = active.len();
+        self.watch_user_limit(active.len())?;
 
         let t = Instant::now();
         let sales = v.store().sales_in(&[
@@ -117,8 +221,9 @@ impl<R: HotspotApi + Clone + 'static> Enforcer<R> {
         ])?;
         let mut db = t.elapsed();
 
+        // Judged before the policy's timer starts: it may ask the router.
+        let clock = self.read_clock().await?;
         let t = Instant::now();
-        let clock = self.read_clock()?;
         report.clock_trusted = clock.trusted;
         report.clock_untrusted = clock.why.clone();
         let now = clock.now_ms;

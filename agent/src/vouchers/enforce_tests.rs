@@ -266,3 +266,174 @@ async fn a_clock_days_behind_what_was_seen_expires_nothing_and_says_so() {
         .first_login_ms
         .is_some());
 }
+
+#[tokio::test]
+async fn an_untrusted_clock_is_reported_once_per_episode_and_so_is_its_end() {
+    let (v, _router) = setup().await;
+    let three_days = 3 * 86_400_000;
+    v.store()
+        .set_clock_checkpoint(crate::store::now_ms() + three_days)
+        .unwrap();
+    let e = Enforcer::with_clock(v.clone(), || Some(false));
+    e.pass_once().await.unwrap();
+    e.pass_once().await.unwrap();
+    // The agent restarts within the same episode: still one alert.
+    let e = Enforcer::with_clock(v.clone(), || Some(false));
+    e.pass_once().await.unwrap();
+    let alerts = v
+        .store()
+        .events(Some("clock_not_synchronised"), 10)
+        .unwrap();
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!(alerts[0].level, "alert");
+    assert!(
+        alerts[0].message.contains("no voucher expires"),
+        "{alerts:?}"
+    );
+    let state = v.store().clock_state().unwrap().unwrap();
+    assert_eq!((state.trusted, state.source.as_str()), (false, "floor"));
+    assert!(
+        state.detail.contains("before a time already seen"),
+        "{state:?}"
+    );
+    // NTP synchronises the clock: the end of the episode is reported once.
+    let e = Enforcer::with_clock(v.clone(), || Some(true));
+    e.pass_once().await.unwrap();
+    e.pass_once().await.unwrap();
+    let ended = v.store().events(Some("clock_synchronised"), 10).unwrap();
+    assert_eq!(ended.len(), 1, "{ended:?}");
+    assert_eq!(
+        ended[0].level, "warn",
+        "goes up to the central office as an event"
+    );
+    let state = v.store().clock_state().unwrap().unwrap();
+    assert_eq!((state.trusted, state.source.as_str()), (true, "system"));
+    assert_eq!(
+        v.store()
+            .events(Some("clock_not_synchronised"), 10)
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+/// `/system/clock` as a router at +08:00 prints `utc_ms`.
+fn router_clock_at(utc_ms: i64) -> routeros::SystemClock {
+    let local = utc_ms / 1000 + 8 * 3600;
+    let (y, m, d) = hotspot_clock::civil_from_days(local.div_euclid(86_400));
+    let s = local.rem_euclid(86_400);
+    routeros::SystemClock {
+        date: format!("{y:04}-{m:02}-{d:02}"),
+        time: format!("{:02}:{:02}:{:02}", s / 3600, s % 3600 / 60, s % 60),
+        time_zone_name: "Asia/Manila".into(),
+        gmt_offset: "+08:00".into(),
+    }
+}
+
+#[tokio::test]
+async fn a_board_booted_behind_acts_on_the_routers_uptime_when_the_routers_clock_agrees() {
+    const HOUR: i64 = 3_600_000;
+    let (v, router) = setup().await;
+    let sold = v.sell("1h", None).await.unwrap();
+    router.log_in(&sold.code, "10.0.0.2").unwrap();
+    // The real time is two days after what the board's clock reads. An hour before,
+    // a trusted pass saw that time and the router's uptime (5 h).
+    let real = crate::store::now_ms() + 2 * 24 * HOUR;
+    v.store().set_clock_checkpoint(real - HOUR).unwrap();
+    v.store()
+        .set_clock_state(&crate::store::ClockState {
+            trusted: true,
+            source: "system".into(),
+            detail: String::new(),
+            at_ms: real - HOUR,
+            router_mark: Some((real - HOUR, 5 * HOUR)),
+        })
+        .unwrap();
+    let uptime = Duration::from_millis((6 * HOUR) as u64);
+
+    // The router's clock disagrees with its own uptime: nothing is believed.
+    router.set_time(router_clock_at(real + 2 * HOUR), uptime);
+    let r = Enforcer::with_clock(v.clone(), || Some(false))
+        .pass_once()
+        .await
+        .unwrap();
+    assert!(!r.clock_trusted, "{r:?}");
+    assert!(r.clock_untrusted.unwrap().contains("off its uptime"));
+    assert_eq!(v.store().sale(sold.sale_id).unwrap().first_login_ms, None);
+
+    // It agrees: the time is the mark plus the router's uptime since.
+    router.set_time(router_clock_at(real), uptime);
+    let r = Enforcer::with_clock(v.clone(), || Some(false))
+        .pass_once()
+        .await
+        .unwrap();
+    assert!(r.clock_trusted, "{r:?}");
+    let first = v
+        .store()
+        .sale(sold.sale_id)
+        .unwrap()
+        .first_login_ms
+        .unwrap();
+    assert!(
+        (first - real).abs() < 5_000,
+        "first login at the router's time: {first} vs {real}"
+    );
+    let state = v.store().clock_state().unwrap().unwrap();
+    assert_eq!((state.trusted, state.source.as_str()), (true, "router"));
+}
+
+#[test]
+fn the_user_limit_episode_starts_at_the_threshold_and_ends_ten_points_below() {
+    use crate::vouchers::enforce::user_limit_episode;
+    assert_eq!(user_limit_episode(179, 200, 90), None, "89.5 %: in between");
+    assert_eq!(user_limit_episode(180, 200, 90), Some(true));
+    assert_eq!(user_limit_episode(161, 200, 90), None, "80.5 %: still on");
+    assert_eq!(user_limit_episode(159, 200, 90), Some(false));
+    assert_eq!(
+        user_limit_episode(1, 1, 100),
+        Some(true),
+        "level 3: one user"
+    );
+    assert_eq!(user_limit_episode(usize::MAX, u32::MAX, 100), Some(true));
+}
+
+#[tokio::test]
+async fn active_users_near_the_limit_alert_once_and_say_when_it_is_over() {
+    let (v, router) = crate::vouchers::tests::setup_with(|c| {
+        c.enforcement.user_limit = Some(4);
+        c.enforcement.user_limit_alert_percent = 75;
+    })
+    .await;
+    let mut sessions = Vec::new();
+    for i in 0..3 {
+        let sold = v.sell("1h", None).await.unwrap();
+        sessions.push(
+            router
+                .log_in(&sold.code, &format!("10.0.0.{}", i + 2))
+                .unwrap(),
+        );
+    }
+    let e = Enforcer::with_clock(v.clone(), || Some(true));
+    e.pass_once().await.unwrap();
+    e.pass_once().await.unwrap();
+    // A restart in the same episode says nothing new.
+    Enforcer::with_clock(v.clone(), || Some(true))
+        .pass_once()
+        .await
+        .unwrap();
+    let alerts = v
+        .store()
+        .events(Some("user_limit_approaching"), 10)
+        .unwrap();
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!(alerts[0].level, "alert");
+    assert!(alerts[0].message.contains("3 of 4"), "{alerts:?}");
+    for id in &sessions[..2] {
+        router.disconnect(id).await.unwrap();
+    }
+    e.pass_once().await.unwrap();
+    e.pass_once().await.unwrap();
+    let ok = v.store().events(Some("user_limit_ok"), 10).unwrap();
+    assert_eq!(ok.len(), 1, "{ok:?}");
+    assert_eq!(ok[0].level, "warn", "goes up to the central office");
+}

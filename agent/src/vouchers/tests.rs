@@ -49,7 +49,15 @@ profile = "kiosk"
 "#;
 
 pub(crate) async fn setup() -> (Vouchers<FakeRouter>, FakeRouter) {
-    let config = Config::parse(CONFIG, "test.toml").unwrap();
+    setup_with(|_| {}).await
+}
+
+/// [`setup`] with the test configuration changed by `edit` first.
+pub(crate) async fn setup_with(
+    edit: impl FnOnce(&mut Config),
+) -> (Vouchers<FakeRouter>, FakeRouter) {
+    let mut config = Config::parse(CONFIG, "test.toml").unwrap();
+    edit(&mut config);
     config.validate("test.toml").unwrap();
     let router = FakeRouter::new();
     for p in &config.profiles {

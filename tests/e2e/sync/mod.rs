@@ -3,6 +3,7 @@
 //! the central tool. This file holds the shared fixtures; one module per area.
 
 mod acl;
+mod cash;
 mod commands;
 mod events;
 mod outage;

@@ -119,6 +119,13 @@ pub enum CentralCommand {
         #[arg(long, default_value = "0")]
         since: String,
     },
+    /// Print the cash-box collections received so far as JSON lines, one per
+    /// collection, to reconcile each box against the sales of its period.
+    Cash {
+        /// Unix time in seconds, or a duration back from now like `24h` or `7d`.
+        #[arg(long, default_value = "0")]
+        since: String,
+    },
 }
 
 #[derive(Debug, Clone, clap::Subcommand)]
@@ -197,13 +204,12 @@ pub async fn run(cli: CentralCli) -> anyhow::Result<()> {
         }
         CentralCommand::Sales { since } => {
             let db = CentralDb::open(&c.db)?;
-            for (site, msg_id, json) in db.sales_since(parse_since(&since)?)? {
-                println!(
-                    "{{\"site\":{},\"msg_id\":{},\"sale\":{json}}}",
-                    serde_json::json!(site),
-                    serde_json::json!(msg_id)
-                );
-            }
+            print_received("sale", db.sales_since(parse_since(&since)?)?);
+            Ok(())
+        }
+        CentralCommand::Cash { since } => {
+            let db = CentralDb::open(&c.db)?;
+            print_received("cash", db.cash_since(parse_since(&since)?)?);
             Ok(())
         }
         CentralCommand::PushPlans {
@@ -316,6 +322,17 @@ fn read_toml(path: &Path) -> anyhow::Result<firmware_config::Config> {
     let config = firmware_config::Config::parse(&text, &origin)?;
     config.validate(&origin)?;
     Ok(config)
+}
+
+/// Stored messages as JSON lines: `{"site":…,"msg_id":…,"<field>":<body>}`.
+fn print_received(field: &str, rows: Vec<(String, String, String)>) {
+    for (site, msg_id, json) in rows {
+        println!(
+            "{{\"site\":{},\"msg_id\":{},\"{field}\":{json}}}",
+            serde_json::json!(site),
+            serde_json::json!(msg_id)
+        );
+    }
 }
 
 fn parse_since(text: &str) -> anyhow::Result<u64> {

@@ -471,16 +471,32 @@ impl CentralDb {
         &self,
         since_ms: u64,
     ) -> Result<Vec<(String, String, String)>, CentralError> {
+        self.received_since("sale", since_ms)
+    }
+
+    /// Cash-box collections received with a message time at or after `since_ms`, in
+    /// arrival order, each once: `(site, msg_id, collection as JSON)`.
+    pub fn cash_since(&self, since_ms: u64) -> Result<Vec<(String, String, String)>, CentralError> {
+        self.received_since("cash", since_ms)
+    }
+
+    fn received_since(
+        &self,
+        kind: &str,
+        since_ms: u64,
+    ) -> Result<Vec<(String, String, String)>, CentralError> {
         let err = |source| CentralError::Db {
             path: self.path.clone(),
             source,
         };
         let mut stmt = self
             .conn
-            .prepare("SELECT site, msg_id, json FROM received WHERE kind = 'sale' AND time_ms >= ?1 ORDER BY rowid")
+            .prepare("SELECT site, msg_id, json FROM received WHERE kind = ?1 AND time_ms >= ?2 ORDER BY rowid")
             .map_err(err)?;
         let rows = stmt
-            .query_map([since_ms as i64], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .query_map(params![kind, since_ms as i64], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
             .map_err(err)?;
         rows.collect::<Result<_, _>>().map_err(err)
     }
@@ -501,6 +517,7 @@ pub fn json_line(r: &Received) -> String {
             Up::Telemetry(b) => serde_json::to_value(b),
             Up::Report(b) => serde_json::to_value(b),
             Up::Reply(b) => serde_json::to_value(b),
+            Up::CashCollection(b) => serde_json::to_value(b),
         }.unwrap_or_default(),
     })
     .to_string()

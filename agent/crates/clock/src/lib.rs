@@ -33,6 +33,18 @@ pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (y, m, d)
 }
 
+/// The inverse: (year, month 1–12, day 1–31) to days since 1970-01-01 (Hinnant's
+/// `days_from_civil`). The caller checks the month and day ranges.
+pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let m = i64::from(m);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 /// Exponential back-off: the first failure waits `min`, each further one twice as
 /// long, never more than `max`; a success starts again from `min`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,6 +106,16 @@ mod tests {
         let mut counted = policy;
         for n in 1..=40 {
             assert_eq!(policy.wait_after(n), counted.failed(), "failure {n}");
+        }
+    }
+
+    #[test]
+    fn days_from_civil_undoes_civil_from_days() {
+        assert_eq!(days_from_civil(1970, 1, 1), 0);
+        assert_eq!(days_from_civil(2026, 12, 1), 20_788);
+        for days in (-800_000..800_000).step_by(97) {
+            let (y, m, d) = civil_from_days(days);
+            assert_eq!(days_from_civil(y, m, d), days, "{y}-{m}-{d}");
         }
     }
 

@@ -202,6 +202,15 @@ pub trait Seller: Send + Sync + 'static {
     fn check_store(&self) -> impl Future<Output = Result<(), SellError>> + Send {
         async { Ok(()) }
     }
+    /// Keeps the coin acceptor's identity and coin table as read at start (the text
+    /// of `AcceptorInfo`), for `status` on the box: which channels are enabled and
+    /// which were refused because their coin id does not match the configuration.
+    fn record_acceptor(
+        &self,
+        _table: String,
+    ) -> impl Future<Output = Result<(), SellError>> + Send {
+        async { Ok(()) }
+    }
     /// Sells `request.item` against the credit.
     fn sell(
         &self,

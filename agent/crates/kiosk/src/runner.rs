@@ -478,6 +478,9 @@ impl<S: Seller> Runner<S> {
             CoinReport::Identified(info) => {
                 tracing::info!(acceptor = %info, "coin acceptor identified");
                 let table = info.to_string();
+                if let Err(e) = self.seller.record_acceptor(table.clone()).await {
+                    tracing::warn!(error = %e, "coin acceptor table not stored");
+                }
                 self.status.send_modify(|s| s.acceptor = Some(table));
                 vec![]
             }

@@ -7,8 +7,8 @@ use std::future::Future;
 use super::client::Router;
 use super::error::RouterError;
 use super::model::{
-    path, ActiveSession, HotspotHost, HotspotUser, NewUser, Record, SystemResource, UserProfile,
-    UserUpdate, ValueError, Word,
+    path, ActiveSession, HotspotHost, HotspotUser, NewUser, Record, SystemClock, SystemResource,
+    UserProfile, UserUpdate, ValueError, Word,
 };
 
 /// Which users to print. Matching is done by the router with query words where
@@ -43,6 +43,8 @@ pub trait HotspotApi: Send + Sync {
     fn identity(&self) -> impl Future<Output = Result<String, RouterError>> + Send;
     /// `/system/resource`.
     fn resource(&self) -> impl Future<Output = Result<SystemResource, RouterError>> + Send;
+    /// `/system/clock`: the router's local time and zone.
+    fn clock(&self) -> impl Future<Output = Result<SystemClock, RouterError>> + Send;
     /// Users matching the query. The built-in `default-trial` user is never returned.
     fn users(
         &self,
@@ -140,6 +142,12 @@ impl HotspotApi for Router {
         let records = self.print(path::RESOURCE, &[], None).await?;
         let items = parse_all(self, path::RESOURCE, records, SystemResource::from_record)?;
         one(self, path::RESOURCE, items)
+    }
+
+    async fn clock(&self) -> Result<SystemClock, RouterError> {
+        let records = self.print(path::CLOCK, &[], None).await?;
+        let items: Vec<SystemClock> = records.iter().map(SystemClock::from_record).collect();
+        one(self, path::CLOCK, items)
     }
 
     async fn users(&self, query: &UserQuery) -> Result<Vec<HotspotUser>, RouterError> {

@@ -24,7 +24,7 @@ pub use client::{ConnectionInfo, Router, RouterSettings};
 pub use error::RouterError;
 pub use hotspot::{HotspotApi, UserQuery, ACTIVE_PROPS, USER_COUNTER_PROPS, USER_NAME_PROPS};
 pub use model::{
-    ActiveSession, HotspotHost, HotspotUser, NewUser, Record, RouterVersion, SystemResource,
-    UserProfile, UserUpdate, ValueError, Word,
+    ActiveSession, HotspotHost, HotspotUser, NewUser, Record, RouterVersion, SystemClock,
+    SystemResource, UserProfile, UserUpdate, ValueError, Word,
 };
 pub use shared::SharedRouter;

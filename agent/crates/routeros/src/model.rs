@@ -421,9 +421,130 @@ impl SystemResource {
     }
 }
 
+/// `/system/clock`: the router's local date and time and its zone. `date` is
+/// `dec/01/2026` before RouterOS 7.10 and `2026-12-01` from 7.10 on; `time` is
+/// `HH:MM:SS`; `gmt-offset` is `+HH:MM` or `-HH:MM` (help.mikrotik.com, "Clock").
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SystemClock {
+    pub date: String,
+    pub time: String,
+    /// `time-zone-name`, e.g. `Asia/Manila` or `manual`.
+    pub time_zone_name: String,
+    /// `gmt-offset`, e.g. `+08:00`.
+    pub gmt_offset: String,
+}
+
+const MONTHS: [&str; 12] = [
+    "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+];
+
+impl SystemClock {
+    /// Reads a printed record.
+    pub fn from_record(r: &Record) -> SystemClock {
+        SystemClock {
+            date: text(r, "date"),
+            time: text(r, "time"),
+            time_zone_name: text(r, "time-zone-name"),
+            gmt_offset: text(r, "gmt-offset"),
+        }
+    }
+
+    /// The router's time as Unix milliseconds UTC (local time less the offset);
+    /// `None` when a field does not read as RouterOS writes it.
+    pub fn utc_ms(&self) -> Option<i64> {
+        let (y, m, d) = parse_router_date(&self.date)?;
+        let mut hms = self.time.split(':').map(|p| p.parse::<i64>().ok());
+        let (h, min, sec) = (hms.next()??, hms.next()??, hms.next()??);
+        if hms.next().is_some() || h > 24 || min > 59 || sec > 60 {
+            return None;
+        }
+        let offset = parse_gmt_offset(&self.gmt_offset)?;
+        let days = hotspot_clock::days_from_civil(y, m, d);
+        let local = days * 86_400 + h * 3_600 + min * 60 + sec;
+        Some((local - offset) * 1000)
+    }
+}
+
+/// `dec/01/2026` or `2026-12-01` as (year, month, day).
+fn parse_router_date(date: &str) -> Option<(i64, u32, u32)> {
+    let (y, m, d) = if let Some((mon, rest)) = date.split_once('/') {
+        let (d, y) = rest.split_once('/')?;
+        let m = MONTHS.iter().position(|n| n.eq_ignore_ascii_case(mon))? as u32 + 1;
+        (y.parse().ok()?, m, d.parse().ok()?)
+    } else {
+        let mut parts = date.split('-');
+        let y = parts.next()?.parse().ok()?;
+        let m = parts.next()?.parse().ok()?;
+        let d = parts.next()?.parse().ok()?;
+        if parts.next().is_some() {
+            return None;
+        }
+        (y, m, d)
+    };
+    ((1970..=9999).contains(&y) && (1..=12).contains(&m) && (1..=31).contains(&d))
+        .then_some((y, m, d))
+}
+
+/// `+08:00`, `-03:30` (or `+0800`) as seconds east of UTC.
+fn parse_gmt_offset(text: &str) -> Option<i64> {
+    let (sign, rest) = match text.as_bytes().first()? {
+        b'+' => (1, &text[1..]),
+        b'-' => (-1, &text[1..]),
+        _ => (1, text),
+    };
+    let (h, m) = rest
+        .split_once(':')
+        .unwrap_or((rest.get(..2)?, rest.get(2..)?));
+    let (h, m): (i64, i64) = (h.parse().ok()?, m.parse().ok()?);
+    (h <= 14 && m < 60).then_some(sign * (h * 3_600 + m * 60))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_routers_clock_reads_in_both_date_forms_and_its_offset_comes_off() {
+        // 2026-12-01 13:43:12 at +08:00 is 05:43:12 UTC.
+        let utc = (hotspot_clock::days_from_civil(2026, 12, 1) * 86_400 + 5 * 3_600 + 43 * 60 + 12)
+            * 1000;
+        for date in ["dec/01/2026", "2026-12-01"] {
+            let c = SystemClock::from_record(&record(&[
+                ("time", "13:43:12"),
+                ("date", date),
+                ("time-zone-name", "Asia/Manila"),
+                ("gmt-offset", "+08:00"),
+            ]));
+            assert_eq!(c.utc_ms(), Some(utc), "{date}");
+            assert_eq!(c.time_zone_name, "Asia/Manila");
+        }
+        let west = SystemClock {
+            date: "2026-12-01".into(),
+            time: "02:13:12".into(),
+            gmt_offset: "-03:30".into(),
+            ..SystemClock::default()
+        };
+        assert_eq!(west.utc_ms(), Some(utc), "02:13:12 at -03:30");
+        // What a router does not write is no time at all.
+        for (date, time, off) in [
+            ("dec/32/2026", "13:43:12", "+08:00"),
+            ("foo/01/2026", "13:43:12", "+08:00"),
+            ("2026-13-01", "13:43:12", "+08:00"),
+            ("2026-12-01", "13:43", "+08:00"),
+            ("2026-12-01", "13:43:12", "+8"),
+            ("", "", ""),
+            ("2026-12-01-1", "13:43:12", "+08:00"),
+            ("99999999999999999999-01-01", "13:43:12", "+08:00"),
+        ] {
+            let c = SystemClock {
+                date: date.into(),
+                time: time.into(),
+                gmt_offset: off.into(),
+                ..SystemClock::default()
+            };
+            assert_eq!(c.utc_ms(), None, "{date} {time} {off}");
+        }
+    }
 
     fn record(pairs: &[(&str, &str)]) -> Record {
         pairs

@@ -12,7 +12,8 @@ use super::client::{ConnectionInfo, Router, RouterSettings};
 use super::error::RouterError;
 use super::hotspot::{HotspotApi, UserQuery};
 use super::model::{
-    ActiveSession, HotspotHost, HotspotUser, NewUser, SystemResource, UserProfile, UserUpdate, Word,
+    ActiveSession, HotspotHost, HotspotUser, NewUser, SystemClock, SystemResource, UserProfile,
+    UserUpdate, Word,
 };
 
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
@@ -125,6 +126,9 @@ impl HotspotApi for SharedRouter {
     }
     async fn resource(&self) -> Result<SystemResource, RouterError> {
         self.get().await?.resource().await
+    }
+    async fn clock(&self) -> Result<SystemClock, RouterError> {
+        self.get().await?.clock().await
     }
     async fn users(&self, query: &UserQuery) -> Result<Vec<HotspotUser>, RouterError> {
         self.get().await?.users(query).await

@@ -248,6 +248,49 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn the_readme_cash_and_telemetry_examples_are_what_the_encoder_produces() {
+        use crate::messages::{CashCollection, ClockState, Telemetry};
+        let cash = Up::CashCollection(CashCollection {
+            collection_id: "3".into(),
+            collected_at_ms: 1_795_000_000_000,
+            since_ms: Some(1_794_400_000_000),
+            total: 125,
+            coins: 20,
+            per_value: vec![(5, 15), (10, 5)],
+            by: "cli".into(),
+        });
+        let msg_id = crate::ids::cash_msg_id("5f3c9a0d12e4b786", "3");
+        let env = Envelope::new(msg_id, "site-001", 1_795_000_000_000, cash);
+        assert_eq!(hex::encode(env.encode()), readme_value("cash hex: `"));
+        let telemetry = Up::Telemetry(Telemetry {
+            sales_count_today: 3,
+            sales_amount_today: 15,
+            active_users: 2,
+            routers: vec![("main".into(), "up".into())],
+            pool: vec![("1h".into(), 10)],
+            credit: 0,
+            cash_box: 15,
+            agent_version: "0.1.0".into(),
+            uptime_s: 3600,
+            clock: ClockState {
+                trusted: false,
+                source: "floor".into(),
+                detail: "the clock was stepped back by 172800 s and is not synchronised since"
+                    .into(),
+            },
+        });
+        let env = Envelope::new(
+            "telemetry-00000000000000000000000000000001",
+            "site-001",
+            1_795_000_000_000,
+            telemetry,
+        );
+        let bytes = env.encode();
+        assert_eq!(hex::encode(&bytes), readme_value("telemetry hex: `"));
+        assert_eq!(decode::<Up>(&bytes).unwrap().envelope, env);
+    }
+
+    #[test]
     fn another_schema_version_is_refused_by_number() {
         let mut bytes = Envelope::new("e1", "s", 1, Up::Event(Event::default())).encode();
         bytes[0] = 0x01;

@@ -30,6 +30,21 @@ pub fn sale_state_msg_id(epoch: &str, sale_id: &str, state: &str) -> String {
     format!("sale-{epoch}-{sale_id}-{state}")
 }
 
+/// The message id of a cash-box collection: `cash-<epoch>-<collection_id>`.
+pub fn cash_msg_id(epoch: &str, collection_id: &str) -> String {
+    format!("cash-{epoch}-{collection_id}")
+}
+
+/// The collection id in a cash-box message id of this epoch, if it is one.
+pub fn cash_collection_of(epoch: &str, msg_id: &str) -> Option<i64> {
+    msg_id
+        .strip_prefix("cash-")?
+        .strip_prefix(epoch)?
+        .strip_prefix('-')?
+        .parse()
+        .ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -49,5 +64,13 @@ mod tests {
             sale_state_msg_id("00ff", "42", "delivered"),
             "sale-00ff-42-delivered"
         );
+        assert_eq!(cash_msg_id("00ff", "3"), "cash-00ff-3");
+        assert_eq!(cash_collection_of("00ff", "cash-00ff-3"), Some(3));
+        assert_eq!(
+            cash_collection_of("00fe", "cash-00ff-3"),
+            None,
+            "another epoch"
+        );
+        assert_eq!(cash_collection_of("00ff", "sale-00ff-3"), None);
     }
 }

@@ -85,6 +85,11 @@ pub fn fit_up(body: Up) -> Up {
             };
             Up::Reply(r)
         }
+        Up::CashCollection(mut c) => {
+            c.collection_id = clip(&c.collection_id, 64);
+            c.by = clip(&c.by, 64);
+            Up::CashCollection(c)
+        }
         other => other,
     }
 }

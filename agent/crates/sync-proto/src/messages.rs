@@ -22,6 +22,8 @@ pub enum Up {
     Report(Report),
     /// 6: the answer to a command, on `reply`.
     Reply(Reply),
+    /// 7: one emptying of the kiosk's cash box, on `up/cash` (outbox).
+    CashCollection(CashCollection),
 }
 
 impl Up {
@@ -35,6 +37,7 @@ impl Up {
             Up::Telemetry(_) => "telemetry",
             Up::Report(_) => "report",
             Up::Reply(_) => "reply",
+            Up::CashCollection(_) => "cash",
         }
     }
 }
@@ -111,6 +114,45 @@ pub struct Telemetry {
     pub cash_box: u64,
     pub agent_version: String,
     pub uptime_s: u64,
+    /// Whether the site's clock is believed for validity (added at the end in schema 2).
+    pub clock: ClockState,
+}
+
+/// How far the site's clock is believed (the agent README, "Validity on a clock
+/// nobody set").
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ClockState {
+    /// Whether validity is judged on it; while `false` no voucher expires by
+    /// validity and no first login is recorded.
+    pub trusted: bool,
+    /// Where the time acted on comes from: `system` (the board's clock), `router`
+    /// (the router's uptime since a trusted reading, its clock agreeing), `floor`
+    /// (untrusted: the latest trusted time plus the time elapsed since).
+    pub source: String,
+    /// Why it is not trusted; empty when it is.
+    pub detail: String,
+}
+
+/// One emptying of a kiosk's cash box: what was taken out, so the central office can
+/// reconcile the box against the coin sales of its period. Its message id is
+/// `cash-<epoch>-<collection_id>` ([`crate::ids::cash_msg_id`]).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CashCollection {
+    /// The collection's number in the site's store, 1, 2, … per state folder.
+    pub collection_id: String,
+    /// When the box was emptied, Unix ms.
+    pub collected_at_ms: u64,
+    /// When it was emptied before (the start of this box's period); `None` for the
+    /// first collection of a box.
+    pub since_ms: Option<u64>,
+    /// The value taken out, smallest currency unit (the site's sale currency).
+    pub total: u64,
+    /// How many coins.
+    pub coins: u64,
+    /// `(coin value, how many)`, smallest value first.
+    pub per_value: Vec<(u64, u64)>,
+    /// Who recorded it: `cli`, `owner-page`, …
+    pub by: String,
 }
 
 /// A plan set: the whole list of what a site sells, replacing the one in force.

@@ -83,7 +83,10 @@ pub enum Checksum {
     Crc16,
 }
 
-/// CRC-16 of ccTalk: polynomial 0x1021, initial value 0, most significant bit first.
+/// CRC-16 of ccTalk: polynomial 0x1021, initial value 0, most significant bit first
+/// (CRC-16/XMODEM), over destination, length, header and data; the frame carries
+/// the low byte in the source-address position and the high byte last (the ccTalk
+/// FAQ on the 16-bit CRC; its simple-poll example is a test below).
 pub fn crc16(bytes: impl IntoIterator<Item = u8>) -> u16 {
     bytes.into_iter().fold(0u16, |mut crc, b| {
         crc ^= u16::from(b) << 8;
@@ -410,6 +413,33 @@ mod tests {
             .decode(&mut buf)
             .unwrap();
         assert_eq!((f.dest, f.header), (2, 254));
+    }
+
+    #[test]
+    fn crc16_frames_match_the_published_simple_poll_bytes() {
+        // The ccTalk FAQ's CRC-16 example (CRC-CCITT, x^16 + x^12 + x^5 + 1, register
+        // from 0x0000; [dest] [size] [CRC LSB] [header] [data..] [CRC MSB]): a simple
+        // poll to address 40 is 40 0 182 254 33, the reply 1 0 48 0 55.
+        assert_eq!(
+            request::simple_poll(40).encode_as(Checksum::Crc16).unwrap(),
+            vec![40, 0, 182, 254, 33]
+        );
+        let mut buf = BytesMut::from(&[1u8, 0, 48, 0, 55][..]);
+        let f = Decoder::with_checksum(Checksum::Crc16)
+            .decode(&mut buf)
+            .unwrap();
+        assert_eq!((f.dest, f.header, f.data.len()), (HOST, 0, 0));
+        // One bit off in either CRC byte and the frame is not taken.
+        for at in [2, 4] {
+            let mut bytes = [1u8, 0, 48, 0, 55];
+            bytes[at] ^= 1;
+            let mut buf = BytesMut::from(&bytes[..]);
+            let taken = Decoder::with_checksum(Checksum::Crc16).decode(&mut buf);
+            assert!(
+                taken.map_or(true, |f| f.dest != HOST || f.header != 0),
+                "{at}"
+            );
+        }
     }
 
     #[test]

@@ -14,8 +14,8 @@ use serde::{Deserialize, Serialize};
 pub mod peer;
 
 use crate::{
-    ActiveSession, HotspotApi, HotspotHost, HotspotUser, NewUser, RouterError, SystemResource,
-    UserProfile, UserQuery, UserUpdate, Word,
+    ActiveSession, HotspotApi, HotspotHost, HotspotUser, NewUser, RouterError, SystemClock,
+    SystemResource, UserProfile, UserQuery, UserUpdate, Word,
 };
 
 /// Operations faults can target.
@@ -108,6 +108,9 @@ struct State {
     down: bool,
     delay: Duration,
     file: Option<PathBuf>,
+    /// What `/system/clock` prints and the `/system/resource` uptime.
+    clock: SystemClock,
+    uptime: Duration,
 }
 
 /// The fake router; clones share state (like the real handle).
@@ -164,6 +167,13 @@ impl FakeRouter {
     /// Latency added to every call.
     pub fn set_delay(&self, d: Duration) {
         self.lock().delay = d;
+    }
+
+    /// What the router's clock prints and how long it has been up.
+    pub fn set_time(&self, clock: SystemClock, uptime: Duration) {
+        let mut s = self.lock();
+        s.clock = clock;
+        s.uptime = uptime;
     }
 
     /// Whether every call fails as unreachable.
@@ -385,8 +395,14 @@ impl HotspotApi for FakeRouter {
         Ok(SystemResource {
             version: "7.18 (stable)".into(),
             board_name: "fake".into(),
+            uptime: self.lock().uptime,
             ..SystemResource::default()
         })
+    }
+
+    async fn clock(&self) -> Result<SystemClock, RouterError> {
+        self.enter(Op::Other).await?;
+        Ok(self.lock().clock.clone())
     }
 
     async fn users(&self, q: &UserQuery) -> Result<Vec<HotspotUser>, RouterError> {
