@@ -5,8 +5,10 @@
 mod acl;
 mod commands;
 mod events;
+mod orders;
 mod outage;
 mod plans;
+mod pushed;
 mod tls;
 mod tool;
 
