@@ -377,6 +377,71 @@ mod tests {
     }
 
     #[test]
+    fn commands_and_orders_signed_before_the_state_was_made_are_not_taken() {
+        let pk = key().verifying_key();
+        let me = SigningKey::from_bytes(&[8u8; 32]);
+        let made_at = 10 * STATE_CLOCK_SLACK_MS;
+        let ctx = DownContext {
+            site: "s1",
+            key: &pk,
+            identity: &me,
+            plans_in_force: (0, ""),
+            routers_in_force: (0, ""),
+            now_ms: made_at + 1000,
+            state_since_ms: made_at,
+        };
+        let signed_at = |time_ms: u64, body: Down| {
+            let mut env = Envelope::new("m", "s1", time_ms, body);
+            sign(&mut env, &key());
+            env.encode()
+        };
+        let cmd = Down::Command(CommandRequest {
+            request_id: "r".into(),
+            target: "s1".into(),
+            expires_ms: made_at + 60_000,
+            command: SiteCommand::Reconcile,
+        });
+        let order = Down::Order(Order {
+            order_id: "o1".into(),
+            target: "s1".into(),
+            plan_id: "1h".into(),
+            ..Default::default()
+        });
+        // Captured before a wiped state folder, replayed to the new one.
+        let before = made_at - STATE_CLOCK_SLACK_MS - 1;
+        assert!(matches!(
+            judge(DownTopic::Cmd, &signed_at(before, cmd.clone()), false, &ctx),
+            DownAction::Refuse { answer: Up::Reply(r), .. }
+                if matches!(&r.result, CommandResult::Err(e) if e.contains("before this site's state"))
+        ));
+        assert!(matches!(
+            judge(
+                DownTopic::Cmd,
+                &signed_at(before, order.clone()),
+                false,
+                &ctx
+            ),
+            DownAction::Refuse {
+                answer: Up::Order(OrderResult {
+                    outcome: OrderOutcome::Pending(_),
+                    ..
+                }),
+                ..
+            }
+        ));
+        // Signed since (within the clock slack): taken.
+        let since = made_at - STATE_CLOCK_SLACK_MS + 1;
+        assert!(matches!(
+            judge(DownTopic::Cmd, &signed_at(since, cmd), false, &ctx),
+            DownAction::RunCommand(_)
+        ));
+        assert!(matches!(
+            judge(DownTopic::Cmd, &signed_at(since, order), false, &ctx),
+            DownAction::TakeOrder(_)
+        ));
+    }
+
+    #[test]
     fn garbage_and_misplaced_messages_are_only_logged() {
         assert!(matches!(
             judge_at(DownTopic::Ack, b"\x01garbage", false, (0, "")),

@@ -207,3 +207,46 @@ async fn garbage_on_every_subscribed_topic_is_logged_and_changes_nothing() {
     site.handle.shutdown().await;
     central.shutdown(&cdb).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_captured_before_a_wiped_state_folder_is_refused_by_the_new_one() {
+    let broker = Mosquitto::start();
+    let cdir = tempfile::tempdir().unwrap();
+    let (mut central, cdb) = start_central(broker.port, cdir.path()).await;
+    // A fresh state folder (the wiped one), and a command the central office signed
+    // ten minutes ago, still unexpired, that the old folder had run and remembered.
+    let site = start_site(broker.port, open_site_db());
+    site.handle.link().wait_connected().await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let now = sync_proto::now_ms();
+    let mut env = Envelope::new(
+        "down-captured",
+        SITE,
+        now - 10 * 60 * 1000,
+        Down::Command(CommandRequest {
+            request_id: "req-captured".into(),
+            target: SITE.into(),
+            expires_ms: now + 60 * 60 * 1000,
+            command: SiteCommand::Reconcile,
+        }),
+    );
+    sign(&mut env, &central_key());
+    central
+        .publish_raw(&format!("{PREFIX}/site/{SITE}/cmd"), env.encode(), false)
+        .await
+        .unwrap();
+    let (result, _) = central
+        .await_reply(&cdb, SITE, "req-captured", Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert!(
+        matches!(&result, CommandResult::Err(e) if e.contains("before this site's state")),
+        "{result:?}"
+    );
+    assert!(
+        site.actions.commands.lock().unwrap().is_empty(),
+        "it did not run"
+    );
+    site.handle.shutdown().await;
+    central.shutdown(&cdb).await;
+}
