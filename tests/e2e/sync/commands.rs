@@ -210,14 +210,9 @@ async fn garbage_on_every_subscribed_topic_is_logged_and_changes_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_command_captured_before_a_wiped_state_folder_is_refused_by_the_new_one() {
-    let broker = Mosquitto::start();
-    let cdir = tempfile::tempdir().unwrap();
-    let (mut central, cdb) = start_central(broker.port, cdir.path()).await;
     // A fresh state folder (the wiped one), and a command the central office signed
     // ten minutes ago, still unexpired, that the old folder had run and remembered.
-    let site = start_site(broker.port, open_site_db());
-    site.handle.link().wait_connected().await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (_broker, _cdir, mut central, cdb, site) = connected_trio().await;
     let now = sync_proto::now_ms();
     let mut env = Envelope::new(
         "down-captured",
