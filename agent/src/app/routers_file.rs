@@ -71,7 +71,31 @@ pub fn save(state_dir: &Path, version: u64, routers: &[RouterConfig]) -> std::io
     if path(state_dir).exists() {
         std::fs::rename(path(state_dir), previous_path(state_dir))?;
     }
-    std::fs::rename(&tmp, path(state_dir))
+    std::fs::rename(&tmp, path(state_dir))?;
+    forget_old_passwords(state_dir);
+    Ok(())
+}
+
+/// Deletes the password files of pushes older than the two kept (a password no
+/// settings file names is only a secret lying about). Best effort.
+fn forget_old_passwords(state_dir: &Path) {
+    let named: String = [path(state_dir), previous_path(state_dir)]
+        .iter()
+        .filter_map(|f| std::fs::read_to_string(f).ok())
+        .collect();
+    let Ok(entries) = std::fs::read_dir(state_dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let file = e.path();
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with("router-")
+            && name.ends_with(".pass")
+            && !named.contains(&file.display().to_string())
+        {
+            let _ = std::fs::remove_file(&file);
+        }
+    }
 }
 
 fn write_private(file: &Path, bytes: &[u8]) -> std::io::Result<()> {
@@ -243,5 +267,26 @@ mod fallback_tests {
         assert!(matches!(apply(&mut c), Applied::Previous(_)));
         assert_eq!(c.routers[0].name, "one");
         assert_eq!(c.routers[0].resolve_password(0).unwrap().expose(), "pw");
+    }
+
+    #[test]
+    fn only_the_two_kept_pushes_keep_password_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = RouterConfig {
+            name: "main".into(),
+            host: "10.0.0.1".into(),
+            password: Some(firmware_config::Secret::new("pw")),
+            ..RouterConfig::default()
+        };
+        for version in 1..=3 {
+            save(dir.path(), version, std::slice::from_ref(&r)).unwrap();
+        }
+        let mut passwords: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".pass"))
+            .collect();
+        passwords.sort();
+        assert_eq!(passwords, ["router-v2-0.pass", "router-v3-0.pass"]);
     }
 }

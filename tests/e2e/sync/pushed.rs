@@ -63,3 +63,41 @@ async fn a_pushed_plan_set_is_what_the_site_sells_and_reports_after_a_restart() 
     site.shutdown().await;
     central.shutdown(&cdb).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn router_settings_a_config_file_could_not_hold_are_reported_refused_and_never_stored() {
+    let broker = Mosquitto::start();
+    let cdir = tempfile::tempdir().unwrap();
+    let (mut central, cdb) = start_central(broker.port, cdir.path()).await;
+    let state = tempfile::tempdir().unwrap();
+    let site = start_connected_real_site(broker.port, state.path(), &FakeRouter::new()).await;
+    let site_key = cdb.site_key(SITE).unwrap().unwrap();
+    let router = |name: &str, host: &str, user: &str| {
+        format!("[[router]]\nname = \"{name}\"\nhost = \"{host}\"\nusername = \"{user}\"\npassword = \"pw\"\n")
+    };
+    let cases = [
+        (
+            router("a", "10.0.0.1", "admin") + &router("a", "10.0.0.2", "admin"),
+            "router[1].name",
+        ),
+        (router("a", "10.0.0.1", ""), "router[0].username"),
+        (router("a", "10.0.0.1\u{200b}", "admin"), "router[0].host"),
+    ];
+    for (version, (toml, named)) in (1..).zip(cases) {
+        let config = firmware_config::Config::parse(&toml, "routers.toml").unwrap();
+        let set = sync_proto::convert::router_set(&config, version, SITE, &site_key).unwrap();
+        central.push_routers(SITE, set).await.unwrap();
+        let rep = next_report(&mut central, &cdb).await;
+        assert!(
+            rep.subject == "routers"
+                && matches!(&rep.outcome, Outcome::Refused(why) if why.contains(named)),
+            "{named}: {rep:?}"
+        );
+    }
+    assert!(
+        !hotspot_agent::app::routers_file::path(state.path()).exists(),
+        "nothing stored that would stop the next start"
+    );
+    site.shutdown().await;
+    central.shutdown(&cdb).await;
+}
