@@ -15,8 +15,8 @@ use routeros::{
 };
 use sync_proto::convert;
 use sync_proto::messages::{
-    AppliedReport, CommandOutput, CommandResult, PlanSet, ReconcileResult, RouterSet, RouterStatus,
-    SiteCommand, Telemetry, UserInfo, UsersPage,
+    AppliedReport, CommandOutput, CommandResult, Order, OrderOutcome, PartialVouchers, PlanSet,
+    ReconcileResult, RouterSet, RouterStatus, SiteCommand, Telemetry, UserInfo, UsersPage,
 };
 
 /// The agent's side of the central link.
@@ -25,6 +25,8 @@ pub struct SiteActions<R> {
     config: Mutex<Config>,
     started: Instant,
     on_plans: Mutex<Option<PlansHook>>,
+    /// A plan set was applied by this instance (the hook may have missed it).
+    plans_pushed: std::sync::atomic::AtomicBool,
 }
 
 /// Why a remote command failed; the text goes back to the central office as the
@@ -62,12 +64,19 @@ impl<R: HotspotApi + Clone + 'static> SiteActions<R> {
             config: Mutex::new(config),
             started: Instant::now(),
             on_plans: Mutex::new(None),
+            plans_pushed: Default::default(),
         }
     }
 
-    /// Sets what to tell when plans change (the kiosk, once it runs).
+    /// Sets what to tell when plans change (the kiosk, once it runs). When a plan
+    /// set was applied before the hook was set, the hook hears of it at once, so
+    /// what the screen shows is what the seller charges.
     pub fn on_plans(&self, hook: PlansHook) {
-        *self.on_plans.lock().unwrap_or_else(|e| e.into_inner()) = Some(hook);
+        let mut slot = self.on_plans.lock().unwrap_or_else(|e| e.into_inner());
+        if self.plans_pushed.load(std::sync::atomic::Ordering::SeqCst) {
+            hook(&self.config());
+        }
+        *slot = Some(hook);
     }
 
     fn config(&self) -> Config {
@@ -111,17 +120,10 @@ pub async fn sync_profiles<R: HotspotApi>(
 
 impl<R: HotspotApi + Clone + 'static> AgentActions for SiteActions<R> {
     async fn apply_plans(&self, plans: PlanSet) -> Result<AppliedReport, ActionError> {
-        let mut config = self.config();
-        config.plans = plans.plans.iter().map(convert::plan_config).collect();
-        if !plans.profiles.is_empty() {
-            config.profiles = plans.profiles.iter().map(convert::profile_config).collect();
-        }
-        if !plans.currency.is_empty() {
-            config.vouchers.currency = plans.currency.clone();
-        }
+        let config = super::pushed_plans::overlay(&self.config(), &plans);
         // The same validation as a config file: a plan set that names a missing
         // profile or has no limits is refused, and the plans in force stay.
-        config.validate(&format!("plan set version {}", plans.version))?;
+        config.validate(&super::pushed_plans::origin(plans.version))?;
         let mut report = AppliedReport::default();
         match self.sync_profiles(&config.profiles).await {
             Ok(done) => report.actions.extend(done),
@@ -129,6 +131,17 @@ impl<R: HotspotApi + Clone + 'static> AgentActions for SiteActions<R> {
                 "profiles not synced to the router ({e}); run `hotspot-agent profiles sync` when it is back"
             )),
         }
+        // Kept in the store (version-checked there), so the next start and every CLI
+        // command on this state folder sell this set, not the config file's.
+        let body = postcard::to_stdvec(&plans).map_err(|e| {
+            ActionError::Vouchers(VoucherError::Store(StoreError::Conflict {
+                what: format!("plan set not encodable: {e}"),
+            }))
+        })?;
+        self.vouchers
+            .store()
+            .save_pushed_plans(plans.version, &body, now_ms())
+            .map_err(VoucherError::from)?;
         self.vouchers.set_plans(
             PlanBook::from_config(&config),
             &format!("central v{}", plans.version),
@@ -142,6 +155,11 @@ impl<R: HotspotApi + Clone + 'static> AgentActions for SiteActions<R> {
                 .collect::<Vec<_>>()
                 .join(", ")
         ));
+        // In force before the hook is looked at: a hook set meanwhile (`on_plans`)
+        // then sees this set, and one set before is called here.
+        *self.config.lock().unwrap_or_else(|e| e.into_inner()) = config.clone();
+        self.plans_pushed
+            .store(true, std::sync::atomic::Ordering::SeqCst);
         if let Some(hook) = self
             .on_plans
             .lock()
@@ -151,7 +169,6 @@ impl<R: HotspotApi + Clone + 'static> AgentActions for SiteActions<R> {
             hook(&config);
             report.actions.push("kiosk prices updated".into());
         }
-        *self.config.lock().unwrap_or_else(|e| e.into_inner()) = config;
         Ok(report)
     }
 
@@ -162,13 +179,23 @@ impl<R: HotspotApi + Clone + 'static> AgentActions for SiteActions<R> {
     ) -> Result<AppliedReport, ActionError> {
         let config = self.config();
         let mut report = AppliedReport::default();
-        let mut pushed = Vec::new();
         let mut passwords = passwords.into_iter();
-        for (i, spec) in routers.routers.iter().enumerate() {
-            let base = config.routers.iter().find(|r| r.name == spec.name);
-            let rc = convert::router_config(spec, passwords.next().flatten(), base);
-            pushed.push(rc.clone());
-            let settings = ClientSettings::from_config(&rc, i)?;
+        let pushed: Vec<_> = routers
+            .routers
+            .iter()
+            .map(|spec| {
+                let base = config.routers.iter().find(|r| r.name == spec.name);
+                convert::router_config(spec, passwords.next().flatten(), base)
+            })
+            .collect();
+        // Checked exactly as the config file's [[router]] entries are (names
+        // unique, a user name, a plain host…): settings that would stop the next
+        // start are refused now, and the central office hears why.
+        let mut checked = config.clone();
+        checked.routers = pushed.clone();
+        checked.validate(&format!("router settings version {}", routers.version))?;
+        for (i, (spec, rc)) in routers.routers.iter().zip(&pushed).enumerate() {
+            let settings = ClientSettings::from_config(rc, i)?;
             match Router::connect(settings).await {
                 Ok(r) => report.actions.push(format!(
                     "router {} reachable: {} via {}",
@@ -189,9 +216,54 @@ impl<R: HotspotApi + Clone + 'static> AgentActions for SiteActions<R> {
     }
 
     async fn run_command(&self, command: SiteCommand) -> CommandResult {
-        match self.command(command).await {
+        match self.command(None, command).await {
             Ok(out) => CommandResult::Ok(out),
             Err(e) => CommandResult::Err(e.to_string()),
+        }
+    }
+
+    async fn run_request(&self, request_id: &str, command: SiteCommand) -> CommandResult {
+        match self.command(Some(request_id), command).await {
+            Ok(out) => CommandResult::Ok(out),
+            Err(e) => CommandResult::Err(e.to_string()),
+        }
+    }
+
+    async fn take_order(&self, order: Order) -> OrderOutcome {
+        let key = format!("order:{}", order.order_id);
+        let sold_before = match self.vouchers.store().sale_for_key(&key) {
+            Ok(s) => s.is_some(),
+            Err(e) => {
+                return OrderOutcome::Pending(format!("the site cannot read its sales now: {e}"))
+            }
+        };
+        if !sold_before {
+            if let Ok(plan) = self.vouchers.plan(&order.plan_id) {
+                if !order.currency.is_empty() && order.currency != plan.currency {
+                    return OrderOutcome::Refused(format!(
+                        "the order is in {}, plan {} is sold in {}",
+                        order.currency, plan.id, plan.currency
+                    ));
+                }
+            }
+        }
+        match self
+            .vouchers
+            .sell_keyed(&order.plan_id, &key, "order", Some(order.amount))
+            .await
+        {
+            Ok(v) => {
+                // The code is handed to the central office, which shows it to the customer.
+                if let Err(e) = self.vouchers.mark_delivered(v.sale_id) {
+                    tracing::warn!(sale_id = v.sale_id, error = %e, "order sale not marked delivered");
+                }
+                match self.vouchers.store().sale(v.sale_id) {
+                    Ok(sale) => OrderOutcome::Sold(crate::sync::outbox::wire_sale(&sale)),
+                    Err(e) => OrderOutcome::Pending(format!("sold, but not readable now: {e}")),
+                }
+            }
+            Err(VoucherError::Pending { reason, .. }) => OrderOutcome::Pending(reason),
+            Err(e) => OrderOutcome::Refused(e.to_string()),
         }
     }
 
@@ -291,7 +363,11 @@ pub fn users_page(rows: Vec<UserInfo>, offset: u32) -> UsersPage {
 
 impl<R: HotspotApi + Clone + 'static> SiteActions<R> {
     // Long on purpose: one match arm per remote command; each arm is the whole command.
-    async fn command(&self, command: SiteCommand) -> Result<CommandOutput, CommandError> {
+    async fn command(
+        &self,
+        request_id: Option<&str>,
+        command: SiteCommand,
+    ) -> Result<CommandOutput, CommandError> {
         let router = self.vouchers.router();
         match command {
             SiteCommand::TestRouter { .. } => {
@@ -361,13 +437,36 @@ impl<R: HotspotApi + Clone + 'static> SiteActions<R> {
                     return Err(CommandError::Count(count));
                 }
                 let mut sold = Vec::new();
-                for _ in 0..count {
-                    let v = self
-                        .vouchers
-                        .sell_from(&plan_id, None, "remote", true)
-                        .await?;
-                    let sale = self.vouchers.store().sale(v.sale_id)?;
-                    sold.push(crate::sync::outbox::wire_sale(&sale));
+                for i in 0..count {
+                    // Keyed by the request id and the voucher's place in it: the
+                    // same request again, even after a restart mid-loop, finds
+                    // these sales instead of making new ones.
+                    let made = match request_id {
+                        Some(id) => {
+                            let key = format!("req:{id}:{i}");
+                            self.vouchers
+                                .sell_keyed(&plan_id, &key, "remote", None)
+                                .await
+                        }
+                        None => {
+                            self.vouchers
+                                .sell_from(&plan_id, None, "remote", true)
+                                .await
+                        }
+                    };
+                    let read = made.and_then(|v| Ok(self.vouchers.store().sale(v.sale_id)?));
+                    match read {
+                        Ok(sale) => sold.push(crate::sync::outbox::wire_sale(&sale)),
+                        Err(e) if sold.is_empty() => return Err(e.into()),
+                        // Those sold stay sold: the answer carries their codes.
+                        Err(e) => {
+                            return Ok(CommandOutput::VouchersPartly(PartialVouchers {
+                                sold,
+                                asked: count,
+                                error: e.to_string(),
+                            }))
+                        }
+                    }
                 }
                 Ok(CommandOutput::Vouchers(sold))
             }
@@ -456,6 +555,123 @@ mod tests {
             router.all_users().iter().all(|u| u.name != sold.code),
             "the removed user stays removed"
         );
+    }
+
+    fn codes(result: &CommandResult) -> Vec<String> {
+        match result {
+            CommandResult::Ok(CommandOutput::Vouchers(v)) => {
+                v.iter().map(|s| s.code.clone()).collect()
+            }
+            CommandResult::Ok(CommandOutput::VouchersPartly(p)) => {
+                p.sold.iter().map(|s| s.code.clone()).collect()
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn create_vouchers_run_again_for_the_same_request_finds_its_sales_and_sells_nothing_new()
+    {
+        let (v, router) = crate::vouchers::tests::setup().await;
+        let actions = SiteActions::new(v.clone(), firmware_config::Config::bundled_default());
+        let ask = || SiteCommand::CreateVouchers {
+            plan_id: "1h".into(),
+            count: 3,
+        };
+        let first = actions.run_request("req-1", ask()).await;
+        let again = actions.run_request("req-1", ask()).await;
+        assert_eq!(codes(&first).len(), 3);
+        assert_eq!(codes(&first), codes(&again), "the same codes");
+        assert_eq!(router.all_users().len(), 3, "no second set of users");
+        assert_eq!(codes(&actions.run_request("req-2", ask()).await).len(), 3);
+        assert_eq!(
+            router.all_users().len(),
+            6,
+            "another request is another sale"
+        );
+    }
+
+    #[tokio::test]
+    async fn create_vouchers_failing_partway_keeps_and_reports_the_codes_sold() {
+        let (v, router) = crate::vouchers::tests::setup().await;
+        let actions = SiteActions::new(v.clone(), firmware_config::Config::bundled_default());
+        // The third add's reply is lost and the router is gone when the agent looks.
+        router.inject(
+            routeros::testing::Op::AddUser,
+            3,
+            routeros::testing::Fault::TimeoutAfterApply,
+        );
+        router.inject(
+            routeros::testing::Op::Users,
+            1,
+            routeros::testing::Fault::FailBefore(RouterError::Closed {
+                router: "fake".into(),
+            }),
+        );
+        let result = actions
+            .run_request(
+                "req-p",
+                SiteCommand::CreateVouchers {
+                    plan_id: "1h".into(),
+                    count: 5,
+                },
+            )
+            .await;
+        let CommandResult::Ok(CommandOutput::VouchersPartly(p)) = &result else {
+            panic!("{result:?}");
+        };
+        assert_eq!((p.sold.len(), p.asked), (2, 5));
+        assert!(!p.error.is_empty());
+        for code in codes(&result) {
+            assert!(
+                router.all_users().iter().any(|u| u.name == code),
+                "{code} is on the router"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn pushed_router_settings_a_config_file_could_not_hold_are_refused_and_not_stored() {
+        let (v, _router) = crate::vouchers::tests::setup().await;
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = firmware_config::Config::bundled_default();
+        config.agent.state_dir = dir.path().to_path_buf();
+        let actions = SiteActions::new(v, config);
+        let spec = |name: &str, host: &str, user: &str| sync_proto::messages::RouterSpec {
+            name: name.into(),
+            host: host.into(),
+            transport: "api".into(),
+            username: user.into(),
+            ..Default::default()
+        };
+        let cases = [
+            (
+                vec![
+                    spec("a", "10.0.0.1", "admin"),
+                    spec("a", "10.0.0.2", "admin"),
+                ],
+                "router[1].name",
+            ),
+            (vec![spec("a", "10.0.0.1", "")], "router[0].username"),
+            (
+                vec![spec("a", "10.0.0.1\u{200b}", "admin")],
+                "router[0].host",
+            ),
+        ];
+        for (routers, named) in cases {
+            let set = RouterSet {
+                version: 2,
+                target: "t1".into(),
+                routers,
+            };
+            let n = set.routers.len();
+            let err = actions.apply_routers(set, vec![None; n]).await.unwrap_err();
+            assert!(err.to_string().contains(named), "{named}: {err}");
+            assert!(
+                !super::super::routers_file::path(dir.path()).exists(),
+                "nothing stored for the next start"
+            );
+        }
     }
 
     #[tokio::test]

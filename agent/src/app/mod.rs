@@ -4,6 +4,7 @@
 
 pub mod actions;
 pub mod profiles;
+pub mod pushed_plans;
 pub mod routers_file;
 pub mod seller;
 
@@ -141,7 +142,6 @@ impl Agent {
             cancel.clone(),
         )));
 
-        let mut site_actions = None;
         let site = if config.central.enabled() {
             let link =
                 sync::setup::link_config(&config.central, &sync::setup::site_client_id(config))?;
@@ -149,7 +149,18 @@ impl Agent {
             let outbox = Arc::new(sync::SqliteOutbox::open(&db_path)?);
             let state = Arc::new(sync::SyncState::open(&db_path)?);
             let actions = Arc::new(SiteActions::new(vouchers.clone(), config.clone()));
-            site_actions = Some(actions.clone());
+            // The kiosk hears of plan sets from the first one on: a retained set
+            // arrives as soon as the link subscribes.
+            if let Some(k) = &kiosk {
+                let handle = k.handle.clone();
+                actions.on_plans(Box::new(move |c| {
+                    if !handle.update_plans(c) {
+                        tracing::warn!(
+                            "the kiosk did not take the new prices; they apply after a restart"
+                        );
+                    }
+                }));
+            }
             tracing::info!(broker = %config.central.broker, "central link starting");
             Some(sync::spawn_site(link, settings, outbox, state, actions))
         } else {
@@ -157,16 +168,6 @@ impl Agent {
         };
 
         let _ = on_sale_tx.send(site.clone());
-        if let (Some(actions), Some(k)) = (&site_actions, &kiosk) {
-            let handle = k.handle.clone();
-            actions.on_plans(Box::new(move |c| {
-                if !handle.update_plans(c) {
-                    tracing::warn!(
-                        "the kiosk did not take the new prices; they apply after a restart"
-                    );
-                }
-            }));
-        }
 
         let owner_page = if config.owner_page.enabled {
             let ctx = crate::owner_page::PageContext {

@@ -476,7 +476,7 @@ where
     F: FnOnce(SharedRouter, Store, Config, RouterConfig) -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<()>>,
 {
-    let config = load_config(cli)?;
+    let mut config = load_config(cli)?;
     let choice = open_router(cli, &config, 0).await?;
     if sells && choice.throwaway {
         bail!(
@@ -487,6 +487,8 @@ where
         );
     }
     let store = open_store(&config)?;
+    // What the central office pushed is what this site sells, here too.
+    crate::app::pushed_plans::load_or_warn(&mut config, &store);
     #[cfg(feature = "sim")]
     let _keep_sim_alive = choice.sim;
     f(choice.router, store, config, choice.config).await

@@ -22,16 +22,27 @@ pub struct RunArgs {
 /// Runs the agent until Ctrl-C or SIGTERM.
 pub async fn run(cli: &Cli, args: RunArgs) -> anyhow::Result<()> {
     let mut config = load_config(cli)?;
-    let pushed = app::routers_file::apply(&mut config)?;
+    let pushed = app::routers_file::apply(&mut config);
     // Refuses to start on a secret file others can read; the secrets also keep
     // their values out of every log line.
     let secrets = config.secrets()?;
     service::init_logging(LogFormat::parse(&config.agent.log_format)?, &secrets)?;
-    if pushed {
-        tracing::info!(file = %app::routers_file::path(&config.agent.state_dir).display(), "router settings from the central office replace the config file's");
+    let file = app::routers_file::path(&config.agent.state_dir);
+    match &pushed {
+        app::routers_file::Applied::ConfigFile => {}
+        app::routers_file::Applied::Pushed => {
+            tracing::info!(file = %file.display(), "router settings from the central office replace the config file's")
+        }
+        app::routers_file::Applied::Previous(why) => {
+            tracing::error!(file = %file.display(), reason = %why, "pushed router settings not usable; the ones before them are used")
+        }
+        app::routers_file::Applied::FellBackToConfigFile(why) => {
+            tracing::error!(file = %file.display(), reason = %why, "pushed router settings not usable; the config file's routers are used")
+        }
     }
     let choice = open_router(cli, &config, args.sim_clients).await?;
     let store = open_store(&config)?;
+    app::pushed_plans::load_or_warn(&mut config, &store);
     tracing::info!(site = %config.agent.site_id, state = %store.path().display(), "agent starting");
     let agent = Agent::start(&config, &choice.config, choice.router, store).await?;
     let socket = control::socket_path(&config.agent.state_dir);

@@ -148,6 +148,33 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         router_uptime_ms INTEGER
     );
     CREATE TABLE episodes (name TEXT PRIMARY KEY, active INTEGER NOT NULL, since_ms INTEGER NOT NULL);",
+    // 10: the plan set the central office pushed last (store/pushed.rs), so a restart
+    // and the CLI sell what the central office set, not the config file's plans.
+    // The version recorded before had no set stored with it: forgotten, so the
+    // retained set is applied (and stored) again rather than skipped as in force.
+    "CREATE TABLE pushed_plans (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        version INTEGER NOT NULL,
+        body BLOB NOT NULL,
+        applied_at_ms INTEGER NOT NULL
+    );
+    DELETE FROM sync_state WHERE key IN ('plans.version', 'plans.msg_id');",
+    // 11: sales made for a key the central office chose (an order id, a remote
+    // request id), written with the sale (store/keyed.rs); what each remote command
+    // answered, by request id, so a request sent again gets the same answer
+    // (sync/state.rs). `seq` orders them for the count bound.
+    "CREATE TABLE sale_keys (
+        key TEXT PRIMARY KEY,
+        sale_id INTEGER NOT NULL UNIQUE,
+        created_at_ms INTEGER NOT NULL
+    );
+    CREATE TABLE command_results (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        request_id TEXT NOT NULL UNIQUE,
+        expires_ms INTEGER NOT NULL,
+        result BLOB
+    );
+    INSERT OR IGNORE INTO sync_state (key, value) VALUES ('created_ms', CAST(unixepoch('subsec') * 1000 AS INTEGER));",
 ];
 
 /// The schema version this build writes.

@@ -40,7 +40,7 @@ pub struct NewSale {
     pub source: String,
 }
 
-fn insert(
+pub(super) fn insert(
     tx: &Transaction<'_>,
     s: &NewSale,
     state: SaleState,
@@ -80,6 +80,54 @@ fn insert(
         ],
     )?;
     Ok(tx.last_insert_rowid())
+}
+
+/// [`Store::take_from_pool`] inside a transaction (keyed sales use it too).
+pub(super) fn take_from_pool_tx(
+    tx: &Transaction<'_>,
+    plan_id: &str,
+    price: u64,
+    source: &str,
+    spend: Option<u64>,
+    now_ms: i64,
+    payload: impl FnOnce(&Sale) -> Vec<u8>,
+) -> Result<Option<Sale>, StoreError> {
+    let id: Option<i64> = tx
+        .query_row(
+            "SELECT id FROM sales WHERE state = 'pool-ready' AND plan_id = ?1 AND ended_at_ms IS NULL \
+             ORDER BY id LIMIT 1",
+            [plan_id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let Some(id) = id else { return Ok(None) };
+    tx.execute(
+        "UPDATE sales SET state = 'provisioned', price = ?2, source = ?3, sold_at_ms = ?4 WHERE id = ?1",
+        params![id, fit("price", price)?, source, now_ms],
+    )?;
+    if let Some(amount) = spend {
+        super::credit::spend_tx(tx, amount, id, now_ms)?;
+    }
+    let sale = get(tx, id)?;
+    queue_sale_tx(tx, &sale, payload, now_ms)?;
+    Ok(Some(sale))
+}
+
+/// The sale's first outbox message, in the sale's transaction.
+fn queue_sale_tx(
+    tx: &Transaction<'_>,
+    sale: &Sale,
+    payload: impl FnOnce(&Sale) -> Vec<u8>,
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    outbox::enqueue_tx(
+        tx,
+        &outbox::sale_msg_id_tx(tx, sale.id)?,
+        "sale",
+        &payload(sale),
+        now_ms,
+    )?;
+    Ok(())
 }
 
 fn state_of(tx: &Transaction<'_>, id: i64) -> Result<SaleState, StoreError> {
@@ -187,25 +235,7 @@ impl Store {
         payload: impl FnOnce(&Sale) -> Vec<u8>,
     ) -> Result<Option<Sale>, StoreError> {
         self.write("sell a pool voucher", Durability::Money, |tx| {
-            let id: Option<i64> = tx
-                .query_row(
-                    "SELECT id FROM sales WHERE state = 'pool-ready' AND plan_id = ?1 AND ended_at_ms IS NULL \
-                     ORDER BY id LIMIT 1",
-                    [plan_id],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            let Some(id) = id else { return Ok(None) };
-            tx.execute(
-                "UPDATE sales SET state = 'provisioned', price = ?2, source = ?3, sold_at_ms = ?4 WHERE id = ?1",
-                params![id, fit("price", price)?, source, now_ms],
-            )?;
-            if let Some(amount) = spend {
-                super::credit::spend_tx(tx, amount, id, now_ms)?;
-            }
-            let sale = get(tx, id)?;
-            outbox::enqueue_tx(tx, &outbox::sale_msg_id_tx(tx, id)?, "sale", &payload(&sale), now_ms)?;
-            Ok(Some(sale))
+            take_from_pool_tx(tx, plan_id, price, source, spend, now_ms, payload)
         })
     }
 
@@ -363,13 +393,7 @@ pub(crate) fn mark_on_router_tx(
                 params![id, router_user_id, now_ms],
             )?;
             let sale = get(tx, id)?;
-            outbox::enqueue_tx(
-                tx,
-                &outbox::sale_msg_id_tx(tx, id)?,
-                "sale",
-                &payload(&sale),
-                now_ms,
-            )?;
+            queue_sale_tx(tx, &sale, payload, now_ms)?;
             user_created_tx(tx, &sale, router_user_id, now_ms)?;
             Ok(true)
         }

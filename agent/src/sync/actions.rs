@@ -5,7 +5,7 @@ use std::future::Future;
 
 use firmware_config::{ConfigError, Secret};
 use sync_proto::messages::{
-    AppliedReport, CommandResult, PlanSet, RouterSet, SiteCommand, Telemetry,
+    AppliedReport, CommandResult, Order, OrderOutcome, PlanSet, RouterSet, SiteCommand, Telemetry,
 };
 
 use crate::vouchers::VoucherError;
@@ -49,6 +49,21 @@ pub trait AgentActions: Send + Sync + 'static {
     ) -> impl Future<Output = Result<AppliedReport, ActionError>> + Send;
     /// Runs one remote command.
     fn run_command(&self, command: SiteCommand) -> impl Future<Output = CommandResult> + Send;
+    /// Runs one remote command for request `request_id`: what it sells is keyed by
+    /// the id, so running it again after a restart mid-command sells nothing twice.
+    fn run_request(
+        &self,
+        request_id: &str,
+        command: SiteCommand,
+    ) -> impl Future<Output = CommandResult> + Send {
+        let _ = request_id;
+        self.run_command(command)
+    }
+    /// Sells the voucher of an online order (or finds the one sold for its id).
+    fn take_order(&self, order: Order) -> impl Future<Output = OrderOutcome> + Send {
+        let _ = order;
+        async { OrderOutcome::Refused("this site does not take online orders".into()) }
+    }
     /// Counters for the periodic telemetry message: today's sales from the store,
     /// active users and each router's state (`up`, `down` or a short error) as the
     /// router answers now.

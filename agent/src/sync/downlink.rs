@@ -7,11 +7,16 @@ use firmware_config::Secret;
 use super::state::{check_command, check_version};
 use sync_proto::envelope::decode;
 use sync_proto::messages::{
-    CommandRequest, CommandResult, Down, Outcome, PlanSet, Reply, Report, RouterSet, Up,
+    CommandRequest, CommandResult, Down, Order, OrderOutcome, OrderResult, Outcome, PlanSet, Reply,
+    Report, RouterSet, Up,
 };
 use sync_proto::seal::open_sealed;
 use sync_proto::sign::verify;
 use sync_proto::topics::DownTopic;
+
+/// The longest order id a site takes (bytes): it becomes the key of a sale and
+/// part of a message id.
+pub const MAX_ORDER_ID: usize = 128;
 
 /// What the agent knows when it judges a message.
 pub struct DownContext<'a> {
@@ -24,6 +29,18 @@ pub struct DownContext<'a> {
     /// Version and message id of the router settings in force.
     pub routers_in_force: (u64, &'a str),
     pub now_ms: u64,
+    /// When this site's state (its SQLite store) was made: a command or an order
+    /// the central office signed before then was captured before a wiped state
+    /// folder, and is not taken (the ids that would catch its replay went with it).
+    pub state_since_ms: u64,
+}
+
+/// How far the central office's clock may be behind the site's before a command
+/// signed just after a state folder was made looks older than it.
+pub const STATE_CLOCK_SLACK_MS: u64 = 5 * 60 * 1000;
+
+fn before_state(env_time_ms: u64, ctx: &DownContext<'_>) -> bool {
+    env_time_ms.saturating_add(STATE_CLOCK_SLACK_MS) < ctx.state_since_ms
 }
 
 /// What to do with a message that came down.
@@ -42,6 +59,9 @@ pub enum DownAction {
     /// Checked for target and expiry; the caller still checks the id was never used.
     RunCommand(CommandRequest),
     Ack(Vec<String>),
+    /// An online order for this site, its id checked: sell one voucher for it (or
+    /// find the one sold for it before).
+    TakeOrder(Order),
     /// A retained message, delivered on (re)subscribe, no newer than the one in force.
     AlreadyInForce,
     /// Refused; `answer` (a report or a reply) goes back to the central office.
@@ -171,12 +191,54 @@ pub fn judge(topic: DownTopic, bytes: &[u8], retain: bool, ctx: &DownContext<'_>
             }
         }
         (DownTopic::Cmd, Down::Command(req)) => {
+            if before_state(env.time_ms, ctx) {
+                return refused_reply(
+                    &req.request_id,
+                    "command signed before this site's state was made (a replay from before a wiped state folder); send a new one",
+                );
+            }
             match check_command(&req, ctx.site, ctx.now_ms, false) {
                 Ok(()) => DownAction::RunCommand(req),
                 Err(reason) => refused_reply(&req.request_id, &reason.to_string()),
             }
         }
         (DownTopic::Ack, Down::Ack(ack)) => DownAction::Ack(ack.msg_ids),
+        (DownTopic::Cmd, Down::Order(order)) => {
+            let refuse = |why: String| DownAction::Refuse {
+                reason: why.clone(),
+                answer: Up::Order(OrderResult {
+                    order_id: order.order_id.clone(),
+                    outcome: OrderOutcome::Refused(why),
+                }),
+            };
+            if order.target != ctx.site {
+                return refuse(format!(
+                    "order is for site {:?}, this is {:?}",
+                    order.target, ctx.site
+                ));
+            }
+            if order.order_id.is_empty() || order.order_id.len() > MAX_ORDER_ID {
+                return refuse(format!(
+                    "an order id is 1 to {MAX_ORDER_ID} bytes; this one is {}",
+                    order.order_id.len()
+                ));
+            }
+            if before_state(env.time_ms, ctx) {
+                // Not a refusal (the customer is owed nothing: a voucher may have been
+                // sold for it before the state was wiped): pending, so a central
+                // office that has no code for it yet sends it again, newly signed.
+                return DownAction::Refuse {
+                    reason: "order signed before this site's state was made".into(),
+                    answer: Up::Order(OrderResult {
+                        order_id: order.order_id.clone(),
+                        outcome: OrderOutcome::Pending(
+                            "signed before this site's state was made (a wiped state folder); if the order has no code yet, send it again".into(),
+                        ),
+                    }),
+                };
+            }
+            DownAction::TakeOrder(order)
+        }
         (topic, body) => DownAction::Ignore(format!(
             "message {msg_id} of type {} does not belong on {topic:?}",
             match body {
@@ -184,6 +246,7 @@ pub fn judge(topic: DownTopic, bytes: &[u8], retain: bool, ctx: &DownContext<'_>
                 Down::Routers(_) => "routers",
                 Down::Command(_) => "command",
                 Down::Ack(_) => "ack",
+                Down::Order(_) => "order",
             }
         )),
     }
@@ -226,6 +289,7 @@ mod tests {
             plans_in_force: in_force,
             routers_in_force: (0, ""),
             now_ms: 1000,
+            state_since_ms: 0,
         };
         judge(topic, bytes, retain, &ctx)
     }
@@ -310,6 +374,71 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn commands_and_orders_signed_before_the_state_was_made_are_not_taken() {
+        let pk = key().verifying_key();
+        let me = SigningKey::from_bytes(&[8u8; 32]);
+        let made_at = 10 * STATE_CLOCK_SLACK_MS;
+        let ctx = DownContext {
+            site: "s1",
+            key: &pk,
+            identity: &me,
+            plans_in_force: (0, ""),
+            routers_in_force: (0, ""),
+            now_ms: made_at + 1000,
+            state_since_ms: made_at,
+        };
+        let signed_at = |time_ms: u64, body: Down| {
+            let mut env = Envelope::new("m", "s1", time_ms, body);
+            sign(&mut env, &key());
+            env.encode()
+        };
+        let cmd = Down::Command(CommandRequest {
+            request_id: "r".into(),
+            target: "s1".into(),
+            expires_ms: made_at + 60_000,
+            command: SiteCommand::Reconcile,
+        });
+        let order = Down::Order(Order {
+            order_id: "o1".into(),
+            target: "s1".into(),
+            plan_id: "1h".into(),
+            ..Default::default()
+        });
+        // Captured before a wiped state folder, replayed to the new one.
+        let before = made_at - STATE_CLOCK_SLACK_MS - 1;
+        assert!(matches!(
+            judge(DownTopic::Cmd, &signed_at(before, cmd.clone()), false, &ctx),
+            DownAction::Refuse { answer: Up::Reply(r), .. }
+                if matches!(&r.result, CommandResult::Err(e) if e.contains("before this site's state"))
+        ));
+        assert!(matches!(
+            judge(
+                DownTopic::Cmd,
+                &signed_at(before, order.clone()),
+                false,
+                &ctx
+            ),
+            DownAction::Refuse {
+                answer: Up::Order(OrderResult {
+                    outcome: OrderOutcome::Pending(_),
+                    ..
+                }),
+                ..
+            }
+        ));
+        // Signed since (within the clock slack): taken.
+        let since = made_at - STATE_CLOCK_SLACK_MS + 1;
+        assert!(matches!(
+            judge(DownTopic::Cmd, &signed_at(since, cmd), false, &ctx),
+            DownAction::RunCommand(_)
+        ));
+        assert!(matches!(
+            judge(DownTopic::Cmd, &signed_at(since, order), false, &ctx),
+            DownAction::TakeOrder(_)
+        ));
     }
 
     #[test]

@@ -101,6 +101,7 @@ pub fn wire_sale(sale: &Sale) -> SaleRecord {
     let channel = match sale.source.as_str() {
         "kiosk" => "coins",
         "remote" => "remote",
+        "order" => "order",
         _ => "admin",
     };
     SaleRecord {

@@ -13,12 +13,15 @@ use super::actions::AgentActions;
 use super::downlink::{judge, DownAction, DownContext};
 use super::identity::SiteIdentity;
 use super::outbox::{is_due, outbox_payload, OutboxStore};
-use super::state::SyncState;
+use super::state::{CommandRecord, SyncState};
 use hotspot_clock::now_ms;
 use mqtt_link::{self as link, LinkConfig, LinkEvent, LinkHandle};
 use sync_proto::envelope::{encode_raw_signed, Envelope};
 use sync_proto::limits::{fit_up, MAX_PAYLOAD};
-use sync_proto::messages::{Outcome, Reply, Report, Status, Up};
+use sync_proto::messages::{
+    CommandRequest, CommandResult, OrderOutcome, OrderResult, Outcome, Reply, Report, SiteCommand,
+    Status, Up,
+};
 use sync_proto::new_msg_id;
 use sync_proto::sign::sign;
 use sync_proto::topics::Topics;
@@ -165,7 +168,13 @@ impl Ctx {
     /// Queues a message in the outbox and wakes the pump. Texts are clipped so the
     /// message fits a packet; one that still does not is logged and dropped.
     async fn enqueue(&self, body: Up, prefix: &str) {
-        let (msg_id, kind, payload) = outbox_payload(&new_msg_id(prefix), &fit_up(body));
+        self.enqueue_as(new_msg_id(prefix), body).await
+    }
+
+    /// [`Ctx::enqueue`] under a message id of the caller's (an order's answer: the
+    /// same answer is one message, however often it is made).
+    async fn enqueue_as(&self, msg_id: String, body: Up) {
+        let (msg_id, kind, payload) = outbox_payload(&msg_id, &fit_up(body));
         if payload.len() > MAX_PAYLOAD {
             warn!(
                 kind,
@@ -314,18 +323,29 @@ async fn handle_down<A: AgentActions>(
         warn!(topic, "message on a topic this site does not use; ignored");
         return;
     };
-    let version = |subject: &str| -> (u64, String) {
-        let v = ctx.state.version(subject).unwrap_or(0);
-        let id = ctx
-            .state
-            .get(&format!("{subject}.msg_id"))
-            .ok()
-            .flatten()
-            .unwrap_or_default();
-        (v, id)
+    // Fail closed: without the versions in force nothing can be judged (a 0 would
+    // let an older signed set through), so the message is dropped. Retained sets
+    // come again on the next subscription and the central office repeats commands.
+    let version = |subject: &str| -> Result<(u64, String), super::outbox::OutboxError> {
+        let v = ctx.state.version(subject)?;
+        let id = ctx.state.get(&format!("{subject}.msg_id"))?;
+        Ok((v, id.unwrap_or_default()))
     };
-    let (plans_v, plans_id) = version("plans");
-    let (routers_v, routers_id) = version("routers");
+    let (plans, routers) = match (version("plans"), version("routers")) {
+        (Ok(p), Ok(r)) => (p, r),
+        (Err(e), _) | (_, Err(e)) => {
+            warn!(topic, error = %e, "cannot read the versions in force; message refused");
+            return;
+        }
+    };
+    let ((plans_v, plans_id), (routers_v, routers_id)) = (plans, routers);
+    let state_since_ms = match ctx.state.state_since_ms() {
+        Ok(t) => t,
+        Err(e) => {
+            warn!(topic, error = %e, "cannot read when the state was made; message refused");
+            return;
+        }
+    };
     let dc = DownContext {
         site: &ctx.settings.site,
         key: &ctx.settings.central_key,
@@ -333,6 +353,7 @@ async fn handle_down<A: AgentActions>(
         plans_in_force: (plans_v, &plans_id),
         routers_in_force: (routers_v, &routers_id),
         now_ms: now_ms(),
+        state_since_ms,
     };
     match judge(which, payload, retain, &dc) {
         DownAction::Ignore(reason) => warn!(topic, %reason, "refused"),
@@ -341,6 +362,7 @@ async fn handle_down<A: AgentActions>(
             warn!(topic, %reason, "refused; reporting to the central office");
             match answer {
                 Up::Reply(reply) => publish_reply(ctx, reply).await,
+                Up::Order(result) => send_order_result(ctx, result).await,
                 other => ctx.enqueue(other, "report").await,
             }
         }
@@ -393,26 +415,14 @@ async fn handle_down<A: AgentActions>(
             };
             ctx.enqueue(Up::Report(report), "report").await;
         }
+        DownAction::TakeOrder(order) => {
+            info!(order = %order.order_id, plan = %order.plan_id, "online order");
+            let order_id = order.order_id.clone();
+            let outcome = actions.take_order(order).await;
+            send_order_result(ctx, OrderResult { order_id, outcome }).await;
+        }
         DownAction::RunCommand(req) => {
-            let fresh = ctx
-                .state
-                .remember_command(&req.request_id, req.expires_ms, now_ms());
-            let result = match fresh {
-                Ok(true) => {
-                    info!(request = %req.request_id, command = ?req.command, "running remote command");
-                    actions.run_command(req.command).await
-                }
-                Ok(false) => {
-                    warn!(request = %req.request_id, "replayed command refused");
-                    sync_proto::messages::CommandResult::Err(format!(
-                        "request id {} was already used (replay)",
-                        req.request_id
-                    ))
-                }
-                Err(e) => sync_proto::messages::CommandResult::Err(format!(
-                    "cannot record the request id: {e}"
-                )),
-            };
+            let result = run_once(ctx, actions, req.clone()).await;
             publish_reply(
                 ctx,
                 Reply {
@@ -423,6 +433,63 @@ async fn handle_down<A: AgentActions>(
             .await;
         }
     }
+}
+
+/// Runs a command once per request id: a request that comes again (its reply was
+/// lost) gets the answer it had, and sells nothing new.
+async fn run_once<A: AgentActions>(ctx: &Ctx, actions: &A, req: CommandRequest) -> CommandResult {
+    match ctx.state.begin_command(&req.request_id, req.expires_ms) {
+        Ok(CommandRecord::Answered(bytes)) => {
+            info!(request = %req.request_id, "command came again; sending the answer it had");
+            postcard::from_bytes(&bytes).unwrap_or_else(|e| {
+                CommandResult::Err(format!(
+                    "the answer kept for this request cannot be read: {e}"
+                ))
+            })
+        }
+        Ok(fresh_or_unfinished) => {
+            info!(request = %req.request_id, command = ?req.command, again = (fresh_or_unfinished == CommandRecord::Unfinished), "running remote command");
+            let keep = changes_something(&req.command);
+            let result = actions.run_request(&req.request_id, req.command).await;
+            if keep {
+                let kept = postcard::to_stdvec(&result)
+                    .map_err(|e| e.to_string())
+                    .and_then(|b| {
+                        ctx.state
+                            .finish_command(&req.request_id, &b)
+                            .map_err(|e| e.to_string())
+                    });
+                if let Err(e) = kept {
+                    warn!(request = %req.request_id, error = %e, "command answer not kept; the same request would run again");
+                }
+            }
+            result
+        }
+        Err(e) => CommandResult::Err(format!("cannot record the request id: {e}")),
+    }
+}
+
+/// Commands whose answer is kept (they change something); the others only read
+/// and run again when asked again.
+fn changes_something(c: &SiteCommand) -> bool {
+    !matches!(
+        c,
+        SiteCommand::TestRouter { .. }
+            | SiteCommand::ListUsers { .. }
+            | SiteCommand::ListProfiles { .. }
+    )
+}
+
+/// An order's answer goes up through the outbox (sent until acknowledged), under a
+/// message id made from the order id and the outcome: the same answer again is the
+/// same message, and a sale after a `Pending` is a new one.
+async fn send_order_result(ctx: &Ctx, result: OrderResult) {
+    let msg_id = match &result.outcome {
+        OrderOutcome::Sold(_) => format!("order-{}-sold", result.order_id),
+        OrderOutcome::Refused(_) => format!("order-{}-refused", result.order_id),
+        OrderOutcome::Pending(_) => new_msg_id("order-pending"),
+    };
+    ctx.enqueue_as(msg_id, Up::Order(result)).await;
 }
 
 // Replies go straight out (QoS 1), not through the outbox: a reply matters only while

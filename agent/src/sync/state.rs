@@ -120,12 +120,21 @@ impl SyncState {
         })
     }
 
-    /// Version in force for `subject` (`plans`, `routers`); 0 when none came down yet.
+    /// Version in force for `subject` (`plans`, `routers`); 0 when none came down
+    /// yet. A value that does not read as a number is an error, never 0: a 0 would
+    /// let any older signed set through.
     pub fn version(&self, subject: &str) -> Result<u64, OutboxError> {
-        Ok(self
-            .get(&format!("{subject}.version"))?
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0))
+        match self.get(&format!("{subject}.version"))? {
+            None => Ok(0),
+            Some(v) => v.parse().map_err(|_| OutboxError::Sqlite {
+                path: self.path.clone(),
+                source: rusqlite::Error::InvalidColumnType(
+                    0,
+                    format!("{subject}.version = {v:?} is not a version number"),
+                    rusqlite::types::Type::Text,
+                ),
+            }),
+        }
     }
 
     /// Records a version in force and the message id that carried it.
@@ -139,26 +148,73 @@ impl SyncState {
         self.set(&format!("{subject}.msg_id"), msg_id)
     }
 
-    /// Remembers a command id until it expires; `Ok(false)` if it was already there.
-    /// Forgets ids whose commands have expired (they would be refused as expired anyway).
-    pub fn remember_command(
+    /// When this state (the SQLite store) was made, Unix ms (0 when unknown: a store
+    /// made before this was recorded).
+    pub fn state_since_ms(&self) -> Result<u64, OutboxError> {
+        Ok(self
+            .get("created_ms")?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0))
+    }
+
+    /// Notes that a command is starting and says what became of it before, if it
+    /// came already. Ids are kept by number, newest [`KEPT_COMMANDS`], not by age:
+    /// a clock that jumps forward forgets none of them.
+    pub fn begin_command(
         &self,
         request_id: &str,
         expires_ms: u64,
-        now_ms: u64,
-    ) -> Result<bool, OutboxError> {
+    ) -> Result<CommandRecord, OutboxError> {
         self.with(|c| {
-            c.execute(
-                "DELETE FROM sync_state WHERE key LIKE 'cmd:%' AND expires_ms < ?1",
-                [now_ms as i64],
+            let inserted = c.execute(
+                "INSERT OR IGNORE INTO command_results (request_id, expires_ms) VALUES (?1, ?2)",
+                params![request_id, expires_ms as i64],
             )?;
-            c.execute(
-                "INSERT OR IGNORE INTO sync_state (key, value, expires_ms) VALUES (?1, '', ?2)",
-                params![format!("cmd:{request_id}"), expires_ms as i64],
-            )
-            .map(|n| n == 1)
+            if inserted == 1 {
+                c.execute(
+                    "DELETE FROM command_results WHERE seq <= (SELECT MAX(seq) FROM command_results) - ?1",
+                    [KEPT_COMMANDS],
+                )?;
+                return Ok(CommandRecord::Fresh);
+            }
+            let result: Option<Vec<u8>> = c.query_row(
+                "SELECT result FROM command_results WHERE request_id = ?1",
+                [request_id],
+                |r| r.get(0),
+            )?;
+            Ok(match result {
+                Some(bytes) => CommandRecord::Answered(bytes),
+                None => CommandRecord::Unfinished,
+            })
         })
     }
+
+    /// Keeps a command's answer (postcard of its `CommandResult`), so the same
+    /// request id gets it again instead of running twice.
+    pub fn finish_command(&self, request_id: &str, result: &[u8]) -> Result<(), OutboxError> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE command_results SET result = ?2 WHERE request_id = ?1",
+                params![request_id, result],
+            )
+            .map(|_| ())
+        })
+    }
+}
+
+/// How many command ids (and answers) the site keeps.
+pub const KEPT_COMMANDS: i64 = 4096;
+
+/// What the site knows of a request id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommandRecord {
+    /// Never seen: run it.
+    Fresh,
+    /// Run before; this is its answer (postcard of a `CommandResult`).
+    Answered(Vec<u8>),
+    /// Started before and never answered (a read-only command, or a restart
+    /// mid-command): run again; commands that sell are keyed, so nothing doubles.
+    Unfinished,
 }
 
 #[cfg(test)]
@@ -217,20 +273,46 @@ mod tests {
             let st = SyncState::open(&path).unwrap();
             assert_eq!(st.version("plans").unwrap(), 0);
             st.set_version("plans", 7, "m7").unwrap();
-            assert!(st.remember_command("r1", 5000, 1000).unwrap());
-            assert!(!st.remember_command("r1", 5000, 1000).unwrap());
+            assert_eq!(st.begin_command("r1", 5000).unwrap(), CommandRecord::Fresh);
+            st.finish_command("r1", b"answer").unwrap();
+            assert_eq!(st.begin_command("r2", 5000).unwrap(), CommandRecord::Fresh);
         }
         let st = SyncState::open(&path).unwrap();
         assert_eq!(st.version("plans").unwrap(), 7);
         assert_eq!(st.get("plans.msg_id").unwrap().as_deref(), Some("m7"));
-        assert!(
-            !st.remember_command("r1", 5000, 2000).unwrap(),
-            "still remembered after a restart"
+        assert_eq!(
+            st.begin_command("r1", 5000).unwrap(),
+            CommandRecord::Answered(b"answer".to_vec()),
+            "the same answer after a restart"
         );
-        assert!(st.remember_command("r2", 9000, 6000).unwrap());
-        assert!(
-            st.remember_command("r1", 9000, 6000).unwrap(),
-            "forgotten once expired"
+        assert_eq!(
+            st.begin_command("r2", 5000).unwrap(),
+            CommandRecord::Unfinished
         );
+    }
+
+    #[test]
+    fn a_damaged_version_is_an_error_not_zero() {
+        let dir = tempfile::tempdir().unwrap();
+        let st = SyncState::open(&dir.path().join("s.db")).unwrap();
+        st.set("plans.version", "seven").unwrap();
+        assert!(st.version("plans").is_err());
+    }
+
+    #[test]
+    fn ids_are_forgotten_by_count_never_by_the_clock() {
+        let dir = tempfile::tempdir().unwrap();
+        let st = SyncState::open(&dir.path().join("s.db")).unwrap();
+        st.with(|c| c.pragma_update(None, "synchronous", "OFF"))
+            .unwrap();
+        // Expiring at once: a purge by wall-clock age (a clock jumped forward) would
+        // drop it; only KEPT_COMMANDS newer ids push it out.
+        assert_eq!(st.begin_command("old", 1).unwrap(), CommandRecord::Fresh);
+        for i in 0..KEPT_COMMANDS - 1 {
+            st.begin_command(&format!("r{i}"), u64::MAX / 2).unwrap();
+        }
+        assert_ne!(st.begin_command("old", 1).unwrap(), CommandRecord::Fresh);
+        st.begin_command("one-more", 1).unwrap();
+        assert_eq!(st.begin_command("old", 1).unwrap(), CommandRecord::Fresh);
     }
 }

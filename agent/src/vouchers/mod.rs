@@ -23,7 +23,7 @@ use std::sync::Arc;
 use firmware_config::{Config, EnforcementConfig, VoucherCodeConfig};
 use serde::Serialize;
 
-use crate::store::{now_ms, Sale, Store, StoreError};
+use crate::store::{now_ms, Sale, SaleState, Store, StoreError};
 use routeros::{HotspotApi, RouterError};
 
 pub use codes::{CodeError, CodeGenerator, Credentials};
@@ -379,13 +379,93 @@ impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
         source: &str,
         use_pool: bool,
     ) -> Result<SoldVoucher, VoucherError> {
+        self.sell_plan_for(plan, paid_by, source, use_pool, None)
+            .await
+    }
+
+    /// One sale for `key` (an online order's id, a remote request's id and place):
+    /// the sale already made for it if there is one (finished now if a restart
+    /// left it unfinished), else a new one, the key written in its transaction.
+    /// Paid elsewhere: no credit is spent; `price` (what was paid) replaces the
+    /// plan's when given.
+    pub async fn sell_keyed(
+        &self,
+        plan_id: &str,
+        key: &str,
+        source: &str,
+        price: Option<u64>,
+    ) -> Result<SoldVoucher, VoucherError> {
+        let k = key.to_string();
+        if let Some(sale) = self.on_store(move |s| s.sale_for_key(&k)).await? {
+            let name = self
+                .plans()
+                .get(&sale.plan_id)
+                .map(|p| p.name.clone())
+                .unwrap_or_else(|| sale.plan_id.clone());
+            return match sale.state {
+                SaleState::Reserved => {
+                    let (i, step) = Issuance::resumed(
+                        &sale,
+                        &self.settings().site_id,
+                        self.settings().hotspot_server.as_deref(),
+                    );
+                    self.finish(sale.id, i, step, &name).await
+                }
+                SaleState::Failed => Err(VoucherError::Failed {
+                    sale_id: sale.id,
+                    reason: sale.last_error.clone().unwrap_or_default(),
+                }),
+                _ => Ok(self.sold(&sale, &name, false)),
+            };
+        }
+        let mut plan = self.plan(plan_id)?;
+        if let Some(p) = price {
+            plan.price = p;
+        }
+        self.sell_plan_for(&plan, None, source, true, Some(key))
+            .await
+    }
+
+    async fn finish(
+        &self,
+        id: i64,
+        i: Issuance,
+        step: Step,
+        plan_name: &str,
+    ) -> Result<SoldVoucher, VoucherError> {
+        match self.drive(i, step).await? {
+            Finished::OnRouter => Ok(self.sold(&self.store().sale(id)?, plan_name, false)),
+            Finished::Failed(reason) => Err(VoucherError::Failed {
+                sale_id: id,
+                reason,
+            }),
+            Finished::Waiting(reason) => Err(VoucherError::Pending {
+                sale_id: id,
+                reason,
+            }),
+        }
+    }
+
+    async fn sell_plan_for(
+        &self,
+        plan: &crate::store::StoredPlan,
+        paid_by: Option<CreditSpend>,
+        source: &str,
+        use_pool: bool,
+        key: Option<&str>,
+    ) -> Result<SoldVoucher, VoucherError> {
         let spend = paid_by.map(|p| p.amount);
+        let key = key.map(str::to_string);
         if use_pool && plan.pool > 0 {
             let encode = self.settings().sale_payload;
             let (plan_id, price, source) = (plan.id.clone(), plan.price, source.to_string());
+            let k = key.clone();
             let taken = self
-                .on_store(move |store| {
-                    store.take_from_pool(&plan_id, price, &source, spend, now_ms(), encode)
+                .on_store(move |store| match &k {
+                    Some(k) => {
+                        store.take_from_pool_keyed(&plan_id, price, &source, k, now_ms(), encode)
+                    }
+                    None => store.take_from_pool(&plan_id, price, &source, spend, now_ms(), encode),
                 })
                 .await?;
             if let Some(sale) = taken {
@@ -404,7 +484,10 @@ impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
         );
         let (id, sale) = self
             .on_store(move |store| {
-                let id = store.reserve_sale(&new, spend, now_ms())?;
+                let id = match &key {
+                    Some(k) => store.reserve_sale_keyed(&new, k, now_ms())?,
+                    None => store.reserve_sale(&new, spend, now_ms())?,
+                };
                 Ok((id, store.sale(id)?))
             })
             .await?;
@@ -414,17 +497,7 @@ impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
             &self.settings().site_id,
             self.settings().hotspot_server.as_deref(),
         );
-        match self.drive(i, step).await? {
-            Finished::OnRouter => Ok(self.sold(&self.store().sale(id)?, &plan.name, false)),
-            Finished::Failed(reason) => Err(VoucherError::Failed {
-                sale_id: id,
-                reason,
-            }),
-            Finished::Waiting(reason) => Err(VoucherError::Pending {
-                sale_id: id,
-                reason,
-            }),
-        }
+        self.finish(id, i, step, &plan.name).await
     }
 
     /// Records inserted money; returns the credit id.

@@ -6,8 +6,10 @@ mod acl;
 mod cash;
 mod commands;
 mod events;
+mod orders;
 mod outage;
 mod plans;
+mod pushed;
 mod tls;
 mod tool;
 
@@ -167,6 +169,18 @@ fn start_site_on(
         actions,
         _dir: dir,
     }
+}
+
+/// A broker, a central office with the test site registered, and the test site on
+/// a fresh state folder, connected and subscribed.
+async fn connected_trio() -> (Mosquitto, tempfile::TempDir, Central, CentralDb, Site) {
+    let broker = Mosquitto::start();
+    let cdir = tempfile::tempdir().unwrap();
+    let (central, cdb) = start_central(broker.port, cdir.path()).await;
+    let site = start_site(broker.port, open_site_db());
+    site.handle.link().wait_connected().await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    (broker, cdir, central, cdb, site)
 }
 
 async fn start_central(port: u16, db_dir: &std::path::Path) -> (Central, CentralDb) {

@@ -130,3 +130,31 @@ async fn a_signed_plan_set_is_applied_and_replays_old_versions_and_forgeries_are
     site.handle.shutdown().await;
     central.shutdown(&cdb).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_in_force_that_cannot_be_read_refuses_the_push_instead_of_taking_it_as_zero() {
+    let (_broker, _cdir, mut central, cdb, site) = connected_trio().await;
+    let push_v3 = async |central: &Central| {
+        let topic = format!("{PREFIX}/site/{SITE}/plans");
+        let bytes = signed_plans(3, &central_key());
+        central.publish_raw(&topic, bytes, false).await.unwrap();
+    };
+    // What a damaged row reads as: not a number (a database error takes the same path).
+    site.state.set("plans.version", "garbage").unwrap();
+    push_v3(&central).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(
+        site.actions.plans.lock().unwrap().is_empty(),
+        "nothing applied against a version it could not read"
+    );
+    // Readable again: the same push is judged and applied.
+    site.state.set("plans.version", "2").unwrap();
+    push_v3(&central).await;
+    let rep = next_report(&mut central, &cdb).await;
+    assert!(
+        matches!(rep.outcome, Outcome::Applied(_)) && rep.version == 3,
+        "the first push got no report; this one did: {rep:?}"
+    );
+    site.handle.shutdown().await;
+    central.shutdown(&cdb).await;
+}

@@ -110,6 +110,28 @@ pub enum CentralCommand {
         #[command(subcommand)]
         command: RemoteCommand,
     },
+    /// Send an online order (paid through the central office) to a site and print
+    /// the voucher it sold for it as JSON. Safe to repeat with the same --id: the
+    /// site answers with the same voucher, never a second one.
+    Order {
+        #[arg(long)]
+        site: String,
+        #[arg(long)]
+        plan: String,
+        /// What the customer paid, smallest currency unit.
+        #[arg(long)]
+        amount: u64,
+        /// Default: the site's currency.
+        #[arg(long, default_value = "")]
+        currency: String,
+        /// The order's id (default: a new one, printed).
+        #[arg(long)]
+        id: Option<String>,
+        /// How long to wait for the answer; the order itself waits at the broker
+        /// for a site that is offline.
+        #[arg(long, default_value = "30")]
+        timeout_secs: u64,
+    },
     /// Print sales, status, events and replies from every site as JSON lines, and
     /// acknowledge outbox messages.
     Watch,
@@ -265,6 +287,32 @@ pub async fn run(cli: CentralCli) -> anyhow::Result<()> {
                     command.into(),
                     Duration::from_secs(timeout_secs),
                 )
+                .await?;
+            println!("{}", serde_json::to_string_pretty(&result)?);
+            central.shutdown(&db).await;
+            Ok(())
+        }
+        CentralCommand::Order {
+            site,
+            plan,
+            amount,
+            currency,
+            id,
+            timeout_secs,
+        } => {
+            let order = sync_proto::messages::Order {
+                order_id: id.unwrap_or_else(|| sync_proto::new_msg_id("order")),
+                target: site,
+                plan_id: plan,
+                amount,
+                currency,
+            };
+            eprintln!("order {}", order.order_id);
+            let db = CentralDb::open(&c.db)?;
+            let mut central = connect(c, true).await?;
+            central.send_order(&order).await?;
+            let (result, _) = central
+                .await_order(&db, &order, Duration::from_secs(timeout_secs))
                 .await?;
             println!("{}", serde_json::to_string_pretty(&result)?);
             central.shutdown(&db).await;

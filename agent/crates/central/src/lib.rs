@@ -8,5 +8,6 @@
 
 pub mod cli;
 mod office;
+mod orders;
 
 pub use office::{json_line, Central, CentralDb, CentralError, Received};

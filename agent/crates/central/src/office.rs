@@ -106,7 +106,7 @@ impl Central {
 
     /// A signed down message; the envelope names the site it is for (`*`: every site),
     /// so it means nothing on another site's topics.
-    fn signed(&self, site: &str, body: Down) -> Vec<u8> {
+    pub(crate) fn signed(&self, site: &str, body: Down) -> Vec<u8> {
         let mut env = Envelope::new(new_msg_id("down"), site, now_ms(), body);
         sign(&mut env, &self.key);
         env.encode()
@@ -122,7 +122,16 @@ impl Central {
         Some(key)
     }
 
-    async fn publish(&self, topic: &str, bytes: Vec<u8>, retain: bool) -> Result<(), CentralError> {
+    pub(crate) fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    pub(crate) async fn publish(
+        &self,
+        topic: &str,
+        bytes: Vec<u8>,
+        retain: bool,
+    ) -> Result<(), CentralError> {
         self.link
             .publish(topic, bytes, true, retain)
             .await
@@ -373,8 +382,8 @@ impl Central {
 
 /// What the central office has received, deduplicated by site and message id.
 pub struct CentralDb {
-    conn: Connection,
-    path: String,
+    pub(crate) conn: Connection,
+    pub(crate) path: String,
 }
 
 impl CentralDb {
@@ -518,6 +527,7 @@ pub fn json_line(r: &Received) -> String {
             Up::Report(b) => serde_json::to_value(b),
             Up::Reply(b) => serde_json::to_value(b),
             Up::CashCollection(b) => serde_json::to_value(b),
+            Up::Order(b) => serde_json::to_value(b),
         }.unwrap_or_default(),
     })
     .to_string()

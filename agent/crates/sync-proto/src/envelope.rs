@@ -247,6 +247,70 @@ pub(crate) mod tests {
         );
     }
 
+    /// The README's "Online orders" examples: the order down, signed by the central
+    /// office, and the site's answer up, signed by the site (both with the RFC 8032
+    /// test key), and a `CreateVouchers` reply that stopped partway (unsigned).
+    #[test]
+    fn the_readme_order_examples_are_what_the_encoder_produces() {
+        use crate::messages::{
+            CommandOutput, CommandResult, Down, Order, OrderOutcome, OrderResult, PartialVouchers,
+            Reply, SaleRecord,
+        };
+        let key = crate::sign::parse_secret_key(RFC8032_SECRET).unwrap();
+        let order = Order {
+            order_id: "web-1".into(),
+            target: "site-001".into(),
+            plan_id: "1h".into(),
+            amount: 7,
+            currency: "PHP".into(),
+        };
+        let mut down = Envelope::new("down-2", "site-001", 1_795_000_002_000, Down::Order(order));
+        crate::sign::sign(&mut down, &key);
+        assert_eq!(hex::encode(down.encode()), readme_value("order hex: `"));
+        let sold = SaleRecord {
+            sale_id: "43".into(),
+            code: "M2Q9".into(),
+            plan_id: "1h".into(),
+            price: 7,
+            currency: "PHP".into(),
+            sold_at_ms: 1_795_000_002_500,
+            router: "main".into(),
+            state: "delivered".into(),
+            channel: "order".into(),
+        };
+        let mut up = Envelope::new(
+            "order-web-1-sold",
+            "site-001",
+            1_795_000_003_000,
+            Up::Order(OrderResult {
+                order_id: "web-1".into(),
+                outcome: OrderOutcome::Sold(sold),
+            }),
+        );
+        crate::sign::sign(&mut up, &key);
+        assert_eq!(
+            hex::encode(up.encode()),
+            readme_value("order answer hex: `")
+        );
+        let partly = Envelope::new(
+            "reply-1",
+            "site-001",
+            1_795_000_004_000,
+            Up::Reply(Reply {
+                request_id: "req-1".into(),
+                result: CommandResult::Ok(CommandOutput::VouchersPartly(PartialVouchers {
+                    sold: vec![],
+                    asked: 5,
+                    error: "router down".into(),
+                })),
+            }),
+        );
+        assert_eq!(
+            hex::encode(partly.encode()),
+            readme_value("partial reply hex: `")
+        );
+    }
+
     #[test]
     fn the_readme_cash_and_telemetry_examples_are_what_the_encoder_produces() {
         use crate::messages::{CashCollection, ClockState, Telemetry};

@@ -3,7 +3,7 @@
 //! [`MAX_PAYLOAD`] by construction: echoed ids and reasons are clipped to
 //! [`MAX_TEXT`], long lists are paged.
 
-use crate::messages::{CommandOutput, CommandResult, Event, Outcome, Up};
+use crate::messages::{CommandOutput, CommandResult, Event, OrderOutcome, Outcome, Up};
 
 /// The largest MQTT packet either end sends or accepts (1 MiB).
 pub const MAX_PACKET: usize = 1 << 20;
@@ -81,6 +81,10 @@ pub fn fit_up(body: Up) -> Up {
                     clip_lines(&mut rr.fixed);
                     CommandResult::Ok(CommandOutput::Reconciled(rr))
                 }
+                CommandResult::Ok(CommandOutput::VouchersPartly(mut p)) => {
+                    p.error = clip(&p.error, MAX_TEXT);
+                    CommandResult::Ok(CommandOutput::VouchersPartly(p))
+                }
                 other => other,
             };
             Up::Reply(r)
@@ -89,6 +93,15 @@ pub fn fit_up(body: Up) -> Up {
             c.collection_id = clip(&c.collection_id, 64);
             c.by = clip(&c.by, 64);
             Up::CashCollection(c)
+        }
+        Up::Order(mut o) => {
+            o.order_id = clip(&o.order_id, MAX_TEXT);
+            o.outcome = match o.outcome {
+                OrderOutcome::Pending(why) => OrderOutcome::Pending(clip(&why, MAX_TEXT)),
+                OrderOutcome::Refused(why) => OrderOutcome::Refused(clip(&why, MAX_TEXT)),
+                sold => sold,
+            };
+            Up::Order(o)
         }
         other => other,
     }

@@ -24,6 +24,9 @@ pub enum Up {
     Reply(Reply),
     /// 7: one emptying of the kiosk's cash box, on `up/cash` (outbox).
     CashCollection(CashCollection),
+    /// 8: what became of an online order ([`Order`]), on `up/order`, through the
+    /// outbox (sent until acknowledged).
+    Order(OrderResult),
 }
 
 impl Up {
@@ -38,6 +41,7 @@ impl Up {
             Up::Report(_) => "report",
             Up::Reply(_) => "reply",
             Up::CashCollection(_) => "cash",
+            Up::Order(_) => "order",
         }
     }
 }
@@ -53,6 +57,47 @@ pub enum Down {
     Command(CommandRequest),
     /// 3: outbox messages the central office has stored, on `ack`.
     Ack(Ack),
+    /// 4: a voucher paid for online (a website, an e-wallet), on `cmd`: one sale
+    /// per order id, however often it comes.
+    Order(Order),
+}
+
+/// An order paid through the central office: the site sells one voucher of
+/// `plan_id` for it, keyed by `order_id`, and sends the code up ([`OrderResult`]).
+/// Sent again with the same id (its answer lost, the site offline), it gets the
+/// same voucher back, never a second one. No expiry: an order waits at the broker
+/// (QoS 1, the site's persistent session) until the site takes it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Order {
+    /// The central office's id of the order; at most 128 bytes, never reused.
+    pub order_id: String,
+    /// Site id; orders are never fleet-wide.
+    pub target: String,
+    pub plan_id: String,
+    /// What the customer paid, smallest currency unit: the sale's price.
+    pub amount: u64,
+    /// Currency of `amount`; empty = the site's.
+    pub currency: String,
+}
+
+/// What became of an order, with its id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrderResult {
+    pub order_id: String,
+    pub outcome: OrderOutcome,
+}
+
+/// The voucher sold for an order, or why there is none (yet).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum OrderOutcome {
+    /// 0: sold; `code` is the customer's login, `channel` is `order`.
+    Sold(SaleRecord),
+    /// 1: paid for but not on the router yet (the router is unreachable); send the
+    /// order again later for the code.
+    Pending(String),
+    /// 2: no voucher for this order (an unknown plan, a router that refused the
+    /// user): the customer is owed a refund.
+    Refused(String),
 }
 
 /// Whether a site is up and how it is doing.
@@ -326,6 +371,17 @@ pub enum CommandOutput {
     Done(String),
     /// 5: what a reconcile found.
     Reconciled(ReconcileResult),
+    /// 6: `CreateVouchers` stopped partway: the vouchers sold before the failure
+    /// (they are sold and stay so) and the failure.
+    VouchersPartly(PartialVouchers),
+}
+
+/// A `CreateVouchers` that sold fewer than asked.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PartialVouchers {
+    pub sold: Vec<SaleRecord>,
+    pub asked: u32,
+    pub error: String,
 }
 
 /// A reconcile's findings, as data.
