@@ -7,6 +7,12 @@
 #![warn(unreachable_pub)]
 
 pub mod cli;
+pub mod fleet;
+pub mod http;
+pub mod ingest;
 mod office;
+pub mod pg;
+pub mod store;
+mod verify;
 
 pub use office::{json_line, Central, CentralDb, CentralError, Received};
