@@ -10,6 +10,7 @@ need_apt=()
 command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || need_apt+=(mosquitto)
 command -v socat >/dev/null || need_apt+=(socat)
 command -v zbarimg >/dev/null || need_apt+=(zbar-tools)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)  # the central ingest tests
 command -v npm >/dev/null || need_apt+=(nodejs npm)
 command -v npm >/dev/null || need_apt+=(nodejs npm)  # node-routeros, a third-party check
 if [ "${SKIP_CROSS:-0}" != 1 ]; then

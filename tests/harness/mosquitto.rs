@@ -259,3 +259,21 @@ impl Drop for Mosquitto {
         }
     }
 }
+
+/// A client of a test broker on loopback: persistent session, quick reconnects.
+pub fn client_link(port: u16, client_id: &str) -> mqtt_link::LinkConfig {
+    mqtt_link::LinkConfig {
+        host: "127.0.0.1".into(),
+        port,
+        client_id: client_id.into(),
+        username: None,
+        password: None,
+        tls: None,
+        keep_alive: Duration::from_secs(5),
+        clean_session: false,
+        last_will: None,
+        subscriptions: vec![],
+        backoff_min: Duration::from_millis(50),
+        backoff_max: Duration::from_millis(400),
+    }
+}

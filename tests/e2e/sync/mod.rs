@@ -39,20 +39,7 @@ fn site_identity() -> SiteIdentity {
 }
 
 fn link(port: u16, client_id: &str) -> LinkConfig {
-    LinkConfig {
-        host: "127.0.0.1".into(),
-        port,
-        client_id: client_id.into(),
-        username: None,
-        password: None,
-        tls: None,
-        keep_alive: Duration::from_secs(5),
-        clean_session: false,
-        last_will: None,
-        subscriptions: vec![],
-        backoff_min: Duration::from_millis(50),
-        backoff_max: Duration::from_millis(400),
-    }
+    hotspot_tests::mosquitto::client_link(port, client_id)
 }
 
 /// Records what the central office asked the agent to do.

@@ -21,6 +21,8 @@ async fn the_central_tool_makes_a_key_and_pushes_a_plan_file_a_site_applies() {
         client_id: "central-cli".into(),
         key: dir.path().join("central.key"),
         db: dir.path().join("central.db"),
+        postgres: None,
+        postgres_password_file: None,
     };
     let cli = |command| CentralCli {
         connect: args(),
@@ -79,6 +81,7 @@ async fn the_central_tool_makes_a_key_and_pushes_a_plan_file_a_site_applies() {
     );
     run(cli(CentralCommand::Sales {
         since: "24h".into(),
+        latest: false,
     }))
     .await
     .unwrap();

@@ -11,6 +11,9 @@ use mqtt_link::{client_config, LinkConfig, TlsSettings};
 use sync_proto::messages::SiteCommand;
 use sync_proto::{convert, now_ms, sign};
 
+use crate::fleet;
+use crate::ingest::{valid_group, IngestOptions, IngestWorker};
+use crate::store::{latest_per_sale, Store};
 use crate::{json_line, Central, CentralDb};
 
 /// How the central tool reaches the broker. Every flag also reads an environment variable.
@@ -52,6 +55,14 @@ pub struct ConnectArgs {
     /// Where received messages are kept (deduplication, `sales`).
     #[arg(long, env = "HOTSPOT_CENTRAL_DB", default_value = "central.db")]
     pub db: PathBuf,
+    /// Keep received messages and site keys in PostgreSQL instead of --db: a
+    /// connection string such as `host=/run/postgresql dbname=hotspot user=hotspot`
+    /// (for `ingest`, `register`, `sales`, `sites`, `serve-api`).
+    #[arg(long, env = "HOTSPOT_CENTRAL_POSTGRES")]
+    pub postgres: Option<String>,
+    /// File holding the PostgreSQL password (chmod 600), kept out of --postgres.
+    #[arg(long, env = "HOTSPOT_CENTRAL_POSTGRES_PASSWORD_FILE")]
+    pub postgres_password_file: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -140,6 +151,43 @@ pub enum CentralCommand {
         /// Unix time in seconds, or a duration back from now like `24h` or `7d`.
         #[arg(long, default_value = "0")]
         since: String,
+        /// One line per sale in its latest state (delivered, failed, ...) instead of
+        /// one line per state message.
+        #[arg(long)]
+        latest: bool,
+    },
+    /// Run as the central office's ingest service: store what sites send (in --db,
+    /// or --postgres) and acknowledge each message after its commit. Several workers,
+    /// on one machine or many, share the work with the same --group.
+    Ingest {
+        /// Shared-subscription group (`$share/<group>/...`); without it this worker
+        /// receives everything alone.
+        #[arg(long, env = "HOTSPOT_CENTRAL_GROUP")]
+        group: Option<String>,
+        /// Most messages stored in one transaction.
+        #[arg(long, default_value = "500")]
+        batch: usize,
+    },
+    /// The fleet: per site online/offline (the retained status on the broker, or the
+    /// store's last one if the broker is not reached), outbox depth, plans version,
+    /// sales, last sale and the alerts of the last 24 hours.
+    Sites {
+        /// JSON lines instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Serve the admin API (HTTP JSON: settings, test, users, profiles, voucher, per
+    /// site), each request carried to the site as a signed message.
+    ServeApi {
+        /// Address to listen on; put a TLS proxy in front for anything but localhost.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// File holding the bearer token clients send (chmod 600).
+        #[arg(long, env = "HOTSPOT_CENTRAL_API_TOKEN_FILE")]
+        token_file: PathBuf,
+        /// How long a command may take on the site.
+        #[arg(long, default_value = "30")]
+        timeout_secs: u64,
     },
     /// Print the cash-box collections received so far as JSON lines, one per
     /// collection, to reconcile each box against the sales of its period.
@@ -220,18 +268,89 @@ pub async fn run(cli: CentralCli) -> anyhow::Result<()> {
     match cli.command {
         CentralCommand::Keygen { force } => keygen(&c.key, force),
         CentralCommand::Register { site, key } => {
-            CentralDb::open(&c.db)?.register_site(&site, &key)?;
-            eprintln!("site {site} registered in {}", c.db.display());
+            open_store(c).await?.register_site(&site, &key).await?;
+            eprintln!("site {site} registered in {}", store_name(c));
             Ok(())
         }
-        CentralCommand::Sales { since } => {
-            let db = CentralDb::open(&c.db)?;
-            print_received("sale", db.sales_since(parse_since(&since)?)?);
+        CentralCommand::Sales { since, latest } => {
+            let store = open_store(c).await?;
+            let mut rows = store.sales_since(parse_since(&since)?).await?;
+            if latest {
+                rows = latest_per_sale(rows);
+            }
+            for r in rows {
+                let line = serde_json::json!({"site": r.site, "msg_id": r.msg_id, "sale": r.sale});
+                if !emit(&line.to_string())? {
+                    break;
+                }
+            }
+            Ok(())
+        }
+        CentralCommand::Ingest { group, batch } => ingest(c, group, batch).await,
+        CentralCommand::ServeApi {
+            listen,
+            token_file,
+            timeout_secs,
+        } => {
+            let token = firmware_config::Secret::from_file(&token_file, "--token-file")?;
+            let config = crate::http::ApiConfig {
+                link: link_config(c)?,
+                key: central_key(c)?,
+                prefix: c.prefix.clone(),
+                token,
+                timeout: Duration::from_secs(timeout_secs.max(1)),
+            };
+            let listener = tokio::net::TcpListener::bind(&listen)
+                .await
+                .with_context(|| format!("cannot listen on {listen}"))?;
+            let app = crate::http::router(config, open_store(c).await?).await;
+            tracing::info!(listen, "admin API serving");
+            axum::serve(listener, app)
+                .with_graceful_shutdown(stop_signal())
+                .await
+                .context("admin API")?;
+            Ok(())
+        }
+        CentralCommand::Sites { json } => {
+            let store = open_store(c).await?;
+            let retained = fleet::retained_statuses(
+                link_config(c)?,
+                &c.prefix,
+                &store,
+                Duration::from_millis(300),
+                Duration::from_secs(5),
+            )
+            .await;
+            if retained.is_none() {
+                eprintln!(
+                    "broker {} not reached: state and outbox are the store's last status",
+                    c.broker
+                );
+            }
+            let rows = fleet::fleet(&store, retained.as_ref()).await?;
+            if json {
+                for r in &rows {
+                    if !emit(&serde_json::to_string(r)?)? {
+                        break;
+                    }
+                }
+            } else {
+                emit(fleet::table(&rows, now_ms()).trim_end())?;
+            }
             Ok(())
         }
         CentralCommand::Cash { since } => {
-            let db = CentralDb::open(&c.db)?;
-            print_received("cash", db.cash_since(parse_since(&since)?)?);
+            let store = open_store(c).await?;
+            for (site, msg_id, json) in store.cash_since(parse_since(&since)?).await? {
+                let line = format!(
+                    "{{\"site\":{},\"msg_id\":{},\"cash\":{json}}}",
+                    serde_json::json!(site),
+                    serde_json::json!(msg_id)
+                );
+                if !emit(&line)? {
+                    break;
+                }
+            }
             Ok(())
         }
         CentralCommand::PushPlans {
@@ -325,7 +444,7 @@ pub async fn run(cli: CentralCli) -> anyhow::Result<()> {
                 tokio::select! {
                     _ = tokio::signal::ctrl_c() => break,
                     got = central.next(&db) => match got {
-                        Some(r) => println!("{}", json_line(&r)),
+                        Some(r) => if !emit(&json_line(&r))? { break },
                         None => bail!("link to the broker closed"),
                     }
                 }
@@ -373,16 +492,6 @@ fn read_toml(path: &Path) -> anyhow::Result<firmware_config::Config> {
 }
 
 /// Stored messages as JSON lines: `{"site":…,"msg_id":…,"<field>":<body>}`.
-fn print_received(field: &str, rows: Vec<(String, String, String)>) {
-    for (site, msg_id, json) in rows {
-        println!(
-            "{{\"site\":{},\"msg_id\":{},\"{field}\":{json}}}",
-            serde_json::json!(site),
-            serde_json::json!(msg_id)
-        );
-    }
-}
-
 fn parse_since(text: &str) -> anyhow::Result<u64> {
     if let Ok(secs) = text.parse::<u64>() {
         return Ok(secs * 1000);
@@ -392,9 +501,13 @@ fn parse_since(text: &str) -> anyhow::Result<u64> {
     Ok(now_ms().saturating_sub(back.std().as_millis() as u64))
 }
 
-async fn connect(c: &ConnectArgs, subscribe: bool) -> anyhow::Result<Central> {
+fn central_key(c: &ConnectArgs) -> anyhow::Result<ed25519_dalek::SigningKey> {
     let key_text = firmware_config::Secret::from_file(&c.key, "--key")?;
-    let key = sign::parse_secret_key(key_text.expose())?;
+    Ok(sign::parse_secret_key(key_text.expose())?)
+}
+
+/// The broker connection the flags describe.
+fn link_config(c: &ConnectArgs) -> anyhow::Result<LinkConfig> {
     let tls = if c.tls {
         let read =
             |p: &Path| std::fs::read(p).with_context(|| format!("cannot read {}", p.display()));
@@ -435,6 +548,12 @@ async fn connect(c: &ConnectArgs, subscribe: bool) -> anyhow::Result<Central> {
         backoff_min: Duration::from_millis(500),
         backoff_max: Duration::from_secs(30),
     };
+    Ok(config)
+}
+
+async fn connect(c: &ConnectArgs, subscribe: bool) -> anyhow::Result<Central> {
+    let key = central_key(c)?;
+    let config = link_config(c)?;
     let central = Central::connect(config, key, &c.prefix, subscribe);
     if !central.wait_connected(Duration::from_secs(10)).await {
         bail!(
@@ -446,4 +565,137 @@ async fn connect(c: &ConnectArgs, subscribe: bool) -> anyhow::Result<Central> {
     // Let the subscription settle before anything that expects an answer.
     tokio::time::sleep(Duration::from_millis(200)).await;
     Ok(central)
+}
+
+/// Writes one line to stdout. `Ok(false)` when the reader has gone (`| head`): the
+/// caller stops quietly instead of failing on a broken pipe.
+fn emit(line: &str) -> anyhow::Result<bool> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match writeln!(out, "{line}").and_then(|_| out.flush()) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(false),
+        Err(e) => Err(e).context("cannot write to standard output"),
+    }
+}
+
+/// The store the flags name: PostgreSQL with --postgres, else the SQLite --db.
+async fn open_store(c: &ConnectArgs) -> anyhow::Result<Store> {
+    match &c.postgres {
+        Some(params) => {
+            let password = c
+                .postgres_password_file
+                .as_deref()
+                .map(|p| firmware_config::Secret::from_file(p, "--postgres-password-file"))
+                .transpose()?;
+            let pg =
+                crate::pg::PgStore::connect(params, password.as_ref().map(|p| p.expose())).await?;
+            Ok(Store::Postgres(pg))
+        }
+        None => Ok(Store::sqlite(&c.db)?),
+    }
+}
+
+fn store_name(c: &ConnectArgs) -> String {
+    match &c.postgres {
+        Some(_) => "PostgreSQL".into(),
+        None => c.db.display().to_string(),
+    }
+}
+
+/// `hotspot-central ingest`: one worker, until SIGTERM or Ctrl-C.
+async fn ingest(c: &ConnectArgs, group: Option<String>, batch: usize) -> anyhow::Result<()> {
+    if let Some(g) = &group {
+        if !valid_group(g) {
+            bail!("--group {g:?}: one topic level without `/`, `+` or `#`, e.g. `ingest`");
+        }
+    }
+    if batch == 0 {
+        bail!("--batch must be at least 1");
+    }
+    let mut store = open_store(c).await?;
+    let mut config = link_config(c)?;
+    // Each worker its own client id; the session is clean, so none is left behind.
+    config.client_id = sync_proto::new_msg_id(&format!("{}-ingest", c.client_id))
+        [..c.client_id.len() + "-ingest-".len() + 8]
+        .to_string();
+    let options = IngestOptions {
+        group: group.clone(),
+        batch,
+        ..IngestOptions::default()
+    };
+    let mut worker = IngestWorker::connect(config, central_key(c)?, &c.prefix, options);
+    if tokio::time::timeout(Duration::from_secs(30), worker.link().wait_connected())
+        .await
+        .is_err()
+    {
+        bail!(
+            "cannot reach the broker {}:{} within 30 s: check --broker, --port and --tls",
+            c.broker,
+            c.port.unwrap_or(1883)
+        );
+    }
+    tracing::info!(group = group.as_deref().unwrap_or("-"), store = %store_name(c), "ingest running");
+    let stats = worker.run(&mut store, stop_signal()).await;
+    worker.shutdown().await;
+    tracing::info!(
+        stored = stats.stored,
+        duplicates = stats.duplicates,
+        refused = stats.refused,
+        "ingest stopped"
+    );
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM (what systemd sends to stop a service).
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// The whole `hotspot-central` program: parse the command line, run, exit code.
+pub fn main() -> std::process::ExitCode {
+    use clap::Parser;
+    /// The central office's tool for a fleet of hotspot kiosks.
+    #[derive(Debug, clap::Parser)]
+    #[command(name = "hotspot-central", version, about)]
+    struct Args {
+        #[command(flatten)]
+        cli: CentralCli,
+    }
+    let args = Args::parse();
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("HOTSPOT_CENTRAL_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .try_init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(args.cli)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
 }

@@ -7,7 +7,13 @@
 #![warn(unreachable_pub)]
 
 pub mod cli;
+pub mod fleet;
+pub mod http;
+pub mod ingest;
 mod office;
 mod orders;
+pub mod pg;
+pub mod store;
+mod verify;
 
 pub use office::{json_line, Central, CentralDb, CentralError, Received};

@@ -12,12 +12,12 @@ use rusqlite::{params, Connection};
 use tokio::sync::mpsc;
 
 use mqtt_link::{self as link, LinkConfig, LinkEvent, LinkHandle};
-use sync_proto::envelope::{decode, Envelope};
+use sync_proto::envelope::Envelope;
 use sync_proto::messages::{
     Ack, CommandOutput, CommandRequest, CommandResult, Down, PlanSet, RouterSet, SiteCommand, Up,
 };
-use sync_proto::sign::{sign, verify};
-use sync_proto::topics::{central_subscriptions, parse_up, Topics, UpTopic};
+use sync_proto::sign::sign;
+use sync_proto::topics::{central_subscriptions, Topics};
 use sync_proto::{new_msg_id, now_ms};
 
 /// Why a central operation failed.
@@ -97,6 +97,11 @@ impl Central {
         &self.link
     }
 
+    /// The central office's public key (what sites verify down messages with).
+    pub fn public_key(&self) -> VerifyingKey {
+        self.key.verifying_key()
+    }
+
     /// Waits for the connection, up to `timeout`.
     pub async fn wait_connected(&self, timeout: Duration) -> bool {
         tokio::time::timeout(timeout, self.link.wait_connected())
@@ -107,9 +112,7 @@ impl Central {
     /// A signed down message; the envelope names the site it is for (`*`: every site),
     /// so it means nothing on another site's topics.
     pub(crate) fn signed(&self, site: &str, body: Down) -> Vec<u8> {
-        let mut env = Envelope::new(new_msg_id("down"), site, now_ms(), body);
-        sign(&mut env, &self.key);
-        env.encode()
+        signed_down(&self.key, site, body)
     }
 
     /// A site's registered key (cached).
@@ -298,34 +301,28 @@ impl Central {
             let LinkEvent::Message { topic, payload, .. } = event else {
                 continue;
             };
-            let Some(which) = parse_up(&self.prefix, &topic) else {
-                continue;
-            };
-            let decoded = match decode::<Up>(&payload) {
-                Ok(d) => d,
+            let unverified = match crate::verify::read_up(&self.prefix, &topic, &payload) {
+                Ok(u) => u,
+                Err(crate::verify::Refused::Topic) => continue,
                 Err(e) => {
-                    tracing::warn!(topic, error = %e, "undecodable message from a site; ignored");
+                    tracing::warn!(topic, error = %e, "message from a site ignored");
                     continue;
                 }
             };
-            let (site, outbox) = match &which {
-                UpTopic::Status(s) | UpTopic::Reply(s) => (s.clone(), false),
-                UpTopic::Outbox(s, _) => (s.clone(), true),
-            };
-            if decoded.envelope.site != site {
-                tracing::warn!(topic, claimed = %decoded.envelope.site, "site id in the message differs from the topic; ignored");
-                continue;
-            }
+            let site = unverified.site.clone();
+            let outbox = unverified.is_outbox();
             // Only what the registered site signed is stored or acknowledged.
             let Some(key) = self.site_key(db, &site) else {
                 tracing::warn!(topic, "{}", CentralError::Unregistered(site.clone()));
                 continue;
             };
-            if let Err(e) = verify(decoded.signed_bytes, decoded.envelope.sig.as_deref(), &key) {
-                tracing::warn!(topic, error = %e, "message refused: not signed by the registered site key");
-                continue;
-            }
-            let envelope = decoded.envelope;
+            let envelope = match unverified.verify(&key) {
+                Ok(e) => e,
+                Err(e) => {
+                    tracing::warn!(topic, error = %e, "message refused");
+                    continue;
+                }
+            };
             let first_time = if outbox {
                 db.record(&site, &envelope).unwrap_or(true)
             } else {
@@ -378,6 +375,13 @@ impl Central {
         self.flush_acks(db).await;
         self.link.shutdown().await;
     }
+}
+
+/// A down message signed with the central key, its envelope naming `site`.
+pub(crate) fn signed_down(key: &SigningKey, site: &str, body: Down) -> Vec<u8> {
+    let mut env = Envelope::new(new_msg_id("down"), site, now_ms(), body);
+    sign(&mut env, key);
+    env.encode()
 }
 
 /// What the central office has received, deduplicated by site and message id.
