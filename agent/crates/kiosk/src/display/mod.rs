@@ -157,7 +157,9 @@ pub fn draw(screen: &Screen, w: &Words) -> Canvas {
             match notice {
                 Some(n) => {
                     // Inverted, where the credit was: the answer to the press.
-                    let _ = Rectangle::new(Point::new(0, 0), Size::new(WIDTH, 12))
+                    let notice: Vec<String> = wrap(n, 21).into_iter().take(2).collect();
+                    let band = 10 * notice.len() as u32 + 2;
+                    let _ = Rectangle::new(Point::new(0, 0), Size::new(WIDTH, band))
                         .into_styled(PrimitiveStyle::with_fill(BinaryColor::On))
                         .draw(&mut c);
                     let style = MonoTextStyle::new(small, BinaryColor::Off);
@@ -165,12 +167,23 @@ pub fn draw(screen: &Screen, w: &Words) -> Canvas {
                         .alignment(Alignment::Center)
                         .baseline(Baseline::Top)
                         .build();
-                    let n: String = printable(n).chars().take(21).collect();
-                    let _ = Text::with_text_style(&n, Point::new(WIDTH as i32 / 2, 1), style, ts)
-                        .draw(&mut c);
-                    centered(&mut c, &fill(w.credit, credit), small, 14);
-                    for (i, line) in lines.iter().take(3).enumerate() {
-                        text(&mut c, line, small, 0, 25 + 9 * i as i32, Alignment::Left);
+                    for (i, line) in notice.iter().enumerate() {
+                        let line = printable(line);
+                        let at = Point::new(WIDTH as i32 / 2, 1 + 10 * i as i32);
+                        let _ = Text::with_text_style(&line, at, style, ts).draw(&mut c);
+                    }
+                    let top = band as i32 + 2;
+                    centered(&mut c, &fill(w.credit, credit), small, top);
+                    let room = ((54 - (top + 10)) / 9).max(0) as usize;
+                    for (i, line) in lines.iter().take(room).enumerate() {
+                        text(
+                            &mut c,
+                            line,
+                            small,
+                            0,
+                            top + 10 + 9 * i as i32,
+                            Alignment::Left,
+                        );
                     }
                 }
                 None => {
