@@ -18,7 +18,7 @@ use firmware_config::Secret;
 
 use super::canvas::Canvas;
 use super::labels::wrap;
-use super::printer::printable;
+use super::printer::{printable, printable_marked};
 use super::words::{fill, Words};
 
 /// Width of the logical screen in pixels.
@@ -102,10 +102,21 @@ fn text(c: &mut Canvas, s: &str, font: &MonoFont<'_>, x: i32, y: i32, align: Ali
         .alignment(align)
         .baseline(Baseline::Top)
         .build();
-    let max = (WIDTH / font.character_size.width) as usize;
-    let s: String = printable(s).chars().take(max).collect();
+    let cw = font.character_size.width;
+    let max = (WIDTH / cw) as usize;
+    let (s, pesos) = printable_marked(s);
+    let s: String = s.chars().take(max).collect();
     // Canvas drawing is infallible.
     let _ = Text::with_text_style(&s, Point::new(x, y), style, ts).draw(c);
+    let width = s.chars().count() as i32 * cw as i32;
+    let left = match align {
+        Alignment::Left => x,
+        Alignment::Center => x - width / 2,
+        Alignment::Right => x - width + 1,
+    };
+    if let Ok(left) = u32::try_from(left) {
+        crate::printer::cross_pesos(c, &pesos, left, y as u32, cw, font.character_size.height);
+    }
 }
 
 fn centered(c: &mut Canvas, s: &str, font: &MonoFont<'_>, y: i32) {
