@@ -370,6 +370,8 @@ struct TicketParse {
     height: u32,
     /// `GS ( k` function 167 module size.
     module: u32,
+    /// `ESC % 1`: the user-defined set is selected (`~` is then the peso sign).
+    user_set: bool,
 }
 
 impl TicketParse {
@@ -432,6 +434,26 @@ fn step(b: &[u8], t: &mut TicketParse) -> Step {
                 }
                 None => Step::More,
             },
+            Some(0x25) => match b.get(2) {
+                Some(n) => {
+                    t.user_set = n & 1 == 1;
+                    Step::Done(3)
+                }
+                None => Step::More,
+            },
+            // ESC & y c1 c2, then per character x and y * x bytes.
+            Some(0x26) => {
+                let Some(n) = need(5) else { return Step::More };
+                let (y, c1, c2) = (usize::from(b[2]), b[3], b[4]);
+                let mut at = n;
+                for _ in c1..=c2 {
+                    let Some(&x) = b.get(at) else {
+                        return Step::More;
+                    };
+                    at += 1 + y * usize::from(x);
+                }
+                done(need(at))
+            }
             Some(0x64) => match b.get(2) {
                 Some(n) => {
                     for _ in 0..*n {
@@ -499,7 +521,11 @@ fn step(b: &[u8], t: &mut TicketParse) -> Step {
             Some(_) => done(need(3)),
         },
         c => {
-            t.line.push(c);
+            if t.user_set && c == crate::printer::escpos::PESO_CODE {
+                t.line.extend_from_slice("\u{20b1}".as_bytes());
+            } else {
+                t.line.push(c);
+            }
             Step::Done(1)
         }
     }

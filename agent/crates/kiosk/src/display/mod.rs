@@ -18,7 +18,7 @@ use firmware_config::Secret;
 
 use super::canvas::Canvas;
 use super::labels::wrap;
-use super::printer::printable;
+use super::printer::{printable, printable_marked};
 use super::words::{fill, Words};
 
 /// Width of the logical screen in pixels.
@@ -102,10 +102,21 @@ fn text(c: &mut Canvas, s: &str, font: &MonoFont<'_>, x: i32, y: i32, align: Ali
         .alignment(align)
         .baseline(Baseline::Top)
         .build();
-    let max = (WIDTH / font.character_size.width) as usize;
-    let s: String = printable(s).chars().take(max).collect();
+    let cw = font.character_size.width;
+    let max = (WIDTH / cw) as usize;
+    let (s, pesos) = printable_marked(s);
+    let s: String = s.chars().take(max).collect();
     // Canvas drawing is infallible.
     let _ = Text::with_text_style(&s, Point::new(x, y), style, ts).draw(c);
+    let width = s.chars().count() as i32 * cw as i32;
+    let left = match align {
+        Alignment::Left => x,
+        Alignment::Center => x - width / 2,
+        Alignment::Right => x - width + 1,
+    };
+    if let Ok(left) = u32::try_from(left) {
+        crate::printer::cross_pesos(c, &pesos, left, y as u32, cw, font.character_size.height);
+    }
 }
 
 fn centered(c: &mut Canvas, s: &str, font: &MonoFont<'_>, y: i32) {
@@ -157,7 +168,9 @@ pub fn draw(screen: &Screen, w: &Words) -> Canvas {
             match notice {
                 Some(n) => {
                     // Inverted, where the credit was: the answer to the press.
-                    let _ = Rectangle::new(Point::new(0, 0), Size::new(WIDTH, 12))
+                    let notice: Vec<String> = wrap(n, 21).into_iter().take(2).collect();
+                    let band = 10 * notice.len() as u32 + 2;
+                    let _ = Rectangle::new(Point::new(0, 0), Size::new(WIDTH, band))
                         .into_styled(PrimitiveStyle::with_fill(BinaryColor::On))
                         .draw(&mut c);
                     let style = MonoTextStyle::new(small, BinaryColor::Off);
@@ -165,12 +178,23 @@ pub fn draw(screen: &Screen, w: &Words) -> Canvas {
                         .alignment(Alignment::Center)
                         .baseline(Baseline::Top)
                         .build();
-                    let n: String = printable(n).chars().take(21).collect();
-                    let _ = Text::with_text_style(&n, Point::new(WIDTH as i32 / 2, 1), style, ts)
-                        .draw(&mut c);
-                    centered(&mut c, &fill(w.credit, credit), small, 14);
-                    for (i, line) in lines.iter().take(3).enumerate() {
-                        text(&mut c, line, small, 0, 25 + 9 * i as i32, Alignment::Left);
+                    for (i, line) in notice.iter().enumerate() {
+                        let line = printable(line);
+                        let at = Point::new(WIDTH as i32 / 2, 1 + 10 * i as i32);
+                        let _ = Text::with_text_style(&line, at, style, ts).draw(&mut c);
+                    }
+                    let top = band as i32 + 2;
+                    centered(&mut c, &fill(w.credit, credit), small, top);
+                    let room = ((54 - (top + 10)) / 9).max(0) as usize;
+                    for (i, line) in lines.iter().take(room).enumerate() {
+                        text(
+                            &mut c,
+                            line,
+                            small,
+                            0,
+                            top + 10 + 9 * i as i32,
+                            Alignment::Left,
+                        );
                     }
                 }
                 None => {

@@ -612,3 +612,48 @@ fn a_voucher_paid_before_a_restart_is_printed_without_touching_the_credit() {
         "one at a time"
     );
 }
+
+#[test]
+fn the_screen_answers_a_press_in_the_customers_language() {
+    use firmware_config::kiosk::Language;
+    let dir = std::env::var_os("HOTSPOT_TICKET_DIR").map(std::path::PathBuf::from);
+    for (lang, name, want) in [
+        (
+            Language::En,
+            "en",
+            "1 day \u{20b1}20 - insert \u{20b1}15 more",
+        ),
+        (
+            Language::Fil,
+            "fil",
+            "1 day \u{20b1}20 - hulog pa \u{20b1}15",
+        ),
+        (Language::Id, "id", "1 day \u{20b1}20 - kurang \u{20b1}15"),
+    ] {
+        let (mut m, t0) = ready(MachineConfig {
+            look: sample_look(lang),
+            ..cfg()
+        });
+        coin(&mut m, 5, t0);
+        let out = m.handle_button(1, t0 + s(1));
+        let Some(shown) = screen(&out) else {
+            panic!("{name}: no answer to the press")
+        };
+        assert!(
+            matches!(shown, Screen::Credit { notice: Some(n), .. } if n == want),
+            "{name}: {shown:?}"
+        );
+        if let Some(dir) = &dir {
+            // For people to look at: the 128x64 frame, scaled as a 256x128 panel.
+            let frame = crate::display::draw(shown, crate::words::words(lang));
+            let mut big = crate::canvas::Canvas::new(256, 128);
+            for y in 0..128 {
+                for x in 0..256 {
+                    big.set(x, y, frame.get(x / 2, y / 2));
+                }
+            }
+            std::fs::create_dir_all(dir).unwrap();
+            std::fs::write(dir.join(format!("screen-{name}.png")), big.to_png()).unwrap();
+        }
+    }
+}

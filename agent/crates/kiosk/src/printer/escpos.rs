@@ -9,7 +9,7 @@
 //! and 181 (print); `GS v 0` raster bit image (1D 76 30 m xL xH yL yH, x in bytes,
 //! 1 = dot, MSB leftmost); `DLE EOT 4` paper roll sensor status (10 04 04).
 
-use super::{printable, Paper, Style, Ticket};
+use super::{printable, printable_marked, Paper, Style, Ticket};
 use crate::canvas::{Canvas, QrError};
 
 /// Line justification.
@@ -40,6 +40,8 @@ pub enum QrLevel {
 #[derive(Debug, Clone, Default)]
 pub struct EscPos {
     buf: Vec<u8>,
+    /// The peso sign is defined as a user-defined character ([`EscPos::define_peso`]).
+    peso: bool,
 }
 
 impl EscPos {
@@ -81,11 +83,31 @@ impl EscPos {
         self.raw(&[0x1D, 0x21, (w << 4) | h])
     }
 
-    /// Text and a line feed; non-ASCII becomes `?`.
+    /// Text and a line feed; non-ASCII becomes `?`, and `₱` the printer's own peso
+    /// sign once [`EscPos::define_peso`] defined it (else `P`).
     pub fn line(&mut self, text: &str) -> &mut Self {
-        let t = printable(text);
-        self.buf.extend_from_slice(t.as_bytes());
+        let (t, pesos) = printable_marked(text);
+        for (i, b) in t.bytes().enumerate() {
+            if self.peso && pesos.contains(&i) {
+                // ESC % 1 selects the user-defined set for this one character.
+                self.buf
+                    .extend_from_slice(&[0x1B, 0x25, 0x01, PESO_CODE, 0x1B, 0x25, 0x00]);
+            } else {
+                self.buf.push(b);
+            }
+        }
         self.raw(&[0x0A])
+    }
+
+    /// `ESC & 3 c c 12 d…`: defines the peso sign, which no standard code page
+    /// holds, as user-defined character [`PESO_CODE`] of font A (12 x 24 dots).
+    /// `ESC @` forgets it, so this follows `init`.
+    pub fn define_peso(&mut self) -> &mut Self {
+        self.raw(&[0x1B, 0x26, 0x03, PESO_CODE, PESO_CODE, 12]);
+        let columns = peso_columns();
+        self.raw(&columns);
+        self.peso = true;
+        self
     }
 
     /// `ESC d n`.
@@ -166,6 +188,57 @@ impl EscPos {
     }
 }
 
+/// The code the peso sign takes in the user-defined set (`~` in the ROM set, which
+/// still prints as `~` outside `ESC % 1`).
+pub const PESO_CODE: u8 = 0x7E;
+
+/// The peso sign in font A's 12 x 24 cell, `#` = dot: a `P` crossed twice.
+pub const PESO: [&str; 24] = [
+    "            ",
+    "            ",
+    "            ",
+    "  #######   ",
+    "  ########  ",
+    "############",
+    "############",
+    "  ##    ### ",
+    "############",
+    "############",
+    "  ########  ",
+    "  #######   ",
+    "  ##        ",
+    "  ##        ",
+    "  ##        ",
+    "  ##        ",
+    "  ##        ",
+    "  ##        ",
+    "  ##        ",
+    "            ",
+    "            ",
+    "            ",
+    "            ",
+    "            ",
+];
+
+/// [`PESO`] as `ESC &` data: column by column, 3 bytes a column, top dot in the
+/// most significant bit of the first byte.
+fn peso_columns() -> Vec<u8> {
+    let mut out = Vec::with_capacity(36);
+    for col in 0..12 {
+        for byte in 0..3 {
+            let mut b = 0u8;
+            for bit in 0..8 {
+                let row = byte * 8 + bit;
+                if PESO[row].as_bytes().get(col) == Some(&b'#') {
+                    b |= 0x80 >> bit;
+                }
+            }
+            out.push(b);
+        }
+    }
+    out
+}
+
 /// How the QR code goes to the printer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum QrMode {
@@ -186,7 +259,7 @@ pub const LINE_SPACING: u8 = 30;
 /// The whole ticket as printer bytes, ending with a cut.
 pub fn ticket_bytes(t: &Ticket, paper: Paper, qr: QrMode) -> Result<Vec<u8>, QrError> {
     let mut p = EscPos::new();
-    p.init().line_spacing(LINE_SPACING);
+    p.init().line_spacing(LINE_SPACING).define_peso();
     let width = paper.chars();
     let (blocks, qr_after) = t.blocks(width);
     for (i, b) in blocks.iter().enumerate() {
@@ -307,10 +380,12 @@ mod tests {
         assert_eq!(&bytes[..2], &[0x1B, 0x40]);
         assert!(find(&bytes, b"Code: KX7M4TRA\n").is_some());
         assert!(find(&bytes, b"Join WiFi Cafe WiFi").is_some());
-        assert!(
-            find(&bytes, b"1 hour - P5").is_some(),
-            "the peso sign in ASCII"
-        );
+        let peso = [0x1B, 0x25, 0x01, PESO_CODE, 0x1B, 0x25, 0x00];
+        let headline = [&b"1 hour - "[..], &peso, b"5\n"].concat();
+        let at = find(&bytes, &headline).expect("the peso sign as the printer's own");
+        let define = find(&bytes, &[0x1B, 0x26, 0x03, PESO_CODE, PESO_CODE, 12]).unwrap();
+        assert!(define < at, "defined before use");
+        assert_eq!(peso_columns().len(), 36, "12 columns of 3 bytes");
         let url = b"http://hotspot.lan/login?username=KX7M4TRA&password=KX7M4TRA";
         let store = find(&bytes, &[0x1D, 0x28, 0x6B]).unwrap();
         let at = find(&bytes, url).expect("QR payload");

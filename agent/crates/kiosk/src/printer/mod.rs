@@ -274,11 +274,22 @@ pub enum Style {
 /// printable ASCII. Currency signs outside it are written as their ASCII forms
 /// (`₱5` as `P5`, as Philippine shops also write it); anything else becomes `?`.
 pub fn printable(text: &str) -> String {
+    printable_marked(text).0
+}
+
+/// [`printable`], and the character positions in it where a `₱` stood: the
+/// printer draws its own peso sign there ([`escpos::PESO`]), the PNG preview and
+/// the display cross the `P` twice.
+pub fn printable_marked(text: &str) -> (String, Vec<usize>) {
     let mut out = String::with_capacity(text.len());
+    let mut pesos = Vec::new();
     for c in text.chars() {
         match c {
             ' '..='~' => out.push(c),
-            '\u{20b1}' => out.push('P'),
+            '\u{20b1}' => {
+                pesos.push(out.chars().count());
+                out.push('P');
+            }
             '\u{20ac}' => out.push_str("EUR"),
             '\u{a3}' => out.push_str("GBP"),
             '\u{20b9}' => out.push_str("Rs"),
@@ -287,7 +298,30 @@ pub fn printable(text: &str) -> String {
             _ => out.push('?'),
         }
     }
-    out
+    (out, pesos)
+}
+
+/// Crosses the `P` of each peso sign in a line drawn at (`x`, `y`) in cells
+/// `cell_w` x `cell_h` pixels: two strokes through the bowl, as the sign is written.
+pub fn cross_pesos(
+    c: &mut crate::canvas::Canvas,
+    pesos: &[usize],
+    x: u32,
+    y: u32,
+    cell_w: u32,
+    cell_h: u32,
+) {
+    let thick = (cell_h / 20).max(1);
+    for &i in pesos {
+        let left = x + i as u32 * cell_w;
+        for row in [cell_h * 3 / 10, cell_h * 9 / 20] {
+            for dy in 0..thick {
+                for dx in 0..cell_w.saturating_sub(1) {
+                    c.set(left + dx, y + row + dy, true);
+                }
+            }
+        }
+    }
 }
 
 /// `http://<dns_name>/login?username=..&password=..`, query values percent-encoded
@@ -436,6 +470,7 @@ mod tests {
     #[test]
     fn currency_signs_print_as_their_ascii_forms_and_the_rest_as_question_marks() {
         assert_eq!(printable("Caf\u{e9} \u{20b1}5"), "Caf? P5");
+        assert_eq!(printable_marked("\u{20b1}5 / \u{20b1}20").1, vec![0, 5]);
         assert_eq!(printable("Rp2.000"), "Rp2.000");
     }
 }

@@ -8,7 +8,7 @@ use embedded_graphics::prelude::*;
 use embedded_graphics::text::{Baseline, Text};
 
 use super::escpos::{qr_image, LINE_SPACING};
-use super::{printable, Paper, Style, Ticket};
+use super::{cross_pesos, printable, printable_marked, Paper, Style, Ticket};
 use crate::canvas::{Canvas, QrError};
 
 /// The ticket as a bitmap, line for line as the printer lays it out: plain lines
@@ -26,19 +26,19 @@ pub fn render(t: &Ticket, paper: Paper) -> Result<Canvas, QrError> {
             blit(&mut c, &qr, 0, y, 1);
             y += qr.height();
         }
-        let text = printable(&b.text);
+        let text = &b.text;
         y += match b.style {
-            Style::Plain => draw(&mut c, &text, &FONT_10X20, 1, y, false),
-            Style::Centered => draw(&mut c, &text, &FONT_10X20, 1, y, true),
-            Style::Bold => draw(&mut c, &text, &FONT_9X18_BOLD, 1, y, true),
+            Style::Plain => draw(&mut c, text, &FONT_10X20, 1, y, false),
+            Style::Centered => draw(&mut c, text, &FONT_10X20, 1, y, true),
+            Style::Bold => draw(&mut c, text, &FONT_9X18_BOLD, 1, y, true),
             Style::Heading | Style::Code => {
                 let font = &FONT_9X18_BOLD;
-                let scale = if text.len() as u32 * 12 * 2 <= width {
+                let scale = if printable(text).len() as u32 * 12 * 2 <= width {
                     2
                 } else {
                     1
                 };
-                draw(&mut c, &text, font, scale, y, true).max(48)
+                draw(&mut c, text, font, scale, y, true).max(48)
             }
         };
     }
@@ -70,7 +70,7 @@ pub fn render_lines(
             }
         }
         if let Some(line) = lines.get(i) {
-            y += draw(&mut c, &printable(line), &FONT_10X20, 1, y, true);
+            y += draw(&mut c, line, &FONT_10X20, 1, y, true);
         }
         if y > 2800 {
             break;
@@ -85,6 +85,7 @@ fn draw(c: &mut Canvas, text: &str, font: &MonoFont<'_>, scale: u32, y: u32, cen
     let cw = font.character_size.width;
     let ch = font.character_size.height;
     let fit = (c.width() / (cw * scale)) as usize;
+    let (text, pesos) = printable_marked(text);
     let text: String = text.chars().take(fit).collect();
     let mut line = Canvas::new((text.len() as u32 * cw).max(1), ch);
     // Drawing on a Canvas cannot fail (its error type is Infallible).
@@ -102,6 +103,7 @@ fn draw(c: &mut Canvas, text: &str, font: &MonoFont<'_>, scale: u32, y: u32, cen
         4
     };
     blit(c, &line, x, y + 2, scale);
+    cross_pesos(c, &pesos, x, y + 2, cw * scale, ch * scale);
     (ch * scale + 4).max(u32::from(LINE_SPACING))
 }
 

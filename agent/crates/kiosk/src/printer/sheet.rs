@@ -23,7 +23,9 @@ pub fn sheet_jobs(cards: &[Ticket], paper: Paper) -> Vec<Vec<u8>> {
     for (n, chunk) in chunks.iter().enumerate() {
         let mut p = EscPos::new();
         if n == 0 {
-            p.init().line_spacing(super::escpos::LINE_SPACING);
+            p.init()
+                .line_spacing(super::escpos::LINE_SPACING)
+                .define_peso();
             if let Some(first) = cards.first() {
                 p.align(Align::Center)
                     .bold(true)
