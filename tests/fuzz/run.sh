@@ -4,7 +4,8 @@
 # (agent/fuzz/regressions/<target>/), so a fixed crash that comes back fails at once.
 #
 # Usage: tests/fuzz/run.sh [seconds per target] [target ...]   (default 60, all targets)
-#        FUZZ_RUNS=10000000 tests/fuzz/run.sh 0 [target ...]     (a number of inputs instead)
+#        FUZZ_RUNS=10000000 tests/fuzz/run.sh 0 [target ...]     (a number of inputs instead;
+#        with seconds other than 0 as well, whichever comes first)
 # Needs cargo-fuzz (`cargo install cargo-fuzz --locked`).
 # libFuzzer needs nightly compiler flags; on a stable toolchain RUSTC_BOOTSTRAP=1
 # unlocks them. Builds without a sanitizer (the code under test is safe Rust) and
@@ -50,7 +51,9 @@ for t in "${targets[@]}"; do
     fi
   fi
   log="/tmp/fuzz-$t.log"
-  if [ -n "${FUZZ_RUNS:-}" ]; then budget=(-runs="$FUZZ_RUNS"); else budget=(-max_total_time="$secs"); fi
+  # FUZZ_RUNS=N stops after N inputs, or after the given seconds if those come first (0: no cap).
+  if [ -n "${FUZZ_RUNS:-}" ]; then budget=(-runs="$FUZZ_RUNS"); else budget=(); fi
+  if [ "$secs" != 0 ] || [ -z "${FUZZ_RUNS:-}" ]; then budget+=(-max_total_time="$secs"); fi
   if cargo fuzz run "${flags[@]}" "$t" "corpus/$t" -- \
       "${budget[@]}" -max_len="$(max_len "$t")" -rss_limit_mb=1024 -timeout=10 \
       -artifact_prefix="artifacts/$t/" >"$log" 2>&1; then
