@@ -483,9 +483,15 @@ fn changes_something(c: &SiteCommand) -> bool {
 /// message id made from the order id and the outcome: the same answer again is the
 /// same message, and a sale after a `Pending` is a new one.
 async fn send_order_result(ctx: &Ctx, result: OrderResult) {
+    let id = &result.order_id;
     let msg_id = match &result.outcome {
-        OrderOutcome::Sold(_) => format!("order-{}-sold", result.order_id),
-        OrderOutcome::Refused(_) => format!("order-{}-refused", result.order_id),
+        // An id too long to be taken is answered under a random message id, so the
+        // answer never carries more than a clipped copy of it.
+        _ if id.is_empty() || id.len() > super::downlink::MAX_ORDER_ID => {
+            new_msg_id("order-refused")
+        }
+        OrderOutcome::Sold(_) => format!("order-{id}-sold"),
+        OrderOutcome::Refused(_) => format!("order-{id}-refused"),
         OrderOutcome::Pending(_) => new_msg_id("order-pending"),
     };
     ctx.enqueue_as(msg_id, Up::Order(result)).await;
