@@ -338,10 +338,10 @@ async fn handle_down<A: AgentActions>(
         }
     };
     let ((plans_v, plans_id), (routers_v, routers_id)) = (plans, routers);
-    let state_since_ms = match ctx.state.state_since_ms() {
-        Ok(t) => t,
-        Err(e) => {
-            warn!(topic, error = %e, "cannot read when the state was made; message refused");
+    let (state_since_ms, floor) = match (ctx.state.state_since_ms(), ctx.state.floor()) {
+        (Ok(t), Ok(f)) => (t, f),
+        (Err(e), _) | (_, Err(e)) => {
+            warn!(topic, error = %e, "cannot read when the state was made or its floor; message refused");
             return;
         }
     };
@@ -353,6 +353,7 @@ async fn handle_down<A: AgentActions>(
         routers_in_force: (routers_v, &routers_id),
         now_ms: now_ms(),
         state_since_ms,
+        floor,
     };
     match judge(which, payload, retain, &dc) {
         DownAction::Ignore(reason) => warn!(topic, %reason, "refused"),
@@ -413,6 +414,17 @@ async fn handle_down<A: AgentActions>(
                 outcome,
             };
             ctx.enqueue(Up::Report(report), "report").await;
+        }
+        DownAction::RaiseFloor(f) => {
+            let f = super::downlink::FloorInForce {
+                plans_version: f.plans_version,
+                routers_version: f.routers_version,
+                issued_ms: f.issued_ms,
+            };
+            match ctx.state.raise_floor(f) {
+                Ok(()) => info!(?f, "floor from the central office in force"),
+                Err(e) => warn!(error = %e, "floor not stored"),
+            }
         }
         DownAction::TakeOrder(order) => {
             info!(order = %order.order_id, plan = %order.plan_id, "online order");

@@ -7,6 +7,7 @@
 #![warn(unreachable_pub)]
 
 pub mod cli;
+mod floor;
 mod office;
 mod orders;
 
