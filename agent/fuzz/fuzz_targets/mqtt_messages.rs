@@ -35,7 +35,7 @@ fuzz_target!(|data: &[u8]| {
                     let _ = convert::router_config(r, None);
                 }
             }
-            Down::Command(_) | Down::Ack(_) | Down::Order(_) => {}
+            Down::Command(_) | Down::Ack(_) | Down::Order(_) | Down::Floor(_) => {}
         }
     }
     if let Ok(decoded) = sync_proto::decode::<Up>(data) {

@@ -7,8 +7,8 @@ use firmware_config::Secret;
 use super::state::{check_command, check_version};
 use sync_proto::envelope::decode;
 use sync_proto::messages::{
-    CommandRequest, CommandResult, Down, Order, OrderOutcome, OrderResult, Outcome, PlanSet, Reply,
-    Report, RouterSet, Up,
+    CommandRequest, CommandResult, Down, Floor, Order, OrderOutcome, OrderResult, Outcome, PlanSet,
+    Reply, Report, RouterSet, Up,
 };
 use sync_proto::seal::open_sealed;
 use sync_proto::sign::verify;
@@ -33,6 +33,23 @@ pub struct DownContext<'a> {
     /// the central office signed before then was captured before a wiped state
     /// folder, and is not taken (the ids that would catch its replay went with it).
     pub state_since_ms: u64,
+    /// The floor the central office set for this box (`Down::Floor`), zeros without one.
+    pub floor: FloorInForce,
+}
+
+/// The highest floor this box has taken (`sync_state` `floor.*`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FloorInForce {
+    pub plans_version: u64,
+    pub routers_version: u64,
+    pub issued_ms: u64,
+}
+
+/// Why a set is below the floor, if it is.
+fn below_floor(subject: &str, version: u64, floor: u64) -> Option<String> {
+    (version < floor).then(|| {
+        format!("{subject} version {version} is below version {floor}, the floor the central office set for this box")
+    })
 }
 
 /// How far the central office's clock may be behind the site's before a command
@@ -41,6 +58,7 @@ pub const STATE_CLOCK_SLACK_MS: u64 = 5 * 60 * 1000;
 
 fn before_state(env_time_ms: u64, ctx: &DownContext<'_>) -> bool {
     env_time_ms.saturating_add(STATE_CLOCK_SLACK_MS) < ctx.state_since_ms
+        || env_time_ms < ctx.floor.issued_ms
 }
 
 /// What to do with a message that came down.
@@ -62,6 +80,8 @@ pub enum DownAction {
     /// An online order for this site, its id checked: sell one voucher for it (or
     /// find the one sold for it before).
     TakeOrder(Order),
+    /// A floor for this box's own key: keep the highest of each of its values.
+    RaiseFloor(Floor),
     /// A retained message, delivered on (re)subscribe, no newer than the one in force.
     AlreadyInForce,
     /// Refused; `answer` (a report or a reply) goes back to the central office.
@@ -142,6 +162,9 @@ pub fn judge(topic: DownTopic, bytes: &[u8], retain: bool, ctx: &DownContext<'_>
                 );
                 return refused_report("plans", plans.version, msg_id, &reason);
             }
+            if let Some(why) = below_floor("plan set", plans.version, ctx.floor.plans_version) {
+                return refused_report("plans", plans.version, msg_id, &why);
+            }
             // Delivered retained (on subscribe) and not newer: the set in force, or a
             // stale one left on the other plans topic. Live deliveries are judged in full.
             if retain && plans.version <= ctx.plans_in_force.0 {
@@ -162,6 +185,13 @@ pub fn judge(topic: DownTopic, bytes: &[u8], retain: bool, ctx: &DownContext<'_>
                     routers.target, ctx.site
                 );
                 return refused_report("routers", routers.version, msg_id, &reason);
+            }
+            if let Some(why) = below_floor(
+                "router settings",
+                routers.version,
+                ctx.floor.routers_version,
+            ) {
+                return refused_report("routers", routers.version, msg_id, &why);
             }
             if retain && routers.version <= ctx.routers_in_force.0 {
                 return DownAction::AlreadyInForce;
@@ -203,6 +233,15 @@ pub fn judge(topic: DownTopic, bytes: &[u8], retain: bool, ctx: &DownContext<'_>
             }
         }
         (DownTopic::Ack, Down::Ack(ack)) => DownAction::Ack(ack.msg_ids),
+        (DownTopic::Cmd, Down::Floor(floor)) => {
+            if floor.site_key != ctx.identity.verifying_key().to_bytes() {
+                return DownAction::Ignore(format!(
+                    "floor {} is for another key than this box's (a box wiped since, or another box); ignored",
+                    sync_proto::limits::clip(msg_id, 80)
+                ));
+            }
+            DownAction::RaiseFloor(floor)
+        }
         (DownTopic::Cmd, Down::Order(order)) => {
             let refuse = |why: String| DownAction::Refuse {
                 reason: why.clone(),
@@ -247,6 +286,7 @@ pub fn judge(topic: DownTopic, bytes: &[u8], retain: bool, ctx: &DownContext<'_>
                 Down::Command(_) => "command",
                 Down::Ack(_) => "ack",
                 Down::Order(_) => "order",
+                Down::Floor(_) => "floor",
             }
         )),
     }
@@ -279,6 +319,51 @@ mod tests {
         env.encode()
     }
 
+    /// A signed `Reconcile` for `s1` valid until 5000, its envelope addressed to
+    /// `to` and made at `time_ms`.
+    fn reconcile(to: &str, time_ms: u64) -> Vec<u8> {
+        let mut cmd = Envelope::new(
+            "c",
+            to,
+            time_ms,
+            Down::Command(CommandRequest {
+                request_id: "r".into(),
+                target: "s1".into(),
+                expires_ms: 5000,
+                command: SiteCommand::Reconcile,
+            }),
+        );
+        sign(&mut cmd, &key());
+        cmd.encode()
+    }
+
+    /// What site `s1` knows, with no sets in force.
+    fn context<'a>(
+        central: &'a VerifyingKey,
+        me: &'a SigningKey,
+        now_ms: u64,
+        state_since_ms: u64,
+        floor: FloorInForce,
+    ) -> DownContext<'a> {
+        DownContext {
+            site: "s1",
+            key: central,
+            identity: me,
+            plans_in_force: (0, ""),
+            routers_in_force: (0, ""),
+            now_ms,
+            state_since_ms,
+            floor,
+        }
+    }
+
+    /// `body` in an envelope for `s1`, signed by the central office.
+    fn signed_for_s1(body: Down) -> Vec<u8> {
+        let mut env = Envelope::new("m", "s1", 0, body);
+        sign(&mut env, &key());
+        env.encode()
+    }
+
     fn judge_at(topic: DownTopic, bytes: &[u8], retain: bool, in_force: (u64, &str)) -> DownAction {
         let pk = key().verifying_key();
         let me = SigningKey::from_bytes(&[8u8; 32]);
@@ -290,6 +375,7 @@ mod tests {
             routers_in_force: (0, ""),
             now_ms: 1000,
             state_since_ms: 0,
+            floor: FloorInForce::default(),
         };
         judge(topic, bytes, retain, &ctx)
     }
@@ -381,15 +467,7 @@ mod tests {
         let pk = key().verifying_key();
         let me = SigningKey::from_bytes(&[8u8; 32]);
         let made_at = 10 * STATE_CLOCK_SLACK_MS;
-        let ctx = DownContext {
-            site: "s1",
-            key: &pk,
-            identity: &me,
-            plans_in_force: (0, ""),
-            routers_in_force: (0, ""),
-            now_ms: made_at + 1000,
-            state_since_ms: made_at,
-        };
+        let ctx = context(&pk, &me, made_at + 1000, made_at, FloorInForce::default());
         let signed_at = |time_ms: u64, body: Down| {
             let mut env = Envelope::new("m", "s1", time_ms, body);
             sign(&mut env, &key());
@@ -442,6 +520,46 @@ mod tests {
     }
 
     #[test]
+    fn a_floor_binds_to_this_box_s_key_and_holds_sets_and_commands_below_it() {
+        let me = SigningKey::from_bytes(&[8u8; 32]);
+        let floor_for = |k: &SigningKey| {
+            signed_for_s1(Down::Floor(Floor {
+                site_key: k.verifying_key().to_bytes().to_vec(),
+                plans_version: 7,
+                routers_version: 0,
+                issued_ms: 500,
+            }))
+        };
+        assert!(matches!(
+            judge_at(DownTopic::Cmd, &floor_for(&me), false, (0, "")),
+            DownAction::RaiseFloor(f) if f.plans_version == 7
+        ));
+        assert!(matches!(
+            judge_at(DownTopic::Cmd, &floor_for(&SigningKey::from_bytes(&[9u8; 32])), false, (0, "")),
+            DownAction::Ignore(r) if r.contains("another key")
+        ));
+        let pk = key().verifying_key();
+        let floor = FloorInForce {
+            plans_version: 7,
+            routers_version: 0,
+            issued_ms: 500,
+        };
+        let ctx = context(&pk, &me, 1000, 0, floor);
+        assert!(matches!(
+            judge(DownTopic::Plans, &plans(6, "s1"), true, &ctx),
+            DownAction::Refuse { reason, .. } if reason.contains("floor")
+        ));
+        assert!(matches!(
+            judge(DownTopic::Plans, &plans(7, "s1"), false, &ctx),
+            DownAction::ApplyPlans { .. }
+        ));
+        assert!(matches!(
+            judge(DownTopic::Cmd, &reconcile("s1", 499), false, &ctx),
+            DownAction::Refuse { .. }
+        ));
+    }
+
+    #[test]
     fn garbage_and_misplaced_messages_are_only_logged() {
         assert!(matches!(
             judge_at(DownTopic::Ack, b"\x01garbage", false, (0, "")),
@@ -489,20 +607,8 @@ mod tests {
             judge_at(DownTopic::Ack, &ack.encode(), false, (0, "")),
             DownAction::Ignore(r) if r.contains("addressed to \"s2\"")
         ));
-        let mut cmd = Envelope::new(
-            "c",
-            "s2",
-            0,
-            Down::Command(CommandRequest {
-                request_id: "r".into(),
-                target: "s1".into(),
-                expires_ms: 5000,
-                command: SiteCommand::Reconcile,
-            }),
-        );
-        sign(&mut cmd, &key());
         assert!(matches!(
-            judge_at(DownTopic::Cmd, &cmd.encode(), false, (0, "")),
+            judge_at(DownTopic::Cmd, &reconcile("s2", 0), false, (0, "")),
             DownAction::Ignore(_)
         ));
         // The fleet set must say `*`, a site's own set its site.
@@ -517,24 +623,17 @@ mod tests {
         let me = SigningKey::from_bytes(&[8u8; 32]);
         let other = SigningKey::from_bytes(&[9u8; 32]);
         let routers = |to: &SigningKey| {
-            let mut env = Envelope::new(
-                "r",
-                "s1",
-                0,
-                Down::Routers(RouterSet {
-                    version: 3,
-                    target: "s1".into(),
-                    routers: vec![sync_proto::messages::RouterSpec {
-                        name: "main".into(),
-                        password_sealed: Some(
-                            sync_proto::seal::seal_to_site(&to.verifying_key(), "pw1").unwrap(),
-                        ),
-                        ..Default::default()
-                    }],
-                }),
-            );
-            sign(&mut env, &key());
-            env.encode()
+            signed_for_s1(Down::Routers(RouterSet {
+                version: 3,
+                target: "s1".into(),
+                routers: vec![sync_proto::messages::RouterSpec {
+                    name: "main".into(),
+                    password_sealed: Some(
+                        sync_proto::seal::seal_to_site(&to.verifying_key(), "pw1").unwrap(),
+                    ),
+                    ..Default::default()
+                }],
+            }))
         };
         match judge_at(DownTopic::Routers, &routers(&me), false, (0, "")) {
             DownAction::ApplyRouters { passwords, .. } => {

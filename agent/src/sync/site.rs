@@ -339,10 +339,10 @@ async fn handle_down<A: AgentActions>(
         }
     };
     let ((plans_v, plans_id), (routers_v, routers_id)) = (plans, routers);
-    let state_since_ms = match ctx.state.state_since_ms() {
-        Ok(t) => t,
-        Err(e) => {
-            warn!(topic, error = %e, "cannot read when the state was made; message refused");
+    let (state_since_ms, floor) = match (ctx.state.state_since_ms(), ctx.state.floor()) {
+        (Ok(t), Ok(f)) => (t, f),
+        (Err(e), _) | (_, Err(e)) => {
+            warn!(topic, error = %e, "cannot read when the state was made or its floor; message refused");
             return;
         }
     };
@@ -354,6 +354,7 @@ async fn handle_down<A: AgentActions>(
         routers_in_force: (routers_v, &routers_id),
         now_ms: now_ms(),
         state_since_ms,
+        floor,
     };
     match judge(which, payload, retain, &dc) {
         DownAction::Ignore(reason) => warn!(topic, %reason, "refused"),
@@ -414,6 +415,17 @@ async fn handle_down<A: AgentActions>(
                 outcome,
             };
             ctx.enqueue(Up::Report(report), "report").await;
+        }
+        DownAction::RaiseFloor(f) => {
+            let f = super::downlink::FloorInForce {
+                plans_version: f.plans_version,
+                routers_version: f.routers_version,
+                issued_ms: f.issued_ms,
+            };
+            match ctx.state.raise_floor(f) {
+                Ok(()) => info!(?f, "floor from the central office in force"),
+                Err(e) => warn!(error = %e, "floor not stored"),
+            }
         }
         DownAction::TakeOrder(order) => {
             info!(order = %order.order_id, plan = %order.plan_id, "online order");
@@ -484,9 +496,15 @@ fn changes_something(c: &SiteCommand) -> bool {
 /// message id made from the order id and the outcome: the same answer again is the
 /// same message, and a sale after a `Pending` is a new one.
 async fn send_order_result(ctx: &Ctx, result: OrderResult) {
+    let id = &result.order_id;
     let msg_id = match &result.outcome {
-        OrderOutcome::Sold(_) => format!("order-{}-sold", result.order_id),
-        OrderOutcome::Refused(_) => format!("order-{}-refused", result.order_id),
+        // An id too long to be taken is answered under a random message id, so the
+        // answer never carries more than a clipped copy of it.
+        _ if id.is_empty() || id.len() > super::downlink::MAX_ORDER_ID => {
+            new_msg_id("order-refused")
+        }
+        OrderOutcome::Sold(_) => format!("order-{id}-sold"),
+        OrderOutcome::Refused(_) => format!("order-{id}-refused"),
         OrderOutcome::Pending(_) => new_msg_id("order-pending"),
     };
     ctx.enqueue_as(msg_id, Up::Order(result)).await;

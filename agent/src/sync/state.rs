@@ -157,6 +157,46 @@ impl SyncState {
             .unwrap_or(0))
     }
 
+    /// The highest floor the central office set for this box (zeros without one).
+    /// A value that does not read is an error, never 0.
+    pub fn floor(&self) -> Result<super::downlink::FloorInForce, OutboxError> {
+        let read = |k: &str| -> Result<u64, OutboxError> {
+            match self.get(&format!("floor.{k}"))? {
+                None => Ok(0),
+                Some(v) => v.parse().map_err(|_| OutboxError::Sqlite {
+                    path: self.path.clone(),
+                    source: rusqlite::Error::InvalidColumnType(
+                        0,
+                        format!("floor.{k} = {v:?} is not a number"),
+                        rusqlite::types::Type::Text,
+                    ),
+                }),
+            }
+        };
+        Ok(super::downlink::FloorInForce {
+            plans_version: read("plans")?,
+            routers_version: read("routers")?,
+            issued_ms: read("issued_ms")?,
+        })
+    }
+
+    /// Keeps the highest of the stored floor and `f`, value by value.
+    pub fn raise_floor(&self, f: super::downlink::FloorInForce) -> Result<(), OutboxError> {
+        let now = self.floor()?;
+        self.set(
+            "floor.plans",
+            &now.plans_version.max(f.plans_version).to_string(),
+        )?;
+        self.set(
+            "floor.routers",
+            &now.routers_version.max(f.routers_version).to_string(),
+        )?;
+        self.set(
+            "floor.issued_ms",
+            &now.issued_ms.max(f.issued_ms).to_string(),
+        )
+    }
+
     /// Notes that a command is starting and says what became of it before, if it
     /// came already. Ids are kept by number, newest [`KEPT_COMMANDS`], not by age:
     /// a clock that jumps forward forgets none of them.

@@ -152,6 +152,17 @@ async fn an_order_sent_while_the_site_is_offline_becomes_one_voucher_whose_code_
         matches!(&refused.outcome, OrderOutcome::Refused(why) if why.contains("9h")),
         "{refused:?}"
     );
+    // An id far too long: refused, in an answer that fits a packet (the id clipped).
+    let huge = Order {
+        order_id: "x".repeat(200_000),
+        ..order.clone()
+    };
+    central.send_order(&huge).await.unwrap();
+    let r = until(&mut central, &cdb, 20, |r| {
+        matches!(&r.envelope.body, Up::Order(o) if matches!(&o.outcome, OrderOutcome::Refused(w) if w.contains("128 bytes")))
+    })
+    .await;
+    assert!(r.envelope.msg_id.len() < 100, "{}", r.envelope.msg_id.len());
     site.shutdown().await;
     central.shutdown(&cdb).await;
 }

@@ -158,3 +158,58 @@ async fn a_version_in_force_that_cannot_be_read_refuses_the_push_instead_of_taki
     site.handle.shutdown().await;
     central.shutdown(&cdb).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wiped_box_given_its_floor_refuses_an_older_signed_set_and_a_floor_for_another_key_is_ignored(
+) {
+    // The trio's site is the wiped box: a fresh store (its version in force is 0).
+    let (_broker, _cdir, mut central, cdb, site) = connected_trio().await;
+    central.push_floor(&cdb, SITE, 10, 0).await.unwrap();
+    // A floor for the box's old key (before the wipe), higher: means nothing here.
+    let mut stale = Envelope::new(
+        "floor-old-key",
+        SITE,
+        sync_proto::now_ms(),
+        Down::Floor(Floor {
+            site_key: SigningKey::from_bytes(&[8u8; 32])
+                .verifying_key()
+                .to_bytes()
+                .to_vec(),
+            plans_version: 50,
+            ..Default::default()
+        }),
+    );
+    sign(&mut stale, &central_key());
+    let cmd = format!("{PREFIX}/site/{SITE}/cmd");
+    central
+        .publish_raw(&cmd, stale.encode(), false)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let plans = format!("{PREFIX}/site/{SITE}/plans");
+    // A set signed before the wipe, captured and replayed: newer than nothing, but
+    // below the floor.
+    central
+        .publish_raw(&plans, signed_plans(5, &central_key()), false)
+        .await
+        .unwrap();
+    let rep = next_report(&mut central, &cdb).await;
+    assert!(
+        matches!(&rep.outcome, Outcome::Refused(why) if why.contains("floor")) && rep.version == 5,
+        "{rep:?}"
+    );
+    central
+        .publish_raw(&plans, signed_plans(10, &central_key()), false)
+        .await
+        .unwrap();
+    let rep = next_report(&mut central, &cdb).await;
+    assert!(
+        matches!(rep.outcome, Outcome::Applied(_)) && rep.version == 10,
+        "the floor's own version is taken, the other key's floor of 50 was not: {rep:?}"
+    );
+    let floor = site.state.floor().unwrap();
+    assert_eq!(floor.plans_version, 10);
+    site.handle.shutdown().await;
+    central.shutdown(&cdb).await;
+}

@@ -121,6 +121,19 @@ pub enum CentralCommand {
         #[command(subcommand)]
         command: RemoteCommand,
     },
+    /// Publish the floor for a registered site (retained, bound to its key): it
+    /// then refuses plan and router sets below these versions, and commands and
+    /// orders signed before now. Run it after `register`, above all after a box
+    /// was wiped and registered again.
+    Floor {
+        #[arg(long)]
+        site: String,
+        /// The version of the plan set in force for the site (0: no floor).
+        #[arg(long, default_value = "0")]
+        plans_version: u64,
+        #[arg(long, default_value = "0")]
+        routers_version: u64,
+    },
     /// Send an online order (paid through the central office) to a site and print
     /// the voucher it sold for it as JSON. Safe to repeat with the same --id: the
     /// site answers with the same voucher, never a second one.
@@ -409,6 +422,23 @@ pub async fn run(cli: CentralCli) -> anyhow::Result<()> {
                 .await?;
             println!("{}", serde_json::to_string_pretty(&result)?);
             central.shutdown(&db).await;
+            Ok(())
+        }
+        CentralCommand::Floor {
+            site,
+            plans_version,
+            routers_version,
+        } => {
+            let db = CentralDb::open(&c.db)?;
+            let mut central = connect(c, false).await?;
+            let floor = central
+                .push_floor(&db, &site, plans_version, routers_version)
+                .await?;
+            eprintln!(
+                "floor for {site}: plan sets from version {plans_version}, router settings from {routers_version}, commands and orders signed from {} on",
+                floor.issued_ms
+            );
+            central.link().shutdown().await;
             Ok(())
         }
         CentralCommand::Order {

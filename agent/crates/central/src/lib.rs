@@ -10,6 +10,7 @@ pub mod cli;
 pub mod fleet;
 pub mod http;
 pub mod ingest;
+mod floor;
 mod office;
 mod orders;
 pub mod pg;

@@ -309,6 +309,15 @@ pub(crate) mod tests {
             hex::encode(partly.encode()),
             readme_value("partial reply hex: `")
         );
+        let floor = crate::messages::Floor {
+            site_key: key.verifying_key().to_bytes().to_vec(),
+            plans_version: 10,
+            routers_version: 3,
+            issued_ms: 1_795_000_005_000,
+        };
+        let mut down = Envelope::new("down-3", "site-001", 1_795_000_005_000, Down::Floor(floor));
+        crate::sign::sign(&mut down, &key);
+        assert_eq!(hex::encode(down.encode()), readme_value("floor hex: `"));
     }
 
     #[test]

@@ -60,6 +60,24 @@ pub enum Down {
     /// 4: a voucher paid for online (a website, an e-wallet), on `cmd`: one sale
     /// per order id, however often it comes.
     Order(Order),
+    /// 5: the floor under what one box takes, retained on its `cmd`: kept by the
+    /// central office, bound to the box's key, so a wiped box (a new key) can be
+    /// given it and no old message opens the door below it.
+    Floor(Floor),
+}
+
+/// What a box takes from now on: plan and router sets from these versions up, and
+/// commands and orders signed (envelope `time_ms`) at or after `issued_ms`. The
+/// central office publishes it when it registers a box; the box keeps the highest
+/// of each it has seen. For one key only: on another box (or a box wiped since,
+/// which has a new key) it means nothing.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Floor {
+    /// The box's ed25519 public key (32 bytes), as registered.
+    pub site_key: Vec<u8>,
+    pub plans_version: u64,
+    pub routers_version: u64,
+    pub issued_ms: u64,
 }
 
 /// An order paid through the central office: the site sells one voucher of

@@ -75,12 +75,14 @@ impl Topics {
     }
 
     /// What a site subscribes to.
+    /// `cmd` first: its retained floor (`Down::Floor`) then comes before the
+    /// retained plan and router sets on a broker that answers in order.
     pub fn site_subscriptions(&self) -> Vec<String> {
         vec![
+            self.cmd(),
             self.plans(),
             self.fleet_plans(),
             self.routers(),
-            self.cmd(),
             self.ack(),
         ]
     }
