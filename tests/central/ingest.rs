@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use hotspot_central::ingest::{IngestOptions, IngestWorker};
 use hotspot_central::pg::PgStore;
 use hotspot_central::store::Store;
 use hotspot_tests::mosquitto::Mosquitto;
@@ -34,7 +33,7 @@ pub(crate) async fn count_sales(client: &tokio_postgres::Client) -> (i64, i64) {
 async fn the_ingest_stores_each_sale_once_and_acks_only_after_its_commit() {
     let broker = Mosquitto::start();
     let pg = Postgres::start();
-    let mut store = Store::Postgres(PgStore::connect(&pg.params(), None).await.unwrap());
+    let store = Store::Postgres(PgStore::connect(&pg.params(), None).await.unwrap());
     store
         .register_site(&site_name(1), &site_key(1).public_hex())
         .await
@@ -49,24 +48,7 @@ async fn the_ingest_stores_each_sale_once_and_acks_only_after_its_commit() {
         .await
         .unwrap();
 
-    let mut worker = IngestWorker::connect(
-        link(broker.port, "ingest-1"),
-        central_key(),
-        PREFIX,
-        IngestOptions::default(),
-    );
-    worker.link().wait_connected().await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let run = tokio::spawn(async move {
-        let stats = worker
-            .run(&mut store, async {
-                let _ = stop_rx.await;
-            })
-            .await;
-        worker.shutdown().await;
-        stats
-    });
+    let (stop_tx, run) = spawn_worker(broker.port, "ingest-1", store).await;
 
     let site = start_site(broker.port, 1, 300);
     // Long enough for the first send and a resend (3 s) to reach the failing store.

@@ -3,7 +3,10 @@
 //! the fleet view and the admin API, against a real mosquitto and sites running the
 //! agent's own sync code.
 
+mod api;
+mod fleet;
 mod ingest;
+mod workers;
 
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -217,4 +220,36 @@ pub async fn wait_until<F: std::future::Future<Output = bool>>(
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// An ingest worker in this process on `store`; send on the returned channel to stop
+/// it, and the task returns what it did.
+pub async fn spawn_worker(
+    port: u16,
+    client_id: &str,
+    mut store: hotspot_central::store::Store,
+) -> (
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<hotspot_central::ingest::IngestStats>,
+) {
+    use hotspot_central::ingest::{IngestOptions, IngestWorker};
+    let mut worker = IngestWorker::connect(
+        link(port, client_id),
+        central_key(),
+        PREFIX,
+        IngestOptions::default(),
+    );
+    worker.link().wait_connected().await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let run = tokio::spawn(async move {
+        let stats = worker
+            .run(&mut store, async {
+                let _ = stop_rx.await;
+            })
+            .await;
+        worker.shutdown().await;
+        stats
+    });
+    (stop_tx, run)
 }

@@ -330,7 +330,7 @@ pub async fn run(cli: CentralCli) -> anyhow::Result<()> {
                 link_config(c)?,
                 &c.prefix,
                 &store,
-                Duration::from_millis(300),
+                Duration::from_millis(1000),
                 Duration::from_secs(5),
             )
             .await;

@@ -351,7 +351,7 @@ async fn get_settings(
     let got = crate::fleet::read_retained(
         config,
         vec![topic],
-        Duration::from_millis(300),
+        Duration::from_millis(1000),
         Duration::from_secs(5),
     )
     .await

@@ -24,7 +24,7 @@ CREATE TABLE IF NOT EXISTS site_status (site TEXT PRIMARY KEY, body JSONB NOT NU
 ";
 
 // Any number; the workers take it so that only one of them creates the tables.
-const SCHEMA_LOCK: i64 = 0x686f_7473_706f_74;
+const SCHEMA_LOCK: i64 = 0x0068_6f74_7370_6f74;
 
 const INSERT: &str = "INSERT INTO received (site, msg_id, kind, time_ms, received_ms, body) \
      SELECT s, m, k, t, $5, b::jsonb FROM UNNEST($1::text[], $2::text[], $3::text[], $4::int8[], $6::text[]) AS u(s, m, k, t, b) \
