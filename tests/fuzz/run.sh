@@ -44,13 +44,13 @@ for t in "${targets[@]}"; do
   mkdir -p "corpus/$t" "artifacts/$t"
   if [ -d "seeds/$t" ]; then cp -n seeds/"$t"/* "corpus/$t/" 2>/dev/null || true; fi
   if [ -d "regressions/$t" ] && [ -n "$(ls -A "regressions/$t")" ]; then
-    if ! cargo fuzz run "${flags[@]}" "$t" "regressions/$t" -- -runs=0 >"/tmp/fuzz-$t.log" 2>&1; then
-      echo "!! $t: a saved crash in regressions/$t crashes again (log: /tmp/fuzz-$t.log)" >&2
+    if ! cargo fuzz run "${flags[@]}" "$t" "regressions/$t" -- -runs=0 >"${TMPDIR:-/tmp}/fuzz-$t.log" 2>&1; then
+      echo "!! $t: a saved crash in regressions/$t crashes again (log: ${TMPDIR:-/tmp}/fuzz-$t.log)" >&2
       failed+=("$t")
       continue
     fi
   fi
-  log="/tmp/fuzz-$t.log"
+  log="${TMPDIR:-/tmp}/fuzz-$t.log"
   # FUZZ_RUNS=N stops after N inputs, or after the given seconds if those come first (0: no cap).
   if [ -n "${FUZZ_RUNS:-}" ]; then budget=(-runs="$FUZZ_RUNS"); else budget=(); fi
   if [ "$secs" != 0 ] || [ -z "${FUZZ_RUNS:-}" ]; then budget+=(-max_total_time="$secs"); fi

@@ -32,7 +32,7 @@ fuzz_target!(|data: &[u8]| {
             }
             Down::Routers(set) => {
                 for r in &set.routers {
-                    let _ = convert::router_config(r, None);
+                    let _ = convert::router_config(r, None, None);
                 }
             }
             Down::Command(_) | Down::Ack(_) | Down::Order(_) | Down::Floor(_) => {}

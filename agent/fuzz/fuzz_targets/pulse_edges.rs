@@ -42,7 +42,9 @@ fuzz_target!(|data: &[u8]| {
             if level {
                 rising += 1;
             }
-            note(decoder.handle_edge(level, now));
+            for e in decoder.handle_edge(level, now) {
+                note(Some(e));
+            }
         } else {
             note(decoder.poll(now));
         }
@@ -50,7 +52,9 @@ fuzz_target!(|data: &[u8]| {
     // Let every train finish.
     now += Duration::from_secs(10);
     if level {
-        note(decoder.handle_edge(false, now));
+        for e in decoder.handle_edge(false, now) {
+            note(Some(e));
+        }
     }
     note(decoder.poll(now + Duration::from_secs(10)));
     note(decoder.poll(now + Duration::from_secs(20)));
