@@ -48,5 +48,6 @@ if [ "${SKIP_CROSS:-0}" != 1 ] && [ -x cross/smoke.sh ]; then
   cross/smoke.sh
 fi
 
-# The booted Debian guest under qemu (README "On the box"); opt-in until its short form is green.
-if [ "${HOTSPOT_VM:-0}" = 1 ]; then echo "== the box, booted (tests/vm/run.sh)"; tests/vm/run.sh; fi
+# The booted Debian guest under qemu, short form (README "On the box"). Opt-in
+# (HOTSPOT_VM=1) until the short form has passed on a CI machine; then the default.
+if [ "${HOTSPOT_VM:-0}" = 1 ]; then echo "== the box, booted (tests/vm/run.sh --short)"; tests/vm/run.sh --short; fi

@@ -79,6 +79,14 @@ class Box:
         os.makedirs(self.xfer, exist_ok=True)
         self.accel = "tcg"
         self.minimal = False    # True: boot init=/usr/local/sbin/box-init instead of systemd
+        # The small kernel (tests/vm/kernel.sh): everything built in, no initrd. Used for
+        # the minimal boot when set; systemd always boots Debian's kernel.
+        self.small_kernel = None     # may appear while a long run goes on: checked at each start
+        self.booted_small = False
+        # The guest's clock at boot, in seconds from the host's: qemu's RTC for Debian's
+        # kernel, and xfer/clock (what fake-hwclock would restore) for the minimal boot,
+        # whose small kernel has no RTC driver and would start at 1970.
+        self.clock_offset = 0
 
     def fresh_disk(self):
         if os.path.exists(self.disk):
@@ -97,12 +105,21 @@ class Box:
         else:
             args = ["qemu-system-aarch64", "-M", "virt", "-accel", "tcg", "-cpu", "max"]
             console = "ttyAMA0"
+        if self.clock_offset:
+            base = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(time.time() + self.clock_offset))
+            args += ["-rtc", "base=%s" % base]
+        self.booted_small = bool(self.minimal and self.small_kernel and os.path.exists(self.small_kernel))
+        if self.booted_small:
+            boot = ["-kernel", self.small_kernel]
+        else:
+            boot = ["-kernel", os.path.join(self.image_dir, "vmlinuz"),
+                    "-initrd", os.path.join(self.image_dir, "initrd.img")]
         args += [
-            "-m", str(self.mem), "-smp", "1", "-nographic", "-nodefaults", "-nic", "none",
-            "-kernel", os.path.join(self.image_dir, "vmlinuz"),
-            "-initrd", os.path.join(self.image_dir, "initrd.img"),
-            "-append", "root=/dev/vda rw console=%s quiet loglevel=4 systemd.show_status=0 %s"
-                       % (console, self.append + (" init=/usr/local/sbin/box-init" if self.minimal else "")),
+            "-m", str(self.mem), "-smp", "1", "-nographic", "-nodefaults", "-nic", "none"] + boot + [
+            # HOTSPOT_VM_VERBOSE=1: the kernel's and systemd's messages on the console log.
+            "-append", "root=/dev/vda rw console=%s %s %s"
+                       % (console, "systemd.show_status=1" if os.environ.get("HOTSPOT_VM_VERBOSE") == "1"
+                          else "quiet loglevel=4 systemd.show_status=0", self.append + (" init=/usr/local/sbin/box-init" if self.minimal else "")),
             # writeback: the guest's flushes reach the host's disk (fsync'd data survives
             # a cut, as on a real card); what the guest has not written back is in its
             # own RAM and dies with the process.
@@ -121,11 +138,15 @@ class Box:
         return args
 
     # ---- power ----
-    def start(self, timeout=240):
+    def start(self, timeout=None):
+        # HOTSPOT_VM_BOOT_TIMEOUT: seconds to wait for the command channel (240; a
+        # heavily loaded machine needs far more).
+        timeout = timeout or int(os.environ.get("HOTSPOT_VM_BOOT_TIMEOUT", "240"))
         for n in ("ctl", "bridge", "qmp"):
             if os.path.exists(self.sock(n)):
                 os.unlink(self.sock(n))
         self.boots += 1
+        self.set_boot_clock()
         t0 = time.time()
         self.proc = subprocess.Popen(self.qemu_args(), stdin=subprocess.DEVNULL,
                                      stdout=open(os.path.join(self.work, "qemu.log"), "ab"),
@@ -135,6 +156,10 @@ class Box:
         self._ctl_connect()
         self.wait_up(timeout)
         return time.time() - t0
+
+    def set_boot_clock(self):
+        with open(os.path.join(self.xfer, "clock"), "w") as f:
+            f.write("%d\n" % int(time.time() + self.clock_offset))
 
     def _wait_sock(self, name):
         for _ in range(200):
@@ -229,13 +254,14 @@ class Box:
         if self.ctl:
             self.ctl.close()
 
-    def reset(self, timeout=240):
-        """Power cut by QMP system_reset: same qemu process, the guest starts over."""
+    def reset(self):
+        """Power cut by QMP system_reset: same qemu process, the guest starts over
+        (wait_up() waits for it)."""
         with self.cv:
             self.up = False
+        self.set_boot_clock()
         self.qmp("system_reset")
         self.boots += 1
-        self.wait_up(timeout)
 
     def shutdown(self):
         if self.proc and self.proc.poll() is None:

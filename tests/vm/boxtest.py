@@ -71,12 +71,18 @@ class Outside:
 
     def router_users(self):
         """Hotspot users on the router that carry the agent's comment."""
+        return [u for u in self.router("/ip/hotspot/user/print") if str(u.get("comment", "")).startswith("hsa:")]
+
+    def router(self, *words):
+        """One command on the router (librouteros, as a third party would)."""
         import librouteros
         api = librouteros.connect(host="127.0.0.1", port=self.router_port, username="admin",
                                   password=ROUTER_SECRET, timeout=10)
-        users = [u for u in api("/ip/hotspot/user/print") if str(u.get("comment", "")).startswith("hsa:")]
-        api.close()
-        return users
+        try:
+            path, *args = words
+            return list(api(path, **dict(w.split("=", 1) for w in args)))
+        finally:
+            api.close()
 
     def stop(self):
         for p in reversed(self.procs):
@@ -123,6 +129,9 @@ time_limit = "1h"
 validity = "1d"
 profile = "kiosk-2m"
 pool = 5
+
+[enforcement]
+interval = "5s"
 
 [board]
 preset = "none"
@@ -186,11 +195,28 @@ def main():
     ap.add_argument("--sim", required=True)
     ap.add_argument("--central", required=True)
     ap.add_argument("--long", action="store_true")
+    ap.add_argument("--short", action="store_true")
     ap.add_argument("--arm64", action="store_true")
-    ap.add_argument("--cuts", type=int)
+    ap.add_argument("--cuts", type=int, help="power cuts in the minimal boot (24; --long 1,000)")
+    ap.add_argument("--cut-budget", type=float,
+                    help="stop cutting after this many seconds of the loop (short form: 240)")
+    ap.add_argument("--until", help="stop cutting at this UTC time, HH:MM")
+    ap.add_argument("--systemd-cuts", type=int, default=2, help="power cuts under systemd (2)")
+    ap.add_argument("--sales", type=int, help="sales for the footprint (10; --long 1,000)")
+    ap.add_argument("--small-kernel", help="bzImage from tests/vm/kernel.sh for the minimal boot")
+    ap.add_argument("--no-clock", dest="clock", action="store_false", help="leave out the clock steps")
     ap.add_argument("--keep", action="store_true", help="keep the work folder")
     a = ap.parse_args()
     cuts = a.cuts if a.cuts is not None else (1000 if a.long else 24)
+    if a.cut_budget is None and not a.long and a.cuts is None:
+        a.cut_budget = 240
+    if a.sales is None:
+        a.sales = 1000 if a.long else 10
+    if a.until:
+        import calendar
+        hh, mm = (int(x) for x in a.until.split(":"))
+        t = time.gmtime()
+        a.until = calendar.timegm((t.tm_year, t.tm_mon, t.tm_mday, hh, mm, 0))
     work = tempfile.mkdtemp(prefix="hotspot-vm-")
     note("work folder %s" % work)
     outside = Outside(work, a.sim, a.central)

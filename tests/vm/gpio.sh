@@ -6,38 +6,14 @@
 # pulse trains at the widths real acceptors use become coins, and the inhibit line the
 # agent drives reads back through sysfs.
 #
-#   tests/vm/gpio.sh AGENT_BINARY SIM_BINARY      (run.sh --long calls it)
+#   tests/vm/gpio.sh DEB SIM_BINARY KERNEL      (run.sh calls it)
 #
-# Kernel cache: ${HOTSPOT_VM_CACHE:-$HOME/.cache/hotspot-vm}/gpio-kernel-<hash>/bzImage.
+# DEB is the package under test (its /usr/bin/hotspot-agent runs in the guest),
+# SIM_BINARY a host build with the simulators (the router), KERNEL the bzImage from
+# tests/vm/kernel.sh. Prints `ok`/`FAIL` lines; exits with the number of failures.
 set -euo pipefail
-agent="$1"; sim="$2"
+deb="$1"; sim="$2"; kernel="$3"
 here="$(cd "$(dirname "$0")" && pwd)"
-cache="${HOTSPOT_VM_CACHE:-$HOME/.cache/hotspot-vm}"
-options="64BIT PRINTK TTY SERIAL_8250 SERIAL_8250_CONSOLE BLK_DEV_INITRD RD_GZIP BINFMT_ELF
-BINFMT_SCRIPT PROC_FS SYSFS DEVTMPFS DEVTMPFS_MOUNT CONFIGFS_FS GPIOLIB GPIO_CDEV GPIO_CDEV_V1 GPIO_SIM
-IRQ_SIM TMPFS UNIX98_PTYS UNIX FUTEX EPOLL SHMEM MULTIUSER NET INET EVENTFD TIMERFD SIGNALFD
-POSIX_TIMERS FILE_LOCKING INOTIFY_USER PROC_SYSCTL AIO ADVISE_SYSCALLS MEMBARRIER RSEQ"
-kdir="$cache/gpio-kernel-$(echo "$options" | sha256sum | cut -c1-12)"
-if [ ! -s "$kdir/bzImage" ]; then
-    need=()
-    [ -f /usr/src/linux-source-6.1.tar.xz ] || need+=(linux-source-6.1)
-    for t in flex bison bc; do command -v $t >/dev/null || need+=($t); done
-    [ -f /usr/include/libelf.h ] || need+=(libelf-dev)
-    [ -f /usr/include/openssl/ssl.h ] || need+=(libssl-dev)
-    if [ ${#need[@]} -gt 0 ]; then
-        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-    fi
-    src="$cache/linux-src"
-    rm -rf "$src"; mkdir -p "$src"
-    echo "== building the gpio-sim kernel (once; cached in $kdir)" >&2
-    start=$(date +%s)
-    tar -xJf /usr/src/linux-source-6.1.tar.xz -C "$src" --strip-components=1
-    (cd "$src" && make -s tinyconfig && for o in $options; do scripts/config --enable "$o"; done \
-        && make -s olddefconfig && make -s -j2 bzImage)
-    mkdir -p "$kdir"; cp "$src/arch/x86/boot/bzImage" "$kdir/"
-    rm -rf "$src"
-    echo "kernel built in $(( $(date +%s) - start )) s" >&2
-fi
 command -v busybox >/dev/null && busybox --list | grep -qx usleep || {
     apt-get install -y -qq busybox-static >/dev/null; }
 
@@ -45,8 +21,11 @@ work="$(mktemp -d)"; trap 'rm -rf "$work"' EXIT
 root="$work/root"
 mkdir -p "$root"/{bin,dev,proc,sys,tmp,etc,state,lib64,lib/x86_64-linux-gnu}
 cp "$(command -v busybox)" "$root/bin/busybox"
-for b in sh mount mkdir cat echo sleep usleep grep ifconfig reboot poweroff seq wc tail; do ln -s busybox "$root/bin/$b"; done
+for b in sh mount mkdir cat echo sleep usleep grep ifconfig reboot poweroff seq wc tail kill pidof sed; do ln -s busybox "$root/bin/$b"; done
+dpkg-deb -x "$deb" "$work/deb"
+agent="$work/deb/usr/bin/hotspot-agent"
 cp "$agent" "$root/bin/hotspot-agent"; cp "$sim" "$root/bin/router-sim"
+gcc -static -O2 -o "$root/bin/gpiotool" "$here/guest/gpiotool.c"
 for lib in $(ldd "$agent" "$sim" | grep -o '/[^ ]*\.so[^ ]*' | sort -u); do cp -L "$lib" "$root$lib"; done
 cat > "$root/etc/config.toml" <<'CONF'
 [agent]
@@ -96,41 +75,60 @@ ifconfig lo 127.0.0.1 up
 g=/sys/kernel/config/gpio-sim/kiosk
 mkdir $g $g/bank0; echo 8 > $g/bank0/num_lines; echo 1 > $g/live
 line=/sys/devices/platform/gpio-sim.0/gpiochip0
-# The acceptor's output idles high (active low): pulled up until a pulse.
+# The acceptor's output idles high (open collector, active low): pulled up until a pulse.
 echo pull-up > $line/sim_gpio0/pull
 HOTSPOT_SIM_PASSWORD=gpio-box-pass router-sim sim --api-port 8728 --no-tls --no-rest --clients 0 > /tmp/router.out 2>&1 &
 sleep 2
 RUST_LOG=info hotspot-agent run --config /etc/config.toml > /tmp/agent.log 2>&1 &
-for i in $(seq 60); do grep -q "ready" /tmp/agent.log && break; sleep 1; done
-echo "GPIO inhibit-before $(cat $line/sim_gpio1/value)"
-pulse() { # count width_ms gap_ms
-    n=0; while [ $n -lt $1 ]; do
-        echo pull-down > $line/sim_gpio0/pull; usleep $(( $2 * 1000 ))
-        echo pull-up > $line/sim_gpio0/pull; usleep $(( $3 * 1000 )); n=$((n+1)); done
-}
+for i in $(seq 120); do
+    gpiotool info /dev/gpiochip0 1 2>/dev/null | grep -q 'consumer=hotspot-agent-inhibit' \
+        && [ "$(cat $line/sim_gpio1/value)" = 0 ] && break
+    sleep 0.5
+done
+echo "GPIO inhibit-ready $(cat $line/sim_gpio1/value)"
+echo "GPIO info $(gpiotool info /dev/gpiochip0 0)"
+echo "GPIO info $(gpiotool info /dev/gpiochip0 1)"
 for w in 25 50 100 150; do
-    pulse 5 $w 50
-    sleep 2
+    echo "GPIO pulse $(gpiotool pulse $line/sim_gpio0/pull 5 $w 50)"
+    sleep 1.5
     echo "GPIO train width=$w coins=$(grep -c 'coin committed' /tmp/agent.log)"
 done
-sleep 7
-echo "GPIO sales=$(grep -c 'sale provisioned' /tmp/agent.log) inhibit-after $(cat $line/sim_gpio1/value)"
-grep -E "coin|sale|inhibit|error|WARN" /tmp/agent.log | head -40 | sed 's/^/GPIO log: /'
+for i in $(seq 30); do [ "$(grep -c 'sale provisioned' /tmp/agent.log)" -ge 4 ] && break; sleep 1; done
+echo "GPIO sales=$(grep -c 'sale provisioned' /tmp/agent.log)"
+# The router goes away: the pool (2) still sells; once it is empty the kiosk cannot
+# sell, and the inhibit line must be driven to the level that refuses coins.
+sleep 8
+kill $(pidof router-sim)
+for n in 1 2 3; do
+    [ "$(cat $line/sim_gpio1/value)" = 1 ] && break
+    gpiotool pulse $line/sim_gpio0/pull 5 50 50 >/dev/null; sleep 3
+done
+for i in $(seq 60); do [ "$(cat $line/sim_gpio1/value)" = 1 ] && break; sleep 0.5; done
+echo "GPIO inhibit-router-down $(cat $line/sim_gpio1/value) sales=$(grep -c 'sale provisioned\|voucher delivered' /tmp/agent.log)"
+grep -E "coin|sale|inhibit|error|WARN|service" /tmp/agent.log | tail -n 30 | sed 's/^/GPIO log: /'
 poweroff -f
 INIT
 chmod +x "$root/init"
 (cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) > "$work/initramfs.gz"
 start=$(date +%s)
-timeout 600 qemu-system-x86_64 -accel tcg -m 512 -nographic -nodefaults -nic none -no-reboot \
-    -kernel "$kdir/bzImage" -initrd "$work/initramfs.gz" -serial stdio \
+timeout 900 qemu-system-x86_64 -accel tcg -m 512 -nographic -nodefaults -nic none -no-reboot \
+    -kernel "$kernel" -initrd "$work/initramfs.gz" -serial stdio \
     -append "console=ttyS0 panic=-1 rdinit=/init quiet" > "$work/console.log" 2>&1 || true
-grep "^GPIO" "$work/console.log" | tr -d '\r'
-echo "(boot to power-off: $(( $(date +%s) - start )) s)"
+tr -d '\r' < "$work/console.log" | grep "^GPIO" || tail -n 30 "$work/console.log"
+echo "(gpio guest, boot to power-off: $(( $(date +%s) - start )) s)"
 fail=0
+result() { if [ "$1" = 0 ]; then echo "ok   $2"; else echo "FAIL $2"; fail=$((fail+1)); fi; }
+log="$(tr -d '\r' < "$work/console.log")"
+n=0
 for w in 25 50 100 150; do
-    n=$(grep "GPIO train width=$w " "$work/console.log" | sed 's/.*coins=\([0-9]*\).*/\1/' | tr -d '\r')
-    want=$(( $(echo "25 50 100 150" | tr ' ' '\n' | grep -n "^$w$" | cut -d: -f1) ))
-    if [ "${n:-0}" = "$want" ]; then echo "ok   five pulses of $w ms are one 5-peso coin"; else echo "FAIL five pulses of $w ms: ${n:-no} coins committed in total, want $want"; fail=$((fail+1)); fi
+    n=$((n+1))
+    got=$(echo "$log" | sed -n "s/^GPIO train width=$w coins=\([0-9]*\).*/\1/p")
+    [ "${got:-x}" = "$n" ]; result $? "gpio: five pulses of $w ms are one 5-peso coin (coins committed so far: ${got:-none}, want $n)"
 done
-grep -q "GPIO inhibit-before 0" "$work/console.log" && echo "ok   inhibit line reads 0 (accepting) once the agent runs" || { echo "FAIL inhibit line before the coin"; fail=$((fail+1)); }
+echo "$log" | grep -q "^GPIO inhibit-ready 0"; result $? "gpio: the inhibit line reads 0 (accepting, inhibit_level = high) once the agent can sell"
+echo "$log" | grep -q "^GPIO info line=0 consumer=hotspot-agent-coin used=1 dir=in active_low=1 edge=both"
+result $? "gpio: the coin line is requested input, active-low, both edges ($(echo "$log" | grep '^GPIO info line=0' | cut -c11-))"
+echo "$log" | grep -q "^GPIO info line=1 consumer=hotspot-agent-inhibit used=1 dir=out"
+result $? "gpio: the inhibit line is requested as an output ($(echo "$log" | grep '^GPIO info line=1' | cut -c11-))"
+echo "$log" | grep -q "^GPIO inhibit-router-down 1"; result $? "gpio: router gone and pool sold out, the inhibit line reads 1 (refusing coins)"
 exit $fail

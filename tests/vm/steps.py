@@ -1,5 +1,5 @@
 """The booted-box checks, in the order the README's "On the box" section lists them."""
-import random, re, threading, time
+import os, random, re, threading, time
 
 import box
 import boxtest
@@ -188,7 +188,11 @@ def selling(b, acceptor):
     return acceptor.master_accept and b.sh("pgrep -x hotspot-agent", check=False)[0] == 0
 
 
-def power_cuts(b, a, outside, acceptor, printer, cuts, check, note, figures, label):
+def power_cuts(b, a, outside, acceptor, printer, cuts, check, note, figures, label, until=None):
+    """`cuts` power cuts while a customer drops coins, or as many as fit before the
+    time `until` (seconds since the epoch). Each cycle: sell for 0.5-4 s, cut (qemu
+    killed or QMP system_reset in turn), boot, wait until the box sells again, check
+    the invariants. The cycle's parts are timed for the README."""
     rng = random.Random(int(time.time()))
     stop = threading.Event()
 
@@ -199,31 +203,45 @@ def power_cuts(b, a, outside, acceptor, printer, cuts, check, note, figures, lab
 
     kinds = {"kill": 0, "system_reset": 0}
     failed = 0
-    cycle_times = []
+    per_kernel = {}     # "small" or "debian": the cycle's parts, summed, and the count
+    done = 0
     for i in range(cuts):
+        if until and time.time() >= until:
+            note("%s: stopped at the time limit after %d cuts" % (label, done))
+            break
         stop.clear()
         th = threading.Thread(target=customer, daemon=True)
         th.start()
-        time.sleep(rng.uniform(0.5, 8.0))
+        window = rng.uniform(0.5, 4.0)
+        time.sleep(window)
+        parts = per_kernel.setdefault("small" if b.booted_small else "debian",
+                                      {"n": 0, "selling": 0.0, "boot": 0.0, "to_selling": 0.0, "checks": 0.0})
+        parts["n"] += 1
+        parts["selling"] += window
         kind = "kill" if i % 2 == 0 else "system_reset"
         kinds[kind] += 1
         t0 = time.time()
         if kind == "kill":
             b.kill()
         else:
-            b.qmp("system_reset")
+            b.reset()
         acceptor.power_cut()
         stop.set()
         th.join()
+        done += 1
+        why = "qemu exited"
         try:
             if kind == "kill":
                 b.start()
             else:
-                b.reset()
-            back = wait_for(lambda: selling(b, acceptor), 150, 1.0)
+                b.wait_up(int(os.environ.get("HOTSPOT_VM_BOOT_TIMEOUT", "240")))
+            t1 = time.time()
+            back = wait_for(lambda: selling(b, acceptor), 150, 0.5)
+            t2 = time.time()
+            parts["boot"] += t1 - t0
+            parts["to_selling"] += t2 - t1
         except box.GuestError as e:
             back, why = False, str(e)
-        cycle_times.append(time.time() - t0)
         if not back:
             failed += 1
             check("%s cut %d (%s): the service came back by itself" % (label, i + 1, kind), False,
@@ -232,15 +250,24 @@ def power_cuts(b, a, outside, acceptor, printer, cuts, check, note, figures, lab
             if b.proc.poll() is not None:
                 b.start()
             continue
+        t3 = time.time()
         ok, m = invariants(b, outside, acceptor, check, "%s, after cut %d (%s)" % (label, i + 1, kind), quiet=True)
+        parts["checks"] += time.time() - t3
         failed += 0 if ok else 1
         if (i + 1) % 10 == 0 or i + 1 == cuts:
-            note("%s: %d cuts %s; %d sales, %d coins credited; mean cycle %.1f s"
-                 % (label, i + 1, kinds, m["sales"], m["coins"], sum(cycle_times) / len(cycle_times)))
+            note("%s: %d cuts %s; %d sales, %d coins credited, %d credit, %d failed cycles; per cycle %s"
+                 % (label, i + 1, kinds, m["sales"], m["coins"], m["credit"], failed, cycle_costs(per_kernel)))
     check("%s: %d power cuts (%d qemu killed, %d system_reset): back by itself and invariants held after each"
-          % (label, cuts, kinds["kill"], kinds["system_reset"]), failed == 0, "%d cycles failed" % failed)
-    figures["cuts_" + label] = cuts
-    figures["cycle_s_" + label] = round(sum(cycle_times) / max(1, len(cycle_times)), 1)
+          % (label, done, kinds["kill"], kinds["system_reset"]), done > 0 and failed == 0,
+          "%d cycles failed" % failed)
+    figures["cuts_" + label] = done
+    figures["cycle_s_" + label] = cycle_costs(per_kernel)
+
+
+def cycle_costs(per_kernel):
+    """Mean seconds per cycle for each kernel: selling, cut to command channel, to selling, checks."""
+    return {k: dict({"cuts": p["n"]}, **{n: round(v / p["n"], 1) for n, v in p.items() if n != "n"})
+            for k, p in per_kernel.items()}
 
 
 def settle(b, a, outside, acceptor, printer, check, note, figures):
@@ -268,6 +295,96 @@ def settle(b, a, outside, acceptor, printer, check, note, figures):
     figures.update(sales=m["sales"], coins=m["coins"], lost_value=lost, tickets=len(printer.tickets()))
 
 
+def agent_cli(b, args):
+    """A hotspot-agent command in the guest as the service's user (it reads the store)."""
+    return b.sh("setpriv --reuid=hotspot-agent --regid=hotspot-agent --init-groups "
+                "hotspot-agent %s --config /etc/hotspot-agent/config.toml 2>&1" % args, timeout=60, check=False)[1]
+
+
+def clock_line(b, command):
+    lines = [l.strip() for l in agent_cli(b, command).splitlines() if l.strip().startswith("clock")]
+    return lines[0] if lines else "(no clock line)"
+
+
+def sale_row(b, sale_id):
+    row = boxtest.store_sql(b, "SELECT COALESCE(first_login_ms,''), COALESCE(ended_at_ms,''), "
+                               "COALESCE(end_reason,'') FROM sales WHERE id = %d" % sale_id)
+    first, ended, reason = (row.split("|") + ["", "", ""])[:3]
+    return {"first_login_ms": first, "ended_at_ms": ended, "end_reason": reason}
+
+
+def router_disabled(outside, code):
+    users = [u for u in outside.router("/ip/hotspot/user/print") if u.get("name") == code]
+    return bool(users) and str(users[0].get("disabled")).lower() in ("true", "yes")
+
+
+def clock(b, a, outside, acceptor, check, note, figures):
+    """The README's "Validity on a clock nobody set", in the booted box: a voucher in
+    use, then a boot three days in the past (no RTC: the time fake-hwclock would
+    restore), then NTP stepping the clock two days past the voucher's validity, then
+    the clock reported synchronised. Validity and first logins must wait for it."""
+    def sold():
+        return [int(x) for x in boxtest.store_sql(
+            b, "SELECT id FROM sales WHERE state IN ('provisioned','delivered') ORDER BY id").split()]
+
+    def login(sale_id, mac):
+        code, password = boxtest.store_sql(b, "SELECT code, password FROM sales WHERE id = %d" % sale_id).split("|")
+        outside.router("/ip/hotspot/active/login", "user=" + code, "password=" + password, "mac-address=" + mac)
+        return code
+
+    def sell_one():
+        have = set(sold())
+        if not wait_for(lambda: acceptor.insert(2), 30):
+            return None
+        return wait_for(lambda: max(set(sold()) - have, default=None), 60, 1.0)
+
+    v = sell_one() or sold()[0]
+    v_code = login(v, "02:00:00:00:00:a1")
+    first = wait_for(lambda: sale_row(b, v)["first_login_ms"], 60, 1.0)
+    check("clock: a voucher logged in on the router gets its first login recorded (clock trusted)", first,
+          "sale %d: %s; %s" % (v, sale_row(b, v), clock_line(b, "stats")))
+    # Off, and back three days in the past.
+    b.kill()
+    acceptor.power_cut()
+    b.clock_offset = -3 * 86400
+    b.start()
+    wait_for(lambda: selling(b, acceptor), 150, 0.5)
+    guest_now = int(b.sh("date +%s").strip())
+    line = clock_line(b, "stats")
+    check("clock: booted 3 days in the past, `stats` says UNTRUSTED (below the time already seen)",
+          "UNTRUSTED" in line and "before a time already seen" in line and abs(guest_now + 3 * 86400 - time.time()) < 120,
+          line)
+    w = sell_one()
+    w_code = login(w, "02:00:00:00:00:a2") if w else None
+    time.sleep(12)      # two enforcement passes (interval 5 s)
+    check("clock: while it is untrusted a voucher logged in gets no first login",
+          w and sale_row(b, w)["first_login_ms"] == "", "sale %s: %s" % (w, w and sale_row(b, w)))
+    # NTP steps it forward, two days past the real time: past the first voucher's 1-day validity.
+    b.sh("date -s @%d >/dev/null" % int(time.time() + 2 * 86400))
+    time.sleep(12)
+    line = clock_line(b, "stats")
+    row = sale_row(b, v)
+    check("clock: stepped forward 5 days, not yet synchronised: nothing expires by validity",
+          row["ended_at_ms"] == "" and not router_disabled(outside, v_code), "sale %d: %s" % (v, row))
+    check("clock: stepped and not synchronised, `stats` says UNTRUSTED as the enforcement pass judges it",
+          "UNTRUSTED" in line, line)
+    check("clock: stepped and not synchronised, still no first login for the second voucher",
+          w and sale_row(b, w)["first_login_ms"] == "", "sale %s: %s" % (w, w and sale_row(b, w)))
+    # What systemd-timesyncd leaves once it has synchronised.
+    b.sh("mkdir -p /run/systemd/timesync && touch /run/systemd/timesync/synchronized")
+    ended = wait_for(lambda: sale_row(b, v)["ended_at_ms"] and router_disabled(outside, v_code), 60, 2.0)
+    row = sale_row(b, v)
+    check("clock: synchronised, the voucher past its validity ends (disabled on the router)", ended,
+          "sale %d: %s" % (v, row))
+    got = wait_for(lambda: w and sale_row(b, w)["first_login_ms"], 30, 2.0)
+    check("clock: synchronised, the second voucher's first login is recorded", got,
+          "sale %s: %s" % (w, w and sale_row(b, w)))
+    line = clock_line(b, "stats")
+    check("clock: synchronised, `stats` says trusted", line.split()[1:2] == ["trusted"], line)
+    note("clock: `status` shows %r" % clock_line(b, "status"))
+    figures["clock_end_reason"] = row["end_reason"]
+
+
 def footprint(b, acceptor, check, note, figures, sales):
     def rss():
         pid = main_pid(b)
@@ -293,18 +410,39 @@ def footprint(b, acceptor, check, note, figures, sales):
 
 def run_all(b, a, outside, acceptor, printer, cuts, check, note):
     figures = {}
+    t0 = time.time()
+
+    def lap(name):
+        figures.setdefault("seconds", {})[name] = round(time.time() - t0 - sum(figures["seconds"].values()))
+
+    figures["seconds"] = {}
     figures.update(install(b, a, outside, check, note))
+    lap("install")
     ready(b, a, outside, check, note, figures)
     devices(b, a, outside, acceptor, printer, check, note)
+    lap("ready_devices")
     restarts(b, a, outside, check, note, figures)
     no_secret(b, check, note)
     invariants(b, outside, acceptor, check, "before the cuts")
-    footprint(b, acceptor, check, note, figures, 1000 if a.long else 10)
-    # Two cuts under systemd (the unit comes back by itself), the rest in the minimal boot.
-    power_cuts(b, a, outside, acceptor, printer, 2, check, note, figures, "systemd")
+    lap("watchdog_crash_security")
+    footprint(b, acceptor, check, note, figures, a.sales)
+    lap("footprint")
+    # Cuts under systemd (the unit comes back by itself), the rest in the minimal boot.
+    power_cuts(b, a, outside, acceptor, printer, a.systemd_cuts, check, note, figures, "systemd")
+    lap("systemd_cuts")
     b.kill()
     b.minimal = True
+    b.small_kernel = a.small_kernel
+    note("minimal boot on %s" % (a.small_kernel or "Debian's kernel and initrd"))
     b.start()
-    power_cuts(b, a, outside, acceptor, printer, cuts, check, note, figures, "minimal")
+    until = time.time() + a.cut_budget if a.cut_budget else None
+    if a.until:
+        until = min(until or a.until, a.until)
+    power_cuts(b, a, outside, acceptor, printer, cuts, check, note, figures, "minimal", until=until)
+    lap("minimal_cuts")
     settle(b, a, outside, acceptor, printer, check, note, figures)
+    lap("settle")
+    if a.clock:
+        clock(b, a, outside, acceptor, check, note, figures)
+        lap("clock")
     note("figures: %s" % figures)

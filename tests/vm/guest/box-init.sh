@@ -5,6 +5,9 @@
 # start on the disk the previous one left behind when its power was cut.
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 hostname box
+# The clock: the small kernel has no RTC driver and starts at 1970. The host leaves
+# the time to boot at in the share, as fake-hwclock restores a saved one on a Pi.
+[ -s /mnt/xfer/clock ] && date -s "@$(cat /mnt/xfer/clock)" >/dev/null
 mkdir -p /dev/pts /dev/shm && mount -t devpts devpts /dev/pts && mount -t tmpfs tmpfs /dev/shm
 # Loopback up (the kernel gives it 127.0.0.1): SIOCSIFFLAGS with IFF_UP|IFF_RUNNING.
 python3 -c 'import socket,fcntl,struct; fcntl.ioctl(socket.socket(), 0x8914, struct.pack("16sH", b"lo", 0x41))'
