@@ -53,6 +53,9 @@ pub struct SimArgs {
     /// Close the connection instead of answering every N-th command (it is carried out).
     #[arg(long, value_name = "N")]
     pub drop_every: Option<u64>,
+    /// Close the connection instead of carrying out every N-th command.
+    #[arg(long, value_name = "N")]
+    pub drop_before_every: Option<u64>,
     /// Hold the reply to every N-th command (and all after it) for --stall-for.
     #[arg(long, value_name = "N")]
     pub stall_every: Option<u64>,
@@ -89,6 +92,13 @@ pub struct SimArgs {
     /// Simulated customers that log in with freshly created users.
     #[arg(long, value_name = "N", default_value_t = 2)]
     pub clients: usize,
+    /// Read faults and operator actions from standard input, one a line, while
+    /// running: `drop-before N`, `drop-after N`, `stall N [DURATION]`, `fatal N`,
+    /// `faults off`, `latency DURATION`, `restart [lose-users] [boot DURATION]`,
+    /// `api disable|enable`, `password NEW`, `remove-profile NAME`,
+    /// `remove-user NAME`, `cut`. Each answers `ok: …` or `error: …` on stdout.
+    #[arg(long)]
+    pub console: bool,
     /// Instead of a router: drive a simulated device of the running service.
     #[command(subcommand)]
     pub device: Option<SimDevice>,
@@ -147,6 +157,7 @@ impl SimArgs {
                 stall_for: Some(self.stall_for.std()),
                 fatal_after_n: self.fatal_after,
                 fatal_reason: Some(self.fatal_reason.clone()),
+                drop_before_every_n: self.drop_before_every,
             },
             username: self.api_user.clone(),
             password: routeros_sim::SimPassword::new(self.api_password.clone()),
@@ -181,8 +192,40 @@ pub async fn run_until(
         writeln!(out, "{line}").context("cannot write the listener lines")?;
     }
     out.flush().context("cannot write the listener lines")?;
-    stop.await;
+    if args.console {
+        tokio::select! {
+            _ = stop => {}
+            r = console(&handle, tokio::io::BufReader::new(tokio::io::stdin()), out) => r?,
+        }
+    } else {
+        stop.await;
+    }
     handle.shutdown().await;
+    Ok(())
+}
+
+/// Applies console lines until the input ends, answering each on `out`; then
+/// keeps serving (an input closed early must not stop the router).
+async fn console(
+    handle: &routeros_sim::SimHandle,
+    input: impl tokio::io::AsyncBufRead + Unpin,
+    out: &mut (dyn Write + Send),
+) -> anyhow::Result<()> {
+    use tokio::io::AsyncBufReadExt as _;
+    let mut lines = input.lines();
+    while let Some(line) = lines.next_line().await.context("reading the console")? {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let answer = routeros_sim::Control::parse(&line).and_then(|c| handle.apply(&c));
+        match answer {
+            Ok(done) => writeln!(out, "ok: {done}"),
+            Err(e) => writeln!(out, "error: {e}"),
+        }
+        .and_then(|()| out.flush())
+        .context("cannot write the console's answer")?;
+    }
+    std::future::pending::<()>().await;
     Ok(())
 }
 
@@ -305,6 +348,33 @@ mod tests {
         assert!(
             tokio::net::TcpStream::connect(api).await.is_err(),
             "stopped listening"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_console_applies_each_line_and_answers_it() {
+        let handle = routeros_sim::SimRouter::start(routeros_sim::SimOptions::default())
+            .await
+            .unwrap();
+        let input: &[u8] =
+            b"drop-before 3\nlatency 50ms\nreboot\npassword pw2\nremove-user nobody\n";
+        let mut out = Vec::new();
+        let run = console(&handle, input, &mut out);
+        // The console keeps serving after its input ends.
+        let _ = tokio::time::timeout(std::time::Duration::from_millis(200), run).await;
+        let text = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "ok: DropBefore(3)");
+        assert_eq!(handle.faults().drop_before_every_n, Some(3));
+        assert!(
+            lines[2].starts_with("error: unknown console line"),
+            "{text}"
+        );
+        assert_eq!(lines[3], "ok: password changed; connections closed");
+        assert!(!text.contains("pw2"), "{text}");
+        assert!(
+            lines[4].starts_with("error: /ip/hotspot/user/remove nobody"),
+            "{text}"
         );
     }
 

@@ -12,6 +12,9 @@ use crate::store::{now_ms, Level, SaleState};
 use routeros::HotspotApi;
 
 use super::plans::new_sale_for;
+
+/// How soon the next round comes while something waits for the router.
+pub const RETRY: Duration = Duration::from_secs(1);
 use super::{VoucherError, Vouchers};
 
 /// Stock of one plan after a refill.
@@ -114,14 +117,28 @@ impl<R: HotspotApi + Clone + 'static> Pool<R> {
     }
 
     /// Refills every `interval` until cancelled; errors are logged and retried.
+    /// While a sale waits for the router (its customer already holds the ticket) or
+    /// the router is away, rounds come every [`RETRY`]: the ticket works and the
+    /// coin slot reopens within a second of the router answering again.
     pub async fn run(self, interval: Duration, cancel: CancellationToken) {
         loop {
-            if let Err(e) = self.refill_once().await {
-                tracing::warn!(error = %e, "pool refill failed; retrying next round");
-            }
+            let settled = match self.refill_once().await {
+                Ok(_) => true,
+                Err(e) => {
+                    tracing::warn!(error = %e, "pool refill failed; retrying next round");
+                    false
+                }
+            };
+            let waiting = self
+                .vouchers
+                .store()
+                .sales_in(&[SaleState::Reserved, SaleState::PoolReserved])
+                .map_or(true, |s| !s.is_empty());
+            let soon = !settled || waiting || !self.vouchers.router_reachable();
+            let wait = if soon { interval.min(RETRY) } else { interval };
             tokio::select! {
                 _ = cancel.cancelled() => return,
-                _ = tokio::time::sleep(interval) => {}
+                _ = tokio::time::sleep(wait) => {}
             }
         }
     }

@@ -74,6 +74,18 @@ impl std::fmt::Display for Drift {
     }
 }
 
+/// Which drift a reconcile repairs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fix {
+    /// Report only.
+    Nothing,
+    /// Re-create sold vouchers still valid that are missing on the router, and drop
+    /// lost pool stock (what the service does every round).
+    Missing,
+    /// Everything (`reconcile --fix`).
+    All,
+}
+
 /// What a reconcile found and did.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ReconcileReport {
@@ -157,22 +169,31 @@ impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
     /// cache, re-creates sold vouchers that vanished (the customer paid), drops lost
     /// pool stock, and puts limits and profiles back. Drift is recorded as events.
     pub async fn reconcile(&self, fix: bool) -> Result<ReconcileReport, VoucherError> {
+        self.reconcile_fixing(if fix { Fix::All } else { Fix::Nothing })
+            .await
+    }
+
+    /// [`Vouchers::reconcile`], repairing the drift `fix` names.
+    pub async fn reconcile_fixing(&self, fix: Fix) -> Result<ReconcileReport, VoucherError> {
         let site = self.settings().site_id.clone();
         let q = UserQuery {
             comment_prefix: Some(comment_prefix(&site)),
             ..UserQuery::default()
         };
+        // The cache first: a voucher provisioned after this read is not compared,
+        // while one read here was on the router before the listing, so its absence
+        // from the listing means it is gone (and not merely not yet made).
+        let sales = self.store().sales_in(&[
+            SaleState::Provisioned,
+            SaleState::Delivered,
+            SaleState::PoolReady,
+        ])?;
         let users = self.router().users(&q).await;
         self.note_router(&users);
         let users = users.map_err(|e| VoucherError::Router {
             during: "reconcile: listing the router's users".into(),
             source: e,
         })?;
-        let sales = self.store().sales_in(&[
-            SaleState::Provisioned,
-            SaleState::Delivered,
-            SaleState::PoolReady,
-        ])?;
         let drift = compare(&site, &sales, &users);
         let mut report = ReconcileReport {
             router_users: users.len(),
@@ -184,8 +205,12 @@ impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
             self.store()
                 .record_event(Level::Warn, "drift", None, &d.to_string(), now_ms())?;
         }
-        if fix {
+        if fix != Fix::Nothing {
             for d in report.drift.clone() {
+                let missing = matches!(d, Drift::MissingOnRouter { .. });
+                if fix == Fix::Missing && !missing {
+                    continue;
+                }
                 let done = self.fix(&d, &users).await?;
                 if let Some(line) = done {
                     self.store()
@@ -257,6 +282,12 @@ impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
                 code,
                 state,
             } => {
+                // Read again: enforcement may have ended it since the listing.
+                let sale = self.store().sale(*sale_id)?;
+                if sale.ended_at_ms.is_some() || sale.expires_at_ms().is_some_and(|e| e <= now_ms())
+                {
+                    return Ok(None);
+                }
                 if *state == SaleState::PoolReady {
                     self.store().mark_ended(
                         *sale_id,
@@ -267,7 +298,6 @@ impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
                         "dropped pool voucher {code}: it was missing on the router"
                     )));
                 }
-                let sale = self.store().sale(*sale_id)?;
                 let user = new_user_for(
                     &sale,
                     &self.settings().site_id,
@@ -315,19 +345,29 @@ impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
         }
     }
 
-    /// Reconciles every `interval` (report only) until cancelled.
+    /// Reconciles every `interval` until cancelled, re-creating sold vouchers that
+    /// are missing on the router (the rest is reported).
     pub async fn run_reconcile(self, interval: Duration, cancel: CancellationToken) {
         loop {
             tokio::select! {
                 _ = cancel.cancelled() => return,
                 _ = tokio::time::sleep(interval) => {}
             }
-            match self.reconcile(false).await {
-                Ok(r) if !r.drift.is_empty() => tracing::warn!(
-                    drift = r.drift.len(),
-                    "router and cache differ; run `hotspot-agent reconcile --fix`"
-                ),
-                Ok(_) => {}
+            // A paid voucher whose user vanished (a reset router, an old backup, a
+            // user removed by hand) is put back at once; other drift waits for the
+            // operator.
+            match self.reconcile_fixing(Fix::Missing).await {
+                Ok(r) => {
+                    for line in &r.fixed {
+                        tracing::warn!("{line}");
+                    }
+                    if r.drift.len() > r.fixed.len() {
+                        tracing::warn!(
+                            drift = r.drift.len() - r.fixed.len(),
+                            "router and cache differ; run `hotspot-agent reconcile --fix`"
+                        );
+                    }
+                }
                 Err(e) => tracing::warn!(error = %e, "reconcile failed; retrying next round"),
             }
         }
@@ -377,5 +417,77 @@ mod tests {
         assert_eq!(staff.comment_text(), Some("not ours"), "never touched");
         assert!(v.store().sale_by_code("LOST99").unwrap().is_some());
         let _ = c;
+    }
+
+    #[tokio::test]
+    async fn the_service_round_puts_back_lost_users_of_paid_vouchers_without_a_second_sale() {
+        let (v, router) = setup().await;
+        let lost = v.sell("1h", None).await.unwrap();
+        let tampered = v.sell("cap", None).await.unwrap();
+        router.delete_user_by_name(&lost.code);
+        router.tamper_limit_bytes(&tampered.code, Some(999_999));
+        let sales_before = v.store().recent_sales(100).unwrap().len();
+        let cancel = CancellationToken::new();
+        let task = tokio::spawn(
+            v.clone()
+                .run_reconcile(Duration::from_millis(20), cancel.clone()),
+        );
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while !router.all_users().iter().any(|u| u.name == lost.code) {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the lost user was not re-created"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        cancel.cancel();
+        task.await.unwrap();
+        let users: Vec<_> = router
+            .all_users()
+            .into_iter()
+            .filter(|u| u.name == lost.code)
+            .collect();
+        assert_eq!(users.len(), 1, "one router user for the voucher");
+        assert_eq!(
+            v.store()
+                .sale(lost.sale_id)
+                .unwrap()
+                .router_user_id
+                .as_deref(),
+            Some(users[0].id.as_str()),
+            "the cache follows the new user"
+        );
+        assert_eq!(
+            v.store().recent_sales(100).unwrap().len(),
+            sales_before,
+            "no second sale"
+        );
+        let capped = router
+            .all_users()
+            .into_iter()
+            .find(|u| u.name == tampered.code)
+            .unwrap();
+        assert_eq!(
+            capped.limit_bytes_total,
+            Some(999_999),
+            "other drift waits for the operator"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_voucher_that_ended_or_expired_is_not_put_back() {
+        let (v, router) = setup().await;
+        let ended = v.sell("1h", None).await.unwrap();
+        v.store()
+            .mark_ended(
+                ended.sale_id,
+                EndReason::RemovedByOperator.as_str(),
+                now_ms(),
+            )
+            .unwrap();
+        router.delete_user_by_name(&ended.code);
+        let r = v.reconcile_fixing(Fix::Missing).await.unwrap();
+        assert!(r.fixed.is_empty(), "{:?}", r.fixed);
+        assert!(!router.all_users().iter().any(|u| u.name == ended.code));
     }
 }

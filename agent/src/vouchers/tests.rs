@@ -344,6 +344,23 @@ async fn a_batch_creates_every_voucher_with_many_adds_in_flight_and_writes_csv()
 }
 
 #[tokio::test]
+async fn a_batch_sends_one_add_per_voucher_and_never_prints_the_router_table() {
+    let (v, router) = setup().await;
+    for i in 0..200 {
+        router.add_foreign_user(&format!("STAFF{i}"), None);
+    }
+    let listings = router.calls(Op::Users);
+    let report = v.create_batch("1h", 50, None).await.unwrap();
+    assert_eq!(report.vouchers.len(), 50);
+    assert_eq!(
+        router.calls(Op::Users),
+        listings,
+        "no print of the whole user table: its cost grows with the router, not the batch"
+    );
+    assert_eq!(router.calls(Op::AddUser), 50, "one add per voucher");
+}
+
+#[tokio::test]
 async fn a_batch_survives_a_lost_reply_in_the_middle_without_duplicates() {
     let (v, router) = setup().await;
     router.inject(Op::AddUser, 10, Fault::TimeoutAfterApply);
@@ -396,9 +413,9 @@ async fn can_sell_answers_from_memory_and_follows_the_pool() {
     );
 }
 
-#[tokio::test]
-async fn a_pending_sale_is_finished_by_the_background_pool_round() {
-    let (v, router) = setup().await;
+/// A sale whose add was carried out but answered by nobody, and whose look-up
+/// failed too: paid, recorded, waiting for the router.
+async fn pending_sale(v: &Vouchers<FakeRouter>, router: &FakeRouter) -> i64 {
     router.inject(Op::AddUser, 1, Fault::TimeoutAfterApply);
     router.inject(
         Op::Users,
@@ -408,11 +425,41 @@ async fn a_pending_sale_is_finished_by_the_background_pool_round() {
         }),
     );
     let VoucherError::Pending { sale_id, .. } = v.sell("1h", None).await.unwrap_err() else {
-        panic!()
+        panic!("the sale should wait for the router")
     };
+    sale_id
+}
+
+#[tokio::test]
+async fn a_pending_sale_is_finished_by_the_background_pool_round() {
+    let (v, router) = setup().await;
+    let sale_id = pending_sale(&v, &router).await;
     Pool::new(v.clone()).refill_once().await.unwrap();
     assert_eq!(
         v.store().sale(sale_id).unwrap().state,
         SaleState::Provisioned
     );
+}
+
+#[tokio::test]
+async fn a_pending_sale_is_finished_within_a_retry_of_the_router_answering_not_a_whole_round() {
+    let (v, router) = setup().await;
+    let sale_id = pending_sale(&v, &router).await;
+    router.set_down(true);
+    let cancel = tokio_util::sync::CancellationToken::new();
+    // A round every minute, as a quiet service has; the waiting sale must not wait that long.
+    let task = tokio::spawn(Pool::new(v.clone()).run(Duration::from_secs(60), cancel.clone()));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    router.set_down(false);
+    let back = std::time::Instant::now();
+    while v.store().sale(sale_id).unwrap().state != SaleState::Provisioned {
+        assert!(
+            back.elapsed() < pool::RETRY * 3,
+            "the sale was still waiting {:?} after the router came back",
+            back.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    cancel.cancel();
+    task.await.unwrap();
 }

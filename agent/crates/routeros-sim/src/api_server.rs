@@ -66,6 +66,11 @@ pub(crate) async fn serve(
                 continue;
             }
         };
+        if !lock(&shared.gate).open(Instant::now()) {
+            // Disabled or booting: nobody answers (the connection closes at once).
+            drop(socket);
+            continue;
+        }
         let _ = socket.set_nodelay(true);
         let (shared, stop, tls) = (shared.clone(), stop.clone(), tls.clone());
         tokio::spawn(async move {
@@ -95,6 +100,7 @@ where
     let (tx, rx) = mpsc::unbounded_channel::<Out>();
     let abort = CancellationToken::new();
     let writer = tokio::spawn(write_loop(wr, rx, abort.clone()));
+    let cut = lock(&shared.cut).clone();
     let mut conn = Conn {
         shared,
         tx,
@@ -110,6 +116,11 @@ where
     'read: loop {
         let n = tokio::select! {
             _ = conn.cancel.cancelled() => break,
+            _ = cut.cancelled() => {
+                // A reboot or a disabled service: nothing more goes out either.
+                conn.abort.cancel();
+                break;
+            }
             r = rd.read(&mut chunk) => match r {
                 Ok(0) | Err(_) => break,
                 Ok(n) => n,
@@ -187,6 +198,10 @@ impl Conn {
         };
         if let Fault::Fatal(reason) = &fault {
             self.send(at, encode(&[fatal(reason)]), true);
+            return Flow::Close;
+        }
+        if fault == Fault::DropBefore {
+            self.abort.cancel();
             return Flow::Close;
         }
         // Only a login needs the random challenge (a syscall): skip it otherwise.

@@ -1,7 +1,7 @@
 //! Fault injection: which command on a connection is dropped, stalled or answered
 //! with `!fatal`. Pure: the API server counts commands and asks [`FaultOptions::decide`].
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Faults to inject, counted per connection over the commands sent after login
 /// (the login itself is never disturbed, so clients always get in).
@@ -19,6 +19,9 @@ pub struct FaultOptions {
     pub fatal_after_n: Option<u64>,
     /// The `!fatal` reason (default `session terminated on request`).
     pub fatal_reason: Option<String>,
+    /// Every n-th command is *not* carried out: the connection closes before the
+    /// router reads it (a cable pulled while the command was on its way).
+    pub drop_before_every_n: Option<u64>,
 }
 
 /// What to do with one command.
@@ -28,6 +31,8 @@ pub enum Fault {
     None,
     /// Carry it out, then close the connection without a reply.
     Drop,
+    /// Close the connection without carrying it out.
+    DropBefore,
     /// Carry it out; hold replies for this long.
     Stall(Duration),
     /// Do not carry it out: `!fatal` with this reason, then close.
@@ -48,6 +53,9 @@ impl FaultOptions {
                 .unwrap_or_else(|| "session terminated on request".into());
             return Fault::Fatal(reason);
         }
+        if every(self.drop_before_every_n) {
+            return Fault::DropBefore;
+        }
         if every(self.drop_every_n) {
             return Fault::Drop;
         }
@@ -59,7 +67,27 @@ impl FaultOptions {
 
     /// Whether any fault is configured.
     pub fn is_empty(&self) -> bool {
-        self.drop_every_n.is_none() && self.stall_every_n.is_none() && self.fatal_after_n.is_none()
+        self.drop_every_n.is_none()
+            && self.drop_before_every_n.is_none()
+            && self.stall_every_n.is_none()
+            && self.fatal_after_n.is_none()
+    }
+}
+
+/// Whether the router takes API and REST connections: not while its service is
+/// disabled (`/ip service disable api`) nor while it boots.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Gate {
+    /// `/ip service disable api,api-ssl,www-ssl`.
+    pub(crate) disabled: bool,
+    /// Booting until then.
+    pub(crate) booting_until: Option<Instant>,
+}
+
+impl Gate {
+    /// Whether a connection made at `now` is served.
+    pub(crate) fn open(&self, now: Instant) -> bool {
+        !self.disabled && self.booting_until.is_none_or(|t| now >= t)
     }
 }
 
@@ -82,6 +110,34 @@ mod tests {
         };
         let dropped: Vec<u64> = (1..=9).filter(|n| f.decide(*n) == Fault::Drop).collect();
         assert_eq!(dropped, [3, 6, 9]);
+    }
+
+    #[test]
+    fn a_booting_or_disabled_router_takes_no_connections() {
+        let now = Instant::now();
+        let booting = Gate {
+            booting_until: Some(now + Duration::from_secs(2)),
+            ..Gate::default()
+        };
+        assert!(Gate::default().open(now));
+        assert!(!booting.open(now));
+        assert!(booting.open(now + Duration::from_secs(2)));
+        let disabled = Gate {
+            disabled: true,
+            ..Gate::default()
+        };
+        assert!(!disabled.open(now + Duration::from_secs(60)));
+    }
+
+    #[test]
+    fn a_drop_before_the_command_wins_over_one_after_it() {
+        let f = FaultOptions {
+            drop_every_n: Some(2),
+            drop_before_every_n: Some(4),
+            ..Default::default()
+        };
+        let seen: Vec<Fault> = (1..=4).map(|n| f.decide(n)).collect();
+        assert_eq!(seen, [Fault::None, Fault::Drop, Fault::None, Fault::DropBefore]);
     }
 
     #[test]

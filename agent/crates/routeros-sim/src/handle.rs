@@ -162,6 +162,37 @@ impl SimHandle {
         *lock(&self.shared.latency) = latency;
     }
 
+    /// Closes every open API and REST connection (clients see the peer hang up).
+    pub fn cut_connections(&self) {
+        let old = std::mem::replace(&mut *lock(&self.shared.cut), CancellationToken::new());
+        old.cancel();
+    }
+
+    /// `/ip service disable|enable`: while disabled, open connections are closed
+    /// and new ones closed as soon as they are made.
+    pub fn set_api_enabled(&self, enabled: bool) {
+        lock(&self.shared.gate).disabled = !enabled;
+        if !enabled {
+            self.cut_connections();
+        }
+    }
+
+    /// Restarts the router: connections close, nothing answers for `boot`, sessions
+    /// end; without `keep_users` the users are lost as on a reset (see the crate's
+    /// choices).
+    pub fn restart(&self, boot: Duration, keep_users: bool) {
+        let now = Instant::now();
+        lock(&self.shared.gate).booting_until = Some(now + boot);
+        lock(&self.shared.state).reboot(now + boot, keep_users);
+        self.cut_connections();
+    }
+
+    /// Changes the API user's password (`/user set admin password=…`). Connections
+    /// already logged in stay logged in, as on RouterOS.
+    pub fn set_password(&self, password: &str) {
+        lock(&self.shared.state).login_password = password.to_string();
+    }
+
     /// Runs one command as a logged-in API client would and returns the replies
     /// (streams return only their first replies).
     pub fn execute(&self, cmd: &Command) -> Vec<Reply> {

@@ -87,6 +87,7 @@
 mod api_server;
 mod clients;
 mod commands;
+pub mod control;
 pub mod faults;
 mod handle;
 mod menus;
@@ -111,6 +112,7 @@ use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 
 pub use clients::LoginRefused;
+pub use control::Control;
 pub use faults::FaultOptions;
 pub use handle::SimHandle;
 
@@ -257,6 +259,23 @@ pub(crate) struct Shared {
     pub(crate) rest_session_limit: Mutex<Duration>,
     /// Per-command service time, and when the simulated CPU is next free.
     pub(crate) cpu: Mutex<(Duration, Instant)>,
+    /// Whether the API and REST services take connections now.
+    pub(crate) gate: Mutex<faults::Gate>,
+    /// Cancelled to close every open connection (then replaced by a fresh token).
+    pub(crate) cut: Mutex<CancellationToken>,
+}
+
+/// A token cancelled when `a` or `b` is.
+pub(crate) fn either(a: &CancellationToken, b: &CancellationToken) -> CancellationToken {
+    let both = a.child_token();
+    let (b, done) = (b.clone(), both.clone());
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = b.cancelled() => done.cancel(),
+            _ = done.cancelled() => {}
+        }
+    });
+    both
 }
 
 /// Locks a mutex; a panic elsewhere while holding it leaves usable data for a simulator.
@@ -302,6 +321,8 @@ impl SimRouter {
             latency: Mutex::new(options.latency),
             rest_session_limit: Mutex::new(options.rest_session_limit),
             cpu: Mutex::new((options.service_time, Instant::now())),
+            gate: Mutex::new(faults::Gate::default()),
+            cut: Mutex::new(CancellationToken::new()),
         });
         let stop = CancellationToken::new();
         let mut tasks = Vec::new();

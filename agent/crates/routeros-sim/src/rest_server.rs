@@ -35,6 +35,10 @@ pub(crate) async fn serve(
             tokio::time::sleep(Duration::from_millis(10)).await;
             continue;
         };
+        if !lock(&shared.gate).open(Instant::now()) {
+            drop(socket);
+            continue;
+        }
         let _ = socket.set_nodelay(true);
         let (shared, stop, tls) = (shared.clone(), stop.clone(), tls.clone());
         tokio::spawn(async move {
@@ -146,6 +150,8 @@ async fn connection<S>(mut stream: S, shared: Arc<Shared>, stop: CancellationTok
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
+    // A reboot or a disabled service ends the connection as shutting down does.
+    let stop = super::either(&stop, &lock(&shared.cut).clone());
     let mut buf: Vec<u8> = Vec::new();
     let mut chunk = vec![0u8; 16 * 1024];
     let mut requests: u64 = 0;
@@ -184,7 +190,7 @@ where
             let (user, password) = (state.login_user.clone(), state.login_password.clone());
             if !authorized(request.authorization.as_deref(), &user, &password) {
                 RestOutcome::Reply(RestReply::error(401, None))
-            } else if matches!(fault, Fault::Fatal(_)) {
+            } else if matches!(fault, Fault::Fatal(_) | Fault::DropBefore) {
                 // REST has no `!fatal`: the server just hangs up.
                 return;
             } else {

@@ -378,6 +378,23 @@ impl State {
         }
     }
 
+    /// A restart: every session and host ends and uptime starts again. Without
+    /// `keep_users` the users are those of a router reset, or of a backup taken before
+    /// any were added: the built-in one only, and ids start over at `*1`.
+    pub(crate) fn reboot(&mut self, now: Instant, keep_users: bool) {
+        self.active = Table::starting_at(1);
+        self.hosts = Table::starting_at(1);
+        if !keep_users {
+            let mut fresh = Table::starting_at(1);
+            for row in self.users.rows.values().filter(|r| r.builtin) {
+                fresh.insert_builtin(row.id, row.clone());
+            }
+            self.users = fresh;
+        }
+        self.booted = now;
+        self.booted_wall = SystemTime::now();
+    }
+
     /// The table behind a menu (singletons have none).
     pub(crate) fn table(&self, menu: Menu) -> Option<&Table> {
         match menu {
