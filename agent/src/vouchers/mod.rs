@@ -288,11 +288,14 @@ impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
             })
     }
 
-    /// Remembers whether the router link works (for `can_sell`).
+    /// Remembers whether the router link works (for `can_sell`). A router that is
+    /// reached but refuses us (a changed password, a missing policy, a certificate that
+    /// no longer matches) can no more make a voucher than one that is down: the slot
+    /// closes for both. A trap or an odd reply is the router answering: it stays open.
     pub(crate) fn note_router<T>(&self, result: &Result<T, RouterError>) {
         let ok = match result {
             Ok(_) => true,
-            Err(e) => !e.is_transient(),
+            Err(e) => !(e.is_transient() || e.refuses_us()),
         };
         self.inner.router_ok.store(ok, Ordering::Relaxed);
     }

@@ -413,6 +413,40 @@ async fn can_sell_answers_from_memory_and_follows_the_pool() {
     );
 }
 
+#[tokio::test]
+async fn a_router_that_refuses_our_login_closes_the_slot_as_one_that_is_down() {
+    let (v, router) = setup().await;
+    assert!(v.can_sell_plan("1h").is_ok());
+    router.inject(
+        Op::AddUser,
+        1,
+        Fault::FailBefore(routeros::RouterError::BadCredentials {
+            router: "fake".into(),
+            user: "hotspot-agent".into(),
+            message: "invalid user name or password (6)".into(),
+        }),
+    );
+    assert!(v.sell("1h", None).await.is_err());
+    assert!(
+        v.can_sell_plan("1h").is_err(),
+        "a router that refuses the login cannot make the voucher a coin would pay for"
+    );
+    // The router's own answer to a command (a trap) is a router that works.
+    router.inject(
+        Op::AddUser,
+        1,
+        Fault::FailBefore(routeros::RouterError::Trap {
+            router: "fake".into(),
+            command: "/ip/hotspot/user/add".into(),
+            message: "input does not match any value of profile".into(),
+            category: None,
+            status: None,
+        }),
+    );
+    let _ = v.sell("1h", None).await;
+    assert!(v.can_sell_plan("1h").is_ok(), "a trap is the router answering");
+}
+
 /// A sale whose add was carried out but answered by nobody, and whose look-up
 /// failed too: paid, recorded, waiting for the router.
 async fn pending_sale(v: &Vouchers<FakeRouter>, router: &FakeRouter) -> i64 {

@@ -135,6 +135,19 @@ impl RouterError {
         )
     }
 
+    /// Whether the router was reached but will not let us work: the login or its
+    /// policy is refused, or its TLS certificate is not the one configured. No
+    /// command can succeed until an operator fixes it.
+    pub fn refuses_us(&self) -> bool {
+        matches!(
+            self,
+            RouterError::BadCredentials { .. }
+                | RouterError::MissingPolicy { .. }
+                | RouterError::Tls { .. }
+                | RouterError::FingerprintMismatch { .. }
+        )
+    }
+
     /// Whether the outcome of the command on the router is unknown (it may have been
     /// carried out): callers must look before they repeat a non-idempotent command.
     pub fn outcome_unknown(&self) -> bool {
