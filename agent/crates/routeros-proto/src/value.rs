@@ -118,7 +118,12 @@ fn parse_clock(text: &str) -> Option<u128> {
     let whole = h.checked_mul(3600)?.checked_add(m * 60 + s)?;
     let mut us = whole.checked_mul(1_000_000)?;
     if let Some(f) = frac {
-        let digits: String = f.chars().take(6).collect();
+        // Digits only, counted as bytes: a multibyte character among them once made
+        // the scale's exponent negative (found by the rest_reply fuzz target).
+        if !f.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let digits = &f[..f.len().min(6)];
         let scale = 10u128.pow(6 - digits.len() as u32);
         us = us.checked_add(digits.parse::<u128>().ok()? * scale)?;
     }
@@ -191,6 +196,18 @@ mod tests {
 
     fn secs(t: &str) -> f64 {
         read_duration(t).unwrap().as_secs_f64()
+    }
+
+    /// Found by the rest_reply fuzz target: `{"uptime":"1w13:04:02.22dto\u{2ed}"}` (the
+    /// bytes in agent/fuzz/regressions/rest_reply/) panicked on a subtraction overflow
+    /// in the fraction's scale. Such a fraction is no duration.
+    #[test]
+    fn a_clock_fraction_with_a_multibyte_character_is_refused_not_a_panic() {
+        let text = std::str::from_utf8(b"1w13:04:02.22dto\xcb\xad").unwrap();
+        assert!(read_duration(text).is_err());
+        assert!(read_duration("13:04:02.2\u{e9}").is_err());
+        assert!(read_duration("13:04:02.").is_err());
+        assert_eq!(secs("13:04:02.1234567"), 13.0 * 3600.0 + 4.0 * 60.0 + 2.123456);
     }
 
     #[test]
