@@ -444,7 +444,10 @@ async fn a_router_that_refuses_our_login_closes_the_slot_as_one_that_is_down() {
         }),
     );
     let _ = v.sell("1h", None).await;
-    assert!(v.can_sell_plan("1h").is_ok(), "a trap is the router answering");
+    assert!(
+        v.can_sell_plan("1h").is_ok(),
+        "a trap is the router answering"
+    );
 }
 
 /// A sale whose add was carried out but answered by nobody, and whose look-up

@@ -8,9 +8,9 @@
 
 pub mod cli;
 pub mod fleet;
+mod floor;
 pub mod http;
 pub mod ingest;
-mod floor;
 mod office;
 mod orders;
 pub mod pg;

@@ -207,7 +207,10 @@ mod tests {
         assert!(read_duration(text).is_err());
         assert!(read_duration("13:04:02.2\u{e9}").is_err());
         assert!(read_duration("13:04:02.").is_err());
-        assert_eq!(secs("13:04:02.1234567"), 13.0 * 3600.0 + 4.0 * 60.0 + 2.123456);
+        assert_eq!(
+            secs("13:04:02.1234567"),
+            13.0 * 3600.0 + 4.0 * 60.0 + 2.123456
+        );
     }
 
     #[test]

@@ -137,7 +137,10 @@ mod tests {
             ..Default::default()
         };
         let seen: Vec<Fault> = (1..=4).map(|n| f.decide(n)).collect();
-        assert_eq!(seen, [Fault::None, Fault::Drop, Fault::None, Fault::DropBefore]);
+        assert_eq!(
+            seen,
+            [Fault::None, Fault::Drop, Fault::None, Fault::DropBefore]
+        );
     }
 
     #[test]
