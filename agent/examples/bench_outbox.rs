@@ -17,24 +17,6 @@ use sync_proto::Envelope;
 
 const SALES: u32 = 10_000;
 
-struct NoActions;
-
-impl AgentActions for NoActions {
-    async fn apply_plans(&self, _: PlanSet) -> Result<AppliedReport, ActionError> {
-        Err(ActionError::Unavailable("benchmark"))
-    }
-    async fn apply_routers(
-        &self,
-        _: RouterSet,
-        _: Vec<Option<firmware_config::Secret>>,
-    ) -> Result<AppliedReport, ActionError> {
-        Err(ActionError::Unavailable("benchmark"))
-    }
-    async fn run_command(&self, _: SiteCommand) -> CommandResult {
-        CommandResult::Err("benchmark".into())
-    }
-}
-
 fn link(port: u16, id: &str) -> LinkConfig {
     LinkConfig {
         host: "127.0.0.1".into(),

@@ -25,24 +25,6 @@ use sync_proto::messages::*;
 const SITES: u32 = 50;
 const PREFIX: &str = "bench";
 
-struct NoActions;
-
-impl AgentActions for NoActions {
-    async fn apply_plans(&self, _: PlanSet) -> Result<AppliedReport, ActionError> {
-        Err(ActionError::Unavailable("benchmark"))
-    }
-    async fn apply_routers(
-        &self,
-        _: RouterSet,
-        _: Vec<Option<firmware_config::Secret>>,
-    ) -> Result<AppliedReport, ActionError> {
-        Err(ActionError::Unavailable("benchmark"))
-    }
-    async fn run_command(&self, _: SiteCommand) -> CommandResult {
-        CommandResult::Err("benchmark".into())
-    }
-}
-
 fn central_key() -> SigningKey {
     SigningKey::from_bytes(&[5u8; 32])
 }

@@ -71,3 +71,23 @@ pub trait AgentActions: Send + Sync + 'static {
         async { Telemetry::default() }
     }
 }
+
+/// A site that only sends (the benchmarks' sites): every push and command is refused
+/// as unavailable, so nothing it receives changes anything.
+pub struct NoActions;
+
+impl AgentActions for NoActions {
+    async fn apply_plans(&self, _: PlanSet) -> Result<AppliedReport, ActionError> {
+        Err(ActionError::Unavailable("benchmark"))
+    }
+    async fn apply_routers(
+        &self,
+        _: RouterSet,
+        _: Vec<Option<Secret>>,
+    ) -> Result<AppliedReport, ActionError> {
+        Err(ActionError::Unavailable("benchmark"))
+    }
+    async fn run_command(&self, _: SiteCommand) -> CommandResult {
+        CommandResult::Err("benchmark".into())
+    }
+}

@@ -13,7 +13,7 @@ pub mod setup;
 pub mod site;
 pub mod state;
 
-pub use actions::{ActionError, AgentActions};
+pub use actions::{ActionError, AgentActions, NoActions};
 pub use identity::{IdentityError, SiteIdentity};
 pub use outbox::{
     outbox_payload, outbox_payload_for_sale, OutboxEntry, OutboxError, OutboxStore, SqliteOutbox,
