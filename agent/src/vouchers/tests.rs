@@ -500,3 +500,36 @@ async fn a_pending_sale_is_finished_within_a_retry_of_the_router_answering_not_a
     cancel.cancel();
     task.await.unwrap();
 }
+
+#[tokio::test]
+async fn a_sale_that_starts_waiting_while_the_pool_sleeps_is_finished_within_a_retry() {
+    let (v, router) = setup().await;
+    let cancel = tokio_util::sync::CancellationToken::new();
+    // A quiet service: its first round finds nothing to do, so the next is a minute away.
+    let task = tokio::spawn(Pool::new(v.clone()).run(Duration::from_secs(60), cancel.clone()));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // `voucher create` in another process (its own seller over the same store) and the
+    // kiosk in this one: both sales are left waiting for the router during that minute.
+    let operator = Vouchers::new(
+        v.store().clone(),
+        router.clone(),
+        v.settings().clone(),
+        v.plans(),
+    )
+    .unwrap();
+    let theirs = pending_sale(&operator, &router).await;
+    let ours = pending_sale(&v, &router).await;
+    let since = std::time::Instant::now();
+    for sale_id in [theirs, ours] {
+        while v.store().sale(sale_id).unwrap().state != SaleState::Provisioned {
+            assert!(
+                since.elapsed() < pool::RETRY * 3,
+                "sale {sale_id} was still waiting {:?} after the router answered again",
+                since.elapsed()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    cancel.cancel();
+    task.await.unwrap();
+}
