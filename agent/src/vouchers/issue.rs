@@ -26,6 +26,9 @@ pub enum Step {
     Confirm { router_user_id: String },
     /// The name belongs to a user that is not ours: reserve a new code, then add.
     NewCode,
+    /// The router has no profile of that name: put back the `[[profile]]` of that
+    /// name (once per sale), then add again.
+    RestoreProfile { name: String },
     /// Nothing was created and nothing will be: mark failed, refund.
     Fail { reason: String },
     /// Cannot tell now; the row stays unfinished and is resumed later.
@@ -43,6 +46,8 @@ pub struct Issuance {
     new_codes: u32,
     /// Some add may have been carried out (its reply was lost).
     maybe_applied: bool,
+    /// The missing profile was put back once already.
+    profile_restored: bool,
 }
 
 impl Issuance {
@@ -56,6 +61,7 @@ impl Issuance {
             adds: 1,
             new_codes: 0,
             maybe_applied: false,
+            profile_restored: false,
         };
         (i, Step::Add(user))
     }
@@ -71,6 +77,7 @@ impl Issuance {
             adds: 0,
             new_codes: 0,
             maybe_applied: true,
+            profile_restored: false,
         };
         (i, Step::LookUp { name })
     }
@@ -95,6 +102,10 @@ impl Issuance {
             Err(e) if e.outcome_unknown() => {
                 self.maybe_applied = true;
                 Step::LookUp { name: self.user.name.clone() }
+            }
+            Err(e) if e.is_unknown_profile() && !self.profile_restored => {
+                self.profile_restored = true;
+                Step::RestoreProfile { name: self.user.profile.clone() }
             }
             // The router refused the command itself: nothing was created.
             Err(e @ RouterError::Trap { .. }) => Step::Fail {
@@ -125,6 +136,28 @@ impl Issuance {
             // still lands late, the next add traps and the comment settles it.
             Ok(None) => self.add(),
             Err(e) => Step::Wait {
+                reason: e.to_string(),
+            },
+        }
+    }
+
+    /// The missing profile was put back, or could not be: `None` when it is not one
+    /// the agent manages (no `[[profile]]` of that name), so it was not tried.
+    pub fn on_restore_profile(&mut self, result: Option<Result<(), &RouterError>>) -> Step {
+        match result {
+            None => Step::Fail {
+                reason: format!(
+                    "the router has no hotspot profile {:?} and the configuration has no [[profile]] of that name; \
+                     create it on the router or add it to the configuration",
+                    self.user.profile
+                ),
+            },
+            // Put back now, or already by a sale beside this one (its add traps).
+            Some(Ok(()) | Err(RouterError::Trap { .. })) => self.add(),
+            Some(Err(e)) if self.live && !self.maybe_applied => Step::Fail {
+                reason: e.to_string(),
+            },
+            Some(Err(e)) => Step::Wait {
                 reason: e.to_string(),
             },
         }
@@ -188,6 +221,14 @@ impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
                     crash_point("after_provisioned");
                     return Ok(Finished::OnRouter);
                 }
+                Step::RestoreProfile { name } => {
+                    let wanted = self.plans().profile(&name).cloned();
+                    let result = match &wanted {
+                        Some(p) => Some(self.restore_profile(p).await),
+                        None => None,
+                    };
+                    issuance.on_restore_profile(result.as_ref().map(|r| r.as_ref().map(|_| ())))
+                }
                 Step::NewCode => {
                     let creds = self.fresh_code()?;
                     let (id, code, password) =
@@ -235,6 +276,38 @@ impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
                 }
             };
         }
+    }
+
+    /// Puts back a `[[profile]]` that has vanished from the router, and tells the
+    /// operator and the central office once (a second sale racing this one gets the
+    /// router's trap instead, and says nothing).
+    pub(crate) async fn restore_profile(
+        &self,
+        profile: &routeros::UserProfile,
+    ) -> Result<String, RouterError> {
+        let result = self.router().add_profile(profile).await;
+        self.note_router(&result);
+        if result.is_ok() {
+            let text = format!(
+                "hotspot profile {} was missing on the router (removed by hand, or lost with a reset); \
+                 re-created from [[profile]] {}; another tool's settings on it (on-login) are gone",
+                profile.name, profile.name
+            );
+            tracing::warn!(profile = %profile.name, "hotspot profile was missing on the router; re-created");
+            let name = profile.name.clone();
+            let _ = self
+                .on_store(move |store| {
+                    store.record_event(
+                        Level::Warn,
+                        "profile_restored",
+                        Some(&name),
+                        &text,
+                        now_ms(),
+                    )
+                })
+                .await;
+        }
+        result
     }
 
     /// Finishes every unfinished row (sales and pool vouchers) after a restart or an
@@ -457,21 +530,61 @@ pub(crate) mod tests {
         );
     }
 
-    #[test]
-    fn a_router_refusal_fails_with_the_routers_words_and_a_hint() {
-        let (mut i, _) = Issuance::fresh(&sale(), "site", None);
-        let trap = RouterError::Trap {
+    fn no_such_profile() -> RouterError {
+        RouterError::Trap {
             router: "r".into(),
             command: "add".into(),
             message: "input does not match any value of profile".into(),
             category: None,
             status: None,
-        };
-        let Step::Fail { reason } = i.on_add(Err(&trap)) else {
-            panic!()
+        }
+    }
+
+    #[test]
+    fn a_missing_profile_is_put_back_once_then_the_add_is_tried_again() {
+        let (mut i, _) = Issuance::fresh(&sale(), "site", None);
+        assert_eq!(
+            i.on_add(Err(&no_such_profile())),
+            Step::RestoreProfile {
+                name: "default".into()
+            }
+        );
+        assert!(matches!(i.on_restore_profile(Some(Ok(()))), Step::Add(_)));
+        let Step::Fail { reason } = i.on_add(Err(&no_such_profile())) else {
+            panic!("a profile put back once and still missing fails the sale")
         };
         assert!(
             reason.contains("input does not match") && reason.contains("profiles sync"),
+            "the router's words and a hint: {reason}"
+        );
+    }
+
+    #[test]
+    fn a_profile_put_back_by_a_sale_beside_this_one_lets_this_one_add_again() {
+        let (mut i, _) = Issuance::fresh(&sale(), "site", None);
+        i.on_add(Err(&no_such_profile()));
+        let taken = RouterError::Trap {
+            router: "r".into(),
+            command: "add".into(),
+            message: "failure: already have such name".into(),
+            category: None,
+            status: None,
+        };
+        assert!(matches!(
+            i.on_restore_profile(Some(Err(&taken))),
+            Step::Add(_)
+        ));
+    }
+
+    #[test]
+    fn a_missing_profile_the_agent_does_not_manage_fails_the_sale_saying_what_to_do() {
+        let (mut i, _) = Issuance::fresh(&sale(), "site", None);
+        i.on_add(Err(&no_such_profile()));
+        let Step::Fail { reason } = i.on_restore_profile(None) else {
+            panic!()
+        };
+        assert!(
+            reason.contains("\"default\"") && reason.contains("[[profile]]"),
             "{reason}"
         );
     }

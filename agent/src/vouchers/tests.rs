@@ -533,3 +533,32 @@ async fn a_sale_that_starts_waiting_while_the_pool_sleeps_is_finished_within_a_r
     cancel.cancel();
     task.await.unwrap();
 }
+
+#[tokio::test]
+async fn a_plan_whose_profile_was_deleted_on_the_router_sells_again_and_says_so_once() {
+    let (v, router) = setup().await;
+    v.sell("1h", None).await.unwrap();
+    // Removed by hand in WinBox; profiles are otherwise synced only at start.
+    router.delete_profile_by_name("kiosk");
+    v.record_credit(10, "coin").unwrap();
+    for _ in 0..2 {
+        let sold = v.sell("1h", Some(CreditSpend { amount: 5 })).await;
+        assert!(sold.is_ok(), "{sold:?}");
+    }
+    let kiosk = router
+        .profiles()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|p| p.name == "kiosk")
+        .expect("the profile is back");
+    assert_eq!(kiosk.rate_limit.as_deref(), Some("1M/2M"), "as configured");
+    let told = v.store().events(Some("profile_restored"), 10).unwrap();
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert_eq!(told[0].level, "warn", "the central office hears of it");
+    assert_eq!(
+        v.credit_balance().unwrap(),
+        0,
+        "both sales paid, nothing refunded"
+    );
+}
