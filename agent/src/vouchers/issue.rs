@@ -185,12 +185,19 @@ pub enum Finished {
 }
 
 impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
-    /// Performs steps until the row is settled or must wait.
+    /// Performs steps until the row is settled or must wait. A row another call in
+    /// this process is driving is left to it (and reported as waiting).
     pub(crate) async fn drive(
         &self,
         mut issuance: Issuance,
         mut step: Step,
     ) -> Result<Finished, VoucherError> {
+        let Some(_claim) = self.claim(issuance.sale_id) else {
+            return Ok(Finished::Waiting(format!(
+                "sale {} is being finished by another call",
+                issuance.sale_id
+            )));
+        };
         loop {
             step = match step {
                 Step::Add(user) => {
@@ -213,10 +220,12 @@ impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
                 Step::Confirm { router_user_id } => {
                     let encode = self.settings().sale_payload;
                     let (id, user_id) = (issuance.sale_id, router_user_id.clone());
-                    self.on_store(move |store| {
-                        store.mark_on_router(id, &user_id, now_ms(), encode)
-                    })
-                    .await?;
+                    let marked = self
+                        .on_store(move |store| store.mark_on_router(id, &user_id, now_ms(), encode))
+                        .await?;
+                    if !marked {
+                        return self.settled_elsewhere(id, &router_user_id).await;
+                    }
                     tracing::info!(sale = issuance.sale_id, router_user = %router_user_id, "voucher on the router");
                     crash_point("after_provisioned");
                     return Ok(Finished::OnRouter);
@@ -262,7 +271,11 @@ impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
                 Step::Wait { reason } => {
                     let (id, why) = (issuance.sale_id, reason.clone());
                     self.on_store(move |store| {
-                        store.record_attempt(id, &why)?;
+                        // Told once, when the row starts waiting; the background
+                        // round that retries it every second only counts.
+                        if store.record_attempt(id, &why)? > 1 {
+                            return Ok(());
+                        }
                         store.record_event(
                             Level::Warn,
                             "sale_pending",
@@ -310,13 +323,50 @@ impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
         result
     }
 
+    /// The row was settled by someone else while this call made its user. If it
+    /// failed (its credit given back), the user made late must not stay as a free
+    /// voucher: it is removed.
+    async fn settled_elsewhere(&self, id: i64, user_id: &str) -> Result<Finished, VoucherError> {
+        let sale = self.on_store(move |store| store.sale(id)).await?;
+        if sale.state != SaleState::Failed {
+            return Ok(Finished::OnRouter);
+        }
+        let removed = self.router().remove_user(user_id).await;
+        self.note_router(&removed);
+        match &removed {
+            Ok(()) => tracing::warn!(sale = id, "sale had already failed and was refunded; the router user made late for it was removed"),
+            Err(e) => tracing::error!(sale = id, router_user = %user_id, error = %e, "sale had already failed and was refunded, but the router user made late for it could not be removed; remove it with `hotspot-agent users remove`"),
+        }
+        Ok(Finished::Failed(sale.last_error.unwrap_or_default()))
+    }
+
     /// Finishes every unfinished row (sales and pool vouchers) after a restart or an
     /// outage. Returns how many reached the router, failed, and still wait.
     pub async fn resume(&self) -> Result<ResumeReport, VoucherError> {
+        self.resume_where(|_| true).await
+    }
+
+    /// [`Vouchers::resume`] for the background round, beside live sellers: a fresh
+    /// row that no seller has left waiting yet may still be in the hands of the one
+    /// that reserved it (in another process), and is left alone for
+    /// [`Settings::live_grace`](super::Settings::live_grace).
+    pub async fn resume_settled(&self) -> Result<ResumeReport, VoucherError> {
+        let grace = i64::try_from(self.settings().live_grace.as_millis()).unwrap_or(i64::MAX);
+        let now = now_ms();
+        self.resume_where(|s| s.attempts > 0 || now.saturating_sub(s.created_at_ms) >= grace)
+            .await
+    }
+
+    async fn resume_where(
+        &self,
+        pick: impl Fn(&Sale) -> bool,
+    ) -> Result<ResumeReport, VoucherError> {
         let mut report = ResumeReport::default();
         for sale in self
             .store()
             .sales_in(&[SaleState::Reserved, SaleState::PoolReserved])?
+            .into_iter()
+            .filter(|s| pick(s))
         {
             let (i, step) = Issuance::resumed(
                 &sale,

@@ -60,7 +60,7 @@ impl<R: HotspotApi + Clone + 'static> Pool<R> {
         // background round is what finishes a sale once the router is back).
         let stuck = store.sales_in(&[SaleState::Reserved, SaleState::PoolReserved])?;
         if !stuck.is_empty() {
-            v.resume().await?;
+            v.resume_settled().await?;
         }
         let mut levels = Vec::new();
         let _refresh = RefreshOnDrop(v);
