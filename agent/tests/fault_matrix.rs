@@ -32,18 +32,43 @@ struct Fault {
     start: &'static [&'static str],
     hold: Duration,
     heal: &'static [&'static str],
+    /// When the router itself cannot take an add, as the fault set it (not as the
+    /// agent believes): what the coin slot is judged against.
+    down: Down,
     /// In the short form CI runs.
     short: bool,
 }
 
+/// When the router cannot create a user.
+#[derive(Clone, Copy)]
+enum Down {
+    /// It always can (a fault of the link or of its data, which the agent must ride out).
+    Never,
+    /// From the start of the fault until the lines that end it.
+    WhileHeld,
+    /// For this long from the start (a reboot).
+    For(Duration),
+}
+
 const S: Duration = Duration::from_secs(1);
 
+/// How long the slot may stay open after the kiosk became unable to sell before it
+/// counts as wrong: the agent learns of the router's going on its next router call
+/// (pool and enforcement rounds every second here) and the kiosk reads that within
+/// 250 ms.
+const OPEN_SETTLE: Duration = Duration::from_secs(2);
+/// How long it may stay shut after the kiosk became able to sell again: a reconnect
+/// first waits out the link's back-off (1, 2, 4 s … after failures in a row), then
+/// the next round finds the router.
+const SHUT_SETTLE: Duration = Duration::from_secs(5);
+
 fn rows() -> Vec<Fault> {
-    let row = |name, start, hold, heal, short| Fault {
+    let row = |name, start, hold, heal, down, short| Fault {
         name,
         start,
         hold,
         heal,
+        down,
         short,
     };
     vec![
@@ -52,6 +77,7 @@ fn rows() -> Vec<Fault> {
             &["drop-before 3"],
             3 * S,
             &["faults off"],
+            Down::Never,
             false,
         ),
         row(
@@ -59,6 +85,7 @@ fn rows() -> Vec<Fault> {
             &["drop-after 3"],
             3 * S,
             &["faults off"],
+            Down::Never,
             true,
         ),
         row(
@@ -66,6 +93,7 @@ fn rows() -> Vec<Fault> {
             &["stall 5 4s"],
             3 * S,
             &["faults off"],
+            Down::Never,
             false,
         ),
         row(
@@ -73,6 +101,7 @@ fn rows() -> Vec<Fault> {
             &["fatal 4"],
             3 * S,
             &["faults off"],
+            Down::Never,
             false,
         ),
         row(
@@ -80,6 +109,7 @@ fn rows() -> Vec<Fault> {
             &["latency 50ms"],
             3 * S,
             &["latency 2ms"],
+            Down::Never,
             false,
         ),
         row(
@@ -87,6 +117,7 @@ fn rows() -> Vec<Fault> {
             &["latency 500ms"],
             3 * S,
             &["latency 2ms"],
+            Down::Never,
             false,
         ),
         row(
@@ -94,6 +125,7 @@ fn rows() -> Vec<Fault> {
             &["restart boot 2s"],
             2 * S,
             &[],
+            Down::For(2 * S),
             false,
         ),
         row(
@@ -101,20 +133,23 @@ fn rows() -> Vec<Fault> {
             &["restart lose-users boot 2s"],
             2 * S,
             &[],
+            Down::For(2 * S),
             true,
         ),
         row(
             "API service disabled",
             &["api disable"],
-            3 * S,
+            4 * S,
             &["api enable"],
+            Down::WhileHeld,
             true,
         ),
         row(
             "the agent's API password changed",
             &["password changed-by-admin"],
-            3 * S,
+            4 * S,
             &["password "],
+            Down::WhileHeld,
             false,
         ),
         row(
@@ -122,6 +157,7 @@ fn rows() -> Vec<Fault> {
             &["remove-profile kiosk-2m"],
             3 * S,
             &[],
+            Down::Never,
             false,
         ),
         row(
@@ -129,6 +165,7 @@ fn rows() -> Vec<Fault> {
             &["remove-user $SOLD"],
             S,
             &[],
+            Down::Never,
             false,
         ),
     ]
@@ -141,10 +178,20 @@ struct Outcome {
     router_sales_during: usize,
     kiosk_back: Option<Duration>,
     router_back: Option<Duration>,
-    inhibited: Duration,
-    open_unsellable: Duration,
+    /// The acceptor's master inhibit was on.
+    shut: Duration,
+    /// Shut while the kiosk could sell, past [`SHUT_SETTLE`].
+    shut_wrongly: Duration,
+    /// Open while the kiosk could not sell, past [`OPEN_SETTLE`].
+    open_wrongly: Duration,
+    /// Events of level warn and above since the fault started, `level:kind`.
     events: BTreeMap<String, usize>,
+    /// Every event since the fault started, by kind (info too), for what the agent did.
+    kinds: BTreeMap<String, usize>,
+    /// Log lines of level warn and above, by message (voucher codes left out).
     log: BTreeMap<String, usize>,
+    /// Tickets the customers took home, the whole row.
+    tickets: usize,
     problems: Vec<String>,
 }
 
@@ -193,6 +240,11 @@ fn config(dir: &std::path::Path) -> Config {
     c.kiosk.display.kind = DisplayKind::None;
     c.kiosk.auto_buy = false;
     c.agent.state_dir = dir.to_path_buf();
+    // The kiosk sells plan 1h alone (pool 5), so a router outage empties what it can
+    // sell within a row and the coin slot has to shut.
+    for p in c.plans.iter_mut().filter(|p| p.id != "1h") {
+        p.kiosk = false;
+    }
     // Short rounds so a row sees reconcile and enforcement act.
     c.enforcement.reconcile_interval = firmware_config::Duration::from_secs(1);
     c.enforcement.interval = firmware_config::Duration::from_secs(1);
@@ -254,8 +306,8 @@ async fn rig() -> Rig {
 struct Seen {
     kiosk_sales: Vec<Instant>,
     router_sales: Vec<Instant>,
-    /// (when, slot accepting, the agent can sell)
-    samples: Vec<(Instant, bool, bool)>,
+    /// (when, the acceptor's slot open, ready pool vouchers of the kiosk's plans)
+    samples: Vec<(Instant, bool, u32)>,
 }
 
 // Long on purpose: one row from start to the books; the steps share the rig and timeline.
@@ -273,8 +325,13 @@ async fn run_row(fault: &Fault, tap: &LogTap) -> Outcome {
     assert!(ready.is_ok(), "{}: the slot never opened", fault.name);
 
     let customers = {
-        let (seen, stop, acceptor, handle) =
-            (seen.clone(), stop.clone(), acceptor.clone(), handle.clone());
+        let (seen, stop, acceptor, handle, store) = (
+            seen.clone(),
+            stop.clone(),
+            acceptor.clone(),
+            handle.clone(),
+            rig.store.clone(),
+        );
         tokio::spawn(async move {
             while !stop.load(Ordering::Relaxed) {
                 if !acceptor.state().accepting {
@@ -293,9 +350,26 @@ async fn run_row(fault: &Fault, tap: &LogTap) -> Outcome {
                 if credited.is_err() {
                     continue; // refused at the slot: the coin came back out
                 }
+                let pressed = now_ms();
                 handle.press(0).await;
-                if printer.next_ticket(Duration::from_secs(15)).await.is_some() {
-                    seen.lock().unwrap().kiosk_sales.push(Instant::now());
+                // The ticket, or the sale failing (the credit is given back and stays).
+                let deadline = Instant::now() + Duration::from_secs(15);
+                while Instant::now() < deadline {
+                    if printer
+                        .next_ticket(Duration::from_millis(50))
+                        .await
+                        .is_some()
+                    {
+                        seen.lock().unwrap().kiosk_sales.push(Instant::now());
+                        break;
+                    }
+                    let failed = store.sales_in(&[SaleState::Failed]).unwrap_or_default();
+                    if failed
+                        .iter()
+                        .any(|s| s.source == "kiosk" && s.created_at_ms >= pressed)
+                    {
+                        break;
+                    }
                 }
                 tokio::time::sleep(Duration::from_millis(150)).await;
             }
@@ -314,19 +388,27 @@ async fn run_row(fault: &Fault, tap: &LogTap) -> Outcome {
         })
     };
     let sampler = {
-        let (seen, stop, acceptor, vouchers) = (
+        let (seen, stop, acceptor, store) = (
             seen.clone(),
             stop.clone(),
             acceptor.clone(),
-            rig.agent.vouchers.clone(),
+            rig.store.clone(),
         );
+        let pooled: Vec<String> = rig
+            .agent
+            .vouchers
+            .plans()
+            .all()
+            .filter(|p| p.kiosk && p.pool > 0)
+            .map(|p| p.id.clone())
+            .collect();
         tokio::spawn(async move {
             while !stop.load(Ordering::Relaxed) {
-                let sample = (
-                    Instant::now(),
-                    acceptor.state().accepting,
-                    vouchers.can_sell().is_ok(),
-                );
+                let ready = pooled
+                    .iter()
+                    .map(|p| store.pool_counts(p).map_or(0, |c| c.0))
+                    .sum();
+                let sample = (Instant::now(), acceptor.state().accepting, ready);
                 seen.lock().unwrap().samples.push(sample);
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
@@ -404,22 +486,16 @@ async fn run_row(fault: &Fault, tap: &LogTap) -> Outcome {
         .iter()
         .find(|t| **t > healed)
         .map(|t| *t - healed);
-    for w in s.samples.windows(2).filter(|w| w[0].0 >= t0) {
-        let dt = w[1].0 - w[0].0;
-        let (_, accepting, can_sell) = w[0];
-        if !accepting {
-            out.inhibited += dt;
-        }
-        if accepting && !can_sell {
-            out.open_unsellable += dt;
-        }
-    }
+    judge_slot(&s.samples, fault.down, t0, healed, &mut out);
     drop(s);
     for e in rig.store.events(None, 10_000).unwrap() {
-        if e.at_ms >= t0_ms && e.level != "info" {
-            *out.events
-                .entry(format!("{}:{}", e.level, e.kind))
-                .or_default() += 1;
+        if e.at_ms >= t0_ms {
+            *out.kinds.entry(e.kind.clone()).or_default() += 1;
+            if e.level != "info" {
+                *out.events
+                    .entry(format!("{}:{}", e.level, e.kind))
+                    .or_default() += 1;
+            }
         }
     }
     for line in tap.take().lines() {
@@ -427,14 +503,125 @@ async fn run_row(fault: &Fault, tap: &LogTap) -> Outcome {
             .split_whitespace()
             .skip(1)
             .take_while(|w| !w.contains('='))
+            .map(|w| if is_code(w) { "…" } else { w })
             .collect::<Vec<_>>()
             .join(" ");
         *out.log.entry(message).or_default() += 1;
     }
+    out.tickets = seen.lock().unwrap().kiosk_sales.len();
     books(&rig, &acceptor, &handle, &mut out);
     rig.agent.stop().await;
     rig.sim.shutdown().await;
     out
+}
+
+/// The coin slot against what the kiosk could really do: sell when the router takes
+/// an add (the fault's [`Down`]) or a ready pool voucher is left. A mismatch counts
+/// only for the part that lasts past its settling time (the slot also shuts for a moment
+/// during each purchase).
+fn judge_slot(
+    samples: &[(Instant, bool, u32)],
+    down: Down,
+    t0: Instant,
+    healed: Instant,
+    out: &mut Outcome,
+) {
+    let router_up = |t: Instant| match down {
+        Down::Never => true,
+        Down::WhileHeld => t < t0 || t >= healed,
+        Down::For(d) => t < t0 || t >= t0 + d,
+    };
+    // Since when the slot has disagreed with the kiosk's ability, and which way.
+    let mut since: Option<(Instant, bool)> = None;
+    for w in samples.windows(2).filter(|w| w[0].0 >= t0) {
+        let (at, open, ready) = w[0];
+        let dt = w[1].0 - at;
+        if !open {
+            out.shut += dt;
+        }
+        let can_sell = router_up(at) || ready > 0;
+        since = match since {
+            _ if open == can_sell => None,
+            Some((from, was_open)) if was_open == open => Some((from, was_open)),
+            _ => Some((at, open)),
+        };
+        if let Some((from, _)) = since {
+            let settle = if open { OPEN_SETTLE } else { SHUT_SETTLE };
+            let past = (w[1].0 - from).saturating_sub(settle).min(dt);
+            if open {
+                out.open_wrongly += past;
+            } else {
+                out.shut_wrongly += past;
+            }
+        }
+    }
+}
+
+/// A voucher code in a log line (8 capitals and digits by default), left out so the
+/// same message counts once.
+fn is_code(word: &str) -> bool {
+    let w = word.trim_end_matches(':');
+    w.len() >= 6
+        && w.chars().any(|c| c.is_ascii_digit())
+        && w.chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+}
+
+/// What the agent did, in words, from its log and events.
+fn what_it_did(o: &Outcome) -> String {
+    let log = |words: &str| -> usize {
+        o.log
+            .iter()
+            .filter(|(m, _)| m.contains(words))
+            .map(|(_, n)| n)
+            .sum()
+    };
+    let kind = |k: &str| o.kinds.get(k).copied().unwrap_or(0);
+    let mut did = Vec::new();
+    let lost = log("connection ended") + log("connection failed") + log("connection reopened");
+    if lost > 0 {
+        did.push(format!("reopened the router link ({lost} losses)"));
+    }
+    if o.shut > OPEN_SETTLE {
+        did.push(format!(
+            "shut the coin slot for {:.1} s",
+            o.shut.as_secs_f64()
+        ));
+    }
+    if kind("sale_pending") > 0 {
+        did.push(format!(
+            "recorded {} sales whose user waited for the router (kiosk: ticket at once), made them when it answered",
+            kind("sale_pending")
+        ));
+    }
+    // (log words, what they mean) — each counted line is one such act.
+    for (words, act) in [
+        (
+            "credit was given back",
+            "gave the credit back for {} sales it could not make",
+        ),
+        (
+            "nobody had paid for it",
+            "failed {} operator sales, saying why (nothing paid)",
+        ),
+        (
+            "re-created sold voucher",
+            "re-created {} lost users of sold vouchers",
+        ),
+        ("dropped pool voucher", "dropped {} lost pool vouchers"),
+    ] {
+        let n = log(words);
+        if n > 0 {
+            did.push(act.replace("{}", &n.to_string()));
+        }
+    }
+    if kind("profile_restored") > 0 {
+        did.push("re-created the deleted profile".into());
+    }
+    if did.is_empty() {
+        did.push("sold on; nothing to repair".into());
+    }
+    did.join("; ")
 }
 
 fn now_ms() -> i64 {
@@ -467,7 +654,7 @@ fn books(
         ));
     }
     // Paid kiosk sales: on the router, or recorded and waiting for it (ticket printed).
-    let paid: i64 = rig
+    let kiosk_sales: Vec<_> = rig
         .store
         .sales_in(&[
             SaleState::Provisioned,
@@ -475,10 +662,10 @@ fn books(
             SaleState::Reserved,
         ])
         .unwrap()
-        .iter()
+        .into_iter()
         .filter(|s| s.source == "kiosk")
-        .map(|s| s.price as i64)
-        .sum();
+        .collect();
+    let paid: i64 = kiosk_sales.iter().map(|s| s.price as i64).sum();
     let credit = rig.store.credit_balance().unwrap();
     if coins != paid + credit + forfeited {
         out.problems.push(format!(
@@ -505,18 +692,27 @@ fn books(
             unfinished[0].last_error.as_deref().unwrap_or("-")
         ));
     }
-    let mut users: HashMap<String, usize> = HashMap::new();
+    let kiosk_sold = kiosk_sales.len();
+    if kiosk_sold != out.tickets {
+        out.problems.push(format!(
+            "{} tickets printed for {kiosk_sold} paid kiosk sales",
+            out.tickets
+        ));
+    }
+    // Router users of ours: name -> the sale ids their comments name.
+    let mut users: HashMap<String, Vec<String>> = HashMap::new();
     for u in rig.sim.users() {
         let comment = u
             .get("comment")
             .map(|c| c.lossy().into_owned())
             .unwrap_or_default();
-        if comment.starts_with("hsa:") {
+        if let Some(rest) = comment.strip_prefix("hsa:") {
             let name = u
                 .get("name")
                 .map(|n| n.lossy().into_owned())
                 .unwrap_or_default();
-            *users.entry(name).or_default() += 1;
+            let sale = rest.rsplit(':').next().unwrap_or_default().to_string();
+            users.entry(name).or_default().push(sale);
         }
     }
     let mut expected = rig
@@ -540,10 +736,25 @@ fn books(
             missing[0]
         ));
     }
-    let doubled = users.values().filter(|n| **n > 1).count();
+    let doubled = users.values().filter(|n| n.len() > 1).count();
     if doubled > 0 {
         out.problems
             .push(format!("{doubled} codes have more than one router user"));
+    }
+    // A user put back is the same sale, not a second one: its comment names the
+    // sale that holds its code.
+    let resold = expected
+        .iter()
+        .filter(|s| {
+            users
+                .get(&s.code)
+                .is_some_and(|ids| ids.iter().any(|id| *id != s.id.to_string()))
+        })
+        .count();
+    if resold > 0 {
+        out.problems.push(format!(
+            "{resold} router users carry another sale's id than the voucher's"
+        ));
     }
     let known: std::collections::HashSet<&str> = expected.iter().map(|s| s.code.as_str()).collect();
     let strays = users.keys().filter(|n| !known.contains(n.as_str())).count();
@@ -573,8 +784,8 @@ fn summary(m: &BTreeMap<String, usize>) -> String {
 async fn matrix(choice: &str) {
     let tap = log_tap();
     let mut table = vec![
-        "| fault | sales during (kiosk / router) | sold again after it ended (kiosk / router) | slot shut / open while unable to sell | told the operator (log, warn+) | told the central office (events) | books |".to_string(),
-        "|---|---|---|---|---|---|---|".to_string(),
+        format!("| fault | what the agent did | sales during it (kiosk / operator) | sold again after it ended (kiosk / operator) | coin slot shut; wrongly shut (past {} s) / wrongly open (past {} s) | told the operator (log, warn and above) | told the central office (events) | books |", SHUT_SETTLE.as_secs(), OPEN_SETTLE.as_secs()),
+        "|---|---|---|---|---|---|---|---|".to_string(),
     ];
     let mut failures = Vec::new();
     let chosen = |f: &Fault| match choice {
@@ -590,20 +801,32 @@ async fn matrix(choice: &str) {
             o.problems.join("; ")
         };
         table.push(format!(
-            "| {} | {} / {} | {} / {} | {:.1} s / {:.1} s | {} | {} | {} |",
+            "| {} | {} | {} / {} | {} / {} | {:.1} s; {:.1} s / {:.1} s | {} | {} | {} |",
             fault.name,
+            what_it_did(&o),
             o.kiosk_sales_during,
             o.router_sales_during,
             secs(o.kiosk_back),
             secs(o.router_back),
-            o.inhibited.as_secs_f64(),
-            o.open_unsellable.as_secs_f64(),
+            o.shut.as_secs_f64(),
+            o.shut_wrongly.as_secs_f64(),
+            o.open_wrongly.as_secs_f64(),
             summary(&o.log),
             summary(&o.events),
             books
         ));
         if !o.problems.is_empty() {
             failures.push(format!("{}: {}", fault.name, books));
+        }
+        if !(o.shut_wrongly.is_zero() && o.open_wrongly.is_zero()) {
+            failures.push(format!(
+                "{}: the coin slot was wrongly shut {:.1} s (past {} s) and wrongly open {:.1} s (past {} s)",
+                fault.name,
+                o.shut_wrongly.as_secs_f64(),
+                SHUT_SETTLE.as_secs(),
+                o.open_wrongly.as_secs_f64(),
+                OPEN_SETTLE.as_secs()
+            ));
         }
         if o.kiosk_back.is_none() || o.router_back.is_none() {
             failures.push(format!(
