@@ -58,8 +58,8 @@ const S: Duration = Duration::from_secs(1);
 /// 250 ms.
 const OPEN_SETTLE: Duration = Duration::from_secs(2);
 /// How long it may stay shut after the kiosk became able to sell again: a reconnect
-/// first waits out the link's back-off (1, 2, 4 s … after failures in a row), then
-/// the next round finds the router.
+/// first waits out the link's back-off (1, then 2 s while the router was down; 1, 2,
+/// 4 s … after refused logins), then the next round finds the router.
 const SHUT_SETTLE: Duration = Duration::from_secs(5);
 
 fn rows() -> Vec<Fault> {
@@ -325,12 +325,13 @@ async fn run_row(fault: &Fault, tap: &LogTap) -> Outcome {
     assert!(ready.is_ok(), "{}: the slot never opened", fault.name);
 
     let customers = {
-        let (seen, stop, acceptor, handle, store) = (
+        let (seen, stop, acceptor, handle, store, printer) = (
             seen.clone(),
             stop.clone(),
             acceptor.clone(),
             handle.clone(),
             rig.store.clone(),
+            printer.clone(),
         );
         tokio::spawn(async move {
             while !stop.load(Ordering::Relaxed) {
@@ -352,7 +353,8 @@ async fn run_row(fault: &Fault, tap: &LogTap) -> Outcome {
                 }
                 let pressed = now_ms();
                 handle.press(0).await;
-                // The ticket, or the sale failing (the credit is given back and stays).
+                // The ticket, or the sale failing (the credit is given back and stays), or
+                // the kiosk going out of service.
                 let deadline = Instant::now() + Duration::from_secs(15);
                 while Instant::now() < deadline {
                     if printer
@@ -369,6 +371,23 @@ async fn run_row(fault: &Fault, tap: &LogTap) -> Outcome {
                         .any(|s| s.source == "kiosk" && s.created_at_ms >= pressed)
                     {
                         break;
+                    }
+                    // Out of service before anything was sold: the press bought nothing
+                    // and the credit stays.
+                    if handle.status().out_of_service.is_some() {
+                        let sold = store
+                            .sales_in(&[
+                                SaleState::Reserved,
+                                SaleState::Provisioned,
+                                SaleState::Delivered,
+                            ])
+                            .unwrap_or_default();
+                        if !sold.iter().any(|s| {
+                            s.source == "kiosk"
+                                && s.sold_at_ms.unwrap_or(s.created_at_ms) >= pressed
+                        }) {
+                            break;
+                        }
                     }
                 }
                 tokio::time::sleep(Duration::from_millis(150)).await;
@@ -415,7 +434,17 @@ async fn run_row(fault: &Fault, tap: &LogTap) -> Outcome {
         })
     };
 
+    // Both kinds of sale under way before the fault (a loaded machine may need longer).
     tokio::time::sleep(Duration::from_millis(1500)).await;
+    let warm = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < warm {
+        let s = seen.lock().unwrap();
+        if !s.kiosk_sales.is_empty() && !s.router_sales.is_empty() {
+            break;
+        }
+        drop(s);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let _ = tap.take();
     let t0 = Instant::now();
     let t0_ms = now_ms();
@@ -508,7 +537,16 @@ async fn run_row(fault: &Fault, tap: &LogTap) -> Outcome {
             .join(" ");
         *out.log.entry(message).or_default() += 1;
     }
-    out.tickets = seen.lock().unwrap().kiosk_sales.len();
+    // A ticket nobody waited for any more is still in the printer's tray.
+    let mut left = 0;
+    while printer
+        .next_ticket(Duration::from_millis(200))
+        .await
+        .is_some()
+    {
+        left += 1;
+    }
+    out.tickets = seen.lock().unwrap().kiosk_sales.len() + left;
     books(&rig, &acceptor, &handle, &mut out);
     rig.agent.stop().await;
     rig.sim.shutdown().await;
@@ -835,7 +873,7 @@ async fn matrix(choice: &str) {
             ));
         }
     }
-    println!("{}", table.join("\n"));
+    println!("\n{}", table.join("\n"));
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
