@@ -672,3 +672,22 @@ async fn a_sale_waiting_through_many_rounds_is_told_to_the_central_office_once()
         "each round still counts"
     );
 }
+
+#[tokio::test]
+async fn a_user_made_for_a_sale_that_failed_meanwhile_is_removed_again() {
+    let (v, router) = setup().await;
+    let plan = v.plan("1h").unwrap();
+    let new = plans::new_sale_for(&plan, "LATE0001".into(), "LATE0001".into(), "main", "kiosk");
+    let now = crate::store::now_ms();
+    let id = v.store().reserve_sale(&new, None, now).unwrap();
+    let (i, step) = Issuance::fresh(&v.store().sale(id).unwrap(), "t1", None);
+    // Another driver (another process, past its grace) gave up on the row and
+    // refunded it while this one's add was on its way.
+    v.store().mark_failed(id, "gave up", now).unwrap();
+    let done = v.drive(i, step).await.unwrap();
+    assert!(matches!(done, Finished::Failed(_)), "{done:?}");
+    assert!(
+        !router.all_users().iter().any(|u| u.name == "LATE0001"),
+        "no free voucher is left on the router for a refunded sale"
+    );
+}
