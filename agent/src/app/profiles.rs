@@ -18,18 +18,7 @@ pub enum ProfileChange {
 }
 
 /// The router form of a `[[profile]]`.
-pub fn wanted(p: &ProfileConfig) -> UserProfile {
-    UserProfile {
-        id: String::new(),
-        name: p.name.clone(),
-        rate_limit: p.rate_limit.clone(),
-        // 0 means unlimited in the config, as `shared-users=unlimited` does on the router.
-        shared_users: p.shared_users.filter(|n| *n > 0),
-        session_timeout: p.session_timeout.map(|d| d.std()),
-        idle_timeout: p.idle_timeout.map(|d| d.std()),
-        keepalive_timeout: p.keepalive_timeout.map(|d| d.std()),
-    }
-}
+pub use crate::vouchers::plans::router_profile as wanted;
 
 /// Decides (pure) what to create or update. Fields the config leaves unset are not compared.
 pub fn profile_changes(config: &[ProfileConfig], router: &[UserProfile]) -> Vec<ProfileChange> {

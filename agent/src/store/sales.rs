@@ -201,7 +201,11 @@ impl Store {
         payload: impl FnOnce(&Sale) -> Vec<u8>,
     ) -> Result<bool, StoreError> {
         self.write("mark sale provisioned", Durability::Money, |tx| {
-            mark_on_router_tx(tx, id, router_user_id, now_ms, payload)
+            let marked = mark_on_router_tx(tx, id, router_user_id, now_ms, payload)?;
+            if marked {
+                self.delivered_before_tx(tx, id, now_ms)?;
+            }
+            Ok(marked)
         })
     }
 
@@ -216,11 +220,30 @@ impl Store {
             let mut n = 0;
             for (id, rid) in done {
                 if mark_on_router_tx(tx, *id, rid, now_ms, &payload)? {
+                    self.delivered_before_tx(tx, *id, now_ms)?;
                     n += 1;
                 }
             }
             Ok(n)
         })
+    }
+
+    /// A sale just provisioned whose ticket was handed out while it waited goes on
+    /// to Delivered in the same transaction.
+    fn delivered_before_tx(
+        &self,
+        tx: &Transaction<'_>,
+        id: i64,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        let moved = tx.execute(
+            "UPDATE sales SET state = 'delivered' WHERE id = ?1 AND state = 'provisioned' AND delivered_at_ms IS NOT NULL",
+            params![id],
+        )?;
+        if moved > 0 {
+            self.sale_state_tx(tx, id, now_ms)?;
+        }
+        Ok(())
     }
 
     /// Sells the oldest ready pool voucher of a plan in one transaction: state,
@@ -291,7 +314,8 @@ impl Store {
         })
     }
 
-    /// Provisioned -> Delivered. Returns false if it was already delivered.
+    /// Provisioned -> Delivered (a sale still waiting for its router user is
+    /// delivered as soon as the user is made). Returns false if it was already marked.
     pub fn mark_delivered(&self, id: i64, now_ms: i64) -> Result<bool, StoreError> {
         Ok(self.mark_many_delivered(&[id], now_ms)? == 1)
     }
@@ -304,6 +328,14 @@ impl Store {
             for &id in ids {
                 match state_of(tx, id)? {
                     SaleState::Delivered => {}
+                    // Paid, its ticket printed while its user waits for the router:
+                    // remembered, and delivered the moment the user is made.
+                    SaleState::Reserved => {
+                        changed += tx.execute(
+                            "UPDATE sales SET delivered_at_ms = ?2 WHERE id = ?1 AND delivered_at_ms IS NULL",
+                            params![id, now_ms],
+                        )?;
+                    }
                     SaleState::Provisioned => {
                         tx.execute(
                             "UPDATE sales SET state = 'delivered', delivered_at_ms = ?2 WHERE id = ?1",
@@ -327,13 +359,17 @@ impl Store {
     }
 
     /// Counts a failed router attempt on a row that stays unfinished.
-    pub fn record_attempt(&self, id: i64, error: &str) -> Result<(), StoreError> {
+    /// Returns the attempts counted now, this one included.
+    pub fn record_attempt(&self, id: i64, error: &str) -> Result<u32, StoreError> {
         self.write("record a sale attempt", Durability::Normal, |tx| {
             tx.execute(
                 "UPDATE sales SET attempts = attempts + 1, last_error = ?2 WHERE id = ?1",
                 params![id, error],
             )?;
-            Ok(())
+            let n: i64 = tx.query_row("SELECT attempts FROM sales WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })?;
+            Ok(u32::try_from(n).unwrap_or(u32::MAX))
         })
     }
 

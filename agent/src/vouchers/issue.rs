@@ -26,6 +26,9 @@ pub enum Step {
     Confirm { router_user_id: String },
     /// The name belongs to a user that is not ours: reserve a new code, then add.
     NewCode,
+    /// The router has no profile of that name: put back the `[[profile]]` of that
+    /// name (once per sale), then add again.
+    RestoreProfile { name: String },
     /// Nothing was created and nothing will be: mark failed, refund.
     Fail { reason: String },
     /// Cannot tell now; the row stays unfinished and is resumed later.
@@ -43,6 +46,8 @@ pub struct Issuance {
     new_codes: u32,
     /// Some add may have been carried out (its reply was lost).
     maybe_applied: bool,
+    /// The missing profile was put back once already.
+    profile_restored: bool,
 }
 
 impl Issuance {
@@ -56,6 +61,7 @@ impl Issuance {
             adds: 1,
             new_codes: 0,
             maybe_applied: false,
+            profile_restored: false,
         };
         (i, Step::Add(user))
     }
@@ -71,6 +77,7 @@ impl Issuance {
             adds: 0,
             new_codes: 0,
             maybe_applied: true,
+            profile_restored: false,
         };
         (i, Step::LookUp { name })
     }
@@ -95,6 +102,10 @@ impl Issuance {
             Err(e) if e.outcome_unknown() => {
                 self.maybe_applied = true;
                 Step::LookUp { name: self.user.name.clone() }
+            }
+            Err(e) if e.is_unknown_profile() && !self.profile_restored => {
+                self.profile_restored = true;
+                Step::RestoreProfile { name: self.user.profile.clone() }
             }
             // The router refused the command itself: nothing was created.
             Err(e @ RouterError::Trap { .. }) => Step::Fail {
@@ -130,6 +141,28 @@ impl Issuance {
         }
     }
 
+    /// The missing profile was put back, or could not be: `None` when it is not one
+    /// the agent manages (no `[[profile]]` of that name), so it was not tried.
+    pub fn on_restore_profile(&mut self, result: Option<Result<(), &RouterError>>) -> Step {
+        match result {
+            None => Step::Fail {
+                reason: format!(
+                    "the router has no hotspot profile {:?} and the configuration has no [[profile]] of that name; \
+                     create it on the router or add it to the configuration",
+                    self.user.profile
+                ),
+            },
+            // Put back now, or already by a sale beside this one (its add traps).
+            Some(Ok(()) | Err(RouterError::Trap { .. })) => self.add(),
+            Some(Err(e)) if self.live && !self.maybe_applied => Step::Fail {
+                reason: e.to_string(),
+            },
+            Some(Err(e)) => Step::Wait {
+                reason: e.to_string(),
+            },
+        }
+    }
+
     /// A new code was reserved for the row.
     pub fn on_new_code(&mut self, code: &str, password: &str) -> Step {
         self.user.name = code.to_string();
@@ -152,12 +185,19 @@ pub enum Finished {
 }
 
 impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
-    /// Performs steps until the row is settled or must wait.
+    /// Performs steps until the row is settled or must wait. A row another call in
+    /// this process is driving is left to it (and reported as waiting).
     pub(crate) async fn drive(
         &self,
         mut issuance: Issuance,
         mut step: Step,
     ) -> Result<Finished, VoucherError> {
+        let Some(_claim) = self.claim(issuance.sale_id) else {
+            return Ok(Finished::Waiting(format!(
+                "sale {} is being finished by another call",
+                issuance.sale_id
+            )));
+        };
         loop {
             step = match step {
                 Step::Add(user) => {
@@ -180,13 +220,23 @@ impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
                 Step::Confirm { router_user_id } => {
                     let encode = self.settings().sale_payload;
                     let (id, user_id) = (issuance.sale_id, router_user_id.clone());
-                    self.on_store(move |store| {
-                        store.mark_on_router(id, &user_id, now_ms(), encode)
-                    })
-                    .await?;
+                    let marked = self
+                        .on_store(move |store| store.mark_on_router(id, &user_id, now_ms(), encode))
+                        .await?;
+                    if !marked {
+                        return self.settled_elsewhere(id, &router_user_id).await;
+                    }
                     tracing::info!(sale = issuance.sale_id, router_user = %router_user_id, "voucher on the router");
                     crash_point("after_provisioned");
                     return Ok(Finished::OnRouter);
+                }
+                Step::RestoreProfile { name } => {
+                    let wanted = self.plans().profile(&name).cloned();
+                    let result = match &wanted {
+                        Some(p) => Some(self.restore_profile(p).await),
+                        None => None,
+                    };
+                    issuance.on_restore_profile(result.as_ref().map(|r| r.as_ref().map(|_| ())))
                 }
                 Step::NewCode => {
                     let creds = self.fresh_code()?;
@@ -221,7 +271,11 @@ impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
                 Step::Wait { reason } => {
                     let (id, why) = (issuance.sale_id, reason.clone());
                     self.on_store(move |store| {
-                        store.record_attempt(id, &why)?;
+                        // Told once, when the row starts waiting; the background
+                        // round that retries it every second only counts.
+                        if store.record_attempt(id, &why)? > 1 {
+                            return Ok(());
+                        }
                         store.record_event(
                             Level::Warn,
                             "sale_pending",
@@ -237,13 +291,82 @@ impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
         }
     }
 
+    /// Puts back a `[[profile]]` that has vanished from the router, and tells the
+    /// operator and the central office once (a second sale racing this one gets the
+    /// router's trap instead, and says nothing).
+    pub(crate) async fn restore_profile(
+        &self,
+        profile: &routeros::UserProfile,
+    ) -> Result<String, RouterError> {
+        let result = self.router().add_profile(profile).await;
+        self.note_router(&result);
+        if result.is_ok() {
+            let text = format!(
+                "hotspot profile {} was missing on the router (removed by hand, or lost with a reset); \
+                 re-created from [[profile]] {}; another tool's settings on it (on-login) are gone",
+                profile.name, profile.name
+            );
+            tracing::warn!(profile = %profile.name, "hotspot profile was missing on the router; re-created");
+            let name = profile.name.clone();
+            let _ = self
+                .on_store(move |store| {
+                    store.record_event(
+                        Level::Warn,
+                        "profile_restored",
+                        Some(&name),
+                        &text,
+                        now_ms(),
+                    )
+                })
+                .await;
+        }
+        result
+    }
+
+    /// The row was settled by someone else while this call made its user. If it
+    /// failed (its credit given back), the user made late must not stay as a free
+    /// voucher: it is removed.
+    async fn settled_elsewhere(&self, id: i64, user_id: &str) -> Result<Finished, VoucherError> {
+        let sale = self.on_store(move |store| store.sale(id)).await?;
+        if sale.state != SaleState::Failed {
+            return Ok(Finished::OnRouter);
+        }
+        let removed = self.router().remove_user(user_id).await;
+        self.note_router(&removed);
+        match &removed {
+            Ok(()) => tracing::warn!(sale = id, "sale had already failed and was refunded; the router user made late for it was removed"),
+            Err(e) => tracing::error!(sale = id, router_user = %user_id, error = %e, "sale had already failed and was refunded, but the router user made late for it could not be removed; remove it with `hotspot-agent users remove`"),
+        }
+        Ok(Finished::Failed(sale.last_error.unwrap_or_default()))
+    }
+
     /// Finishes every unfinished row (sales and pool vouchers) after a restart or an
     /// outage. Returns how many reached the router, failed, and still wait.
     pub async fn resume(&self) -> Result<ResumeReport, VoucherError> {
+        self.resume_where(|_| true).await
+    }
+
+    /// [`Vouchers::resume`] for the background round, beside live sellers: a fresh
+    /// row that no seller has left waiting yet may still be in the hands of the one
+    /// that reserved it (in another process), and is left alone for
+    /// [`Settings::live_grace`](super::Settings::live_grace).
+    pub async fn resume_settled(&self) -> Result<ResumeReport, VoucherError> {
+        let grace = i64::try_from(self.settings().live_grace.as_millis()).unwrap_or(i64::MAX);
+        let now = now_ms();
+        self.resume_where(|s| s.attempts > 0 || now.saturating_sub(s.created_at_ms) >= grace)
+            .await
+    }
+
+    async fn resume_where(
+        &self,
+        pick: impl Fn(&Sale) -> bool,
+    ) -> Result<ResumeReport, VoucherError> {
         let mut report = ResumeReport::default();
         for sale in self
             .store()
             .sales_in(&[SaleState::Reserved, SaleState::PoolReserved])?
+            .into_iter()
+            .filter(|s| pick(s))
         {
             let (i, step) = Issuance::resumed(
                 &sale,
@@ -457,21 +580,61 @@ pub(crate) mod tests {
         );
     }
 
-    #[test]
-    fn a_router_refusal_fails_with_the_routers_words_and_a_hint() {
-        let (mut i, _) = Issuance::fresh(&sale(), "site", None);
-        let trap = RouterError::Trap {
+    fn no_such_profile() -> RouterError {
+        RouterError::Trap {
             router: "r".into(),
             command: "add".into(),
             message: "input does not match any value of profile".into(),
             category: None,
             status: None,
-        };
-        let Step::Fail { reason } = i.on_add(Err(&trap)) else {
-            panic!()
+        }
+    }
+
+    #[test]
+    fn a_missing_profile_is_put_back_once_then_the_add_is_tried_again() {
+        let (mut i, _) = Issuance::fresh(&sale(), "site", None);
+        assert_eq!(
+            i.on_add(Err(&no_such_profile())),
+            Step::RestoreProfile {
+                name: "default".into()
+            }
+        );
+        assert!(matches!(i.on_restore_profile(Some(Ok(()))), Step::Add(_)));
+        let Step::Fail { reason } = i.on_add(Err(&no_such_profile())) else {
+            panic!("a profile put back once and still missing fails the sale")
         };
         assert!(
             reason.contains("input does not match") && reason.contains("profiles sync"),
+            "the router's words and a hint: {reason}"
+        );
+    }
+
+    #[test]
+    fn a_profile_put_back_by_a_sale_beside_this_one_lets_this_one_add_again() {
+        let (mut i, _) = Issuance::fresh(&sale(), "site", None);
+        i.on_add(Err(&no_such_profile()));
+        let taken = RouterError::Trap {
+            router: "r".into(),
+            command: "add".into(),
+            message: "failure: already have such name".into(),
+            category: None,
+            status: None,
+        };
+        assert!(matches!(
+            i.on_restore_profile(Some(Err(&taken))),
+            Step::Add(_)
+        ));
+    }
+
+    #[test]
+    fn a_missing_profile_the_agent_does_not_manage_fails_the_sale_saying_what_to_do() {
+        let (mut i, _) = Issuance::fresh(&sale(), "site", None);
+        i.on_add(Err(&no_such_profile()));
+        let Step::Fail { reason } = i.on_restore_profile(None) else {
+            panic!()
+        };
+        assert!(
+            reason.contains("\"default\"") && reason.contains("[[profile]]"),
             "{reason}"
         );
     }

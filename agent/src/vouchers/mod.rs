@@ -83,6 +83,10 @@ impl std::fmt::Debug for SoldVoucher {
     }
 }
 
+/// Router timeouts a live sale may take at most: three adds and their look-ups
+/// (`issue::MAX_ADDS`), with room to spare.
+const LIVE_GRACE_TIMEOUTS: u32 = 8;
+
 /// Everything the voucher layer needs from the configuration.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -97,6 +101,11 @@ pub struct Settings {
     pub concurrency: usize,
     /// How a provisioned sale is told to the central office.
     pub sale_payload: SalePayload,
+    /// How long a fresh row may still be in the hands of the seller that reserved it
+    /// (another process, e.g. `voucher create`): the background round leaves it alone
+    /// until then, unless that seller already left it waiting. Longer than a live
+    /// sale's adds and look-ups can take at the router timeout.
+    pub live_grace: std::time::Duration,
 }
 
 /// The outbox payload for a stored sale, written in the same transaction that
@@ -125,7 +134,25 @@ impl Settings {
             enforcement: config.enforcement.clone(),
             concurrency: 128,
             sale_payload,
+            live_grace: r.timeout.std() * LIVE_GRACE_TIMEOUTS,
         }
+    }
+}
+
+/// A row being driven by one call; released when dropped.
+pub(crate) struct Claim<'a, R> {
+    vouchers: &'a Vouchers<R>,
+    sale_id: i64,
+}
+
+impl<R> Drop for Claim<'_, R> {
+    fn drop(&mut self) {
+        self.vouchers
+            .inner
+            .driving
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.sale_id);
     }
 }
 
@@ -152,6 +179,9 @@ struct Inner<R> {
     router_ok: AtomicBool,
     /// Ready pool vouchers per plan, so `can_sell` never waits for the store.
     pool_ready: std::sync::RwLock<std::collections::BTreeMap<String, u32>>,
+    /// Rows a call in this process is driving now: a second driver of one row could
+    /// fail and refund it while the first puts its user on the router.
+    driving: std::sync::Mutex<std::collections::HashSet<i64>>,
 }
 
 impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
@@ -178,6 +208,7 @@ impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
                 plans: std::sync::RwLock::new(plans),
                 router_ok: AtomicBool::new(true),
                 pool_ready: Default::default(),
+                driving: Default::default(),
             }),
         };
         v.refresh_pool_cache()?;
@@ -298,6 +329,15 @@ impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
             Err(e) => !(e.is_transient() || e.refuses_us()),
         };
         self.inner.router_ok.store(ok, Ordering::Relaxed);
+    }
+
+    /// Claims a row for one driver in this process; `None` if another call has it.
+    pub(crate) fn claim(&self, sale_id: i64) -> Option<Claim<'_, R>> {
+        let mut driving = self.inner.driving.lock().unwrap_or_else(|e| e.into_inner());
+        driving.insert(sale_id).then_some(Claim {
+            vouchers: self,
+            sale_id,
+        })
     }
 
     /// Whether the last router call reached the router.

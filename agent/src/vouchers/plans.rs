@@ -5,31 +5,52 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::store::{NewSale, Sale, StoredPlan};
-use routeros::NewUser;
+use firmware_config::ProfileConfig;
+use routeros::{NewUser, UserProfile};
 
-/// The plans on offer, by id.
+/// The plans on offer, by id, and the hotspot profiles the agent manages for them.
 #[derive(Debug, Clone, Default)]
 pub struct PlanBook {
     plans: BTreeMap<String, StoredPlan>,
+    /// The `[[profile]]`s in router form, by name: what the agent puts back when one
+    /// has vanished from the router.
+    profiles: BTreeMap<String, UserProfile>,
 }
 
 impl PlanBook {
-    /// From a list (config or central office).
+    /// From a list (config or central office), managing no profiles.
     pub fn new(plans: Vec<StoredPlan>) -> PlanBook {
         PlanBook {
             plans: plans.into_iter().map(|p| (p.id.clone(), p)).collect(),
+            profiles: BTreeMap::new(),
         }
     }
 
-    /// From the config's `[[plan]]`s.
+    /// From the config's `[[plan]]`s and `[[profile]]`s.
     pub fn from_config(config: &firmware_config::Config) -> PlanBook {
-        PlanBook::new(
+        let mut book = PlanBook::new(
             config
                 .plans
                 .iter()
                 .map(|p| StoredPlan::from_config(p, &config.vouchers.currency))
                 .collect(),
-        )
+        );
+        book.profiles = config
+            .profiles
+            .iter()
+            .map(|p| (p.name.clone(), router_profile(p)))
+            .collect();
+        book
+    }
+
+    /// Every profile the agent manages, in router form.
+    pub fn profiles(&self) -> impl Iterator<Item = &UserProfile> {
+        self.profiles.values()
+    }
+
+    /// A profile the agent manages (a `[[profile]]`), in router form.
+    pub fn profile(&self, name: &str) -> Option<&UserProfile> {
+        self.profiles.get(name)
     }
 
     /// One plan.
@@ -45,6 +66,20 @@ impl PlanBook {
     /// The ids, for "unknown plan" messages.
     pub fn ids(&self) -> Vec<String> {
         self.plans.keys().cloned().collect()
+    }
+}
+
+/// The router form of a `[[profile]]`.
+pub fn router_profile(p: &ProfileConfig) -> UserProfile {
+    UserProfile {
+        id: String::new(),
+        name: p.name.clone(),
+        rate_limit: p.rate_limit.clone(),
+        // 0 means unlimited in the config, as `shared-users=unlimited` does on the router.
+        shared_users: p.shared_users.filter(|n| *n > 0),
+        session_timeout: p.session_timeout.map(|d| d.std()),
+        idle_timeout: p.idle_timeout.map(|d| d.std()),
+        keepalive_timeout: p.keepalive_timeout.map(|d| d.std()),
     }
 }
 

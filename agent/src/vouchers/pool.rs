@@ -60,7 +60,7 @@ impl<R: HotspotApi + Clone + 'static> Pool<R> {
         // background round is what finishes a sale once the router is back).
         let stuck = store.sales_in(&[SaleState::Reserved, SaleState::PoolReserved])?;
         if !stuck.is_empty() {
-            v.resume().await?;
+            v.resume_settled().await?;
         }
         let mut levels = Vec::new();
         let _refresh = RefreshOnDrop(v);
@@ -117,29 +117,41 @@ impl<R: HotspotApi + Clone + 'static> Pool<R> {
     }
 
     /// Refills every `interval` until cancelled; errors are logged and retried.
-    /// While a sale waits for the router (its customer already holds the ticket) or
-    /// the router is away, rounds come every [`RETRY`]: the ticket works and the
-    /// coin slot reopens within a second of the router answering again.
+    /// Between rounds it looks every [`RETRY`] whether a sale waits for the router
+    /// (its customer already holds the ticket; the sale may come from another process,
+    /// e.g. `voucher create`) or the router is away, and then comes round at once: the
+    /// ticket works and the coin slot reopens within a second of the router answering
+    /// again, even when the sale started waiting in the middle of a long interval.
     pub async fn run(self, interval: Duration, cancel: CancellationToken) {
+        let mut settled = false;
+        let mut last_round: Option<std::time::Instant> = None;
         loop {
-            let settled = match self.refill_once().await {
-                Ok(_) => true,
-                Err(e) => {
-                    tracing::warn!(error = %e, "pool refill failed; retrying next round");
-                    false
-                }
-            };
-            let waiting = self
+            let due = last_round.map_or(true, |at| at.elapsed() >= interval);
+            if due || !settled || self.something_waits() {
+                settled = match self.refill_once().await {
+                    Ok(_) => true,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "pool refill failed; retrying next round");
+                        false
+                    }
+                };
+                last_round = Some(std::time::Instant::now());
+            }
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = tokio::time::sleep(interval.min(RETRY)) => {}
+            }
+        }
+    }
+
+    /// Whether a round is needed before the interval is up: a sale or pool voucher is
+    /// unfinished, or the last router call failed. One indexed read of the store.
+    fn something_waits(&self) -> bool {
+        !self.vouchers.router_reachable()
+            || self
                 .vouchers
                 .store()
                 .sales_in(&[SaleState::Reserved, SaleState::PoolReserved])
-                .map_or(true, |s| !s.is_empty());
-            let soon = !settled || waiting || !self.vouchers.router_reachable();
-            let wait = if soon { interval.min(RETRY) } else { interval };
-            tokio::select! {
-                _ = cancel.cancelled() => return,
-                _ = tokio::time::sleep(wait) => {}
-            }
-        }
+                .map_or(true, |s| !s.is_empty())
     }
 }

@@ -345,8 +345,44 @@ impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
         }
     }
 
-    /// Reconciles every `interval` until cancelled, re-creating sold vouchers that
-    /// are missing on the router (the rest is reported).
+    /// Puts back every `[[profile]]` missing on the router (removed by hand, lost with
+    /// a reset): pool vouchers already made with it can log in again, and users this
+    /// round re-creates find it. Returns the names put back.
+    pub async fn restore_missing_profiles(&self) -> Result<Vec<String>, VoucherError> {
+        let plans = self.plans();
+        if plans.profiles().next().is_none() {
+            return Ok(Vec::new());
+        }
+        let have = self.router().profiles().await;
+        self.note_router(&have);
+        let have = have.map_err(|source| VoucherError::Router {
+            during: "reconcile: listing the router's hotspot profiles".into(),
+            source,
+        })?;
+        let mut restored = Vec::new();
+        for p in plans
+            .profiles()
+            .filter(|p| !have.iter().any(|h| h.name == p.name))
+        {
+            match self.restore_profile(p).await {
+                Ok(_) => restored.push(p.name.clone()),
+                // A sale put it back meanwhile.
+                Err(e @ routeros::RouterError::Trap { .. }) => {
+                    tracing::debug!(profile = %p.name, error = %e, "profile not re-created")
+                }
+                Err(source) => {
+                    return Err(VoucherError::Router {
+                        during: format!("reconcile: re-creating hotspot profile {}", p.name),
+                        source,
+                    })
+                }
+            }
+        }
+        Ok(restored)
+    }
+
+    /// Reconciles every `interval` until cancelled, re-creating our profiles and the
+    /// sold vouchers that are missing on the router (the rest is reported).
     pub async fn run_reconcile(self, interval: Duration, cancel: CancellationToken) {
         loop {
             tokio::select! {
@@ -354,8 +390,12 @@ impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
                 _ = tokio::time::sleep(interval) => {}
             }
             // A paid voucher whose user vanished (a reset router, an old backup, a
-            // user removed by hand) is put back at once; other drift waits for the
-            // operator.
+            // user removed by hand) is put back at once, and so is a vanished profile
+            // of ours first; other drift waits for the operator.
+            if let Err(e) = self.restore_missing_profiles().await {
+                tracing::warn!(error = %e, "reconcile failed; retrying next round");
+                continue;
+            }
             match self.reconcile_fixing(Fix::Missing).await {
                 Ok(r) => {
                     for line in &r.fixed {
@@ -378,6 +418,7 @@ impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
 mod tests {
     use super::*;
     use crate::vouchers::tests::setup;
+    use routeros::testing::FakeRouter;
 
     #[tokio::test]
     async fn drift_of_every_kind_is_reported_and_fixed() {
@@ -489,5 +530,62 @@ mod tests {
         let r = v.reconcile_fixing(Fix::Missing).await.unwrap();
         assert!(r.fixed.is_empty(), "{:?}", r.fixed);
         assert!(!router.all_users().iter().any(|u| u.name == ended.code));
+    }
+
+    #[tokio::test]
+    async fn the_service_round_puts_back_a_deleted_profile_of_ours_once_without_a_sale() {
+        let (v, router) = setup().await;
+        // Pool vouchers made with it could no longer log in; nobody needs to buy first.
+        router.delete_profile_by_name("kiosk");
+        let cancel = CancellationToken::new();
+        let round = tokio::spawn(
+            v.clone()
+                .run_reconcile(Duration::from_millis(50), cancel.clone()),
+        );
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        cancel.cancel();
+        round.await.unwrap();
+        let profiles = router.profiles().await.unwrap();
+        assert!(profiles.iter().any(|p| p.name == "kiosk"), "{profiles:?}");
+        let told = v.store().events(Some("profile_restored"), 10).unwrap();
+        assert_eq!(told.len(), 1, "once, not every round: {told:?}");
+    }
+
+    #[tokio::test]
+    async fn reconcile_its_fix_and_enforcement_never_touch_users_the_agent_did_not_make() {
+        let (v, router) = setup().await;
+        let ours = v.sell("1h", None).await.unwrap();
+        router.delete_user_by_name(&ours.code);
+        for (name, comment) in [
+            ("STAFF", None),
+            ("WINBOX", Some("made in WinBox")),
+            ("OTHERSITE", Some("hsa:other-site:1")),
+            ("NOTANID", Some("hsa:t1:x")),
+            ("PREFIXLESS", Some("xhsa:t1:1")),
+        ] {
+            router.add_foreign_user(name, comment);
+        }
+        let foreign = |router: &FakeRouter| {
+            let mut users: Vec<HotspotUser> = router
+                .all_users()
+                .into_iter()
+                .filter(|u| u.name != ours.code)
+                .collect();
+            users.sort_by(|a, b| a.name.cmp(&b.name));
+            users
+        };
+        let before = foreign(&router);
+        assert_eq!(before.len(), 5);
+        v.reconcile_fixing(Fix::Missing).await.unwrap();
+        v.reconcile(true).await.unwrap();
+        crate::vouchers::Enforcer::new(v.clone())
+            .pass_once()
+            .await
+            .unwrap();
+        assert_eq!(foreign(&router), before, "left exactly as they were");
+        assert!(
+            router.all_users().iter().any(|u| u.name == ours.code),
+            "our own lost user is put back"
+        );
     }
 }

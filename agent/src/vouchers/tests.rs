@@ -450,6 +450,18 @@ async fn a_router_that_refuses_our_login_closes_the_slot_as_one_that_is_down() {
     );
 }
 
+/// A second seller over the same store and router, as `voucher create` in another
+/// process has (nothing in memory shared with `v`).
+fn another_process(v: &Vouchers<FakeRouter>, router: &FakeRouter) -> Vouchers<FakeRouter> {
+    Vouchers::new(
+        v.store().clone(),
+        router.clone(),
+        v.settings().clone(),
+        v.plans(),
+    )
+    .unwrap()
+}
+
 /// A sale whose add was carried out but answered by nobody, and whose look-up
 /// failed too: paid, recorded, waiting for the router.
 async fn pending_sale(v: &Vouchers<FakeRouter>, router: &FakeRouter) -> i64 {
@@ -499,4 +511,183 @@ async fn a_pending_sale_is_finished_within_a_retry_of_the_router_answering_not_a
     }
     cancel.cancel();
     task.await.unwrap();
+}
+
+#[tokio::test]
+async fn a_sale_that_starts_waiting_while_the_pool_sleeps_is_finished_within_a_retry() {
+    let (v, router) = setup().await;
+    let cancel = tokio_util::sync::CancellationToken::new();
+    // A quiet service: its first round finds nothing to do, so the next is a minute away.
+    let task = tokio::spawn(Pool::new(v.clone()).run(Duration::from_secs(60), cancel.clone()));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // `voucher create` in another process (its own seller over the same store) and the
+    // kiosk in this one: both sales are left waiting for the router during that minute.
+    let operator = another_process(&v, &router);
+    let theirs = pending_sale(&operator, &router).await;
+    let ours = pending_sale(&v, &router).await;
+    let since = std::time::Instant::now();
+    for sale_id in [theirs, ours] {
+        while v.store().sale(sale_id).unwrap().state != SaleState::Provisioned {
+            assert!(
+                since.elapsed() < pool::RETRY * 3,
+                "sale {sale_id} was still waiting {:?} after the router answered again",
+                since.elapsed()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    cancel.cancel();
+    task.await.unwrap();
+}
+
+#[tokio::test]
+async fn a_plan_whose_profile_was_deleted_on_the_router_sells_again_and_says_so_once() {
+    let (v, router) = setup().await;
+    v.sell("1h", None).await.unwrap();
+    // Removed by hand in WinBox; profiles are otherwise synced only at start.
+    router.delete_profile_by_name("kiosk");
+    v.record_credit(10, "coin").unwrap();
+    for _ in 0..2 {
+        let sold = v.sell("1h", Some(CreditSpend { amount: 5 })).await;
+        assert!(sold.is_ok(), "{sold:?}");
+    }
+    let kiosk = router
+        .profiles()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|p| p.name == "kiosk")
+        .expect("the profile is back");
+    assert_eq!(kiosk.rate_limit.as_deref(), Some("1M/2M"), "as configured");
+    let told = v.store().events(Some("profile_restored"), 10).unwrap();
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert_eq!(told[0].level, "warn", "the central office hears of it");
+    assert_eq!(
+        v.credit_balance().unwrap(),
+        0,
+        "both sales paid, nothing refunded"
+    );
+}
+
+/// A live sale whose first add fails (slowly) while the pool's background round
+/// runs beside it: the round must not finish the row the seller is still driving.
+/// Either the sale failed, was refunded and left no router user, or it is on the
+/// router and paid: never a refunded sale whose user works.
+async fn a_live_sale_raced_by_the_pool_round(
+    seller: &Vouchers<FakeRouter>,
+    v: &Vouchers<FakeRouter>,
+    router: &FakeRouter,
+) {
+    v.record_credit(5, "coin").unwrap();
+    router.set_delay(Duration::from_millis(300));
+    router.inject(
+        Op::AddUser,
+        1,
+        Fault::FailBefore(routeros::RouterError::Unreachable {
+            router: "fake".into(),
+            addr: "a".into(),
+            reason: "refused".into(),
+        }),
+    );
+    let live = {
+        let seller = seller.clone();
+        tokio::spawn(async move { seller.sell("1h", Some(CreditSpend { amount: 5 })).await })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let _ = Pool::new(v.clone()).refill_once().await;
+    let sold = live.await.unwrap();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let sale = v
+        .store()
+        .sales_in(&[
+            SaleState::Failed,
+            SaleState::Provisioned,
+            SaleState::Reserved,
+        ])
+        .unwrap();
+    let sale = sale
+        .iter()
+        .find(|s| s.plan_id == "1h" && s.source == "kiosk")
+        .unwrap();
+    let users = router
+        .all_users()
+        .into_iter()
+        .filter(|u| u.comment_text() == Some(plans::comment_for("t1", sale.id).as_str()))
+        .count();
+    match sale.state {
+        SaleState::Failed => {
+            assert_eq!(
+                users, 0,
+                "a refunded sale left a working router user ({sold:?})"
+            );
+            assert_eq!(v.credit_balance().unwrap(), 5, "refunded");
+        }
+        state => {
+            assert_eq!(users, 1, "{state:?}");
+            assert_eq!(v.credit_balance().unwrap(), 0, "paid");
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_pool_round_leaves_alone_a_sale_this_process_is_still_making() {
+    let (v, router) = setup().await;
+    a_live_sale_raced_by_the_pool_round(&v, &v, &router).await;
+}
+
+#[tokio::test]
+async fn the_pool_round_leaves_alone_a_sale_another_process_is_still_making() {
+    let (v, router) = setup().await;
+    let operator = another_process(&v, &router);
+    a_live_sale_raced_by_the_pool_round(&operator, &v, &router).await;
+}
+
+#[tokio::test]
+async fn a_ticket_handed_out_while_its_user_waits_is_delivered_once_the_user_is_made() {
+    let (v, router) = setup().await;
+    let sale_id = pending_sale(&v, &router).await;
+    // The kiosk prints the ticket of a waiting sale at once, then records it handed out.
+    assert!(v.mark_delivered(sale_id).unwrap(), "the first time");
+    assert_eq!(v.store().sale(sale_id).unwrap().state, SaleState::Reserved);
+    v.resume().await.unwrap();
+    // Not left "provisioned, not handed out", which a restart would print again.
+    assert_eq!(v.store().sale(sale_id).unwrap().state, SaleState::Delivered);
+    assert!(!v.mark_delivered(sale_id).unwrap(), "only once");
+}
+
+#[tokio::test]
+async fn a_sale_waiting_through_many_rounds_is_told_to_the_central_office_once() {
+    let (v, router) = setup().await;
+    let sale_id = pending_sale(&v, &router).await;
+    router.set_down(true);
+    for _ in 0..3 {
+        // The background round comes every second while the router is away.
+        v.resume().await.unwrap();
+    }
+    let told = v.store().events(Some("sale_pending"), 10).unwrap();
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert_eq!(
+        v.store().sale(sale_id).unwrap().attempts,
+        4,
+        "each round still counts"
+    );
+}
+
+#[tokio::test]
+async fn a_user_made_for_a_sale_that_failed_meanwhile_is_removed_again() {
+    let (v, router) = setup().await;
+    let plan = v.plan("1h").unwrap();
+    let new = plans::new_sale_for(&plan, "LATE0001".into(), "LATE0001".into(), "main", "kiosk");
+    let now = crate::store::now_ms();
+    let id = v.store().reserve_sale(&new, None, now).unwrap();
+    let (i, step) = Issuance::fresh(&v.store().sale(id).unwrap(), "t1", None);
+    // Another driver (another process, past its grace) gave up on the row and
+    // refunded it while this one's add was on its way.
+    v.store().mark_failed(id, "gave up", now).unwrap();
+    let done = v.drive(i, step).await.unwrap();
+    assert!(matches!(done, Finished::Failed(_)), "{done:?}");
+    assert!(
+        !router.all_users().iter().any(|u| u.name == "LATE0001"),
+        "no free voucher is left on the router for a refunded sale"
+    );
 }

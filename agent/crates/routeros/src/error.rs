@@ -113,6 +113,13 @@ impl RouterError {
             .is_some_and(|m| m.contains("already have user"))
     }
 
+    /// `input does not match any value of profile`: the user names a profile the
+    /// router does not have (deleted by hand, or lost with a reset).
+    pub fn is_unknown_profile(&self) -> bool {
+        self.trap_message()
+            .is_some_and(|m| m.contains("any value of profile"))
+    }
+
     /// `no such item` (REST: 404) — the id no longer exists.
     pub fn is_no_such_item(&self) -> bool {
         match self {

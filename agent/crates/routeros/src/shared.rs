@@ -18,6 +18,9 @@ use super::model::{
 
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// The longest wait while the router is down rather than refusing us (as the
+/// connection's own back-off: `api::mux`).
+const MAX_BACKOFF_DOWN: Duration = Duration::from_secs(2);
 
 /// Cloneable; every clone shares one connection.
 #[derive(Clone)]
@@ -108,6 +111,11 @@ impl SharedRouter {
                     .backoff
                     .get_or_insert_with(|| hotspot_clock::Backoff::new(FIRST_BACKOFF, MAX_BACKOFF))
                     .failed();
+                let wait = if e.refuses_us() {
+                    wait
+                } else {
+                    wait.min(MAX_BACKOFF_DOWN)
+                };
                 state.retry_at = Some(Instant::now() + wait);
                 state.last_error = Some(e.clone());
                 tracing::warn!(router = %self.name(), error = %e, retry_in = ?wait, "router connect failed");

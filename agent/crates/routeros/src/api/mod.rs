@@ -4,8 +4,9 @@
 //! flight at once on one connection and replies are routed by tag (DOC-API "Tags").
 //!
 //! The connection is opened on the first call and reopened on the next call after it
-//! dies, with exponential backoff between failing attempts (1 s doubling to 30 s; a
-//! connection that completed commands resets it). Commands in flight when it dies fail with `Closed`, `Fatal` or
+//! dies, with exponential backoff between failing attempts (1 s doubling to 2 s while
+//! the router is down, to 30 s while it refuses the login; a connection that completed
+//! commands resets it). Commands in flight when it dies fail with `Closed`, `Fatal` or
 //! `Protocol`: their outcome on the router is unknown.
 
 mod conn;

@@ -1,7 +1,8 @@
 //! The task that owns one binary API connection: writes tagged commands, routes
 //! replies by `.tag`, enforces per-command deadlines (sending `/cancel` for commands
 //! that ran out of time), and reconnects on the next call after the connection dies,
-//! with exponential backoff (1 s doubling to 30 s) while attempts keep failing.
+//! with exponential backoff while attempts keep failing (1 s doubling to 2 s while the
+//! router is down, to 30 s while it refuses the login).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -23,6 +24,12 @@ use routeros_proto::{self as proto, Command, Reply, ReplyKind};
 
 const BACKOFF_FIRST: Duration = Duration::from_secs(1);
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
+/// Longest wait between attempts while the router is down or refuses connections
+/// (a reboot, the API service off): an attempt costs it nothing, and the kiosk sells
+/// again within this of the router coming back. A refused login still backs off to
+/// [`BACKOFF_MAX`]: each one is a line in the router's log, and firewall scripts
+/// that count login failures would lock the kiosk out.
+const BACKOFF_MAX_DOWN: Duration = Duration::from_secs(2);
 /// Most `!re` records one command may return. A hotspot has thousands of users at
 /// most; a router sending more than this is broken or hostile, and the connection is reset.
 const MAX_ROWS: usize = 500_000;
@@ -45,8 +52,14 @@ struct Backoff {
 }
 
 impl Backoff {
-    fn failed(&mut self, now: Instant) {
-        self.not_before = Some(now + self.policy.failed());
+    fn failed(&mut self, now: Instant, e: &RouterError) {
+        let wait = self.policy.failed();
+        let wait = if e.refuses_us() {
+            wait
+        } else {
+            wait.min(BACKOFF_MAX_DOWN)
+        };
+        self.not_before = Some(now + wait);
     }
 
     fn reset(&mut self) {
@@ -82,7 +95,7 @@ pub(crate) async fn run(cfg: Arc<ApiConfig>, mut rx: mpsc::Receiver<Request>) {
             Ok(t) => t,
             Err(e) => {
                 tracing::warn!(router = %cfg.router, error = %e, "binary API connection failed");
-                backoff.failed(Instant::now());
+                backoff.failed(Instant::now(), &e);
                 fail(first, e.clone());
                 last_error = Some(e);
                 continue;
@@ -102,7 +115,7 @@ pub(crate) async fn run(cfg: Arc<ApiConfig>, mut rx: mpsc::Receiver<Request>) {
                 if mux.completed_any {
                     backoff.reset();
                 } else {
-                    backoff.failed(Instant::now());
+                    backoff.failed(Instant::now(), &e);
                 }
                 last_error = Some(e);
             }

@@ -594,3 +594,30 @@ async fn a_router_that_never_finishes_cancelled_commands_gets_a_new_connection()
     }
     c.call(print("/x")).await.unwrap();
 }
+
+#[tokio::test]
+async fn a_router_back_after_an_outage_is_found_within_two_seconds_not_a_grown_back_off() {
+    // Refuses every connection for 4 s (a reboot, the API service off), then answers.
+    let back_at = std::time::Instant::now() + Duration::from_secs(4);
+    let port = fake_router(move |mut p, _| async move {
+        if std::time::Instant::now() < back_at {
+            return drop(p);
+        }
+        p.login_ok().await;
+        loop {
+            let tag = p.read().await.tag.unwrap();
+            p.send(&["!done", &format!(".tag={tag}")]).await;
+        }
+    })
+    .await;
+    let c = ApiClient::spawn(config(port, Duration::from_secs(3)));
+    // A caller that tries every 100 ms, as the kiosk's rounds do.
+    while c.call(print("/x")).await.is_err() {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let late = std::time::Instant::now().saturating_duration_since(back_at);
+    assert!(
+        late < Duration::from_millis(2500),
+        "found {late:?} after it came back"
+    );
+}

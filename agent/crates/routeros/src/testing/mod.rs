@@ -281,6 +281,14 @@ impl FakeRouter {
         }
     }
 
+    /// Removes a profile behind the agent's back (by hand in WinBox).
+    pub fn delete_profile_by_name(&self, name: &str) {
+        let mut s = self.lock();
+        if s.data.profiles.remove(name).is_some() {
+            s.save();
+        }
+    }
+
     /// Changes a user's limits behind the agent's back.
     pub fn tamper_limit_bytes(&self, name: &str, limit: Option<u64>) {
         let mut s = self.lock();
