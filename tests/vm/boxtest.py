@@ -82,10 +82,11 @@ class Outside:
         return subprocess.run([self.central_bin, "register", "--site", site, "--key", key], env=self.central_env,
                               capture_output=True, text=True)
 
-    def central_sales(self):
-        """Sale ids the central office recorded, one entry per stored sale."""
-        out = subprocess.run([self.central_bin, "sales", "--since", "30d"], env=self.central_env,
-                             capture_output=True, text=True, check=True)
+    def central_sales(self, latest=True):
+        """What the central office stored: with `latest`, each sale's latest state (one row a
+        sale); otherwise every message stored (a sale's provisioned and delivered states)."""
+        out = subprocess.run([self.central_bin, "sales", "--since", "30d"] + (["--latest"] if latest else []),
+                             env=self.central_env, capture_output=True, text=True, check=True)
         return [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
 
     def router_users(self):

@@ -50,8 +50,11 @@ if [ "$arch" = amd64 ]; then
 else
     command -v qemu-system-aarch64 >/dev/null || need+=(qemu-system-arm)
     command -v aarch64-linux-gnu-gcc >/dev/null || need+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
-    # mmdebstrap runs the arm64 packages' scripts under qemu-user through binfmt.
+    # mmdebstrap runs the arm64 packages' scripts under qemu-user through binfmt (some
+    # machines do not mount binfmt_misc until asked).
+    mountpoint -q /proc/sys/fs/binfmt_misc || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc 2>/dev/null || true
     [ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ] || need+=(qemu-user-static binfmt-support)
+    command -v arch-test >/dev/null || need+=(arch-test)   # mmdebstrap checks the foreign architecture with it
 fi
 command -v qemu-img >/dev/null || need+=(qemu-utils)
 if [ ${#need[@]} -gt 0 ]; then
