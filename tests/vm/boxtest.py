@@ -31,8 +31,12 @@ class Outside:
 
     def start(self):
         env = dict(os.environ, HOTSPOT_SIM_PASSWORD=ROUTER_SECRET, RUST_LOG="warn")
-        p = subprocess.Popen([self.sim_bin, "sim", "--no-tls", "--no-rest", "--clients", "0"], env=env,
-                             stdout=subprocess.PIPE, stderr=open(os.path.join(self.work, "router.log"), "ab"))
+        # --console: faults and restarts, one a line on its standard input (the clock step
+        # restarts the router so that its uptime no longer vouches for a time).
+        p = subprocess.Popen([self.sim_bin, "sim", "--no-tls", "--no-rest", "--clients", "0", "--console"], env=env,
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=open(os.path.join(self.work, "router.log"), "ab"))
+        self.sim = p
         self.procs.append(p)
         self.router_port = None
         for _ in range(20):
@@ -63,10 +67,26 @@ class Outside:
                                            stderr=open(os.path.join(self.work, "central.log"), "ab")))
         return {8728: ("127.0.0.1", self.router_port), 1883: ("127.0.0.1", self.mqtt_port)}
 
-    def central_sales(self):
-        """Sale ids the central office recorded, one entry per stored sale."""
-        out = subprocess.run([self.central_bin, "sales", "--since", "30d"], env=self.central_env,
-                             capture_output=True, text=True, check=True)
+    def router_console(self, line):
+        """One line to the simulator's console; its answer (`ok: ...` or `error: ...`)."""
+        self.sim.stdin.write((line + "\n").encode())
+        self.sim.stdin.flush()
+        for _ in range(50):     # past what the simulator printed at its start
+            said = self.sim.stdout.readline().decode().strip()
+            if said.startswith(("ok", "error")) or not said:
+                return said
+        return said
+
+    def register(self, site, key):
+        """The central office registers the site's public key (`hotspot-central register`)."""
+        return subprocess.run([self.central_bin, "register", "--site", site, "--key", key], env=self.central_env,
+                              capture_output=True, text=True)
+
+    def central_sales(self, latest=True):
+        """What the central office stored: with `latest`, each sale's latest state (one row a
+        sale); otherwise every message stored (a sale's provisioned and delivered states)."""
+        out = subprocess.run([self.central_bin, "sales", "--since", "30d"] + (["--latest"] if latest else []),
+                             env=self.central_env, capture_output=True, text=True, check=True)
         return [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
 
     def router_users(self):
@@ -206,6 +226,8 @@ def main():
     ap.add_argument("--small-kernel", help="bzImage from tests/vm/kernel.sh for the minimal boot")
     ap.add_argument("--no-clock", dest="clock", action="store_false", help="leave out the clock steps")
     ap.add_argument("--keep", action="store_true", help="keep the work folder")
+    ap.add_argument("--only", help="comma-separated steps after install and READY, e.g. clock or devices,cuts "
+                                   "(steps: devices, restarts, footprint, cuts, clock); for working on one step")
     a = ap.parse_args()
     cuts = a.cuts if a.cuts is not None else (1000 if a.long else 24)
     if a.cut_budget is None and not a.long and a.cuts is None:

@@ -21,7 +21,7 @@ work="$(mktemp -d)"; trap 'rm -rf "$work"' EXIT
 root="$work/root"
 mkdir -p "$root"/{bin,dev,proc,sys,tmp,etc,state,lib64,lib/x86_64-linux-gnu}
 cp "$(command -v busybox)" "$root/bin/busybox"
-for b in sh mount mkdir cat echo sleep usleep grep ifconfig reboot poweroff seq wc tail kill pidof sed; do ln -s busybox "$root/bin/$b"; done
+for b in sh mount mkdir cat echo sleep usleep grep ifconfig reboot seq wc tail kill pidof sed; do ln -s busybox "$root/bin/$b"; done
 dpkg-deb -x "$deb" "$work/deb"
 agent="$work/deb/usr/bin/hotspot-agent"
 cp "$agent" "$root/bin/hotspot-agent"; cp "$sim" "$root/bin/router-sim"
@@ -64,7 +64,8 @@ pulse_values = [{ pulses = 1, value = 1 }, { pulses = 5, value = 5 }]
 [kiosk.printer]
 kind = "none"
 [kiosk.display]
-kind = "none"
+kind = "png"
+png_dir = "/tmp/screens"
 CONF
 printf 'gpio-box-pass' > "$root/etc/router.pass"; chmod 600 "$root/etc/router.pass"
 cat > "$root/init" <<'INIT'
@@ -85,6 +86,7 @@ for i in $(seq 120); do
         && [ "$(cat $line/sim_gpio1/value)" = 0 ] && break
     sleep 0.5
 done
+echo
 echo "GPIO inhibit-ready $(cat $line/sim_gpio1/value)"
 echo "GPIO info $(gpiotool info /dev/gpiochip0 0)"
 echo "GPIO info $(gpiotool info /dev/gpiochip0 1)"
@@ -106,7 +108,8 @@ done
 for i in $(seq 60); do [ "$(cat $line/sim_gpio1/value)" = 1 ] && break; sleep 0.5; done
 echo "GPIO inhibit-router-down $(cat $line/sim_gpio1/value) sales=$(grep -c 'sale provisioned\|voucher delivered' /tmp/agent.log)"
 grep -E "coin|sale|inhibit|error|WARN|service" /tmp/agent.log | tail -n 30 | sed 's/^/GPIO log: /'
-poweroff -f
+# -no-reboot turns the reboot into qemu exiting (the small kernel has no ACPI power-off).
+reboot -f
 INIT
 chmod +x "$root/init"
 (cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) > "$work/initramfs.gz"
@@ -118,17 +121,19 @@ tr -d '\r' < "$work/console.log" | grep "^GPIO" || tail -n 30 "$work/console.log
 echo "(gpio guest, boot to power-off: $(( $(date +%s) - start )) s)"
 fail=0
 result() { if [ "$1" = 0 ]; then echo "ok   $2"; else echo "FAIL $2"; fail=$((fail+1)); fi; }
+# (set -e: a failing test is a status to report, not the end of the script)
+expect() { local st=0; echo "$log" | grep -q "$1" || st=1; result "$st" "$2"; }
 log="$(tr -d '\r' < "$work/console.log")"
 n=0
 for w in 25 50 100 150; do
     n=$((n+1))
     got=$(echo "$log" | sed -n "s/^GPIO train width=$w coins=\([0-9]*\).*/\1/p")
-    [ "${got:-x}" = "$n" ]; result $? "gpio: five pulses of $w ms are one 5-peso coin (coins committed so far: ${got:-none}, want $n)"
+    st=0; [ "${got:-x}" = "$n" ] || st=1; result "$st" "gpio: five pulses of $w ms are one 5-peso coin (coins committed so far: ${got:-none}, want $n)"
 done
-echo "$log" | grep -q "^GPIO inhibit-ready 0"; result $? "gpio: the inhibit line reads 0 (accepting, inhibit_level = high) once the agent can sell"
-echo "$log" | grep -q "^GPIO info line=0 consumer=hotspot-agent-coin used=1 dir=in active_low=1 edge=both"
-result $? "gpio: the coin line is requested input, active-low, both edges ($(echo "$log" | grep '^GPIO info line=0' | cut -c11-))"
-echo "$log" | grep -q "^GPIO info line=1 consumer=hotspot-agent-inhibit used=1 dir=out"
-result $? "gpio: the inhibit line is requested as an output ($(echo "$log" | grep '^GPIO info line=1' | cut -c11-))"
-echo "$log" | grep -q "^GPIO inhibit-router-down 1"; result $? "gpio: router gone and pool sold out, the inhibit line reads 1 (refusing coins)"
+expect "^GPIO inhibit-ready 0" "gpio: the inhibit line reads 0 (accepting, inhibit_level = high) once the agent can sell"
+# Edges: the agent asks for both (gpio-cdev's v1 event request); 6.1's line info does not
+# show edge flags for a v1 request (seen: edge=none), so the coins above are the proof.
+expect "^GPIO info line=0 consumer=hotspot-agent-coin used=1 dir=in active_low=1" "gpio: the coin line is requested input, active-low, by the agent ($(echo "$log" | grep '^GPIO info line=0' | cut -c11-))"
+expect "^GPIO info line=1 consumer=hotspot-agent-inhibit used=1 dir=out" "gpio: the inhibit line is requested as an output ($(echo "$log" | grep '^GPIO info line=1' | cut -c11-))"
+expect "^GPIO inhibit-router-down 1" "gpio: router gone and pool sold out, the inhibit line reads 1 (refusing coins)"
 exit $fail

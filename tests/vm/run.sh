@@ -10,6 +10,9 @@
 #                                --until HH:MM UTC), 1,000 sales for the footprint, gpio-sim
 #   tests/vm/run.sh --arm64      the aarch64 guest (qemu-system-aarch64 -M virt) and the arm64 .deb
 #   tests/vm/run.sh --cuts N     this many power cuts; --release: the release .deb in the short form
+#   tests/vm/run.sh --deb FILE   test this package instead of building one
+#   tests/vm/run.sh --only S     install and READY, then only these steps (comma-separated:
+#                                gpio, devices, restarts, footprint, cuts, clock)
 #
 # The guest image and kernel are built once into ${HOTSPOT_VM_CACHE:-$HOME/.cache/hotspot-vm}
 # (tests/vm/image.sh). The guest has no network device: the harness drives it over
@@ -22,13 +25,18 @@ arch=amd64
 long=no
 profile=dev
 args=()
-for a in "$@"; do
+deb=""
+only=""
+while [ $# -gt 0 ]; do
+    a="$1"; shift
     case "$a" in
+        --deb) deb="$(realpath "$1")"; shift ;;
+        --only) only="$1"; args+=(--only "$1"); shift ;;
         --arm64) arch=arm64; profile=release; args+=("$a") ;;
         --long) long=yes; profile=release; args+=("$a") ;;
         --release) profile=release ;;
         --short) ;;
-        -h|--help) sed -n 2,21p "$0"; exit 0 ;;
+        -h|--help) sed -n 2,24p "$0"; exit 0 ;;
         *) args+=("$a") ;;
     esac
 done
@@ -42,8 +50,11 @@ if [ "$arch" = amd64 ]; then
 else
     command -v qemu-system-aarch64 >/dev/null || need+=(qemu-system-arm)
     command -v aarch64-linux-gnu-gcc >/dev/null || need+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
-    # mmdebstrap runs the arm64 packages' scripts under qemu-user through binfmt.
+    # mmdebstrap runs the arm64 packages' scripts under qemu-user through binfmt (some
+    # machines do not mount binfmt_misc until asked).
+    mountpoint -q /proc/sys/fs/binfmt_misc || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc 2>/dev/null || true
     [ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ] || need+=(qemu-user-static binfmt-support)
+    command -v arch-test >/dev/null || need+=(arch-test)   # mmdebstrap checks the foreign architecture with it
 fi
 command -v qemu-img >/dev/null || need+=(qemu-utils)
 if [ ${#need[@]} -gt 0 ]; then
@@ -71,7 +82,9 @@ if ! command -v cargo-deb >/dev/null; then
 fi
 if [ "$arch" = amd64 ]; then target=x86_64-unknown-linux-gnu; else target=aarch64-unknown-linux-gnu; fi
 t=$(date +%s)
-if [ "$profile" = release ]; then
+if [ -n "$deb" ]; then
+    echo "== testing the given package $deb" >&2
+elif [ "$profile" = release ]; then
     echo "== building the $arch .deb (cross/build.sh $target --deb)" >&2
     deb="$("$root/cross/build.sh" "$target" --deb | tail -n 1)"
 else
@@ -95,7 +108,9 @@ if [ "$arch" = amd64 ]; then
     if [ "$long" = yes ]; then kernel="$("$here/kernel.sh")"; else kernel="$("$here/kernel.sh" --cached || true)"; fi
 fi
 status=0
-if [ -n "$kernel" ]; then
+if [ -n "$only" ] && [[ ",$only," != *,gpio,* ]]; then
+    echo "== gpio-sim step left out (--only $only)" >&2
+elif [ -n "$kernel" ]; then
     echo "== coin pulses through gpio-cdev (tests/vm/gpio.sh, kernel $kernel)" >&2
     "$here/gpio.sh" "$deb" "$CARGO_TARGET_DIR/debug/hotspot-agent" "$kernel" || status=1
 else

@@ -90,20 +90,55 @@ pub async fn run_stats<R: HotspotApi + Clone + 'static>(
             s.message.as_deref().unwrap_or("")
         );
     }
-    // The same judgement the enforcement pass makes, from the stored checkpoint.
+    // While the service runs, its enforcement pass's judgement is the one that counts:
+    // it watches the clock beside the monotonic one (so it sees a step) and asks the
+    // router, where one reading here can do neither.
     let checkpoint = v.store().clock_checkpoint()?;
-    let clock = crate::vouchers::clock::ClockJudge::new(checkpoint, 0).observe(
+    let fresh = crate::vouchers::clock::ClockJudge::new(checkpoint, 0).observe(
         crate::store::now_ms(),
         0,
         crate::vouchers::clock::system_synced(),
     );
-    match &clock.why {
-        None => println!("clock          trusted"),
-        Some(why) => {
+    let socket = crate::control::socket_path(&config.agent.state_dir);
+    let live = crate::control::ask(
+        &socket,
+        &crate::control::Request::Status,
+        std::time::Duration::from_secs(2),
+    )
+    .await
+    .is_ok();
+    let judged = if live { v.store().clock_state()? } else { None };
+    match clock_verdict(&fresh, judged.as_ref()) {
+        Ok(source) => println!("clock          trusted ({source})"),
+        Err(why) => {
             println!("clock          UNTRUSTED: {why}; no voucher expires by validity until it is")
         }
     }
     Ok(())
+}
+
+/// The clock's verdict for `stats`: where a trusted time comes from, or why it is not
+/// trusted. `judged` is the running service's last judgement (`None` when the service
+/// is not running): it wins over `fresh`, one reading taken here.
+fn clock_verdict(
+    fresh: &crate::vouchers::clock::ClockReading,
+    judged: Option<&crate::store::ClockState>,
+) -> Result<String, String> {
+    match judged {
+        Some(j) if j.trusted => Ok(format!("source: {}, the service's last pass", j.source)),
+        Some(j) => Err(format!(
+            "{} (the service's last pass)",
+            if j.detail.is_empty() {
+                "untrusted"
+            } else {
+                &j.detail
+            }
+        )),
+        None => match &fresh.why {
+            None => Ok("one reading; the service is not running".into()),
+            Some(why) => Err(why.clone()),
+        },
+    }
 }
 
 /// What the vouchers of a sales channel are, in the owner's words (`stats` and the
@@ -247,6 +282,45 @@ pub async fn run_enforce<R: HotspotApi + Clone + 'static>(
 mod tests {
     use super::*;
     use crate::store::{ChannelSales, Takings};
+
+    #[test]
+    fn stats_give_the_running_services_clock_judgement_over_one_reading() {
+        use crate::vouchers::clock::{ClockReading, ClockSource};
+        let fine = ClockReading {
+            now_ms: 1_700_000_000_000,
+            trusted: true,
+            why: None,
+            source: ClockSource::System,
+        };
+        let behind = ClockReading {
+            trusted: false,
+            why: Some("before a time already seen".into()),
+            ..fine.clone()
+        };
+        let judged = |trusted: bool, source: &str| crate::store::ClockState {
+            trusted,
+            source: source.into(),
+            detail: if trusted {
+                String::new()
+            } else {
+                "the clock was stepped forward by 432000 s".into()
+            },
+            at_ms: 1_700_000_000_000,
+            router_mark: None,
+        };
+        // A step one reading cannot see: the service saw it.
+        let why = clock_verdict(&fine, Some(&judged(false, "floor"))).unwrap_err();
+        assert!(why.contains("stepped forward by 432000 s"), "{why}");
+        // The router vouches for the time although the board's clock is behind.
+        let ok = clock_verdict(&behind, Some(&judged(true, "router"))).unwrap();
+        assert!(ok.contains("source: router"), "{ok}");
+        // No service running: the reading taken here.
+        assert_eq!(
+            clock_verdict(&behind, None).unwrap_err(),
+            "before a time already seen"
+        );
+        assert!(clock_verdict(&fine, None).is_ok());
+    }
 
     #[test]
     fn stats_keep_money_taken_apart_from_a_batch_in_a_drawer() {
