@@ -200,7 +200,12 @@ async fn a_form_without_the_sessions_csrf_token_is_refused() {
         .add_credit(5, "coin", crate::store::now_ms())
         .unwrap();
     let (cookie, csrf) = login(r.addr).await;
-    for bad in ["", "csrf=", "csrf=0000", &format!("csrf={}", one_digit_off(&csrf))] {
+    for bad in [
+        "",
+        "csrf=",
+        "csrf=0000",
+        &format!("csrf={}", one_digit_off(&csrf)),
+    ] {
         let a = send(r.addr, "POST", "/cash/collect", &[&cookie], bad).await;
         assert_eq!(a.status, 403, "{bad:?}: {}", a.body);
     }
