@@ -211,7 +211,12 @@ impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
             during: "reconcile: listing the router's users".into(),
             source: e,
         })?;
-        let drift = compare(&site, &sales, &users);
+        let mut drift = Vec::new();
+        for d in compare(&site, &sales, &users) {
+            if !self.made_meanwhile(&d)? {
+                drift.push(d);
+            }
+        }
         let mut report = ReconcileReport {
             router_users: users.len(),
             cached: sales.len(),
@@ -258,6 +263,27 @@ impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
             DriftChange::Same
         };
         Ok(report)
+    }
+
+    /// Whether `d` is a router user the cache read did not know only because its
+    /// row was being made then (a sale or a pool voucher whose add was under way):
+    /// read again after the listing, the row names that user and is still being
+    /// made or is on the router now. Such a user is no drift; `resume` finishes a
+    /// row that stays unfinished.
+    fn made_meanwhile(&self, d: &Drift) -> Result<bool, VoucherError> {
+        let Drift::UnknownToCache { name, comment, .. } = d else {
+            return Ok(false);
+        };
+        let Some(id) = sale_id_from_comment(&self.settings().site_id, Some(comment)) else {
+            return Ok(false);
+        };
+        match self.store().sale(id) {
+            Ok(s) => Ok(s.code == *name
+                && (s.state.on_router()
+                    || matches!(s.state, SaleState::Reserved | SaleState::PoolReserved))),
+            Err(crate::store::StoreError::NotFound { .. }) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
     }
 
     // Long on purpose: one arm per kind of drift, each a short repair.
@@ -562,6 +588,37 @@ mod tests {
             capped.limit_bytes_total,
             Some(999_999),
             "other drift waits for the operator"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_user_whose_sale_or_pool_row_is_still_being_made_is_not_drift() {
+        let (v, router) = setup().await;
+        let plan = v.plan("1h").unwrap();
+        let sale = super::super::plans::new_sale_for(
+            &plan,
+            "MAKING01".into(),
+            "x".into(),
+            "fake",
+            "kiosk",
+        );
+        let sold = v.store().reserve_sale(&sale, None, now_ms()).unwrap();
+        let stock =
+            super::super::plans::new_sale_for(&plan, "MAKING02".into(), "x".into(), "fake", "pool");
+        let pooled = v.store().reserve_pool(&[stock], now_ms()).unwrap()[0];
+        // Both adds reached the router; each row is marked when its reply is back.
+        router.add_foreign_user("MAKING01", Some(&format!("hsa:t1:{sold}")));
+        router.add_foreign_user("MAKING02", Some(&format!("hsa:t1:{pooled}")));
+        let r = v.reconcile(false).await.unwrap();
+        assert!(r.drift.is_empty(), "{:?}", r.drift);
+        assert!(v.store().events(Some("drift"), 10).unwrap().is_empty());
+        // A row that failed meanwhile has no business with a router user: drift.
+        v.store().mark_failed(sold, "gave up", now_ms()).unwrap();
+        let r = v.reconcile(false).await.unwrap();
+        assert!(
+            matches!(&r.drift[..], [Drift::UnknownToCache { name, .. }] if name == "MAKING01"),
+            "{:?}",
+            r.drift
         );
     }
 
