@@ -63,10 +63,14 @@ async fn running() -> Running {
     .unwrap();
     let cancel = CancellationToken::new();
     let ctx = PageContext {
+        control: Arc::new(crate::control::ControlService::of(
+            vouchers.clone(),
+            None,
+            &config,
+        )),
         vouchers,
         config,
         chosen,
-        kiosk: None,
     };
     let page = start(ctx, cancel.clone()).await.unwrap();
     Running {
@@ -260,5 +264,35 @@ async fn wrong_pins_are_limited_and_then_even_the_right_one_waits() {
     assert!(
         events.iter().any(|e| e.kind == "owner_login_failed"),
         "status shows the wrong PINs: {events:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_batch_on_a_kiosk_without_a_printer_is_refused_and_nothing_is_made() {
+    let r = running().await;
+    let (cookie, csrf) = login(r.addr).await;
+    let form = send(r.addr, "GET", "/batch", &[&cookie], "").await;
+    assert!(form.body.contains("no printer configured"), "{}", form.body);
+    let a = send(
+        r.addr,
+        "POST",
+        "/batch",
+        &[&cookie],
+        &format!("csrf={csrf}&plan=1h&count=2"),
+    )
+    .await;
+    assert_eq!(a.status, 409, "{}", a.body);
+    assert!(
+        a.body.contains("[kiosk.printer]"),
+        "says what to set: {}",
+        a.body
+    );
+    assert!(
+        r.store
+            .recent_sales(10)
+            .unwrap()
+            .iter()
+            .all(|s| s.source != "batch"),
+        "no voucher made for a batch that cannot print"
     );
 }
