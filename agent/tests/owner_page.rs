@@ -44,6 +44,7 @@ interval = "1h"
 [kiosk]
 mode = "plans"
 show_voucher_for = "1s"
+insert_window = "5s"
 [kiosk.coin]
 kind = "sim"
 [kiosk.printer]
@@ -183,6 +184,23 @@ fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
     }
 }
 
+async fn wait_for_an_idle_kiosk(state: &Path) {
+    use hotspot_agent::control::{ask, socket_path, Reply, Request};
+    let socket = socket_path(state);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let screen = match ask(&socket, &Request::Status, Duration::from_secs(2)).await {
+            Ok(Reply::Status(live)) => live.screen,
+            other => format!("{other:?}"),
+        };
+        if screen.starts_with("Idle") {
+            return;
+        }
+        assert!(Instant::now() < deadline, "the kiosk stayed busy: {screen}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 // Long on purpose: one browser session through every page, then what each button did.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_owner_page_in_chromium_shows_the_stats_figures_and_its_buttons_act() {
@@ -239,6 +257,10 @@ async fn the_owner_page_in_chromium_shows_the_stats_figures_and_its_buttons_act(
     );
     assert_serves_the_printed_certificate(&url, &fp).await;
     let stats: Value = serde_json::from_str(&agent(&cfg, &["stats", "--json"], None)).unwrap();
+
+    // The coins above are credit the kiosk offers for its insert window (5 s here)
+    // after the start; a batch prints only while no customer is mid-purchase.
+    wait_for_an_idle_kiosk(&state).await;
 
     let shots = Path::new(env!("CARGO_TARGET_TMPDIR"))
         .parent()
@@ -363,4 +385,34 @@ async fn the_owner_page_in_chromium_shows_the_stats_figures_and_its_buttons_act(
             .collect();
         batch.len() == 2 && batch.iter().all(|s| s.state == SaleState::Delivered)
     });
+    // One sheet, the way `voucher batch --print` prints: the simulated printer's
+    // only ticket holds both codes.
+    let codes: Vec<String> = store
+        .recent_sales(20)
+        .unwrap()
+        .into_iter()
+        .filter(|s| s.source == "batch")
+        .map(|s| s.code)
+        .collect();
+    let printed = state.join("sim-printer");
+    wait_until("the sheet's file", || {
+        printed.join("ticket-0001.txt").exists()
+    });
+    let tickets: Vec<PathBuf> = std::fs::read_dir(&printed)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "txt"))
+        .collect();
+    assert_eq!(
+        tickets.len(),
+        1,
+        "one sheet, not a ticket each: {tickets:?}"
+    );
+    let sheet = std::fs::read_to_string(&tickets[0]).unwrap();
+    for code in &codes {
+        assert!(
+            sheet.contains(code.as_str()),
+            "{code} on the sheet:\n{sheet}"
+        );
+    }
 }

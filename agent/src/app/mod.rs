@@ -174,7 +174,11 @@ impl Agent {
                 vouchers: vouchers.clone(),
                 config: config.clone(),
                 chosen: chosen.clone(),
-                kiosk: kiosk.as_ref().map(|k| k.handle.clone()),
+                control: Arc::new(crate::control::ControlService::of(
+                    vouchers.clone(),
+                    kiosk.as_ref(),
+                    config,
+                )),
             };
             start_owner_page(ctx, cancel.clone()).await
         } else {

@@ -300,13 +300,7 @@ mod tests {
     #[tokio::test]
     async fn a_sale_is_logged_by_its_id_never_by_its_code() {
         let (vouchers, _router) = crate::vouchers::tests::setup().await;
-        let log = tempfile::NamedTempFile::new().unwrap();
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_ansi(false)
-            .with_writer(log.reopen().unwrap())
-            .finish();
-        let _guard = tracing::subscriber::set_default(subscriber);
+        let (log, _guard) = crate::vouchers::tests::log_to_file(tracing::Level::TRACE);
         let seller = KioskSeller::new(vouchers, None);
         seller.record_credit(5).await.unwrap();
         let receipt = seller

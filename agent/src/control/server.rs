@@ -96,11 +96,21 @@ pub struct ControlService {
 impl ControlService {
     /// The control of a running agent started from `config`.
     pub fn new(agent: &Agent, config: &Config) -> ControlService {
+        ControlService::of(agent.vouchers.clone(), agent.kiosk.as_ref(), config)
+    }
+
+    /// The control of these vouchers and kiosk, for parts of the agent that start
+    /// with it (the owner's page) rather than after it.
+    pub fn of(
+        vouchers: Vouchers<SharedRouter>,
+        kiosk: Option<&kiosk::runner::Kiosk>,
+        config: &Config,
+    ) -> ControlService {
         ControlService {
-            vouchers: agent.vouchers.clone(),
-            kiosk: agent.kiosk.as_ref().map(|k| k.handle.clone()),
+            vouchers,
+            kiosk: kiosk.map(|k| k.handle.clone()),
             #[cfg(feature = "sim")]
-            sim: agent.kiosk.as_ref().map(|k| k.sim.clone()),
+            sim: kiosk.map(|k| k.sim.clone()),
             look: TicketLook::from_config(config),
             paper: Paper::from_mm(config.kiosk.printer.paper_mm),
             qr: match config.kiosk.printer.qr {
@@ -165,6 +175,11 @@ impl ControlService {
             }
         }
         live
+    }
+
+    /// Whether the kiosk has a printer to print batches on.
+    pub fn has_printer(&self) -> bool {
+        self.printer().is_ok()
     }
 
     fn printer(

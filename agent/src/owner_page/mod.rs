@@ -43,8 +43,8 @@ pub struct PageContext {
     pub vouchers: Vouchers<SharedRouter>,
     pub config: Config,
     pub chosen: RouterConfig,
-    /// The running kiosk, for printing a batch on its printer.
-    pub kiosk: Option<kiosk::runner::KioskHandle>,
+    /// The service's control, which prints a batch as `voucher batch --print` does.
+    pub control: Arc<crate::control::ControlService>,
 }
 
 /// Why the page did not start. The rest of the agent runs on without it.

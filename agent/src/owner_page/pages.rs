@@ -2,7 +2,7 @@
 //! each button does what a command does, through the same functions: today's money
 //! as `stats`, the cash box and "collected" as `cash show|collect`, health as
 //! `status`, users and "disconnect" as `users list --active|disconnect`, and a batch
-//! as `voucher batch`, printed on the kiosk's own printer.
+//! as `voucher batch --print`, one sheet on the kiosk's own printer.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -17,6 +17,7 @@ use super::auth::{same, Session};
 use super::html::{button_form, csrf_field, esc, page};
 use super::{Page, Peer};
 use crate::cli::{ops, status};
+use crate::control::ControlError;
 use crate::store::{now_ms, Level};
 use crate::today::{local_text, system_zone};
 use crate::vouchers::monitor::UserFilter;
@@ -435,9 +436,15 @@ pub(super) async fn batch_form(
     let cur = esc(&p.ctx.config.vouchers.currency);
     let mut b = String::new();
     if let Some(n) = q.get("made").and_then(|n| n.parse::<usize>().ok()) {
-        let _ = write!(b, "<p class=ok id=made>{n} voucher(s) made and sent to the kiosk's printer. They print one by one while nobody is buying.</p>");
+        let _ = write!(
+            b,
+            "<p class=ok id=made>{n} voucher(s) made and printed on one sheet at the kiosk.</p>"
+        );
+        if let Some(left) = q.get("left").and_then(|n| n.parse::<usize>().ok()) {
+            let _ = write!(b, "<p class=bad id=left>{left} more could not be made on the router; see <code>hotspot-agent voucher list</code>.</p>");
+        }
     }
-    if p.ctx.kiosk.is_none() {
+    if !p.ctx.control.has_printer() {
         b.push_str("<p class=bad>This kiosk has no printer configured ([kiosk.printer]); use <code>hotspot-agent voucher batch</code> on the box.</p>");
     }
     let _ = write!(
@@ -470,62 +477,42 @@ pub(super) async fn batch(
     Form(form): Form<HashMap<String, String>>,
 ) -> PageResult {
     check_csrf(&s, &form)?;
-    let Some(kiosk) = &p.ctx.kiosk else {
-        return Err(Fail::new(
-            StatusCode::CONFLICT,
-            "this kiosk has no printer: nothing was made",
-        ));
-    };
     let plan = form.get("plan").cloned().unwrap_or_default();
     let v = &p.ctx.vouchers;
     v.plan(&plan)
         .map_err(|e| Fail::new(StatusCode::BAD_REQUEST, e.to_string()))?;
     let count = form
         .get("count")
-        .and_then(|c| c.trim().parse::<usize>().ok())
-        .filter(|c| (1..=MAX_BATCH).contains(c))
+        .and_then(|c| c.trim().parse::<u32>().ok())
+        .filter(|c| (1..=MAX_BATCH as u32).contains(c))
         .ok_or_else(|| {
             Fail::new(
                 StatusCode::BAD_REQUEST,
                 format!("how many: write a number from 1 to {MAX_BATCH}"),
             )
         })?;
-    let report = v
-        .create_batch(&plan, count, None)
-        .await
-        .map_err(Fail::internal)?;
-    let made = report.vouchers.len();
-    print_batch(kiosk, &v.settings().dns_name, report.vouchers)
-        .map_err(|e| Fail::new(StatusCode::SERVICE_UNAVAILABLE, e))?;
+    // The one way to the printer that `voucher batch --print` takes too.
+    let printed = p.ctx.control.print_batch(&plan, count).await.map_err(|e| {
+        let status = match e {
+            ControlError::NoPrinter | ControlError::Busy(_) => StatusCode::CONFLICT,
+            ControlError::Printer { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        Fail::new(status, e.to_string())
+    })?;
+    let made = printed.printed;
     let _ = v.store().record_event(
         Level::Info,
         "owner_batch",
         Some(&plan),
-        &format!("{made} voucher(s) made on the owner page and sent to the kiosk printer"),
+        &format!("{made} voucher(s) made on the owner page and printed at the kiosk"),
         now_ms(),
     );
-    Ok(Redirect::to(&format!("/batch?made={made}")).into_response())
-}
-
-/// Sends a batch to the kiosk's own printer: its tickets queue behind the kiosk's
-/// sales, the way a paid voucher from before a restart does, and each is marked
-/// delivered once printed (or shown).
-fn print_batch(
-    kiosk: &kiosk::runner::KioskHandle,
-    dns: &str,
-    vouchers: Vec<crate::vouchers::SoldVoucher>,
-) -> Result<(), String> {
-    let n = vouchers.len();
-    let receipts = vouchers
-        .into_iter()
-        .map(|v| crate::app::seller::receipt(v, dns))
-        .collect();
-    if kiosk.deliver(receipts) {
-        Ok(())
+    let left = (count as usize).saturating_sub(made);
+    Ok(Redirect::to(&if left > 0 {
+        format!("/batch?made={made}&left={left}")
     } else {
-        Err(format!(
-            "{n} voucher(s) were made but the kiosk did not take them for printing (it is busy or stopped); \
-             they are in `hotspot-agent voucher list`"
-        ))
-    }
+        format!("/batch?made={made}")
+    })
+    .into_response())
 }

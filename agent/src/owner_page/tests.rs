@@ -63,10 +63,14 @@ async fn running() -> Running {
     .unwrap();
     let cancel = CancellationToken::new();
     let ctx = PageContext {
+        control: Arc::new(crate::control::ControlService::of(
+            vouchers.clone(),
+            None,
+            &config,
+        )),
         vouchers,
         config,
         chosen,
-        kiosk: None,
     };
     let page = start(ctx, cancel.clone()).await.unwrap();
     Running {
@@ -148,6 +152,22 @@ async fn login(addr: SocketAddr) -> (String, String) {
     (format!("Cookie: {cookie}"), csrf)
 }
 
+/// `token` with its last hex digit changed, so it always differs. (Appending a fixed
+/// digit to the first 63 gave back the session's own token once in 16 runs.)
+fn one_digit_off(token: &str) -> String {
+    let (head, last) = token.split_at(token.len() - 1);
+    format!("{head}{}", if last == "0" { '1' } else { '0' })
+}
+
+#[test]
+fn a_token_one_digit_off_is_never_the_token() {
+    for token in ["ab0", "ab1", "abf"] {
+        let off = one_digit_off(token);
+        assert_ne!(off, token);
+        assert_eq!((off.len(), &off[..2]), (3, "ab"));
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn without_a_session_every_page_sends_the_browser_to_the_login_form() {
     let r = running().await;
@@ -184,7 +204,12 @@ async fn a_form_without_the_sessions_csrf_token_is_refused() {
         .add_credit(5, "coin", crate::store::now_ms())
         .unwrap();
     let (cookie, csrf) = login(r.addr).await;
-    for bad in ["", "csrf=", "csrf=0000", &format!("csrf={}0", &csrf[..63])] {
+    for bad in [
+        "",
+        "csrf=",
+        "csrf=0000",
+        &format!("csrf={}", one_digit_off(&csrf)),
+    ] {
         let a = send(r.addr, "POST", "/cash/collect", &[&cookie], bad).await;
         assert_eq!(a.status, 403, "{bad:?}: {}", a.body);
     }
@@ -239,5 +264,35 @@ async fn wrong_pins_are_limited_and_then_even_the_right_one_waits() {
     assert!(
         events.iter().any(|e| e.kind == "owner_login_failed"),
         "status shows the wrong PINs: {events:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_batch_on_a_kiosk_without_a_printer_is_refused_and_nothing_is_made() {
+    let r = running().await;
+    let (cookie, csrf) = login(r.addr).await;
+    let form = send(r.addr, "GET", "/batch", &[&cookie], "").await;
+    assert!(form.body.contains("no printer configured"), "{}", form.body);
+    let a = send(
+        r.addr,
+        "POST",
+        "/batch",
+        &[&cookie],
+        &format!("csrf={csrf}&plan=1h&count=2"),
+    )
+    .await;
+    assert_eq!(a.status, 409, "{}", a.body);
+    assert!(
+        a.body.contains("[kiosk.printer]"),
+        "says what to set: {}",
+        a.body
+    );
+    assert!(
+        r.store
+            .recent_sales(10)
+            .unwrap()
+            .iter()
+            .all(|s| s.source != "batch"),
+        "no voucher made for a batch that cannot print"
     );
 }

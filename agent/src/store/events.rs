@@ -2,6 +2,8 @@
 //! attempts, users created and removed, sync, errors, and alerts (router
 //! unreachable, a user over their data alert, pool running low).
 
+use std::collections::BTreeSet;
+
 use rusqlite::{params, OptionalExtension, Transaction};
 use serde::Serialize;
 
@@ -42,6 +44,15 @@ pub struct Event {
     /// Usually the voucher code or router name.
     pub subject: Option<String>,
     pub message: String,
+}
+
+/// What [`Store::note_drift`] found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DriftNews {
+    /// Differences the episode had not reported; each is recorded now.
+    pub new: Vec<String>,
+    /// What the episode held before the call.
+    pub before: BTreeSet<String>,
 }
 
 pub(crate) fn insert_tx(
@@ -113,6 +124,54 @@ impl Store {
             let (level, kind, message) = event;
             insert_tx(tx, now_ms, level, kind, None, message)?;
             Ok(true)
+        })
+    }
+
+    /// Reports reconcile's drift once per episode, across rounds, restarts and the
+    /// CLI: records a `drift` warning for each line of `found` that the episode has
+    /// not reported yet, keeps `left` (what the round did not repair) as the episode,
+    /// and records `drift_gone` once when a round leaves none of an episode that was
+    /// on. Each line is an `episodes` row named `drift:<line>`.
+    pub fn note_drift(
+        &self,
+        found: &[String],
+        left: &[String],
+        now_ms: i64,
+    ) -> Result<DriftNews, StoreError> {
+        self.write("record the drift episode", Durability::Normal, |tx| {
+            let before: BTreeSet<String> = {
+                let mut stmt = tx.prepare_cached(
+                    "SELECT substr(name, 7) FROM episodes WHERE substr(name, 1, 6) = 'drift:'",
+                )?;
+                let rows = stmt.query_map([], |r| r.get(0))?;
+                rows.collect::<rusqlite::Result<_>>()?
+            };
+            let mut new = Vec::new();
+            for line in found {
+                if !before.contains(line) && !new.contains(line) {
+                    insert_tx(tx, now_ms, Level::Warn, "drift", None, line)?;
+                    new.push(line.clone());
+                }
+            }
+            tx.execute("DELETE FROM episodes WHERE substr(name, 1, 6) = 'drift:'", [])?;
+            for line in left {
+                tx.execute(
+                    "INSERT OR IGNORE INTO episodes (name, active, since_ms) VALUES ('drift:' || ?1, 1, ?2)",
+                    params![line, now_ms],
+                )?;
+            }
+            let gone = !before.is_empty() && left.is_empty();
+            if gone {
+                insert_tx(
+                    tx,
+                    now_ms,
+                    Level::Warn,
+                    "drift_gone",
+                    None,
+                    "router and cache agree again",
+                )?;
+            }
+            Ok(DriftNews { new, before })
         })
     }
 

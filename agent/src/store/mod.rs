@@ -30,7 +30,7 @@ pub use cash::{CashBox, CashCollection};
 pub use clock::ClockState;
 pub use credit::CreditEntry;
 pub use error::StoreError;
-pub use events::{Event, Level};
+pub use events::{DriftNews, Event, Level};
 pub use migrate::SCHEMA_VERSION;
 pub use outbox::OutboxRow;
 pub use plans::StoredPlan;

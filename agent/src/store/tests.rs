@@ -477,3 +477,27 @@ fn each_new_database_draws_its_own_epoch_and_keeps_it() {
         "kept on reopening"
     );
 }
+
+#[test]
+fn drift_is_told_once_per_episode_across_a_restart_and_its_end_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let lines = |l: &[&str]| l.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let (a, ab) = (lines(&["A"]), lines(&["A", "B"]));
+    {
+        let store = Store::open_in(dir.path()).unwrap();
+        assert_eq!(store.note_drift(&a, &a, 1).unwrap().new, a);
+    }
+    // Another process (a restart, the CLI) sees the same episode.
+    let store = Store::open_in(dir.path()).unwrap();
+    let again = store.note_drift(&ab, &ab, 2).unwrap();
+    assert_eq!(again.new, lines(&["B"]));
+    assert_eq!(again.before.into_iter().collect::<Vec<_>>(), a);
+    assert!(store.note_drift(&ab, &ab, 3).unwrap().new.is_empty());
+    // B repaired in the round that found it again: A stays the episode.
+    assert_eq!(store.note_drift(&[], &a, 4).unwrap().before.len(), 2);
+    for at in [5, 6] {
+        store.note_drift(&[], &[], at).unwrap();
+    }
+    let told = |kind| store.events(Some(kind), 10).unwrap().len();
+    assert_eq!((told("drift"), told("drift_gone")), (2, 1));
+}

@@ -34,7 +34,7 @@ pub use error::{Reason, VoucherError};
 pub use issue::{Finished, Issuance, ResumeReport, Step};
 pub use plans::PlanBook;
 pub use pool::Pool;
-pub use reconcile::{Drift, ReconcileReport};
+pub use reconcile::{Drift, DriftChange, ReconcileReport};
 
 /// How a sale is paid: credit inserted at the kiosk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

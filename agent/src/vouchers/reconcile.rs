@@ -2,7 +2,7 @@
 //! cache, report the drift, and fix it on request. Users without our comment are
 //! never looked at twice, let alone touched.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
 use serde::Serialize;
@@ -94,6 +94,23 @@ pub struct ReconcileReport {
     pub drift: Vec<Drift>,
     /// What `--fix` did, one line each.
     pub fixed: Vec<String>,
+    /// What this reconcile changed in the drift episode.
+    #[serde(skip)]
+    pub change: DriftChange,
+}
+
+/// How a reconcile changed the drift episode: the drift it leaves unrepaired is
+/// told when that starts or changes and when none is left, not every round
+/// ([`crate::store::Store::note_drift`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum DriftChange {
+    /// As before: no drift, or the same drift as the last reconcile left.
+    #[default]
+    Same,
+    /// Drift is left, other than before; `new` of the `left` differences are new.
+    Changed { left: usize, new: usize },
+    /// Drift there was (before, or found and repaired now) and none is left.
+    Gone,
 }
 
 fn show<T: std::fmt::Debug>(v: &Option<T>) -> String {
@@ -194,32 +211,79 @@ impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
             during: "reconcile: listing the router's users".into(),
             source: e,
         })?;
-        let drift = compare(&site, &sales, &users);
+        let mut drift = Vec::new();
+        for d in compare(&site, &sales, &users) {
+            if !self.made_meanwhile(&d)? {
+                drift.push(d);
+            }
+        }
         let mut report = ReconcileReport {
             router_users: users.len(),
             cached: sales.len(),
             fixed: Vec::new(),
             drift,
+            change: DriftChange::Same,
         };
-        for d in &report.drift {
-            self.store()
-                .record_event(Level::Warn, "drift", None, &d.to_string(), now_ms())?;
-        }
-        if fix != Fix::Nothing {
-            for d in report.drift.clone() {
-                let missing = matches!(d, Drift::MissingOnRouter { .. });
-                if fix == Fix::Missing && !missing {
-                    continue;
-                }
-                let done = self.fix(&d, &users).await?;
-                if let Some(line) = done {
+        // Told before the repairs, so a repair that fails still leaves the drift told.
+        let found: Vec<String> = report.drift.iter().map(ToString::to_string).collect();
+        let news = self.store().note_drift(&found, &found, now_ms())?;
+        let mut left = Vec::new();
+        for (d, line) in report.drift.iter().zip(found) {
+            let missing = matches!(d, Drift::MissingOnRouter { .. });
+            let done = match fix {
+                Fix::Nothing => None,
+                Fix::Missing if !missing => None,
+                _ => self.fix(d, &users).await?,
+            };
+            match done {
+                Some(done) => {
                     self.store()
-                        .record_event(Level::Info, "drift_fixed", None, &line, now_ms())?;
-                    report.fixed.push(line);
+                        .record_event(Level::Info, "drift_fixed", None, &done, now_ms())?;
+                    report.fixed.push(done);
                 }
+                None => left.push(line),
             }
         }
+        if !report.fixed.is_empty() {
+            self.store().note_drift(&[], &left, now_ms())?;
+        }
+        let left: BTreeSet<String> = left.into_iter().collect();
+        report.change = if left.is_empty() {
+            if news.before.is_empty() && report.drift.is_empty() {
+                DriftChange::Same
+            } else {
+                DriftChange::Gone
+            }
+        } else if left != news.before {
+            DriftChange::Changed {
+                left: left.len(),
+                new: news.new.len(),
+            }
+        } else {
+            DriftChange::Same
+        };
         Ok(report)
+    }
+
+    /// Whether `d` is a router user the cache read did not know only because its
+    /// row was being made then (a sale or a pool voucher whose add was under way):
+    /// read again after the listing, the row names that user and is still being
+    /// made or is on the router now. Such a user is no drift; `resume` finishes a
+    /// row that stays unfinished.
+    fn made_meanwhile(&self, d: &Drift) -> Result<bool, VoucherError> {
+        let Drift::UnknownToCache { name, comment, .. } = d else {
+            return Ok(false);
+        };
+        let Some(id) = sale_id_from_comment(&self.settings().site_id, Some(comment)) else {
+            return Ok(false);
+        };
+        match self.store().sale(id) {
+            Ok(s) => Ok(s.code == *name
+                && (s.state.on_router()
+                    || matches!(s.state, SaleState::Reserved | SaleState::PoolReserved))),
+            Err(crate::store::StoreError::NotFound { .. }) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
     }
 
     // Long on purpose: one arm per kind of drift, each a short repair.
@@ -384,6 +448,8 @@ impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
     /// Reconciles every `interval` until cancelled, re-creating our profiles and the
     /// sold vouchers that are missing on the router (the rest is reported).
     pub async fn run_reconcile(self, interval: Duration, cancel: CancellationToken) {
+        // The journal hears of drift a start finds still there once too.
+        let mut first = true;
         loop {
             tokio::select! {
                 _ = cancel.cancelled() => return,
@@ -401,17 +467,27 @@ impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
                     for line in &r.fixed {
                         tracing::warn!("{line}");
                     }
-                    if r.drift.len() > r.fixed.len() {
-                        tracing::warn!(
-                            drift = r.drift.len() - r.fixed.len(),
-                            "router and cache differ; run `hotspot-agent reconcile --fix`"
-                        );
+                    let left = r.drift.len() - r.fixed.len();
+                    match r.change {
+                        DriftChange::Changed { left, new } => drift_differs(left, new),
+                        DriftChange::Same if first && left > 0 => drift_differs(left, 0),
+                        DriftChange::Gone => tracing::info!("router and cache agree again"),
+                        DriftChange::Same => {}
                     }
+                    first = false;
                 }
                 Err(e) => tracing::warn!(error = %e, "reconcile failed; retrying next round"),
             }
         }
     }
+}
+
+/// The journal's line for drift left to the operator. The figures are in the text,
+/// so a changed drift is not taken for a repeat of the last line.
+fn drift_differs(left: usize, new: usize) {
+    tracing::warn!(
+        "router and cache differ in {left} place(s), {new} new; `hotspot-agent reconcile` lists them, `reconcile --fix` repairs them"
+    );
 }
 
 #[cfg(test)]
@@ -513,6 +589,97 @@ mod tests {
             Some(999_999),
             "other drift waits for the operator"
         );
+    }
+
+    #[tokio::test]
+    async fn a_user_whose_sale_or_pool_row_is_still_being_made_is_not_drift() {
+        let (v, router) = setup().await;
+        let plan = v.plan("1h").unwrap();
+        let sale = super::super::plans::new_sale_for(
+            &plan,
+            "MAKING01".into(),
+            "x".into(),
+            "fake",
+            "kiosk",
+        );
+        let sold = v.store().reserve_sale(&sale, None, now_ms()).unwrap();
+        let stock =
+            super::super::plans::new_sale_for(&plan, "MAKING02".into(), "x".into(), "fake", "pool");
+        let pooled = v.store().reserve_pool(&[stock], now_ms()).unwrap()[0];
+        // Both adds reached the router; each row is marked when its reply is back.
+        router.add_foreign_user("MAKING01", Some(&format!("hsa:t1:{sold}")));
+        router.add_foreign_user("MAKING02", Some(&format!("hsa:t1:{pooled}")));
+        let r = v.reconcile(false).await.unwrap();
+        assert!(r.drift.is_empty(), "{:?}", r.drift);
+        assert!(v.store().events(Some("drift"), 10).unwrap().is_empty());
+        // A row that failed meanwhile has no business with a router user: drift.
+        v.store().mark_failed(sold, "gave up", now_ms()).unwrap();
+        let r = v.reconcile(false).await.unwrap();
+        assert!(
+            matches!(&r.drift[..], [Drift::UnknownToCache { name, .. }] if name == "MAKING01"),
+            "{:?}",
+            r.drift
+        );
+    }
+
+    /// Waits until the round listed the router's users `n` more times (so at least
+    /// `n - 1` whole rounds ran).
+    async fn rounds(router: &FakeRouter, n: u64) {
+        let until = router.calls(routeros::testing::Op::Users) + n;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while router.calls(routeros::testing::Op::Users) < until {
+            assert!(tokio::time::Instant::now() < deadline, "the rounds stopped");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn a_lasting_drift_is_told_once_when_it_starts_when_it_grows_and_when_it_is_gone() {
+        let (v, router) = setup().await;
+        let (log, _guard) = crate::vouchers::tests::log_to_file(tracing::Level::INFO);
+        let capped = v.sell("cap", None).await.unwrap();
+        let sold_limit = router
+            .all_users()
+            .into_iter()
+            .find(|u| u.name == capped.code)
+            .unwrap()
+            .limit_bytes_total;
+        router.tamper_limit_bytes(&capped.code, Some(999_999));
+        let cancel = CancellationToken::new();
+        let task = tokio::spawn(
+            v.clone()
+                .run_reconcile(Duration::from_millis(10), cancel.clone()),
+        );
+        rounds(&router, 6).await;
+        // A second difference joins the first; then both are repaired by hand.
+        router.add_foreign_user("LOST99", Some("hsa:t1:4242"));
+        rounds(&router, 6).await;
+        router.tamper_limit_bytes(&capped.code, sold_limit);
+        router.delete_user_by_name("LOST99");
+        rounds(&router, 6).await;
+        cancel.cancel();
+        task.await.unwrap();
+
+        let kinds = |kind| v.store().events(Some(kind), 100).unwrap();
+        let drift = kinds("drift");
+        assert_eq!(
+            drift.len(),
+            2,
+            "each difference once, not every round: {drift:?}"
+        );
+        assert!(drift[1].message.contains("limit-bytes-total"), "{drift:?}");
+        assert!(drift[0].message.contains("LOST99"), "{drift:?}");
+        let gone = kinds("drift_gone");
+        assert_eq!(gone.len(), 1, "{gone:?}");
+        assert_eq!(gone[0].level, "warn", "the central office hears it too");
+        let journal = std::fs::read_to_string(log.path()).unwrap();
+        let lines = |text| journal.lines().filter(|l| l.contains(text)).count();
+        assert_eq!(
+            lines("router and cache differ"),
+            2,
+            "start and growth:\n{journal}"
+        );
+        assert_eq!(lines("router and cache agree again"), 1, "{journal}");
     }
 
     #[tokio::test]

@@ -52,6 +52,21 @@ pub(crate) async fn setup() -> (Vouchers<FakeRouter>, FakeRouter) {
     setup_with(|_| {}).await
 }
 
+/// This thread's log lines from `level` up, written to the returned file while the
+/// guard lives (a current-thread runtime's spawned tasks log there too).
+pub(crate) fn log_to_file(
+    level: tracing::Level,
+) -> (tempfile::NamedTempFile, tracing::subscriber::DefaultGuard) {
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_ansi(false)
+        .with_writer(log.reopen().unwrap())
+        .finish();
+    let guard = tracing::subscriber::set_default(subscriber);
+    (log, guard)
+}
+
 /// [`setup`] with the test configuration changed by `edit` first.
 pub(crate) async fn setup_with(
     edit: impl FnOnce(&mut Config),
