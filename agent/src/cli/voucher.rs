@@ -335,7 +335,15 @@ mod tests {
     /// `voucher batch --plan 1h --count N --csv FILE`.
     fn batch_to_csv(count: u32, csv: &Path) -> Cmd {
         let count = count.to_string();
-        let args = ["x", "batch", "--plan", "1h", "--count", count.as_str(), "--csv"];
+        let args = [
+            "x",
+            "batch",
+            "--plan",
+            "1h",
+            "--count",
+            count.as_str(),
+            "--csv",
+        ];
         Cmd::try_parse_from(args.into_iter().chain([csv.to_str().unwrap()])).unwrap()
     }
 
