@@ -25,7 +25,7 @@ port=$(sed -n 's/^api=.*:\([0-9]*\)$/\1/p' "$out")
 ours_add=$("$dir/examples/bench_router" 127.0.0.1 "$port" "$COUNT" r)
 base=$(python3 tests/bench/librouteros_baseline.py 127.0.0.1 "$port" "$COUNT" p)
 # `voucher batch` as an operator runs it (Mikhmon's job): codes checked against the
-# router's users, rows reserved, adds in flight, rows marked, CSV written.
+# store, rows reserved, adds in flight, CSV written and synced, rows marked delivered.
 state=$(mktemp -d)
 agent=("$dir/hotspot-agent" --state-dir "$state" --host 127.0.0.1 --port "$port" --transport api)
 "${agent[@]}" profiles sync >/dev/null
@@ -51,5 +51,5 @@ printf '  %-34s %9.3fs %9.3fs   ratio %.1fx\n' "list $(field listed "$ours_list"
 printf '  %-34s %9.3fs %9.3fs\n' "list: client CPU" "$(field cpu_s "$ours_list")" "$(field cpu_s "$base_list")"
 printf '  %-34s %9.3fs %9.3fs   ratio %.1fx  (whole command, %s rows in the CSV)\n' "voucher batch --count $COUNT" "$batch_s" "$(field add_s "$base")" \
   "$(awk "BEGIN{print $(field add_s "$base") / $batch_s}")" "$batch_rows"
-printf '  %-34s %9.3fs %9.3fs   ratio %.1fx  (codes checked against every router user, rows reserved, adds, rows marked)\n' "  of which the batch itself" "$batch_inner" "$(field add_s "$base")" \
+printf '  %-34s %9.3fs %9.3fs   ratio %.1fx  (codes checked against the store, rows reserved, adds, CSV, rows marked)\n' "  of which the batch itself" "$batch_inner" "$(field add_s "$base")" \
   "$(awk "BEGIN{print $(field add_s "$base") / $batch_inner}")"

@@ -3,11 +3,14 @@
 # simulator and link delay: Python librouteros, Python routeros-api (one round trip per
 # command, as their APIs offer) and node-routeros with every command in flight
 # (Promise.all, its best case). Each adds 500 users, lists the whole table (5,000+ users),
-# and disconnects every active session (the simulator keeps 100 logged in); then
-# `hotspot-agent voucher batch` makes 500 and 5,000 vouchers. Prints times and ratios.
+# and disconnects every active session (the simulator keeps 100 logged in; each client
+# starts only once all 100 are back); then `hotspot-agent voucher batch` makes 500 and
+# 5,000 vouchers, timed as whole commands (process start to exit). Prints times and ratios.
 #   LATENCY=2ms SERVICE_TIME=0s COUNT=500 FILL=5000 SESSIONS=100 tests/bench/routeros-peers.sh
 # With SERVICE_TIME (e.g. 1ms) the router serves one command at a time; the script then
-# also prints the floor one RTT + N x service time for the batch.
+# checks each batch against the floor one RTT + N x service time (PASS within 1.5x).
+# The link delay is the simulator's delay before each reply, so one RTT is LATENCY.
+# Exits non-zero when a client did not disconnect all SESSIONS or a batch fails the floor.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 COUNT=${COUNT:-500}
@@ -22,20 +25,35 @@ dir=${CARGO_TARGET_DIR:-target}/$([ "$profile" = dev ] && echo debug || echo "$p
 out=$(mktemp)
 state=$(mktemp -d)
 "$dir/hotspot-agent" sim --routeros 7.18 --latency "$LATENCY" --service-time "$SERVICE_TIME" \
-  --clients "$SESSIONS" --tick 500ms --no-rest --no-tls >"$out" 2>&1 &
+  --clients "$SESSIONS" --tick 200ms --no-rest --no-tls >"$out" 2>&1 &
 sim=$!
 trap 'kill $sim 2>/dev/null; rm -rf "$out" "$state"' EXIT
 for _ in $(seq 50); do grep -q '^api=' "$out" && break; sleep 0.1; done
 port=$(sed -n 's/^api=.*:\([0-9]*\)$/\1/p' "$out")
 [ -n "$port" ] || { echo "simulator did not start:"; cat "$out"; exit 1; }
 
-# The simulated customers log in again within a tick of being disconnected.
-settle() { sleep 1.2; }
-settle
-ours=$("$dir/examples/bench_router" 127.0.0.1 "$port" "$COUNT" r "$FILL"); settle
-lr=$(python3 tests/bench/librouteros_baseline.py 127.0.0.1 "$port" "$COUNT" p); settle
-ra=$(python3 tests/bench/routeros_api_peer.py 127.0.0.1 "$port" "$COUNT" s); settle
-nd=$(node tests/node/bench_peer.js 127.0.0.1 "$port" "$COUNT" n)
+# The table is filled first, so every client meets 5,000+ users and the simulated
+# customers (who log in with fresh users on each tick) are all in before anyone measures.
+"$dir/examples/bench_router" 127.0.0.1 "$port" 1 w "$FILL" >/dev/null
+# Waits until SESSIONS customers are logged in again (they come back within ticks).
+sessions_in() {
+  python3 - 127.0.0.1 "$port" "$SESSIONS" <<'EOF'
+import sys, time
+import librouteros
+host, port, want = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+api = librouteros.connect(host=host, port=port, username="admin", password="")
+active = api.path("ip", "hotspot", "active")
+for _ in range(100):
+    if sum(1 for _ in active.select(".id")) >= want:
+        sys.exit(0)
+    time.sleep(0.1)
+sys.exit(f"only {sum(1 for _ in active.select('.id'))} of {want} sessions logged in after 10 s")
+EOF
+}
+sessions_in; ours=$("$dir/examples/bench_router" 127.0.0.1 "$port" "$COUNT" r)
+sessions_in; lr=$(python3 tests/bench/librouteros_baseline.py 127.0.0.1 "$port" "$COUNT" p)
+sessions_in; ra=$(python3 tests/bench/routeros_api_peer.py 127.0.0.1 "$port" "$COUNT" s)
+sessions_in; nd=$(node tests/node/bench_peer.js 127.0.0.1 "$port" "$COUNT" n)
 
 agent=("$dir/hotspot-agent" --state-dir "$state" --host 127.0.0.1 --port "$port" --transport api)
 "${agent[@]}" profiles sync >/dev/null
@@ -50,7 +68,7 @@ b5000=$(batch "$FILL")
 
 field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p" <<<"$2"; }
 ratio() { awk "BEGIN{ if ($2 > 0) printf \"%.1fx\", $1 / $2; else print \"-\" }"; }
-echo "RouterOS clients side by side: simulator 7.18, link delay $LATENCY, service time $SERVICE_TIME, $SESSIONS sessions, profile $profile"
+echo "RouterOS clients side by side: simulator 7.18, link delay $LATENCY, service time $SERVICE_TIME, $SESSIONS sessions, profile $profile, load $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '  %-26s %10s %12s %12s %12s   %s\n' "" "agent" "librouteros" "routeros-api" "node-routeros" "agent faster by (lr / ra / node)"
 row() {
   local what=$1 key=$2
@@ -65,14 +83,30 @@ row "list: client CPU" cpu_s
 row "disconnect all sessions" disconnect_s
 echo "  listed: agent $(field listed "$ours"), librouteros $(field listed "$lr"), routeros-api $(field listed "$ra"), node $(field listed "$nd");" \
   "disconnected: $(field disconnected "$ours") / $(field disconnected "$lr") / $(field disconnected "$ra") / $(field disconnected "$nd")"
-l_add=$(field add_s "$lr"); n_add=$(field add_s "$nd")
-printf '  %-26s %9.4fs   vs librouteros adding %s: %s; vs node-routeros: %s\n' "voucher batch --count $COUNT" "$b500" "$COUNT" \
-  "$(ratio "$l_add" "$b500")" "$(ratio "$n_add" "$b500")"
-per_user=$(awk "BEGIN{print $l_add / $COUNT}")
-printf '  %-26s %9.4fs   vs librouteros at its rate for %s users (%.3fs): %s\n' "voucher batch --count $FILL" "$b5000" "$FILL" \
-  "$(awk "BEGIN{print $per_user * $FILL}")" "$(ratio "$(awk "BEGIN{print $per_user * $FILL}")" "$b5000")"
+status=0
+for who in "agent:$ours" "librouteros:$lr" "routeros-api:$ra" "node-routeros:$nd"; do
+  got=$(field disconnected "${who#*:}")
+  [ "$got" = "$SESSIONS" ] || { echo "  FAIL: ${who%%:*} disconnected $got sessions, not $SESSIONS"; status=1; }
+done
+l_add=$(field add_s "$lr"); r_add=$(field add_s "$ra"); n_add=$(field add_s "$nd")
+printf '  %-26s %9.4fs   vs adding %s: librouteros %s, routeros-api %s, node-routeros %s\n' "voucher batch --count $COUNT" "$b500" "$COUNT" \
+  "$(ratio "$l_add" "$b500")" "$(ratio "$r_add" "$b500")" "$(ratio "$n_add" "$b500")"
+# The peers add COUNT users; for FILL they are taken at the same rate per user.
+at() { awk -v t="$1" -v n="$FILL" -v c="$COUNT" 'BEGIN{printf "%.4f", t * n / c}'; }
+printf '  %-26s %9.4fs   vs adding %s at their rates: librouteros %s, routeros-api %s, node-routeros %s\n' "voucher batch --count $FILL" "$b5000" "$FILL" \
+  "$(ratio "$(at "$l_add")" "$b5000")" "$(ratio "$(at "$r_add")" "$b5000")" "$(ratio "$(at "$n_add")" "$b5000")"
 sed -n 's/^/    batch log: /p' "$state/batch$COUNT.err" "$state/batch$FILL.err" | grep -i " in [0-9.]*s" | head -4 || true
 if [ "$SERVICE_TIME" != 0s ]; then
-  floor() { awk -v n="$1" -v l="${LATENCY%ms}" -v s="${SERVICE_TIME%ms}" 'BEGIN{printf "%.4f", (2*l + n*s)/1000}'; }
-  echo "  floor one RTT + N x service time: $COUNT -> $(floor "$COUNT")s, $FILL -> $(floor "$FILL")s (ms units assumed)"
+  ms() { awk -v d="$1" 'BEGIN{ v = d + 0; if (d ~ /us$/) v /= 1000; else if (d ~ /ms$/) v += 0; else if (d ~ /s$/) v *= 1000; print v }'; }
+  floor() { awk -v n="$1" -v l="$(ms "$LATENCY")" -v s="$(ms "$SERVICE_TIME")" 'BEGIN{printf "%.4f", (l + n * s) / 1000}'; }
+  check() {
+    local n=$1 took=$2 f verdict
+    f=$(floor "$n")
+    verdict=$(awk -v t="$took" -v f="$f" 'BEGIN{r = t / f; printf "%.2fx %s", r, (r <= 1.5 ? "PASS" : "FAIL")}')
+    echo "  voucher batch --count $n: $took s against one RTT + $n x $SERVICE_TIME = $f s: $verdict (within 1.5x)"
+    [[ $verdict == *PASS ]] || status=1
+  }
+  check "$COUNT" "$b500"
+  check "$FILL" "$b5000"
 fi
+exit $status

@@ -2,7 +2,8 @@
 //! POST /api/mikrotik/voucher), make a batch with a progress bar and a CSV, or list
 //! the newest sales.
 
-use std::path::PathBuf;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::Context as _;
@@ -12,7 +13,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::control::Request;
 use crate::store::{Sale, Store};
-use crate::vouchers::batch::write_csv_file;
+use crate::vouchers::batch::{write_csv_file, BatchReport};
 use crate::vouchers::{SoldVoucher, Vouchers};
 use routeros::HotspotApi;
 
@@ -168,6 +169,24 @@ fn sale_line(s: &Sale) -> String {
     )
 }
 
+/// Hands a batch over: the CSV written and synced, or the report printed (JSON, or
+/// one code and password a line).
+fn hand_over(report: &BatchReport, csv: Option<&Path>, json: bool) -> std::io::Result<()> {
+    if let Some(path) = csv {
+        write_csv_file(path, &report.vouchers)?;
+    }
+    let mut out = std::io::stdout().lock();
+    if json {
+        serde_json::to_writer_pretty(&mut out, report)?;
+        writeln!(out)?;
+    } else if csv.is_none() {
+        for s in &report.vouchers {
+            writeln!(out, "{}\t{}", s.code, s.password)?;
+        }
+    }
+    out.flush()
+}
+
 /// Runs a `voucher` subcommand.
 // Long on purpose: one match arm per `voucher` subcommand; each arm is the whole command.
 pub async fn run<R: HotspotApi + Clone + 'static>(
@@ -217,30 +236,28 @@ pub async fn run<R: HotspotApi + Clone + 'static>(
                 bar.set_style(style);
             }
             let started = Instant::now();
-            let report = v.create_batch(&plan, count as usize, Some(&bar)).await?;
-            bar.finish_and_clear();
+            // The CSV (or the listing) is the delivery: it is on disk (or out) before
+            // the one commit that marks the whole batch delivered.
+            let (report, handed) = v
+                .create_batch_delivered(&plan, count as usize, Some(&bar), |report| {
+                    bar.finish_and_clear();
+                    hand_over(report, csv.as_deref(), json)
+                })
+                .await?;
             let took = started.elapsed();
-            if let Some(path) = &csv {
-                write_csv_file(path, &report.vouchers).with_context(|| {
-                    format!("writing {}: the vouchers are on the router and in the store; list them with `hotspot-agent voucher list`", path.display())
-                })?;
-            }
-            if json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
-            } else if csv.is_none() {
-                for s in &report.vouchers {
-                    println!("{}\t{}", s.code, s.password);
-                }
-            }
-            // The CSV (or the listing) is the delivery: one commit for the whole batch.
-            let ids: Vec<i64> = report.vouchers.iter().map(|s| s.sale_id).collect();
-            v.store()
-                .mark_many_delivered(&ids, crate::store::now_ms())?;
+            handed.with_context(|| {
+                let what = csv
+                    .as_ref()
+                    .map(|p| format!("writing {}", p.display()))
+                    .unwrap_or_else(|| "printing the vouchers".into());
+                format!("{what}: the vouchers are on the router and in the store; list them with `hotspot-agent voucher list`")
+            })?;
             eprintln!(
-                "{} vouchers of plan {plan} in {:.2}s ({:.0}/s){}{}{}",
+                "{} vouchers of plan {plan} in {:.2}s ({:.0}/s; {}){}{}{}",
                 report.vouchers.len(),
                 took.as_secs_f64(),
                 report.vouchers.len() as f64 / took.as_secs_f64().max(1e-6),
+                report.times,
                 csv.as_ref()
                     .map(|p| format!(", written to {}", p.display()))
                     .unwrap_or_default(),
@@ -315,22 +332,27 @@ mod tests {
         (router, store, config)
     }
 
-    #[tokio::test]
-    async fn voucher_batch_with_csv_writes_the_file_and_marks_every_voucher_delivered() {
-        let (router, store, config) = fixture().await;
-        let dir = tempfile::tempdir().unwrap();
-        let csv = dir.path().join("v.csv");
-        let cmd = Cmd::try_parse_from([
+    /// `voucher batch --plan 1h --count N --csv FILE`.
+    fn batch_to_csv(count: u32, csv: &Path) -> Cmd {
+        let count = count.to_string();
+        let args = [
             "x",
             "batch",
             "--plan",
             "1h",
             "--count",
-            "12",
+            count.as_str(),
             "--csv",
-            csv.to_str().unwrap(),
-        ])
-        .unwrap();
+        ];
+        Cmd::try_parse_from(args.into_iter().chain([csv.to_str().unwrap()])).unwrap()
+    }
+
+    #[tokio::test]
+    async fn voucher_batch_with_csv_writes_the_file_and_marks_every_voucher_delivered() {
+        let (router, store, config) = fixture().await;
+        let dir = tempfile::tempdir().unwrap();
+        let csv = dir.path().join("v.csv");
+        let cmd = batch_to_csv(12, &csv);
         run(
             cmd.voucher,
             router.clone(),
@@ -354,22 +376,40 @@ mod tests {
             .iter()
             .all(|s| s.state == crate::store::SaleState::Delivered && s.source == "batch"));
         // An existing file is never overwritten.
-        let cmd = Cmd::try_parse_from([
-            "x",
-            "batch",
-            "--plan",
-            "1h",
-            "--count",
-            "1",
-            "--csv",
-            csv.to_str().unwrap(),
-        ])
-        .unwrap();
+        let cmd = batch_to_csv(1, &csv);
         let err = run(cmd.voucher, router, store, &config, &chosen(&config))
             .await
             .unwrap_err()
             .to_string();
         assert!(err.contains("already exists"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_csv_that_cannot_be_written_says_where_the_vouchers_are_and_leaves_them_undelivered()
+    {
+        let (router, store, config) = fixture().await;
+        let dir = tempfile::tempdir().unwrap();
+        let csv = dir.path().join("no-such-folder").join("v.csv");
+        let cmd = batch_to_csv(4, &csv);
+        let err = run(
+            cmd.voucher,
+            router,
+            store.clone(),
+            &config,
+            &chosen(&config),
+        )
+        .await
+        .unwrap_err();
+        let text = format!("{err:#}");
+        assert!(
+            text.contains("writing ") && text.contains("voucher list"),
+            "{text}"
+        );
+        let sales = store.recent_sales(100).unwrap();
+        assert_eq!(sales.len(), 4);
+        assert!(sales
+            .iter()
+            .all(|s| s.state == crate::store::SaleState::Provisioned));
     }
 
     #[tokio::test]

@@ -28,10 +28,10 @@ pub(crate) fn enqueue_tx(
     payload: &[u8],
     now_ms: i64,
 ) -> Result<(), StoreError> {
-    tx.execute(
+    tx.prepare_cached(
         "INSERT OR IGNORE INTO outbox (msg_id, kind, payload, created_at_ms) VALUES (?1, ?2, ?3, ?4)",
-        params![msg_id, kind, payload, now_ms],
-    )?;
+    )?
+    .execute(params![msg_id, kind, payload, now_ms])?;
     Ok(())
 }
 

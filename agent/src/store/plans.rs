@@ -80,6 +80,29 @@ impl StoredPlan {
     }
 }
 
+/// The columns [`plan_row`] reads, in its order.
+const PLAN_COLUMNS: &str =
+    "id, name, price, currency, time_limit_s, data_limit_bytes, validity_s, \
+     validity_from, profile, fair_use_profile, kiosk, pool, source";
+
+fn plan_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredPlan> {
+    Ok(StoredPlan {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        price: r.get::<_, i64>(2)?.max(0) as u64,
+        currency: r.get(3)?,
+        time_limit_s: r.get::<_, Option<i64>>(4)?.map(|v| v.max(0) as u64),
+        data_limit_bytes: r.get::<_, Option<i64>>(5)?.map(|v| v.max(0) as u64),
+        validity_s: r.get::<_, Option<i64>>(6)?.map(|v| v.max(0) as u64),
+        validity_from: r.get(7)?,
+        profile: r.get(8)?,
+        fair_use_profile: r.get(9)?,
+        kiosk: r.get(10)?,
+        pool: r.get::<_, i64>(11)?.max(0) as u32,
+        source: r.get(12)?,
+    })
+}
+
 impl Store {
     /// Replaces the plans from one source with `plans` (plans no longer listed are dropped).
     pub fn replace_plans(
@@ -89,6 +112,25 @@ impl Store {
         now_ms: i64,
     ) -> Result<(), StoreError> {
         self.write("store plans", Durability::Normal, |tx| {
+            // Every command that sells stores the config's plans on start; when they
+            // are what the store already holds, nothing is written (no WAL frame, no
+            // sync), which is most starts.
+            let mut held = tx
+                .prepare_cached(&format!("SELECT {PLAN_COLUMNS} FROM plans WHERE source = ?1"))?
+                .query_map([source], plan_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let mut given: Vec<StoredPlan> = plans
+                .iter()
+                .map(|p| StoredPlan {
+                    source: source.to_string(),
+                    ..p.clone()
+                })
+                .collect();
+            held.sort_by(|a, b| a.id.cmp(&b.id));
+            given.sort_by(|a, b| a.id.cmp(&b.id));
+            if held == given {
+                return Ok(());
+            }
             tx.execute("DELETE FROM plans WHERE source = ?1", [source])?;
             for p in plans {
                 tx.execute(
@@ -120,28 +162,11 @@ impl Store {
     /// All plans, by id.
     pub fn plans(&self) -> Result<Vec<StoredPlan>, StoreError> {
         self.read("list plans", |c| {
-            let mut stmt = c.prepare(
-                "SELECT id, name, price, currency, time_limit_s, data_limit_bytes, validity_s, validity_from, profile, \
-                 fair_use_profile, kiosk, pool, source FROM plans ORDER BY price, id",
-            )?;
+            let mut stmt = c.prepare(&format!(
+                "SELECT {PLAN_COLUMNS} FROM plans ORDER BY price, id"
+            ))?;
             let rows = stmt
-                .query_map([], |r| {
-                    Ok(StoredPlan {
-                        id: r.get(0)?,
-                        name: r.get(1)?,
-                        price: r.get::<_, i64>(2)?.max(0) as u64,
-                        currency: r.get(3)?,
-                        time_limit_s: r.get::<_, Option<i64>>(4)?.map(|v| v.max(0) as u64),
-                        data_limit_bytes: r.get::<_, Option<i64>>(5)?.map(|v| v.max(0) as u64),
-                        validity_s: r.get::<_, Option<i64>>(6)?.map(|v| v.max(0) as u64),
-                        validity_from: r.get(7)?,
-                        profile: r.get(8)?,
-                        fair_use_profile: r.get(9)?,
-                        kiosk: r.get(10)?,
-                        pool: r.get::<_, i64>(11)?.max(0) as u32,
-                        source: r.get(12)?,
-                    })
-                })?
+                .query_map([], plan_row)?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             Ok(rows)
         })

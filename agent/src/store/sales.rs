@@ -56,11 +56,14 @@ pub(super) fn insert(
             what: format!("code {} is already used by sale {id}", s.code),
         });
     }
-    tx.execute(
+    // Cached: a batch runs these per-row statements thousands of times, and parsing
+    // them again each time cost more than running them.
+    tx.prepare_cached(
         "INSERT INTO sales (code, password, plan_id, price, currency, profile, fair_use_profile, time_limit_s, \
          data_limit_bytes, validity_s, validity_from, router, state, source, created_at_ms, sold_at_ms) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
-        params![
+    )?
+    .execute(params![
             s.code,
             s.password,
             s.plan_id,
@@ -326,36 +329,97 @@ impl Store {
         self.write("mark sales delivered", Durability::Money, |tx| {
             let mut changed = 0;
             for &id in ids {
-                match state_of(tx, id)? {
-                    SaleState::Delivered => {}
+                if state_of(tx, id)? == SaleState::Reserved {
                     // Paid, its ticket printed while its user waits for the router:
                     // remembered, and delivered the moment the user is made.
-                    SaleState::Reserved => {
-                        changed += tx.execute(
-                            "UPDATE sales SET delivered_at_ms = ?2 WHERE id = ?1 AND delivered_at_ms IS NULL",
-                            params![id, now_ms],
-                        )?;
-                    }
-                    SaleState::Provisioned => {
-                        tx.execute(
-                            "UPDATE sales SET state = 'delivered', delivered_at_ms = ?2 WHERE id = ?1",
-                            params![id, now_ms],
-                        )?;
-                        self.sale_state_tx(tx, id, now_ms)?;
-                        changed += 1;
-                    }
-                    other => {
-                        return Err(StoreError::Conflict {
-                            what: format!(
-                                "sale {id} is {}, only a provisioned sale can be delivered",
-                                other.as_str()
-                            ),
-                        })
-                    }
+                    changed += tx.execute(
+                        "UPDATE sales SET delivered_at_ms = ?2 WHERE id = ?1 AND delivered_at_ms IS NULL",
+                        params![id, now_ms],
+                    )?;
+                } else if self.deliver_tx(tx, id, now_ms)? {
+                    changed += 1;
                 }
             }
             Ok(changed)
         })
+    }
+
+    /// A batch whose vouchers were handed over (the CSV is on disk) in one commit:
+    /// the rows in `added` (Reserved, as read after the reserve; their router users
+    /// made) are marked on the router and delivered, and those in `provisioned`
+    /// (settled one by one on the way) delivered. Each sale gets the outbox messages
+    /// and the event the two steps would write. A row of `added` still Reserved is
+    /// moved by one UPDATE and its messages are made from the row in hand (what a
+    /// read after the UPDATE would return); any other goes through the two steps.
+    pub fn deliver_batch(
+        &self,
+        added: &[(Sale, String)],
+        provisioned: &[i64],
+        now_ms: i64,
+        payload: impl Fn(&Sale) -> Vec<u8>,
+    ) -> Result<usize, StoreError> {
+        self.write("mark batch vouchers delivered", Durability::Money, |tx| {
+            let epoch = outbox::epoch_tx(tx)?;
+            let mut changed = 0;
+            for (sale, rid) in added {
+                let moved = sale.state == SaleState::Reserved
+                    && tx
+                        .prepare_cached(
+                            "UPDATE sales SET state = 'delivered', router_user_id = ?2, provisioned_at_ms = ?3, \
+                             delivered_at_ms = ?3 WHERE id = ?1 AND state = 'reserved'",
+                        )?
+                        .execute(params![sale.id, rid, now_ms])?
+                        == 1;
+                if !moved {
+                    mark_on_router_tx(tx, sale.id, rid, now_ms, &payload)?;
+                    if self.deliver_tx(tx, sale.id, now_ms)? {
+                        changed += 1;
+                    }
+                    continue;
+                }
+                let mut row = sale.clone();
+                row.state = SaleState::Provisioned;
+                row.router_user_id = Some(rid.clone());
+                row.provisioned_at_ms = Some(now_ms);
+                let id = row.id.to_string();
+                outbox::enqueue_tx(tx, &sync_proto::ids::sale_msg_id(&epoch, &id), "sale", &payload(&row), now_ms)?;
+                user_created_tx(tx, &row, rid, now_ms)?;
+                row.state = SaleState::Delivered;
+                row.delivered_at_ms = Some(now_ms);
+                if let Some(encode) = self.inner.sale_payload.get() {
+                    let msg_id = sync_proto::ids::sale_state_msg_id(&epoch, &id, row.state.as_str());
+                    outbox::enqueue_tx(tx, &msg_id, "sale", &encode(&row), now_ms)?;
+                }
+                changed += 1;
+            }
+            for &id in provisioned {
+                if self.deliver_tx(tx, id, now_ms)? {
+                    changed += 1;
+                }
+            }
+            Ok(changed)
+        })
+    }
+
+    /// Provisioned -> Delivered inside a transaction; false if it was already delivered.
+    fn deliver_tx(&self, tx: &Transaction<'_>, id: i64, now_ms: i64) -> Result<bool, StoreError> {
+        match state_of(tx, id)? {
+            SaleState::Delivered => Ok(false),
+            SaleState::Provisioned => {
+                tx.prepare_cached(
+                    "UPDATE sales SET state = 'delivered', delivered_at_ms = ?2 WHERE id = ?1",
+                )?
+                .execute(params![id, now_ms])?;
+                self.sale_state_tx(tx, id, now_ms)?;
+                Ok(true)
+            }
+            other => Err(StoreError::Conflict {
+                what: format!(
+                    "sale {id} is {}, only a provisioned sale can be delivered",
+                    other.as_str()
+                ),
+            }),
+        }
     }
 
     /// Counts a failed router attempt on a row that stays unfinished.
@@ -424,20 +488,20 @@ pub(crate) fn mark_on_router_tx(
 ) -> Result<bool, StoreError> {
     match state_of(tx, id)? {
         SaleState::Reserved => {
-            tx.execute(
+            tx.prepare_cached(
                 "UPDATE sales SET state = 'provisioned', router_user_id = ?2, provisioned_at_ms = ?3 WHERE id = ?1",
-                params![id, router_user_id, now_ms],
-            )?;
+            )?
+            .execute(params![id, router_user_id, now_ms])?;
             let sale = get(tx, id)?;
             queue_sale_tx(tx, &sale, payload, now_ms)?;
             user_created_tx(tx, &sale, router_user_id, now_ms)?;
             Ok(true)
         }
         SaleState::PoolReserved => {
-            tx.execute(
+            tx.prepare_cached(
                 "UPDATE sales SET state = 'pool-ready', router_user_id = ?2, provisioned_at_ms = ?3 WHERE id = ?1",
-                params![id, router_user_id, now_ms],
-            )?;
+            )?
+            .execute(params![id, router_user_id, now_ms])?;
             user_created_tx(tx, &get(tx, id)?, router_user_id, now_ms)?;
             Ok(true)
         }

@@ -501,3 +501,102 @@ fn drift_is_told_once_per_episode_across_a_restart_and_its_end_once() {
     let told = |kind| store.events(Some(kind), 10).unwrap().len();
     assert_eq!((told("drift"), told("drift_gone")), (2, 1));
 }
+
+#[test]
+fn storing_the_plans_it_already_holds_writes_nothing() {
+    let store = Store::open_in_memory().unwrap();
+    let plan = StoredPlan::for_time(std::time::Duration::from_secs(3600), 5, "default", "PHP");
+    store.replace_plans("config", &[plan.clone()], 1).unwrap();
+    let written_at = |store: &Store| -> Vec<i64> {
+        store
+            .read("t", |c| {
+                let mut stmt = c.prepare("SELECT updated_at_ms FROM plans ORDER BY id")?;
+                let rows = stmt.query_map([], |r| r.get(0))?;
+                Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+            })
+            .unwrap()
+    };
+    // Every command that sells stores the config's plans on start.
+    store.replace_plans("config", &[plan.clone()], 2).unwrap();
+    assert_eq!(written_at(&store), vec![1], "the same plans: no write");
+    let mut dearer = plan.clone();
+    dearer.price = 6;
+    store.replace_plans("config", &[dearer.clone()], 3).unwrap();
+    assert_eq!(written_at(&store), vec![3], "a changed plan is written");
+    assert_eq!(store.plans().unwrap()[0].price, 6);
+    store.replace_plans("config", &[], 4).unwrap();
+    assert!(
+        store.plans().unwrap().is_empty(),
+        "a dropped plan is removed"
+    );
+}
+
+/// The outbox and events of three batch sales, with the store's epoch taken out.
+fn batch_books(
+    store: &Store,
+) -> (
+    Vec<(String, String, Vec<u8>)>,
+    Vec<(String, String)>,
+    Vec<Sale>,
+) {
+    let epoch = store.epoch().unwrap();
+    let mut outbox: Vec<_> = store
+        .outbox_pending(100)
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.msg_id.replace(&epoch, "E"), r.kind, r.payload))
+        .collect();
+    let mut events: Vec<_> = store
+        .events(None, 100)
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.kind, e.message))
+        .collect();
+    // The same rows; one commit writes each sale's two messages side by side.
+    outbox.sort();
+    events.sort();
+    (outbox, events, store.recent_sales(100).unwrap())
+}
+
+#[test]
+fn a_batch_delivered_in_one_commit_writes_what_the_two_steps_write() {
+    let payload =
+        |s: &Sale| format!("{} {} {:?}", s.id, s.state.as_str(), s.delivered_at_ms).into_bytes();
+    let rows: Vec<NewSale> = ["B1", "B2", "B3"].map(sample_sale).into();
+    let two_steps = Store::open_in_memory().unwrap();
+    two_steps.set_sale_payload(|s| format!("{} {}", s.id, s.state.as_str()).into_bytes());
+    let one = Store::open_in_memory().unwrap();
+    one.set_sale_payload(|s| format!("{} {}", s.id, s.state.as_str()).into_bytes());
+    for store in [&two_steps, &one] {
+        store.reserve_batch(&rows, 10).unwrap();
+    }
+    let added = vec![(1, "*A".to_string()), (2, "*B".to_string())];
+    // As read after the reserve.
+    let in_hand: Vec<(Sale, String)> = one
+        .sales_by_ids(&[1, 2])
+        .unwrap()
+        .into_iter()
+        .zip(added.iter().map(|a| a.1.clone()))
+        .collect();
+    // Sale 3 was settled on its own (a lost reply, then a look-up).
+    for store in [&two_steps, &one] {
+        store.mark_on_router(3, "*C", 20, payload).unwrap();
+    }
+    two_steps.mark_many_on_router(&added, 30, payload).unwrap();
+    two_steps.mark_many_delivered(&[1, 2, 3], 30).unwrap();
+    assert_eq!(one.deliver_batch(&in_hand, &[3], 30, payload).unwrap(), 3);
+    let books = batch_books(&one);
+    assert_eq!(books, batch_books(&two_steps));
+    assert!(books.2.iter().all(|s| s.state == SaleState::Delivered));
+    assert_eq!(books.0.len(), 6, "a record and a delivery per sale");
+    // A row in hand that moved on meanwhile goes through the checked steps: already
+    // delivered, it changes nothing; a row not ours to deliver fails the commit.
+    assert_eq!(
+        one.deliver_batch(&in_hand[..1], &[], 60, payload).unwrap(),
+        0
+    );
+    assert_eq!(batch_books(&one), books);
+    one.reserve_batch(&[sample_sale("B4")], 40).unwrap();
+    assert!(one.deliver_batch(&[], &[4], 50, payload).is_err());
+    assert_eq!(one.recent_sales(1).unwrap()[0].state, SaleState::Reserved);
+}

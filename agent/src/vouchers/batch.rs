@@ -6,6 +6,7 @@
 use std::collections::HashSet;
 use std::io::Write;
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use futures_util::stream::{self, StreamExt};
 use indicatif::ProgressBar;
@@ -35,6 +36,42 @@ pub struct BatchReport {
     pub vouchers: Vec<SoldVoucher>,
     pub failed: Vec<(i64, String)>,
     pub waiting: Vec<(i64, String)>,
+    /// Where the time went (printed by `voucher batch`, not part of its JSON).
+    #[serde(skip)]
+    pub times: BatchTimes,
+}
+
+/// How long each part of a batch took.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct BatchTimes {
+    /// Codes drawn and the rows committed as Reserved (the router connecting
+    /// meanwhile).
+    pub reserve: Duration,
+    /// The router adds, and the few settled one by one after them.
+    pub router: Duration,
+    /// Handing the vouchers over (the CSV written and synced).
+    pub deliver: Duration,
+    /// The commit that marks them on the router (and delivered).
+    pub commit: Duration,
+}
+
+impl std::fmt::Display for BatchTimes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "reserve {:.3}s, router {:.3}s, hand-over {:.3}s, commit {:.3}s",
+            self.reserve.as_secs_f64(),
+            self.router.as_secs_f64(),
+            self.deliver.as_secs_f64(),
+            self.commit.as_secs_f64()
+        )
+    }
+}
+
+/// The adds of a set of rows: those the router made at once, and the rest.
+struct Sent {
+    done: Vec<(Sale, String)>,
+    trouble: Vec<(Sale, routeros::RouterError)>,
 }
 
 impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
@@ -45,6 +82,20 @@ impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
         rows: Vec<Sale>,
         progress: Option<&ProgressBar>,
     ) -> Result<Provisioned, VoucherError> {
+        let sent = self.send_adds(rows, progress).await;
+        crash_point("after_batch_adds");
+        let done: Vec<(i64, String)> = sent.done.iter().map(|(s, id)| (s.id, id.clone())).collect();
+        let (writes, encode) = (done.clone(), self.settings().sale_payload);
+        self.on_store(move |store| store.mark_many_on_router(&writes, now_ms(), encode))
+            .await?;
+        let mut out = self.settle(sent.trouble).await?;
+        out.on_router.extend(done.iter().map(|d| d.0));
+        out.on_router.sort_unstable();
+        Ok(out)
+    }
+
+    /// Sends one add per row, up to `settings.concurrency` in flight; commits nothing.
+    async fn send_adds(&self, rows: Vec<Sale>, progress: Option<&ProgressBar>) -> Sent {
         let site = self.settings().site_id.clone();
         let server = self.settings().hotspot_server.clone();
         let router = self.router().clone();
@@ -65,22 +116,29 @@ impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
             })
             .collect()
             .await;
-        let mut out = Provisioned::default();
-        let mut done = Vec::new();
-        let mut trouble = Vec::new();
+        let mut sent = Sent {
+            done: Vec::with_capacity(results.len()),
+            trouble: Vec::new(),
+        };
         for (sale, r) in results {
             self.note_router(&r);
             match r {
-                Ok(id) => done.push((sale.id, id)),
-                Err(e) => trouble.push((sale, e)),
+                Ok(id) => sent.done.push((sale, id)),
+                Err(e) => sent.trouble.push((sale, e)),
             }
         }
-        crash_point("after_batch_adds");
-        let (writes, encode) = (done.clone(), self.settings().sale_payload);
-        self.on_store(move |store| store.mark_many_on_router(&writes, now_ms(), encode))
-            .await?;
-        out.on_router.extend(done.iter().map(|d| d.0));
-        // The few that did not simply succeed go through the full state machine.
+        sent
+    }
+
+    /// The few adds that did not simply succeed, through the full state machine
+    /// (each settles and commits on its own).
+    async fn settle(
+        &self,
+        trouble: Vec<(Sale, routeros::RouterError)>,
+    ) -> Result<Provisioned, VoucherError> {
+        let site = self.settings().site_id.clone();
+        let server = self.settings().hotspot_server.clone();
+        let mut out = Provisioned::default();
         for (sale, e) in trouble {
             let (mut i, _) = Issuance::fresh(&sale, &site, server.as_deref());
             let step = i.on_add(Err(&e));
@@ -90,7 +148,6 @@ impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
                 Finished::Waiting(r) => out.waiting.push((sale.id, r)),
             }
         }
-        out.on_router.sort_unstable();
         Ok(out)
     }
 
@@ -117,14 +174,114 @@ impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
         Ok(out)
     }
 
-    /// Creates `count` vouchers of a plan, sold now (source `batch`).
+    /// Creates `count` vouchers of a plan, sold now (source `batch`), and leaves them
+    /// Provisioned: the caller hands them over (prints them) and marks them delivered.
     pub async fn create_batch(
         &self,
         plan_id: &str,
         count: usize,
         progress: Option<&ProgressBar>,
     ) -> Result<BatchReport, VoucherError> {
+        let (plan, sales, reserved) = self.reserve_batch(plan_id, count).await?;
+        let started = Instant::now();
+        let p = self.provision_rows(sales, progress).await?;
+        let router = started.elapsed();
+        let vouchers = self
+            .store()
+            .sales_by_ids(&p.on_router)?
+            .iter()
+            .map(|s| self.sold(s, &plan.name, false))
+            .collect();
+        Ok(BatchReport {
+            vouchers,
+            failed: p.failed,
+            waiting: p.waiting,
+            times: BatchTimes {
+                reserve: reserved,
+                router,
+                ..BatchTimes::default()
+            },
+        })
+    }
+
+    /// [`Vouchers::create_batch`] for a hand-over that is a file (`voucher batch`'s
+    /// CSV, or its listing): `deliver` gets the report (the vouchers on the router)
+    /// and must have them on disk when it returns; then one commit marks them on the router and
+    /// delivered. Every row was committed as Reserved before its add went out, so a
+    /// crash before that last commit leaves rows that `resume` finishes, as today.
+    /// When `deliver` fails, the rows are committed as on the router (not delivered)
+    /// and its error is returned beside the report.
+    pub async fn create_batch_delivered(
+        &self,
+        plan_id: &str,
+        count: usize,
+        progress: Option<&ProgressBar>,
+        deliver: impl FnOnce(&BatchReport) -> std::io::Result<()>,
+    ) -> Result<(BatchReport, std::io::Result<()>), VoucherError> {
+        let (plan, sales, reserved) = self.reserve_batch(plan_id, count).await?;
+        let mut times = BatchTimes {
+            reserve: reserved,
+            ..BatchTimes::default()
+        };
+        let started = Instant::now();
+        let sent = self.send_adds(sales, progress).await;
+        crash_point("after_batch_adds");
+        let settled = self.settle(sent.trouble).await?;
+        times.router = started.elapsed();
+        // The rows added at once are as they were read after the reserve; the ones
+        // settled one by one may have a new code, so they are read again.
+        let mut vouchers: Vec<SoldVoucher> = sent
+            .done
+            .iter()
+            .map(|(s, _)| self.sold(s, &plan.name, false))
+            .collect();
+        vouchers.extend(
+            self.store()
+                .sales_by_ids(&settled.on_router)?
+                .iter()
+                .map(|s| self.sold(s, &plan.name, false)),
+        );
+        vouchers.sort_by_key(|v| v.sale_id);
+        let mut report = BatchReport {
+            vouchers,
+            failed: settled.failed,
+            waiting: settled.waiting,
+            times,
+        };
+        let started = Instant::now();
+        let handed = deliver(&report);
+        report.times.deliver = started.elapsed();
+        let started = Instant::now();
+        let (encode, ok, added) = (self.settings().sale_payload, handed.is_ok(), sent.done);
+        let on_router = settled.on_router.clone();
+        self.on_store(move |store| {
+            if ok {
+                store.deliver_batch(&added, &on_router, now_ms(), encode)
+            } else {
+                let ids: Vec<(i64, String)> = added.into_iter().map(|(s, id)| (s.id, id)).collect();
+                store.mark_many_on_router(&ids, now_ms(), encode)
+            }
+        })
+        .await?;
+        report.times.commit = started.elapsed();
+        Ok((report, handed))
+    }
+
+    /// Draws the codes and commits the rows as Reserved (while the router
+    /// connects); returns the plan, the rows as stored, and how long it took.
+    async fn reserve_batch(
+        &self,
+        plan_id: &str,
+        count: usize,
+    ) -> Result<(crate::store::StoredPlan, Vec<Sale>, Duration), VoucherError> {
+        let started = Instant::now();
         let plan = self.plan(plan_id)?;
+        // The connection and login go out now and are done by the time the rows
+        // are committed, instead of costing their round trips after it.
+        let warm = {
+            let router = self.router().clone();
+            tokio::spawn(async move { router.connect_now().await })
+        };
         let codes = self.fresh_codes(count).await?;
         let rows: Vec<_> = codes
             .into_iter()
@@ -144,18 +301,10 @@ impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
                 store.sales_by_ids(&ids)
             })
             .await?;
-        let p = self.provision_rows(sales, progress).await?;
-        let vouchers = self
-            .store()
-            .sales_by_ids(&p.on_router)?
-            .iter()
-            .map(|s| self.sold(s, &plan.name, false))
-            .collect();
-        Ok(BatchReport {
-            vouchers,
-            failed: p.failed,
-            waiting: p.waiting,
-        })
+        // A failed connect is left to the adds: each one reports it, and the rows
+        // stay reserved for `resume`, as when the router goes away mid-batch.
+        let _ = warm.await;
+        Ok((plan, sales, started.elapsed()))
     }
 }
 
@@ -201,7 +350,18 @@ pub fn write_csv_file(path: &Path, vouchers: &[SoldVoucher]) -> std::io::Result<
     let mut w = std::io::BufWriter::new(file);
     write_csv(&mut w, vouchers)?;
     w.flush()?;
-    w.get_ref().sync_all()
+    w.get_ref().sync_all()?;
+    // The file is new: until its folder is synced too, a power cut can lose its
+    // name, and with it every code of the batch.
+    #[cfg(unix)]
+    {
+        let folder = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        std::fs::File::open(folder)?.sync_all()?;
+    }
+    Ok(())
 }
 
 fn csv_field(s: &str) -> String {

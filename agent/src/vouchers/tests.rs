@@ -376,6 +376,64 @@ async fn a_batch_sends_one_add_per_voucher_and_never_prints_the_router_table() {
 }
 
 #[tokio::test]
+async fn a_batch_handed_over_as_a_file_is_committed_before_its_adds_and_delivered_after_the_file() {
+    let (v, router) = setup().await;
+    // One lost reply: that row is settled on its own (look-up) before the hand-over.
+    router.inject(Op::AddUser, 7, Fault::TimeoutAfterApply);
+    let store = v.store().clone();
+    let watcher = router.clone();
+    let (report, handed) = v
+        .create_batch_delivered("1h", 30, None, move |report| {
+            // Handed over: every user is on the router, and not one row is marked
+            // yet beyond Reserved, except the one settled on its own.
+            assert_eq!(report.vouchers.len(), 30);
+            assert_eq!(ours(&watcher).len(), 30);
+            let states: Vec<SaleState> = store
+                .recent_sales(100)
+                .unwrap()
+                .iter()
+                .map(|s| s.state)
+                .collect();
+            assert_eq!(states.len(), 30, "every row was committed before its add");
+            let reserved = states.iter().filter(|s| **s == SaleState::Reserved).count();
+            assert_eq!((reserved, 30 - reserved), (29, 1), "{states:?}");
+            Ok(())
+        })
+        .await
+        .unwrap();
+    handed.unwrap();
+    assert_eq!(
+        router.calls(Op::Connect),
+        1,
+        "connected while the rows were reserved"
+    );
+    assert_eq!(router.calls(Op::AddUser), 30);
+    let sales = v.store().recent_sales(100).unwrap();
+    assert!(sales.iter().all(|s| s.state == SaleState::Delivered));
+    let mut ids: Vec<i64> = report.vouchers.iter().map(|s| s.sale_id).collect();
+    ids.dedup();
+    assert_eq!(ids.len(), 30, "each voucher once, in sale order");
+}
+
+#[tokio::test]
+async fn a_batch_whose_file_cannot_be_written_stays_on_the_router_not_delivered() {
+    let (v, router) = setup().await;
+    let (report, handed) = v
+        .create_batch_delivered("1h", 5, None, |_| Err(std::io::Error::other("disk full")))
+        .await
+        .unwrap();
+    assert_eq!(handed.unwrap_err().to_string(), "disk full");
+    assert_eq!(report.vouchers.len(), 5);
+    assert_eq!(ours(&router).len(), 5);
+    assert!(v
+        .store()
+        .recent_sales(100)
+        .unwrap()
+        .iter()
+        .all(|s| s.state == SaleState::Provisioned));
+}
+
+#[tokio::test]
 async fn a_batch_survives_a_lost_reply_in_the_middle_without_duplicates() {
     let (v, router) = setup().await;
     router.inject(Op::AddUser, 10, Fault::TimeoutAfterApply);

@@ -64,9 +64,18 @@ pub(crate) struct Row {
 
 static EMPTY: Word = Word::EMPTY;
 
+#[cfg(test)]
+thread_local! {
+    /// Property reads on this thread, so a test can count a command's work: a
+    /// command that scans its table reads a property of every row.
+    pub(crate) static ROW_READS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
 impl Row {
     /// A property value (its bytes as a client sent them), or the empty word.
     pub(crate) fn get(&self, key: &str) -> &Word {
+        #[cfg(test)]
+        ROW_READS.with(|n| n.set(n.get() + 1));
         self.fields.get(key).unwrap_or(&EMPTY)
     }
 

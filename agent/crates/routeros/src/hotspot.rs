@@ -92,6 +92,13 @@ pub trait HotspotApi: Send + Sync {
     fn transport(&self) -> impl Future<Output = Option<&'static str>> + Send {
         async { None }
     }
+    /// Connects now, if the handle connects on first use, so that a caller with local
+    /// work to do first (a batch reserving its rows) has the connection and login
+    /// behind it when its first command goes out. A handle that is always connected
+    /// has nothing to do. The error is the one the first command would get.
+    fn connect_now(&self) -> impl Future<Output = Result<(), RouterError>> + Send {
+        async { Ok(()) }
+    }
 }
 
 fn parse_all<T>(

@@ -129,6 +129,9 @@ impl HotspotApi for SharedRouter {
     async fn transport(&self) -> Option<&'static str> {
         self.info().await.map(|i| i.transport.as_str())
     }
+    async fn connect_now(&self) -> Result<(), RouterError> {
+        self.get().await.map(drop)
+    }
     async fn identity(&self) -> Result<String, RouterError> {
         self.get().await?.identity().await
     }

@@ -31,6 +31,8 @@ pub enum Op {
     Active,
     Disconnect,
     Other,
+    /// [`HotspotApi::connect_now`].
+    Connect,
 }
 
 /// What goes wrong.
@@ -619,5 +621,9 @@ impl HotspotApi for FakeRouter {
     async fn hosts(&self) -> Result<Vec<HotspotHost>, RouterError> {
         self.enter(Op::Other).await?;
         Ok(Vec::new())
+    }
+
+    async fn connect_now(&self) -> Result<(), RouterError> {
+        self.enter(Op::Connect).await.map(drop)
     }
 }
