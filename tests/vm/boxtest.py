@@ -174,7 +174,8 @@ port = "/dev/ttyS1"
 baud = 9600
 
 [kiosk.display]
-kind = "none"
+kind = "{'none' if printer else 'png'}"
+png_dir = "/var/lib/hotspot-agent/screens"
 
 [central]
 broker = "127.0.0.1"
@@ -219,10 +220,10 @@ def main():
     ap.add_argument("--arm64", action="store_true")
     ap.add_argument("--cuts", type=int, help="power cuts in the minimal boot (24; --long 1,000)")
     ap.add_argument("--cut-budget", type=float,
-                    help="stop cutting after this many seconds of the loop (short form: 240)")
+                    help="stop cutting after this many seconds of the loop (short form: 90)")
     ap.add_argument("--until", help="stop cutting at this UTC time, HH:MM")
-    ap.add_argument("--systemd-cuts", type=int, default=2, help="power cuts under systemd (2)")
-    ap.add_argument("--sales", type=int, help="sales for the footprint (10; --long 1,000)")
+    ap.add_argument("--systemd-cuts", type=int, help="power cuts under systemd (1; --long 3)")
+    ap.add_argument("--sales", type=int, help="sales for the footprint (5; --long 1,000)")
     ap.add_argument("--small-kernel", help="bzImage from tests/vm/kernel.sh for the minimal boot")
     ap.add_argument("--no-clock", dest="clock", action="store_false", help="leave out the clock steps")
     ap.add_argument("--keep", action="store_true", help="keep the work folder")
@@ -231,9 +232,11 @@ def main():
     a = ap.parse_args()
     cuts = a.cuts if a.cuts is not None else (1000 if a.long else 24)
     if a.cut_budget is None and not a.long and a.cuts is None:
-        a.cut_budget = 240
+        a.cut_budget = 90
+    if a.systemd_cuts is None:
+        a.systemd_cuts = 3 if a.long else 1
     if a.sales is None:
-        a.sales = 1000 if a.long else 10
+        a.sales = 1000 if a.long else 5
     if a.until:
         import calendar
         hh, mm = (int(x) for x in a.until.split(":"))
