@@ -324,20 +324,26 @@ impl Store {
     }
 
     /// Marks provisioned sales delivered in one transaction (a batch whose CSV was
-    /// written); returns how many changed. Already delivered ones are left as they are.
+    /// written), and remembers the hand-over of sales still waiting for their router
+    /// user; returns how many changed. Already delivered ones are left as they are.
     pub fn mark_many_delivered(&self, ids: &[i64], now_ms: i64) -> Result<usize, StoreError> {
         self.write("mark sales delivered", Durability::Money, |tx| {
             let mut changed = 0;
             for &id in ids {
-                if state_of(tx, id)? == SaleState::Reserved {
+                match state_of(tx, id)? {
                     // Paid, its ticket printed while its user waits for the router:
                     // remembered, and delivered the moment the user is made.
-                    changed += tx.execute(
-                        "UPDATE sales SET delivered_at_ms = ?2 WHERE id = ?1 AND delivered_at_ms IS NULL",
-                        params![id, now_ms],
-                    )?;
-                } else if self.deliver_tx(tx, id, now_ms)? {
-                    changed += 1;
+                    SaleState::Reserved => {
+                        changed += tx.execute(
+                            "UPDATE sales SET delivered_at_ms = ?2 WHERE id = ?1 AND delivered_at_ms IS NULL",
+                            params![id, now_ms],
+                        )?;
+                    }
+                    state => {
+                        if self.deliver_in_state_tx(tx, id, state, now_ms)? {
+                            changed += 1;
+                        }
+                    }
                 }
             }
             Ok(changed)
@@ -403,7 +409,18 @@ impl Store {
 
     /// Provisioned -> Delivered inside a transaction; false if it was already delivered.
     fn deliver_tx(&self, tx: &Transaction<'_>, id: i64, now_ms: i64) -> Result<bool, StoreError> {
-        match state_of(tx, id)? {
+        self.deliver_in_state_tx(tx, id, state_of(tx, id)?, now_ms)
+    }
+
+    /// [`Store::deliver_tx`] for a sale whose state was just read as `state`.
+    fn deliver_in_state_tx(
+        &self,
+        tx: &Transaction<'_>,
+        id: i64,
+        state: SaleState,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
+        match state {
             SaleState::Delivered => Ok(false),
             SaleState::Provisioned => {
                 tx.prepare_cached(
