@@ -56,23 +56,31 @@ if [ "$vm" = 1 ]; then
   image_job=$!
 fi
 
+# Each part's wall time, for the CI budget (the whole run must stay well under 30 minutes).
+t_all=$(date +%s); t_part=$t_all
+took() { echo "== $1 took $(( $(date +%s) - t_part )) s (all so far: $(( $(date +%s) - t_all )) s)"; t_part=$(date +%s); }
+
 echo "== cargo test (workspace)"
 cargo test --workspace --no-fail-fast 2>&1 | tee /tmp/hotspot-cargo-test.log
 status=${PIPESTATUS[0]}
 [ "$status" = 0 ] || exit "$status"
+took "cargo test"
 
 # Fuzz targets, a short run of FUZZ_SECONDS each (e.g. 3: ~40 s, plus a few minutes to
 # build the instrumented crate on a fresh machine), where cargo-fuzz is installed.
-if [ "${FUZZ_SECONDS:-0}" != 0 ] && command -v cargo-fuzz >/dev/null; then tests/fuzz/run.sh "$FUZZ_SECONDS"; fi
+if [ "${FUZZ_SECONDS:-0}" != 0 ] && command -v cargo-fuzz >/dev/null; then tests/fuzz/run.sh "$FUZZ_SECONDS"; took "fuzz build and runs"; fi
 
 if [ "${SKIP_CROSS:-0}" != 1 ] && [ -x cross/smoke.sh ]; then
   echo "== ARM build and qemu smoke run"
   cross/smoke.sh
+  took "ARM build and smoke run"
 fi
 
 # The booted Debian guest under qemu, short form (README "On the box").
 if [ "$vm" = 1 ]; then
   echo "== the box, booted (tests/vm/run.sh --short)"
   wait "$image_job" || { echo "the guest image did not build:"; tail -n 30 /tmp/hotspot-vm-image.log; exit 1; }
+  took "waiting for the guest image"
   tests/vm/run.sh --short
+  took "the booted guest"
 fi

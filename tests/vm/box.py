@@ -4,22 +4,12 @@ services outside the box (router, broker and central office, coin acceptor, prin
 
 Used by tests/vm/boxtest.py; run through tests/vm/run.sh.
 """
-import base64, importlib.machinery, importlib.util, json, os, random, shutil, signal, socket
+import base64, json, os, random, shutil, signal, socket
 import subprocess, tempfile, threading, time
 
+import bridge
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-def _load_bridge():
-    path = os.path.join(HERE, "guest", "vm-bridge")
-    loader = importlib.machinery.SourceFileLoader("vm_bridge", path)
-    spec = importlib.util.spec_from_loader("vm_bridge", loader)
-    mod = importlib.util.module_from_spec(spec)
-    loader.exec_module(mod)
-    return mod
-
-
-bridge = _load_bridge()
 
 
 def free_port():
@@ -112,8 +102,14 @@ class Box:
         if self.booted_small:
             boot = ["-kernel", self.small_kernel]
         else:
-            boot = ["-kernel", os.path.join(self.image_dir, "vmlinuz"),
-                    "-initrd", os.path.join(self.image_dir, "initrd.img")]
+            # Debian's kernel: unpacked for the PVH entry where the image has it (amd64),
+            # with Debian's initrd under systemd and the image's small one (busybox, the
+            # disk's modules, no udev) in the minimal boot.
+            vmlinux = os.path.join(self.image_dir, "vmlinux")
+            small_initrd = os.path.join(self.image_dir, "initrd-box.img")
+            boot = ["-kernel", vmlinux if os.path.exists(vmlinux) else os.path.join(self.image_dir, "vmlinuz"),
+                    "-initrd", small_initrd if self.minimal and os.path.exists(small_initrd)
+                    else os.path.join(self.image_dir, "initrd.img")]
         args += [
             "-m", str(self.mem), "-smp", "1", "-nographic", "-nodefaults", "-nic", "none"] + boot + [
             # HOTSPOT_VM_VERBOSE=1: the kernel's and systemd's messages on the console log.

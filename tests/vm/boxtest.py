@@ -215,6 +215,7 @@ def main():
     ap.add_argument("--arch", default="amd64")
     ap.add_argument("--sim", required=True)
     ap.add_argument("--central", required=True)
+    ap.add_argument("--guest-bin", required=True, help="box-guest for the guest's architecture (tests/vm/run.sh builds it)")
     ap.add_argument("--long", action="store_true")
     ap.add_argument("--short", action="store_true")
     ap.add_argument("--arm64", action="store_true")
@@ -259,8 +260,8 @@ def main():
         b.accel = "kvm"
     note("accelerator: %s" % b.accel)
     shutil.copy(a.deb, os.path.join(b.xfer, "hotspot-agent.deb"))
-    for f in ("vm-bridge", "box-init.sh"):
-        shutil.copy(os.path.join(box.HERE, "guest", f), b.xfer)
+    shutil.copy(os.path.join(box.HERE, "guest", "box-init.sh"), b.xfer)
+    shutil.copy(a.guest_bin, os.path.join(b.xfer, "box-guest"))
     stop_devices = threading.Event()
     acceptor = box.Acceptor(os.path.join(work, "coin.sock"))
     printer = box.Printer(os.path.join(work, "printer.sock"))

@@ -96,6 +96,12 @@ fi
 echo "   $deb ($(( $(date +%s) - t )) s)" >&2
 echo "== building the host's router simulator and central office" >&2
 (cd "$root" && cargo build -q -p hotspot-agent --features sim --bin hotspot-agent && cargo build -q -p hotspot-central)
+# The guest's end of the command channel and the bridge: one std-only Rust file.
+guest_bin="$CARGO_TARGET_DIR/vm-guest/$target/box-guest"
+mkdir -p "${guest_bin%/*}"
+linker=()
+[ "$target" = aarch64-unknown-linux-gnu ] && linker=(-C linker=aarch64-linux-gnu-gcc)
+rustc --edition 2021 -O -C strip=symbols --target "$target" "${linker[@]}" -o "$guest_bin" "$here/guest/box-guest.rs"
 t=$(date +%s)
 image="$("$here/image.sh" "$arch")"
 echo "   guest image ready ($(( $(date +%s) - t )) s)" >&2
@@ -116,7 +122,20 @@ elif [ -n "$kernel" ]; then
 else
     echo "== gpio-sim step left out: its kernel is not cached (tests/vm/kernel.sh builds it; --long does)" >&2
 fi
-python3 "$here/boxtest.py" --image "$image" --deb "$deb" --arch "$arch" ${kernel:+--small-kernel "$kernel"} \
-    --sim "$CARGO_TARGET_DIR/debug/hotspot-agent" --central "$CARGO_TARGET_DIR/debug/hotspot-central" "${args[@]}" || status=1
+boxtest=(python3 -u "$here/boxtest.py" --image "$image" --deb "$deb" --arch "$arch" ${kernel:+--small-kernel "$kernel"}
+    --sim "$CARGO_TARGET_DIR/debug/hotspot-agent" --central "$CARGO_TARGET_DIR/debug/hotspot-central" --guest-bin "$guest_bin")
+if [ "$long" = no ] && [ -z "$only" ] && [ "${HOTSPOT_VM_TWO:-1}" = 1 ]; then
+    # Two guests at once, each with its own router, broker and central office: the
+    # power cuts on one (its lines marked [cuts]) while the other goes through the
+    # devices, restarts, footprint and clock. Under TCG a guest keeps one core busy,
+    # and nothing else runs by now. HOTSPOT_VM_TWO=0: one guest, the steps in turn.
+    echo "== two guests: the power cuts beside the other steps" >&2
+    { "${boxtest[@]}" --only cuts --no-clock "${args[@]}" 2>&1 | sed -u 's/^/[cuts] /'; } &
+    cuts_job=$!
+    "${boxtest[@]}" --only devices,restarts,footprint,clock "${args[@]}" || status=1
+    wait "$cuts_job" || status=1
+else
+    "${boxtest[@]}" "${args[@]}" || status=1
+fi
 echo "== tests/vm/run.sh took $(( $(date +%s) - start_all )) s" >&2
 exit $status

@@ -9,14 +9,15 @@ hostname box
 # the time to boot at in the share, as fake-hwclock restores a saved one on a Pi.
 [ -s /mnt/xfer/clock ] && date -s "@$(cat /mnt/xfer/clock)" >/dev/null
 mkdir -p /dev/pts /dev/shm && mount -t devpts devpts /dev/pts && mount -t tmpfs tmpfs /dev/shm
-# Loopback up (the kernel gives it 127.0.0.1): SIOCSIFFLAGS with IFF_UP|IFF_RUNNING.
-python3 -c 'import socket,fcntl,struct; fcntl.ioctl(socket.socket(), 0x8914, struct.pack("16sH", b"lo", 0x41))'
-# The names udev gives the virtio-serial ports.
+# The USB serial adapter's drivers load while the rest starts.
+(modprobe -q xhci_pci; modprobe -q ftdi_sio) &
+# Loopback up (the kernel gives it 127.0.0.1), then the names udev gives the
+# virtio-serial ports, and the harness's command channel and bridge.
+/mnt/xfer/box-guest lo-up
 mkdir -p /dev/virtio-ports
 for p in /sys/class/virtio-ports/vport*; do ln -sf "../${p##*/}" "/dev/virtio-ports/$(cat "$p/name")"; done
-/usr/local/sbin/vm-ctl </dev/null >/dev/null 2>&1 &
-python3 /mnt/xfer/vm-bridge </dev/null >/dev/null 2>&1 &
-modprobe -q xhci_pci; modprobe -q ftdi_sio
+/mnt/xfer/box-guest ctl </dev/null >/dev/null 2>&1 &
+/mnt/xfer/box-guest bridge </dev/null >>/run/bridge.log 2>&1 &
 # What the udev rules do on the box: group dialout and the stable name.
 for i in $(seq 100); do [ -e /dev/ttyUSB0 ] && break; sleep 0.1; done
 chgrp dialout /dev/ttyUSB0 /dev/ttyS1 2>/dev/null; chmod 660 /dev/ttyUSB0 /dev/ttyS1 2>/dev/null

@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 """Carries TCP connections between the guest's loopback and the host over one
 virtio-serial port, so the box reaches the router and the broker on the host (which
 keep their state when the box loses power) with no network device in the guest.
@@ -10,9 +9,10 @@ A guest that (re)starts sends RESET with a magic; the host drops every channel a
 answers READY with another, and the guest ignores all bytes before READY, so a
 power cut mid-frame cannot leave either side reading stale bytes.
 
-Run as `vm-bridge` in the guest; the host imports this file and calls `host_loop`.
+This is the host's end, which box.py runs in a thread (`host_loop`); the guest's end is
+`box-guest bridge` (tests/vm/guest/box-guest.rs).
 """
-import os, select, socket, struct, sys, time
+import os, select, socket, struct, time
 
 OPEN, DATA, CLOSE, RESET, READY = 1, 2, 3, 4, 5
 RESET_MAGIC = b"HSA-BRIDGE-RESET"
@@ -50,14 +50,9 @@ class Frames:
         return out
 
 
-def write_all(fd, data):
-    while data:
-        data = data[os.write(fd, data):]
-
-
-def pump(fd_in, fd_out_write, frames, socks, on_frame, listeners=(), on_accept=None):
-    """One select round over the port, the listeners and the channel sockets."""
-    rd = [fd_in] + list(listeners) + list(socks.values())
+def pump(fd_in, fd_out_write, frames, socks, on_frame):
+    """One select round over the port and the channel sockets."""
+    rd = [fd_in] + list(socks.values())
     ready, _, _ = select.select(rd, [], [], 1.0)
     for r in ready:
         if r == fd_in:
@@ -66,8 +61,6 @@ def pump(fd_in, fd_out_write, frames, socks, on_frame, listeners=(), on_accept=N
                 return False
             for f in frames.feed(data):
                 on_frame(*f)
-        elif r in listeners:
-            on_accept(r)
         else:
             chan = next((c for c, s in socks.items() if s is r), None)
             if chan is None:
@@ -82,53 +75,6 @@ def pump(fd_in, fd_out_write, frames, socks, on_frame, listeners=(), on_accept=N
                 socks.pop(chan).close()
                 fd_out_write(frame(CLOSE, chan))
     return True
-
-
-def guest_main():
-    port_path = "/dev/virtio-ports/bridge"
-    while not os.path.exists(port_path):
-        time.sleep(0.1)
-    fd = os.open(port_path, os.O_RDWR)
-    try:
-        ports = [int(p) for p in open("/etc/vm-bridge.ports").read().split()]
-    except OSError:
-        ports = [8728, 1883]
-    listeners = {}
-    for p in ports:
-        s = socket.socket()
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.bind(("127.0.0.1", p))
-        s.listen(16)
-        listeners[s] = p
-    write_all(fd, frame(RESET, 0, RESET_MAGIC))
-    # Ignore everything until the host's READY: bytes left from before a reset.
-    pending = b""
-    want = frame(READY, 0, READY_MAGIC)
-    while want not in pending:
-        pending = (pending + os.read(fd, 65536))[-4096:]
-    frames = Frames(READY_MAGIC)
-    frames.feed(pending[pending.index(want) + len(want):])
-    socks, next_chan = {}, [int.from_bytes(os.urandom(2), "big") | 1]
-
-    def on_frame(kind, chan, payload):
-        s = socks.get(chan)
-        if kind == DATA and s is not None:
-            try:
-                s.sendall(payload)
-            except OSError:
-                socks.pop(chan).close()
-                write_all(fd, frame(CLOSE, chan))
-        elif kind == CLOSE and s is not None:
-            socks.pop(chan).close()
-
-    def on_accept(listener):
-        conn, _ = listener.accept()
-        chan = next_chan[0] = (next_chan[0] + 1) % 65536 or 1
-        socks[chan] = conn
-        write_all(fd, frame(OPEN, chan, struct.pack(">H", listeners[listener])))
-
-    while True:
-        pump(fd, lambda b: write_all(fd, b), frames, socks, on_frame, listeners, on_accept)
 
 
 def host_loop(sock_path, targets, log=lambda m: None, stop=lambda: False):
@@ -184,7 +130,3 @@ def host_loop(sock_path, targets, log=lambda m: None, stop=lambda: False):
     for c in list(socks):
         socks.pop(c).close()
     s.close()
-
-
-if __name__ == "__main__":
-    guest_main()
