@@ -3,9 +3,10 @@
 # the .deb, runs it under systemd, loses power for real, and reads devices through
 # the kernel. See the README's "On the box" section for what each part proves.
 #
-#   tests/vm/run.sh [--short]    short form (CI, tests/run.sh): install, systemd, devices,
-#                                power cuts for 4 minutes, the clock; the .deb from a
-#                                dev-profile build; gpio-sim only where its kernel is cached
+#   tests/vm/run.sh [--short]    short form (CI, tests/run.sh): two guests at once, one for
+#                                install, systemd, devices, footprint and the clock, one for the
+#                                power cuts (5 minutes of the minimal boot, HOTSPOT_VM_CUT_BUDGET);
+#                                the .deb from a dev-profile build; gpio-sim where its kernel is cached
 #   tests/vm/run.sh --long       by hand: the release .deb, 1,000 power cuts (or until
 #                                --until HH:MM UTC), 1,000 sales for the footprint, gpio-sim
 #   tests/vm/run.sh --arm64      the aarch64 guest (qemu-system-aarch64 -M virt) and the arm64 .deb
@@ -130,7 +131,8 @@ if [ "$long" = no ] && [ -z "$only" ] && [ "${HOTSPOT_VM_TWO:-1}" = 1 ]; then
     # devices, restarts, footprint and clock. Under TCG a guest keeps one core busy,
     # and nothing else runs by now. HOTSPOT_VM_TWO=0: one guest, the steps in turn.
     echo "== two guests: the power cuts beside the other steps" >&2
-    { "${boxtest[@]}" --only cuts --no-clock "${args[@]}" 2>&1 | sed -u 's/^/[cuts] /'; } &
+    { "${boxtest[@]}" --only cuts --no-clock --cuts 48 --cut-budget "${HOTSPOT_VM_CUT_BUDGET:-300}" "${args[@]}" 2>&1 \
+        | sed -u 's/^/[cuts] /'; } &
     cuts_job=$!
     "${boxtest[@]}" --only devices,restarts,footprint,clock "${args[@]}" || status=1
     wait "$cuts_job" || status=1

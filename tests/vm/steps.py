@@ -260,6 +260,8 @@ def power_cuts(b, a, outside, acceptor, printer, cuts, check, note, figures, lab
             t2 = time.time()
             parts["boot"] += t1 - t0
             parts["to_selling"] += t2 - t1
+            if b.minimal:
+                guest_timeline(b, parts)
         except box.GuestError as e:
             back, why = False, str(e)
         if not back:
@@ -282,6 +284,28 @@ def power_cuts(b, a, outside, acceptor, printer, cuts, check, note, figures, lab
           "%d cycles failed" % failed)
     figures["cuts_" + label] = done
     figures["cycle_s_" + label] = cycle_costs(per_kernel)
+
+
+def guest_timeline(b, parts):
+    """The minimal boot's own clock (seconds since its kernel started): when the USB
+    serial adapter was there, when the agent last started, and when it sold again."""
+    out = b.sh("cat /proc/uptime; grep -E '^(devices ready|agent starting) ' /run/agent.log | tail -n 2",
+               check=False)[1].split("\n")
+    try:
+        seen = {"at_selling": float(out[0].split()[0])}
+        for line in out[1:]:
+            words = line.split()
+            if line.startswith("devices ready"):
+                seen["at_devices"] = float(words[2])
+            elif line.startswith("agent starting"):
+                seen["at_agent_start"] = float(words[2])
+    except (ValueError, IndexError):
+        return
+    for k, v in seen.items():
+        parts[k] = parts.get(k, 0.0) + v
+    if parts["n"] == 1:
+        with open(os.path.join(b.work, "agent-minimal-boot.log"), "w") as f:
+            f.write(b.sh("cat /run/agent.log", check=False)[1])
 
 
 def cycle_costs(per_kernel):
@@ -464,7 +488,8 @@ def run_all(b, a, outside, acceptor, printer, cuts, check, note):
         lap("footprint")
     if wanted("cuts"):
         # Cuts under systemd (the unit comes back by itself), the rest in the minimal boot.
-        power_cuts(b, a, outside, acceptor, printer, a.systemd_cuts, check, note, figures, "systemd")
+        if a.systemd_cuts:
+            power_cuts(b, a, outside, acceptor, printer, a.systemd_cuts, check, note, figures, "systemd")
         lap("systemd_cuts")
         b.kill()
         b.minimal = True

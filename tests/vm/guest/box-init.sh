@@ -20,6 +20,7 @@ for p in /sys/class/virtio-ports/vport*; do ln -sf "../${p##*/}" "/dev/virtio-po
 /mnt/xfer/box-guest bridge </dev/null >>/run/bridge.log 2>&1 &
 # What the udev rules do on the box: group dialout and the stable name.
 for i in $(seq 100); do [ -e /dev/ttyUSB0 ] && break; sleep 0.1; done
+echo "devices ready $(cat /proc/uptime)" >> /run/agent.log
 chgrp dialout /dev/ttyUSB0 /dev/ttyS1 2>/dev/null; chmod 660 /dev/ttyUSB0 /dev/ttyS1 2>/dev/null
 ln -sf ttyUSB0 /dev/hotspot-coin
 mkdir -p /var/lib/hotspot-agent && chown hotspot-agent:hotspot-agent /var/lib/hotspot-agent && chmod 750 /var/lib/hotspot-agent
