@@ -4,7 +4,7 @@ services outside the box (router, broker and central office, coin acceptor, prin
 
 Used by tests/vm/boxtest.py; run through tests/vm/run.sh.
 """
-import base64, json, os, random, shutil, signal, socket
+import atexit, base64, json, os, random, shutil, signal, socket
 import subprocess, tempfile, threading, time
 
 import bridge
@@ -147,6 +147,10 @@ class Box:
         self.proc = subprocess.Popen(self.qemu_args(), stdin=subprocess.DEVNULL,
                                      stdout=open(os.path.join(self.work, "qemu.log"), "ab"),
                                      stderr=subprocess.STDOUT)
+        # A harness that stops on an error must not leave a guest burning a core.
+        if not getattr(self, "_atexit", False):
+            atexit.register(self.kill)
+            self._atexit = True
         self._wait_sock("ctl")
         self._bridge_thread()
         self._ctl_connect()
