@@ -497,16 +497,18 @@ impl<R: HotspotApi + Clone + 'static> SiteActions<R> {
                 else {
                     return Err(CommandError::NotOurs(username));
                 };
-                for s in router.active(Some(&Word::from(&username))).await? {
-                    router.disconnect(&s.id).await?;
-                }
-                router.remove_user(&user.id).await?;
-                // The sale ends with its user: reconcile must not bring it back.
+                // The sale ends first, so reconcile never brings the user back, not
+                // even when the removal's reply is lost; enforcement ends a session
+                // that a failed removal leaves.
                 self.vouchers.store().mark_ended(
                     sale_id,
                     "removed by the central office",
                     now_ms(),
                 )?;
+                for s in router.active(Some(&Word::from(&username))).await? {
+                    router.disconnect(&s.id).await?;
+                }
+                router.remove_user(&user.id).await?;
                 Ok(CommandOutput::Done(format!("{username} removed")))
             }
             SiteCommand::SyncProfiles => {
@@ -553,6 +555,38 @@ mod tests {
             router.all_users().iter().all(|u| u.name != sold.code),
             "the removed user stays removed"
         );
+    }
+
+    #[tokio::test]
+    async fn a_remote_remove_whose_reply_is_lost_still_ends_the_sale_so_reconcile_leaves_it_removed(
+    ) {
+        let (v, router) = crate::vouchers::tests::setup().await;
+        let actions = SiteActions::new(v.clone(), firmware_config::Config::bundled_default());
+        let sold = v.sell("1h", None).await.unwrap();
+        // The router removes the user, then the reply never comes.
+        router.inject(
+            routeros::testing::Op::RemoveUser,
+            1,
+            routeros::testing::Fault::TimeoutAfterApply,
+        );
+        let done = actions
+            .run_request(
+                "req-rm",
+                SiteCommand::RemoveUser {
+                    username: sold.code.clone(),
+                },
+            )
+            .await;
+        assert!(matches!(done, CommandResult::Err(_)), "{done:?}");
+        // The service's own round puts back lost users of paid vouchers.
+        v.reconcile_fixing(crate::vouchers::reconcile::Fix::Missing)
+            .await
+            .unwrap();
+        assert!(
+            router.all_users().iter().all(|u| u.name != sold.code),
+            "the user the office removed stays removed"
+        );
+        assert!(v.store().sale(sold.sale_id).unwrap().ended_at_ms.is_some());
     }
 
     #[tokio::test]
