@@ -8,42 +8,20 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod support;
+use support::AgentConfig;
+
 const AGENT: &str = env!("CARGO_BIN_EXE_hotspot-agent");
 
-fn config_file(dir: &Path) -> String {
-    format!(
-        r#"
-[agent]
-site_id = "control"
-site_name = "Warung WiFi"
-state_dir = "{state}"
-[vouchers]
-currency = "IDR"
-[[profile]]
-name = "kiosk"
-[[plan]]
-id = "1h"
-name = "1 jam"
-price = 5
-time_limit = "1h"
-validity = "1d"
-profile = "kiosk"
-pool = 0
-[enforcement]
-interval = "1h"
-[kiosk]
-language = "id"
-wifi_name = "Warung-WiFi"
-show_voucher_for = "1s"
-[kiosk.coin]
-kind = "sim"
-[kiosk.printer]
-kind = "sim"
-[kiosk.display]
-kind = "none"
-"#,
-        state = dir.join("state").display()
-    )
+fn technician_config(dir: &Path) -> AgentConfig {
+    AgentConfig::new("control", dir, None)
+        .set("agent.site_name", "Warung WiFi")
+        .set("vouchers.currency", "IDR")
+        .set("plan.name", "1 jam")
+        .set("plan.validity", "1d")
+        .set("plan.pool", 0)
+        .set("kiosk.language", "id")
+        .set("kiosk.wifi_name", "Warung-WiFi")
 }
 
 struct Service {
@@ -104,7 +82,7 @@ fn ticket(dir: &Path, n: u32) -> String {
 fn a_technician_drives_the_running_service_and_a_sigterm_logs_no_error() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("agent.toml");
-    std::fs::write(&config, config_file(dir.path())).unwrap();
+    technician_config(dir.path()).write(&config);
     let log = dir.path().join("service.log");
     let child = Command::new(AGENT)
         .arg("--config")

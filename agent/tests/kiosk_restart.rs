@@ -16,6 +16,9 @@ use kiosk::sim::{SimAcceptor, SimPrinter};
 use routeros::{HotspotApi, Router, RouterSettings, UserQuery};
 use tokio_serial::SerialPort;
 
+mod support;
+use support::AgentConfig;
+
 const AGENT: &str = env!("CARGO_BIN_EXE_hotspot-agent");
 
 /// A simulated router in its own process, so it outlives every agent we kill.
@@ -58,54 +61,21 @@ impl Drop for SimProcess {
     }
 }
 
-fn config(dir: &Path, router_port: u16, coin_port: &str, printer_port: &str) -> String {
-    config_with(dir, router_port, coin_port, printer_port, "50ms")
-}
-
-fn config_with(
+fn config(
     dir: &Path,
     router_port: u16,
     coin_port: &str,
     printer_port: &str,
     poll: &str,
-) -> String {
-    format!(
-        r#"
-[agent]
-site_id = "kill"
-state_dir = "{state}"
-[[router]]
-name = "sim"
-host = "127.0.0.1"
-transport = "api"
-api_port = {router_port}
-timeout = "3s"
-[[profile]]
-name = "kiosk"
-[[plan]]
-id = "1h"
-name = "1 hour"
-price = 5
-time_limit = "1h"
-profile = "kiosk"
-[enforcement]
-interval = "1h"
-[kiosk]
-mode = "plans"
-auto_buy = true
-show_voucher_for = "1s"
-[kiosk.coin]
-kind = "cctalk"
-port = "{coin_port}"
-poll_interval = "{poll}"
-[kiosk.printer]
-kind = "escpos"
-port = "{printer_port}"
-[kiosk.display]
-kind = "none"
-"#,
-        state = dir.join("state").display()
-    )
+) -> AgentConfig {
+    AgentConfig::new("kill", dir, Some(router_port))
+        .set("kiosk.mode", "plans")
+        .set("kiosk.auto_buy", true)
+        .set("kiosk.coin.kind", "cctalk")
+        .set("kiosk.coin.port", coin_port)
+        .set("kiosk.coin.poll_interval", poll)
+        .set("kiosk.printer.kind", "escpos")
+        .set("kiosk.printer.port", printer_port)
 }
 
 fn start_agent(config: &Path, crash_at: Option<&str>) -> Child {
@@ -179,11 +149,7 @@ async fn killed_once_at(step: &str) {
     let acceptor = SimAcceptor::spawn(coin_dev, 2);
     let printer = SimPrinter::spawn(printer_dev);
     let config_path = dir.path().join("agent.toml");
-    std::fs::write(
-        &config_path,
-        config(dir.path(), sim.port, &coin_path, &printer_path),
-    )
-    .expect("config");
+    config(dir.path(), sim.port, &coin_path, &printer_path, "50ms").write(&config_path);
 
     let agent = start_agent(&config_path, Some(step));
     if tokio::time::timeout(Duration::from_secs(30), acceptor.wait_for(|s| s.accepting))
@@ -340,11 +306,7 @@ async fn coins_accepted_while_the_agent_is_dead_are_credited_after_the_restart()
     let acceptor = SimAcceptor::spawn(coin_dev, 2);
     let printer = SimPrinter::spawn(printer_dev);
     let config_path = dir.path().join("agent.toml");
-    std::fs::write(
-        &config_path,
-        config_with(dir.path(), sim.port, &coin_path, &printer_path, "150ms"),
-    )
-    .expect("config");
+    config(dir.path(), sim.port, &coin_path, &printer_path, "150ms").write(&config_path);
 
     let mut dead_coins = 0u64;
     let log_path = dir.path().join("agents.log");
@@ -537,11 +499,7 @@ async fn a_stalled_router_does_not_delay_shutting_and_polling_the_acceptor() {
     let _printer = SimPrinter::spawn(printer_dev);
     let write = |port| {
         let path = dir.path().join("agent.toml");
-        std::fs::write(
-            &path,
-            config_with(dir.path(), port, &coin_path, &printer_path, "150ms"),
-        )
-        .expect("config");
+        config(dir.path(), port, &coin_path, &printer_path, "150ms").write(&path);
         path
     };
     // A first agent opens the slot, then dies: the acceptor stays open.

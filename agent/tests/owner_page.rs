@@ -16,47 +16,18 @@ use hotspot_agent::store::{SaleState, Store};
 use routeros_sim::{SimOptions, SimRouter};
 use serde_json::Value;
 
+mod support;
+use support::AgentConfig;
+
 const AGENT: &str = env!("CARGO_BIN_EXE_hotspot-agent");
 const PIN: &str = "482913";
 
-fn config(dir: &Path, router_port: u16) -> String {
-    format!(
-        r#"
-[agent]
-site_id = "shop"
-state_dir = "{state}"
-[[router]]
-name = "sim"
-host = "127.0.0.1"
-transport = "api"
-api_port = {router_port}
-timeout = "3s"
-[[profile]]
-name = "kiosk"
-[[plan]]
-id = "1h"
-name = "1 hour"
-price = 5
-time_limit = "1h"
-profile = "kiosk"
-[enforcement]
-interval = "1h"
-[kiosk]
-mode = "plans"
-show_voucher_for = "1s"
-insert_window = "5s"
-[kiosk.coin]
-kind = "sim"
-[kiosk.printer]
-kind = "sim"
-[kiosk.display]
-kind = "none"
-[owner_page]
-enabled = true
-listen = "127.0.0.1:0"
-"#,
-        state = dir.join("state").display()
-    )
+fn config(dir: &Path, router_port: u16) -> AgentConfig {
+    AgentConfig::new("shop", dir, Some(router_port))
+        .set("kiosk.mode", "plans")
+        .set("kiosk.insert_window", "5s")
+        .set("owner_page.enabled", true)
+        .set("owner_page.listen", "127.0.0.1:0")
 }
 
 fn agent(config: &Path, args: &[&str], stdin: Option<&str>) -> String {
@@ -218,7 +189,7 @@ async fn the_owner_page_in_chromium_shows_the_stats_figures_and_its_buttons_act(
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("config.toml");
-    std::fs::write(&cfg, config(dir.path(), sim.api_addr.port())).unwrap();
+    config(dir.path(), sim.api_addr.port()).write(&cfg);
     let state = dir.path().join("state");
     std::fs::create_dir_all(&state).unwrap();
     {

@@ -481,8 +481,6 @@ impl<R: HotspotApi + Clone + 'static> SiteActions<R> {
                 )))
             }
             SiteCommand::RemoveUser { username } => {
-                let prefix =
-                    crate::vouchers::plans::comment_prefix(&self.vouchers.settings().site_id);
                 let query = UserQuery {
                     name: Some(Word::from(&username)),
                     ..UserQuery::default()
@@ -491,24 +489,26 @@ impl<R: HotspotApi + Clone + 'static> SiteActions<R> {
                 let Some(user) = users.first() else {
                     return Err(CommandError::NoSuchUser(username));
                 };
-                if !user.comment_text().is_some_and(|c| c.starts_with(&prefix)) {
+                // Ours carry the whole `hsa:<site>:<sale id>`, as reconcile and
+                // `users remove` read them; a comment that only starts so is not ours.
+                let site = &self.vouchers.settings().site_id;
+                let Some(sale_id) =
+                    crate::vouchers::plans::sale_id_from_comment(site, user.comment_text())
+                else {
                     return Err(CommandError::NotOurs(username));
-                }
+                };
+                // The sale ends first, so reconcile never brings the user back, not
+                // even when the removal's reply is lost; enforcement ends a session
+                // that a failed removal leaves.
+                self.vouchers.store().mark_ended(
+                    sale_id,
+                    "removed by the central office",
+                    now_ms(),
+                )?;
                 for s in router.active(Some(&Word::from(&username))).await? {
                     router.disconnect(&s.id).await?;
                 }
                 router.remove_user(&user.id).await?;
-                // The sale ends with its user: reconcile must not bring it back.
-                let site = &self.vouchers.settings().site_id;
-                if let Some(id) =
-                    crate::vouchers::plans::sale_id_from_comment(site, user.comment_text())
-                {
-                    self.vouchers.store().mark_ended(
-                        id,
-                        "removed by the central office",
-                        now_ms(),
-                    )?;
-                }
                 Ok(CommandOutput::Done(format!("{username} removed")))
             }
             SiteCommand::SyncProfiles => {
@@ -555,6 +555,78 @@ mod tests {
             router.all_users().iter().all(|u| u.name != sold.code),
             "the removed user stays removed"
         );
+    }
+
+    #[tokio::test]
+    async fn a_remote_remove_whose_reply_is_lost_still_ends_the_sale_so_reconcile_leaves_it_removed(
+    ) {
+        let (v, router) = crate::vouchers::tests::setup().await;
+        let actions = SiteActions::new(v.clone(), firmware_config::Config::bundled_default());
+        let sold = v.sell("1h", None).await.unwrap();
+        // The router removes the user, then the reply never comes.
+        router.inject(
+            routeros::testing::Op::RemoveUser,
+            1,
+            routeros::testing::Fault::TimeoutAfterApply,
+        );
+        let done = actions
+            .run_request(
+                "req-rm",
+                SiteCommand::RemoveUser {
+                    username: sold.code.clone(),
+                },
+            )
+            .await;
+        assert!(matches!(done, CommandResult::Err(_)), "{done:?}");
+        // The service's own round puts back lost users of paid vouchers.
+        v.reconcile_fixing(crate::vouchers::reconcile::Fix::Missing)
+            .await
+            .unwrap();
+        assert!(
+            router.all_users().iter().all(|u| u.name != sold.code),
+            "the user the office removed stays removed"
+        );
+        assert!(v.store().sale(sold.sale_id).unwrap().ended_at_ms.is_some());
+    }
+
+    #[tokio::test]
+    async fn a_remote_remove_of_a_user_the_agent_did_not_make_is_refused_to_the_office_and_changes_nothing(
+    ) {
+        let (v, router) = crate::vouchers::tests::setup().await;
+        let actions = SiteActions::new(v.clone(), firmware_config::Config::bundled_default());
+        // The fake's site is `t1`: ours are `hsa:t1:<sale id>`, nothing else.
+        let foreign = [
+            ("STAFF", None),
+            ("WINBOX", Some("made in WinBox")),
+            ("OTHERSITE", Some("hsa:other-site:1")),
+            ("NOTANID", Some("hsa:t1:x")),
+            ("PREFIXLESS", Some("xhsa:t1:1")),
+        ];
+        for (name, comment) in foreign {
+            router.add_foreign_user(name, comment);
+            router.log_in(name, "10.5.50.9").unwrap();
+        }
+        let users = router.all_users();
+        let sessions = router.sessions();
+        for (n, (name, _)) in foreign.into_iter().enumerate() {
+            let result = actions
+                .run_request(
+                    &format!("req-{n}"),
+                    SiteCommand::RemoveUser {
+                        username: name.into(),
+                    },
+                )
+                .await;
+            assert!(
+                matches!(&result, CommandResult::Err(why)
+                    if why.contains(name) && why.contains("not created by this agent")),
+                "the office hears why {name} stays: {result:?}"
+            );
+        }
+        assert_eq!(router.all_users(), users, "every user as it was");
+        assert_eq!(router.sessions(), sessions, "nobody disconnected");
+        assert_eq!(router.calls(routeros::testing::Op::RemoveUser), 0);
+        assert_eq!(router.calls(routeros::testing::Op::Disconnect), 0);
     }
 
     fn codes(result: &CommandResult) -> Vec<String> {

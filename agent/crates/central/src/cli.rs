@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 
 use mqtt_link::{client_config, LinkConfig, TlsSettings};
-use sync_proto::messages::SiteCommand;
+use sync_proto::messages::{CommandResult, SiteCommand};
 use sync_proto::{convert, now_ms, sign};
 
 use crate::fleet;
@@ -422,7 +422,7 @@ pub async fn run(cli: CentralCli) -> anyhow::Result<()> {
                 .await?;
             println!("{}", serde_json::to_string_pretty(&result)?);
             central.shutdown(&db).await;
-            Ok(())
+            refused(&site, &result)
         }
         CentralCommand::Floor {
             site,
@@ -482,6 +482,16 @@ pub async fn run(cli: CentralCli) -> anyhow::Result<()> {
             central.shutdown(&db).await;
             Ok(())
         }
+    }
+}
+
+/// A site's refusal fails `command` (exit status 1) after its reply is printed, so a
+/// script never takes a refused command (a user the site did not make, an expired
+/// request) for done.
+fn refused(site: &str, result: &CommandResult) -> anyhow::Result<()> {
+    match result {
+        CommandResult::Ok(_) => Ok(()),
+        CommandResult::Err(why) => bail!("site {site} refused the command: {why}"),
     }
 }
 
@@ -727,5 +737,23 @@ pub fn main() -> std::process::ExitCode {
             eprintln!("error: {e:#}");
             std::process::ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sync_proto::messages::CommandOutput;
+
+    #[test]
+    fn a_command_the_site_refused_fails_with_the_sites_reason() {
+        let why = "NOTANID was not created by this agent; it is left alone";
+        let err = refused("shop", &CommandResult::Err(why.into())).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!("site shop refused the command: {why}")
+        );
+        let done = CommandResult::Ok(CommandOutput::Done("NOTANID removed".into()));
+        assert!(refused("shop", &done).is_ok());
     }
 }

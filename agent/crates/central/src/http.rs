@@ -527,6 +527,16 @@ mod tests {
     }
 
     #[test]
+    fn a_command_the_site_refused_is_a_502_carrying_the_sites_reason() {
+        let why = "NOTANID was not created by this agent; it is left alone";
+        let Err(ApiError(status, text)) = reply("shop", CommandResult::Err(why.into())) else {
+            panic!("a refusal answered as done");
+        };
+        assert_eq!(status, StatusCode::BAD_GATEWAY);
+        assert_eq!(text, format!("site shop: {why}"));
+    }
+
+    #[test]
     fn router_settings_are_checked_as_a_config_file_is() {
         assert!(check_routers(&[r("main", "api"), r("annex", "rest")]).is_ok());
         assert!(check_routers(&[]).is_err());

@@ -110,14 +110,6 @@ impl KioskHandle {
         self.printer.as_ref()
     }
 
-    /// Queues vouchers made elsewhere (a batch from the owner's page) for the kiosk's
-    /// own printer. They go the way a paid voucher from before a restart goes: one by
-    /// one while the kiosk is idle, each marked delivered once printed or shown.
-    /// Returns false if the runner has ended or is too busy to take them now.
-    pub fn deliver(&self, vouchers: Vec<SaleReceipt>) -> bool {
-        self.tx.try_send(Input::Deliver(vouchers)).is_ok()
-    }
-
     /// Stops taking coins, shows "shutting down" and ends the runner.
     pub async fn stop(&self) {
         let _ = self.tx.send(Input::Stop).await;
@@ -144,7 +136,6 @@ enum Input {
     Printed(PrintOutcome),
     PrinterState(PrinterState, bool),
     Plans(Box<MachineConfig>),
-    Deliver(Vec<SaleReceipt>),
     StoreOk,
     Stop,
 }
@@ -448,10 +439,6 @@ impl<S: Seller> Runner<S> {
                 self.machine.handle_printer_state(state, now)
             }
             Input::Plans(cfg) => self.machine.set_config(*cfg),
-            Input::Deliver(vouchers) => {
-                self.redeliver.extend(vouchers);
-                vec![]
-            }
             Input::StoreOk => {
                 tracing::info!("the store takes writes again");
                 self.machine.handle_store_ok(now)
