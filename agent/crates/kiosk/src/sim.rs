@@ -271,6 +271,7 @@ impl PrintedTicket {
 #[derive(Clone)]
 pub struct SimPrinter {
     paper: Arc<Mutex<u8>>,
+    cut_time: Arc<Mutex<Duration>>,
     /// Tickets, in order.
     pub tickets: Arc<tokio::sync::Mutex<mpsc::Receiver<PrintedTicket>>>,
 }
@@ -281,9 +282,11 @@ impl SimPrinter {
         let (tx, rx) = mpsc::channel(64);
         // 0x12: DLE EOT 4 reply with paper present (fixed bits 1 and 4 set).
         let paper = Arc::new(Mutex::new(0x12u8));
-        tokio::spawn(printer(port, paper.clone(), tx));
+        let cut_time = Arc::new(Mutex::new(Duration::ZERO));
+        tokio::spawn(printer(port, paper.clone(), cut_time.clone(), tx));
         SimPrinter {
             paper,
+            cut_time,
             tickets: Arc::new(tokio::sync::Mutex::new(rx)),
         }
     }
@@ -293,6 +296,14 @@ impl SimPrinter {
         let byte = 0x12 | if out { 0x60 } else { 0 } | if near_end { 0x0C } else { 0 };
         if let Ok(mut p) = self.paper.lock() {
             *p = byte;
+        }
+    }
+
+    /// How long the printer takes to feed and cut a ticket: the status request
+    /// after a cut is answered that much later, while the ticket is already out.
+    pub fn set_cut_time(&self, time: Duration) {
+        if let Ok(mut t) = self.cut_time.lock() {
+            *t = time;
         }
     }
 
@@ -309,8 +320,10 @@ impl SimPrinter {
 async fn printer(
     mut port: tokio_serial::SerialStream,
     paper: Arc<Mutex<u8>>,
+    cut_time: Arc<Mutex<Duration>>,
     tickets: mpsc::Sender<PrintedTicket>,
 ) {
+    let mut cutting = false;
     let mut buf: Vec<u8> = Vec::new();
     let mut parsed = 0usize;
     let mut ticket = TicketParse::default();
@@ -326,6 +339,10 @@ async fn printer(
                 Step::More => break,
                 Step::Status(len) => {
                     parsed += len;
+                    if std::mem::take(&mut cutting) {
+                        let time = cut_time.lock().map(|t| *t).unwrap_or_default();
+                        tokio::time::sleep(time).await;
+                    }
                     let byte = paper.lock().map(|p| *p).unwrap_or(0x12);
                     let _ = port.write_all(&[byte]).await;
                 }
@@ -336,6 +353,7 @@ async fn printer(
                     parsed += len;
                     let bytes: Vec<u8> = buf.drain(..parsed).collect();
                     parsed = 0;
+                    cutting = true;
                     let mut t = std::mem::take(&mut ticket);
                     t.flush_line();
                     let _ = tickets
