@@ -272,6 +272,7 @@ impl PrintedTicket {
 pub struct SimPrinter {
     paper: Arc<Mutex<u8>>,
     cut_time: Arc<Mutex<Duration>>,
+    answer_time: Arc<Mutex<Duration>>,
     /// Tickets, in order.
     pub tickets: Arc<tokio::sync::Mutex<mpsc::Receiver<PrintedTicket>>>,
 }
@@ -283,10 +284,16 @@ impl SimPrinter {
         // 0x12: DLE EOT 4 reply with paper present (fixed bits 1 and 4 set).
         let paper = Arc::new(Mutex::new(0x12u8));
         let cut_time = Arc::new(Mutex::new(Duration::ZERO));
-        tokio::spawn(printer(port, paper.clone(), cut_time.clone(), tx));
+        let answer_time = Arc::new(Mutex::new(Duration::ZERO));
+        let times = Times {
+            cut: cut_time.clone(),
+            answer: answer_time.clone(),
+        };
+        tokio::spawn(printer(port, paper.clone(), times, tx));
         SimPrinter {
             paper,
             cut_time,
+            answer_time,
             tickets: Arc::new(tokio::sync::Mutex::new(rx)),
         }
     }
@@ -307,6 +314,14 @@ impl SimPrinter {
         }
     }
 
+    /// How long the printer takes to answer any status request (a busy machine
+    /// runs this simulator late).
+    pub fn set_answer_time(&self, time: Duration) {
+        if let Ok(mut t) = self.answer_time.lock() {
+            *t = time;
+        }
+    }
+
     /// The next ticket, waiting at most `timeout`.
     pub async fn next_ticket(&self, timeout: Duration) -> Option<PrintedTicket> {
         let mut rx = self.tickets.lock().await;
@@ -317,10 +332,16 @@ impl SimPrinter {
     }
 }
 
+/// The simulated printer's delays (see [`SimPrinter::set_cut_time`]).
+struct Times {
+    cut: Arc<Mutex<Duration>>,
+    answer: Arc<Mutex<Duration>>,
+}
+
 async fn printer(
     mut port: tokio_serial::SerialStream,
     paper: Arc<Mutex<u8>>,
-    cut_time: Arc<Mutex<Duration>>,
+    times: Times,
     tickets: mpsc::Sender<PrintedTicket>,
 ) {
     let mut cutting = false;
@@ -339,10 +360,12 @@ async fn printer(
                 Step::More => break,
                 Step::Status(len) => {
                     parsed += len;
+                    let time = |t: &Arc<Mutex<Duration>>| t.lock().map(|t| *t).unwrap_or_default();
+                    let mut late = time(&times.answer);
                     if std::mem::take(&mut cutting) {
-                        let time = cut_time.lock().map(|t| *t).unwrap_or_default();
-                        tokio::time::sleep(time).await;
+                        late += time(&times.cut);
                     }
+                    tokio::time::sleep(late).await;
                     let byte = paper.lock().map(|p| *p).unwrap_or(0x12);
                     let _ = port.write_all(&[byte]).await;
                 }

@@ -779,3 +779,17 @@ async fn a_demo_customer_who_comes_while_the_last_ticket_is_being_cut_still_gets
         "a purchase ends once its ticket is counted delivered, its coin spent"
     );
 }
+
+#[tokio::test]
+async fn a_simulated_printer_that_answers_late_on_a_busy_machine_still_prints_the_ticket() {
+    let dir = tempfile::tempdir().unwrap();
+    let (kiosk, _) = sim_kiosk(dir.path()).await;
+    // The simulator runs in the agent's process: under load its answer can come
+    // later than a real printer's would, and that is not an offline printer.
+    let printer = kiosk.sim.printer.clone().unwrap();
+    printer.set_answer_time(Duration::from_millis(800));
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let ticket = demo::purchase(&kiosk, &[2], 0, WAIT).await;
+    assert!(ticket.is_ok(), "{ticket:?}");
+    assert_eq!(kiosk.handle.status().printer.as_deref(), Some("ready"));
+}
