@@ -509,6 +509,17 @@ impl<R: HotspotApi + Clone + 'static> SiteActions<R> {
                     router.disconnect(&s.id).await?;
                 }
                 router.remove_user(&user.id).await?;
+                // Recorded as `users remove` records it; the user is gone either way,
+                // so the office hears it removed even if the event is not stored.
+                if let Err(e) = self.vouchers.store().record_event(
+                    crate::store::Level::Info,
+                    "user_removed",
+                    Some(&username),
+                    "removed by the central office",
+                    now_ms(),
+                ) {
+                    tracing::warn!(error = %e, username, "user_removed event not recorded");
+                }
                 Ok(CommandOutput::Done(format!("{username} removed")))
             }
             SiteCommand::SyncProfiles => {
@@ -550,6 +561,14 @@ mod tests {
             .await;
         assert!(matches!(done, CommandResult::Ok(_)), "{done:?}");
         assert!(v.store().sale(sold.sale_id).unwrap().ended_at_ms.is_some());
+        // The event log says so, as it does after `users remove`.
+        let events = v.store().events(Some("user_removed"), 10).unwrap();
+        assert!(
+            events
+                .iter()
+                .any(|e| e.subject.as_deref() == Some(sold.code.as_str())),
+            "the removal is in the event log: {events:?}"
+        );
         v.reconcile(true).await.unwrap();
         assert!(
             router.all_users().iter().all(|u| u.name != sold.code),

@@ -193,14 +193,17 @@ pub async fn run<R: HotspotApi + Clone + 'static>(
                     user.comment_text().unwrap_or("")
                 );
             };
-            for s in v.router().active(Some(&name)).await? {
-                v.router().disconnect(&s.id).await?;
-            }
-            v.router().remove_user(&user.id).await?;
+            // The sale ends first, so reconcile never brings the user back, not even
+            // when the removal's reply is lost; enforcement ends a session that a
+            // failed removal leaves.
             if v.store().sale(sale_id).is_ok() {
                 v.store()
                     .mark_ended(sale_id, EndReason::RemovedByOperator.as_str(), now_ms())?;
             }
+            for s in v.router().active(Some(&name)).await? {
+                v.router().disconnect(&s.id).await?;
+            }
+            v.router().remove_user(&user.id).await?;
             v.store().record_event(
                 Level::Info,
                 "user_removed",
@@ -312,5 +315,36 @@ pub(crate) mod tests {
         users(UsersCommand::Remove { name }).await.unwrap();
         assert!(sim.user(b"Jos\xe9").is_none());
         assert!(sim.user(b"Ren\xe9").is_some() && sim.user(b"Ren\xe8").is_some());
+    }
+
+    #[tokio::test]
+    async fn a_remove_whose_reply_is_lost_still_ends_the_sale_so_reconcile_leaves_it_removed() {
+        let (v, router) = crate::vouchers::tests::setup().await;
+        let config = Config::parse(crate::vouchers::tests::CONFIG, "t.toml").unwrap();
+        let chosen = config.routers.first().cloned().unwrap_or_default();
+        let sold = v.sell("1h", None).await.unwrap();
+        // The router removes the user, then the reply never comes.
+        router.inject(
+            routeros::testing::Op::RemoveUser,
+            1,
+            routeros::testing::Fault::TimeoutAfterApply,
+        );
+        let name = OsString::from(&sold.code);
+        let cmd = UsersCommand::Remove { name };
+        let done = run(cmd, router.clone(), v.store().clone(), &config, &chosen).await;
+        assert!(done.is_err(), "the operator hears the reply was lost");
+        // The service's own round puts back lost users of paid vouchers.
+        v.reconcile_fixing(crate::vouchers::reconcile::Fix::Missing)
+            .await
+            .unwrap();
+        assert!(
+            router.all_users().iter().all(|u| u.name != sold.code),
+            "the user the operator removed stays removed"
+        );
+        let sale = v.store().sale(sold.sale_id).unwrap();
+        assert_eq!(
+            sale.end_reason.as_deref(),
+            Some(EndReason::RemovedByOperator.as_str())
+        );
     }
 }

@@ -207,6 +207,10 @@ pub(crate) fn coin(
     })
 }
 
+/// How long the simulated printer may take to answer a status request.
+#[cfg(feature = "sim")]
+const SIM_STATUS_TIMEOUT: Duration = Duration::from_secs(3);
+
 /// The printer's task, if one is configured.
 pub(crate) fn printer(
     k: &KioskConfig,
@@ -229,10 +233,13 @@ pub(crate) fn printer(
             let (device_end, agent_end) =
                 crate::sim::pty_pair().map_err(|e| device_error("printer", &e))?;
             _sim.printer = Some(crate::sim::SimPrinter::spawn(device_end));
+            // The simulator answers from a task of this process, so a busy machine
+            // delays it with the agent (a real printer answers on its own); a late
+            // answer there would pass for an offline printer and lose the ticket.
             Some(crate::printer::device::spawn(
                 agent_end,
                 "simulated printer".into(),
-                status_timeout,
+                SIM_STATUS_TIMEOUT,
             ))
         }
         #[cfg(not(feature = "sim"))]

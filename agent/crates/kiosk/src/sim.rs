@@ -271,6 +271,8 @@ impl PrintedTicket {
 #[derive(Clone)]
 pub struct SimPrinter {
     paper: Arc<Mutex<u8>>,
+    cut_time: Arc<Mutex<Duration>>,
+    answer_time: Arc<Mutex<Duration>>,
     /// Tickets, in order.
     pub tickets: Arc<tokio::sync::Mutex<mpsc::Receiver<PrintedTicket>>>,
 }
@@ -281,9 +283,17 @@ impl SimPrinter {
         let (tx, rx) = mpsc::channel(64);
         // 0x12: DLE EOT 4 reply with paper present (fixed bits 1 and 4 set).
         let paper = Arc::new(Mutex::new(0x12u8));
-        tokio::spawn(printer(port, paper.clone(), tx));
+        let cut_time = Arc::new(Mutex::new(Duration::ZERO));
+        let answer_time = Arc::new(Mutex::new(Duration::ZERO));
+        let times = Times {
+            cut: cut_time.clone(),
+            answer: answer_time.clone(),
+        };
+        tokio::spawn(printer(port, paper.clone(), times, tx));
         SimPrinter {
             paper,
+            cut_time,
+            answer_time,
             tickets: Arc::new(tokio::sync::Mutex::new(rx)),
         }
     }
@@ -293,6 +303,22 @@ impl SimPrinter {
         let byte = 0x12 | if out { 0x60 } else { 0 } | if near_end { 0x0C } else { 0 };
         if let Ok(mut p) = self.paper.lock() {
             *p = byte;
+        }
+    }
+
+    /// How long the printer takes to feed and cut a ticket: the status request
+    /// after a cut is answered that much later, while the ticket is already out.
+    pub fn set_cut_time(&self, time: Duration) {
+        if let Ok(mut t) = self.cut_time.lock() {
+            *t = time;
+        }
+    }
+
+    /// How long the printer takes to answer any status request (a busy machine
+    /// runs this simulator late).
+    pub fn set_answer_time(&self, time: Duration) {
+        if let Ok(mut t) = self.answer_time.lock() {
+            *t = time;
         }
     }
 
@@ -306,11 +332,19 @@ impl SimPrinter {
     }
 }
 
+/// The simulated printer's delays (see [`SimPrinter::set_cut_time`]).
+struct Times {
+    cut: Arc<Mutex<Duration>>,
+    answer: Arc<Mutex<Duration>>,
+}
+
 async fn printer(
     mut port: tokio_serial::SerialStream,
     paper: Arc<Mutex<u8>>,
+    times: Times,
     tickets: mpsc::Sender<PrintedTicket>,
 ) {
+    let mut cutting = false;
     let mut buf: Vec<u8> = Vec::new();
     let mut parsed = 0usize;
     let mut ticket = TicketParse::default();
@@ -326,6 +360,12 @@ async fn printer(
                 Step::More => break,
                 Step::Status(len) => {
                     parsed += len;
+                    let time = |t: &Arc<Mutex<Duration>>| t.lock().map(|t| *t).unwrap_or_default();
+                    let mut late = time(&times.answer);
+                    if std::mem::take(&mut cutting) {
+                        late += time(&times.cut);
+                    }
+                    tokio::time::sleep(late).await;
                     let byte = paper.lock().map(|p| *p).unwrap_or(0x12);
                     let _ = port.write_all(&[byte]).await;
                 }
@@ -336,6 +376,7 @@ async fn printer(
                     parsed += len;
                     let bytes: Vec<u8> = buf.drain(..parsed).collect();
                     parsed = 0;
+                    cutting = true;
                     let mut t = std::mem::take(&mut ticket);
                     t.flush_line();
                     let _ = tickets

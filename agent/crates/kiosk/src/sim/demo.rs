@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use super::PrintedTicket;
-use crate::runner::Kiosk;
+use crate::runner::{Kiosk, KioskStatus};
 
 /// Why the scripted purchase did not end with a ticket.
 #[derive(Debug, thiserror::Error)]
@@ -15,6 +15,9 @@ pub enum DemoError {
     /// A step did not happen in time.
     #[error("demo purchase: {0} within {1:?}; the kiosk status was: {2}")]
     Timeout(&'static str, Duration, String),
+    /// The kiosk showed the credit, but the button press started no sale.
+    #[error("demo purchase: pressing button {0} started no sale; the kiosk status was: {1}")]
+    PressIgnored(usize, String),
 }
 
 /// Inserts coins into credit `channels` (see `[kiosk.coin] channel_values`),
@@ -47,22 +50,37 @@ pub async fn purchase(
         acceptor.insert(*ch).await;
     }
     // Each coin shows as credit only once committed; with auto_buy the sale may
-    // start by itself.
+    // start by itself. A press counts only on the credit screen (on a ticket it
+    // clears the screen, during a sale it is ignored), so wait for that screen.
     let want = before.credit + inserted;
-    tokio::time::timeout(
+    let sold = |s: &KioskStatus| s.delivered > before.delivered || s.screen.starts_with("Working");
+    let credit = tokio::time::timeout(
         timeout,
-        kiosk.handle.wait_for(|s| {
-            s.credit >= want || s.delivered > before.delivered || s.screen.starts_with("Working")
-        }),
+        kiosk
+            .handle
+            .wait_for(|s| sold(s) || s.credit >= want && s.screen.starts_with("Credit")),
     )
     .await
     .map_err(|_| status("credit shown"))?;
-    let delivered = before.delivered;
-    if kiosk.handle.status().delivered == delivered {
-        kiosk.handle.press(button).await;
+    if !sold(&credit) {
+        kiosk.handle.press_and_wait(button).await;
+        let pressed = kiosk.handle.status();
+        if !sold(&pressed) {
+            return Err(DemoError::PressIgnored(button, format!("{pressed:?}")));
+        }
     }
-    printer
+    let ticket = printer
         .next_ticket(timeout)
         .await
-        .ok_or_else(|| status("ticket printed"))
+        .ok_or_else(|| status("ticket printed"))?;
+    // The ticket is out before the printer answers the kiosk. The purchase ends
+    // once the kiosk has counted it delivered: the next customer then finds the
+    // kiosk done printing, and `before` above is not a count from mid-sale.
+    tokio::time::timeout(
+        timeout,
+        kiosk.handle.wait_for(|s| s.delivered > before.delivered),
+    )
+    .await
+    .map_err(|_| status("ticket counted delivered"))?;
+    Ok(ticket)
 }

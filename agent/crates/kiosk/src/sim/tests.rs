@@ -536,14 +536,20 @@ fn sim_config(dir: &std::path::Path) -> firmware_config::Config {
     c
 }
 
-#[tokio::test]
-async fn coins_and_a_button_through_the_runner_print_a_ticket_with_the_code() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = sim_config(dir.path());
+/// A kiosk on [`sim_config`] selling through a [`MemorySeller`].
+async fn sim_kiosk(dir: &std::path::Path) -> (crate::runner::Kiosk, Arc<MemorySeller>) {
+    let config = sim_config(dir);
     let seller = Arc::new(MemorySeller::new(&config));
     let kiosk = crate::runner::start(&config, seller.clone(), None)
         .await
         .unwrap();
+    (kiosk, seller)
+}
+
+#[tokio::test]
+async fn coins_and_a_button_through_the_runner_print_a_ticket_with_the_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let (kiosk, seller) = sim_kiosk(dir.path()).await;
     let acceptor = kiosk.sim.acceptor.clone().unwrap();
     let printer = kiosk.sim.printer.clone().unwrap();
     acceptor.wait_for(|s| s.accepting).await;
@@ -617,11 +623,7 @@ async fn coins_and_a_button_through_the_runner_print_a_ticket_with_the_code() {
 #[tokio::test]
 async fn with_the_router_down_the_coin_slot_is_inhibited() {
     let dir = tempfile::tempdir().unwrap();
-    let config = sim_config(dir.path());
-    let seller = Arc::new(MemorySeller::new(&config));
-    let kiosk = crate::runner::start(&config, seller.clone(), None)
-        .await
-        .unwrap();
+    let (kiosk, seller) = sim_kiosk(dir.path()).await;
     let acceptor = kiosk.sim.acceptor.clone().unwrap();
     acceptor.wait_for(|s| s.accepting).await;
     *seller.health.lock().unwrap() = Err(crate::Reason::RouterUnreachable);
@@ -739,11 +741,7 @@ async fn paper_running_out_while_idle_shuts_the_slot_before_a_coin_without_a_dis
 #[tokio::test]
 async fn the_demo_purchase_returns_a_ticket_and_the_status_follows() {
     let dir = tempfile::tempdir().unwrap();
-    let config = sim_config(dir.path());
-    let seller = Arc::new(MemorySeller::new(&config));
-    let kiosk = crate::runner::start(&config, seller.clone(), None)
-        .await
-        .unwrap();
+    let (kiosk, _) = sim_kiosk(dir.path()).await;
     // Channels 2 + 2 = 10: button 0 buys "1 hour" (5), 5 stays (carry_over).
     let ticket = demo::purchase(&kiosk, &[2, 2], 0, WAIT).await.unwrap();
     assert!(
@@ -755,4 +753,43 @@ async fn the_demo_purchase_returns_a_ticket_and_the_status_follows() {
     assert_eq!(status.credit, 5);
     assert_eq!(status.out_of_service, None);
     assert!(status.screen.starts_with("Voucher"), "{}", status.screen);
+}
+
+#[tokio::test]
+async fn a_demo_customer_who_comes_while_the_last_ticket_is_being_cut_still_gets_a_ticket() {
+    let dir = tempfile::tempdir().unwrap();
+    let (kiosk, _) = sim_kiosk(dir.path()).await;
+    // The ticket is out before the printer answers: the kiosk is still printing
+    // when the first purchase has its ticket and the next customer starts.
+    kiosk
+        .sim
+        .printer
+        .as_ref()
+        .unwrap()
+        .set_cut_time(Duration::from_millis(500));
+    // Channel 2 is 5, the price of button 0 ("1 hour").
+    for customer in 1..=2 {
+        let ticket = demo::purchase(&kiosk, &[2], 0, WAIT).await;
+        assert!(ticket.is_ok(), "customer {customer}: {ticket:?}");
+    }
+    let status = kiosk.handle.status();
+    assert_eq!(
+        (status.delivered, status.credit),
+        (2, 0),
+        "a purchase ends once its ticket is counted delivered, its coin spent"
+    );
+}
+
+#[tokio::test]
+async fn a_simulated_printer_that_answers_late_on_a_busy_machine_still_prints_the_ticket() {
+    let dir = tempfile::tempdir().unwrap();
+    let (kiosk, _) = sim_kiosk(dir.path()).await;
+    // The simulator runs in the agent's process: under load its answer can come
+    // later than a real printer's would, and that is not an offline printer.
+    let printer = kiosk.sim.printer.clone().unwrap();
+    printer.set_answer_time(Duration::from_millis(800));
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let ticket = demo::purchase(&kiosk, &[2], 0, WAIT).await;
+    assert!(ticket.is_ok(), "{ticket:?}");
+    assert_eq!(kiosk.handle.status().printer.as_deref(), Some("ready"));
 }
