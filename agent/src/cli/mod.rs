@@ -323,6 +323,18 @@ fn throwaway_warning(origin: &str) -> String {
 
 /// Opens the SQLite store in the state folder (creating the folder).
 pub fn open_store(config: &Config) -> anyhow::Result<Store> {
+    Ok(Store::open_in(state_dir(config)?)?)
+}
+
+/// [`open_store`] for a command that runs and exits: no full read of the file on
+/// every run, and the WAL left for the next open ([`Store::open_for_command`]); the
+/// service (`run`) opens with [`open_store`], which checks every page.
+pub fn open_command_store(config: &Config) -> anyhow::Result<Store> {
+    Ok(Store::open_in_for_command(state_dir(config)?)?)
+}
+
+/// The state folder, created if missing.
+fn state_dir(config: &Config) -> anyhow::Result<&Path> {
     let dir = &config.agent.state_dir;
     std::fs::create_dir_all(dir).with_context(|| {
         format!(
@@ -330,7 +342,7 @@ pub fn open_store(config: &Config) -> anyhow::Result<Store> {
             dir.display()
         )
     })?;
-    Ok(Store::open_in(dir)?)
+    Ok(dir)
 }
 
 impl RouterArgs {
@@ -441,7 +453,7 @@ pub async fn run(mut cli: Cli) -> anyhow::Result<()> {
         }
         Command::Cash(cmd) => {
             let config = load_config(&cli)?;
-            cash::run(cmd, &open_store(&config)?, &config)
+            cash::run(cmd, &open_command_store(&config)?, &config)
         }
         Command::OwnerPage(cmd) => owner_page::run(cmd, &load_config(&cli)?),
         Command::Reconcile(args) => {
@@ -486,7 +498,7 @@ where
              another terminal and give its --host and --port"
         );
     }
-    let store = open_store(&config)?;
+    let store = open_command_store(&config)?;
     // What the central office pushed is what this site sells, here too.
     crate::app::pushed_plans::load_or_warn(&mut config, &store);
     #[cfg(feature = "sim")]

@@ -140,6 +140,83 @@ fn a_garbage_file_is_named_with_the_way_out() {
         .starts_with(b"this is not a database"));
 }
 
+/// A store whose `events` table spans many pages, with its root page overwritten:
+/// the header and the schema still read, so only a page check or a read of
+/// `events` finds the damage.
+fn store_with_a_damaged_events_page(path: &Path) {
+    let store = Store::open(path).unwrap();
+    for i in 0..400 {
+        let text = format!("event {i} {}", "x".repeat(200));
+        store
+            .record_event(Level::Info, "test", None, &text, i)
+            .unwrap();
+    }
+    drop(store); // the service's close checkpoints: every page is in the main file
+    let conn = rusqlite::Connection::open(path).unwrap();
+    let (root, page_size): (i64, i64) = conn
+        .query_row(
+            "SELECT rootpage, (SELECT page_size FROM pragma_page_size) FROM sqlite_master WHERE name = 'events'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    drop(conn);
+    assert!(root > 1, "events must not live on the schema page");
+    let mut bytes = std::fs::read(path).unwrap();
+    let at = ((root - 1) * page_size) as usize;
+    bytes[at..at + page_size as usize].fill(0x5a);
+    std::fs::write(path, bytes).unwrap();
+}
+
+#[test]
+fn a_damaged_page_is_refused_when_the_service_starts_and_fails_the_command_that_reads_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    store_with_a_damaged_events_page(&path);
+    // The service (started at boot, so after a power cut too) reads every page.
+    let err = Store::open(&path).unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, StoreError::Corrupt { .. }), "{text}");
+    assert!(text.contains("move the file aside"), "{text}");
+    // A one-shot command does not read the whole file on every run, but the damaged
+    // page fails it as soon as it is read, with the same way out.
+    let store = Store::open_for_command(&path).unwrap();
+    let err = store.events(None, 1_000).unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, StoreError::Corrupt { .. }), "{text}");
+    assert!(text.contains("move the file aside"), "{text}");
+}
+
+#[test]
+fn a_command_leaves_its_commits_in_the_wal_and_the_next_open_reads_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    let wal = dir.path().join("store.db-wal");
+    drop(Store::open(&path).unwrap());
+    let store = Store::open_for_command(&path).unwrap();
+    store.add_credit(5, "coin", 1).unwrap();
+    drop(store);
+    // Not copied into the main file at close (two fsyncs saved), and the WAL is not
+    // deleted: the coin is in it, on disk since its FULL commit.
+    assert!(std::fs::metadata(&wal).unwrap().len() > 0);
+    let conn =
+        rusqlite::Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .unwrap();
+    let in_wal: i64 = conn
+        .query_row("SELECT COUNT(*) FROM credit", [], |r| r.get(0))
+        .unwrap();
+    drop(conn);
+    assert_eq!(in_wal, 1, "a reader sees the WAL's commit");
+    let store = Store::open_for_command(&path).unwrap();
+    assert_eq!(store.credit_balance().unwrap(), 5);
+    drop(store);
+    // The service's close checkpoints and removes the WAL.
+    let store = Store::open(&path).unwrap();
+    assert_eq!(store.credit_balance().unwrap(), 5);
+    drop(store);
+    assert!(!wal.exists() || std::fs::metadata(&wal).unwrap().len() == 0);
+}
+
 #[test]
 fn a_read_only_store_is_named_with_the_fix_and_left_as_it_was() {
     let dir = tempfile::tempdir().unwrap();

@@ -12,7 +12,7 @@ use futures_util::stream::{self, StreamExt};
 use indicatif::ProgressBar;
 use serde::Serialize;
 
-use crate::store::{now_ms, Sale};
+use crate::store::{now_ms, NewSale, Sale, StoreError};
 use routeros::HotspotApi;
 
 use super::issue::{Finished, Issuance};
@@ -44,8 +44,8 @@ pub struct BatchReport {
 /// How long each part of a batch took.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct BatchTimes {
-    /// Codes drawn and the rows committed as Reserved (the router connecting
-    /// meanwhile).
+    /// Codes drawn and the first rows committed as Reserved (the router connecting
+    /// meanwhile); the later sets are committed during `router`.
     pub reserve: Duration,
     /// The router adds, and the few settled one by one after them.
     pub router: Duration,
@@ -68,6 +68,11 @@ impl std::fmt::Display for BatchTimes {
     }
 }
 
+/// Rows `voucher batch` commits as Reserved at a time: the adds of one set are in
+/// flight while the next set is committed (one more FULL commit per set; 5,000
+/// rows took 0.08-0.11 s to reserve in one, with no add out meanwhile).
+pub const RESERVE_CHUNK: usize = 500;
+
 /// The adds of a set of rows: those the router made at once, and the rest.
 struct Sent {
     done: Vec<(Sale, String)>,
@@ -82,7 +87,7 @@ impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
         rows: Vec<Sale>,
         progress: Option<&ProgressBar>,
     ) -> Result<Provisioned, VoucherError> {
-        let sent = self.send_adds(rows, progress).await;
+        let sent = self.send_adds(stream::iter(rows), progress).await;
         crash_point("after_batch_adds");
         let done: Vec<(i64, String)> = sent.done.iter().map(|(s, id)| (s.id, id.clone())).collect();
         let (writes, encode) = (done.clone(), self.settings().sale_payload);
@@ -94,12 +99,17 @@ impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
         Ok(out)
     }
 
-    /// Sends one add per row, up to `settings.concurrency` in flight; commits nothing.
-    async fn send_adds(&self, rows: Vec<Sale>, progress: Option<&ProgressBar>) -> Sent {
+    /// Sends one add per row as the rows come, up to `settings.concurrency` in
+    /// flight; commits nothing.
+    async fn send_adds(
+        &self,
+        rows: impl futures_util::Stream<Item = Sale>,
+        progress: Option<&ProgressBar>,
+    ) -> Sent {
         let site = self.settings().site_id.clone();
         let server = self.settings().hotspot_server.clone();
         let router = self.router().clone();
-        let results: Vec<(Sale, Result<String, routeros::RouterError>)> = stream::iter(rows)
+        let results: Vec<(Sale, Result<String, routeros::RouterError>)> = rows
             .map(|sale| {
                 let router = router.clone();
                 let user = new_user_for(&sale, &site, server.as_deref());
@@ -182,7 +192,7 @@ impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
         count: usize,
         progress: Option<&ProgressBar>,
     ) -> Result<BatchReport, VoucherError> {
-        let (plan, sales, reserved) = self.reserve_batch(plan_id, count).await?;
+        let (plan, sales, _, reserved) = self.reserve_batch(plan_id, count, usize::MAX).await?;
         let started = Instant::now();
         let p = self.provision_rows(sales, progress).await?;
         let router = started.elapsed();
@@ -218,13 +228,55 @@ impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
         progress: Option<&ProgressBar>,
         deliver: impl FnOnce(&BatchReport) -> std::io::Result<()>,
     ) -> Result<(BatchReport, std::io::Result<()>), VoucherError> {
-        let (plan, sales, reserved) = self.reserve_batch(plan_id, count).await?;
+        let (plan, first, rest, reserved) =
+            self.reserve_batch(plan_id, count, RESERVE_CHUNK).await?;
         let mut times = BatchTimes {
             reserve: reserved,
             ..BatchTimes::default()
         };
         let started = Instant::now();
-        let sent = self.send_adds(sales, progress).await;
+        // The later sets are committed one after another on the blocking pool while
+        // the adds of the sets before them are in flight; a set's rows join the adds
+        // only once they are on disk, so every voucher is still committed before its
+        // add goes out. A failed set stops the ones after it; the batch then ends
+        // with that error once the adds already out are back (their rows stay
+        // Reserved, with their users on the router, for `resume`, as after a crash).
+        let (tx, rx) = tokio::sync::mpsc::channel(1);
+        let store = self.store().clone();
+        let reserving = tokio::task::spawn_blocking(move || {
+            for rows in rest {
+                let set = reserve_rows(&store, &rows);
+                let failed = set.is_err();
+                if tx.blocking_send(set).is_err() || failed {
+                    break;
+                }
+            }
+        });
+        let later_failed = std::sync::Mutex::new(None);
+        let later = stream::unfold(
+            rx,
+            |mut rx| async move { rx.recv().await.map(|set| (set, rx)) },
+        )
+        .filter_map(|set| {
+            let rows = match set {
+                Ok(rows) => Some(stream::iter(rows)),
+                Err(e) => {
+                    *later_failed.lock().unwrap_or_else(|e| e.into_inner()) = Some(e);
+                    None
+                }
+            };
+            std::future::ready(rows)
+        })
+        .flatten();
+        let sent = self
+            .send_adds(stream::iter(first).chain(later), progress)
+            .await;
+        reserving
+            .await
+            .map_err(|e| VoucherError::StoreTask(e.to_string()))?;
+        if let Some(e) = later_failed.into_inner().unwrap_or_else(|e| e.into_inner()) {
+            return Err(e.into());
+        }
         crash_point("after_batch_adds");
         let settled = self.settle(sent.trouble).await?;
         times.router = started.elapsed();
@@ -267,13 +319,23 @@ impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
         Ok((report, handed))
     }
 
-    /// Draws the codes and commits the rows as Reserved (while the router
-    /// connects); returns the plan, the rows as stored, and how long it took.
+    /// Draws the codes and commits the first `chunk` rows as Reserved (while the
+    /// router connects); returns the plan, those rows as stored, the rows still to
+    /// reserve in sets of `chunk`, and how long it took.
     async fn reserve_batch(
         &self,
         plan_id: &str,
         count: usize,
-    ) -> Result<(crate::store::StoredPlan, Vec<Sale>, Duration), VoucherError> {
+        chunk: usize,
+    ) -> Result<
+        (
+            crate::store::StoredPlan,
+            Vec<Sale>,
+            Vec<Vec<NewSale>>,
+            Duration,
+        ),
+        VoucherError,
+    > {
         let started = Instant::now();
         let plan = self.plan(plan_id)?;
         // The connection and login go out now and are done by the time the rows
@@ -283,7 +345,7 @@ impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
             tokio::spawn(async move { router.connect_now().await })
         };
         let codes = self.fresh_codes(count).await?;
-        let rows: Vec<_> = codes
+        let mut rows: Vec<_> = codes
             .into_iter()
             .map(|c| {
                 new_sale_for(
@@ -295,17 +357,25 @@ impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
                 )
             })
             .collect();
+        let mut rest = Vec::new();
+        while rows.len() > chunk.max(1) {
+            rest.push(rows.split_off(rows.len() - chunk.max(1)));
+        }
+        rest.reverse();
         let sales = self
-            .on_store(move |store| {
-                let ids = store.reserve_batch(&rows, now_ms())?;
-                store.sales_by_ids(&ids)
-            })
+            .on_store(move |store| reserve_rows(store, &rows))
             .await?;
         // A failed connect is left to the adds: each one reports it, and the rows
         // stay reserved for `resume`, as when the router goes away mid-batch.
         let _ = warm.await;
-        Ok((plan, sales, started.elapsed()))
+        Ok((plan, sales, rest, started.elapsed()))
     }
+}
+
+/// Commits rows as Reserved in one transaction and reads them back.
+fn reserve_rows(store: &crate::store::Store, rows: &[NewSale]) -> Result<Vec<Sale>, StoreError> {
+    let ids = store.reserve_batch(rows, now_ms())?;
+    store.sales_by_ids(&ids)
 }
 
 /// Writes vouchers as CSV: code, password, plan, price, validity (and limits).

@@ -416,6 +416,31 @@ async fn a_batch_handed_over_as_a_file_is_committed_before_its_adds_and_delivere
 }
 
 #[tokio::test]
+async fn a_batch_larger_than_a_reserve_set_delivers_every_voucher_once() {
+    let (v, router) = setup().await;
+    let count = 2 * batch::RESERVE_CHUNK + 7;
+    // A lost reply in the second set: settled on its own, not made twice.
+    router.inject(
+        Op::AddUser,
+        batch::RESERVE_CHUNK as u64 + 3,
+        Fault::TimeoutAfterApply,
+    );
+    let (report, handed) = v
+        .create_batch_delivered("1h", count, None, |_| Ok(()))
+        .await
+        .unwrap();
+    handed.unwrap();
+    assert_eq!(report.vouchers.len(), count);
+    assert_eq!(ours(&router).len(), count);
+    let codes: std::collections::HashSet<&str> =
+        report.vouchers.iter().map(|s| s.code.as_str()).collect();
+    assert_eq!(codes.len(), count, "every code once");
+    let sales = v.store().recent_sales(count as u32 + 10).unwrap();
+    assert_eq!(sales.len(), count);
+    assert!(sales.iter().all(|s| s.state == SaleState::Delivered));
+}
+
+#[tokio::test]
 async fn a_batch_whose_file_cannot_be_written_stays_on_the_router_not_delivered() {
     let (v, router) = setup().await;
     let (report, handed) = v

@@ -104,6 +104,60 @@ async fn two_hundred_commands_in_flight_on_one_connection_all_resolve() {
 }
 
 #[tokio::test]
+async fn among_many_in_flight_only_the_unanswered_command_times_out_and_later_ones_still_can() {
+    // The router answers every add but `5`, the first sent, and `S7`, sent after
+    // the first deadline passed: each must time out at its own deadline although
+    // the commands sent around it were answered (their deadlines come and go).
+    let port = fake_router(|mut p, _| async move {
+        p.login_ok().await;
+        loop {
+            let cmd = p.read().await;
+            let name = cmd.get("name").map(|w| w.to_string()).unwrap_or_default();
+            if cmd.path == "/cancel" || name == "5" || name == "S7" {
+                continue;
+            }
+            let tag = cmd.tag.clone().unwrap();
+            p.send(&["!done", &format!("=ret=*{name}"), &format!(".tag={tag}")])
+                .await;
+        }
+    })
+    .await;
+    let c = ApiClient::spawn(config(port, Duration::from_millis(400)));
+    let add = |name: String| {
+        let c = c.clone();
+        async move {
+            let r = c
+                .call(Command::new("/ip/hotspot/user/add").attr("name", name.as_str()))
+                .await;
+            (name, r)
+        }
+    };
+    let started = std::time::Instant::now();
+    let first = futures_util::future::join_all((0..50).map(|i| add(format!("{i}"))));
+    let second = async {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        futures_util::future::join_all((0..10).map(|i| add(format!("S{i}")))).await
+    };
+    let (first, second) = tokio::join!(first, second);
+    for (name, r) in first.into_iter().chain(second) {
+        match (name.as_str(), r) {
+            ("5" | "S7", Err(RouterError::Timeout { .. })) => {}
+            ("5" | "S7", other) => panic!("{name}: {other:?}"),
+            (_, r) => assert_eq!(r.unwrap().done["ret"], format!("*{name}")),
+        }
+    }
+    // S7 timed out at its own deadline (sent at 0.5 s, 0.4 s timeout), not later.
+    assert!(
+        started.elapsed() < Duration::from_millis(1_500),
+        "{:?}",
+        started.elapsed()
+    );
+    // Two timeouts with answers between them: the connection was kept.
+    let (_, r) = add("after".into()).await;
+    assert_eq!(r.unwrap().done["ret"], "*after");
+}
+
+#[tokio::test]
 async fn a_command_past_its_deadline_times_out_and_is_cancelled_by_tag() {
     let (seen_tx, mut seen_rx) = tokio::sync::mpsc::channel::<(Command, Command)>(1);
     let port = fake_router(move |mut p, _| {
