@@ -343,13 +343,13 @@ async fn the_pool_sells_without_the_router_and_cannot_sell_when_empty_and_down()
 async fn a_batch_creates_every_voucher_with_many_adds_in_flight_and_writes_csv() {
     let (v, router) = setup().await;
     router.set_delay(Duration::from_millis(5));
-    let started = std::time::Instant::now();
     let report = v.create_batch("1h", 64, None).await.unwrap();
-    let took = started.elapsed();
     assert_eq!(report.vouchers.len(), 64);
     assert_eq!(ours(&router).len(), 64);
-    // 64 sequential adds would take at least 320 ms; in flight they overlap.
-    assert!(took < Duration::from_millis(300), "took {took:?}");
+    // In flight together, not one after another (counted at the router, not timed, so
+    // a busy machine cannot fail it): at most 64, and far more than one.
+    let most = router.max_in_flight();
+    assert!((16..=64).contains(&most), "at most {most} adds were in flight at once");
     let mut csv = Vec::new();
     batch::write_csv(&mut csv, &report.vouchers).unwrap();
     let text = String::from_utf8(csv).unwrap();

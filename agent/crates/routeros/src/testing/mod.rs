@@ -109,6 +109,9 @@ struct State {
     faults: Vec<(Op, u64, Fault)>,
     down: bool,
     delay: Duration,
+    /// Calls inside their delay now, and the most there have been at once.
+    in_flight: usize,
+    max_in_flight: usize,
     file: Option<PathBuf>,
     /// What `/system/clock` prints and the `/system/resource` uptime.
     clock: SystemClock,
@@ -169,6 +172,12 @@ impl FakeRouter {
     /// Latency added to every call.
     pub fn set_delay(&self, d: Duration) {
         self.lock().delay = d;
+    }
+
+    /// The most calls that were inside their delay (`set_delay`) at the same time: how
+    /// many commands a client kept in flight, without timing anything.
+    pub fn max_in_flight(&self) -> usize {
+        self.lock().max_in_flight
     }
 
     /// What the router's clock prints and how long it has been up.
@@ -315,7 +324,13 @@ impl FakeRouter {
             (s.delay, fault, s.down)
         };
         if !delay.is_zero() {
+            {
+                let mut s = self.lock();
+                s.in_flight += 1;
+                s.max_in_flight = s.max_in_flight.max(s.in_flight);
+            }
             tokio::time::sleep(delay).await;
+            self.lock().in_flight -= 1;
         }
         if down {
             return Err(RouterError::Unreachable {
