@@ -349,7 +349,10 @@ async fn a_batch_creates_every_voucher_with_many_adds_in_flight_and_writes_csv()
     // In flight together, not one after another (counted at the router, not timed, so
     // a busy machine cannot fail it): at most 64, and far more than one.
     let most = router.max_in_flight();
-    assert!((16..=64).contains(&most), "at most {most} adds were in flight at once");
+    assert!(
+        (16..=64).contains(&most),
+        "at most {most} adds were in flight at once"
+    );
     let mut csv = Vec::new();
     batch::write_csv(&mut csv, &report.vouchers).unwrap();
     let text = String::from_utf8(csv).unwrap();
