@@ -229,7 +229,8 @@ def main():
     ap.add_argument("--no-clock", dest="clock", action="store_false", help="leave out the clock steps")
     ap.add_argument("--keep", action="store_true", help="keep the work folder")
     ap.add_argument("--only", help="comma-separated steps after install and READY, e.g. clock or devices,cuts "
-                                   "(steps: devices, restarts, footprint, cuts, clock); for working on one step")
+                                   "(steps: devices, restarts, footprint, cuts, clock; cuts is systemd-cuts and minimal-cuts); "
+                                   "for working on one step")
     a = ap.parse_args()
     cuts = a.cuts if a.cuts is not None else (1000 if a.long else 24)
     if a.cut_budget is None and not a.long and a.cuts is None:

@@ -5,7 +5,7 @@
 #
 #   tests/vm/run.sh [--short]    short form (CI, tests/run.sh): two guests at once, one for
 #                                install, systemd, devices, footprint and the clock, one for the
-#                                power cuts (5 minutes of the minimal boot, HOTSPOT_VM_CUT_BUDGET);
+#                                power cuts (4 minutes of the minimal boot, HOTSPOT_VM_CUT_BUDGET);
 #                                the .deb from a dev-profile build; gpio-sim where its kernel is cached
 #   tests/vm/run.sh --long       by hand: the release .deb, 1,000 power cuts (or until
 #                                --until HH:MM UTC), 1,000 sales for the footprint, gpio-sim
@@ -13,7 +13,8 @@
 #   tests/vm/run.sh --cuts N     this many power cuts; --release: the release .deb in the short form
 #   tests/vm/run.sh --deb FILE   test this package instead of building one
 #   tests/vm/run.sh --only S     install and READY, then only these steps (comma-separated:
-#                                gpio, devices, restarts, footprint, cuts, clock)
+#                                gpio, devices, restarts, footprint, cuts, clock; cuts is
+#                                systemd-cuts and minimal-cuts)
 #
 # The guest image and kernel are built once into ${HOTSPOT_VM_CACHE:-$HOME/.cache/hotspot-vm}
 # (tests/vm/image.sh). The guest has no network device: the harness drives it over
@@ -127,14 +128,14 @@ boxtest=(python3 -u "$here/boxtest.py" --image "$image" --deb "$deb" --arch "$ar
     --sim "$CARGO_TARGET_DIR/debug/hotspot-agent" --central "$CARGO_TARGET_DIR/debug/hotspot-central" --guest-bin "$guest_bin")
 if [ "$long" = no ] && [ -z "$only" ] && [ "${HOTSPOT_VM_TWO:-1}" = 1 ]; then
     # Two guests at once, each with its own router, broker and central office: the
-    # power cuts on one (its lines marked [cuts]) while the other goes through the
-    # devices, restarts, footprint and clock. Under TCG a guest keeps one core busy,
+    # minimal boot's power cuts on one (its lines marked [cuts]) while the other goes
+    # through the devices, restarts, footprint, the cut under systemd and the clock. Under TCG a guest keeps one core busy,
     # and nothing else runs by now. HOTSPOT_VM_TWO=0: one guest, the steps in turn.
     echo "== two guests: the power cuts beside the other steps" >&2
-    { "${boxtest[@]}" --only cuts --no-clock --cuts 48 --cut-budget "${HOTSPOT_VM_CUT_BUDGET:-300}" "${args[@]}" 2>&1 \
+    { "${boxtest[@]}" --only minimal-cuts --no-clock --cuts 48 --cut-budget "${HOTSPOT_VM_CUT_BUDGET:-240}" "${args[@]}" 2>&1 \
         | sed -u 's/^/[cuts] /'; } &
     cuts_job=$!
-    "${boxtest[@]}" --only devices,restarts,footprint,clock "${args[@]}" || status=1
+    "${boxtest[@]}" --only devices,restarts,footprint,systemd-cuts,clock "${args[@]}" || status=1
     wait "$cuts_job" || status=1
 else
     "${boxtest[@]}" "${args[@]}" || status=1

@@ -486,11 +486,15 @@ def run_all(b, a, outside, acceptor, printer, cuts, check, note):
     if wanted("footprint"):
         footprint(b, acceptor, check, note, figures, a.sales)
         lap("footprint")
-    if wanted("cuts"):
-        # Cuts under systemd (the unit comes back by itself), the rest in the minimal boot.
-        if a.systemd_cuts:
-            power_cuts(b, a, outside, acceptor, printer, a.systemd_cuts, check, note, figures, "systemd")
+    # Cuts under systemd (the unit comes back by itself), the rest in the minimal boot;
+    # "cuts" is both, "systemd-cuts" and "minimal-cuts" one of them (the short form's two
+    # guests share them out).
+    systemd_cuts = wanted("cuts") or wanted("systemd-cuts")
+    minimal_cuts = wanted("cuts") or wanted("minimal-cuts")
+    if systemd_cuts and a.systemd_cuts:
+        power_cuts(b, a, outside, acceptor, printer, a.systemd_cuts, check, note, figures, "systemd")
         lap("systemd_cuts")
+    if minimal_cuts:
         b.kill()
         b.minimal = True
         b.small_kernel = a.small_kernel
@@ -501,6 +505,7 @@ def run_all(b, a, outside, acceptor, printer, cuts, check, note):
             until = min(until or a.until, a.until)
         power_cuts(b, a, outside, acceptor, printer, cuts, check, note, figures, "minimal", until=until)
         lap("minimal_cuts")
+    if systemd_cuts or minimal_cuts:
         settle(b, a, outside, acceptor, printer, check, note, figures)
         lap("settle")
     if a.clock and wanted("clock"):
