@@ -245,17 +245,16 @@ fn bridge() -> io::Result<()> {
         let (out, channels, next_chan) = (out.clone(), channels.clone(), next_chan.clone());
         thread::spawn(move || accept_loop(guest_port, listener, out, channels, next_chan));
     }
-    let ready_frame = frame(READY, 0, READY_MAGIC);
     loop {
         while buf.len() >= HEAD {
             let (kind, chan) = (buf[0], u16::from_be_bytes([buf[1], buf[2]]));
             let len = u16::from_be_bytes([buf[3], buf[4]]) as usize;
             if !(OPEN..=READY).contains(&kind) {
                 // Out of step: realign on the next READY frame, as the host side does.
-                match find(&buf[1..], &ready_frame) {
+                match find(&buf[1..], &ready) {
                     Some(i) => drop(buf.drain(..=i)),
                     None => {
-                        let keep = buf.len().min(ready_frame.len());
+                        let keep = buf.len().min(ready.len());
                         buf.drain(..buf.len() - keep);
                         break;
                     }
