@@ -225,7 +225,7 @@ def main():
     ap.add_argument("--until", help="stop cutting at this UTC time, HH:MM")
     ap.add_argument("--systemd-cuts", type=int, help="power cuts under systemd (1; --long 3)")
     ap.add_argument("--sales", type=int, help="sales for the footprint (5; --long 1,000)")
-    ap.add_argument("--small-kernel", help="bzImage from tests/vm/kernel.sh for the minimal boot")
+    ap.add_argument("--small-kernel", help="vmlinux from tests/vm/kernel.sh for the minimal boot")
     ap.add_argument("--no-clock", dest="clock", action="store_false", help="leave out the clock steps")
     ap.add_argument("--keep", action="store_true", help="keep the work folder")
     ap.add_argument("--only", help="comma-separated steps after install and READY, e.g. clock or devices,cuts "

@@ -9,7 +9,7 @@
 #   tests/vm/gpio.sh DEB SIM_BINARY KERNEL      (run.sh calls it)
 #
 # DEB is the package under test (its /usr/bin/hotspot-agent runs in the guest),
-# SIM_BINARY a host build with the simulators (the router), KERNEL the bzImage from
+# SIM_BINARY a host build with the simulators (the router), KERNEL the vmlinux from
 # tests/vm/kernel.sh. Prints `ok`/`FAIL` lines; exits with the number of failures.
 set -euo pipefail
 deb="$1"; sim="$2"; kernel="$3"
