@@ -1,6 +1,7 @@
 //! The control channel against a whole agent in this process: the simulated router,
 //! the simulated acceptor and printer, the socket in a temporary state folder.
 
+#[cfg(feature = "sim")]
 use std::sync::Arc;
 use std::time::Duration;
 

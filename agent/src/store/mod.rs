@@ -108,9 +108,12 @@ impl Store {
     /// up to date; a damaged store is refused ([`StoreError::Corrupt`]).
     /// Creates or migrates the database at `path` without keeping it open: for the
     /// other connections to the same file (the outbox pump, the sync state), which
-    /// use tables only these migrations create.
+    /// use tables only these migrations create. It does not read every page again:
+    /// the service's own open ([`Store::open`]) has checked them by then (the service
+    /// started by reading the whole file three times), and a damaged page these
+    /// connections read still fails their statement ([`Opening::Command`]).
     pub fn ensure_schema(path: &Path) -> Result<(), StoreError> {
-        Store::open(path).map(drop)
+        Store::open_as(path, Opening::Command).map(drop)
     }
 
     pub fn open(path: &Path) -> Result<Store, StoreError> {

@@ -47,18 +47,11 @@ pub(super) fn insert(
     sold_at_ms: Option<i64>,
     now_ms: i64,
 ) -> Result<i64, StoreError> {
-    let taken: Option<i64> = tx
-        .prepare_cached("SELECT id FROM sales WHERE code = ?1")?
-        .query_row([&s.code], |r| r.get(0))
-        .optional()?;
-    if let Some(id) = taken {
-        return Err(StoreError::Conflict {
-            what: format!("code {} is already used by sale {id}", s.code),
-        });
-    }
     // Cached: a batch runs these per-row statements thousands of times, and parsing
-    // them again each time cost more than running them.
-    tx.prepare_cached(
+    // them again each time cost more than running them. A code already in the cache
+    // is caught by the UNIQUE index on `code` (no look-up first: a batch of 500 made
+    // 500 of them), and only then is the sale that holds it looked up for the message.
+    let added = tx.prepare_cached(
         "INSERT INTO sales (code, password, plan_id, price, currency, profile, fair_use_profile, time_limit_s, \
          data_limit_bytes, validity_s, validity_from, router, state, source, created_at_ms, sold_at_ms) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
@@ -81,8 +74,64 @@ pub(super) fn insert(
             now_ms,
             sold_at_ms,
         ],
-    )?;
-    Ok(tx.last_insert_rowid())
+    );
+    match added {
+        Ok(_) => Ok(tx.last_insert_rowid()),
+        Err(rusqlite::Error::SqliteFailure(e, _))
+            if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE =>
+        {
+            let holder: Option<i64> = tx
+                .prepare_cached("SELECT id FROM sales WHERE code = ?1")?
+                .query_row([&s.code], |r| r.get(0))
+                .optional()?;
+            Err(StoreError::Conflict {
+                what: match holder {
+                    Some(id) => format!("code {} is already used by sale {id}", s.code),
+                    None => format!("code {} is already used", s.code),
+                },
+            })
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+impl Sale {
+    /// The row a reserve stores for `s` as Reserved and sold at `now_ms`, as a read of
+    /// it returns it (a batch keeps its rows in hand instead of reading them back).
+    pub fn reserved(id: i64, s: &NewSale, now_ms: i64) -> Sale {
+        Sale {
+            id,
+            code: s.code.clone(),
+            password: s.password.clone(),
+            plan_id: s.plan_id.clone(),
+            price: s.price,
+            currency: s.currency.clone(),
+            profile: s.profile.clone(),
+            fair_use_profile: s.fair_use_profile.clone(),
+            time_limit_s: s.time_limit_s,
+            data_limit_bytes: s.data_limit_bytes,
+            validity_s: s.validity_s,
+            validity_from: s.validity_from.clone(),
+            router: s.router.clone(),
+            state: SaleState::Reserved,
+            source: s.source.clone(),
+            router_user_id: None,
+            created_at_ms: now_ms,
+            provisioned_at_ms: None,
+            sold_at_ms: Some(now_ms),
+            delivered_at_ms: None,
+            attempts: 0,
+            last_error: None,
+            first_login_ms: None,
+            last_seen_ms: None,
+            ended_at_ms: None,
+            end_reason: None,
+            bytes_used: 0,
+            uptime_s: 0,
+            data_alerted: false,
+            fair_use: false,
+        }
+    }
 }
 
 /// [`Store::take_from_pool`] inside a transaction (keyed sales use it too).
@@ -184,11 +233,15 @@ impl Store {
         })
     }
 
-    /// Commits batch vouchers as Reserved in one transaction (sold at creation).
-    pub fn reserve_batch(&self, rows: &[NewSale], now_ms: i64) -> Result<Vec<i64>, StoreError> {
+    /// Commits batch vouchers as Reserved in one transaction (sold at creation) and
+    /// returns the rows as stored.
+    pub fn reserve_batch(&self, rows: &[NewSale], now_ms: i64) -> Result<Vec<Sale>, StoreError> {
         self.write("reserve batch vouchers", Durability::Money, |tx| {
             rows.iter()
-                .map(|s| insert(tx, s, SaleState::Reserved, Some(now_ms), now_ms))
+                .map(|s| {
+                    let id = insert(tx, s, SaleState::Reserved, Some(now_ms), now_ms)?;
+                    Ok(Sale::reserved(id, s, now_ms))
+                })
                 .collect()
         })
     }
@@ -353,10 +406,12 @@ impl Store {
     /// A batch whose vouchers were handed over (the CSV is on disk) in one commit:
     /// the rows in `added` (Reserved, as read after the reserve; their router users
     /// made) are marked on the router and delivered, and those in `provisioned`
-    /// (settled one by one on the way) delivered. Each sale gets the outbox messages
-    /// and the event the two steps would write. A row of `added` still Reserved is
-    /// moved by one UPDATE and its messages are made from the row in hand (what a
-    /// read after the UPDATE would return); any other goes through the two steps.
+    /// (settled one by one on the way) delivered. A row of `added` still Reserved is
+    /// moved by one UPDATE and gets one outbox message, its record as delivered (made
+    /// from the row in hand: what a read after the UPDATE would return); the office
+    /// keeps each sale's latest state, so the provisioned record the two steps write
+    /// first would be replaced on arrival. The batch gets one `user_created` event
+    /// for all of them, not one per voucher. Any other row goes through the two steps.
     pub fn deliver_batch(
         &self,
         added: &[(Sale, String)],
@@ -367,6 +422,7 @@ impl Store {
         self.write("mark batch vouchers delivered", Durability::Money, |tx| {
             let epoch = outbox::epoch_tx(tx)?;
             let mut changed = 0;
+            let mut made: Vec<i64> = Vec::with_capacity(added.len());
             for (sale, rid) in added {
                 let moved = sale.state == SaleState::Reserved
                     && tx
@@ -384,19 +440,31 @@ impl Store {
                     continue;
                 }
                 let mut row = sale.clone();
-                row.state = SaleState::Provisioned;
+                row.state = SaleState::Delivered;
                 row.router_user_id = Some(rid.clone());
                 row.provisioned_at_ms = Some(now_ms);
+                row.delivered_at_ms = Some(now_ms);
                 let id = row.id.to_string();
                 outbox::enqueue_tx(tx, &sync_proto::ids::sale_msg_id(&epoch, &id), "sale", &payload(&row), now_ms)?;
-                user_created_tx(tx, &row, rid, now_ms)?;
-                row.state = SaleState::Delivered;
-                row.delivered_at_ms = Some(now_ms);
-                if let Some(encode) = self.inner.sale_payload.get() {
-                    let msg_id = sync_proto::ids::sale_state_msg_id(&epoch, &id, row.state.as_str());
-                    outbox::enqueue_tx(tx, &msg_id, "sale", &encode(&row), now_ms)?;
-                }
+                made.push(row.id);
                 changed += 1;
+            }
+            if let (Some(first), Some(last)) = (made.iter().min(), made.iter().max()) {
+                let plans: std::collections::BTreeSet<&str> =
+                    added.iter().map(|(s, _)| s.plan_id.as_str()).collect();
+                let plans: Vec<&str> = plans.into_iter().collect();
+                super::events::insert_tx(
+                    tx,
+                    now_ms,
+                    super::Level::Info,
+                    "user_created",
+                    None,
+                    &format!(
+                        "batch: {} router users made and handed over (sales {first} to {last}; plan {})",
+                        made.len(),
+                        plans.join(", ")
+                    ),
+                )?;
             }
             for &id in provisioned {
                 if self.deliver_tx(tx, id, now_ms)? {

@@ -290,6 +290,24 @@ impl Store {
         })
     }
 
+    /// Which of `codes` are in the cache (any state), in one read: a batch checks
+    /// all of its codes at once rather than taking the store's lock for each.
+    pub fn codes_taken<'a>(
+        &self,
+        codes: impl IntoIterator<Item = &'a str>,
+    ) -> Result<std::collections::HashSet<String>, StoreError> {
+        self.read("check codes", |c| {
+            let mut stmt = c.prepare_cached("SELECT 1 FROM sales WHERE code = ?1")?;
+            let mut taken = std::collections::HashSet::new();
+            for code in codes {
+                if stmt.exists([code])? {
+                    taken.insert(code.to_string());
+                }
+            }
+            Ok(taken)
+        })
+    }
+
     /// Pool stock per plan: (ready, being created).
     pub fn pool_counts(&self, plan_id: &str) -> Result<(u32, u32), StoreError> {
         self.read("count pool vouchers", |c| {

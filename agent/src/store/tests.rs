@@ -636,7 +636,7 @@ fn batch_books(
 }
 
 #[test]
-fn a_batch_delivered_in_one_commit_writes_what_the_two_steps_write() {
+fn a_batch_delivered_in_one_commit_leaves_the_rows_of_the_two_steps_with_one_record_per_sale() {
     let payload =
         |s: &Sale| format!("{} {} {:?}", s.id, s.state.as_str(), s.delivered_at_ms).into_bytes();
     let rows: Vec<NewSale> = ["B1", "B2", "B3"].map(sample_sale).into();
@@ -644,15 +644,19 @@ fn a_batch_delivered_in_one_commit_writes_what_the_two_steps_write() {
     two_steps.set_sale_payload(|s| format!("{} {}", s.id, s.state.as_str()).into_bytes());
     let one = Store::open_in_memory().unwrap();
     one.set_sale_payload(|s| format!("{} {}", s.id, s.state.as_str()).into_bytes());
+    let mut in_hand = Vec::new();
     for store in [&two_steps, &one] {
-        store.reserve_batch(&rows, 10).unwrap();
+        in_hand = store.reserve_batch(&rows, 10).unwrap();
     }
+    // The rows in hand are what a read returns, field for field.
+    assert!(
+        in_hand == one.sales_by_ids(&[1, 2, 3]).unwrap(),
+        "{in_hand:?}"
+    );
     let added = vec![(1, "*A".to_string()), (2, "*B".to_string())];
-    // As read after the reserve.
-    let in_hand: Vec<(Sale, String)> = one
-        .sales_by_ids(&[1, 2])
-        .unwrap()
+    let in_hand: Vec<(Sale, String)> = in_hand
         .into_iter()
+        .take(2)
         .zip(added.iter().map(|a| a.1.clone()))
         .collect();
     // Sale 3 was settled on its own (a lost reply, then a look-up).
@@ -663,9 +667,44 @@ fn a_batch_delivered_in_one_commit_writes_what_the_two_steps_write() {
     two_steps.mark_many_delivered(&[1, 2, 3], 30).unwrap();
     assert_eq!(one.deliver_batch(&in_hand, &[3], 30, payload).unwrap(), 3);
     let books = batch_books(&one);
-    assert_eq!(books, batch_books(&two_steps));
+    let theirs = batch_books(&two_steps);
+    assert_eq!(books.2, theirs.2, "the same rows");
     assert!(books.2.iter().all(|s| s.state == SaleState::Delivered));
-    assert_eq!(books.0.len(), 6, "a record and a delivery per sale");
+    // Sales 1 and 2: their record, already delivered (the office keeps a sale's latest
+    // state); sale 3, settled on its own, has the two steps' two messages.
+    let msgs: Vec<(String, String)> = books
+        .0
+        .iter()
+        .map(|(id, _, p)| (id.clone(), String::from_utf8_lossy(p).into_owned()))
+        .collect();
+    assert_eq!(
+        msgs,
+        vec![
+            ("sale-E-1".to_string(), "1 delivered Some(30)".to_string()),
+            ("sale-E-2".to_string(), "2 delivered Some(30)".to_string()),
+            ("sale-E-3".to_string(), "3 provisioned None".to_string()),
+            ("sale-E-3-delivered".to_string(), "3 delivered".to_string()),
+        ]
+    );
+    assert_eq!(
+        theirs.0.len(),
+        6,
+        "the two steps: a record and a delivery per sale"
+    );
+    // One event for the batch's own users, one for the sale settled alone.
+    assert_eq!(
+        books.1,
+        vec![
+            (
+                "user_created".to_string(),
+                "batch: 2 router users made and handed over (sales 1 to 2; plan 1h)".to_string()
+            ),
+            (
+                "user_created".to_string(),
+                "sale 3 (kiosk, plan 1h) is router user *C".to_string()
+            ),
+        ]
+    );
     // A row in hand that moved on meanwhile goes through the checked steps: already
     // delivered, it changes nothing; a row not ours to deliver fails the commit.
     assert_eq!(
@@ -676,4 +715,25 @@ fn a_batch_delivered_in_one_commit_writes_what_the_two_steps_write() {
     one.reserve_batch(&[sample_sale("B4")], 40).unwrap();
     assert!(one.deliver_batch(&[], &[4], 50, payload).is_err());
     assert_eq!(one.recent_sales(1).unwrap()[0].state, SaleState::Reserved);
+}
+
+#[test]
+fn a_code_already_stored_is_refused_by_its_index_naming_the_sale_that_holds_it() {
+    let store = Store::open_in_memory().unwrap();
+    store.reserve_batch(&[sample_sale("TWICE")], 10).unwrap();
+    let err = store
+        .reserve_batch(&[sample_sale("ONCE"), sample_sale("TWICE")], 20)
+        .unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Conflict { what } if what == "code TWICE is already used by sale 1"),
+        "{err}"
+    );
+    assert!(
+        !store.code_exists("ONCE").unwrap(),
+        "the whole set rolled back"
+    );
+    assert_eq!(
+        store.codes_taken(["ONCE", "TWICE", "OTHER"]).unwrap(),
+        std::collections::HashSet::from(["TWICE".to_string()])
+    );
 }

@@ -419,8 +419,7 @@ pub(crate) mod tests {
 
     /// A reserved kiosk sale of plan `1h`, for tests.
     pub(crate) fn sale() -> Sale {
-        Sale {
-            id: 9,
+        let row = crate::store::NewSale {
             code: "ABCD".into(),
             password: "ABCD".into(),
             plan_id: "1h".into(),
@@ -433,24 +432,9 @@ pub(crate) mod tests {
             validity_s: None,
             validity_from: "first-login".into(),
             router: "main".into(),
-            state: SaleState::Reserved,
             source: "kiosk".into(),
-            router_user_id: None,
-            created_at_ms: 0,
-            provisioned_at_ms: None,
-            sold_at_ms: Some(0),
-            delivered_at_ms: None,
-            attempts: 0,
-            last_error: None,
-            first_login_ms: None,
-            last_seen_ms: None,
-            ended_at_ms: None,
-            end_reason: None,
-            bytes_used: 0,
-            uptime_s: 0,
-            data_alerted: false,
-            fair_use: false,
-        }
+        };
+        Sale::reserved(9, &row, 0)
     }
 
     fn user(comment: &str) -> HotspotUser {

@@ -421,7 +421,9 @@ async fn a_batch_handed_over_as_a_file_is_committed_before_its_adds_and_delivere
 #[tokio::test]
 async fn a_batch_larger_than_a_reserve_set_delivers_every_voucher_once() {
     let (v, router) = setup().await;
+    // Sets of FIRST_SET, RESERVE_CHUNK and the rest (100, 500, 407).
     let count = 2 * batch::RESERVE_CHUNK + 7;
+    assert!(batch::FIRST_SET < batch::RESERVE_CHUNK);
     // A lost reply in the second set: settled on its own, not made twice.
     router.inject(
         Op::AddUser,
@@ -441,6 +443,24 @@ async fn a_batch_larger_than_a_reserve_set_delivers_every_voucher_once() {
     let sales = v.store().recent_sales(count as u32 + 10).unwrap();
     assert_eq!(sales.len(), count);
     assert!(sales.iter().all(|s| s.state == SaleState::Delivered));
+    // One record per voucher for the office (the one settled alone has its two), and
+    // one event for the batch beside that one's own.
+    let outbox = v.store().outbox_pending(10 * count as u32).unwrap();
+    assert_eq!(outbox.len(), count + 1, "{:?}", &outbox[..3]);
+    let made: Vec<_> = v
+        .store()
+        .events(None, 100)
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind == "user_created")
+        .map(|e| e.message)
+        .collect();
+    assert_eq!(made.len(), 2, "{made:?}");
+    assert!(
+        made.iter()
+            .any(|m| m.starts_with(&format!("batch: {} router users", count - 1))),
+        "{made:?}"
+    );
 }
 
 #[tokio::test]
