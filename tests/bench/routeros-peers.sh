@@ -5,8 +5,9 @@
 # (Promise.all, its best case). Each adds 500 users, lists the whole table (5,000+ users),
 # and disconnects every active session (the simulator keeps 100 logged in; each client
 # starts only once all 100 are back); then `hotspot-agent voucher batch` makes 500 and
-# 5,000 vouchers, timed as whole commands (process start to exit). Prints times and ratios.
-#   LATENCY=2ms SERVICE_TIME=0s COUNT=500 FILL=5000 SESSIONS=100 tests/bench/routeros-peers.sh
+# 5,000 vouchers, timed as whole commands (process start to exit), the median of
+# BATCH_RUNS runs (5), each on a fresh store. Prints times and ratios.
+#   LATENCY=2ms SERVICE_TIME=0s COUNT=500 FILL=5000 SESSIONS=100 BATCH_RUNS=5 tests/bench/routeros-peers.sh
 # With SERVICE_TIME (e.g. 1ms) the router serves one command at a time; the script then
 # checks each batch against the floor one RTT + N x service time (PASS within 1.5x).
 # The link delay is the simulator's delay before each reply, so one RTT is LATENCY.
@@ -55,16 +56,26 @@ sessions_in; lr=$(python3 tests/bench/librouteros_baseline.py 127.0.0.1 "$port" 
 sessions_in; ra=$(python3 tests/bench/routeros_api_peer.py 127.0.0.1 "$port" "$COUNT" s)
 sessions_in; nd=$(node tests/node/bench_peer.js 127.0.0.1 "$port" "$COUNT" n)
 
-agent=("$dir/hotspot-agent" --state-dir "$state" --host 127.0.0.1 --port "$port" --transport api)
-"${agent[@]}" profiles sync >/dev/null
+# Each batch run gets a state folder of its own (a fresh store, its profiles synced
+# untimed), so the runs are alike; the figure is the median of BATCH_RUNS runs.
+BATCH_RUNS=${BATCH_RUNS:-5}
 batch() {
-  local n=$1 start
+  local n=$1 r=$2 start s="$state/batch-$1-$2"
+  local agent=("$dir/hotspot-agent" --state-dir "$s" --host 127.0.0.1 --port "$port" --transport api)
+  mkdir -p "$s"
+  "${agent[@]}" profiles sync >/dev/null
   start=$(date +%s.%N)
-  "${agent[@]}" voucher batch --plan 1h --count "$n" --csv "$state/batch$n.csv" >/dev/null 2>"$state/batch$n.err"
-  awk "BEGIN{printf \"%.4f\", $(date +%s.%N) - $start}"
+  "${agent[@]}" voucher batch --plan 1h --count "$n" --csv "$s/batch.csv" >/dev/null 2>"$s/batch.err"
+  awk "BEGIN{printf \"%.4f\n\", $(date +%s.%N) - $start}"
 }
-b500=$(batch "$COUNT")
-b5000=$(batch "$FILL")
+# Prints "min median max" of BATCH_RUNS runs of `batch N`.
+batches() {
+  local n=$1 r
+  for r in $(seq "$BATCH_RUNS"); do batch "$n" "$r"; done | sort -n \
+    | awk '{ v[NR] = $1 } END { printf "%s %s %s", v[1], (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2), v[NR] }'
+}
+read -r b500_min b500 b500_max <<<"$(batches "$COUNT")"
+read -r b5000_min b5000 b5000_max <<<"$(batches "$FILL")"
 
 field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p" <<<"$2"; }
 ratio() { awk "BEGIN{ if ($2 > 0) printf \"%.1fx\", $1 / $2; else print \"-\" }"; }
@@ -89,13 +100,14 @@ for who in "agent:$ours" "librouteros:$lr" "routeros-api:$ra" "node-routeros:$nd
   [ "$got" = "$SESSIONS" ] || { echo "  FAIL: ${who%%:*} disconnected $got sessions, not $SESSIONS"; status=1; }
 done
 l_add=$(field add_s "$lr"); r_add=$(field add_s "$ra"); n_add=$(field add_s "$nd")
-printf '  %-26s %9.4fs   vs adding %s: librouteros %s, routeros-api %s, node-routeros %s\n' "voucher batch --count $COUNT" "$b500" "$COUNT" \
+echo "  voucher batch, whole command (process start to exit, CSV synced), median of $BATCH_RUNS runs (min-max), each on a fresh store:"
+printf '  %-26s %9.4fs   (%s-%s s) vs adding %s: librouteros %s, routeros-api %s, node-routeros %s\n' "voucher batch --count $COUNT" "$b500" "$b500_min" "$b500_max" "$COUNT" \
   "$(ratio "$l_add" "$b500")" "$(ratio "$r_add" "$b500")" "$(ratio "$n_add" "$b500")"
 # The peers add COUNT users; for FILL they are taken at the same rate per user.
 at() { awk -v t="$1" -v n="$FILL" -v c="$COUNT" 'BEGIN{printf "%.4f", t * n / c}'; }
-printf '  %-26s %9.4fs   vs adding %s at their rates: librouteros %s, routeros-api %s, node-routeros %s\n' "voucher batch --count $FILL" "$b5000" "$FILL" \
+printf '  %-26s %9.4fs   (%s-%s s) vs adding %s at their rates: librouteros %s, routeros-api %s, node-routeros %s\n' "voucher batch --count $FILL" "$b5000" "$b5000_min" "$b5000_max" "$FILL" \
   "$(ratio "$(at "$l_add")" "$b5000")" "$(ratio "$(at "$r_add")" "$b5000")" "$(ratio "$(at "$n_add")" "$b5000")"
-sed -n 's/^/    batch log: /p' "$state/batch$COUNT.err" "$state/batch$FILL.err" | grep -i " in [0-9.]*s" | head -4 || true
+sed -n 's/^/    batch log (first run): /p' "$state/batch-$COUNT-1/batch.err" "$state/batch-$FILL-1/batch.err" | grep -i " in [0-9.]*s" | head -4 || true
 if [ "$SERVICE_TIME" != 0s ]; then
   ms() { awk -v d="$1" 'BEGIN{ v = d + 0; if (d ~ /us$/) v /= 1000; else if (d ~ /ms$/) v += 0; else if (d ~ /s$/) v *= 1000; print v }'; }
   floor() { awk -v n="$1" -v l="$(ms "$LATENCY")" -v s="$(ms "$SERVICE_TIME")" 'BEGIN{printf "%.4f", (l + n * s) / 1000}'; }
