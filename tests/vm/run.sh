@@ -5,7 +5,7 @@
 #
 #   tests/vm/run.sh [--short]    short form (CI, tests/run.sh): two guests at once, one for
 #                                install, systemd, devices, footprint and the clock, one for the
-#                                power cuts (4 minutes of the minimal boot, HOTSPOT_VM_CUT_BUDGET);
+#                                power cuts (330 s of the minimal boot, HOTSPOT_VM_CUT_BUDGET);
 #                                the .deb from a dev-profile build; gpio-sim where its kernel is cached
 #   tests/vm/run.sh --long       by hand: the release .deb, 1,000 power cuts (or until
 #                                --until HH:MM UTC), 1,000 sales for the footprint, gpio-sim
@@ -132,7 +132,7 @@ if [ "$long" = no ] && [ -z "$only" ] && [ "${HOTSPOT_VM_TWO:-1}" = 1 ]; then
     # through the devices, restarts, footprint, the cut under systemd and the clock. Under TCG a guest keeps one core busy,
     # and nothing else runs by now. HOTSPOT_VM_TWO=0: one guest, the steps in turn.
     echo "== two guests: the power cuts beside the other steps" >&2
-    { "${boxtest[@]}" --only minimal-cuts --no-clock --cuts 48 --cut-budget "${HOTSPOT_VM_CUT_BUDGET:-240}" "${args[@]}" 2>&1 \
+    { "${boxtest[@]}" --only minimal-cuts --no-clock --cuts 48 --cut-budget "${HOTSPOT_VM_CUT_BUDGET:-330}" "${args[@]}" 2>&1 \
         | sed -u 's/^/[cuts] /'; } &
     cuts_job=$!
     "${boxtest[@]}" --only devices,restarts,footprint,systemd-cuts,clock "${args[@]}" || status=1

@@ -188,6 +188,18 @@ fn a_damaged_page_is_refused_when_the_service_starts_and_fails_the_command_that_
 }
 
 #[test]
+fn the_sync_connections_schema_check_leaves_the_page_check_to_the_services_own_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    store_with_a_damaged_events_page(&path);
+    // The outbox pump and the sync state open their connections after the service's
+    // own open, which refuses this file; their schema check does not read every page
+    // a second and third time.
+    assert!(matches!(Store::open(&path), Err(StoreError::Corrupt { .. })));
+    Store::ensure_schema(&path).unwrap();
+}
+
+#[test]
 fn a_command_leaves_its_commits_in_the_wal_and_the_next_open_reads_them() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("store.db");
