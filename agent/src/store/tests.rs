@@ -195,7 +195,10 @@ fn the_sync_connections_schema_check_leaves_the_page_check_to_the_services_own_o
     // The outbox pump and the sync state open their connections after the service's
     // own open, which refuses this file; their schema check does not read every page
     // a second and third time.
-    assert!(matches!(Store::open(&path), Err(StoreError::Corrupt { .. })));
+    assert!(matches!(
+        Store::open(&path),
+        Err(StoreError::Corrupt { .. })
+    ));
     Store::ensure_schema(&path).unwrap();
 }
 
