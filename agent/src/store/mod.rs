@@ -104,8 +104,6 @@ enum Opening {
 }
 
 impl Store {
-    /// Opens (or creates) the store at `path` for the service and brings its schema
-    /// up to date; a damaged store is refused ([`StoreError::Corrupt`]).
     /// Creates or migrates the database at `path` without keeping it open: for the
     /// other connections to the same file (the outbox pump, the sync state), which
     /// use tables only these migrations create. It does not read every page again:
@@ -116,6 +114,8 @@ impl Store {
         Store::open_as(path, Opening::Command).map(drop)
     }
 
+    /// Opens (or creates) the store at `path` for the service and brings its schema
+    /// up to date; a damaged store is refused ([`StoreError::Corrupt`]).
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         Store::open_as(path, Opening::Service)
     }

@@ -423,6 +423,7 @@ impl Store {
             let epoch = outbox::epoch_tx(tx)?;
             let mut changed = 0;
             let mut made: Vec<i64> = Vec::with_capacity(added.len());
+            let mut plans: std::collections::BTreeSet<&str> = std::collections::BTreeSet::new();
             for (sale, rid) in added {
                 let moved = sale.state == SaleState::Reserved
                     && tx
@@ -447,11 +448,10 @@ impl Store {
                 let id = row.id.to_string();
                 outbox::enqueue_tx(tx, &sync_proto::ids::sale_msg_id(&epoch, &id), "sale", &payload(&row), now_ms)?;
                 made.push(row.id);
+                plans.insert(sale.plan_id.as_str());
                 changed += 1;
             }
             if let (Some(first), Some(last)) = (made.iter().min(), made.iter().max()) {
-                let plans: std::collections::BTreeSet<&str> =
-                    added.iter().map(|(s, _)| s.plan_id.as_str()).collect();
                 let plans: Vec<&str> = plans.into_iter().collect();
                 super::events::insert_tx(
                     tx,

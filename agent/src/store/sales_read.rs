@@ -282,12 +282,7 @@ impl Store {
 
     /// Whether a code is in the cache (any state).
     pub fn code_exists(&self, code: &str) -> Result<bool, StoreError> {
-        self.read("check a code", |c| {
-            Ok(c.prepare_cached("SELECT 1 FROM sales WHERE code = ?1")?
-                .query_row([code], |_| Ok(()))
-                .optional()?
-                .is_some())
-        })
+        Ok(!self.codes_taken([code])?.is_empty())
     }
 
     /// Which of `codes` are in the cache (any state), in one read: a batch checks

@@ -386,12 +386,14 @@ impl<R: HotspotApi + Clone + 'static> Vouchers<R> {
                 )
             })
             .collect();
-        let mut tail = rows.split_off(first.clamp(1, chunk.max(1)).min(rows.len()));
-        let mut rest = Vec::new();
-        while !tail.is_empty() {
-            let more = tail.split_off(chunk.max(1).min(tail.len()));
-            rest.push(std::mem::replace(&mut tail, more));
-        }
+        let mut later = rows
+            .split_off(first.clamp(1, chunk.max(1)).min(rows.len()))
+            .into_iter();
+        let rest: Vec<Vec<NewSale>> = std::iter::from_fn(|| {
+            let set: Vec<NewSale> = later.by_ref().take(chunk.max(1)).collect();
+            (!set.is_empty()).then_some(set)
+        })
+        .collect();
         let sales = self
             .on_store(move |store| reserve_rows(store, &rows))
             .await?;
