@@ -95,45 +95,6 @@ pub(super) fn insert(
     }
 }
 
-impl Sale {
-    /// The row a reserve stores for `s` as Reserved and sold at `now_ms`, as a read of
-    /// it returns it (a batch keeps its rows in hand instead of reading them back).
-    pub fn reserved(id: i64, s: &NewSale, now_ms: i64) -> Sale {
-        Sale {
-            id,
-            code: s.code.clone(),
-            password: s.password.clone(),
-            plan_id: s.plan_id.clone(),
-            price: s.price,
-            currency: s.currency.clone(),
-            profile: s.profile.clone(),
-            fair_use_profile: s.fair_use_profile.clone(),
-            time_limit_s: s.time_limit_s,
-            data_limit_bytes: s.data_limit_bytes,
-            validity_s: s.validity_s,
-            validity_from: s.validity_from.clone(),
-            router: s.router.clone(),
-            state: SaleState::Reserved,
-            source: s.source.clone(),
-            router_user_id: None,
-            created_at_ms: now_ms,
-            provisioned_at_ms: None,
-            sold_at_ms: Some(now_ms),
-            delivered_at_ms: None,
-            attempts: 0,
-            last_error: None,
-            first_login_ms: None,
-            last_seen_ms: None,
-            ended_at_ms: None,
-            end_reason: None,
-            bytes_used: 0,
-            uptime_s: 0,
-            data_alerted: false,
-            fair_use: false,
-        }
-    }
-}
-
 /// [`Store::take_from_pool`] inside a transaction (keyed sales use it too).
 pub(super) fn take_from_pool_tx(
     tx: &Transaction<'_>,
